@@ -1,0 +1,744 @@
+//! The `-s SHOW` / `-a ACTION` command line (SPEC §1): clap parses and checks
+//! the form of every value; [`Request::from_args`] then checks which options
+//! each show or action needs and accepts, so a mistake gets one clear line.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::parser::ValueSource;
+use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+use crate::names::{parse_image_list, ImageRef, Name, Version};
+
+/// Read-only shows (`-s`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Show {
+    Images,
+    Containers,
+    ContainerRoot,
+    Ssearch,
+}
+
+/// Actions (`-a`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum Action {
+    InstallTest,
+    Create,
+    Boot,
+    Attach,
+    Run,
+    Shutdown,
+    Kill,
+    Destroy,
+    Version,
+    Vip,
+    PortMapping,
+    Volume,
+    ToImage,
+    ToContainer,
+    CopyImage,
+    DelImage,
+    Export,
+    Import,
+    Spush,
+    Spull,
+    Rplfile,
+    Putfile,
+    Getfile,
+}
+
+/// Network modes of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[value(rename_all = "UPPER")]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Net {
+    Bridge,
+    Host,
+    Custom,
+}
+
+/// One `--port-mapping` entry: host port to container port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMap {
+    pub host: u16,
+    pub container: u16,
+    pub udp: bool,
+}
+
+fn parse_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("'{s}' is not a port (1-65535)")),
+    }
+}
+
+impl FromStr for PortMap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (ports, proto) = match s.split_once('/') {
+            Some((p, "tcp")) => (p, false),
+            Some((p, "udp")) => (p, true),
+            Some((_, other)) => return Err(format!("protocol '{other}' is not tcp or udp")),
+            None => (s, false),
+        };
+        let (h, c) = ports
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not HOST_PORT:CONTAINER_PORT"))?;
+        Ok(Self {
+            host: parse_port(h)?,
+            container: parse_port(c)?,
+            udp: proto,
+        })
+    }
+}
+
+/// `--port-mapping H:C[,H:C...]`; the same host port twice is refused.
+pub fn parse_port_maps(s: &str) -> Result<Vec<PortMap>, String> {
+    let maps: Vec<PortMap> = s.split(',').map(str::parse).collect::<Result<_, _>>()?;
+    for (i, m) in maps.iter().enumerate() {
+        if maps[..i].iter().any(|o| o.host == m.host && o.udp == m.udp) {
+            return Err(format!("host port {} is mapped twice", m.host));
+        }
+    }
+    Ok(maps)
+}
+
+/// One `--volume HOST[:CTR]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Volume {
+    pub host: PathBuf,
+    pub container: PathBuf,
+}
+
+fn absolute_clean(s: &str, what: &str) -> Result<PathBuf, String> {
+    let p = PathBuf::from(s);
+    if !p.is_absolute() {
+        return Err(format!("{what} path '{s}' is not absolute"));
+    }
+    if p.components().any(|c| c == std::path::Component::ParentDir) {
+        return Err(format!("{what} path '{s}' contains '..'"));
+    }
+    Ok(p)
+}
+
+impl FromStr for Volume {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (h, c) = match s.split_once(':') {
+            Some((h, c)) => (h, c),
+            None => (s, s),
+        };
+        if c.contains(':') {
+            return Err(format!("'{s}' is not HOST[:CONTAINER]"));
+        }
+        Ok(Self {
+            host: absolute_clean(h, "host")?,
+            container: absolute_clean(c, "container")?,
+        })
+    }
+}
+
+/// `--cpus 0,1|1-3`: a cpuset list, kept as written once validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CpuList(pub Vec<u32>);
+
+impl FromStr for CpuList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut cpus = Vec::new();
+        for part in s.split(',') {
+            let bad = || format!("'{s}' is not a CPU list like 0,1 or 1-3");
+            let (a, b) = match part.split_once('-') {
+                Some((a, b)) => (a, b),
+                None => (part, part),
+            };
+            let a: u32 = a.parse().map_err(|_| bad())?;
+            let b: u32 = b.parse().map_err(|_| bad())?;
+            if a > b || b >= 8192 {
+                return Err(bad());
+            }
+            cpus.extend(a..=b);
+        }
+        cpus.sort_unstable();
+        cpus.dedup();
+        Ok(Self(cpus))
+    }
+}
+
+/// `--cpu-quota N%`: percent of one CPU (200% = two CPUs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CpuQuota(pub u32);
+
+impl FromStr for CpuQuota {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let n = s.strip_suffix('%').unwrap_or(s);
+        match n.parse::<u32>() {
+            Ok(p) if (1..=100_000).contains(&p) => Ok(Self(p)),
+            _ => Err(format!("'{s}' is not a CPU quota like 25%")),
+        }
+    }
+}
+
+/// `--mem-limit N|NK|NM|NG` in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemLimit(pub u64);
+
+impl FromStr for MemLimit {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("'{s}' is not a memory size like 512M or 2G");
+        let (digits, unit) = match s.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+            Some((i, _)) => s.split_at(i),
+            None => (s, ""),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let mult: u64 = match unit.to_ascii_uppercase().as_str() {
+            "" | "B" => 1,
+            "K" | "KB" => 1 << 10,
+            "M" | "MB" => 1 << 20,
+            "G" | "GB" => 1 << 30,
+            _ => return Err(bad()),
+        };
+        match n.checked_mul(mult) {
+            Some(b) if b >= 1 << 20 => Ok(Self(b)),
+            Some(_) => Err(format!("memory limit '{s}' is below 1M")),
+            None => Err(bad()),
+        }
+    }
+}
+
+/// `--srepo user@host[:port][/dir]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SshRepo {
+    pub user: String,
+    pub host: String,
+    pub port: u16,
+    pub dir: Option<String>,
+}
+
+impl FromStr for SshRepo {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = |why: &str| format!("'{s}' is not user@host[:port][/dir]: {why}");
+        let (user, rest) = s.split_once('@').ok_or_else(|| bad("no user"))?;
+        let (hostport, dir) = match rest.find('/') {
+            Some(i) => (&rest[..i], Some(rest[i..].to_string())),
+            None => (rest, None),
+        };
+        let (host, port) = match hostport.rsplit_once(':') {
+            Some((h, p)) => (h, parse_port(p).map_err(|e| bad(&e))?),
+            None => (hostport, 22),
+        };
+        let valid = |t: &str| {
+            !t.is_empty()
+                && !t.starts_with('-')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+        };
+        if !valid(user) {
+            return Err(bad("bad user"));
+        }
+        if !valid(host) {
+            return Err(bad("bad host"));
+        }
+        Ok(Self {
+            user: user.to_string(),
+            host: host.to_string(),
+            port,
+            dir,
+        })
+    }
+}
+
+fn parse_hostname(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("'{s}' is not a valid hostname"))
+    }
+}
+
+fn parse_ifname(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() < 16
+        && s != "."
+        && s != ".."
+        && s.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("'{s}' is not a network interface name"))
+    }
+}
+
+fn parse_container_name(s: &str) -> Result<Name, String> {
+    Name::parse_as("container name", s).map_err(|e| e.to_string())
+}
+
+/// `-m NAME[:V][,NAME[:V]...]`, bottom layer first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageList(pub Vec<ImageRef>);
+
+fn parse_image_name_list(s: &str) -> Result<ImageList, String> {
+    parse_image_list(s).map(ImageList).map_err(|e| e.to_string())
+}
+
+/// `--port-mapping H:C[,H:C...]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortMaps(pub Vec<PortMap>);
+
+fn parse_port_map_list(s: &str) -> Result<PortMaps, String> {
+    parse_port_maps(s).map(PortMaps)
+}
+
+fn parse_image_ref(s: &str) -> Result<ImageRef, String> {
+    s.parse::<ImageRef>().map_err(|e| e.to_string())
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<Version>().map_err(|e| e.to_string())
+}
+
+fn parse_nonempty(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        Err("the command is empty".to_string())
+    } else {
+        Ok(s.to_string())
+    }
+}
+
+/// Every option of the command line; which ones apply is checked per verb.
+#[derive(Debug, Parser)]
+#[command(
+    name = "xdocker",
+    about = "VM-like Linux system containers: images, stacked layers, xdockerinit as PID 1",
+    disable_help_flag = true,
+    disable_version_flag = true,
+    color = clap::ColorChoice::Never,
+    override_usage = "xdocker -s SHOW [OPTIONS]\n       xdocker -a ACTION [OPTIONS]\n       xdocker -v | --help"
+)]
+pub struct Args {
+    /// Show something (read-only)
+    #[arg(short = 's', long = "show", value_name = "SHOW")]
+    pub show: Option<Show>,
+    /// Do something
+    #[arg(short = 'a', long = "action", value_name = "ACTION")]
+    pub action: Option<Action>,
+    /// Print xdocker's version
+    #[arg(short = 'v', action = ArgAction::SetTrue)]
+    pub print_version: bool,
+    /// Print debug lines on stderr (always logged)
+    #[arg(short = 'd', long = "debug")]
+    pub debug: bool,
+    /// Skip errors that can safely be skipped; replace existing objects
+    #[arg(short = 'f', long = "forcely")]
+    pub force: bool,
+    /// Print help
+    #[arg(long = "help", action = ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Machine-readable output for shows
+    #[arg(long = "json")]
+    pub json: bool,
+
+    /// Container name
+    #[arg(short = 'c', long = "container", value_name = "C", value_parser = parse_container_name)]
+    pub container: Option<Name>,
+    /// Images NAME[:V][,NAME[:V]...], bottom layer first
+    #[arg(short = 'm', long = "image", value_name = "IMAGES", value_parser = parse_image_name_list)]
+    pub images: Option<ImageList>,
+    /// Boot right after create
+    #[arg(short = 'b', long = "boot")]
+    pub boot: bool,
+    /// Attach a terminal right after boot
+    #[arg(short = 't', long = "tty")]
+    pub tty: bool,
+    /// Run CMD as the container's main process (single-process mode)
+    #[arg(short = 'e', long = "exec", value_name = "CMD", value_parser = parse_nonempty)]
+    pub exec: Option<String>,
+    /// With destroy: shut the container down first
+    #[arg(short = 'h', long = "shutdown")]
+    pub shutdown: bool,
+
+    /// Hostname of the container (default: its name)
+    #[arg(long = "host", value_name = "HOSTNAME", value_parser = parse_hostname)]
+    pub host: Option<String>,
+    /// Network mode
+    #[arg(long = "net", value_name = "NET", ignore_case = true)]
+    pub net: Option<Net>,
+    /// Outgoing interface for NAT
+    #[arg(long = "host-eth", value_name = "IF", value_parser = parse_ifname)]
+    pub host_eth: Option<String>,
+    /// The container's IPv4 address
+    #[arg(long = "vip", value_name = "IP")]
+    pub vip: Option<Ipv4Addr>,
+    /// Port maps HOST:CTR[/udp][,...]
+    #[arg(long = "port-mapping", value_name = "MAPS", value_parser = parse_port_map_list)]
+    pub port_mapping: Option<PortMaps>,
+    /// Volume HOST[:CTR] (repeatable)
+    #[arg(long = "volume", value_name = "HOST[:CTR]")]
+    pub volume: Vec<Volume>,
+    /// CPUs to pin to, e.g. 0,1 or 1-3
+    #[arg(long = "cpus", value_name = "LIST")]
+    pub cpus: Option<CpuList>,
+    /// CPU quota, e.g. 25%
+    #[arg(long = "cpu-quota", value_name = "N%")]
+    pub cpu_quota: Option<CpuQuota>,
+    /// Memory limit, e.g. 512M
+    #[arg(long = "mem-limit", value_name = "SIZE")]
+    pub mem_limit: Option<MemLimit>,
+
+    /// Command for run (through sh -c)
+    #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
+    pub cmd: Option<String>,
+    /// Source container of to_image
+    #[arg(long = "from-container", value_name = "C", value_parser = parse_container_name)]
+    pub from_container: Option<Name>,
+    /// Target image
+    #[arg(long = "to-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
+    pub to_image: Option<ImageRef>,
+    /// Source image
+    #[arg(long = "from-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
+    pub from_image: Option<ImageRef>,
+    /// Target container of to_container
+    #[arg(long = "to-container", value_name = "C", value_parser = parse_container_name)]
+    pub to_container: Option<Name>,
+    /// Image version (`_` = none)
+    #[arg(long = "version", value_name = "V", value_parser = parse_version)]
+    pub version: Option<Version>,
+    /// Image file for export/import
+    #[arg(long = "image-file", value_name = "FILE")]
+    pub image_file: Option<PathBuf>,
+    /// ssh image repository user@host[:port][/dir]
+    #[arg(long = "srepo", value_name = "REPO")]
+    pub srepo: Option<SshRepo>,
+    /// Substring filter for ssearch
+    #[arg(long = "match", value_name = "SUBSTR")]
+    pub match_: Option<String>,
+    /// Template file inside the container
+    #[arg(long = "template-file", value_name = "PATH")]
+    pub template_file: Option<PathBuf>,
+    /// Mapping file on the host
+    #[arg(long = "mapping-file", value_name = "PATH")]
+    pub mapping_file: Option<PathBuf>,
+    /// Instance file inside the container (default: the template without .tpl)
+    #[arg(long = "instance-file", value_name = "PATH")]
+    pub instance_file: Option<PathBuf>,
+    /// Source file
+    #[arg(long = "src-file", value_name = "PATH")]
+    pub src_file: Option<PathBuf>,
+    /// Destination file
+    #[arg(long = "dst-file", value_name = "PATH")]
+    pub dst_file: Option<PathBuf>,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Show(Show),
+    Action(Action),
+}
+
+/// A checked command line.
+#[derive(Debug)]
+pub enum Request {
+    /// `--help` or no arguments.
+    Help(String),
+    /// `-v`.
+    PrintVersion,
+    /// A show or action with its options.
+    Run { verb: Verb, args: Box<Args> },
+}
+
+/// A command line that cannot be run: one line, exit code 2.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+const GLOBAL: &[&str] = &["show", "action", "debug", "force", "help", "print_version"];
+const CREATE_OPTS: &[&str] = &["host", "net", "host_eth", "vip", "port_mapping", "volume"];
+const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit"];
+const BOOT_OPTS: &[&str] = &["tty", "exec"];
+
+/// Options a verb needs, and options it also accepts.
+fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
+    let both = |a: &[&'static str], b: &[&'static str]| [a, b].concat();
+    match verb {
+        Verb::Show(Show::Images) | Verb::Show(Show::Containers) => (&[], vec!["json"]),
+        Verb::Show(Show::ContainerRoot) => (&["container"], vec![]),
+        Verb::Show(Show::Ssearch) => (&[], vec!["srepo", "match_", "json"]),
+        Verb::Action(a) => match a {
+            Action::InstallTest => (&[], vec!["version"]),
+            Action::Create => (
+                &["images"],
+                [
+                    &["container", "boot"][..],
+                    CREATE_OPTS,
+                    CGROUP_OPTS,
+                    BOOT_OPTS,
+                ]
+                .concat(),
+            ),
+            Action::Boot => (&["container"], both(CGROUP_OPTS, BOOT_OPTS)),
+            Action::Attach | Action::Shutdown | Action::Kill => (&["container"], vec![]),
+            Action::Destroy => (&["container"], vec!["shutdown"]),
+            Action::Run => (&["container", "cmd"], vec![]),
+            Action::Version => (&["images"], vec!["version"]),
+            Action::Vip => (&["container", "vip"], vec![]),
+            Action::PortMapping => (&["container", "port_mapping"], vec![]),
+            Action::Volume => (&["container", "volume"], vec![]),
+            Action::ToImage => (&["from_container", "to_image"], vec!["version"]),
+            Action::ToContainer => (
+                &["from_image", "to_container"],
+                both(&["images"], CREATE_OPTS),
+            ),
+            Action::CopyImage => (&["from_image", "to_image"], vec![]),
+            Action::DelImage => (&["images"], vec![]),
+            Action::Export => (&["images"], vec!["image_file"]),
+            Action::Import => (&["image_file"], vec!["images"]),
+            Action::Spush | Action::Spull => (&["images"], vec!["srepo"]),
+            Action::Rplfile => (
+                &["container", "template_file", "mapping_file"],
+                vec!["instance_file"],
+            ),
+            Action::Putfile | Action::Getfile => (&["container", "src_file", "dst_file"], vec![]),
+        },
+    }
+}
+
+/// How an option is written on the command line, for messages.
+fn spelling(id: &str) -> String {
+    let cmd = Args::command();
+    let found = cmd
+        .get_arguments()
+        .find(|a| a.get_id().as_str() == id)
+        .map(|a| match (a.get_short(), a.get_long()) {
+            (Some(s), Some(l)) => format!("-{s}/--{l}"),
+            (Some(s), None) => format!("-{s}"),
+            (None, Some(l)) => format!("--{l}"),
+            (None, None) => id.to_string(),
+        });
+    found.unwrap_or_else(|| id.to_string())
+}
+
+fn verb_name(verb: Verb) -> String {
+    let value = |v: Option<clap::builder::PossibleValue>| {
+        v.map(|p| p.get_name().to_string()).unwrap_or_default()
+    };
+    match verb {
+        Verb::Show(s) => format!("-s {}", value(s.to_possible_value())),
+        Verb::Action(a) => format!("-a {}", value(a.to_possible_value())),
+    }
+}
+
+/// The usage text printed for `--help` and no arguments.
+pub fn help_text() -> String {
+    Args::command().render_help().to_string()
+}
+
+impl Request {
+    /// Parses and checks a command line (the program name first).
+    pub fn from_args<I, T>(argv: I) -> Result<Self, UsageError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let argv: Vec<std::ffi::OsString> = argv.into_iter().map(Into::into).collect();
+        if argv.len() <= 1 {
+            return Ok(Self::Help(help_text()));
+        }
+        let matches = match Args::command().try_get_matches_from(&argv) {
+            Ok(m) => m,
+            Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
+                return Ok(Self::Help(help_text()))
+            }
+            Err(e) => return Err(UsageError(first_line(&e.to_string()))),
+        };
+        let args = Args::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e.to_string())))?;
+        let given: Vec<&str> = matches
+            .ids()
+            .map(|id| id.as_str())
+            // The derive adds a group named after the struct; only args count.
+            .filter(|id| *id != "Args")
+            .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+            .collect();
+        let verb = match (args.show, args.action) {
+            (Some(_), Some(_)) => {
+                return Err(UsageError("give either -s SHOW or -a ACTION, not both".into()))
+            }
+            (Some(s), None) => Verb::Show(s),
+            (None, Some(a)) => Verb::Action(a),
+            (None, None) if args.print_version => return Ok(Self::PrintVersion),
+            (None, None) => {
+                return Err(UsageError(
+                    "nothing to do: give -s SHOW or -a ACTION (see --help)".into(),
+                ))
+            }
+        };
+        let (required, optional) = options_of(verb);
+        for id in required {
+            if !given.contains(id) {
+                return Err(UsageError(format!(
+                    "{} needs {}",
+                    verb_name(verb),
+                    spelling(id)
+                )));
+            }
+        }
+        for id in &given {
+            if !GLOBAL.contains(id) && !required.contains(id) && !optional.contains(id) {
+                return Err(UsageError(format!(
+                    "{} does not apply to {}",
+                    spelling(id),
+                    verb_name(verb)
+                )));
+            }
+        }
+        if args.tty && args.exec.is_some() {
+            return Err(UsageError("-t and -e cannot be used together".into()));
+        }
+        if verb == Verb::Action(Action::Create)
+            && !args.boot
+            && [
+                "tty", "exec", "cpus", "cpu_quota", "mem_limit",
+            ]
+            .iter()
+            .any(|id| given.contains(id))
+        {
+            // Cgroup limits given at create are stored (SPEC §1); -t/-e only
+            // make sense when booting.
+            if args.tty || args.exec.is_some() {
+                return Err(UsageError("-t and -e need -b with -a create".into()));
+            }
+        }
+        Ok(Self::Run {
+            verb,
+            args: Box::new(args),
+        })
+    }
+}
+
+/// clap's first message line, without its `error: ` prefix.
+fn first_line(message: &str) -> String {
+    let line = message.lines().next().unwrap_or("invalid command line");
+    line.strip_prefix("error: ").unwrap_or(line).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(line: &str) -> Result<Request, UsageError> {
+        let mut argv = vec!["xdocker".to_string()];
+        argv.extend(line.split_whitespace().map(String::from));
+        Request::from_args(argv)
+    }
+
+    fn err(line: &str) -> String {
+        parse(line).expect_err(line).0
+    }
+
+    fn args(line: &str) -> Args {
+        match parse(line).expect(line) {
+            Request::Run { args, .. } => *args,
+            other => panic!("{line}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn options_in_any_order() {
+        let a = args("--vip 10.0.0.5 -m base,sshd:1.0 -a create --net bridge -c web -b --cpus 0-1");
+        assert_eq!(a.action, Some(Action::Create));
+        assert_eq!(a.images.as_ref().map(|l| l.0.len()), Some(2));
+        assert_eq!(a.net, Some(Net::Bridge));
+        assert_eq!(a.cpus, Some(CpuList(vec![0, 1])));
+        let a = args("-c web -h -a destroy");
+        assert!(a.shutdown);
+    }
+
+    #[test]
+    fn missing_required_options_are_named() {
+        assert_eq!(err("-a create"), "-a create needs -m/--image");
+        assert_eq!(err("-a run -c x"), "-a run needs --cmd");
+        assert_eq!(err("-a copy_image --from-image a"), "-a copy_image needs --to-image");
+        assert_eq!(err("-s container_root"), "-s container_root needs -c/--container");
+    }
+
+    #[test]
+    fn options_that_do_not_apply_are_refused() {
+        assert_eq!(err("-a import --image-file x --vip 1.2.3.4"), "--vip does not apply to -a import");
+        assert_eq!(err("-s images -c x"), "-c/--container does not apply to -s images");
+    }
+
+    #[test]
+    fn bad_values_get_one_line() {
+        for (line, needle) in [
+            ("-a vip -c x --vip 1.2.3", "1.2.3"),
+            ("-a port_mapping -c x --port-mapping 80", "HOST_PORT:CONTAINER_PORT"),
+            ("-a port_mapping -c x --port-mapping 80:0", "not a port"),
+            ("-a port_mapping -c x --port-mapping 80:80,80:81", "mapped twice"),
+            ("-a export -m web:1/2", "'/'"),
+            ("-a export -m ..", "not allowed"),
+            ("-a create -m -x", "-x"),
+            ("-a boot -c a -c b", "cannot be used multiple times"),
+            ("-a frobnicate", "frobnicate"),
+            ("-s images --bogus", "--bogus"),
+            ("-a create -m a --mem-limit 12Q", "memory size"),
+            ("-a create -m a --cpu-quota 0%", "CPU quota"),
+            ("-a create -m a --cpus 3-1", "CPU list"),
+            ("-a volume -c a --volume rel/path", "not absolute"),
+            ("-a volume -c a --volume /a:/b/../c", "'..'"),
+            ("-a create -m a --host bad_host", "hostname"),
+            ("-s ssearch --srepo host", "user@host"),
+        ] {
+            let e = err(line);
+            assert!(e.contains(needle), "{line}: {e}");
+            assert!(!e.contains('\n'), "{line}: one line: {e}");
+        }
+    }
+
+    #[test]
+    fn help_version_and_nothing() {
+        assert!(matches!(parse("--help"), Ok(Request::Help(_))));
+        assert!(matches!(parse(""), Ok(Request::Help(_))));
+        assert!(matches!(parse("-v"), Ok(Request::PrintVersion)));
+        assert_eq!(err("-d"), "nothing to do: give -s SHOW or -a ACTION (see --help)");
+        assert_eq!(err("-s images -a create"), "give either -s SHOW or -a ACTION, not both");
+    }
+
+    #[test]
+    fn values_parse() {
+        assert_eq!(
+            "8080:80/udp".parse::<PortMap>(),
+            Ok(PortMap { host: 8080, container: 80, udp: true })
+        );
+        assert_eq!("/data".parse::<Volume>().map(|v| v.container), Ok(PathBuf::from("/data")));
+        assert_eq!("512M".parse::<MemLimit>(), Ok(MemLimit(512 << 20)));
+        assert_eq!("2g".parse::<MemLimit>(), Ok(MemLimit(2 << 30)));
+        assert_eq!("25%".parse::<CpuQuota>(), Ok(CpuQuota(25)));
+        let r: SshRepo = "ops@repo.example:2222/srv/images".parse().expect("repo");
+        assert_eq!((r.port, r.dir.as_deref()), (2222, Some("/srv/images")));
+        assert!("-oProxyCommand=x@h".parse::<SshRepo>().is_err());
+    }
+
+    #[test]
+    fn every_verb_has_an_option_table() {
+        for a in Action::value_variants() {
+            let (req, opt) = options_of(Verb::Action(*a));
+            for id in req.iter().chain(opt.iter()) {
+                assert_ne!(spelling(id), *id, "{id} is an option id");
+            }
+        }
+    }
+}

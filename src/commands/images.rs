@@ -1,0 +1,50 @@
+//! `-s images`: one row per image version.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{human_size, table, Ctx, Output};
+
+#[derive(Serialize)]
+struct Row {
+    image_id: String,
+    version: String,
+    modify_datetime: String,
+    size: u64,
+    created: String,
+    base_layers: Vec<String>,
+}
+
+pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
+    let rows: Vec<Row> = ctx
+        .images
+        .list()?
+        .into_iter()
+        .map(|e| Row {
+            image_id: e.name.to_string(),
+            version: e.version.to_string(),
+            modify_datetime: e.modified.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            size: e.meta.size,
+            created: e.meta.created,
+            base_layers: e.meta.base_layers,
+        })
+        .collect();
+    if json {
+        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.image_id.clone(),
+                r.version.clone(),
+                r.modify_datetime.clone(),
+                human_size(r.size),
+            ]
+        })
+        .collect();
+    Ok(Output::Text(table(
+        &["image_id", "version", "modify_datetime", "size"],
+        &cells,
+    )))
+}

@@ -1,0 +1,127 @@
+//! One module per show or action: each turns checked options into one
+//! library call and returns what `main` prints. Nothing here prints.
+
+mod copy_image;
+mod del_image;
+mod export;
+mod images;
+mod import;
+mod install_test;
+mod progress_bar;
+mod version;
+
+use anyhow::Result;
+
+use crate::cli::{Action, Args, Show, Verb};
+use crate::config::Config;
+use crate::home::Home;
+use crate::image::ImageStore;
+
+/// What a successful command prints on stdout.
+#[derive(Debug)]
+pub enum Output {
+    /// An action that succeeded: `OK`.
+    Ok,
+    /// A show's text (ends with a newline when not empty).
+    Text(String),
+}
+
+/// Everything a command works with.
+#[derive(Debug)]
+pub struct Ctx {
+    pub home: Home,
+    pub config: Config,
+    pub images: ImageStore,
+    pub force: bool,
+}
+
+/// A verb that a later piece of work implements.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} is not implemented yet")]
+pub struct NotImplemented(String);
+
+/// Runs one checked request.
+pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
+    match verb {
+        Verb::Show(Show::Images) => images::run(ctx, args.json),
+        Verb::Action(Action::InstallTest) => install_test::run(ctx, args),
+        Verb::Action(Action::Version) => version::run(ctx, args),
+        Verb::Action(Action::CopyImage) => copy_image::run(ctx, args),
+        Verb::Action(Action::DelImage) => del_image::run(ctx, args),
+        Verb::Action(Action::Export) => export::run(ctx, args),
+        Verb::Action(Action::Import) => import::run(ctx, args),
+        Verb::Show(s) => Err(NotImplemented(format!("-s {}", value_name(&s))).into()),
+        Verb::Action(a) => Err(NotImplemented(format!("-a {}", value_name(&a))).into()),
+    }
+}
+
+fn value_name<T: clap::ValueEnum>(v: &T) -> String {
+    v.to_possible_value()
+        .map(|p| p.get_name().to_string())
+        .unwrap_or_default()
+}
+
+/// The one image a command was given with `-m` (the grammar allows a list).
+fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
+    match args.images.as_ref().map(|l| l.0.as_slice()) {
+        Some([one]) => Ok(one.clone()),
+        _ => anyhow::bail!("-a {action} takes exactly one image with -m"),
+    }
+}
+
+/// Human size: 1023, 1.0K, 12.3M, 4.0G.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
+    if bytes < 1024 {
+        return bytes.to_string();
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1}{}", UNITS[unit])
+}
+
+/// Left-aligned columns separated by two spaces.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                l.push_str(cell);
+            } else {
+                l.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_tables() {
+        assert_eq!(human_size(1023), "1023");
+        assert_eq!(human_size(1536), "1.5K");
+        assert_eq!(human_size(5 << 30), "5.0G");
+        let t = table(&["a", "bb"], &[vec!["long".into(), "x".into()]]);
+        assert_eq!(t, "a     bb\nlong  x\n");
+    }
+}

@@ -1,0 +1,851 @@
+//! The `.xdockerimage` format and its reader and writer.
+//!
+//! A file is a tar stream compressed with zstd (gzip accepted on import):
+//! 1. `xdocker-manifest.toml`: format, name, version, created, base layers, size;
+//! 2. the layer below `rlayer/`: numeric owners, modes, mtimes, xattrs as
+//!    `SCHILY.xattr.*` pax records (as GNU tar `--xattrs` writes them, so
+//!    `trusted.overlay.*` survives), hard links, device nodes, fifos;
+//! 3. `xdocker-checksum.toml`: sha256 and length of every tar byte before it,
+//!    manifest included. A single pass cannot know the digest up front, so it
+//!    trails; import verifies it before anything becomes visible.
+//!
+//! Import never trusts the archive: entry paths must be relative without
+//! `..`, nothing is ever written through a symlink (each parent must be a
+//! directory this import created), hard links must point at a file this
+//! import created, and the caller extracts into a staging directory that is
+//! discarded unless the whole archive checked out.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+
+use nix::sys::stat::{self, Mode, SFlag};
+use nix::sys::time::TimeSpec;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use tar::{EntryType, Header};
+
+use crate::fsutil::tree::{walk, WalkError};
+use crate::progress::{Progress, ProgressReader};
+
+/// Version of the archive layout written by this xdocker.
+pub const FORMAT: u32 = 1;
+/// First entry of an `.xdockerimage`.
+pub const MANIFEST_ENTRY: &str = "xdocker-manifest.toml";
+/// Last entry of an `.xdockerimage`.
+pub const CHECKSUM_ENTRY: &str = "xdocker-checksum.toml";
+/// Directory of the layer inside the archive.
+pub const LAYER_PREFIX: &str = "rlayer";
+
+const BLOCK: usize = 512;
+const MAX_META_LEN: u64 = 1 << 20;
+const XATTR_PAX_PREFIX: &str = "SCHILY.xattr.";
+const COPY_BUF: usize = 1 << 20;
+
+/// Errors of reading or writing an archive.
+#[derive(Debug, thiserror::Error)]
+pub enum ArchiveError {
+    #[error("{op} {path}: {source}")]
+    Fs {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error("read archive: {0}")]
+    Read(#[source] io::Error),
+    #[error("write archive: {0}")]
+    Write(#[source] io::Error),
+    #[error("archive entry {entry}: {reason}")]
+    BadEntry { entry: String, reason: String },
+    #[error("archive is truncated or incomplete: {0}")]
+    Truncated(&'static str),
+    #[error("archive checksum mismatch: recorded {expected}, content has {actual}")]
+    Checksum { expected: String, actual: String },
+    #[error("archive manifest: {0}")]
+    Manifest(String),
+    #[error("archive has no xdocker manifest: a plain tar (docker export) needs the image name from -m")]
+    PlainNeedsName,
+    #[error(transparent)]
+    Walk(#[from] WalkError),
+}
+
+fn fs_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ArchiveError + 'a {
+    move |source| ArchiveError::Fs {
+        op,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The first entry of an `.xdockerimage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchiveManifest {
+    pub format: u32,
+    pub name: String,
+    pub version: String,
+    pub created: String,
+    #[serde(default)]
+    pub base_layers: Vec<String>,
+    /// Apparent size of the layer in bytes.
+    pub size: u64,
+}
+
+/// The last entry of an `.xdockerimage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ArchiveChecksum {
+    sha256: String,
+    bytes: u64,
+}
+
+/// What an export wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportSummary {
+    /// sha256 of the tar bytes before the checksum entry (hex).
+    pub sha256: String,
+    pub entries: u64,
+    /// Sockets cannot be carried by tar; they are skipped (as GNU tar does).
+    pub skipped_sockets: u64,
+}
+
+/// What an import read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportSummary {
+    /// `None` for a plain tar (docker export).
+    pub manifest: Option<ArchiveManifest>,
+    pub entries: u64,
+    pub bytes: u64,
+}
+
+// ---------------------------------------------------------------- export
+
+/// Hashes and counts every byte written through it.
+struct HashWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl<W: Write> Write for HashWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Reads exactly `left` bytes from a file that must not shrink meanwhile.
+struct ExactReader<'p, P: ?Sized> {
+    file: File,
+    left: u64,
+    progress: &'p P,
+}
+
+impl<P: Progress + ?Sized> Read for ExactReader<'_, P> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Ok(0);
+        }
+        let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let n = self.file.read(&mut buf[..max])?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "file shrank while being exported",
+            ));
+        }
+        self.left -= n as u64;
+        self.progress.advance(n as u64);
+        Ok(n)
+    }
+}
+
+/// One pax record: `"<len> <key>=<value>\n"`, where len counts itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
+    let mut len = body + 1;
+    while len != body + len.to_string().len() {
+        len = body + len.to_string().len();
+    }
+    let mut rec = format!("{len} {key}=").into_bytes();
+    rec.extend_from_slice(value);
+    rec.push(b'\n');
+    rec
+}
+
+/// The xattrs of `path` as pax records (never following a symlink).
+fn xattr_records(path: &Path) -> Result<Vec<u8>, ArchiveError> {
+    let mut out = Vec::new();
+    let names = match xattr::list(path) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(out),
+        Err(e) => return Err(fs_err("list xattrs of", path)(e)),
+    };
+    for name in names {
+        let Some(key) = name.to_str() else {
+            return Err(ArchiveError::BadEntry {
+                entry: path.display().to_string(),
+                reason: "xattr name is not UTF-8".to_string(),
+            });
+        };
+        if let Some(value) = xattr::get(path, &name).map_err(fs_err("read xattr of", path))? {
+            out.extend(pax_record(&format!("{XATTR_PAX_PREFIX}{key}"), &value));
+        }
+    }
+    Ok(out)
+}
+
+fn append_bytes<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Result<()> {
+    let mut h = Header::new_ustar();
+    h.set_entry_type(EntryType::Regular);
+    h.set_mode(0o644);
+    h.set_size(data.len() as u64);
+    h.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    );
+    b.append_data(&mut h, path, data)
+}
+
+/// Writes the layer at `layer` as an `.xdockerimage` stream to `out`,
+/// compressed with zstd on all cores.
+pub fn export<W: Write>(
+    layer: &Path,
+    manifest: &ArchiveManifest,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, ArchiveError> {
+    let entries = walk(layer)?;
+    progress.set_total(manifest.size);
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let mut encoder = zstd::Encoder::new(out, 3).map_err(ArchiveError::Write)?;
+    encoder
+        .multithread(u32::try_from(threads).unwrap_or(1))
+        .map_err(ArchiveError::Write)?;
+    let mut b = tar::Builder::new(HashWriter {
+        inner: encoder,
+        hasher: Sha256::new(),
+        bytes: 0,
+    });
+    let manifest_text =
+        toml::to_string(manifest).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+    append_bytes(&mut b, MANIFEST_ENTRY, manifest_text.as_bytes()).map_err(ArchiveError::Write)?;
+
+    let mut first_link: HashMap<(u64, u64), PathBuf> = HashMap::new();
+    let mut summary = ExportSummary {
+        sha256: String::new(),
+        entries: 0,
+        skipped_sockets: 0,
+    };
+    for e in entries {
+        let src = layer.join(&e.rel);
+        let name = Path::new(LAYER_PREFIX).join(&e.rel);
+        let ft = e.meta.file_type();
+        if ft.is_socket() {
+            crate::logging::warn(&format!("export: socket {} skipped", src.display()));
+            summary.skipped_sockets += 1;
+            continue;
+        }
+        let pax = xattr_records(&src)?;
+        if !pax.is_empty() {
+            let mut h = Header::new_ustar();
+            h.set_entry_type(EntryType::XHeader);
+            h.set_mode(0o644);
+            h.set_size(pax.len() as u64);
+            h.set_path("PaxHeader").map_err(ArchiveError::Write)?;
+            h.set_cksum();
+            b.append(&h, pax.as_slice()).map_err(ArchiveError::Write)?;
+        }
+        let mut h = Header::new_gnu();
+        h.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
+        h.set_mode(e.meta.mode() & 0o7777);
+        h.set_size(0);
+        let written = if ft.is_file() {
+            let key = (e.meta.dev(), e.meta.ino());
+            match first_link.get(&key) {
+                Some(target) if e.meta.nlink() > 1 => {
+                    h.set_entry_type(EntryType::Link);
+                    b.append_link(&mut h, &name, target)
+                }
+                _ => {
+                    if e.meta.nlink() > 1 {
+                        first_link.insert(key, name.clone());
+                    }
+                    let file = OpenOptions::new()
+                        .read(true)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .open(&src)
+                        .map_err(fs_err("open", &src))?;
+                    h.set_size(e.meta.len());
+                    let reader = ExactReader {
+                        file,
+                        left: e.meta.len(),
+                        progress,
+                    };
+                    b.append_data(&mut h, &name, reader)
+                }
+            }
+        } else if ft.is_symlink() {
+            let target = fs::read_link(&src).map_err(fs_err("read link", &src))?;
+            b.append_link(&mut h, &name, &target)
+        } else {
+            if ft.is_char_device() || ft.is_block_device() {
+                let rdev = e.meta.rdev();
+                h.set_device_major(stat::major(rdev) as u32)
+                    .and_then(|()| h.set_device_minor(stat::minor(rdev) as u32))
+                    .map_err(ArchiveError::Write)?;
+            }
+            b.append_data(&mut h, &name, io::empty())
+        };
+        written.map_err(|e| ArchiveError::Fs {
+            op: "archive",
+            path: src.clone(),
+            source: e,
+        })?;
+        summary.entries += 1;
+    }
+
+    let hw = b.get_mut();
+    let digest = hw.hasher.clone().finalize();
+    summary.sha256 = hex(&digest);
+    let checksum = ArchiveChecksum {
+        sha256: summary.sha256.clone(),
+        bytes: hw.bytes,
+    };
+    let text = toml::to_string(&checksum).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+    append_bytes(&mut b, CHECKSUM_ENTRY, text.as_bytes()).map_err(ArchiveError::Write)?;
+    let hw = b.into_inner().map_err(ArchiveError::Write)?;
+    let mut out = hw.inner.finish().map_err(ArchiveError::Write)?;
+    out.flush().map_err(ArchiveError::Write)?;
+    Ok(summary)
+}
+
+/// Lower-case hex of a digest.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---------------------------------------------------------------- import
+
+/// sha256 of a stream, lagging one tar block behind: when the checksum
+/// entry's header has just been read, the digest covers exactly the bytes
+/// before that header.
+#[derive(Debug)]
+struct LagHash {
+    hasher: Sha256,
+    pending: Vec<u8>,
+    total: u64,
+}
+
+impl LagHash {
+    fn feed(&mut self, data: &[u8]) {
+        self.total += data.len() as u64;
+        let len = self.pending.len() + data.len();
+        if len <= BLOCK {
+            self.pending.extend_from_slice(data);
+            return;
+        }
+        let to_hash = len - BLOCK;
+        if to_hash <= self.pending.len() {
+            self.hasher.update(&self.pending[..to_hash]);
+            self.pending.drain(..to_hash);
+            self.pending.extend_from_slice(data);
+        } else {
+            self.hasher.update(&self.pending);
+            let from_data = to_hash - self.pending.len();
+            self.hasher.update(&data[..from_data]);
+            self.pending.clear();
+            self.pending.extend_from_slice(&data[from_data..]);
+        }
+    }
+}
+
+struct LagHashReader<R> {
+    inner: R,
+    state: Rc<RefCell<LagHash>>,
+}
+
+impl<R: Read> Read for LagHashReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.state.borrow_mut().feed(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Picks the decompressor from the first bytes: zstd, gzip, or plain tar.
+fn decompressor<'a, R: Read + 'a>(input: R) -> Result<Box<dyn Read + 'a>, ArchiveError> {
+    let mut br = BufReader::with_capacity(COPY_BUF, input);
+    let magic = br.fill_buf().map_err(ArchiveError::Read)?;
+    if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Ok(Box::new(
+            zstd::Decoder::with_buffer(br).map_err(ArchiveError::Read)?,
+        ))
+    } else if magic.starts_with(&[0x1f, 0x8b]) {
+        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(br)))
+    } else if magic.is_empty() {
+        Err(ArchiveError::Truncated("the file is empty"))
+    } else {
+        Ok(Box::new(br))
+    }
+}
+
+/// Checks an entry path: relative, no `..`; returns it without `.` parts.
+fn clean_relative(raw: &Path) -> Result<PathBuf, &'static str> {
+    let mut out = PathBuf::new();
+    for c in raw.components() {
+        match c {
+            Component::Normal(p) => out.push(p),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("path contains '..'"),
+            Component::RootDir | Component::Prefix(_) => return Err("path is absolute"),
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a small metadata entry, bounded.
+fn read_small<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Result<String, ArchiveError> {
+    if entry.size() > MAX_META_LEN {
+        return Err(ArchiveError::Manifest(format!("{what} is too large")));
+    }
+    let mut text = String::new();
+    entry
+        .take(MAX_META_LEN)
+        .read_to_string(&mut text)
+        .map_err(ArchiveError::Read)?;
+    Ok(text)
+}
+
+/// Reads an `.xdockerimage` (or, with `allow_plain`, a plain tar whose
+/// entries are the root filesystem, as `docker export` writes) from `input`
+/// and extracts its layer into the empty directory `layer`.
+pub fn import<R: Read>(
+    input: R,
+    layer: &Path,
+    allow_plain: bool,
+    progress: &dyn Progress,
+) -> Result<ImportSummary, ArchiveError> {
+    let counted = ProgressReader::new(input, progress);
+    let state = Rc::new(RefCell::new(LagHash {
+        hasher: Sha256::new(),
+        pending: Vec::with_capacity(2 * BLOCK),
+        total: 0,
+    }));
+    let reader = LagHashReader {
+        inner: decompressor(counted)?,
+        state: Rc::clone(&state),
+    };
+    let mut archive = tar::Archive::new(reader);
+    let entries = archive.entries().map_err(ArchiveError::Read)?;
+    let mut x = Extractor::new(layer);
+    let mut manifest: Option<ArchiveManifest> = None;
+    let mut checked = false;
+    let mut first = true;
+
+    for entry in entries {
+        let mut entry = entry.map_err(ArchiveError::Read)?;
+        let raw_path = entry.path().map_err(ArchiveError::Read)?.into_owned();
+        let shown = raw_path.display().to_string();
+        if checked {
+            return Err(ArchiveError::BadEntry {
+                entry: shown,
+                reason: "entry after the checksum".to_string(),
+            });
+        }
+        if first {
+            first = false;
+            if raw_path == Path::new(MANIFEST_ENTRY) {
+                let text = read_small(&mut entry, "manifest")?;
+                let m: ArchiveManifest =
+                    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+                if m.format > FORMAT {
+                    return Err(ArchiveError::Manifest(format!(
+                        "format {} is newer than this xdocker understands ({FORMAT})",
+                        m.format
+                    )));
+                }
+                manifest = Some(m);
+                continue;
+            }
+            if !allow_plain {
+                return Err(ArchiveError::PlainNeedsName);
+            }
+        }
+        let rel = match &manifest {
+            Some(_) if raw_path == Path::new(CHECKSUM_ENTRY) => {
+                let position = entry.raw_header_position();
+                let (digest, hashed) = {
+                    let s = state.borrow();
+                    (hex(&s.hasher.clone().finalize()), s.total - BLOCK as u64)
+                };
+                if hashed != position {
+                    return Err(ArchiveError::BadEntry {
+                        entry: shown,
+                        reason: "checksum entry is not a plain tar header".to_string(),
+                    });
+                }
+                let text = read_small(&mut entry, "checksum")?;
+                let c: ArchiveChecksum =
+                    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+                if c.bytes != hashed || c.sha256 != digest {
+                    return Err(ArchiveError::Checksum {
+                        expected: c.sha256,
+                        actual: digest,
+                    });
+                }
+                checked = true;
+                continue;
+            }
+            Some(_) => {
+                let inside = raw_path.strip_prefix(LAYER_PREFIX).map_err(|_| {
+                    ArchiveError::BadEntry {
+                        entry: shown.clone(),
+                        reason: format!("not below {LAYER_PREFIX}/"),
+                    }
+                })?;
+                clean_relative(inside)
+            }
+            None => clean_relative(&raw_path),
+        }
+        .map_err(|reason| ArchiveError::BadEntry {
+            entry: shown.clone(),
+            reason: reason.to_string(),
+        })?;
+        x.extract(&mut entry, &rel, &shown)?;
+    }
+    if manifest.is_some() && !checked {
+        return Err(ArchiveError::Truncated("the checksum entry is missing"));
+    }
+    x.finish()?;
+    Ok(ImportSummary {
+        manifest,
+        entries: x.entries,
+        bytes: x.bytes,
+    })
+}
+
+/// Creates the entries of one archive below `root`, refusing any that would
+/// reach outside it.
+struct Extractor {
+    root: PathBuf,
+    /// Directories this import created (relative); only these may be parents.
+    dirs: HashSet<PathBuf>,
+    /// Non-directories this import created; only these may be hard-link targets.
+    files: HashSet<PathBuf>,
+    /// Directory mtimes, applied last (creating children changes them).
+    dir_times: Vec<(PathBuf, u64)>,
+    buf: Vec<u8>,
+    entries: u64,
+    bytes: u64,
+}
+
+fn bad(entry: &str, reason: impl Into<String>) -> ArchiveError {
+    ArchiveError::BadEntry {
+        entry: entry.to_string(),
+        reason: reason.into(),
+    }
+}
+
+impl Extractor {
+    fn new(root: &Path) -> Self {
+        let mut dirs = HashSet::new();
+        dirs.insert(PathBuf::new());
+        Self {
+            root: root.to_path_buf(),
+            dirs,
+            files: HashSet::new(),
+            dir_times: Vec::new(),
+            buf: vec![0; COPY_BUF],
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Makes sure every ancestor of `rel` is a directory this import made,
+    /// creating missing ones (as `tar` does for archives without them).
+    fn ensure_parents(&mut self, rel: &Path, shown: &str) -> Result<(), ArchiveError> {
+        let Some(parent) = rel.parent() else {
+            return Ok(());
+        };
+        if self.dirs.contains(parent) {
+            return Ok(());
+        }
+        let mut at = PathBuf::new();
+        for c in parent.components() {
+            at.push(c);
+            if self.dirs.contains(&at) {
+                continue;
+            }
+            if self.files.contains(&at) {
+                return Err(bad(shown, format!("{} is not a directory", at.display())));
+            }
+            let full = self.root.join(&at);
+            fs::DirBuilder::new()
+                .mode(0o755)
+                .create(&full)
+                .map_err(fs_err("create directory", &full))?;
+            self.dirs.insert(at.clone());
+        }
+        Ok(())
+    }
+
+    fn extract<R: Read>(
+        &mut self,
+        entry: &mut tar::Entry<'_, R>,
+        rel: &Path,
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
+        let header = entry.header().clone();
+        let kind = header.entry_type();
+        let uid = header.uid().map_err(|e| bad(shown, e.to_string()))?;
+        let gid = header.gid().map_err(|e| bad(shown, e.to_string()))?;
+        let uid = u32::try_from(uid).map_err(|_| bad(shown, "uid out of range"))?;
+        let gid = u32::try_from(gid).map_err(|_| bad(shown, "gid out of range"))?;
+        let mode = header.mode().map_err(|e| bad(shown, e.to_string()))? & 0o7777;
+        let mtime = header.mtime().unwrap_or(0);
+        let xattrs = pax_xattrs(entry, shown)?;
+        let full = self.root.join(rel);
+        self.entries += 1;
+
+        if rel.as_os_str().is_empty() {
+            // The layer root itself.
+            if !kind.is_dir() {
+                return Err(bad(shown, "the image root must be a directory"));
+            }
+            self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+            self.dir_times.push((full, mtime));
+            return Ok(());
+        }
+        self.ensure_parents(rel, shown)?;
+        // A later entry may replace an earlier one (tar semantics), but never a
+        // directory, and the old entry is unlinked, never written through.
+        if self.dirs.contains(rel) {
+            if kind.is_dir() {
+                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.dir_times.push((full, mtime));
+                return Ok(());
+            }
+            return Err(bad(shown, "replaces a directory"));
+        }
+        if self.files.remove(rel) {
+            fs::remove_file(&full).map_err(fs_err("replace", &full))?;
+        }
+
+        match kind {
+            EntryType::Directory => {
+                fs::DirBuilder::new()
+                    .mode(0o700)
+                    .create(&full)
+                    .map_err(fs_err("create directory", &full))?;
+                self.dirs.insert(rel.to_path_buf());
+                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.dir_times.push((full, mtime));
+                return Ok(());
+            }
+            EntryType::Regular | EntryType::Continuous => {
+                let mut f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                    .open(&full)
+                    .map_err(fs_err("create", &full))?;
+                loop {
+                    let n = entry.read(&mut self.buf).map_err(ArchiveError::Read)?;
+                    if n == 0 {
+                        break;
+                    }
+                    f.write_all(&self.buf[..n]).map_err(fs_err("write", &full))?;
+                    self.bytes += n as u64;
+                }
+                std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
+                    .map_err(fs_err("chown", &full))?;
+                f.set_permissions(fs::Permissions::from_mode(mode))
+                    .map_err(fs_err("chmod", &full))?;
+                self.set_xattrs(&full, &xattrs, shown)?;
+                let t = TimeSpec::new(i64::try_from(mtime).unwrap_or(0), 0);
+                stat::futimens(std::os::fd::AsRawFd::as_raw_fd(&f), &t, &t)
+                    .map_err(|e| fs_err("set times of", &full)(e.into()))?;
+            }
+            EntryType::Symlink => {
+                let target = entry
+                    .link_name()
+                    .map_err(ArchiveError::Read)?
+                    .ok_or_else(|| bad(shown, "symlink without a target"))?;
+                // The target is stored verbatim: it is resolved inside the
+                // container, never by xdocker on the host.
+                std::os::unix::fs::symlink(&target, &full).map_err(fs_err("symlink", &full))?;
+                self.set_attrs(&full, uid, gid, None, &xattrs, shown)?;
+                self.set_mtime(&full, mtime)?;
+            }
+            EntryType::Link => {
+                let target = entry
+                    .link_name()
+                    .map_err(ArchiveError::Read)?
+                    .ok_or_else(|| bad(shown, "hard link without a target"))?;
+                let target = self.link_target(&target).map_err(|r| bad(shown, r))?;
+                if !self.files.contains(&target) {
+                    return Err(bad(
+                        shown,
+                        format!("hard link to {} which is not an earlier file of the image", target.display()),
+                    ));
+                }
+                let src = self.root.join(&target);
+                fs::hard_link(&src, &full).map_err(fs_err("hard link", &full))?;
+            }
+            EntryType::Char | EntryType::Block | EntryType::Fifo => {
+                let (sflag, dev) = match kind {
+                    EntryType::Fifo => (SFlag::S_IFIFO, 0),
+                    _ => {
+                        let major = header.device_major().ok().flatten().unwrap_or(0);
+                        let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                        let flag = if kind == EntryType::Char {
+                            SFlag::S_IFCHR
+                        } else {
+                            SFlag::S_IFBLK
+                        };
+                        (flag, stat::makedev(u64::from(major), u64::from(minor)))
+                    }
+                };
+                stat::mknod(&full, sflag, Mode::from_bits_truncate(0o600), dev)
+                    .map_err(|e| fs_err("mknod", &full)(e.into()))?;
+                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.set_mtime(&full, mtime)?;
+            }
+            other => {
+                return Err(bad(shown, format!("unsupported entry type {other:?}")));
+            }
+        }
+        self.files.insert(rel.to_path_buf());
+        Ok(())
+    }
+
+    /// A hard-link target must be a clean path inside the image; archives
+    /// name it either with or without the `rlayer/` prefix of the entries.
+    fn link_target(&self, target: &Path) -> Result<PathBuf, &'static str> {
+        let cleaned = clean_relative(target)?;
+        if !self.files.contains(&cleaned) {
+            if let Ok(inside) = cleaned.strip_prefix(LAYER_PREFIX) {
+                return Ok(inside.to_path_buf());
+            }
+        }
+        Ok(cleaned)
+    }
+
+    /// Owner first (chown clears setuid and file capabilities), then mode,
+    /// then xattrs.
+    fn set_attrs(
+        &self,
+        full: &Path,
+        uid: u32,
+        gid: u32,
+        mode: Option<u32>,
+        xattrs: &[(String, Vec<u8>)],
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
+        std::os::unix::fs::lchown(full, Some(uid), Some(gid)).map_err(fs_err("chown", full))?;
+        if let Some(mode) = mode {
+            fs::set_permissions(full, fs::Permissions::from_mode(mode))
+                .map_err(fs_err("chmod", full))?;
+        }
+        self.set_xattrs(full, xattrs, shown)
+    }
+
+    fn set_xattrs(
+        &self,
+        full: &Path,
+        xattrs: &[(String, Vec<u8>)],
+        shown: &str,
+    ) -> Result<(), ArchiveError> {
+        for (name, value) in xattrs {
+            if let Err(e) = xattr::set(full, name, value) {
+                // Overlay metadata is what makes a layer a layer: losing it
+                // would resurrect deleted files. Others (e.g. security.selinux
+                // from another host) are reported and skipped.
+                if name.starts_with("trusted.overlay.") {
+                    return Err(bad(shown, format!("set xattr {name}: {e}")));
+                }
+                crate::logging::warn(&format!("import: {shown}: xattr {name} skipped: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_mtime(&self, full: &Path, mtime: u64) -> Result<(), ArchiveError> {
+        let t = TimeSpec::new(i64::try_from(mtime).unwrap_or(0), 0);
+        stat::utimensat(None, full, &t, &t, stat::UtimensatFlags::NoFollowSymlink)
+            .map_err(|e| fs_err("set times of", full)(e.into()))
+    }
+
+    /// Applies directory times, deepest first.
+    fn finish(&mut self) -> Result<(), ArchiveError> {
+        let mut times = std::mem::take(&mut self.dir_times);
+        times.sort_by(|a, b| b.0.cmp(&a.0));
+        for (dir, mtime) in times {
+            self.set_mtime(&dir, mtime)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `SCHILY.xattr.*` pax records of an entry.
+fn pax_xattrs<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    shown: &str,
+) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
+    let mut out = Vec::new();
+    let Some(exts) = entry.pax_extensions().map_err(ArchiveError::Read)? else {
+        return Ok(out);
+    };
+    for ext in exts {
+        let ext = ext.map_err(|e| bad(shown, format!("bad pax record: {e}")))?;
+        let Ok(key) = ext.key() else { continue };
+        if let Some(name) = key.strip_prefix(XATTR_PAX_PREFIX) {
+            out.push((name.to_string(), ext.value_bytes().to_vec()));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads only the manifest at the start of an archive (for listings).
+pub fn read_manifest<R: Read>(input: R) -> Result<ArchiveManifest, ArchiveError> {
+    let mut archive = tar::Archive::new(decompressor(input)?);
+    let mut entries = archive.entries().map_err(ArchiveError::Read)?;
+    let mut entry = entries
+        .next()
+        .ok_or(ArchiveError::Truncated("no entries"))?
+        .map_err(ArchiveError::Read)?;
+    if entry.path().map_err(ArchiveError::Read)? != Path::new(MANIFEST_ENTRY) {
+        return Err(ArchiveError::Manifest("the first entry is not the manifest".to_string()));
+    }
+    let text = read_small(&mut entry, "manifest")?;
+    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))
+}
+
+/// Opens an archive file for import.
+pub fn open_archive(path: &Path) -> Result<(File, u64), ArchiveError> {
+    let f = File::open(path).map_err(fs_err("open", path))?;
+    let meta = f.metadata().map_err(fs_err("stat", path))?;
+    if !meta.is_file() {
+        return Err(ArchiveError::Fs {
+            op: "open",
+            path: path.to_path_buf(),
+            source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
+        });
+    }
+    Ok((f, meta.len()))
+}

@@ -1,0 +1,6 @@
+//! Images: the versioned layer store, and the `.xdockerimage` archive format
+//! used by export, import and the ssh repository.
+pub mod archive;
+pub mod store;
+
+pub use store::{ImageEntry, ImageError, ImageMeta, ImageStore, Pick};

@@ -1,0 +1,12 @@
+//! xdocker: VM-like Linux system containers. This library holds everything
+//! but the command line's printing and exiting, which live in `main.rs`.
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod fsutil;
+pub mod home;
+pub mod image;
+pub mod logging;
+pub mod names;
+pub mod progress;
+pub mod shipped;

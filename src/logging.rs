@@ -1,0 +1,104 @@
+//! The xdocker log: timestamped lines appended to `XDOCKER_HOME/xdocker.log`,
+//! and echoed on stderr with `-d`. The sink is set up once by `main`; library
+//! code only hands it lines, it never prints by itself.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+use std::sync::{Mutex, OnceLock};
+
+/// How important a log line is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl Level {
+    fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "DEBUG",
+            Level::Info => "INFO",
+            Level::Warn => "WARN",
+            Level::Error => "ERROR",
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Sink {
+    file: Option<File>,
+    echo_debug: bool,
+}
+
+static SINK: OnceLock<Mutex<Sink>> = OnceLock::new();
+
+/// Opens the log file (created 0640, appended) and sets whether debug lines
+/// go to stderr too. Later calls are ignored.
+pub fn init(path: &Path, echo_debug: bool) -> std::io::Result<()> {
+    let file = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o640)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    let _ = SINK.set(Mutex::new(Sink {
+        file: Some(file),
+        echo_debug,
+    }));
+    Ok(())
+}
+
+/// Formats one log line: RFC 3339 time with milliseconds, pid, level, text.
+pub fn format_line(level: Level, msg: &str) -> String {
+    let now = chrono::Local::now().format("%Y-%m-%dT%H:%M:%S%.3f%:z");
+    // One line per record: a newline inside `msg` must not forge a record.
+    let msg = msg.replace(['\n', '\r'], " ");
+    format!("{now} [{}] {} {msg}\n", std::process::id(), level.as_str())
+}
+
+/// Appends a line to the log (one write, so concurrent commands interleave
+/// whole lines) and echoes debug lines on stderr when asked to.
+pub fn log(level: Level, msg: &str) {
+    let Some(sink) = SINK.get() else { return };
+    let line = format_line(level, msg);
+    let Ok(mut sink) = sink.lock() else { return };
+    if let Some(f) = sink.file.as_mut() {
+        let _ = f.write_all(line.as_bytes());
+    }
+    if sink.echo_debug {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+}
+
+/// Logs at debug level.
+pub fn debug(msg: &str) {
+    log(Level::Debug, msg);
+}
+
+/// Logs at info level.
+pub fn info(msg: &str) {
+    log(Level::Info, msg);
+}
+
+/// Logs at warn level.
+pub fn warn(msg: &str) {
+    log(Level::Warn, msg);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_timestamped_and_single() {
+        let l = format_line(Level::Info, "import a\nforged line");
+        assert_eq!(l.matches('\n').count(), 1);
+        assert!(l.contains(" INFO import a forged line"), "{l}");
+        let ts = l.split(' ').next().expect("timestamp");
+        assert!(chrono::DateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3f%:z").is_ok(), "{ts}");
+    }
+}
