@@ -208,6 +208,8 @@ fn append_bytes<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8]) -> i
     let mut h = Header::new_ustar();
     h.set_entry_type(EntryType::Regular);
     h.set_mode(0o644);
+    h.set_uid(0);
+    h.set_gid(0);
     h.set_size(data.len() as u64);
     h.set_mtime(
         std::time::SystemTime::now()
@@ -264,6 +266,9 @@ pub fn export<W: Write>(
             let mut h = Header::new_ustar();
             h.set_entry_type(EntryType::XHeader);
             h.set_mode(0o644);
+            h.set_uid(0);
+            h.set_gid(0);
+            h.set_mtime(0);
             h.set_size(pax.len() as u64);
             h.set_path("PaxHeader").map_err(ArchiveError::Write)?;
             h.set_cksum();
@@ -430,6 +435,141 @@ fn read_small<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Result<Stri
     Ok(text)
 }
 
+/// Extension records that apply to the next real entry of a raw tar stream
+/// (GNU long names, pax headers).
+#[derive(Debug, Default)]
+struct Pending {
+    long_name: Option<Vec<u8>>,
+    long_link: Option<Vec<u8>>,
+    pax: Vec<(String, Vec<u8>)>,
+}
+
+/// The metadata of one real entry, extensions applied.
+#[derive(Debug)]
+struct EntryMeta {
+    kind: EntryType,
+    path: PathBuf,
+    link: Option<PathBuf>,
+    uid: u32,
+    gid: u32,
+    mode: u32,
+    mtime: u64,
+    device: (u32, u32),
+    xattrs: Vec<(String, Vec<u8>)>,
+}
+
+/// Parses pax records (`"<len> <key>=<value>\n"`); values may hold any
+/// byte, newlines included, so records are split by their length only.
+fn parse_pax(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
+    let mut out = Vec::new();
+    while !data.is_empty() {
+        if data.iter().all(|b| *b == 0) {
+            break;
+        }
+        let space = data
+            .iter()
+            .position(|b| *b == b' ')
+            .ok_or("pax record without length")?;
+        let len: usize = std::str::from_utf8(&data[..space])
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or("pax record length is not a number")?;
+        if len <= space + 1 || len > data.len() || data[len - 1] != b'\n' {
+            return Err("pax record length is wrong".to_string());
+        }
+        let record = &data[space + 1..len - 1];
+        let eq = record
+            .iter()
+            .position(|b| *b == b'=')
+            .ok_or("pax record without '='")?;
+        let key = std::str::from_utf8(&record[..eq]).map_err(|_| "pax key is not UTF-8")?;
+        out.push((key.to_string(), record[eq + 1..].to_vec()));
+        data = &data[len..];
+    }
+    Ok(out)
+}
+
+fn bytes_to_path(bytes: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
+    PathBuf::from(std::ffi::OsStr::from_bytes(&bytes[..end]))
+}
+
+fn pax_number(value: &[u8]) -> Option<u64> {
+    let text = std::str::from_utf8(value).ok()?;
+    // mtime may carry a fraction: whole seconds are kept.
+    text.split('.').next()?.parse().ok()
+}
+
+/// Reads an extension entry's data, bounded.
+fn read_ext<R: Read>(entry: &mut tar::Entry<'_, R>, shown: &str) -> Result<Vec<u8>, ArchiveError> {
+    if entry.size() > MAX_META_LEN {
+        return Err(bad(shown, "extension header is too large"));
+    }
+    let mut data = Vec::new();
+    entry
+        .take(MAX_META_LEN)
+        .read_to_end(&mut data)
+        .map_err(ArchiveError::Read)?;
+    Ok(data)
+}
+
+impl EntryMeta {
+    fn new(header: &Header, pending: Pending) -> Result<Self, String> {
+        let mut path = pending
+            .long_name
+            .map(|n| bytes_to_path(&n))
+            .unwrap_or_else(|| bytes_to_path(&header.path_bytes()));
+        let mut link = pending
+            .long_link
+            .map(|n| bytes_to_path(&n))
+            .or_else(|| header.link_name_bytes().map(|b| bytes_to_path(&b)));
+        // Some writers leave owner fields blank: that means 0, as for tar.
+        let num = |r: std::io::Result<u64>, raw: &[u8], what: &str| match r {
+            Ok(n) => Ok(n),
+            Err(_) if raw.iter().all(|b| *b == 0 || *b == b' ') => Ok(0),
+            Err(e) => Err(format!("{what}: {e}")),
+        };
+        let mut uid = num(header.uid(), &header.as_old().uid, "uid")?;
+        let mut gid = num(header.gid(), &header.as_old().gid, "gid")?;
+        let mut mtime = header.mtime().unwrap_or(0);
+        let mut xattrs = Vec::new();
+        for (key, value) in pending.pax {
+            match key.as_str() {
+                "path" => path = bytes_to_path(&value),
+                "linkpath" => link = Some(bytes_to_path(&value)),
+                "uid" => uid = pax_number(&value).ok_or("bad pax uid")?,
+                "gid" => gid = pax_number(&value).ok_or("bad pax gid")?,
+                "mtime" => mtime = pax_number(&value).unwrap_or(mtime),
+                "size" => {
+                    if pax_number(&value) != header.entry_size().ok() {
+                        return Err("pax size records are not supported".to_string());
+                    }
+                }
+                k => {
+                    if let Some(name) = k.strip_prefix(XATTR_PAX_PREFIX) {
+                        xattrs.push((name.to_string(), value));
+                    }
+                }
+            }
+        }
+        Ok(Self {
+            kind: header.entry_type(),
+            path,
+            link,
+            uid: u32::try_from(uid).map_err(|_| "uid out of range")?,
+            gid: u32::try_from(gid).map_err(|_| "gid out of range")?,
+            mode: header.mode().map_err(|e| format!("mode: {e}"))? & 0o7777,
+            mtime,
+            device: (
+                header.device_major().ok().flatten().unwrap_or(0),
+                header.device_minor().ok().flatten().unwrap_or(0),
+            ),
+            xattrs,
+        })
+    }
+}
+
 /// Reads an `.xdockerimage` (or, with `allow_plain`, a plain tar whose
 /// entries are the root filesystem, as `docker export` writes) from `input`
 /// and extracts its layer into the empty directory `layer`.
@@ -450,25 +590,49 @@ pub fn import<R: Read>(
         state: Rc::clone(&state),
     };
     let mut archive = tar::Archive::new(reader);
-    let entries = archive.entries().map_err(ArchiveError::Read)?;
+    // Raw entries: extension headers are interpreted here, by length, not
+    // by tar-rs (whose pax reader splits records at newlines, which binary
+    // xattr values such as security.capability may contain).
+    let entries = archive.entries().map_err(ArchiveError::Read)?.raw(true);
     let mut x = Extractor::new(layer);
     let mut manifest: Option<ArchiveManifest> = None;
     let mut checked = false;
     let mut first = true;
+    let mut pending = Pending::default();
 
     for entry in entries {
         let mut entry = entry.map_err(ArchiveError::Read)?;
-        let raw_path = entry.path().map_err(ArchiveError::Read)?.into_owned();
-        let shown = raw_path.display().to_string();
+        let raw_name = bytes_to_path(&entry.header().path_bytes());
+        let shown = raw_name.display().to_string();
         if checked {
-            return Err(ArchiveError::BadEntry {
-                entry: shown,
-                reason: "entry after the checksum".to_string(),
-            });
+            return Err(bad(&shown, "entry after the checksum"));
         }
+        match entry.header().entry_type() {
+            EntryType::XHeader => {
+                let data = read_ext(&mut entry, &shown)?;
+                pending.pax = parse_pax(&data).map_err(|r| bad(&shown, r))?;
+                continue;
+            }
+            EntryType::XGlobalHeader => {
+                read_ext(&mut entry, &shown)?;
+                continue;
+            }
+            EntryType::GNULongName => {
+                pending.long_name = Some(read_ext(&mut entry, &shown)?);
+                continue;
+            }
+            EntryType::GNULongLink => {
+                pending.long_link = Some(read_ext(&mut entry, &shown)?);
+                continue;
+            }
+            _ => {}
+        }
+        let meta = EntryMeta::new(entry.header(), std::mem::take(&mut pending))
+            .map_err(|r| bad(&shown, r))?;
+        let shown = meta.path.display().to_string();
         if first {
             first = false;
-            if raw_path == Path::new(MANIFEST_ENTRY) {
+            if meta.path == Path::new(MANIFEST_ENTRY) {
                 let text = read_small(&mut entry, "manifest")?;
                 let m: ArchiveManifest =
                     toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
@@ -486,17 +650,14 @@ pub fn import<R: Read>(
             }
         }
         let rel = match &manifest {
-            Some(_) if raw_path == Path::new(CHECKSUM_ENTRY) => {
+            Some(_) if meta.path == Path::new(CHECKSUM_ENTRY) => {
                 let position = entry.raw_header_position();
                 let (digest, hashed) = {
                     let s = state.borrow();
                     (hex(&s.hasher.clone().finalize()), s.total - BLOCK as u64)
                 };
                 if hashed != position {
-                    return Err(ArchiveError::BadEntry {
-                        entry: shown,
-                        reason: "checksum entry is not a plain tar header".to_string(),
-                    });
+                    return Err(bad(&shown, "checksum entry is not a plain tar header"));
                 }
                 let text = read_small(&mut entry, "checksum")?;
                 let c: ArchiveChecksum =
@@ -511,21 +672,16 @@ pub fn import<R: Read>(
                 continue;
             }
             Some(_) => {
-                let inside = raw_path.strip_prefix(LAYER_PREFIX).map_err(|_| {
-                    ArchiveError::BadEntry {
-                        entry: shown.clone(),
-                        reason: format!("not below {LAYER_PREFIX}/"),
-                    }
-                })?;
+                let inside = meta
+                    .path
+                    .strip_prefix(LAYER_PREFIX)
+                    .map_err(|_| bad(&shown, format!("not below {LAYER_PREFIX}/")))?;
                 clean_relative(inside)
             }
-            None => clean_relative(&raw_path),
+            None => clean_relative(&meta.path),
         }
-        .map_err(|reason| ArchiveError::BadEntry {
-            entry: shown.clone(),
-            reason: reason.to_string(),
-        })?;
-        x.extract(&mut entry, &rel, &shown)?;
+        .map_err(|reason| bad(&shown, reason))?;
+        x.extract(&mut entry, &meta, &rel, &shown)?;
     }
     if manifest.is_some() && !checked {
         return Err(ArchiveError::Truncated("the checksum entry is missing"));
@@ -605,19 +761,13 @@ impl Extractor {
 
     fn extract<R: Read>(
         &mut self,
-        entry: &mut tar::Entry<'_, R>,
+        entry: &mut R,
+        meta: &EntryMeta,
         rel: &Path,
         shown: &str,
     ) -> Result<(), ArchiveError> {
-        let header = entry.header().clone();
-        let kind = header.entry_type();
-        let uid = header.uid().map_err(|e| bad(shown, e.to_string()))?;
-        let gid = header.gid().map_err(|e| bad(shown, e.to_string()))?;
-        let uid = u32::try_from(uid).map_err(|_| bad(shown, "uid out of range"))?;
-        let gid = u32::try_from(gid).map_err(|_| bad(shown, "gid out of range"))?;
-        let mode = header.mode().map_err(|e| bad(shown, e.to_string()))? & 0o7777;
-        let mtime = header.mtime().unwrap_or(0);
-        let xattrs = pax_xattrs(entry, shown)?;
+        let (kind, uid, gid, mode, mtime) = (meta.kind, meta.uid, meta.gid, meta.mode, meta.mtime);
+        let xattrs = &meta.xattrs;
         let full = self.root.join(rel);
         self.entries += 1;
 
@@ -626,7 +776,7 @@ impl Extractor {
             if !kind.is_dir() {
                 return Err(bad(shown, "the image root must be a directory"));
             }
-            self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+            self.set_attrs(&full, uid, gid, Some(mode), xattrs, shown)?;
             self.dir_times.push((full, mtime));
             return Ok(());
         }
@@ -635,7 +785,7 @@ impl Extractor {
         // directory, and the old entry is unlinked, never written through.
         if self.dirs.contains(rel) {
             if kind.is_dir() {
-                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.set_attrs(&full, uid, gid, Some(mode), xattrs, shown)?;
                 self.dir_times.push((full, mtime));
                 return Ok(());
             }
@@ -652,7 +802,7 @@ impl Extractor {
                     .create(&full)
                     .map_err(fs_err("create directory", &full))?;
                 self.dirs.insert(rel.to_path_buf());
-                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.set_attrs(&full, uid, gid, Some(mode), xattrs, shown)?;
                 self.dir_times.push((full, mtime));
                 return Ok(());
             }
@@ -676,28 +826,30 @@ impl Extractor {
                     .map_err(fs_err("chown", &full))?;
                 f.set_permissions(fs::Permissions::from_mode(mode))
                     .map_err(fs_err("chmod", &full))?;
-                self.set_xattrs(&full, &xattrs, shown)?;
+                self.set_xattrs(&full, xattrs, shown)?;
                 let t = TimeSpec::new(i64::try_from(mtime).unwrap_or(0), 0);
                 stat::futimens(std::os::fd::AsRawFd::as_raw_fd(&f), &t, &t)
                     .map_err(|e| fs_err("set times of", &full)(e.into()))?;
             }
             EntryType::Symlink => {
-                let target = entry
-                    .link_name()
-                    .map_err(ArchiveError::Read)?
+                let target = meta
+                    .link
+                    .as_ref()
+                    .filter(|t| !t.as_os_str().is_empty())
                     .ok_or_else(|| bad(shown, "symlink without a target"))?;
                 // The target is stored verbatim: it is resolved inside the
                 // container, never by xdocker on the host.
                 std::os::unix::fs::symlink(&target, &full).map_err(fs_err("symlink", &full))?;
-                self.set_attrs(&full, uid, gid, None, &xattrs, shown)?;
+                self.set_attrs(&full, uid, gid, None, xattrs, shown)?;
                 self.set_mtime(&full, mtime)?;
             }
             EntryType::Link => {
-                let target = entry
-                    .link_name()
-                    .map_err(ArchiveError::Read)?
+                let target = meta
+                    .link
+                    .as_ref()
+                    .filter(|t| !t.as_os_str().is_empty())
                     .ok_or_else(|| bad(shown, "hard link without a target"))?;
-                let target = self.link_target(&target).map_err(|r| bad(shown, r))?;
+                let target = self.link_target(target).map_err(|r| bad(shown, r))?;
                 if !self.files.contains(&target) {
                     return Err(bad(
                         shown,
@@ -711,8 +863,7 @@ impl Extractor {
                 let (sflag, dev) = match kind {
                     EntryType::Fifo => (SFlag::S_IFIFO, 0),
                     _ => {
-                        let major = header.device_major().ok().flatten().unwrap_or(0);
-                        let minor = header.device_minor().ok().flatten().unwrap_or(0);
+                        let (major, minor) = meta.device;
                         let flag = if kind == EntryType::Char {
                             SFlag::S_IFCHR
                         } else {
@@ -723,7 +874,7 @@ impl Extractor {
                 };
                 stat::mknod(&full, sflag, Mode::from_bits_truncate(0o600), dev)
                     .map_err(|e| fs_err("mknod", &full)(e.into()))?;
-                self.set_attrs(&full, uid, gid, Some(mode), &xattrs, shown)?;
+                self.set_attrs(&full, uid, gid, Some(mode), xattrs, shown)?;
                 self.set_mtime(&full, mtime)?;
             }
             other => {
@@ -800,25 +951,6 @@ impl Extractor {
         }
         Ok(())
     }
-}
-
-/// The `SCHILY.xattr.*` pax records of an entry.
-fn pax_xattrs<R: Read>(
-    entry: &mut tar::Entry<'_, R>,
-    shown: &str,
-) -> Result<Vec<(String, Vec<u8>)>, ArchiveError> {
-    let mut out = Vec::new();
-    let Some(exts) = entry.pax_extensions().map_err(ArchiveError::Read)? else {
-        return Ok(out);
-    };
-    for ext in exts {
-        let ext = ext.map_err(|e| bad(shown, format!("bad pax record: {e}")))?;
-        let Ok(key) = ext.key() else { continue };
-        if let Some(name) = key.strip_prefix(XATTR_PAX_PREFIX) {
-            out.push((name.to_string(), ext.value_bytes().to_vec()));
-        }
-    }
-    Ok(out)
 }
 
 /// Reads only the manifest at the start of an archive (for listings).
