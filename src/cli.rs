@@ -275,7 +275,8 @@ fn parse_ifname(s: &str) -> Result<String, String> {
         && s.len() < 16
         && s != "."
         && s != ".."
-        && s.chars().all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
+        && s.chars()
+            .all(|c| c.is_ascii_graphic() && c != '/' && c != ':');
     if ok {
         Ok(s.to_string())
     } else {
@@ -292,7 +293,9 @@ fn parse_container_name(s: &str) -> Result<Name, String> {
 pub struct ImageList(pub Vec<ImageRef>);
 
 fn parse_image_name_list(s: &str) -> Result<ImageList, String> {
-    parse_image_list(s).map(ImageList).map_err(|e| e.to_string())
+    parse_image_list(s)
+        .map(ImageList)
+        .map_err(|e| e.to_string())
 }
 
 /// `--port-mapping H:C[,H:C...]`.
@@ -319,10 +322,47 @@ fn parse_nonempty(s: &str) -> Result<String, String> {
     }
 }
 
+/// The shows and actions with the options they take, for --help and man.
+const VERBS_HELP: &str = "\
+Shows:
+  images          [--json]
+  containers      [--json]
+  container_root  -c C
+  ssearch         [--srepo user@host[:port][/dir]] [--match S] [--json]
+Actions:
+  install_test    [--version V]
+  create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
+  boot            -c C [cgroup opts] [-t | -e CMD]
+  attach          -c C
+  run             -c C --cmd CMD
+  shutdown | kill -c C
+  destroy         -c C [-h]
+  version         -m NAME[:V] [--version NEW]
+  vip             -c C --vip IP
+  port_mapping    -c C --port-mapping H:C[,H:C...]
+  volume          -c C --volume HOST[:CTR] [--volume ...]
+  to_image        --from-container C --to-image NAME [--version V]
+  to_container    --from-image NAME[:V] --to-container C [-m BASES] [create opts]
+  copy_image      --from-image NAME[:V] --to-image NAME[:V]
+  del_image       -m NAME[:V]
+  export          -m NAME[:V] [--image-file F]
+  import          --image-file F [-m NAME[:V]]
+  spush | spull   -m NAME[:V]
+  rplfile         -c C --template-file T --mapping-file M [--instance-file I]
+  putfile         -c C --src-file HOST --dst-file CTR
+  getfile         -c C --src-file CTR --dst-file HOST
+Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
+Cgroup opts: --cpus --cpu-quota --mem-limit
+Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
+Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
+1 failure, 2 bad command line. Home: $XDOCKER_HOME (default /var/xdocker).";
+
 /// Every option of the command line; which ones apply is checked per verb.
 #[derive(Debug, Parser)]
 #[command(
     name = "xdocker",
+    version,
+    after_help = VERBS_HELP,
     about = "VM-like Linux system containers: images, stacked layers, xdockerinit as PID 1",
     disable_help_flag = true,
     disable_version_flag = true,
@@ -565,7 +605,8 @@ impl Request {
             }
             Err(e) => return Err(UsageError(first_line(&e.to_string()))),
         };
-        let args = Args::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e.to_string())))?;
+        let args =
+            Args::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e.to_string())))?;
         let given: Vec<&str> = matches
             .ids()
             .map(|id| id.as_str())
@@ -575,7 +616,9 @@ impl Request {
             .collect();
         let verb = match (args.show, args.action) {
             (Some(_), Some(_)) => {
-                return Err(UsageError("give either -s SHOW or -a ACTION, not both".into()))
+                return Err(UsageError(
+                    "give either -s SHOW or -a ACTION, not both".into(),
+                ))
             }
             (Some(s), None) => Verb::Show(s),
             (None, Some(a)) => Verb::Action(a),
@@ -610,11 +653,9 @@ impl Request {
         }
         if verb == Verb::Action(Action::Create)
             && !args.boot
-            && [
-                "tty", "exec", "cpus", "cpu_quota", "mem_limit",
-            ]
-            .iter()
-            .any(|id| given.contains(id))
+            && ["tty", "exec", "cpus", "cpu_quota", "mem_limit"]
+                .iter()
+                .any(|id| given.contains(id))
         {
             // Cgroup limits given at create are stored (SPEC §1); -t/-e only
             // make sense when booting.
@@ -671,23 +712,41 @@ mod tests {
     fn missing_required_options_are_named() {
         assert_eq!(err("-a create"), "-a create needs -m/--image");
         assert_eq!(err("-a run -c x"), "-a run needs --cmd");
-        assert_eq!(err("-a copy_image --from-image a"), "-a copy_image needs --to-image");
-        assert_eq!(err("-s container_root"), "-s container_root needs -c/--container");
+        assert_eq!(
+            err("-a copy_image --from-image a"),
+            "-a copy_image needs --to-image"
+        );
+        assert_eq!(
+            err("-s container_root"),
+            "-s container_root needs -c/--container"
+        );
     }
 
     #[test]
     fn options_that_do_not_apply_are_refused() {
-        assert_eq!(err("-a import --image-file x --vip 1.2.3.4"), "--vip does not apply to -a import");
-        assert_eq!(err("-s images -c x"), "-c/--container does not apply to -s images");
+        assert_eq!(
+            err("-a import --image-file x --vip 1.2.3.4"),
+            "--vip does not apply to -a import"
+        );
+        assert_eq!(
+            err("-s images -c x"),
+            "-c/--container does not apply to -s images"
+        );
     }
 
     #[test]
     fn bad_values_get_one_line() {
         for (line, needle) in [
             ("-a vip -c x --vip 1.2.3", "1.2.3"),
-            ("-a port_mapping -c x --port-mapping 80", "HOST_PORT:CONTAINER_PORT"),
+            (
+                "-a port_mapping -c x --port-mapping 80",
+                "HOST_PORT:CONTAINER_PORT",
+            ),
             ("-a port_mapping -c x --port-mapping 80:0", "not a port"),
-            ("-a port_mapping -c x --port-mapping 80:80,80:81", "mapped twice"),
+            (
+                "-a port_mapping -c x --port-mapping 80:80,80:81",
+                "mapped twice",
+            ),
             ("-a export -m web:1/2", "'/'"),
             ("-a export -m ..", "not allowed"),
             ("-a create -m -x", "-x"),
@@ -713,17 +772,30 @@ mod tests {
         assert!(matches!(parse("--help"), Ok(Request::Help(_))));
         assert!(matches!(parse(""), Ok(Request::Help(_))));
         assert!(matches!(parse("-v"), Ok(Request::PrintVersion)));
-        assert_eq!(err("-d"), "nothing to do: give -s SHOW or -a ACTION (see --help)");
-        assert_eq!(err("-s images -a create"), "give either -s SHOW or -a ACTION, not both");
+        assert_eq!(
+            err("-d"),
+            "nothing to do: give -s SHOW or -a ACTION (see --help)"
+        );
+        assert_eq!(
+            err("-s images -a create"),
+            "give either -s SHOW or -a ACTION, not both"
+        );
     }
 
     #[test]
     fn values_parse() {
         assert_eq!(
             "8080:80/udp".parse::<PortMap>(),
-            Ok(PortMap { host: 8080, container: 80, udp: true })
+            Ok(PortMap {
+                host: 8080,
+                container: 80,
+                udp: true
+            })
         );
-        assert_eq!("/data".parse::<Volume>().map(|v| v.container), Ok(PathBuf::from("/data")));
+        assert_eq!(
+            "/data".parse::<Volume>().map(|v| v.container),
+            Ok(PathBuf::from("/data"))
+        );
         assert_eq!("512M".parse::<MemLimit>(), Ok(MemLimit(512 << 20)));
         assert_eq!("2g".parse::<MemLimit>(), Ok(MemLimit(2 << 30)));
         assert_eq!("25%".parse::<CpuQuota>(), Ok(CpuQuota(25)));

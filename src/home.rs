@@ -136,12 +136,11 @@ impl Home {
             path: path.clone(),
             source,
         })?;
-        let lock = Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| {
-            HomeError::Lock {
+        let lock =
+            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| HomeError::Lock {
                 path,
                 source: errno.into(),
-            }
-        })?;
+            })?;
         Ok(ObjectLock { _lock: lock })
     }
 

@@ -99,6 +99,9 @@ mod tests {
         assert_eq!(l.matches('\n').count(), 1);
         assert!(l.contains(" INFO import a forged line"), "{l}");
         let ts = l.split(' ').next().expect("timestamp");
-        assert!(chrono::DateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3f%:z").is_ok(), "{ts}");
+        assert!(
+            chrono::DateTime::parse_from_str(ts, "%Y-%m-%dT%H:%M:%S%.3f%:z").is_ok(),
+            "{ts}"
+        );
     }
 }

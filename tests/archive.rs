@@ -87,8 +87,14 @@ fn snapshot(root: &Path) -> BTreeMap<String, Desc> {
                 gid: m.gid(),
                 rdev: m.rdev(),
                 mtime: if ft.is_dir() { 0 } else { m.mtime() },
-                content: if ft.is_file() { fs::read(&full).expect("read") } else { Vec::new() },
-                link: ft.is_symlink().then(|| fs::read_link(&full).expect("readlink")),
+                content: if ft.is_file() {
+                    fs::read(&full).expect("read")
+                } else {
+                    Vec::new()
+                },
+                link: ft
+                    .is_symlink()
+                    .then(|| fs::read_link(&full).expect("readlink")),
                 xattrs,
                 same_inode_as: leader,
             },
@@ -99,8 +105,14 @@ fn snapshot(root: &Path) -> BTreeMap<String, Desc> {
 
 fn set_mtime(p: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
-    nix::sys::stat::utimensat(None, p, &t, &t, nix::sys::stat::UtimensatFlags::NoFollowSymlink)
-        .expect("utimensat");
+    nix::sys::stat::utimensat(
+        None,
+        p,
+        &t,
+        &t,
+        nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+    )
+    .expect("utimensat");
 }
 
 /// A layer with every kind of entry an OS image or an overlay upper layer has.
@@ -127,13 +139,37 @@ fn fill_rich_layer(l: &Path) {
     fs::create_dir_all(l.join(&long)).expect("mkdir long");
     fs::write(l.join(&long).join("f".repeat(150)), b"long name").expect("write long");
     nix::unistd::mkfifo(&l.join("fifo"), Mode::from_bits_truncate(0o640)).expect("mkfifo");
-    mknod(&l.join("whiteout"), SFlag::S_IFCHR, Mode::empty(), makedev(0, 0)).expect("whiteout");
-    mknod(&l.join("null"), SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(1, 3)).expect("mknod");
-    mknod(&l.join("loop0"), SFlag::S_IFBLK, Mode::from_bits_truncate(0o660), makedev(7, 0)).expect("mknod");
+    mknod(
+        &l.join("whiteout"),
+        SFlag::S_IFCHR,
+        Mode::empty(),
+        makedev(0, 0),
+    )
+    .expect("whiteout");
+    mknod(
+        &l.join("null"),
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o666),
+        makedev(1, 3),
+    )
+    .expect("mknod");
+    mknod(
+        &l.join("loop0"),
+        SFlag::S_IFBLK,
+        Mode::from_bits_truncate(0o660),
+        makedev(7, 0),
+    )
+    .expect("mknod");
     xattr::set(l.join("opaque"), "trusted.overlay.opaque", b"y").expect("xattr");
     xattr::set(l.join("usr/bin/big"), "user.note", b"binary\0value\n").expect("xattr");
-    xattr::set(l.join("usr/bin/suid"), "security.capability", &[1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0])
-        .expect("capability xattr");
+    xattr::set(
+        l.join("usr/bin/suid"),
+        "security.capability",
+        &[
+            1, 0, 0, 2, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        ],
+    )
+    .expect("capability xattr");
     set_mtime(&l.join("usr/bin/big"), 1_000_000_000);
     set_mtime(&l.join("abs-link"), 1_100_000_000);
 }
@@ -147,26 +183,49 @@ fn export_import_round_trip_is_exact() {
     h.make_image("rich", "1.0", fill_rich_layer);
     let before = snapshot(&h.layer("rich", "1.0"));
     let out = h.scratch("out");
-    h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0"]).ok();
+    h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0"])
+        .ok();
     let file = out.join("rich:1.0.xdockerimage");
     assert!(file.is_file(), "default file name NAME:V.xdockerimage");
     // Exporting again refuses to overwrite; -f replaces.
     h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0"])
         .fails(1, "already exists");
-    h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0", "-f"]).ok();
+    h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0", "-f"])
+        .ok();
     h.run("-a del_image -m rich:1.0").ok();
-    h.run_in(None, ["-a", "import", "--image-file", file.to_str().expect("utf8")]).ok();
+    h.run_in(
+        None,
+        ["-a", "import", "--image-file", file.to_str().expect("utf8")],
+    )
+    .ok();
     let after = snapshot(&h.layer("rich", "1.0"));
-    assert_eq!(before.keys().collect::<Vec<_>>(), after.keys().collect::<Vec<_>>());
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
     for (k, v) in &before {
         assert_eq!(Some(v), after.get(k), "entry {k}");
     }
     // Importing over an existing version needs -f.
-    h.run_in(None, ["-a", "import", "--image-file", file.to_str().expect("utf8")])
-        .fails(1, "image rich:1.0 already exists");
+    h.run_in(
+        None,
+        ["-a", "import", "--image-file", file.to_str().expect("utf8")],
+    )
+    .fails(1, "image rich:1.0 already exists");
     assert!(h.staging_leftovers().is_empty());
     // The same file under another name with -m.
-    h.run_in(None, ["-a", "import", "--image-file", file.to_str().expect("utf8"), "-m", "other:2"]).ok();
+    h.run_in(
+        None,
+        [
+            "-a",
+            "import",
+            "--image-file",
+            file.to_str().expect("utf8"),
+            "-m",
+            "other:2",
+        ],
+    )
+    .ok();
     assert_eq!(snapshot(&h.layer("other", "2")), before);
 }
 
@@ -206,8 +265,22 @@ fn archive_is_a_standard_tar_zst() {
         .status()
         .expect("recompress");
     assert!(st.success());
-    h.run_in(None, ["-a", "import", "--image-file", gz.to_str().expect("utf8"), "-m", "gz:1"]).ok();
-    assert_eq!(fs::read(h.layer("gz", "1").join("hello")).expect("read"), b"world");
+    h.run_in(
+        None,
+        [
+            "-a",
+            "import",
+            "--image-file",
+            gz.to_str().expect("utf8"),
+            "-m",
+            "gz:1",
+        ],
+    )
+    .ok();
+    assert_eq!(
+        fs::read(h.layer("gz", "1").join("hello")).expect("read"),
+        b"world"
+    );
 }
 
 fn decompress(file: &Path) -> Vec<u8> {
@@ -234,7 +307,11 @@ fn refused(h: &TestHome, file: &Path, name: Option<&str>, needle: &str) {
     let before = h.run("-s images").ok().to_string();
     h.run_in(None, args).fails(1, needle);
     assert_eq!(h.run("-s images").ok(), before, "no image appears");
-    assert!(h.staging_leftovers().is_empty(), "staging left: {:?}", h.staging_leftovers());
+    assert!(
+        h.staging_leftovers().is_empty(),
+        "staging left: {:?}",
+        h.staging_leftovers()
+    );
 }
 
 #[test]
@@ -264,7 +341,10 @@ fn truncated_and_corrupted_archives_leave_nothing() {
 
     // Content changed but recompressed cleanly: only the checksum can tell.
     let mut tar = decompress(&good);
-    let at = tar.windows(3).position(|w| w == b"abc").expect("find content");
+    let at = tar
+        .windows(3)
+        .position(|w| w == b"abc")
+        .expect("find content");
     tar[at] = b'X';
     let tampered = out.join("tampered.xdockerimage");
     compress(&tar, &tampered);
@@ -296,16 +376,36 @@ struct Entry {
 
 impl Entry {
     fn file(name: &str, data: &[u8]) -> Self {
-        Self { name: name.into(), kind: tar::EntryType::Regular, link: Vec::new(), data: data.to_vec() }
+        Self {
+            name: name.into(),
+            kind: tar::EntryType::Regular,
+            link: Vec::new(),
+            data: data.to_vec(),
+        }
     }
     fn dir(name: &str) -> Self {
-        Self { name: name.into(), kind: tar::EntryType::Directory, link: Vec::new(), data: Vec::new() }
+        Self {
+            name: name.into(),
+            kind: tar::EntryType::Directory,
+            link: Vec::new(),
+            data: Vec::new(),
+        }
     }
     fn symlink(name: &str, target: &str) -> Self {
-        Self { name: name.into(), kind: tar::EntryType::Symlink, link: target.into(), data: Vec::new() }
+        Self {
+            name: name.into(),
+            kind: tar::EntryType::Symlink,
+            link: target.into(),
+            data: Vec::new(),
+        }
     }
     fn hardlink(name: &str, target: &str) -> Self {
-        Self { name: name.into(), kind: tar::EntryType::Link, link: target.into(), data: Vec::new() }
+        Self {
+            name: name.into(),
+            kind: tar::EntryType::Link,
+            link: target.into(),
+            data: Vec::new(),
+        }
     }
 }
 
@@ -320,7 +420,11 @@ fn plain_tar(path: &Path, entries: &[Entry]) {
             raw.linkname[..e.link.len()].copy_from_slice(&e.link);
         }
         h.set_entry_type(e.kind);
-        h.set_mode(if e.kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+        h.set_mode(if e.kind == tar::EntryType::Directory {
+            0o755
+        } else {
+            0o644
+        });
         h.set_size(e.data.len() as u64);
         h.set_mtime(1_600_000_000);
         h.set_uid(0);
@@ -348,8 +452,16 @@ fn hostile_archives_never_touch_the_host() {
     let vf = victim.to_str().expect("utf8").to_string();
 
     let cases: Vec<(&str, Vec<Entry>, &str)> = vec![
-        ("absolute", vec![Entry::file(&format!("{v}/abs"), b"pwn")], "path is absolute"),
-        ("dotdot", vec![Entry::file("a/../../escape", b"pwn")], "'..'"),
+        (
+            "absolute",
+            vec![Entry::file(&format!("{v}/abs"), b"pwn")],
+            "path is absolute",
+        ),
+        (
+            "dotdot",
+            vec![Entry::file("a/../../escape", b"pwn")],
+            "'..'",
+        ),
         (
             "through-symlink-dir",
             vec![Entry::symlink("s", &v), Entry::file("s/pwned", b"pwn")],
@@ -357,11 +469,23 @@ fn hostile_archives_never_touch_the_host() {
         ),
         (
             "through-relative-symlink",
-            vec![Entry::dir("d"), Entry::symlink("d/up", "../../../.."), Entry::file("d/up/pwned", b"pwn")],
+            vec![
+                Entry::dir("d"),
+                Entry::symlink("d/up", "../../../.."),
+                Entry::file("d/up/pwned", b"pwn"),
+            ],
             "is not a directory",
         ),
-        ("hardlink-absolute", vec![Entry::hardlink("h", &vf)], "path is absolute"),
-        ("hardlink-dotdot", vec![Entry::hardlink("h", "../../file")], "'..'"),
+        (
+            "hardlink-absolute",
+            vec![Entry::hardlink("h", &vf)],
+            "path is absolute",
+        ),
+        (
+            "hardlink-dotdot",
+            vec![Entry::hardlink("h", "../../file")],
+            "'..'",
+        ),
         (
             "hardlink-not-earlier",
             vec![Entry::hardlink("h", "etc/shadow")],
@@ -378,8 +502,16 @@ fn hostile_archives_never_touch_the_host() {
         plain_tar(&file, &entries);
         refused(&h, &file, Some(&format!("evil-{name}:1")), needle);
         assert_eq!(fs::read(&victim).expect("victim"), b"original", "{name}");
-        let names: Vec<_> = fs::read_dir(&victim_dir).expect("ls").flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names.len(), 1, "{name}: nothing created next to the victim: {names:?}");
+        let names: Vec<_> = fs::read_dir(&victim_dir)
+            .expect("ls")
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(
+            names.len(),
+            1,
+            "{name}: nothing created next to the victim: {names:?}"
+        );
     }
     assert!(!h.path().join("escape").exists() && !out.join("escape").exists());
 
@@ -387,9 +519,23 @@ fn hostile_archives_never_touch_the_host() {
     // through it.
     let file = out.join("replace-symlink.tar");
     plain_tar(&file, &[Entry::symlink("s", &vf), Entry::file("s", b"new")]);
-    h.run_in(None, ["-a", "import", "--image-file", file.to_str().expect("utf8"), "-m", "ok:1"]).ok();
+    h.run_in(
+        None,
+        [
+            "-a",
+            "import",
+            "--image-file",
+            file.to_str().expect("utf8"),
+            "-m",
+            "ok:1",
+        ],
+    )
+    .ok();
     assert_eq!(fs::read(&victim).expect("victim"), b"original");
-    assert_eq!(fs::read(h.layer("ok", "1").join("s")).expect("read"), b"new");
+    assert_eq!(
+        fs::read(h.layer("ok", "1").join("s")).expect("read"),
+        b"new"
+    );
 }
 
 #[test]
@@ -404,11 +550,15 @@ fn entries_outside_the_layer_in_an_xdockerimage_are_refused() {
     let good = out.join("x:1.xdockerimage");
     // Rename rlayer/f to zlayer/f in the tar: same length, fix the header sum.
     let mut tar = decompress(&good);
-    let pos = tar.windows(8).position(|w| w == b"rlayer/f").expect("entry");
+    let pos = tar
+        .windows(8)
+        .position(|w| w == b"rlayer/f")
+        .expect("entry");
     let header_start = pos - pos % 512;
     tar[pos] = b'z';
     let mut h2 = tar::Header::new_old();
-    h2.as_mut_bytes().copy_from_slice(&tar[header_start..header_start + 512]);
+    h2.as_mut_bytes()
+        .copy_from_slice(&tar[header_start..header_start + 512]);
     h2.set_cksum();
     tar[header_start..header_start + 512].copy_from_slice(h2.as_bytes());
     let bad = out.join("bad.xdockerimage");
@@ -435,20 +585,52 @@ fn docker_export_tarballs_import_with_a_name() {
     ];
     let tar = out.join("rootfs.tar");
     plain_tar(&tar, &entries);
-    h.run_in(None, ["-a", "import", "--image-file", tar.to_str().expect("utf8"), "-m", "dock:1"]).ok();
+    h.run_in(
+        None,
+        [
+            "-a",
+            "import",
+            "--image-file",
+            tar.to_str().expect("utf8"),
+            "-m",
+            "dock:1",
+        ],
+    )
+    .ok();
     let l = h.layer("dock", "1");
     assert_eq!(fs::read(l.join("etc/hostname")).expect("read"), b"box\n");
-    assert_eq!(fs::read_link(l.join("bin/ls")).expect("link"), Path::new("busybox"));
+    assert_eq!(
+        fs::read_link(l.join("bin/ls")).expect("link"),
+        Path::new("busybox")
+    );
     assert_eq!(
         fs::metadata(l.join("bin/sh")).expect("stat").ino(),
         fs::metadata(l.join("bin/busybox")).expect("stat").ino()
     );
     // The same as .tar.gz.
     let gz = out.join("rootfs.tar.gz");
-    let st = Command::new("gzip").arg("-k").arg(&tar).status().expect("gzip");
+    let st = Command::new("gzip")
+        .arg("-k")
+        .arg(&tar)
+        .status()
+        .expect("gzip");
     assert!(st.success());
-    h.run_in(None, ["-a", "import", "--image-file", gz.to_str().expect("utf8"), "-m", "dock:2"]).ok();
+    h.run_in(
+        None,
+        [
+            "-a",
+            "import",
+            "--image-file",
+            gz.to_str().expect("utf8"),
+            "-m",
+            "dock:2",
+        ],
+    )
+    .ok();
     assert_eq!(snapshot(&h.layer("dock", "2")), snapshot(&l));
     let images = h.run("-s images").ok().to_string();
-    assert!(images.contains("dock") && images.lines().count() == 3, "{images}");
+    assert!(
+        images.contains("dock") && images.lines().count() == 3,
+        "{images}"
+    );
 }

@@ -51,7 +51,10 @@ fn options_may_come_in_any_order() {
     let home = TestHome::new();
     let a = home.run("-m test -a del_image");
     let b = home.run("-a del_image -m test");
-    assert_eq!(a.fails(1, "image test not found"), b.fails(1, "image test not found"));
+    assert_eq!(
+        a.fails(1, "image test not found"),
+        b.fails(1, "image test not found")
+    );
 }
 
 #[test]
@@ -61,8 +64,14 @@ fn missing_required_options_are_named() {
         ("-a create", "-a create needs -m/--image"),
         ("-a run -c x", "-a run needs --cmd"),
         ("-a import", "-a import needs --image-file"),
-        ("-a copy_image --from-image a", "-a copy_image needs --to-image"),
-        ("-s container_root", "-s container_root needs -c/--container"),
+        (
+            "-a copy_image --from-image a",
+            "-a copy_image needs --to-image",
+        ),
+        (
+            "-s container_root",
+            "-s container_root needs -c/--container",
+        ),
     ] {
         home.run(line).fails(2, needle);
     }
@@ -82,7 +91,10 @@ fn bad_values_get_one_line_and_exit_2() {
     let home = TestHome::new();
     let long = "n".repeat(65);
     let cases: Vec<(Vec<&str>, &str)> = vec![
-        (vec!["-a", "vip", "-c", "a", "--vip", "300.1.1.1"], "'300.1.1.1'"),
+        (
+            vec!["-a", "vip", "-c", "a", "--vip", "300.1.1.1"],
+            "'300.1.1.1'",
+        ),
         (
             vec!["-a", "port_mapping", "-c", "a", "--port-mapping", "80"],
             "'80' is not HOST_PORT:CONTAINER_PORT",
@@ -92,17 +104,39 @@ fn bad_values_get_one_line_and_exit_2() {
             "'0' is not a port",
         ),
         (
-            vec!["-a", "port_mapping", "-c", "a", "--port-mapping", "80:80/sctp"],
+            vec![
+                "-a",
+                "port_mapping",
+                "-c",
+                "a",
+                "--port-mapping",
+                "80:80/sctp",
+            ],
             "protocol 'sctp' is not tcp or udp",
         ),
-        (vec!["-a", "install_test", "--version", "../x"], "version '../x'"),
-        (vec!["-a", "install_test", "--version", "a/b"], "version 'a/b'"),
+        (
+            vec!["-a", "install_test", "--version", "../x"],
+            "version '../x'",
+        ),
+        (
+            vec!["-a", "install_test", "--version", "a/b"],
+            "version 'a/b'",
+        ),
         (vec!["-a", "boot", "-c", "../x"], "container name '../x'"),
         (vec!["-a", "boot", "-c=-x"], "must not start with '-'"),
-        (vec!["-a", "boot", "--container=-x"], "must not start with '-'"),
+        (
+            vec!["-a", "boot", "--container=-x"],
+            "must not start with '-'",
+        ),
         (vec!["-a", "boot", "-c", &long], "longer than 64 characters"),
-        (vec!["-a", "boot", "-c", "."], "container name '.' is not allowed"),
-        (vec!["-a", "boot", "-c", ".."], "container name '..' is not allowed"),
+        (
+            vec!["-a", "boot", "-c", "."],
+            "container name '.' is not allowed",
+        ),
+        (
+            vec!["-a", "boot", "-c", ".."],
+            "container name '..' is not allowed",
+        ),
         (vec!["-a", "frobnicate"], "frobnicate"),
         (vec!["-s", "images", "--bogus"], "--bogus"),
         (
@@ -218,12 +252,16 @@ fn parse_log_line(line: &str) -> (String, String) {
 fn log_gets_a_timestamped_line_per_command_and_errors() {
     let home = TestHome::new();
     home.run("-s images").ok();
-    home.run("-a del_image -m nope").fails(1, "image nope not found");
+    home.run("-a del_image -m nope")
+        .fails(1, "image nope not found");
     let log = std::fs::read_to_string(home.path().join("xdocker.log")).expect("log");
     let lines: Vec<(String, String)> = log.lines().map(parse_log_line).collect();
     let has = |level: &str, text: &str| lines.iter().any(|(l, t)| l == level && t == text);
     assert!(has("INFO", "command: xdocker -s images"), "{log}");
-    assert!(has("INFO", "command: xdocker -a del_image -m nope"), "{log}");
+    assert!(
+        has("INFO", "command: xdocker -a del_image -m nope"),
+        "{log}"
+    );
     assert!(has("ERROR", "image nope not found"), "{log}");
 }
 
@@ -246,7 +284,11 @@ fn broken_config_fails_every_command_with_one_line() {
     let home = TestHome::new();
     let config = home.path().join("xdocker.toml");
     std::fs::write(&config, "[network]\nbrigde = \"br0\"\n").expect("write config");
-    for line in ["-s images", "-a del_image -m x", "-a copy_image --from-image a --to-image b"] {
+    for line in [
+        "-s images",
+        "-a del_image -m x",
+        "-a copy_image --from-image a --to-image b",
+    ] {
         let r = home.run(line);
         let message = r.fails(1, &config.display().to_string());
         assert!(message.contains("brigde"), "names the key: {message}");

@@ -35,7 +35,11 @@ fn listed(home: &TestHome) -> Vec<String> {
 /// After a failing command: no staging left and the listing unchanged.
 #[track_caller]
 fn assert_clean(home: &TestHome, images: &[&str]) {
-    assert_eq!(home.staging_leftovers(), Vec::<String>::new(), "tmp/ is empty");
+    assert_eq!(
+        home.staging_leftovers(),
+        Vec::<String>::new(),
+        "tmp/ is empty"
+    );
     assert_eq!(listed(home), images);
 }
 
@@ -58,7 +62,13 @@ fn empty_store_lists_only_the_header() {
 #[test]
 fn images_are_sorted_by_name_then_dotted_version() {
     let home = TestHome::new();
-    for (name, version) in [("web", "1.10.0"), ("web", "2"), ("web", "_"), ("web", "1.9.2"), ("app", "1")] {
+    for (name, version) in [
+        ("web", "1.10.0"),
+        ("web", "2"),
+        ("web", "_"),
+        ("web", "1.9.2"),
+        ("app", "1"),
+    ] {
         home.make_image(name, version, fill);
     }
     assert_eq!(
@@ -72,7 +82,12 @@ fn hand_made_image_is_listed_with_its_size() {
     let home = TestHome::new();
     home.make_image("web", "1.0", fill);
     let out = home.run("-s images").ok().to_string();
-    let row: Vec<&str> = out.lines().nth(1).expect("one row").split_whitespace().collect();
+    let row: Vec<&str> = out
+        .lines()
+        .nth(1)
+        .expect("one row")
+        .split_whitespace()
+        .collect();
     assert_eq!((row[0], row[1], row[3]), ("web", "1.0", "123"));
     chrono::NaiveDateTime::parse_from_str(row[2], "%Y-%m-%dT%H:%M:%S").expect("datetime");
 
@@ -144,7 +159,10 @@ fn install_test_versions_and_replacing() {
 fn version_renames_an_image_version() {
     let home = TestHome::new();
     home.make_image("test", "1.0", fill);
-    assert_eq!(home.run("-a version -m test:1.0 --version 2.0").ok(), "OK\n");
+    assert_eq!(
+        home.run("-a version -m test:1.0 --version 2.0").ok(),
+        "OK\n"
+    );
     assert_eq!(listed(&home), ["test:2.0"]);
     assert_eq!(
         fs::read(home.layer("test", "2.0").join("etc/b")).expect("moved layer"),
@@ -163,10 +181,15 @@ fn version_refuses_an_existing_target_and_several_versions() {
     home.run("-a version -m web:1 --version 2")
         .fails(1, "image web:2 already exists");
     assert_clean(&home, &["web:1", "web:2"]);
-    assert_eq!(fs::read_to_string(home.layer("web", "2").join("v")).expect("v"), "2");
+    assert_eq!(
+        fs::read_to_string(home.layer("web", "2").join("v")).expect("v"),
+        "2"
+    );
 
-    home.run("-a version -m web --version 3")
-        .fails(1, "image web has several versions (1, 2): name one as web:VERSION");
+    home.run("-a version -m web --version 3").fails(
+        1,
+        "image web has several versions (1, 2): name one as web:VERSION",
+    );
     assert_clean(&home, &["web:1", "web:2"]);
 }
 
@@ -192,8 +215,11 @@ fn special_layer(layer: &Path) {
     symlink("suid", layer.join("link")).expect("symlink");
     fs::write(layer.join("h1"), "linked").expect("write");
     fs::hard_link(layer.join("h1"), layer.join("h2")).expect("link");
-    nix::unistd::mkfifo(&layer.join("fifo"), nix::sys::stat::Mode::from_bits_truncate(0o640))
-        .expect("mkfifo");
+    nix::unistd::mkfifo(
+        &layer.join("fifo"),
+        nix::sys::stat::Mode::from_bits_truncate(0o640),
+    )
+    .expect("mkfifo");
     nix::sys::stat::mknod(
         &layer.join("whiteout"),
         nix::sys::stat::SFlag::S_IFCHR,
@@ -213,7 +239,8 @@ fn copy_image_is_exact() {
     let home = TestHome::new();
     home.make_image("src", "1", special_layer);
     assert_eq!(
-        home.run("-a copy_image --from-image src:1 --to-image dst:2").ok(),
+        home.run("-a copy_image --from-image src:1 --to-image dst:2")
+            .ok(),
         "OK\n"
     );
     assert_eq!(listed(&home), ["dst:2", "src:1"]);
@@ -226,7 +253,10 @@ fn copy_image_is_exact() {
     assert_eq!((d.mtime(), d.mtime_nsec()), (s.mtime(), s.mtime_nsec()));
 
     assert!(meta(&to.join("link")).file_type().is_symlink());
-    assert_eq!(fs::read_link(to.join("link")).expect("readlink"), Path::new("suid"));
+    assert_eq!(
+        fs::read_link(to.join("link")).expect("readlink"),
+        Path::new("suid")
+    );
 
     let (h1, h2) = (meta(&to.join("h1")), meta(&to.join("h2")));
     assert_eq!(h1.ino(), h2.ino(), "hard links stay linked");
@@ -238,7 +268,9 @@ fn copy_image_is_exact() {
     assert!(std::os::unix::fs::FileTypeExt::is_fifo(&fifo.file_type()));
 
     let wh = meta(&to.join("whiteout"));
-    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&wh.file_type()));
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(
+        &wh.file_type()
+    ));
     assert_eq!(wh.rdev(), 0);
 
     assert_eq!(
@@ -252,7 +284,9 @@ fn copy_image_is_exact() {
 fn copy_image_refuses_existing_itself_and_missing() {
     let home = TestHome::new();
     home.make_image("src", "1", fill);
-    home.make_image("dst", "1", |l| fs::write(l.join("old"), "x").expect("write"));
+    home.make_image("dst", "1", |l| {
+        fs::write(l.join("old"), "x").expect("write")
+    });
     let all = ["dst:1", "src:1"];
 
     home.run("-a copy_image --from-image src:1 --to-image dst:1")
@@ -268,7 +302,8 @@ fn copy_image_refuses_existing_itself_and_missing() {
         .fails(1, "image nope not found");
     assert_clean(&home, &all);
 
-    home.run("-a copy_image --from-image src:1 --to-image dst:1 -f").ok();
+    home.run("-a copy_image --from-image src:1 --to-image dst:1 -f")
+        .ok();
     assert!(!home.layer("dst", "1").join("old").exists(), "replaced");
     assert!(home.layer("dst", "1").join("etc/a").is_file());
     assert_clean(&home, &all);
@@ -290,7 +325,8 @@ fn del_image_deletes_versions_then_the_name() {
     assert!(listed(&home).is_empty());
     assert!(!home.path().join("images/web").exists(), "name dir gone");
 
-    home.run("-a del_image -m web:1").fails(1, "image web:1 not found");
+    home.run("-a del_image -m web:1")
+        .fails(1, "image web:1 not found");
     assert_clean(&home, &[]);
 }
 
@@ -329,7 +365,9 @@ fn concurrent_copies_and_deletes_all_succeed() {
                     None => vec![home.run(line)],
                     Some(k) => vec![
                         home.run(&format!("-a del_image -m other:{k}")),
-                        home.run(&format!("-a copy_image --from-image src:1 --to-image other:{k}")),
+                        home.run(&format!(
+                            "-a copy_image --from-image src:1 --to-image other:{k}"
+                        )),
                     ],
                 })
             })
@@ -348,4 +386,33 @@ fn concurrent_copies_and_deletes_all_succeed() {
         let copied = home.layer("dst", &n.to_string()).join("etc/a");
         assert_eq!(fs::read(copied).expect("copy"), [b'a'; 100]);
     }
+}
+
+/// Copies of distinct images run side by side (no shared image lock), so
+/// their staging directories are created while other commands start up.
+#[test]
+fn parallel_copies_of_distinct_images_all_succeed() {
+    let home = TestHome::new();
+    for k in 0..16 {
+        home.make_image(&format!("s{k}"), "1", fill);
+    }
+    for round in 1..=4 {
+        std::thread::scope(|s| {
+            let home = &home;
+            let handles: Vec<_> = (0..16)
+                .map(|k| {
+                    s.spawn(move || {
+                        home.run(&format!(
+                            "-a copy_image --from-image s{k}:1 --to-image d{k}:{round}"
+                        ))
+                    })
+                })
+                .collect();
+            for h in handles {
+                assert_eq!(h.join().expect("thread").ok(), "OK\n");
+            }
+        });
+    }
+    assert_eq!(listed(&home).len(), 16 * 5);
+    assert_eq!(home.staging_leftovers(), Vec::<String>::new());
 }

@@ -26,7 +26,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let from_version = ctx.images.resolve(from, Pick::Highest)?;
     let to_version = to.version_or_none();
     if from.name == to.name && from_version == to_version {
-        bail!("image {}:{from_version} cannot be copied onto itself", from.name);
+        bail!(
+            "image {}:{from_version} cannot be copied onto itself",
+            from.name
+        );
     }
     ctx.images.copy(
         (&from.name, &from_version),

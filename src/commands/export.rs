@@ -45,7 +45,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         .clone()
         .unwrap_or_else(|| PathBuf::from(default_file_name(image.name.as_str(), &version)));
     if fs::symlink_metadata(&target).is_ok() && !ctx.force {
-        bail!("image file {} already exists (use -f to replace it)", target.display());
+        bail!(
+            "image file {} already exists (use -f to replace it)",
+            target.display()
+        );
     }
     let dir = match target.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),

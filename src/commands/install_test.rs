@@ -38,11 +38,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         let last = stderr.lines().last().unwrap_or("no message");
-        bail!("build image {name}:{version}: {} failed: {last}", script.display());
+        bail!(
+            "build image {name}:{version}: {} failed: {last}",
+            script.display()
+        );
     }
     let size = tree_size(&layer)?;
-    ctx.images
-        .commit(staging, &name, &version, new_meta(size, "install_test"), ctx.force)?;
+    ctx.images.commit(
+        staging,
+        &name,
+        &version,
+        new_meta(size, "install_test"),
+        ctx.force,
+    )?;
     crate::logging::info(&format!("image {name}:{version} built by install_test"));
     Ok(Output::Ok)
 }

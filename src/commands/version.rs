@@ -24,6 +24,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         .into());
     }
     ctx.images.rename_version(&image.name, &from, &to)?;
-    crate::logging::info(&format!("image {}:{from} renamed to {}:{to}", image.name, image.name));
+    crate::logging::info(&format!(
+        "image {}:{from} renamed to {}:{to}",
+        image.name, image.name
+    ));
     Ok(Output::Ok)
 }

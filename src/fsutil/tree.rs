@@ -104,6 +104,9 @@ mod tests {
     #[test]
     fn missing_root_names_the_path() {
         let e = walk(Path::new("/nonexistent/xdocker-root")).unwrap_err();
-        assert!(e.to_string().starts_with("read /nonexistent/xdocker-root"), "{e}");
+        assert!(
+            e.to_string().starts_with("read /nonexistent/xdocker-root"),
+            "{e}"
+        );
     }
 }

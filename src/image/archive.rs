@@ -67,7 +67,9 @@ pub enum ArchiveError {
     Checksum { expected: String, actual: String },
     #[error("archive manifest: {0}")]
     Manifest(String),
-    #[error("archive has no xdocker manifest: a plain tar (docker export) needs the image name from -m")]
+    #[error(
+        "archive has no xdocker manifest: a plain tar (docker export) needs the image name from -m"
+    )]
     PlainNeedsName,
     #[error(transparent)]
     Walk(#[from] WalkError),
@@ -155,7 +157,9 @@ impl<P: Progress + ?Sized> Read for ExactReader<'_, P> {
         if self.left == 0 {
             return Ok(0);
         }
-        let max = buf.len().min(usize::try_from(self.left).unwrap_or(usize::MAX));
+        let max = buf
+            .len()
+            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
         let n = self.file.read(&mut buf[..max])?;
         if n == 0 {
             return Err(io::Error::new(
@@ -819,7 +823,8 @@ impl Extractor {
                     if n == 0 {
                         break;
                     }
-                    f.write_all(&self.buf[..n]).map_err(fs_err("write", &full))?;
+                    f.write_all(&self.buf[..n])
+                        .map_err(fs_err("write", &full))?;
                     self.bytes += n as u64;
                 }
                 std::os::unix::fs::fchown(&f, Some(uid), Some(gid))
@@ -853,7 +858,10 @@ impl Extractor {
                 if !self.files.contains(&target) {
                     return Err(bad(
                         shown,
-                        format!("hard link to {} which is not an earlier file of the image", target.display()),
+                        format!(
+                            "hard link to {} which is not an earlier file of the image",
+                            target.display()
+                        ),
                     ));
                 }
                 let src = self.root.join(&target);
@@ -962,7 +970,9 @@ pub fn read_manifest<R: Read>(input: R) -> Result<ArchiveManifest, ArchiveError>
         .ok_or(ArchiveError::Truncated("no entries"))?
         .map_err(ArchiveError::Read)?;
     if entry.path().map_err(ArchiveError::Read)? != Path::new(MANIFEST_ENTRY) {
-        return Err(ArchiveError::Manifest("the first entry is not the manifest".to_string()));
+        return Err(ArchiveError::Manifest(
+            "the first entry is not the manifest".to_string(),
+        ));
     }
     let text = read_small(&mut entry, "manifest")?;
     toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))

@@ -192,10 +192,7 @@ impl ImageStore {
         let dir = self.dir(name, version);
         let image = label(name, version);
         let dir_meta = fs::metadata(&dir).map_err(io_err(&image, &dir))?;
-        let modified: DateTime<Local> = dir_meta
-            .modified()
-            .map_err(io_err(&image, &dir))?
-            .into();
+        let modified: DateTime<Local> = dir_meta.modified().map_err(io_err(&image, &dir))?.into();
         let meta_path = dir.join(META_FILE);
         let meta = match fs::read_to_string(&meta_path) {
             Ok(text) => toml::from_str(&text).map_err(|e| ImageError::BadMeta {
@@ -228,7 +225,11 @@ impl ImageStore {
         let mut names = Vec::new();
         for entry in fs::read_dir(&images).map_err(io_err("store", &images))? {
             let entry = entry.map_err(io_err("store", &images))?;
-            if let Some(n) = entry.file_name().to_str().and_then(|s| s.parse::<Name>().ok()) {
+            if let Some(n) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<Name>().ok())
+            {
                 names.push(n);
             }
         }
@@ -441,11 +442,20 @@ mod tests {
             .collect();
         assert_eq!(names, ["web:_", "web:1.9.2", "web:1.10.0"]);
         let web: ImageRef = "web".parse().expect("ref");
-        assert_eq!(st.resolve(&web, Pick::Highest).expect("resolve").as_str(), "1.10.0");
+        assert_eq!(
+            st.resolve(&web, Pick::Highest).expect("resolve").as_str(),
+            "1.10.0"
+        );
         let e = st.resolve(&web, Pick::Only).unwrap_err().to_string();
-        assert_eq!(e, "image web has several versions (_, 1.9.2, 1.10.0): name one as web:VERSION");
+        assert_eq!(
+            e,
+            "image web has several versions (_, 1.9.2, 1.10.0): name one as web:VERSION"
+        );
         let missing: ImageRef = "web:3".parse().expect("ref");
-        assert_eq!(st.resolve(&missing, Pick::Highest).unwrap_err().to_string(), "image web:3 not found");
+        assert_eq!(
+            st.resolve(&missing, Pick::Highest).unwrap_err().to_string(),
+            "image web:3 not found"
+        );
         let n: Name = "web".parse().expect("name");
         for v in ["_", "1.9.2", "1.10.0"] {
             st.delete(&n, &v.parse().expect("v")).expect("delete");
@@ -463,11 +473,15 @@ mod tests {
         let s = st.stage("test").expect("stage");
         let staged = s.path().to_path_buf();
         let e = st.commit(s, &n, &v, new_meta(0, "t"), false).unwrap_err();
-        assert_eq!(e.to_string(), "image a:1 already exists (use -f to replace it)");
+        assert_eq!(
+            e.to_string(),
+            "image a:1 already exists (use -f to replace it)"
+        );
         assert!(!staged.exists(), "failed commit removes its staging");
         let s = st.stage("test").expect("stage");
         fs::write(s.path().join(LAYER_DIR).join("g"), "new").expect("write");
-        st.commit(s, &n, &v, new_meta(0, "t"), true).expect("replace");
+        st.commit(s, &n, &v, new_meta(0, "t"), true)
+            .expect("replace");
         assert!(st.layer_dir(&n, &v).join("g").exists());
         assert!(!st.layer_dir(&n, &v).join("f").exists());
         assert_eq!(fs::read_dir(st.home().tmp_dir()).expect("ls").count(), 0);
@@ -485,6 +499,9 @@ mod tests {
         let c = st.home().containers_dir().join("c1");
         fs::create_dir(&c).expect("mkdir");
         fs::write(c.join("config.toml"), "images = [\"a:2.0\"]\n").expect("write");
-        assert_eq!(st.users(&n, &"2.0".parse().expect("v")).expect("users"), ["c1"]);
+        assert_eq!(
+            st.users(&n, &"2.0".parse().expect("v")).expect("users"),
+            ["c1"]
+        );
     }
 }

@@ -108,7 +108,11 @@ impl TestHome {
 
     /// The layer directory of an image version.
     pub fn layer(&self, name: &str, version: &str) -> PathBuf {
-        self.path().join("images").join(name).join(version).join("rlayer")
+        self.path()
+            .join("images")
+            .join(name)
+            .join(version)
+            .join("rlayer")
     }
 
     /// Makes an image by hand: `images/NAME/VERSION/rlayer` filled by `fill`.

@@ -7,7 +7,10 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("-v") | Some("--version") => println!("xdockerinit v{}", xdockerinit::VERSION),
         _ => {
-            eprintln!("xdockerinit v{}: only -v is supported yet", xdockerinit::VERSION);
+            eprintln!(
+                "xdockerinit v{}: only -v is supported yet",
+                xdockerinit::VERSION
+            );
             std::process::exit(2);
         }
     }

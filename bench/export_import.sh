@@ -1,0 +1,209 @@
+#!/usr/bin/env bash
+# Export/import benchmark: xdocker vs tar|zstd vs tar czf, with hyperfine.
+#
+#   bench/export_import.sh [SIZE_MB]          (default 500)
+#
+# Environment:
+#   RUNS=5 WARMUP=1      hyperfine --runs / --warmup
+#   BENCH_DIR=/tmp       where the temporary tree, XDOCKER_HOME and archives go
+#   RESULTS_DIR=bench/results
+#   XDOCKER=path         use this binary instead of building target/release/xdocker
+#   EXTRA=1              also time "tar|zstd + fsync" on export (xdocker fsyncs
+#                        its archive before renaming it into place; tar|zstd does not)
+#   KEEP=1               keep the temporary directory (its path is printed)
+#   STRICT=1             exit 3 when a target is missed
+#
+# Never touches /var/xdocker: XDOCKER_HOME is a fresh directory below BENCH_DIR.
+set -euo pipefail
+
+SIZE_MB=${1:-${SIZE_MB:-500}}
+RUNS=${RUNS:-5}
+WARMUP=${WARMUP:-1}
+BENCH_DIR=${BENCH_DIR:-/tmp}
+EXTRA=${EXTRA:-0}
+KEEP=${KEEP:-0}
+STRICT=${STRICT:-0}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(dirname "$here")
+RESULTS_DIR=${RESULTS_DIR:-$here/results}
+
+die() { echo "export_import: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+
+[[ $SIZE_MB =~ ^[0-9]+$ ]] && (( SIZE_MB >= 8 )) || die "SIZE_MB must be an integer >= 8"
+
+# ---------------------------------------------------------------- tools
+if ! command -v hyperfine >/dev/null; then
+    log "installing hyperfine"
+    apt-get install -y hyperfine >/dev/null || die "hyperfine is missing and could not be installed"
+fi
+for t in tar zstd gzip python3; do
+    command -v "$t" >/dev/null || die "$t is required"
+done
+
+# ---------------------------------------------------------------- space
+mkdir -p "$BENCH_DIR"
+# tree + imported copy + tar extraction + staging slack + three archives (<= tree each)
+need_kb=$(( (SIZE_MB * 6 + 1024) * 1024 ))
+avail_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
+(( avail_kb >= need_kb )) ||
+    die "need ~$(( need_kb / 1024 )) MiB free in $BENCH_DIR, have $(( avail_kb / 1024 )) MiB"
+
+# ---------------------------------------------------------------- xdocker
+if [[ -z ${XDOCKER:-} ]]; then
+    log "cargo build --release"
+    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
+    src_bin=$repo/target/release/xdocker
+else
+    src_bin=$XDOCKER
+fi
+[[ -x $src_bin ]] || die "no xdocker binary at $src_bin"
+
+T=$(mktemp -d "$BENCH_DIR/xdocker-bench.XXXXXX")
+cleanup() {
+    if [[ $KEEP == 1 ]]; then
+        echo "export_import: kept $T" >&2
+    else
+        rm -rf -- "$T"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A private copy: other people rebuilding target/ mid-benchmark cannot change it.
+XD=$T/xdocker
+cp "$src_bin" "$XD"
+export XDOCKER_HOME=$T/home
+case $(realpath -m "$XDOCKER_HOME") in
+    /var/xdocker | /var/xdocker/*) die "refusing XDOCKER_HOME=$XDOCKER_HOME" ;;
+esac
+LAYER=$XDOCKER_HOME/images/bench/1/rlayer
+mkdir -p "$LAYER" "$RESULTS_DIR"
+
+# ---------------------------------------------------------------- tree
+log "generating a ${SIZE_MB} MB tree in $LAYER"
+python3 "$here/make_tree.py" "$LAYER" "$SIZE_MB" >&2
+tree_bytes=$(du -sb --apparent-size "$LAYER" | cut -f1)
+tree_files=$(find "$LAYER" -type f | wc -l)
+# The image manifest an xdocker-made image carries (without it every export
+# would first walk the tree once more to compute the size).
+cat >"$XDOCKER_HOME/images/bench/1/image.toml" <<EOF
+name = "bench"
+version = "1"
+created = "2024-01-01T00:00:00+00:00"
+size = $tree_bytes
+base_layers = []
+source = "directory"
+EOF
+sync
+
+# Quote a path for the command strings hyperfine hands to sh.
+q() { printf '%q' "$1"; }
+qXD=$(q "$XD"); qT=$(q "$T"); qL=$(q "$LAYER")
+
+tag=${SIZE_MB}mb
+hf=(hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic)
+
+# ---------------------------------------------------------------- export
+cmd_x_export="$qXD -a export -m bench:1 --image-file $qT/x.xdockerimage -f"
+cmd_tz_export="tar -C $qL -cf - . | zstd -T0 -3 -q -o $qT/t.tar.zst -f"
+cmd_tgz_export="tar -C $qL -czf $qT/t.tar.gz ."
+extra_export=()
+if [[ $EXTRA == 1 ]]; then
+    extra_export=(-n "tar|zstd+fsync" "tar -C $qL -cf - . | zstd -T0 -3 -q -o $qT/t2.tar.zst -f && sync $qT/t2.tar.zst")
+fi
+log "export benchmark"
+"${hf[@]}" \
+    --export-json "$RESULTS_DIR/export-$tag.json" \
+    --export-markdown "$RESULTS_DIR/export-$tag.md" \
+    -n "xdocker export" "$cmd_x_export" \
+    -n "tar|zstd -T0 -3" "$cmd_tz_export" \
+    -n "tar czf" "$cmd_tgz_export" \
+    "${extra_export[@]}"
+
+# ---------------------------------------------------------------- import
+# Both sides start from "no previous import" (--prepare deletes it), and time
+# only verification + extraction (+ for xdocker: staging, commit rename).
+cmd_x_import="$qXD -a import --image-file $qT/x.xdockerimage -m imp:1 -f"
+prep_x_import="$qXD -a del_image -m imp:1 >/dev/null 2>&1 || true"
+cmd_tz_import="mkdir $qT/out && zstd -d -T0 -c $qT/t.tar.zst | tar -C $qT/out -xf -"
+prep_tz_import="rm -rf $qT/out"
+log "import benchmark"
+"${hf[@]}" \
+    --export-json "$RESULTS_DIR/import-$tag.json" \
+    --export-markdown "$RESULTS_DIR/import-$tag.md" \
+    --prepare "$prep_x_import" -n "xdocker import" "$cmd_x_import" \
+    --prepare "$prep_tz_import" -n "zstd -d | tar x" "$cmd_tz_import"
+
+# Sanity: the imported image and the tar extraction hold the same tree.
+imp_layer=$XDOCKER_HOME/images/imp/1/rlayer
+if ! diff -r --no-dereference "$imp_layer" "$T/out" >/dev/null 2>&1; then
+    echo "WARNING: xdocker import and tar extraction differ" >&2
+fi
+
+# ---------------------------------------------------------------- summary
+summary=$RESULTS_DIR/summary-$tag.txt
+rc=0
+python3 - "$RESULTS_DIR/export-$tag.json" "$RESULTS_DIR/import-$tag.json" \
+    "$tree_bytes" "$tree_files" "$T/x.xdockerimage" "$T/t.tar.zst" "$T/t.tar.gz" \
+    "$SIZE_MB" "$RUNS" "$WARMUP" >"$summary" <<'PY' || rc=$?
+import json, os, sys
+exp_json, imp_json, tree_bytes, tree_files, x, tz, tgz, size_mb, runs, warmup = sys.argv[1:]
+MiB = 1 << 20
+
+def load(p):
+    return {r["command"]: r for r in json.load(open(p))["results"]}
+
+e, i = load(exp_json), load(imp_json)
+print(f"tree: {int(tree_bytes) / MiB:.1f} MiB apparent, {tree_files} files "
+      f"(SIZE_MB={size_mb}, runs={runs}, warmup={warmup}, {os.cpu_count()} CPUs)")
+print()
+print(f"{'command':<22} {'mean s':>8} {'± sd':>7} {'min s':>7} {'max s':>7} {'user s':>7} {'sys s':>7}")
+for res in (e, i):
+    for name, r in res.items():
+        print(f"{name:<22} {r['mean']:8.3f} {r['stddev'] or 0:7.3f} {r['min']:7.3f} "
+              f"{r['max']:7.3f} {r['user']:7.3f} {r['system']:7.3f}")
+print()
+ok = True
+def ratio(label, num, den, target, le):
+    global ok
+    v = num / den
+    hit = v <= target if le else v >= target
+    ok &= hit
+    print(f"{label:<40} {v:6.2f}   target {'<=' if le else '>='} {target}  {'PASS' if hit else 'MISS'}")
+ratio("export: xdocker / tar|zstd", e["xdocker export"]["mean"], e["tar|zstd -T0 -3"]["mean"], 1.2, True)
+ratio("import: xdocker / zstd|tar", i["xdocker import"]["mean"], i["zstd -d | tar x"]["mean"], 1.2, True)
+ratio("export: tar czf / xdocker", e["tar czf"]["mean"], e["xdocker export"]["mean"], 3.0, False)
+print()
+print("archive sizes:")
+for label, p in (("xdocker .xdockerimage", x), ("tar | zstd -3", tz), ("tar czf (gzip -6)", tgz)):
+    n = os.path.getsize(p)
+    print(f"  {label:<22} {n:>12} bytes  {n / MiB:8.1f} MiB  {100 * n / int(tree_bytes):5.1f} % of tree")
+print()
+print("TARGETS MET" if ok else "TARGETS MISSED")
+sys.exit(0 if ok else 3)
+PY
+cat "$summary"
+
+{
+    echo
+    echo "exact commands (T=$T, LAYER=$LAYER, XDOCKER_HOME=$XDOCKER_HOME):"
+    echo "  export xdocker : $cmd_x_export"
+    echo "  export tar|zstd: $cmd_tz_export"
+    echo "  export tar czf : $cmd_tgz_export"
+    echo "  import xdocker : prepare: $prep_x_import"
+    echo "                   $cmd_x_import"
+    echo "  import zstd|tar: prepare: $prep_tz_import"
+    echo "                   $cmd_tz_import"
+    echo
+    echo "xdocker: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
+    echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+    echo "tools: $(hyperfine --version), $(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//'), $(tar --version | head -1), $(gzip --version | head -1)"
+} | tee -a "$summary"
+
+echo "results: $RESULTS_DIR/{export,import}-$tag.{json,md}, $summary" >&2
+if [[ $rc -eq 3 && $STRICT == 1 ]]; then
+    exit 3
+fi
+[[ $rc -eq 0 || $rc -eq 3 ]] || die "summary failed"

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# build_static_init.sh [debug|release] - build xdockerinit as a statically
+# linked binary (it runs as PID 1 inside any root filesystem, with no
+# libraries there) and print its path.
+#
+# crt-static is given for an explicit --target only, so build scripts and
+# proc-macros of the host build are not affected.
+set -euo pipefail
+profile=${1:-release}
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+host=$(rustc -vV | sed -n 's/^host: //p')
+flags=()
+[ "$profile" = release ] && flags+=(--release)
+RUSTFLAGS="-C target-feature=+crt-static" \
+    cargo build --quiet "${flags[@]}" -p xdockerinit --target "$host" \
+    --manifest-path "$top/Cargo.toml" --target-dir "$top/target/static-init" >&2
+echo "$top/target/static-init/$host/$profile/xdockerinit"

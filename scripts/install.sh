@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# install.sh - set up xdocker on this machine: system packages, build,
+# install (binaries, scripts, templates, man pages) under PREFIX
+# (default /usr/local), then build the `test` image with
+# `xdocker -a install_test`. Needs root.
+#
+# Environment: PREFIX=/usr/local  XDOCKER_HOME=/var/xdocker
+set -euo pipefail
+top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
+prefix=${PREFIX:-/usr/local}
+
+"$top/scripts/install_deps.sh"
+cargo build --quiet --release --manifest-path "$top/Cargo.toml"
+init=$("$top/scripts/build_static_init.sh" release)
+
+install -D -m 0755 "$top/target/release/xdocker" "$prefix/bin/xdocker"
+install -D -m 0755 "$init" "$prefix/bin/xdockerinit"
+share="$prefix/share/xdocker"
+rm -rf "$share/scripts" "$share/templates"
+mkdir -p "$share"
+cp -r "$top/scripts" "$share/scripts"
+rm -rf "$share/scripts/tests"
+cp -r "$top/templates" "$share/templates"
+install -D -m 0644 "$top/man/xdocker.1" "$prefix/share/man/man1/xdocker.1"
+install -D -m 0644 "$top/man/xdockerinit.8" "$prefix/share/man/man8/xdockerinit.8"
+command -v mandb >/dev/null 2>&1 && mandb -q >/dev/null 2>&1 || true
+
+echo "installed: $prefix/bin/xdocker $("$prefix/bin/xdocker" -v)"
+"$prefix/bin/xdocker" -a install_test -f
+"$prefix/bin/xdocker" -s images

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# install_deps.sh - install the Debian/Ubuntu packages xdocker needs to build,
+# run and test. Needs root. A Rust toolchain (cargo, rustc >= 1.85, e.g. from
+# rustup) must already be on PATH: distributions' cargo is often too old.
+set -euo pipefail
+
+packages=(
+    build-essential pkg-config libssl-dev   # building (openssl for the ssh repository)
+    zstd gzip tar xz-utils                  # image archives, test interop
+    busybox-static                          # the `test` image
+    binutils                                # readelf: checks xdockerinit is static
+    attr                                    # getfattr/setfattr for inspecting layers
+    iproute2 nftables                       # networking
+    tmux openssh-server openssh-client      # attach and ssh repository tests
+    hyperfine                               # benchmarks (bench/)
+)
+
+if [ "$(id -u)" -ne 0 ]; then
+    echo "install_deps.sh: error: run as root (apt-get needs it)" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "install_deps.sh: error: cargo not found: install Rust >= 1.85 (https://rustup.rs) and retry" >&2
+    exit 1
+fi
+echo "install_deps.sh: packages installed"
