@@ -16,11 +16,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("config {path}: {source}")]
-    Parse {
-        path: PathBuf,
-        source: toml::de::Error,
-    },
+    #[error("config {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
     #[error("serialise config: {0}")]
     Serialise(#[from] toml::ser::Error),
     #[error(transparent)]
@@ -57,13 +54,25 @@ impl Default for NetworkConfig {
     }
 }
 
+/// A TOML error as one line: `line N: message`.
+pub fn toml_reason(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().replace('\n', " ");
+    match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
 impl Config {
     /// Reads `path`; a missing file gives the defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text).map_err(|source| ConfigError::Parse {
+            Ok(text) => toml::from_str(&text).map_err(|e| ConfigError::Parse {
                 path: path.to_path_buf(),
-                source,
+                reason: toml_reason(&text, &e),
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(source) => Err(ConfigError::Read {
@@ -103,5 +112,7 @@ mod tests {
         std::fs::write(&p, "[network]\nbrigde = \"x\"\n").expect("write");
         let e = Config::load(&p).unwrap_err().to_string();
         assert!(e.contains("xdocker.toml") && e.contains("brigde"), "{e}");
+        assert!(e.contains("line 2: "), "{e}");
+        assert!(!e.contains('\n'), "one line: {e}");
     }
 }

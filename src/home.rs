@@ -80,7 +80,6 @@ impl Home {
                 Err(source) => return Err(HomeError::Create { path: dir, source }),
             }
         }
-        home.remove_stale_staging();
         Ok(home)
     }
 
@@ -169,7 +168,9 @@ impl Home {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(err(&lock_path, e)),
             };
-            let lock = Flock::lock(file, FlockArg::LockExclusiveNonblock)
+            // Blocking: a concurrent `remove_stale_staging` may hold the
+            // lock for a moment; it leaves a lock file without directory alone.
+            let lock = Flock::lock(file, FlockArg::LockExclusive)
                 .map_err(|(_, errno)| err(&lock_path, errno.into()))?;
             if let Err(e) = fs::DirBuilder::new().mode(0o700).create(&dir) {
                 let _ = fs::remove_file(&lock_path);
@@ -184,8 +185,10 @@ impl Home {
         Err(err(&tmp, io::ErrorKind::AlreadyExists.into()))
     }
 
-    /// Removes staging directories whose owner died (their lock is free).
-    fn remove_stale_staging(&self) {
+    /// Removes staging directories whose owner died: their lock is free
+    /// while the directory exists (an owner holds its lock from before it
+    /// creates the directory until after it removed it).
+    pub fn remove_stale_staging(&self) {
         let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
             return;
         };
@@ -203,6 +206,9 @@ impl Home {
             };
             if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 let dir = path.with_extension("");
+                if !dir.is_dir() {
+                    continue;
+                }
                 crate::logging::warn(&format!(
                     "removing staging directory {} left by an interrupted command",
                     dir.display()
@@ -286,9 +292,12 @@ mod tests {
         fs::create_dir(&stale).expect("mkdir");
         fs::write(h.tmp_dir().join("import.1.2.lock"), b"").expect("lock file");
         let live = h.staging("copy").expect("staging");
-        Home::open(t.path()).expect("reopen");
+        // A lock file whose directory is not made yet belongs to a live owner.
+        fs::write(h.tmp_dir().join("copy.3.4.lock"), b"").expect("lock file");
+        Home::open(t.path()).expect("reopen").remove_stale_staging();
         assert!(!stale.exists(), "stale staging removed");
         assert!(live.path().exists(), "live staging kept");
+        assert!(h.tmp_dir().join("copy.3.4.lock").exists());
     }
 
     #[test]

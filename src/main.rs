@@ -20,6 +20,14 @@ fn main() {
 }
 
 fn fail(code: i32, message: &str) -> i32 {
+    // One line, whatever a lower layer's message looked like.
+    let message: Vec<&str> = message
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let message = message.join(" ");
+    logging::log(logging::Level::Error, &message);
     eprintln!("xdocker: error: {message}");
     code
 }
@@ -48,6 +56,7 @@ fn run() -> i32 {
             &format!("open log {}: {e}", home.log_path().display()),
         );
     }
+    home.remove_stale_staging();
     let line: Vec<String> = argv
         .iter()
         .skip(1)
@@ -76,11 +85,7 @@ fn run() -> i32 {
             let _ = out.write_all(text.as_bytes());
             0
         }
-        Err(e) => {
-            let message = render(&e);
-            logging::log(logging::Level::Error, &message);
-            fail(EXIT_FAILURE, &message)
-        }
+        Err(e) => fail(EXIT_FAILURE, &render(&e)),
     }
 }
 

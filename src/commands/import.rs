@@ -21,10 +21,22 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         Some(_) => Some(single_image(args, "import")?),
         None => None,
     };
-    if let Some(g) = &given {
-        let v = g.version_or_none();
-        if ctx.images.versions(&g.name)?.contains(&v) && !ctx.force {
-            return Err(ImageError::Exists(format!("{}:{v}", g.name)).into());
+    // Refuse an existing target before reading the whole archive: the name
+    // is in -m, or in the manifest at the start of an .xdockerimage.
+    let early = match &given {
+        Some(g) => Some((g.name.to_string(), g.version_or_none().to_string())),
+        None => archive::open_archive(path)
+            .ok()
+            .and_then(|(f, _)| archive::read_manifest(f).ok())
+            .map(|m| (m.name, m.version)),
+    };
+    if let Some((name, version)) = early {
+        let exists = match (name.parse(), version.parse::<Version>()) {
+            (Ok(n), Ok(v)) => ctx.images.versions(&n)?.contains(&v),
+            _ => false,
+        };
+        if exists && !ctx.force {
+            return Err(ImageError::Exists(format!("{name}:{version}")).into());
         }
     }
     let (file, len) = archive::open_archive(path)?;

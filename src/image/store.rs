@@ -27,6 +27,8 @@ pub enum ImageError {
     NotFound(String),
     #[error("image {0} already exists (use -f to replace it)")]
     Exists(String),
+    #[error("image {0} already exists")]
+    RenameTargetExists(String),
     #[error("image {name} has several versions ({versions}): name one as {name}:VERSION")]
     Ambiguous { name: String, versions: String },
     #[error("image {image} is used by container {containers} (use -f to delete anyway)")]
@@ -135,7 +137,13 @@ impl ImageStore {
         let dir = self.home.images_dir().join(name.as_str());
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            // A stray file under images/ is no image: nothing to list.
+            Err(e)
+                if e.kind() == io::ErrorKind::NotFound
+                    || e.raw_os_error() == Some(libc::ENOTDIR) =>
+            {
+                return Ok(Vec::new())
+            }
             Err(e) => return Err(io_err(name.as_str(), &dir)(e)),
         };
         let mut out = Vec::new();
@@ -321,7 +329,7 @@ impl ImageStore {
         let src = self.dir(name, from);
         let dst = self.dir(name, to);
         if dst.exists() {
-            return Err(ImageError::Exists(label(name, to)));
+            return Err(ImageError::RenameTargetExists(label(name, to)));
         }
         let mut meta = self.entry(name, from)?.meta;
         meta.version = to.to_string();

@@ -1,353 +1,26 @@
-//! The `.xdockerimage` format and its reader and writer.
-//!
-//! A file is a tar stream compressed with zstd (gzip accepted on import):
-//! 1. `xdocker-manifest.toml`: format, name, version, created, base layers, size;
-//! 2. the layer below `rlayer/`: numeric owners, modes, mtimes, xattrs as
-//!    `SCHILY.xattr.*` pax records (as GNU tar `--xattrs` writes them, so
-//!    `trusted.overlay.*` survives), hard links, device nodes, fifos;
-//! 3. `xdocker-checksum.toml`: sha256 and length of every tar byte before it,
-//!    manifest included. A single pass cannot know the digest up front, so it
-//!    trails; import verifies it before anything becomes visible.
-//!
-//! Import never trusts the archive: entry paths must be relative without
-//! `..`, nothing is ever written through a symlink (each parent must be a
-//! directory this import created), hard links must point at a file this
-//! import created, and the caller extracts into a staging directory that is
-//! discarded unless the whole archive checked out.
+//! Reading an `.xdockerimage` or a plain tar into an empty directory,
+//! trusting nothing in it: see the module above for the rules.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Component, Path, PathBuf};
+use std::collections::HashSet;
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read, Write};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
 use nix::sys::stat::{self, Mode, SFlag};
 use nix::sys::time::TimeSpec;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
-use crate::fsutil::tree::{walk, WalkError};
+use super::pax::parse_pax;
+use super::{
+    clean_relative, decompressor, fs_err, hex, read_small, ArchiveChecksum, ArchiveError,
+    ArchiveManifest, ImportSummary, BLOCK, CHECKSUM_ENTRY, COPY_BUF, FORMAT, LAYER_PREFIX,
+    MANIFEST_ENTRY, MAX_META_LEN, XATTR_PAX_PREFIX,
+};
 use crate::progress::{Progress, ProgressReader};
-
-/// Version of the archive layout written by this xdocker.
-pub const FORMAT: u32 = 1;
-/// First entry of an `.xdockerimage`.
-pub const MANIFEST_ENTRY: &str = "xdocker-manifest.toml";
-/// Last entry of an `.xdockerimage`.
-pub const CHECKSUM_ENTRY: &str = "xdocker-checksum.toml";
-/// Directory of the layer inside the archive.
-pub const LAYER_PREFIX: &str = "rlayer";
-
-const BLOCK: usize = 512;
-const MAX_META_LEN: u64 = 1 << 20;
-const XATTR_PAX_PREFIX: &str = "SCHILY.xattr.";
-const COPY_BUF: usize = 1 << 20;
-
-/// Errors of reading or writing an archive.
-#[derive(Debug, thiserror::Error)]
-pub enum ArchiveError {
-    #[error("{op} {path}: {source}")]
-    Fs {
-        op: &'static str,
-        path: PathBuf,
-        source: io::Error,
-    },
-    #[error("read archive: {0}")]
-    Read(#[source] io::Error),
-    #[error("write archive: {0}")]
-    Write(#[source] io::Error),
-    #[error("archive entry {entry}: {reason}")]
-    BadEntry { entry: String, reason: String },
-    #[error("archive is truncated or incomplete: {0}")]
-    Truncated(&'static str),
-    #[error("archive checksum mismatch: recorded {expected}, content has {actual}")]
-    Checksum { expected: String, actual: String },
-    #[error("archive manifest: {0}")]
-    Manifest(String),
-    #[error(
-        "archive has no xdocker manifest: a plain tar (docker export) needs the image name from -m"
-    )]
-    PlainNeedsName,
-    #[error(transparent)]
-    Walk(#[from] WalkError),
-}
-
-fn fs_err<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(io::Error) -> ArchiveError + 'a {
-    move |source| ArchiveError::Fs {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
-/// The first entry of an `.xdockerimage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArchiveManifest {
-    pub format: u32,
-    pub name: String,
-    pub version: String,
-    pub created: String,
-    #[serde(default)]
-    pub base_layers: Vec<String>,
-    /// Apparent size of the layer in bytes.
-    pub size: u64,
-}
-
-/// The last entry of an `.xdockerimage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ArchiveChecksum {
-    sha256: String,
-    bytes: u64,
-}
-
-/// What an export wrote.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ExportSummary {
-    /// sha256 of the tar bytes before the checksum entry (hex).
-    pub sha256: String,
-    pub entries: u64,
-    /// Sockets cannot be carried by tar; they are skipped (as GNU tar does).
-    pub skipped_sockets: u64,
-}
-
-/// What an import read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ImportSummary {
-    /// `None` for a plain tar (docker export).
-    pub manifest: Option<ArchiveManifest>,
-    pub entries: u64,
-    pub bytes: u64,
-}
-
-// ---------------------------------------------------------------- export
-
-/// Hashes and counts every byte written through it.
-struct HashWriter<W> {
-    inner: W,
-    hasher: Sha256,
-    bytes: u64,
-}
-
-impl<W: Write> Write for HashWriter<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hasher.update(&buf[..n]);
-        self.bytes += n as u64;
-        Ok(n)
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-/// Reads exactly `left` bytes from a file that must not shrink meanwhile.
-struct ExactReader<'p, P: ?Sized> {
-    file: File,
-    left: u64,
-    progress: &'p P,
-}
-
-impl<P: Progress + ?Sized> Read for ExactReader<'_, P> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.left == 0 {
-            return Ok(0);
-        }
-        let max = buf
-            .len()
-            .min(usize::try_from(self.left).unwrap_or(usize::MAX));
-        let n = self.file.read(&mut buf[..max])?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "file shrank while being exported",
-            ));
-        }
-        self.left -= n as u64;
-        self.progress.advance(n as u64);
-        Ok(n)
-    }
-}
-
-/// One pax record: `"<len> <key>=<value>\n"`, where len counts itself.
-fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
-    let body = key.len() + value.len() + 3; // ' ', '=', '\n'
-    let mut len = body + 1;
-    while len != body + len.to_string().len() {
-        len = body + len.to_string().len();
-    }
-    let mut rec = format!("{len} {key}=").into_bytes();
-    rec.extend_from_slice(value);
-    rec.push(b'\n');
-    rec
-}
-
-/// The xattrs of `path` as pax records (never following a symlink).
-fn xattr_records(path: &Path) -> Result<Vec<u8>, ArchiveError> {
-    let mut out = Vec::new();
-    let names = match xattr::list(path) {
-        Ok(n) => n,
-        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(out),
-        Err(e) => return Err(fs_err("list xattrs of", path)(e)),
-    };
-    for name in names {
-        let Some(key) = name.to_str() else {
-            return Err(ArchiveError::BadEntry {
-                entry: path.display().to_string(),
-                reason: "xattr name is not UTF-8".to_string(),
-            });
-        };
-        if let Some(value) = xattr::get(path, &name).map_err(fs_err("read xattr of", path))? {
-            out.extend(pax_record(&format!("{XATTR_PAX_PREFIX}{key}"), &value));
-        }
-    }
-    Ok(out)
-}
-
-fn append_bytes<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Result<()> {
-    let mut h = Header::new_ustar();
-    h.set_entry_type(EntryType::Regular);
-    h.set_mode(0o644);
-    h.set_uid(0);
-    h.set_gid(0);
-    h.set_size(data.len() as u64);
-    h.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0),
-    );
-    b.append_data(&mut h, path, data)
-}
-
-/// Writes the layer at `layer` as an `.xdockerimage` stream to `out`,
-/// compressed with zstd on all cores.
-pub fn export<W: Write>(
-    layer: &Path,
-    manifest: &ArchiveManifest,
-    out: W,
-    progress: &dyn Progress,
-) -> Result<ExportSummary, ArchiveError> {
-    let entries = walk(layer)?;
-    progress.set_total(manifest.size);
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let mut encoder = zstd::Encoder::new(out, 3).map_err(ArchiveError::Write)?;
-    encoder
-        .multithread(u32::try_from(threads).unwrap_or(1))
-        .map_err(ArchiveError::Write)?;
-    let mut b = tar::Builder::new(HashWriter {
-        inner: encoder,
-        hasher: Sha256::new(),
-        bytes: 0,
-    });
-    let manifest_text =
-        toml::to_string(manifest).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
-    append_bytes(&mut b, MANIFEST_ENTRY, manifest_text.as_bytes()).map_err(ArchiveError::Write)?;
-
-    let mut first_link: HashMap<(u64, u64), PathBuf> = HashMap::new();
-    let mut summary = ExportSummary {
-        sha256: String::new(),
-        entries: 0,
-        skipped_sockets: 0,
-    };
-    for e in entries {
-        let src = layer.join(&e.rel);
-        let name = Path::new(LAYER_PREFIX).join(&e.rel);
-        let ft = e.meta.file_type();
-        if ft.is_socket() {
-            crate::logging::warn(&format!("export: socket {} skipped", src.display()));
-            summary.skipped_sockets += 1;
-            continue;
-        }
-        let pax = xattr_records(&src)?;
-        if !pax.is_empty() {
-            let mut h = Header::new_ustar();
-            h.set_entry_type(EntryType::XHeader);
-            h.set_mode(0o644);
-            h.set_uid(0);
-            h.set_gid(0);
-            h.set_mtime(0);
-            h.set_size(pax.len() as u64);
-            h.set_path("PaxHeader").map_err(ArchiveError::Write)?;
-            h.set_cksum();
-            b.append(&h, pax.as_slice()).map_err(ArchiveError::Write)?;
-        }
-        let mut h = Header::new_gnu();
-        h.set_metadata_in_mode(&e.meta, tar::HeaderMode::Complete);
-        h.set_mode(e.meta.mode() & 0o7777);
-        h.set_size(0);
-        let written = if ft.is_file() {
-            let key = (e.meta.dev(), e.meta.ino());
-            match first_link.get(&key) {
-                Some(target) if e.meta.nlink() > 1 => {
-                    h.set_entry_type(EntryType::Link);
-                    b.append_link(&mut h, &name, target)
-                }
-                _ => {
-                    if e.meta.nlink() > 1 {
-                        first_link.insert(key, name.clone());
-                    }
-                    let file = OpenOptions::new()
-                        .read(true)
-                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                        .open(&src)
-                        .map_err(fs_err("open", &src))?;
-                    h.set_size(e.meta.len());
-                    let reader = ExactReader {
-                        file,
-                        left: e.meta.len(),
-                        progress,
-                    };
-                    b.append_data(&mut h, &name, reader)
-                }
-            }
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&src).map_err(fs_err("read link", &src))?;
-            b.append_link(&mut h, &name, &target)
-        } else {
-            if ft.is_char_device() || ft.is_block_device() {
-                let rdev = e.meta.rdev();
-                h.set_device_major(stat::major(rdev) as u32)
-                    .and_then(|()| h.set_device_minor(stat::minor(rdev) as u32))
-                    .map_err(ArchiveError::Write)?;
-            }
-            b.append_data(&mut h, &name, io::empty())
-        };
-        written.map_err(|e| ArchiveError::Fs {
-            op: "archive",
-            path: src.clone(),
-            source: e,
-        })?;
-        summary.entries += 1;
-    }
-
-    let hw = b.get_mut();
-    let digest = hw.hasher.clone().finalize();
-    summary.sha256 = hex(&digest);
-    let checksum = ArchiveChecksum {
-        sha256: summary.sha256.clone(),
-        bytes: hw.bytes,
-    };
-    let text = toml::to_string(&checksum).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
-    append_bytes(&mut b, CHECKSUM_ENTRY, text.as_bytes()).map_err(ArchiveError::Write)?;
-    let hw = b.into_inner().map_err(ArchiveError::Write)?;
-    let mut out = hw.inner.finish().map_err(ArchiveError::Write)?;
-    out.flush().map_err(ArchiveError::Write)?;
-    Ok(summary)
-}
-
-/// Lower-case hex of a digest.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-// ---------------------------------------------------------------- import
 
 /// sha256 of a stream, lagging one tar block behind: when the checksum
 /// entry's header has just been read, the digest covers exactly the bytes
@@ -396,51 +69,6 @@ impl<R: Read> Read for LagHashReader<R> {
 }
 
 /// Picks the decompressor from the first bytes: zstd, gzip, or plain tar.
-fn decompressor<'a, R: Read + 'a>(input: R) -> Result<Box<dyn Read + 'a>, ArchiveError> {
-    let mut br = BufReader::with_capacity(COPY_BUF, input);
-    let magic = br.fill_buf().map_err(ArchiveError::Read)?;
-    if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Ok(Box::new(
-            zstd::Decoder::with_buffer(br).map_err(ArchiveError::Read)?,
-        ))
-    } else if magic.starts_with(&[0x1f, 0x8b]) {
-        Ok(Box::new(flate2::bufread::MultiGzDecoder::new(br)))
-    } else if magic.is_empty() {
-        Err(ArchiveError::Truncated("the file is empty"))
-    } else {
-        Ok(Box::new(br))
-    }
-}
-
-/// Checks an entry path: relative, no `..`; returns it without `.` parts.
-fn clean_relative(raw: &Path) -> Result<PathBuf, &'static str> {
-    let mut out = PathBuf::new();
-    for c in raw.components() {
-        match c {
-            Component::Normal(p) => out.push(p),
-            Component::CurDir => {}
-            Component::ParentDir => return Err("path contains '..'"),
-            Component::RootDir | Component::Prefix(_) => return Err("path is absolute"),
-        }
-    }
-    Ok(out)
-}
-
-/// Reads a small metadata entry, bounded.
-fn read_small<R: Read>(entry: &mut tar::Entry<'_, R>, what: &str) -> Result<String, ArchiveError> {
-    if entry.size() > MAX_META_LEN {
-        return Err(ArchiveError::Manifest(format!("{what} is too large")));
-    }
-    let mut text = String::new();
-    entry
-        .take(MAX_META_LEN)
-        .read_to_string(&mut text)
-        .map_err(ArchiveError::Read)?;
-    Ok(text)
-}
-
-/// Extension records that apply to the next real entry of a raw tar stream
-/// (GNU long names, pax headers).
 #[derive(Debug, Default)]
 struct Pending {
     long_name: Option<Vec<u8>>,
@@ -464,35 +92,6 @@ struct EntryMeta {
 
 /// Parses pax records (`"<len> <key>=<value>\n"`); values may hold any
 /// byte, newlines included, so records are split by their length only.
-fn parse_pax(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
-    let mut out = Vec::new();
-    while !data.is_empty() {
-        if data.iter().all(|b| *b == 0) {
-            break;
-        }
-        let space = data
-            .iter()
-            .position(|b| *b == b' ')
-            .ok_or("pax record without length")?;
-        let len: usize = std::str::from_utf8(&data[..space])
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .ok_or("pax record length is not a number")?;
-        if len <= space + 1 || len > data.len() || data[len - 1] != b'\n' {
-            return Err("pax record length is wrong".to_string());
-        }
-        let record = &data[space + 1..len - 1];
-        let eq = record
-            .iter()
-            .position(|b| *b == b'=')
-            .ok_or("pax record without '='")?;
-        let key = std::str::from_utf8(&record[..eq]).map_err(|_| "pax key is not UTF-8")?;
-        out.push((key.to_string(), record[eq + 1..].to_vec()));
-        data = &data[len..];
-    }
-    Ok(out)
-}
-
 fn bytes_to_path(bytes: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
@@ -638,8 +237,8 @@ pub fn import<R: Read>(
             first = false;
             if meta.path == Path::new(MANIFEST_ENTRY) {
                 let text = read_small(&mut entry, "manifest")?;
-                let m: ArchiveManifest =
-                    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+                let m: ArchiveManifest = toml::from_str(&text)
+                    .map_err(|e| ArchiveError::Manifest(crate::config::toml_reason(&text, &e)))?;
                 if m.format > FORMAT {
                     return Err(ArchiveError::Manifest(format!(
                         "format {} is newer than this xdocker understands ({FORMAT})",
@@ -664,8 +263,8 @@ pub fn import<R: Read>(
                     return Err(bad(&shown, "checksum entry is not a plain tar header"));
                 }
                 let text = read_small(&mut entry, "checksum")?;
-                let c: ArchiveChecksum =
-                    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))?;
+                let c: ArchiveChecksum = toml::from_str(&text)
+                    .map_err(|e| ArchiveError::Manifest(crate::config::toml_reason(&text, &e)))?;
                 if c.bytes != hashed || c.sha256 != digest {
                     return Err(ArchiveError::Checksum {
                         expected: c.sha256,
@@ -844,7 +443,7 @@ impl Extractor {
                     .ok_or_else(|| bad(shown, "symlink without a target"))?;
                 // The target is stored verbatim: it is resolved inside the
                 // container, never by xdocker on the host.
-                std::os::unix::fs::symlink(&target, &full).map_err(fs_err("symlink", &full))?;
+                std::os::unix::fs::symlink(target, &full).map_err(fs_err("symlink", &full))?;
                 self.set_attrs(&full, uid, gid, None, xattrs, shown)?;
                 self.set_mtime(&full, mtime)?;
             }
@@ -959,35 +558,4 @@ impl Extractor {
         }
         Ok(())
     }
-}
-
-/// Reads only the manifest at the start of an archive (for listings).
-pub fn read_manifest<R: Read>(input: R) -> Result<ArchiveManifest, ArchiveError> {
-    let mut archive = tar::Archive::new(decompressor(input)?);
-    let mut entries = archive.entries().map_err(ArchiveError::Read)?;
-    let mut entry = entries
-        .next()
-        .ok_or(ArchiveError::Truncated("no entries"))?
-        .map_err(ArchiveError::Read)?;
-    if entry.path().map_err(ArchiveError::Read)? != Path::new(MANIFEST_ENTRY) {
-        return Err(ArchiveError::Manifest(
-            "the first entry is not the manifest".to_string(),
-        ));
-    }
-    let text = read_small(&mut entry, "manifest")?;
-    toml::from_str(&text).map_err(|e| ArchiveError::Manifest(e.to_string()))
-}
-
-/// Opens an archive file for import.
-pub fn open_archive(path: &Path) -> Result<(File, u64), ArchiveError> {
-    let f = File::open(path).map_err(fs_err("open", path))?;
-    let meta = f.metadata().map_err(fs_err("stat", path))?;
-    if !meta.is_file() {
-        return Err(ArchiveError::Fs {
-            op: "open",
-            path: path.to_path_buf(),
-            source: io::Error::new(io::ErrorKind::InvalidInput, "not a regular file"),
-        });
-    }
-    Ok((f, meta.len()))
 }
