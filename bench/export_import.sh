@@ -10,8 +10,22 @@
 #   XDOCKER=path         use this binary instead of building target/release/xdocker
 #   EXTRA=1              also time "tar|zstd + fsync" on export (xdocker fsyncs
 #                        its archive before renaming it into place; tar|zstd does not)
+#   IMPORT_MODE=fresh    how each import run gets rid of the previous run's result
+#                        (untimed, in hyperfine --prepare):
+#                          fresh  (default) rename it aside (into $T/grave), then sync
+#                          delete xdocker -a del_image -m imp:1 / rm -rf $T/out, then sync
+#                        "delete" is what a user does, but on ext4 *without a
+#                        journal* (this VM's /) every inode freed in the last
+#                        60-300 s is skipped one by one by the inode allocator
+#                        (fs/ext4/ialloc.c recently_deleted()), so the next
+#                        extraction of 20,000 files spends most of its time in
+#                        the kernel, for xdocker and tar alike: both look equal
+#                        and slow, and the times grow run after run.
 #   KEEP=1               keep the temporary directory (its path is printed)
 #   STRICT=1             exit 3 when a target is missed
+#   WAIT_IDLE=N          before each hyperfine, wait up to N seconds for the 1-minute
+#                        load average to drop below 0.5 (other builds on a 2-core
+#                        box make the numbers meaningless); default 0 = don't wait
 #
 # Never touches /var/xdocker: XDOCKER_HOME is a fresh directory below BENCH_DIR.
 set -euo pipefail
@@ -22,6 +36,8 @@ WARMUP=${WARMUP:-1}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 EXTRA=${EXTRA:-0}
 KEEP=${KEEP:-0}
+IMPORT_MODE=${IMPORT_MODE:-fresh}
+WAIT_IDLE=${WAIT_IDLE:-0}
 STRICT=${STRICT:-0}
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -32,6 +48,8 @@ die() { echo "export_import: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 
 [[ $SIZE_MB =~ ^[0-9]+$ ]] && (( SIZE_MB >= 8 )) || die "SIZE_MB must be an integer >= 8"
+[[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ ]] && (( RUNS >= 1 )) || die "RUNS/WARMUP must be integers, RUNS >= 1"
+case $IMPORT_MODE in fresh | delete) ;; *) die "IMPORT_MODE must be fresh or delete" ;; esac
 
 # ---------------------------------------------------------------- tools
 if ! command -v hyperfine >/dev/null; then
@@ -44,8 +62,14 @@ done
 
 # ---------------------------------------------------------------- space
 mkdir -p "$BENCH_DIR"
-# tree + imported copy + tar extraction + staging slack + three archives (<= tree each)
-need_kb=$(( (SIZE_MB * 6 + 1024) * 1024 ))
+# tree + three archives (<= tree each) + the imports: one xdocker and one tar
+# extraction per run, all kept until the end with IMPORT_MODE=fresh
+if [[ $IMPORT_MODE == fresh ]]; then
+    copies=$(( 2 * (RUNS + WARMUP) ))
+else
+    copies=3
+fi
+need_kb=$(( (SIZE_MB * (4 + copies) + 1024) * 1024 ))
 avail_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
 (( avail_kb >= need_kb )) ||
     die "need ~$(( need_kb / 1024 )) MiB free in $BENCH_DIR, have $(( avail_kb / 1024 )) MiB"
@@ -103,6 +127,21 @@ q() { printf '%q' "$1"; }
 qXD=$(q "$XD"); qT=$(q "$T"); qL=$(q "$LAYER")
 
 tag=${SIZE_MB}mb
+loads=()
+# Waits (bounded) for a quiet machine, and records the load seen.
+quiet() {
+    local waited=0 l
+    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
+        (( waited < WAIT_IDLE )); do
+        (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
+        sleep 10
+        waited=$(( waited + 10 ))
+    done
+    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
+    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }' &&
+        log "WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: other work will skew the numbers"
+    return 0
+}
 hf=(hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic)
 
 # ---------------------------------------------------------------- export
@@ -113,8 +152,14 @@ extra_export=()
 if [[ $EXTRA == 1 ]]; then
     extra_export=(-n "tar|zstd+fsync" "tar -C $qL -cf - . | zstd -T0 -3 -q -o $qT/t2.tar.zst -f && sync $qT/t2.tar.zst")
 fi
+quiet "before export"
 log "export benchmark"
+# --prepare sync: every run starts with no dirty page cache left by the
+# previous one (xdocker fsyncs its archive inside the timed run; the tar
+# pipelines leave it to the kernel, which then writes it back during the next
+# run). Untimed.
 "${hf[@]}" \
+    --prepare sync \
     --export-json "$RESULTS_DIR/export-$tag.json" \
     --export-markdown "$RESULTS_DIR/export-$tag.md" \
     -n "xdocker export" "$cmd_x_export" \
@@ -126,15 +171,25 @@ log "export benchmark"
 # Both sides start from "no previous import" (--prepare deletes it), and time
 # only verification + extraction (+ for xdocker: staging, commit rename).
 cmd_x_import="$qXD -a import --image-file $qT/x.xdockerimage -m imp:1 -f"
-prep_x_import="$qXD -a del_image -m imp:1 >/dev/null 2>&1 || true"
 cmd_tz_import="mkdir $qT/out && zstd -d -T0 -c $qT/t.tar.zst | tar -C $qT/out -xf -"
-prep_tz_import="rm -rf $qT/out"
-log "import benchmark"
+qH=$(q "$XDOCKER_HOME")
+if [[ $IMPORT_MODE == delete ]]; then
+    prep_x_import="$qXD -a del_image -m imp:1 >/dev/null 2>&1 || true; sync"
+    prep_tz_import="rm -rf $qT/out; sync"
+else
+    mkdir "$T/grave"
+    prep_x_import="if [ -d $qH/images/imp/1 ]; then mv $qH/images/imp/1 $qT/grave/imp.\$(date +%s%N); fi; sync"
+    prep_tz_import="if [ -d $qT/out ]; then mv $qT/out $qT/grave/out.\$(date +%s%N); fi; sync"
+fi
+quiet "before import"
+log "import benchmark (IMPORT_MODE=$IMPORT_MODE)"
 "${hf[@]}" \
     --export-json "$RESULTS_DIR/import-$tag.json" \
     --export-markdown "$RESULTS_DIR/import-$tag.md" \
     --prepare "$prep_x_import" -n "xdocker import" "$cmd_x_import" \
     --prepare "$prep_tz_import" -n "zstd -d | tar x" "$cmd_tz_import"
+
+loads+=("after import: load $(cut -d' ' -f1-3 /proc/loadavg)")
 
 # Sanity: the imported image and the tar extraction hold the same tree.
 imp_layer=$XDOCKER_HOME/images/imp/1/rlayer
@@ -147,9 +202,9 @@ summary=$RESULTS_DIR/summary-$tag.txt
 rc=0
 python3 - "$RESULTS_DIR/export-$tag.json" "$RESULTS_DIR/import-$tag.json" \
     "$tree_bytes" "$tree_files" "$T/x.xdockerimage" "$T/t.tar.zst" "$T/t.tar.gz" \
-    "$SIZE_MB" "$RUNS" "$WARMUP" >"$summary" <<'PY' || rc=$?
+    "$SIZE_MB" "$RUNS" "$WARMUP" "$IMPORT_MODE" >"$summary" <<'PY' || rc=$?
 import json, os, sys
-exp_json, imp_json, tree_bytes, tree_files, x, tz, tgz, size_mb, runs, warmup = sys.argv[1:]
+exp_json, imp_json, tree_bytes, tree_files, x, tz, tgz, size_mb, runs, warmup, mode = sys.argv[1:]
 MiB = 1 << 20
 
 def load(p):
@@ -157,7 +212,7 @@ def load(p):
 
 e, i = load(exp_json), load(imp_json)
 print(f"tree: {int(tree_bytes) / MiB:.1f} MiB apparent, {tree_files} files "
-      f"(SIZE_MB={size_mb}, runs={runs}, warmup={warmup}, {os.cpu_count()} CPUs)")
+      f"(SIZE_MB={size_mb}, runs={runs}, warmup={warmup}, IMPORT_MODE={mode}, {os.cpu_count()} CPUs)")
 print()
 print(f"{'command':<22} {'mean s':>8} {'± sd':>7} {'min s':>7} {'max s':>7} {'user s':>7} {'sys s':>7}")
 for res in (e, i):
@@ -189,15 +244,20 @@ cat "$summary"
 {
     echo
     echo "exact commands (T=$T, LAYER=$LAYER, XDOCKER_HOME=$XDOCKER_HOME):"
+    echo "  export (all)   : prepare: sync"
     echo "  export xdocker : $cmd_x_export"
     echo "  export tar|zstd: $cmd_tz_export"
     echo "  export tar czf : $cmd_tgz_export"
+    if [[ $EXTRA == 1 ]]; then
+        echo "  export tar|zstd+fsync: ${extra_export[2]}"
+    fi
     echo "  import xdocker : prepare: $prep_x_import"
     echo "                   $cmd_x_import"
     echo "  import zstd|tar: prepare: $prep_tz_import"
     echo "                   $cmd_tz_import"
     echo
     echo "xdocker: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
+    printf '%s\n' "${loads[@]}"
     echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "tools: $(hyperfine --version), $(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//'), $(tar --version | head -1), $(gzip --version | head -1)"
 } | tee -a "$summary"

@@ -29,6 +29,7 @@ pub enum ConfigError {
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub network: NetworkConfig,
+    pub cgroups: CgroupsConfig,
     /// The ssh image repository saved by `--srepo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srepo: Option<String>,
@@ -41,6 +42,26 @@ pub struct NetworkConfig {
     pub bridge: String,
     pub subnet: String,
     pub nft_table: String,
+}
+
+/// The `[cgroups]` table: where container cgroups live.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CgroupsConfig {
+    /// The cgroup filesystem root.
+    pub root: PathBuf,
+    /// Parent group of every container of this home (one per home, so two
+    /// homes never share a cgroup name).
+    pub parent: String,
+}
+
+impl Default for CgroupsConfig {
+    fn default() -> Self {
+        Self {
+            root: PathBuf::from("/sys/fs/cgroup"),
+            parent: "xdocker".to_string(),
+        }
+    }
 }
 
 impl Default for NetworkConfig {

@@ -126,11 +126,7 @@ impl Home {
     /// Takes the exclusive lock of an object, waiting for other xdocker
     /// commands that hold it.
     pub fn lock(&self, kind: LockKind, name: &Name) -> Result<ObjectLock, HomeError> {
-        let prefix = match kind {
-            LockKind::Image => "image",
-            LockKind::Container => "container",
-        };
-        let path = self.locks_dir().join(format!("{prefix}.{name}"));
+        let path = self.lock_path(kind, name);
         let file = open_lock_file(&path).map_err(|source| HomeError::Lock {
             path: path.clone(),
             source,
@@ -141,6 +137,31 @@ impl Home {
                 source: errno.into(),
             })?;
         Ok(ObjectLock { _lock: lock })
+    }
+
+    /// Takes the lock of an object only if nobody holds it.
+    pub fn try_lock(&self, kind: LockKind, name: &Name) -> Result<Option<ObjectLock>, HomeError> {
+        let path = self.lock_path(kind, name);
+        let file = open_lock_file(&path).map_err(|source| HomeError::Lock {
+            path: path.clone(),
+            source,
+        })?;
+        match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => Ok(Some(ObjectLock { _lock: lock })),
+            Err((_, nix::errno::Errno::EWOULDBLOCK)) => Ok(None),
+            Err((_, errno)) => Err(HomeError::Lock {
+                path,
+                source: errno.into(),
+            }),
+        }
+    }
+
+    fn lock_path(&self, kind: LockKind, name: &Name) -> PathBuf {
+        let prefix = match kind {
+            LockKind::Image => "image",
+            LockKind::Container => "container",
+        };
+        self.locks_dir().join(format!("{prefix}.{name}"))
     }
 
     /// Creates a private staging directory under `tmp/`; it is removed when

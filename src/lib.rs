@@ -2,11 +2,14 @@
 //! but the command line's printing and exiting, which live in `main.rs`.
 pub mod cli;
 pub mod commands;
+pub mod cgroups;
 pub mod config;
+pub mod container;
 pub mod fsutil;
 pub mod home;
 pub mod image;
 pub mod logging;
 pub mod names;
 pub mod progress;
+pub mod runtime;
 pub mod shipped;

@@ -7,7 +7,9 @@ use xdocker::cli::Request;
 use xdocker::commands::{dispatch, Ctx, Output};
 use xdocker::config::Config;
 use xdocker::home::Home;
+use xdocker::container::ContainerStore;
 use xdocker::image::ImageStore;
+use xdocker::runtime::Runtime;
 use xdocker::logging;
 
 /// Exit code of a command line that cannot be run.
@@ -67,8 +69,14 @@ fn run() -> i32 {
         Ok(c) => c,
         Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
     };
+    let images = ImageStore::new(&home);
     let ctx = Ctx {
-        images: ImageStore::new(&home),
+        runtime: Runtime {
+            containers: ContainerStore::new(&home),
+            images: images.clone(),
+            config: config.clone(),
+        },
+        images,
         home,
         config,
         force: args.force,
@@ -78,6 +86,10 @@ fn run() -> i32 {
             logging::info("result: OK");
             println!("OK");
             0
+        }
+        Ok(Output::Exit(code)) => {
+            logging::info(&format!("result: exit code {code}"));
+            code
         }
         Ok(Output::Text(text)) => {
             let mut out = std::io::stdout().lock();

@@ -1,13 +1,20 @@
 //! One module per show or action: each turns checked options into one
 //! library call and returns what `main` prints. Nothing here prints.
 
+mod boot;
+mod change;
+mod containers;
+mod convert;
 mod copy_image;
+mod create;
 mod del_image;
+mod destroy;
 mod export;
 mod images;
 mod import;
 mod install_test;
 mod progress_bar;
+mod stop;
 mod version;
 
 use anyhow::Result;
@@ -16,6 +23,7 @@ use crate::cli::{Action, Args, Show, Verb};
 use crate::config::Config;
 use crate::home::Home;
 use crate::image::ImageStore;
+use crate::runtime::{Runtime, StopMode};
 
 /// What a successful command prints on stdout.
 #[derive(Debug)]
@@ -24,6 +32,8 @@ pub enum Output {
     Ok,
     /// A show's text (ends with a newline when not empty).
     Text(String),
+    /// Exit with this code and print nothing (boot -e: CMD's exit code).
+    Exit(i32),
 }
 
 /// Everything a command works with.
@@ -32,6 +42,7 @@ pub struct Ctx {
     pub home: Home,
     pub config: Config,
     pub images: ImageStore,
+    pub runtime: Runtime,
     pub force: bool,
 }
 
@@ -42,7 +53,22 @@ pub struct NotImplemented(String);
 
 /// Runs one checked request.
 pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
+    // Whatever stopped since the last command (init killed, xdocker killed
+    // mid-way) is released now, before anything looks at containers.
+    ctx.runtime.release_stale()?;
     match verb {
+        Verb::Show(Show::Containers) => containers::list(ctx, args.json),
+        Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
+        Verb::Action(Action::Create) => create::run(ctx, args),
+        Verb::Action(Action::Boot) => boot::run(ctx, args),
+        Verb::Action(Action::Shutdown) => stop::run(ctx, args, StopMode::Shutdown),
+        Verb::Action(Action::Kill) => stop::run(ctx, args, StopMode::Kill),
+        Verb::Action(Action::Destroy) => destroy::run(ctx, args),
+        Verb::Action(Action::ToImage) => convert::to_image(ctx, args),
+        Verb::Action(Action::ToContainer) => convert::to_container(ctx, args),
+        Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume)) => {
+            change::run(ctx, args, a)
+        }
         Verb::Show(Show::Images) => images::run(ctx, args.json),
         Verb::Action(Action::InstallTest) => install_test::run(ctx, args),
         Verb::Action(Action::Version) => version::run(ctx, args),

@@ -306,6 +306,51 @@ impl ImageStore {
         self.entry(name, version)
     }
 
+    /// Moves a prepared directory (holding `LAYER_DIR`) into place as a new
+    /// version with its manifest, never replacing one. On error `dir` is
+    /// left as it was, so the caller can give its layer back.
+    pub fn place(
+        &self,
+        dir: &Path,
+        name: &Name,
+        version: &Version,
+        mut meta: ImageMeta,
+    ) -> Result<(), ImageError> {
+        let image = label(name, version);
+        meta.name = name.to_string();
+        meta.version = version.to_string();
+        let text = toml::to_string_pretty(&meta).map_err(|e| ImageError::BadMeta {
+            image: image.clone(),
+            path: dir.join(META_FILE),
+            reason: e.to_string(),
+        })?;
+        let target = self.dir(name, version);
+        if target.exists() {
+            return Err(ImageError::Exists(image));
+        }
+        write_atomic(&dir.join(META_FILE), text.as_bytes(), 0o644)?;
+        let parent = self.home.images_dir().join(name.as_str());
+        match fs::create_dir(&parent) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(io_err(&image, &parent)(e)),
+        }
+        fs::rename(dir, &target).map_err(io_err(&image, &target))?;
+        let _ = crate::fsutil::atomic::sync_dir(&parent);
+        Ok(())
+    }
+
+    /// Images that record `name:version` among their base layers.
+    pub fn dependents(&self, name: &Name, version: &Version) -> Result<Vec<String>, ImageError> {
+        let wanted = label(name, version);
+        Ok(self
+            .list()?
+            .into_iter()
+            .filter(|e| e.meta.base_layers.contains(&wanted))
+            .map(|e| label(&e.name, &e.version))
+            .collect())
+    }
+
     /// Deletes one version (the caller holds the lock and checked users). The
     /// version vanishes with one rename, then its tree is removed.
     pub fn delete(&self, name: &Name, version: &Version) -> Result<(), ImageError> {

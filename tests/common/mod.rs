@@ -133,3 +133,153 @@ impl TestHome {
             .unwrap_or_default()
     }
 }
+
+/// The statically linked xdockerinit containers run: from `scripts/test.sh`
+/// (XDOCKERINIT_STATIC), or built here by the same script.
+pub fn static_init() -> PathBuf {
+    if let Some(p) = std::env::var_os("XDOCKERINIT_STATIC") {
+        return PathBuf::from(p);
+    }
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build_static_init.sh");
+            let out = Command::new(script).arg("debug").output().expect("build static init");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+        })
+        .clone()
+}
+
+/// A home for container tests: its own cgroup parent, xdockerinit from
+/// the static build, and a clean-up of every container it started.
+pub struct RuntimeHome {
+    pub home: TestHome,
+    pub cgroup_parent: String,
+}
+
+impl RuntimeHome {
+    pub fn new() -> Self {
+        let home = TestHome::new();
+        let tag = home
+            .path()
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let cgroup_parent = format!("xdocker-test-{}", tag.trim_start_matches("xdocker-test-"));
+        std::fs::write(
+            home.path().join("xdocker.toml"),
+            format!("[cgroups]\nparent = \"{cgroup_parent}\"\n"),
+        )
+        .expect("write xdocker.toml");
+        Self {
+            home,
+            cgroup_parent,
+        }
+    }
+
+    /// Runs xdocker with this home and the static xdockerinit.
+    pub fn run_in<I, S>(&self, cwd: Option<&Path>, args: I) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let out: Output = Command::new(bin())
+            .args(args)
+            .env("XDOCKER_HOME", self.home.path())
+            .env("XDOCKER_INIT", static_init())
+            .env_remove("xdocker_HOME")
+            .current_dir(cwd.unwrap_or(self.home.path()))
+            .stdin(Stdio::null())
+            .output()
+            .expect("run xdocker");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// Runs xdocker; arguments split on whitespace.
+    pub fn run(&self, line: &str) -> Run {
+        self.run_in(None, line.split_whitespace())
+    }
+
+    /// Builds the busybox `test` image once for this home.
+    pub fn install_test(&self) {
+        self.run("-a install_test").ok();
+    }
+
+    /// The recorded init pid of a container, if it has a state file.
+    pub fn pid(&self, name: &str) -> Option<i32> {
+        let text =
+            std::fs::read_to_string(self.home.path().join("containers").join(name).join("state.toml")).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("pid = "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    /// Cgroup directories of this home's parent that still exist.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for c in rd.flatten() {
+                let p = c.path().join(&self.cgroup_parent);
+                if p.exists() {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl Drop for RuntimeHome {
+    fn drop(&mut self) {
+        // Kill what this test started (by recorded pid), then release
+        // cgroups and netns names, so a failed test leaves nothing behind.
+        if let Ok(rd) = std::fs::read_dir(self.home.path().join("containers")) {
+            for c in rd.flatten() {
+                let name = c.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = self.pid(&name) {
+                    let _ = self.run_in(None, ["-a", "kill", "-c", &name, "-f"]);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+        let _ = self.run("-s containers");
+        for dir in self.cgroup_dirs() {
+            // Leaf groups first, then the parent.
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        let _ = std::fs::remove_dir(e.path());
+                    }
+                }
+            }
+            let _ = std::fs::remove_dir(&dir);
+        }
+    }
+}
+
+/// Mount points in the host's mount table below `dir`.
+pub fn mounts_below(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .filter(|m| Path::new(m).starts_with(dir))
+        .collect()
+}
+
+/// Names from `ip netns list`.
+pub fn netns_names() -> Vec<String> {
+    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_whitespace().next().map(str::to_string))
+        .collect()
+}

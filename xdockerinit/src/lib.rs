@@ -1,5 +1,93 @@
 //! xdockerinit: the init process of every xdocker container, and the session
 //! protocol it speaks, shared with the `xdocker` CLI as a library.
+//!
+//! # Command-line contract (host side -> xdockerinit)
+//!
+//! ```text
+//! xdockerinit [--exit-fd N] [--grace SECONDS] [-e CMD]
+//! xdockerinit -v | --version        prints "xdockerinit v<version>"
+//! xdockerinit -h | --help           prints the usage
+//! ```
+//!
+//! `xdocker -a boot` creates the namespaces and the root filesystem, then
+//! execs (fexecve) xdockerinit as PID 1 of the new PID namespace. xdockerinit
+//! refuses to run its loop unless it *is* PID 1: its orderly stop is
+//! `kill(-1, ...)`, which outside a fresh PID namespace would hit the host.
+//!
+//! * `--exit-fd N` (N >= 3): a regular file opened for writing by the host
+//!   before pivot_root, unreachable from inside the container otherwise.
+//!   xdockerinit makes it close-on-exec at once (so no process of the
+//!   container inherits it) and clears `O_APPEND` on it. When the container
+//!   stops it writes the exit record, one line `exit_code=<N>\n`, with
+//!   `pwrite` at offset 0, `ftruncate` and `fsync` (see [`exit_record`]).
+//!   Without `--exit-fd` nothing is written. No record (an empty file) means
+//!   xdockerinit did not stop on its own: it failed to start, hit a fatal
+//!   error, or was killed (SIGKILL from the host).
+//! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
+//!   how long the orderly stop waits after SIGTERM before SIGKILL.
+//! * `-e CMD` (single-process mode): CMD runs as the main child through
+//!   `/bin/sh -c CMD`, in a new session, with a clean environment
+//!   ([`process::CHILD_PATH`], `HOME=/root`, `TERM` if xdockerinit has one,
+//!   `container=xdocker`) and xdockerinit's fds 0-2. When CMD exits the rest
+//!   of the container gets the orderly stop, and the exit code (xdockerinit's
+//!   own and the record's) is CMD's status: its exit code, or 128+signal.
+//! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
+//!   exit code is 0 after an orderly stop, or 128+signal when a second
+//!   SIGTERM/SIGINT during the grace period forced the stop.
+//!
+//! Signals: SIGTERM and SIGINT start the orderly stop (TERM to every process,
+//! the grace period, then KILL); a second one during the grace period skips
+//! the rest of it. In `-e` mode SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to
+//! CMD; otherwise they, and SIGPWR, are ignored. Exit code 1 and one line
+//! `xdockerinit: error: ...` on stderr: bad arguments, or a failed start.
+
+pub mod args;
+pub mod exit_record;
+pub mod init;
+pub mod process;
+pub mod signals;
+
+use std::fmt;
+
+use nix::errno::Errno;
 
 /// Version of xdockerinit, the same as the workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// An errno shown the way our messages are written: lowercase, no code
+/// ("no such file or directory"), without allocating.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrnoText(pub Errno);
+
+impl fmt::Display for ErrnoText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let desc = self.0.desc();
+        let mut chars = desc.chars();
+        match chars.next() {
+            Some(first) => {
+                for lower in first.to_lowercase() {
+                    fmt::Write::write_char(f, lower)?;
+                }
+                f.write_str(chars.as_str())
+            }
+            None => write!(f, "errno {}", self.0 as i32),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errno_text_is_lowercase_without_code() {
+        assert_eq!(
+            ErrnoText(Errno::ENOENT).to_string(),
+            "no such file or directory"
+        );
+        assert_eq!(
+            ErrnoText(Errno::EPERM).to_string(),
+            "operation not permitted"
+        );
+    }
+}

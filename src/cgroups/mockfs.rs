@@ -1,0 +1,73 @@
+//! A fake kernel for the unit tests: plays cgroupfs's mkdir (a new group
+//! comes with its interface files) and rmdir (they go with it) on a temp
+//! dir, and never signals a process. Everything else the backends do is a
+//! plain read or write and needs no faking.
+
+use std::fs;
+use std::io;
+use std::path::Path;
+
+use nix::errno::Errno;
+
+use super::KernelOps;
+
+pub(crate) const OPS: KernelOps = KernelOps { mkdir, rmdir, kill };
+
+fn mkdir(path: &Path) -> io::Result<()> {
+    fs::create_dir(path)?;
+    let parent = path
+        .parent()
+        .ok_or_else(|| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let put = |file: &str, value: &str| fs::write(path.join(file), value);
+    put("cgroup.procs", "")?;
+    if parent.join("cgroup.controllers").exists() {
+        // v2: a child may use what its parent enabled in subtree_control.
+        let enabled: Vec<String> = fs::read_to_string(parent.join("cgroup.subtree_control"))?
+            .split_whitespace()
+            .map(|t| t.trim_start_matches('+').to_string())
+            .collect();
+        put("cgroup.controllers", &format!("{}\n", enabled.join(" ")))?;
+        put("cgroup.subtree_control", "")?;
+        put("cgroup.events", "populated 0\nfrozen 0\n")?;
+        put("cgroup.kill", "")?;
+        put("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n")?;
+        for c in &enabled {
+            match c.as_str() {
+                "cpu" => put("cpu.max", "max 100000\n")?,
+                "memory" => {
+                    put("memory.max", "max\n")?;
+                    put("memory.swap.max", "max\n")?;
+                    put("memory.current", "0\n")?;
+                }
+                "cpuset" => {
+                    put("cpuset.cpus", "")?;
+                    let effective = fs::read_to_string(parent.join("cpuset.cpus.effective"))?;
+                    put("cpuset.cpus.effective", &effective)?;
+                }
+                "pids" => put("pids.max", "max\n")?,
+                _ => {}
+            }
+        }
+    } else if parent.join("cpuset.cpus").exists() {
+        // v1 cpuset with cgroup.clone_children 0: empty until written.
+        put("cpuset.cpus", "")?;
+        put("cpuset.mems", "")?;
+    }
+    Ok(())
+}
+
+fn rmdir(path: &Path) -> io::Result<()> {
+    let entries = fs::read_dir(path)?.collect::<io::Result<Vec<_>>>()?;
+    if entries.iter().any(|e| e.path().is_dir()) {
+        // The kernel refuses to remove a group with child groups.
+        return Err(io::Error::from_raw_os_error(libc::EBUSY));
+    }
+    for entry in entries {
+        fs::remove_file(entry.path())?;
+    }
+    fs::remove_dir(path)
+}
+
+fn kill(_pid: i32) -> Result<(), Errno> {
+    Ok(())
+}

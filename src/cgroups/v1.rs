@@ -1,0 +1,607 @@
+//! cgroup v1 backend: one hierarchy per controller, each mounted at
+//! `root/<controller>`, so every group exists once per controller and a pid
+//! is moved into each (kernel Documentation/admin-guide/cgroup-v1/).
+//! Controllers not mounted are skipped, unless a requested limit needs one.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{
+    check_cpus, check_limits, check_name, collect_pids, format_cpu_list, kill_all, make_dir,
+    quota_us, read_optional, read_u64, read_value, remove_tree, undo_created, write_value,
+    CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
+};
+
+/// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
+/// cpuset (CPU list), memory (limit and usage), pids (for a later limit).
+/// The freezer is not used: remove() kills in a loop instead.
+const CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
+
+/// One mounted v1 controller.
+#[derive(Debug, Clone)]
+struct Controller {
+    name: &'static str,
+    /// The mount point, symlinks resolved, so that co-mounted controllers
+    /// ("cpu,cpuacct" with `cpu` and `cpuacct` as symlinks) share one entry.
+    mount: PathBuf,
+}
+
+/// The cgroup v1 hierarchy at `root` with groups under `parent`.
+#[derive(Debug)]
+pub struct V1 {
+    root: PathBuf,
+    parent: String,
+    controllers: Vec<Controller>,
+    ops: KernelOps,
+}
+
+impl V1 {
+    /// The v1 hierarchy at `root` (normally `/sys/fs/cgroup`); containers'
+    /// groups go under `parent` in every controller.
+    pub fn new(root: &Path, parent: &str) -> Result<Self, CgroupError> {
+        Self::with_ops(root, parent, KernelOps::REAL)
+    }
+
+    pub(crate) fn with_ops(root: &Path, parent: &str, ops: KernelOps) -> Result<Self, CgroupError> {
+        check_name("cgroup parent", parent)?;
+        let controllers: Vec<Controller> = CONTROLLERS
+            .iter()
+            .filter_map(|&name| {
+                let path = root.join(name);
+                path.is_dir().then(|| Controller {
+                    name,
+                    mount: fs::canonicalize(&path).unwrap_or(path),
+                })
+            })
+            .collect();
+        if controllers.is_empty() {
+            return Err(CgroupError::NoHierarchy {
+                path: root.to_path_buf(),
+            });
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+            parent: parent.to_string(),
+            controllers,
+            ops,
+        })
+    }
+
+    fn controller(&self, name: &str) -> Option<&Controller> {
+        self.controllers.iter().find(|c| c.name == name)
+    }
+
+    fn parent_dir(&self, c: &Controller) -> PathBuf {
+        c.mount.join(&self.parent)
+    }
+
+    fn group_dir(&self, c: &Controller, name: &str) -> PathBuf {
+        self.parent_dir(c).join(name)
+    }
+
+    /// The distinct directories of `parent/name` (`name` empty: of the
+    /// parent), one per mount point.
+    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        let mut seen = BTreeSet::new();
+        self.controllers
+            .iter()
+            .filter(|c| seen.insert(c.mount.clone()))
+            .map(|c| {
+                if name.is_empty() {
+                    self.parent_dir(c)
+                } else {
+                    self.group_dir(c, name)
+                }
+            })
+            .collect()
+    }
+
+    fn existing_dirs(&self, name: &str) -> Vec<PathBuf> {
+        self.dirs(name).into_iter().filter(|d| d.is_dir()).collect()
+    }
+
+    /// Everything of `create` after the checks; directories it makes are
+    /// pushed to `created` so that the caller can undo them on failure.
+    fn create_in(
+        &self,
+        name: &str,
+        limits: &Limits,
+        created: &mut Vec<PathBuf>,
+    ) -> Result<(), CgroupError> {
+        for dir in self.dirs("") {
+            make_dir(&self.ops, &dir)?;
+        }
+        let cpuset = self.controller("cpuset");
+        if let Some(c) = cpuset {
+            // A new cpuset group starts with empty cpus and mems, and a
+            // task cannot join it then (ENOSPC): copy the root's values
+            // into our parent, unless someone set them already.
+            let parent = self.parent_dir(c);
+            for file in ["cpuset.cpus", "cpuset.mems"] {
+                if read_value(&parent.join(file))?.is_empty() {
+                    write_value(&parent.join(file), &read_value(&c.mount.join(file))?)?;
+                }
+            }
+            if let Some(cpus) = &limits.cpus {
+                let effective = parent.join("cpuset.effective_cpus");
+                let (path, available) = match read_optional(&effective)? {
+                    Some(v) if !v.is_empty() => (effective, v),
+                    _ => {
+                        let path = parent.join("cpuset.cpus");
+                        let v = read_value(&path)?;
+                        (path, v)
+                    }
+                };
+                check_cpus(cpus, &path, &available)?;
+            }
+        }
+
+        let mut existed = Vec::new();
+        for dir in self.dirs(name) {
+            if make_dir(&self.ops, &dir)? {
+                created.push(dir);
+            } else {
+                existed.push(dir);
+            }
+        }
+        let mut pids = BTreeSet::new();
+        for dir in &existed {
+            collect_pids(dir, &mut pids)?;
+        }
+        if let (false, Some(dir)) = (pids.is_empty(), existed.first()) {
+            return Err(CgroupError::InUse {
+                path: dir.clone(),
+                pids: pids.into_iter().collect(),
+            });
+        }
+
+        if let Some(c) = cpuset {
+            let (parent, group) = (self.parent_dir(c), self.group_dir(c, name));
+            let cpus = match &limits.cpus {
+                Some(cpus) => format_cpu_list(cpus),
+                None => read_value(&parent.join("cpuset.cpus"))?,
+            };
+            write_value(&group.join("cpuset.cpus"), &cpus)?;
+            let mems = read_value(&parent.join("cpuset.mems"))?;
+            write_value(&group.join("cpuset.mems"), &mems)?;
+        }
+        if let Some(c) = self.controller("cpu") {
+            let group = self.group_dir(c, name);
+            write_value(&group.join("cpu.cfs_period_us"), &CPU_PERIOD_US.to_string())?;
+            let quota = match limits.cpu_quota_percent {
+                Some(percent) => quota_us(percent).to_string(),
+                None => "-1".to_string(),
+            };
+            write_value(&group.join("cpu.cfs_quota_us"), &quota)?;
+        }
+        if let Some(c) = self.controller("memory") {
+            let group = self.group_dir(c, name);
+            let limit = match limits.mem_limit_bytes {
+                Some(bytes) => bytes.to_string(),
+                None => "-1".to_string(),
+            };
+            // memory+swap must stay >= memory: lift it first, then set the
+            // memory limit, then pin memory+swap to it so that the limit
+            // cannot be dodged by swapping. Without swap accounting
+            // (swapaccount=0, no CONFIG_MEMCG_SWAP) the file is absent.
+            let memsw = c.mount.join("memory.memsw.limit_in_bytes").exists();
+            if memsw {
+                write_memsw(&group, "-1")?;
+            }
+            write_value(&group.join("memory.limit_in_bytes"), &limit)?;
+            if memsw && limits.mem_limit_bytes.is_some() {
+                write_memsw(&group, &limit)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes `memory.memsw.limit_in_bytes`, tolerating a file that is absent
+/// or not writable (memsw is a bonus: without it swap is merely unlimited).
+fn write_memsw(group: &Path, value: &str) -> Result<(), CgroupError> {
+    match write_value(&group.join("memory.memsw.limit_in_bytes"), value) {
+        Err(CgroupError::Write { error, .. })
+            if matches!(
+                error.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+impl Cgroups for V1 {
+    fn create(&self, name: &str, limits: &Limits) -> Result<(), CgroupError> {
+        check_name("cgroup name", name)?;
+        check_limits(limits)?;
+        let needs = [
+            (limits.cpus.is_some(), "cpuset", "cpu list"),
+            (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
+            (limits.mem_limit_bytes.is_some(), "memory", "memory"),
+        ];
+        for (requested, controller, limit) in needs {
+            if requested && self.controller(controller).is_none() {
+                return Err(CgroupError::ControllerMissing {
+                    controller,
+                    limit,
+                    path: self.root.join(controller),
+                });
+            }
+        }
+        let mut created = Vec::new();
+        let result = self.create_in(name, limits, &mut created);
+        if result.is_err() {
+            undo_created(&self.ops, &created);
+        }
+        result
+    }
+
+    fn add_pid(&self, name: &str, pid: i32) -> Result<(), CgroupError> {
+        check_name("cgroup name", name)?;
+        for dir in self.dirs(name) {
+            let path = dir.join("cgroup.procs");
+            // "0" would move the writer itself, i.e. xdocker.
+            if pid <= 0 {
+                return Err(CgroupError::AddPid {
+                    pid,
+                    path,
+                    error: io::Error::from_raw_os_error(libc::EINVAL),
+                });
+            }
+            fs::write(&path, pid.to_string()).map_err(|error| CgroupError::AddPid {
+                pid,
+                path,
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
+    fn pids(&self, name: &str) -> Result<Vec<i32>, CgroupError> {
+        check_name("cgroup name", name)?;
+        let dirs = self.existing_dirs(name);
+        if dirs.is_empty() {
+            return Err(CgroupError::Missing {
+                path: self.dirs(name).swap_remove(0),
+            });
+        }
+        let mut pids = BTreeSet::new();
+        for dir in &dirs {
+            collect_pids(dir, &mut pids)?;
+        }
+        Ok(pids.into_iter().collect())
+    }
+
+    fn remove(&self, name: &str) -> Result<(), CgroupError> {
+        check_name("cgroup name", name)?;
+        let dirs = self.existing_dirs(name);
+        kill_all(&self.ops, &dirs)?;
+        for dir in &dirs {
+            remove_tree(&self.ops, dir)?;
+        }
+        Ok(())
+    }
+
+    fn usage(&self, name: &str) -> Result<Usage, CgroupError> {
+        check_name("cgroup name", name)?;
+        if self.existing_dirs(name).is_empty() {
+            return Err(CgroupError::Missing {
+                path: self.dirs(name).swap_remove(0),
+            });
+        }
+        let read = |controller: &str, file: &str| {
+            self.controller(controller)
+                .map(|c| read_u64(&self.group_dir(c, name).join(file)))
+                .transpose()
+        };
+        Ok(Usage {
+            memory_bytes: read("memory", "memory.usage_in_bytes")?,
+            cpu_nanos: read("cpuacct", "cpuacct.usage")?,
+        })
+    }
+
+    fn version(&self) -> &'static str {
+        "v1"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::mockfs;
+    use super::*;
+
+    /// A v1 root as the kernel shows it: one directory per controller with
+    /// the files of a root group that we read.
+    fn root(controllers: &[&str]) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for &c in controllers {
+            let mount = dir.path().join(c);
+            fs::create_dir(&mount).unwrap();
+            fs::write(mount.join("cgroup.procs"), "1\n").unwrap();
+            match c {
+                "cpuset" => {
+                    fs::write(mount.join("cpuset.cpus"), "0-1\n").unwrap();
+                    fs::write(mount.join("cpuset.mems"), "0\n").unwrap();
+                }
+                "memory" => {
+                    fs::write(mount.join("memory.limit_in_bytes"), "9223372036854771712\n")
+                        .unwrap();
+                    fs::write(
+                        mount.join("memory.memsw.limit_in_bytes"),
+                        "9223372036854771712\n",
+                    )
+                    .unwrap();
+                }
+                _ => {}
+            }
+        }
+        dir
+    }
+
+    const ALL: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
+
+    fn v1(root: &Path) -> V1 {
+        V1::with_ops(root, "xd", mockfs::OPS).unwrap()
+    }
+
+    fn content(path: PathBuf) -> String {
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn create_writes_every_limit() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        let limits = Limits {
+            cpus: Some(vec![0]),
+            cpu_quota_percent: Some(25),
+            mem_limit_bytes: Some(64 << 20),
+        };
+        cg.create("web", &limits).unwrap();
+        let p = r.path();
+        // The parent got the root's cpuset, the group the requested CPU.
+        assert_eq!(content(p.join("cpuset/xd/cpuset.cpus")), "0-1");
+        assert_eq!(content(p.join("cpuset/xd/cpuset.mems")), "0");
+        assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0");
+        assert_eq!(content(p.join("cpuset/xd/web/cpuset.mems")), "0");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_period_us")), "100000");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "25000");
+        assert_eq!(
+            content(p.join("memory/xd/web/memory.limit_in_bytes")),
+            "67108864"
+        );
+        assert_eq!(
+            content(p.join("memory/xd/web/memory.memsw.limit_in_bytes")),
+            "67108864"
+        );
+        assert!(p.join("pids/xd/web").is_dir());
+        assert!(p.join("cpuacct/xd/web").is_dir());
+        assert_eq!(cg.version(), "v1");
+    }
+
+    #[test]
+    fn no_limits_means_unlimited_and_the_parents_cpus() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        let p = r.path();
+        assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
+        // memsw lifted, and not pinned without a memory limit.
+        assert_eq!(
+            content(p.join("memory/xd/web/memory.memsw.limit_in_bytes")),
+            "-1"
+        );
+    }
+
+    #[test]
+    fn create_again_reuses_an_empty_group_and_reapplies() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        let limited = Limits {
+            cpus: Some(vec![1]),
+            cpu_quota_percent: Some(50),
+            mem_limit_bytes: Some(1 << 30),
+        };
+        cg.create("web", &limited).unwrap();
+        cg.create("web", &Limits::default()).unwrap();
+        let p = r.path();
+        assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
+    }
+
+    #[test]
+    fn create_refuses_a_group_with_processes() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        fs::write(r.path().join("memory/xd/web/cgroup.procs"), "4242\n").unwrap();
+        let err = cg.create("web", &Limits::default()).unwrap_err();
+        assert!(
+            matches!(&err, CgroupError::InUse { pids, .. } if pids == &[4242]),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_controllers_are_skipped_unless_a_limit_needs_them() {
+        let r = root(&["cpu", "memory"]);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        assert!(!r.path().join("cpuset").exists());
+        let err = cg
+            .create(
+                "db",
+                &Limits {
+                    cpus: Some(vec![0]),
+                    ..Limits::default()
+                },
+            )
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CgroupError::ControllerMissing {
+                    controller: "cpuset",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "cpu list limit needs the cpuset cgroup controller, which {} does not offer",
+                r.path().join("cpuset").display()
+            )
+        );
+        assert!(!r.path().join("cpu/xd/db").exists());
+    }
+
+    #[test]
+    fn memsw_is_not_written_without_swap_accounting() {
+        let r = root(&["memory"]);
+        fs::remove_file(r.path().join("memory/memory.memsw.limit_in_bytes")).unwrap();
+        let cg = v1(r.path());
+        let limits = Limits {
+            mem_limit_bytes: Some(64 << 20),
+            ..Limits::default()
+        };
+        cg.create("web", &limits).unwrap();
+        assert!(!r
+            .path()
+            .join("memory/xd/web/memory.memsw.limit_in_bytes")
+            .exists());
+    }
+
+    #[test]
+    fn a_cpu_outside_the_parent_is_refused_and_nothing_is_left() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        let limits = Limits {
+            cpus: Some(vec![0, 7]),
+            ..Limits::default()
+        };
+        let err = cg.create("web", &limits).unwrap_err();
+        assert!(
+            matches!(err, CgroupError::CpuUnavailable { cpu: 7, .. }),
+            "{err}"
+        );
+        for c in ALL {
+            assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
+        }
+    }
+
+    /// Plays the kernel, except that a new memory group gets a directory
+    /// where `memory.limit_in_bytes` should be, so writing the limit fails.
+    fn mkdir_breaking_memory(path: &Path) -> io::Result<()> {
+        (mockfs::OPS.mkdir)(path)?;
+        if path.ends_with("memory/xd/web") {
+            fs::create_dir(path.join("memory.limit_in_bytes"))?;
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn a_failed_limit_undoes_the_new_group_and_keeps_the_error() {
+        let r = root(&ALL);
+        let ops = KernelOps {
+            mkdir: mkdir_breaking_memory,
+            ..mockfs::OPS
+        };
+        let cg = V1::with_ops(r.path(), "xd", ops).unwrap();
+        let err = cg.create("web", &Limits::default()).unwrap_err();
+        let path = r.path().join("memory/xd/web/memory.limit_in_bytes");
+        assert_eq!(
+            err.to_string(),
+            format!("write '-1' to {}: is a directory", path.display())
+        );
+        for c in ["cpu", "cpuacct", "cpuset", "pids"] {
+            assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
+        }
+    }
+
+    #[test]
+    fn add_pid_writes_every_controller_and_pids_reads_them() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        cg.add_pid("web", 4242).unwrap();
+        for c in ALL {
+            assert_eq!(
+                content(r.path().join(c).join("xd/web/cgroup.procs")),
+                "4242"
+            );
+        }
+        assert_eq!(cg.pids("web").unwrap(), vec![4242]);
+        assert!(matches!(
+            cg.add_pid("web", 0),
+            Err(CgroupError::AddPid { pid: 0, .. })
+        ));
+        assert!(matches!(cg.pids("nope"), Err(CgroupError::Missing { .. })));
+    }
+
+    #[test]
+    fn remove_deletes_every_controller_dir_and_sub_groups() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        // A group the container made inside its own (systemd does).
+        (mockfs::OPS.mkdir)(&r.path().join("memory/xd/web/init.scope")).unwrap();
+        cg.remove("web").unwrap();
+        for c in ALL {
+            assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
+            assert!(r.path().join(c).join("xd").is_dir(), "{c}");
+        }
+        cg.remove("web").unwrap();
+    }
+
+    #[test]
+    fn usage_reads_memory_and_cpuacct() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        fs::write(
+            r.path().join("memory/xd/web/memory.usage_in_bytes"),
+            "4096\n",
+        )
+        .unwrap();
+        fs::write(r.path().join("cpuacct/xd/web/cpuacct.usage"), "123456789\n").unwrap();
+        assert_eq!(
+            cg.usage("web").unwrap(),
+            Usage {
+                memory_bytes: Some(4096),
+                cpu_nanos: Some(123_456_789)
+            }
+        );
+        let only_cpu = root(&["cpu"]);
+        let cg = v1(only_cpu.path());
+        cg.create("web", &Limits::default()).unwrap();
+        assert_eq!(cg.usage("web").unwrap(), Usage::default());
+    }
+
+    #[test]
+    fn bad_names_never_touch_the_file_system() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        for bad in ["../etc", "a/b", ".."] {
+            assert!(matches!(
+                cg.create(bad, &Limits::default()),
+                Err(CgroupError::BadName { .. })
+            ));
+            assert!(matches!(cg.remove(bad), Err(CgroupError::BadName { .. })));
+        }
+        assert!(matches!(
+            V1::new(r.path(), "a/b"),
+            Err(CgroupError::BadName { .. })
+        ));
+        assert!(!r.path().join("cpu/xd").exists());
+    }
+}

@@ -1,0 +1,34 @@
+//! `-a boot -c C [cgroup opts] [-t | -e CMD]`: cgroup options given here are
+//! stored in the config and apply to this and every later boot.
+
+use anyhow::{bail, Result};
+
+use super::create::limits_from;
+use super::{Ctx, Output};
+use crate::cli::Args;
+use crate::names::Name;
+use crate::runtime::BootOutcome;
+
+/// Boots and turns the outcome into what the user sees.
+pub fn boot_and_report(ctx: &Ctx, name: &Name, exec: Option<&str>) -> Result<Output> {
+    match ctx.runtime.boot(name, exec)? {
+        BootOutcome::Detached { .. } => Ok(Output::Ok),
+        BootOutcome::Exited { code } => Ok(Output::Exit(code)),
+    }
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
+    if args.tty {
+        bail!("-t (attach after boot) is not implemented yet");
+    }
+    let Some(name) = &args.container else {
+        bail!("-a boot needs -c/--container");
+    };
+    if args.cpus.is_some() || args.cpu_quota.is_some() || args.mem_limit.is_some() {
+        let _lock = ctx.runtime.containers.lock(name)?;
+        let mut config = ctx.runtime.containers.config(name)?;
+        config.limits = limits_from(args, config.limits.clone());
+        ctx.runtime.containers.save_config(&config)?;
+    }
+    boot_and_report(ctx, name, args.exec.as_deref())
+}

@@ -1,0 +1,35 @@
+//! `-a vip`, `-a port_mapping`, `-a volume`: change a stopped container.
+
+use anyhow::{bail, Result};
+
+use super::create::volumes_from;
+use super::{Ctx, Output};
+use crate::cli::{Action, Args};
+use crate::container::config::port_map_text;
+use crate::container::Status;
+
+pub fn run(ctx: &Ctx, args: &Args, action: Action) -> Result<Output> {
+    let Some(name) = &args.container else {
+        bail!("needs -c/--container");
+    };
+    let _lock = ctx.runtime.containers.lock(name)?;
+    let mut config = ctx.runtime.containers.config(name)?;
+    if let Status::Running { pid } = ctx.runtime.containers.status(name)? {
+        bail!("container {name} is running (pid {pid}): shut it down before changing it");
+    }
+    match action {
+        Action::Vip => config.vip = args.vip,
+        Action::PortMapping => {
+            config.port_mappings = args
+                .port_mapping
+                .as_ref()
+                .map(|m| m.0.iter().map(port_map_text).collect())
+                .unwrap_or_default()
+        }
+        Action::Volume => config.volumes = volumes_from(args)?,
+        other => bail!("{other:?} does not change a container"),
+    }
+    ctx.runtime.containers.save_config(&config)?;
+    crate::logging::info(&format!("container {name}: {action:?} changed"));
+    Ok(Output::Ok)
+}

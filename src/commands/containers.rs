@@ -1,0 +1,87 @@
+//! `-s containers` and `-s container_root -c C`.
+
+use anyhow::{bail, Result};
+use serde::Serialize;
+
+use super::{table, Ctx, Output};
+use crate::cli::Args;
+use crate::container::Status;
+
+#[derive(Serialize)]
+struct Row {
+    container_id: String,
+    image: String,
+    hostname: String,
+    net: String,
+    netns: String,
+    vip: String,
+    status: String,
+    pid: Option<i32>,
+    exit_code: Option<i32>,
+}
+
+pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
+    let rt = &ctx.runtime;
+    let mut rows = Vec::new();
+    for name in rt.containers.names()? {
+        let config = rt.containers.config(&name)?;
+        let status = rt.status(&name)?;
+        let net = format!("{:?}", config.net).to_uppercase();
+        let netns = match config.net {
+            crate::cli::Net::Host => "-".to_string(),
+            _ => rt.netns_name(&name),
+        };
+        rows.push(Row {
+            container_id: name.to_string(),
+            image: config.images.join(","),
+            hostname: config.hostname,
+            net,
+            netns,
+            vip: config.vip.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            status: status.label(),
+            pid: match status {
+                Status::Running { pid } => Some(pid),
+                Status::Stopped => None,
+            },
+            exit_code: match status {
+                Status::Running { .. } => None,
+                Status::Stopped => rt.exit_code(&name),
+            },
+        });
+    }
+    if json {
+        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.container_id.clone(),
+                r.image.clone(),
+                r.hostname.clone(),
+                r.net.clone(),
+                r.netns.clone(),
+                r.vip.clone(),
+                r.status.clone(),
+            ]
+        })
+        .collect();
+    Ok(Output::Text(table(
+        &["container_id", "image", "hostname", "net", "netns", "vip", "status"],
+        &cells,
+    )))
+}
+
+pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let Some(name) = &args.container else {
+        bail!("-s container_root needs -c/--container");
+    };
+    if !ctx.runtime.containers.exists(name) {
+        bail!("container {name} not found");
+    }
+    match ctx.runtime.status(name)? {
+        // The running container's own view of its root, through its init.
+        Status::Running { pid } => Ok(Output::Text(format!("/proc/{pid}/root\n"))),
+        Status::Stopped => bail!("container {name} is not running"),
+    }
+}

@@ -1,0 +1,97 @@
+//! `-a create -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]`.
+
+use anyhow::{bail, Result};
+
+use super::{Ctx, Output};
+use crate::cli::{Args, Net};
+use crate::container::config::{port_map_text, LimitsConfig, VolumeConfig};
+use crate::container::ContainerConfig;
+use crate::image::Pick;
+use crate::names::{ImageRef, Name};
+
+/// The image stack `-m` names, bottom first, versions resolved; a single
+/// image that records base layers brings them along.
+pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<String>> {
+    let mut stack = Vec::new();
+    for r in refs {
+        let v = ctx.images.resolve(r, Pick::Highest)?;
+        stack.push((r.name.clone(), v));
+    }
+    if let [(name, version)] = stack.as_slice() {
+        let bases = ctx.images.entry(name, version)?.meta.base_layers;
+        let mut full = Vec::new();
+        for b in &bases {
+            let r: ImageRef = b.parse()?;
+            let v = ctx.images.resolve(&r, Pick::Highest).map_err(|_| {
+                anyhow::anyhow!("image {name}:{version} needs its base layer {b}, which is not here")
+            })?;
+            full.push(format!("{}:{v}", r.name));
+        }
+        full.push(format!("{name}:{version}"));
+        return Ok(full);
+    }
+    Ok(stack.iter().map(|(n, v)| format!("{n}:{v}")).collect())
+}
+
+/// Cgroup limits from the command line, on top of `base`.
+pub fn limits_from(args: &Args, base: LimitsConfig) -> LimitsConfig {
+    LimitsConfig {
+        cpus: args.cpus.as_ref().map(|c| c.0.clone()).or(base.cpus),
+        cpu_quota_percent: args.cpu_quota.map(|q| q.0).or(base.cpu_quota_percent),
+        mem_limit_bytes: args.mem_limit.map(|m| m.0).or(base.mem_limit_bytes),
+    }
+}
+
+/// Checks that every volume source exists on the host.
+pub fn volumes_from(args: &Args) -> Result<Vec<VolumeConfig>> {
+    for v in &args.volume {
+        if !v.host.exists() {
+            bail!("volume source {} does not exist", v.host.display());
+        }
+    }
+    Ok(args.volume.iter().map(VolumeConfig::from).collect())
+}
+
+/// The config `create` (and `to_container`) store for `name`.
+pub fn config_from(ctx: &Ctx, args: &Args, name: &Name, images: Vec<String>) -> Result<ContainerConfig> {
+    let _ = ctx;
+    Ok(ContainerConfig {
+        name: name.to_string(),
+        hostname: args.host.clone().unwrap_or_else(|| name.to_string()),
+        images,
+        net: args.net.unwrap_or(Net::Host),
+        host_eth: args.host_eth.clone(),
+        vip: args.vip,
+        port_mappings: args
+            .port_mapping
+            .as_ref()
+            .map(|m| m.0.iter().map(port_map_text).collect())
+            .unwrap_or_default(),
+        volumes: volumes_from(args)?,
+        limits: limits_from(args, LimitsConfig::default()),
+        created: chrono::Local::now().to_rfc3339(),
+    })
+}
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
+    if args.tty {
+        bail!("-t (attach after boot) is not implemented yet");
+    }
+    let Some(list) = &args.images else {
+        bail!("-a create needs -m/--image");
+    };
+    let images = resolve_stack(ctx, &list.0)?;
+    let name = match &args.container {
+        Some(c) => c.clone(),
+        None => Name::parse_as("container name", list.0[list.0.len() - 1].name.as_str())?,
+    };
+    let _lock = ctx.runtime.containers.lock(&name)?;
+    let config = config_from(ctx, args, &name, images)?;
+    ctx.runtime.containers.create(&config, None)?;
+    crate::logging::info(&format!("container {name}: created from {}", config.images.join(",")));
+    drop(_lock);
+    if args.boot {
+        return super::boot::boot_and_report(ctx, &name, args.exec.as_deref());
+    }
+    Ok(Output::Ok)
+}

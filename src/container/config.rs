@@ -1,0 +1,149 @@
+//! `containers/C/config.toml`: everything `create` was told, stored so that
+//! every boot applies the same image stack, network, volumes and limits.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cli::{Net, PortMap, Volume};
+use crate::config::toml_reason;
+use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
+
+/// Errors reading or writing a container config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigFileError {
+    #[error("container config {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("container config {path}: {reason}")]
+    Parse { path: PathBuf, reason: String },
+    #[error("container config: {0}")]
+    Serialise(#[from] toml::ser::Error),
+    #[error(transparent)]
+    Write(#[from] AtomicWriteError),
+}
+
+/// One volume as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeConfig {
+    pub host: PathBuf,
+    pub container: PathBuf,
+}
+
+impl From<&Volume> for VolumeConfig {
+    fn from(v: &Volume) -> Self {
+        Self {
+            host: v.host.clone(),
+            container: v.container.clone(),
+        }
+    }
+}
+
+/// Cgroup limits as stored (applied at every boot).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpus: Option<Vec<u32>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_quota_percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_limit_bytes: Option<u64>,
+}
+
+impl LimitsConfig {
+    /// True when no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// The whole config of one container.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub name: String,
+    pub hostname: String,
+    /// `NAME:VERSION` of every layer, bottom first (base layers expanded).
+    pub images: Vec<String>,
+    pub net: Net,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_eth: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vip: Option<std::net::Ipv4Addr>,
+    /// `HOST:CONTAINER[/udp]`.
+    #[serde(default)]
+    pub port_mappings: Vec<String>,
+    #[serde(default)]
+    pub volumes: Vec<VolumeConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    pub created: String,
+}
+
+/// A port map as stored.
+pub fn port_map_text(m: &PortMap) -> String {
+    format!(
+        "{}:{}{}",
+        m.host,
+        m.container,
+        if m.udp { "/udp" } else { "" }
+    )
+}
+
+impl ContainerConfig {
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigFileError::Parse {
+            path: path.to_path_buf(),
+            reason: toml_reason(&text, &e),
+        })
+    }
+
+    /// Writes a config file atomically.
+    pub fn save(&self, path: &Path) -> Result<(), ConfigFileError> {
+        let text = toml::to_string_pretty(self)?;
+        write_atomic(path, text.as_bytes(), 0o644)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_round_trips() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let p = t.path().join("config.toml");
+        let c = ContainerConfig {
+            name: "web".into(),
+            hostname: "web".into(),
+            images: vec!["base:1".into(), "sshd:_".into()],
+            net: Net::Custom,
+            host_eth: None,
+            vip: Some("10.0.0.2".parse().expect("ip")),
+            port_mappings: vec!["8080:80".into()],
+            volumes: vec![VolumeConfig {
+                host: "/srv".into(),
+                container: "/data".into(),
+            }],
+            limits: LimitsConfig {
+                cpus: Some(vec![0]),
+                cpu_quota_percent: None,
+                mem_limit_bytes: Some(64 << 20),
+            },
+            created: "now".into(),
+        };
+        c.save(&p).expect("save");
+        assert_eq!(ContainerConfig::load(&p).expect("load"), c);
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert!(text.contains("net = \"CUSTOM\""), "{text}");
+        assert!(text.contains("images = ["), "{text}");
+    }
+}

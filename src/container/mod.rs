@@ -1,0 +1,9 @@
+//! Containers: their stored configuration, their run state as the kernel
+//! sees it, and the directory layout of `containers/C/`.
+pub mod config;
+pub mod state;
+pub mod store;
+
+pub use config::ContainerConfig;
+pub use state::{RunState, Status};
+pub use store::{ContainerError, ContainerStore};

@@ -1,0 +1,111 @@
+//! Finding the xdockerinit binary the container will run as PID 1, and
+//! checking that it is statically linked (the container's root filesystem
+//! need not hold any libraries or loader).
+
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+
+/// Errors finding xdockerinit.
+#[derive(Debug, thiserror::Error)]
+pub enum InitBinaryError {
+    #[error("xdockerinit not found (looked in {0}); set XDOCKER_INIT to its path")]
+    NotFound(String),
+    #[error("xdockerinit {0} is not a statically linked ELF executable; build it with scripts/build_static_init.sh")]
+    NotStatic(PathBuf),
+    #[error("xdockerinit {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Places to look, best first: `XDOCKER_INIT`, next to the xdocker binary,
+/// `../lib/xdocker/` from it.
+fn candidates() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Some(p) = std::env::var_os("XDOCKER_INIT").filter(|p| !p.is_empty()) {
+        out.push(PathBuf::from(p));
+        return out;
+    }
+    if let Ok(exe) = std::env::current_exe() {
+        if let Some(dir) = exe.parent() {
+            out.push(dir.join("xdockerinit"));
+            out.push(dir.join("../lib/xdocker/xdockerinit"));
+        }
+    }
+    out
+}
+
+/// Opens the xdockerinit to execute (close-on-exec; executed by fd).
+pub fn open() -> Result<(PathBuf, File), InitBinaryError> {
+    let list = candidates();
+    let path = list.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+        InitBinaryError::NotFound(
+            list.iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+        )
+    })?;
+    let mut file = File::open(&path).map_err(|source| InitBinaryError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    let mut head = vec![0u8; 4096];
+    let n = file.read(&mut head).map_err(|source| InitBinaryError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    head.truncate(n);
+    if !is_static_elf(&head) {
+        return Err(InitBinaryError::NotStatic(path));
+    }
+    // A fresh descriptor: the one above was read from.
+    let file = File::open(&path).map_err(|source| InitBinaryError::Io {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((path, file))
+}
+
+/// A 64-bit little-endian ELF whose program headers (within `head`) hold no
+/// PT_INTERP, i.e. it needs no dynamic loader.
+pub fn is_static_elf(head: &[u8]) -> bool {
+    const PT_INTERP: u32 = 3;
+    if head.len() < 64 || &head[..4] != b"\x7fELF" || head[4] != 2 || head[5] != 1 {
+        return false;
+    }
+    let u16_at = |o: usize| u16::from_le_bytes([head[o], head[o + 1]]) as usize;
+    let u64_at = |o: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&head[o..o + 8]);
+        u64::from_le_bytes(b) as usize
+    };
+    let (phoff, phentsize, phnum) = (u64_at(32), u16_at(54), u16_at(56));
+    if phentsize < 4 {
+        return false;
+    }
+    (0..phnum).all(|i| {
+        let o = phoff + i * phentsize;
+        match head.get(o..o + 4) {
+            Some(t) => u32::from_le_bytes([t[0], t[1], t[2], t[3]]) != PT_INTERP,
+            None => false,
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_binaries_are_recognised() {
+        let mut head = vec![0u8; 4096];
+        let n = File::open("/bin/sh")
+            .and_then(|mut f| f.read(&mut head))
+            .expect("read /bin/sh");
+        assert!(!is_static_elf(&head[..n]), "/bin/sh is dynamic on Debian");
+        assert!(!is_static_elf(b"#!/bin/sh\n"));
+    }
+}

@@ -1,0 +1,531 @@
+//! Running containers: boot (namespaces, cgroup, netns, root filesystem,
+//! xdockerinit as PID 1), stop (shutdown or kill), and releasing whatever a
+//! stopped container still holds — however it stopped.
+
+pub mod init_binary;
+pub mod netns;
+pub mod rootfs;
+pub mod spawn;
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+
+use crate::cgroups::{self, CgroupError, Cgroups, Limits};
+use crate::cli::Net;
+use crate::config::Config;
+use crate::container::state::{process_start_time, RunState, Status};
+use crate::container::store::{EXIT_FILE, MERGED, RWLAYER, STATE_FILE, WORKDIR};
+use crate::container::{ContainerConfig, ContainerError, ContainerStore};
+use crate::home::LockKind;
+use crate::image::ImageStore;
+use crate::names::{ImageRef, Name};
+use rootfs::RootfsPlan;
+use spawn::{ChildChannel, SpawnError};
+
+/// Seconds xdockerinit gives processes between TERM and KILL.
+pub const GRACE_SECONDS: u64 = 10;
+
+/// Errors of running containers.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("container {0} is running (pid {1})")]
+    Running(String, i32),
+    #[error("container {0} is not running")]
+    NotRunning(String),
+    #[error("boot container {name}: {reason}")]
+    Boot { name: String, reason: String },
+    #[error("container {name}: image {image} not found")]
+    ImageMissing { name: String, image: String },
+    #[error("container {name}: volume source {path} does not exist")]
+    VolumeSource { name: String, path: PathBuf },
+    #[error("container {0}: --net BRIDGE is not implemented yet")]
+    BridgeNotImplemented(String),
+    #[error("container {name}: {step}: {reason}")]
+    Step {
+        name: String,
+        step: &'static str,
+        reason: String,
+    },
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Init(#[from] init_binary::InitBinaryError),
+    #[error(transparent)]
+    Netns(#[from] netns::NetnsError),
+}
+
+/// How a boot ended for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootOutcome {
+    /// A host container is running in the background.
+    Detached { pid: i32 },
+    /// A single-process container ran its command to the end.
+    Exited { code: i32 },
+}
+
+/// How to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopMode {
+    /// SIGTERM to xdockerinit: TERM to all, grace period, KILL.
+    Shutdown,
+    /// SIGKILL to xdockerinit: the kernel kills everything in the namespace.
+    Kill,
+}
+
+/// The runtime of one home.
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    pub containers: ContainerStore,
+    pub images: ImageStore,
+    pub config: Config,
+}
+
+fn step<'a>(name: &'a Name, step: &'static str) -> impl FnOnce(String) -> RuntimeError + 'a {
+    move |reason| RuntimeError::Step {
+        name: name.to_string(),
+        step,
+        reason,
+    }
+}
+
+/// Kills and reaps a half-started child unless disarmed.
+struct ChildGuard(Option<Pid>);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.take() {
+            let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+    }
+}
+
+/// Runs a cleanup unless disarmed.
+struct Undo<F: FnMut()>(Option<F>);
+
+impl<F: FnMut()> Undo<F> {
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl<F: FnMut()> Drop for Undo<F> {
+    fn drop(&mut self) {
+        if let Some(f) = self.0.as_mut() {
+            f();
+        }
+    }
+}
+
+impl Runtime {
+    fn cgroups(&self) -> Result<Box<dyn Cgroups>, RuntimeError> {
+        Ok(cgroups::detect(
+            &self.config.cgroups.root,
+            &self.config.cgroups.parent,
+        )?)
+    }
+
+    /// The network namespace name of a container of this home.
+    pub fn netns_name(&self, name: &Name) -> String {
+        netns::netns_name(self.containers.home().root(), name.as_str())
+    }
+
+    /// The truth about a container; a container found stopped with state
+    /// left behind (killed init, crashed xdocker) has its leftovers released
+    /// when nobody else is working on it.
+    pub fn status(&self, name: &Name) -> Result<Status, RuntimeError> {
+        let status = self.containers.status(name)?;
+        if status == Status::Stopped && self.containers.run_state(name)?.is_some() {
+            if let Some(_lock) = self
+                .containers
+                .home()
+                .try_lock(LockKind::Container, name)
+                .map_err(ContainerError::from)?
+            {
+                self.release(name)?;
+            }
+        }
+        Ok(status)
+    }
+
+    /// Releases cgroup, netns and state of a container that is not running.
+    /// The caller holds the container's lock.
+    pub fn release(&self, name: &Name) -> Result<(), RuntimeError> {
+        let Some(state) = self.containers.run_state(name)? else {
+            return Ok(());
+        };
+        if state.status(Path::new("/proc")) != Status::Stopped {
+            return Err(RuntimeError::Running(name.to_string(), state.pid));
+        }
+        if let Some(cg) = &state.cgroup {
+            self.cgroups()?.remove(cg)?;
+        }
+        if let Some(ns) = &state.netns {
+            netns::remove(ns)?;
+        }
+        let path = self.containers.path(name, STATE_FILE);
+        std::fs::remove_file(&path)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| step(name, "remove state")(e.to_string()))?;
+        crate::logging::info(&format!("container {name}: released after stop"));
+        Ok(())
+    }
+
+    /// Releases every stopped container's leftovers (run by each command).
+    pub fn release_stale(&self) -> Result<(), RuntimeError> {
+        for name in self.containers.names()? {
+            if self.containers.path(&name, STATE_FILE).exists() {
+                self.status(&name)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Layer directories of a container's images, bottom first.
+    fn layers(&self, config: &ContainerConfig, name: &Name) -> Result<Vec<PathBuf>, RuntimeError> {
+        config
+            .images
+            .iter()
+            .map(|text| {
+                let missing = || RuntimeError::ImageMissing {
+                    name: name.to_string(),
+                    image: text.clone(),
+                };
+                let r: ImageRef = text.parse().map_err(|_| missing())?;
+                let v = r.version_or_none();
+                let dir = self.images.layer_dir(&r.name, &v);
+                if dir.is_dir() {
+                    Ok(dir)
+                } else {
+                    Err(missing())
+                }
+            })
+            .collect()
+    }
+
+    /// Boots a stopped container. With `exec`, CMD is the main process and
+    /// this waits for it, returning its exit code.
+    pub fn boot(&self, name: &Name, exec: Option<&str>) -> Result<BootOutcome, RuntimeError> {
+        let lock = self.containers.lock(name)?;
+        let config = self.containers.config(name)?;
+        if let Some(state) = self.containers.run_state(name)? {
+            if let Status::Running { pid } = state.status(Path::new("/proc")) {
+                return Err(RuntimeError::Running(name.to_string(), pid));
+            }
+            self.release(name)?;
+        }
+        if config.net == Net::Bridge {
+            return Err(RuntimeError::BridgeNotImplemented(name.to_string()));
+        }
+        let plan = RootfsPlan {
+            lowers: self.layers(&config, name)?,
+            upper: self.containers.path(name, RWLAYER),
+            work: self.containers.path(name, WORKDIR),
+            merged: self.containers.path(name, MERGED),
+            volumes: config
+                .volumes
+                .iter()
+                .map(|v| (v.host.clone(), v.container.clone()))
+                .collect(),
+            hostname: config.hostname.clone(),
+        };
+        for (host, _) in &plan.volumes {
+            if !host.exists() {
+                return Err(RuntimeError::VolumeSource {
+                    name: name.to_string(),
+                    path: host.clone(),
+                });
+            }
+        }
+        let (_, init) = init_binary::open()?;
+        let exit_path = self.containers.path(name, EXIT_FILE);
+        let exit_file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&exit_path)
+            .map_err(|e| step(name, "open exit record")(e.to_string()))?;
+
+        let cgroups = self.cgroups()?;
+        let limits = Limits {
+            cpus: config.limits.cpus.clone(),
+            cpu_quota_percent: config.limits.cpu_quota_percent,
+            mem_limit_bytes: config.limits.mem_limit_bytes,
+        };
+        cgroups.create(name.as_str(), &limits)?;
+        let mut cgroup_undo = Undo(Some(|| {
+            let _ = cgroups.remove(name.as_str());
+        }));
+
+        let netns = matches!(config.net, Net::Custom | Net::Bridge).then(|| self.netns_name(name));
+        let mut flags = CloneFlags::CLONE_NEWPID
+            | CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC;
+        if netns.is_some() {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        let (mut parent_end, child_end) = spawn::channel().map_err(boot_err(name))?;
+        // SAFETY: xdocker is single-threaded here (no thread was started by
+        // this command), so the child may run Rust code until it execs.
+        let child = unsafe { spawn::clone_into_namespaces(flags) }.map_err(boot_err(name))?;
+        let Some(pid) = child else {
+            spawn::close_parent_end(parent_end);
+            child_main(child_end, &plan, init, exit_file, exec);
+        };
+        drop(child_end);
+        let mut guard = ChildGuard(Some(pid));
+
+        cgroups.add_pid(name.as_str(), pid.as_raw())?;
+        let mut netns_undo = Undo(None);
+        if let Some(ns) = &netns {
+            netns::bind(ns, pid.as_raw())?;
+            netns_undo = Undo(Some(move || {
+                let _ = netns::remove(ns);
+            }));
+        }
+        parent_end.go().map_err(boot_err(name))?;
+        parent_end.wait_exec().map_err(boot_err(name))?;
+        let start_time = process_start_time(Path::new("/proc"), pid.as_raw()).ok_or_else(|| {
+            step(name, "start")("xdockerinit exited right after it started".to_string())
+        })?;
+        let state = RunState {
+            pid: pid.as_raw(),
+            start_time,
+            booted_at: chrono::Local::now().to_rfc3339(),
+            netns: netns.clone(),
+            cgroup: Some(name.to_string()),
+            exec: exec.map(str::to_string),
+        };
+        state
+            .save(&self.containers.path(name, STATE_FILE))
+            .map_err(ContainerError::from)?;
+        guard.0 = None;
+        cgroup_undo.disarm();
+        netns_undo.disarm();
+        crate::logging::info(&format!("container {name}: booted, pid {pid}"));
+
+        let Some(_) = exec else {
+            return Ok(BootOutcome::Detached { pid: pid.as_raw() });
+        };
+        // Single-process mode: others may shut it down meanwhile.
+        drop(lock);
+        let code = match nix::sys::wait::waitpid(pid, None) {
+            Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
+            Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
+            other => {
+                return Err(step(name, "wait")(format!("unexpected wait status {other:?}")));
+            }
+        };
+        let _lock = self.containers.lock(name)?;
+        self.release(name)?;
+        Ok(BootOutcome::Exited { code })
+    }
+
+    /// Stops a running container and releases what it held. A container
+    /// that is not running is an error, unless `force`.
+    pub fn stop(&self, name: &Name, mode: StopMode, force: bool) -> Result<(), RuntimeError> {
+        let _lock = self.containers.lock(name)?;
+        if !self.containers.exists(name) {
+            return Err(ContainerError::NotFound(name.to_string()).into());
+        }
+        let state = self.containers.run_state(name)?;
+        let running = state
+            .as_ref()
+            .map(|s| s.status(Path::new("/proc")))
+            .unwrap_or(Status::Stopped);
+        let Status::Running { pid } = running else {
+            self.release(name)?;
+            return if force {
+                Ok(())
+            } else {
+                Err(RuntimeError::NotRunning(name.to_string()))
+            };
+        };
+        let start_time = state.map(|s| s.start_time).unwrap_or(0);
+        let pidfd = match pidfd_open(pid) {
+            Ok(fd) => fd,
+            Err(_) => return self.release(name),
+        };
+        // The pidfd pins this very process: check it is still ours.
+        if process_start_time(Path::new("/proc"), pid) != Some(start_time) {
+            return self.release(name);
+        }
+        let (signal, wait) = match mode {
+            StopMode::Shutdown => (Signal::SIGTERM, Duration::from_secs(GRACE_SECONDS + 3)),
+            StopMode::Kill => (Signal::SIGKILL, Duration::from_secs(5)),
+        };
+        pidfd_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
+        if !wait_exit(&pidfd, wait) {
+            pidfd_signal(&pidfd, Signal::SIGKILL).map_err(|e| step(name, "signal")(e.to_string()))?;
+            if !wait_exit(&pidfd, Duration::from_secs(5)) {
+                return Err(step(name, "stop")("init did not exit after SIGKILL".to_string()));
+            }
+        }
+        // Not our child: its parent (the host's init) reaps it; wait until
+        // /proc shows it gone or a zombie.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_start_time(Path::new("/proc"), pid) == Some(start_time)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.release(name)?;
+        crate::logging::info(&format!("container {name}: stopped ({mode:?})"));
+        Ok(())
+    }
+
+    /// The exit record xdockerinit wrote at its last stop.
+    pub fn exit_code(&self, name: &Name) -> Option<i32> {
+        let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix("exit_code="))
+            .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+fn boot_err(name: &Name) -> impl FnOnce(SpawnError) -> RuntimeError + '_ {
+    move |e| RuntimeError::Boot {
+        name: name.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn pidfd_open(pid: i32) -> std::io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: the kernel returned a new descriptor that we now own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+fn pidfd_signal(fd: &OwnedFd, signal: Signal) -> std::io::Result<()> {
+    // SAFETY: pidfd_send_signal on a valid pidfd with no siginfo.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            signal as libc::c_int,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match r {
+        0 => Ok(()),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            // Already gone: as good as stopped.
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Waits until the process behind `fd` exits (the pidfd becomes readable).
+fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    // SAFETY: `fd` outlives this borrow.
+    let borrowed = unsafe { BorrowedFd::borrow_raw(fd.as_raw_fd()) };
+    let mut fds = [PollFd::new(borrowed, PollFlags::POLLIN)];
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
+}
+
+/// The child after clone3: waits for `go`, builds the root filesystem,
+/// executes xdockerinit. Never returns; errors go to the parent.
+fn child_main(
+    mut channel: ChildChannel,
+    plan: &RootfsPlan,
+    init: File,
+    exit_file: File,
+    exec: Option<&str>,
+) -> ! {
+    if !channel.wait_go() {
+        // SAFETY: _exit is always safe; nothing to flush in this child.
+        unsafe { libc::_exit(1) };
+    }
+    let err = prepare_and_exec(plan, &init, &exit_file, exec);
+    channel.error(&err);
+    // SAFETY: as above.
+    unsafe { libc::_exit(1) }
+}
+
+/// Returns only on failure, with the reason.
+fn prepare_and_exec(plan: &RootfsPlan, init: &File, exit_file: &File, exec: Option<&str>) -> String {
+    if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
+        return format!("unshare cgroup namespace: {}", e.desc().to_lowercase());
+    }
+    if let Err(e) = rootfs::build(plan) {
+        return e.to_string();
+    }
+    // Host mode detaches from the terminal; -e keeps xdocker's stdio for CMD.
+    if exec.is_none() {
+        match nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+            Ok(null) => {
+                for fd in 0..3 {
+                    let _ = nix::unistd::dup2(null, fd);
+                }
+                if null > 2 {
+                    let _ = nix::unistd::close(null);
+                }
+            }
+            Err(e) => return format!("open /dev/null: {}", e.desc().to_lowercase()),
+        }
+    }
+    // The exit record is fd 3 for xdockerinit; every other inherited fd is
+    // closed at exec.
+    if exit_file.as_raw_fd() != 3 {
+        if let Err(e) = nix::unistd::dup2(exit_file.as_raw_fd(), 3) {
+            return format!("pass exit record: {}", e.desc().to_lowercase());
+        }
+    } else {
+        let _ = nix::fcntl::fcntl(3, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+    }
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
+    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    let mut argv = vec![
+        CString::from(c"xdockerinit"),
+        CString::from(c"--exit-fd"),
+        CString::from(c"3"),
+        CString::from(c"--grace"),
+    ];
+    argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
+    if let Some(cmd) = exec {
+        argv.push(CString::from(c"-e"));
+        match CString::new(cmd) {
+            Ok(c) => argv.push(c),
+            Err(_) => return "the command contains a NUL byte".to_string(),
+        }
+    }
+    let mut env = vec![
+        CString::from(c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
+        CString::from(c"HOME=/root"),
+        CString::from(c"container=xdocker"),
+    ];
+    if let Some(term) = std::env::var_os("TERM").and_then(|t| {
+        CString::new(format!("TERM={}", t.to_string_lossy())).ok()
+    }) {
+        env.push(term);
+    }
+    match nix::unistd::fexecve(init.as_raw_fd(), &argv, &env) {
+        Err(e) => format!("execute xdockerinit: {}", e.desc().to_lowercase()),
+        Ok(never) => match never {},
+    }
+}

@@ -1,0 +1,88 @@
+//! Named network namespaces for CUSTOM (and later BRIDGE) containers:
+//! `/run/netns/nns<10 hex>` bound to the container's namespace, the same
+//! convention as `ip netns`, so `ip netns exec` works on it.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use md5::{Digest, Md5};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+
+/// Where `ip netns` keeps its names.
+pub const NETNS_DIR: &str = "/run/netns";
+
+/// Errors of naming a network namespace.
+#[derive(Debug, thiserror::Error)]
+#[error("network namespace {path}: {step}: {reason}")]
+pub struct NetnsError {
+    pub path: PathBuf,
+    pub step: &'static str,
+    pub reason: String,
+}
+
+/// `nns` + 10 hex digits of the MD5 of home and container name: the same
+/// container name in two homes never shares a namespace name.
+pub fn netns_name(home: &Path, container: &str) -> String {
+    let mut h = Md5::new();
+    h.update(home.as_os_str().as_encoded_bytes());
+    h.update(b"/");
+    h.update(container.as_bytes());
+    let digest = crate::image::archive::hex(&h.finalize());
+    format!("nns{}", &digest[..10])
+}
+
+/// Binds the network namespace of `pid` to `/run/netns/NAME`.
+pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
+    let path = Path::new(NETNS_DIR).join(name);
+    let err = |step, reason: String| NetnsError {
+        path: path.clone(),
+        step,
+        reason,
+    };
+    fs::create_dir_all(NETNS_DIR).map_err(|e| err("create directory", e.to_string()))?;
+    fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| err("create", e.to_string()))?;
+    let source = format!("/proc/{pid}/ns/net");
+    if let Err(e) = mount(
+        Some(source.as_str()),
+        &path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    ) {
+        let _ = fs::remove_file(&path);
+        return Err(err("bind", e.desc().to_lowercase()));
+    }
+    Ok(path)
+}
+
+/// Removes a name made by [`bind`]; a missing one is fine.
+pub fn remove(name: &str) -> Result<(), NetnsError> {
+    let path = Path::new(NETNS_DIR).join(name);
+    if !path.exists() {
+        return Ok(());
+    }
+    let _ = umount2(&path, MntFlags::MNT_DETACH);
+    fs::remove_file(&path).map_err(|e| NetnsError {
+        path: path.clone(),
+        step: "remove",
+        reason: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_stable_short_and_per_home() {
+        let a = netns_name(Path::new("/var/xdocker"), "web");
+        assert_eq!(a, netns_name(Path::new("/var/xdocker"), "web"));
+        assert_ne!(a, netns_name(Path::new("/tmp/other"), "web"));
+        assert_eq!(a.len(), 13);
+        assert!(a.starts_with("nns") && a[3..].chars().all(|c| c.is_ascii_hexdigit()));
+    }
+}

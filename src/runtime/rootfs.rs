@@ -1,0 +1,342 @@
+//! The container's root filesystem, built by the child inside its own mount
+//! namespace: overlay of the image layers with the writable layer on top,
+//! volumes, /proc, read-only /sys, a private /dev with its own devpts, then
+//! pivot_root. Nothing here propagates to the host's mount table: the first
+//! step makes every mount private.
+//!
+//! Paths inside the container are never resolved on the host: each mount
+//! target is opened component by component beneath the new root, refusing
+//! symlinks (an image could carry `/dev -> /etc`), and the mount is made on
+//! the opened directory through /proc/self/fd.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mkdirat, mknodat, Mode, SFlag};
+
+/// Why the root filesystem could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum RootfsError {
+    #[error("{step} {path}: {}", lower(.errno.desc()))]
+    Sys {
+        step: &'static str,
+        path: PathBuf,
+        errno: Errno,
+    },
+    #[error("{what} {path}: {reason}")]
+    Refused {
+        what: &'static str,
+        path: PathBuf,
+        reason: &'static str,
+    },
+}
+
+/// "Invalid argument" -> "invalid argument".
+fn lower(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn sys<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> RootfsError + 'a {
+    move |errno| RootfsError::Sys {
+        step,
+        path: path.to_path_buf(),
+        errno,
+    }
+}
+
+/// What to build.
+#[derive(Debug, Clone)]
+pub struct RootfsPlan {
+    /// Image layers, bottom first.
+    pub lowers: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+    pub merged: PathBuf,
+    /// (host source, path inside the container).
+    pub volumes: Vec<(PathBuf, PathBuf)>,
+    pub hostname: String,
+}
+
+/// Overlay's `lowerdir=` lists the top layer first; `:` and `,` and `\`
+/// in paths are escaped as the kernel expects.
+pub fn overlay_options(plan: &RootfsPlan) -> String {
+    let esc = |p: &Path| {
+        let s = p.to_string_lossy();
+        s.replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+    };
+    let lowers: Vec<String> = plan.lowers.iter().rev().map(|p| esc(p)).collect();
+    format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lowers.join(":"),
+        esc(&plan.upper),
+        esc(&plan.work)
+    )
+}
+
+/// Opens (creating missing directories, mode 0755) `rel` beneath `root`,
+/// refusing symlinks and `..` anywhere on the way.
+pub fn open_dir_beneath(root: &Path, rel: &Path, what: &'static str) -> Result<OwnedFd, RootfsError> {
+    let how = || {
+        OpenHow::new()
+            .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH)
+    };
+    let refused = |reason| RootfsError::Refused {
+        what,
+        path: Path::new("/").join(rel),
+        reason,
+    };
+    // The root is ours (a directory of the home); only what lies beneath it
+    // comes from images.
+    let fd = nix::fcntl::open(
+        root,
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("open", root))?;
+    // SAFETY: openat2 returned a new descriptor that nothing else owns.
+    let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    for c in rel.components() {
+        let name: &OsStr = match c {
+            Component::RootDir | Component::CurDir => continue,
+            Component::Normal(n) => n,
+            Component::ParentDir | Component::Prefix(_) => return Err(refused("'..' is not allowed")),
+        };
+        let next = match openat2(dir.as_raw_fd(), name, how()) {
+            Ok(fd) => fd,
+            Err(Errno::ENOENT) => {
+                mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755))
+                    .map_err(sys("create directory", rel))?;
+                openat2(dir.as_raw_fd(), name, how()).map_err(sys("open", rel))?
+            }
+            Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
+                return Err(refused("is a symlink inside the container"))
+            }
+            Err(Errno::ENOTDIR) => {
+                let is_link = nix::sys::stat::fstatat(
+                    Some(dir.as_raw_fd()),
+                    name,
+                    nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+                )
+                .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+                .unwrap_or(false);
+                return Err(refused(if is_link {
+                    "is a symlink inside the container"
+                } else {
+                    "is not a directory inside the container"
+                }));
+            }
+            Err(e) => return Err(sys("open", rel)(e)),
+        };
+        // SAFETY: as above, a fresh descriptor from openat2.
+        dir = unsafe { OwnedFd::from_raw_fd(next) };
+    }
+    Ok(dir)
+}
+
+/// `/proc/self/fd/N` of an open directory: a mount target that is exactly
+/// the directory opened, not whatever its path resolves to now.
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn mount_on(
+    source: Option<&Path>,
+    target: &OwnedFd,
+    fstype: Option<&str>,
+    flags: MsFlags,
+    data: Option<&str>,
+    shown: &Path,
+) -> Result<(), RootfsError> {
+    mount(source, &fd_path(target), fstype, flags, data).map_err(sys("mount", shown))
+}
+
+/// Builds the root filesystem and switches into it. Runs in the child, in
+/// its new mount, UTS and PID namespaces, before xdockerinit is executed.
+pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
+    // Nothing below may reach the host's mount table.
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(sys("make private", Path::new("/")))?;
+    let options = overlay_options(plan);
+    mount(
+        Some("overlay"),
+        &plan.merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(sys("mount overlay on", &plan.merged))?;
+    let root = &plan.merged;
+
+    for (host, inside) in &plan.volumes {
+        let meta = fs::metadata(host).map_err(|e| RootfsError::Sys {
+            step: "volume source",
+            path: host.clone(),
+            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+        let target = if meta.is_dir() {
+            open_dir_beneath(root, inside, "volume target")?
+        } else {
+            let parent = inside.parent().unwrap_or(Path::new("/"));
+            let dir = open_dir_beneath(root, parent, "volume target")?;
+            let name = inside.file_name().ok_or(RootfsError::Refused {
+                what: "volume target",
+                path: inside.clone(),
+                reason: "has no file name",
+            })?;
+            let how = OpenHow::new()
+                .flags(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+                .mode(Mode::from_bits_truncate(0o644))
+                .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
+            let fd = openat2(dir.as_raw_fd(), name, how).map_err(sys("create", inside))?;
+            // SAFETY: a fresh descriptor from openat2.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        mount_on(Some(host), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, inside)?;
+    }
+
+    let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let proc_dir = open_dir_beneath(root, Path::new("proc"), "mount point")?;
+    mount_on(Some(Path::new("proc")), &proc_dir, Some("proc"), nosuid, None, Path::new("/proc"))?;
+    let sys_dir = open_dir_beneath(root, Path::new("sys"), "mount point")?;
+    mount_on(
+        Some(Path::new("sysfs")),
+        &sys_dir,
+        Some("sysfs"),
+        nosuid | MsFlags::MS_RDONLY,
+        None,
+        Path::new("/sys"),
+    )?;
+    build_dev(root)?;
+
+    nix::unistd::sethostname(&plan.hostname).map_err(sys("sethostname", Path::new(&plan.hostname)))?;
+
+    // pivot_root(".", ".") stacks the old root under the new one; unmounting
+    // it leaves only the container's tree (pivot_root(2), "new_root and
+    // put_old may be the same directory").
+    nix::unistd::chdir(root).map_err(sys("chdir", root))?;
+    nix::unistd::pivot_root(".", ".").map_err(sys("pivot_root", root))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root", Path::new("/")))?;
+    nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
+    Ok(())
+}
+
+/// A private /dev: tmpfs with the usual nodes, a new devpts instance and
+/// its ptmx, shm, and the /proc/self/fd links.
+fn build_dev(root: &Path) -> Result<(), RootfsError> {
+    let dev = open_dir_beneath(root, Path::new("dev"), "mount point")?;
+    mount_on(
+        Some(Path::new("tmpfs")),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("mode=755,size=65536k"),
+        Path::new("/dev"),
+    )?;
+    // The fd now names the directory under the new tmpfs only after a
+    // reopen: open the mounted /dev again through the same safe walk.
+    let dev = open_dir_beneath(root, Path::new("dev"), "mount point")?;
+    let d = dev.as_raw_fd();
+    for (name, major, minor) in [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ] {
+        mknodat(
+            Some(d),
+            name,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(major, minor),
+        )
+        .map_err(sys("mknod", &Path::new("/dev").join(name)))?;
+    }
+    // /dev/console: a harmless node until sessions bring a pty for it.
+    mknodat(
+        Some(d),
+        "console",
+        SFlag::S_IFCHR,
+        Mode::from_bits_truncate(0o600),
+        makedev(1, 3),
+    )
+    .map_err(sys("mknod", Path::new("/dev/console")))?;
+    let pts = open_dir_beneath(root, Path::new("dev/pts"), "mount point")?;
+    mount_on(
+        Some(Path::new("devpts")),
+        &pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Path::new("/dev/pts"),
+    )?;
+    let shm = open_dir_beneath(root, Path::new("dev/shm"), "mount point")?;
+    mount_on(
+        Some(Path::new("tmpfs")),
+        &shm,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777,size=65536k"),
+        Path::new("/dev/shm"),
+    )?;
+    for (link, target) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        nix::unistd::symlinkat(target, Some(d), link)
+            .map_err(sys("symlink", &Path::new("/dev").join(link)))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlay_lists_the_top_layer_first_and_escapes() {
+        let plan = RootfsPlan {
+            lowers: vec!["/i/base".into(), "/i/a:b,c".into()],
+            upper: "/c/rw".into(),
+            work: "/c/work".into(),
+            merged: "/c/merged".into(),
+            volumes: vec![],
+            hostname: "h".into(),
+        };
+        assert_eq!(
+            overlay_options(&plan),
+            "lowerdir=/i/a\\:b\\,c:/i/base,upperdir=/c/rw,workdir=/c/work"
+        );
+    }
+
+    #[test]
+    fn targets_are_opened_beneath_the_root_without_symlinks() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let root = t.path().join("root");
+        fs::create_dir_all(root.join("etc")).expect("mkdir");
+        std::os::unix::fs::symlink("/etc", root.join("dev")).expect("symlink");
+        std::os::unix::fs::symlink("../..", root.join("etc/up")).expect("symlink");
+        assert!(open_dir_beneath(&root, Path::new("/data/deep"), "t").is_ok());
+        assert!(root.join("data/deep").is_dir(), "missing directories are created");
+        for bad in ["/dev", "/dev/pts", "/etc/up/x", "/../x"] {
+            let e = open_dir_beneath(&root, Path::new(bad), "volume target");
+            assert!(e.is_err(), "{bad}");
+        }
+        assert!(!t.path().join("x").exists());
+        let e = open_dir_beneath(&root, Path::new("/dev"), "volume target").expect_err("symlink");
+        assert_eq!(e.to_string(), "volume target /dev: is a symlink inside the container");
+    }
+}

@@ -1,0 +1,277 @@
+//! Real containers (root): lifecycle, single-process mode, isolation of
+//! writes, leftovers after kill -9, limits that bite, bad inputs that leave
+//! nothing behind.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{mounts_below, netns_names, RuntimeHome};
+
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .unwrap_or(true)
+}
+
+fn containers_row(h: &RuntimeHome, name: &str) -> String {
+    let out = h.run("-s containers").ok().to_string();
+    out.lines()
+        .find(|l| l.split_whitespace().next() == Some(name))
+        .unwrap_or_else(|| panic!("no row for {name} in:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn lifecycle_create_boot_shutdown_destroy() {
+    if !common::require_root("lifecycle_create_boot_shutdown_destroy") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c life --host life-host").ok();
+    let row = containers_row(&h, "life");
+    assert!(row.contains("test:_") && row.contains("life-host") && row.ends_with("STOPPED"), "{row}");
+    assert_eq!(
+        h.run("-s containers").ok().lines().next(),
+        Some("container_id  image   hostname   net   netns  vip  status")
+    );
+
+    h.run("-a boot -c life").ok();
+    let pid = h.pid("life").expect("state has the pid");
+    assert!(alive(pid), "xdockerinit keeps running after xdocker exited");
+    assert!(containers_row(&h, "life").ends_with(&format!("RUNNING({pid})")));
+    // It is PID 1 of its own namespace, with its own hostname and root.
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).expect("NSpid");
+    assert!(nspid.split_whitespace().last() == Some("1"), "{nspid}");
+    let root = h.run("-s container_root -c life").ok().trim().to_string();
+    assert_eq!(root, format!("/proc/{pid}/root"));
+    assert!(Path::new(&root).join("bin/busybox").exists());
+    assert!(Path::new(&root).join("proc/1/status").exists(), "/proc is mounted");
+    assert!(Path::new(&root).join("dev/pts/ptmx").exists(), "own devpts");
+    assert!(Path::new(&root).join("dev/null").exists());
+    let uts = std::process::Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-u", "hostname"])
+        .output()
+        .expect("nsenter");
+    assert_eq!(String::from_utf8_lossy(&uts.stdout).trim(), "life-host");
+    // Nothing of the container is in the host's mount table.
+    let cdir = h.home.path().join("containers/life");
+    assert!(mounts_below(&cdir).is_empty(), "{:?}", mounts_below(&cdir));
+    assert!(!h.cgroup_dirs().is_empty());
+
+    h.run("-a boot -c life").fails(1, "container life is running");
+    h.run("-a destroy -c life").fails(1, "is running");
+    h.run("-a vip -c life --vip 10.1.1.1").fails(1, "shut it down");
+
+    let t = Instant::now();
+    h.run("-a shutdown -c life").ok();
+    assert!(t.elapsed() < Duration::from_secs(5), "orderly stop is quick for an idle host");
+    assert!(!alive(pid));
+    assert!(containers_row(&h, "life").ends_with("STOPPED"));
+    assert!(!h.home.path().join("containers/life/state.toml").exists());
+    for d in h.cgroup_dirs() {
+        assert!(!d.join("life").exists(), "cgroup {} removed", d.display());
+    }
+    h.run("-a shutdown -c life").fails(1, "is not running");
+    h.run("-a shutdown -c life -f").ok();
+    h.run("-a destroy -c life").ok();
+    assert!(!cdir.exists());
+    h.run("-a destroy -c life").fails(1, "container life not found");
+}
+
+#[test]
+fn single_process_mode_returns_the_exit_code() {
+    if !common::require_root("single_process_mode_returns_the_exit_code") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    let r = h.run_in(None, ["-a", "create", "-m", "test", "-c", "once", "-b", "-e", "echo out; echo err >&2; exit 7"]);
+    assert_eq!(r.code, 7, "{r:?}");
+    assert_eq!(r.stdout, "out\n");
+    assert_eq!(r.stderr, "err\n");
+    let json = h.run("-s containers --json").ok().to_string();
+    assert!(json.contains("\"exit_code\": 7") && json.contains("\"status\": \"STOPPED\""), "{json}");
+    let r = h.run_in(None, ["-a", "boot", "-c", "once", "-e", "kill -9 $$"]);
+    assert_eq!(r.code, 137, "{r:?}");
+    assert!(h.cgroup_dirs().iter().all(|d| !d.join("once").exists()));
+    h.run("-a destroy -c once").ok();
+}
+
+#[test]
+fn containers_from_one_image_keep_separate_writes() {
+    if !common::require_root("containers_from_one_image_keep_separate_writes") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c a").ok();
+    h.run("-a create -m test -c b").ok();
+    let r = h.run_in(None, ["-a", "boot", "-c", "a", "-e", "echo from-a > /etc/motd; rm /root/tpl.txt"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let r = h.run_in(None, ["-a", "boot", "-c", "b", "-e", "cat /etc/motd 2>&1; cat /root/tpl.txt"]);
+    assert!(!r.stdout.contains("from-a"), "{r:?}");
+    assert!(r.stdout.contains("${LEAF}"), "b still sees the image's file: {r:?}");
+    let rw_a = h.home.path().join("containers/a/rwlayer");
+    assert_eq!(fs::read_to_string(rw_a.join("etc/motd")).expect("motd"), "from-a\n");
+    // The deletion is a whiteout in a's writable layer; the image is intact.
+    let wh = fs::symlink_metadata(rw_a.join("root/tpl.txt")).expect("whiteout");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(wh.file_type().is_char_device());
+    assert!(h.home.layer("test", "_").join("root/tpl.txt").exists());
+    assert!(!h.home.path().join("containers/b/rwlayer/etc/motd").exists());
+}
+
+#[test]
+fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
+    if !common::require_root("kill_9_of_init_is_seen_and_released_by_the_next_command") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c victim --net CUSTOM").ok();
+    h.run("-a boot -c victim").ok();
+    let pid = h.pid("victim").expect("pid");
+    let ns = containers_row(&h, "victim")
+        .split_whitespace()
+        .nth(4)
+        .expect("netns column")
+        .to_string();
+    assert!(ns.starts_with("nns") && netns_names().contains(&ns), "{ns}");
+    let links = std::process::Command::new("ip")
+        .args(["netns", "exec", &ns, "ip", "-o", "link"])
+        .output()
+        .expect("ip netns exec");
+    let links = String::from_utf8_lossy(&links.stdout);
+    assert_eq!(links.lines().count(), 1, "only lo: {links}");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
+        .expect("kill");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(containers_row(&h, "victim").ends_with("STOPPED"));
+    assert!(!netns_names().contains(&ns), "netns released");
+    assert!(h.cgroup_dirs().iter().all(|d| !d.join("victim").exists()), "cgroup released");
+    h.run("-a destroy -c victim").ok();
+}
+
+#[test]
+fn destroy_with_h_shuts_down_first() {
+    if !common::require_root("destroy_with_h_shuts_down_first") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c d -b").ok();
+    let pid = h.pid("d").expect("pid");
+    h.run("-a destroy -c d").fails(1, "use -h");
+    h.run("-a destroy -c d -h").ok();
+    assert!(!alive(pid));
+    assert!(!h.home.path().join("containers/d").exists());
+}
+
+#[test]
+fn bad_inputs_leave_nothing_behind() {
+    if !common::require_root("bad_inputs_leave_nothing_behind") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m nope -c x").fails(1, "image nope not found");
+    assert!(!h.home.path().join("containers/x").exists());
+    h.run("-a create -m test -c dup").ok();
+    h.run("-a create -m test -c dup").fails(1, "container dup already exists");
+    h.run("-a create -m test -c v --volume /nonexistent/src:/data")
+        .fails(1, "volume source /nonexistent/src does not exist");
+    // A volume source that vanished after create: boot refuses, nothing left.
+    let src = h.home.scratch("vol");
+    h.run_in(None, ["-a", "create", "-m", "test", "-c", "v2", "--volume", &format!("{}:/data", src.display())])
+        .ok();
+    fs::remove_dir(&src).expect("rmdir");
+    h.run("-a boot -c v2").fails(1, "volume source");
+    // An image deleted under a stopped container: boot refuses.
+    h.run("-a copy_image --from-image test --to-image gone:1").ok();
+    h.run("-a create -m gone:1 -c orphan").ok();
+    h.run("-a del_image -m gone:1 -f").ok();
+    h.run("-a boot -c orphan").fails(1, "image gone:1 not found");
+    // A hostile image: /proc is a symlink to a host directory.
+    h.run("-a copy_image --from-image test --to-image evil:1").ok();
+    let l = h.home.layer("evil", "1");
+    fs::remove_dir_all(l.join("proc")).ok();
+    std::os::unix::fs::symlink("/etc", l.join("proc")).expect("symlink");
+    h.run("-a create -m evil:1 -c evil").ok();
+    h.run("-a boot -c evil").fails(1, "/proc: is a symlink inside the container");
+    for c in ["v2", "orphan", "evil", "dup"] {
+        assert!(!h.home.path().join("containers").join(c).join("state.toml").exists());
+        assert!(h.cgroup_dirs().iter().all(|d| !d.join(c).exists()), "{c}: cgroup left");
+    }
+    assert!(mounts_below(h.home.path()).is_empty());
+    assert!(h.home.staging_leftovers().is_empty());
+}
+
+#[test]
+fn volumes_are_bind_mounted_inside() {
+    if !common::require_root("volumes_are_bind_mounted_inside") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    let src = h.home.scratch("share");
+    fs::write(src.join("in.txt"), "from host\n").expect("write");
+    h.run_in(None, ["-a", "create", "-m", "test", "-c", "vol", "--volume", &format!("{}:/srv/data", src.display())])
+        .ok();
+    let r = h.run_in(None, ["-a", "boot", "-c", "vol", "-e", "cat /srv/data/in.txt; echo back > /srv/data/out.txt"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "from host\n");
+    assert_eq!(fs::read_to_string(src.join("out.txt")).expect("out"), "back\n");
+}
+
+#[test]
+fn memory_and_cpu_limits_bite() {
+    if !common::require_root("memory_and_cpu_limits_bite") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c mem --mem-limit 64M").ok();
+    // Command substitution keeps all of it in the shell's memory.
+    let hog = |mb: u32| format!("x=$(head -c {mb}m /dev/zero | tr '\\0' a); echo survived");
+    let r = h.run_in(None, ["-a", "boot", "-c", "mem", "-e", &hog(200)]);
+    assert_eq!(r.code, 137, "the 200M allocation is killed: {r:?}");
+    assert!(!r.stdout.contains("survived"));
+    let r = h.run_in(None, ["-a", "boot", "-c", "mem", "-e", &hog(20)]);
+    assert_eq!((r.code, r.stdout.as_str()), (0, "survived\n"), "within the limit: {r:?}");
+
+    h.run("-a create -m test -c pin").ok();
+    let r = h.run_in(None, ["-a", "boot", "-c", "pin", "--cpus", "0", "-e", "grep Cpus_allowed_list /proc/self/status"]);
+    assert_eq!(r.stdout.split_whitespace().last(), Some("0"), "{r:?}");
+    // Stored: the next boot without --cpus is still pinned.
+    let r = h.run_in(None, ["-a", "boot", "-c", "pin", "-e", "grep Cpus_allowed_list /proc/self/status"]);
+    assert_eq!(r.stdout.split_whitespace().last(), Some("0"), "{r:?}");
+}
+
+#[test]
+fn concurrent_boots_of_one_container_exactly_one_wins() {
+    if !common::require_root("concurrent_boots_of_one_container_exactly_one_wins") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c race").ok();
+    let results: Vec<common::Run> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| h.run("-a boot -c race"))).collect();
+        handles.into_iter().map(|t| t.join().expect("thread")).collect()
+    });
+    let ok = results.iter().filter(|r| r.code == 0).count();
+    assert_eq!(ok, 1, "{results:?}");
+    for r in results.iter().filter(|r| r.code != 0) {
+        r.fails(1, "is running");
+    }
+    h.run("-a kill -c race").ok();
+}

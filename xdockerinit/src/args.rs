@@ -1,0 +1,338 @@
+//! The command line of xdockerinit, parsed without side effects: it is the
+//! contract with the host side (`xdocker -a boot`), so it is small, strict
+//! (unknown or repeated options are refused) and unit tested.
+
+use std::ffi::{CString, OsString};
+use std::fmt;
+use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStringExt;
+
+/// Grace period of the orderly stop when `--grace` is not given.
+pub const DEFAULT_GRACE_SECS: u32 = 10;
+
+/// Usage text, printed by `--help`.
+pub const USAGE: &str = "\
+usage: xdockerinit [--exit-fd N] [--grace SECONDS] [-e CMD]
+       xdockerinit -v | --version
+
+PID 1 of an xdocker container: reaps orphans, turns SIGTERM/SIGINT into an
+orderly stop (TERM to all, grace period, KILL).
+
+  --exit-fd N        write `exit_code=<N>` into this open file when stopping
+  --grace SECONDS    grace period between TERM and KILL (default 10)
+  -e CMD             run CMD with /bin/sh -c as the main process; stop when it exits
+  -v, --version      print the version
+  -h, --help         print this help";
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invocation {
+    /// `-v`/`--version`.
+    Version,
+    /// `-h`/`--help`.
+    Help,
+    /// Run as PID 1.
+    Run(Args),
+}
+
+/// Options of a run as PID 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Args {
+    /// `--exit-fd N`: where the exit record goes (always >= 3).
+    pub exit_fd: Option<RawFd>,
+    /// `--grace SECONDS`.
+    pub grace_secs: u32,
+    /// `-e CMD`: single-process mode when set.
+    pub command: Option<CString>,
+}
+
+impl Default for Args {
+    fn default() -> Self {
+        Args {
+            exit_fd: None,
+            grace_secs: DEFAULT_GRACE_SECS,
+            command: None,
+        }
+    }
+}
+
+/// A command line that is not the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArgsError {
+    /// An option (or a stray argument) we do not know.
+    Unknown(String),
+    /// An option given without its value.
+    MissingValue(&'static str),
+    /// An option given twice.
+    Repeated(&'static str),
+    /// `--exit-fd` that is not a number.
+    BadFd(String),
+    /// `--exit-fd` naming stdin, stdout or stderr.
+    StandardFd(RawFd),
+    /// `--grace` that is not a whole number of seconds.
+    BadGrace(String),
+    /// `-e ''`.
+    EmptyCommand,
+    /// `-e` with a NUL byte (cannot come from argv, kept for totality).
+    NulInCommand,
+}
+
+impl fmt::Display for ArgsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArgsError::Unknown(arg) if arg.starts_with('-') => {
+                write!(f, "unknown option '{arg}' (see --help)")
+            }
+            ArgsError::Unknown(arg) => write!(f, "unexpected argument '{arg}' (see --help)"),
+            ArgsError::MissingValue(opt) => write!(f, "{opt} needs a value"),
+            ArgsError::Repeated(opt) => write!(f, "{opt} given twice"),
+            ArgsError::BadFd(value) => {
+                write!(f, "--exit-fd: '{value}' is not a file descriptor number")
+            }
+            ArgsError::StandardFd(fd) => write!(
+                f,
+                "--exit-fd: {fd} is a standard stream, give a descriptor of 3 or more"
+            ),
+            ArgsError::BadGrace(value) => {
+                write!(f, "--grace: '{value}' is not a whole number of seconds")
+            }
+            ArgsError::EmptyCommand => write!(f, "-e: empty command"),
+            ArgsError::NulInCommand => write!(f, "-e: the command contains a nul byte"),
+        }
+    }
+}
+
+impl std::error::Error for ArgsError {}
+
+/// Parses the arguments after the program name.
+///
+/// Options are read left to right; `-e` takes the next argument verbatim,
+/// even one starting with `-`. `--opt=value` is accepted for the long
+/// options. `-v` and `-h` end the parse at once.
+pub fn parse<I>(args: I) -> Result<Invocation, ArgsError>
+where
+    I: IntoIterator<Item = OsString>,
+{
+    let mut args = args.into_iter();
+    let mut exit_fd = None;
+    let mut grace_secs = None;
+    let mut command = None;
+
+    while let Some(arg) = args.next() {
+        // Options are ASCII; only CMD may be arbitrary bytes.
+        let Some(text) = arg.to_str() else {
+            return Err(ArgsError::Unknown(arg.to_string_lossy().into_owned()));
+        };
+        let (name, inline) = match text.split_once('=') {
+            Some((name, value)) if name.starts_with("--") => (name, Some(value.to_owned())),
+            _ => (text, None),
+        };
+        match name {
+            "-v" | "--version" if inline.is_none() => return Ok(Invocation::Version),
+            "-h" | "--help" if inline.is_none() => return Ok(Invocation::Help),
+            "--exit-fd" => {
+                let value = value_of("--exit-fd", inline, &mut args)?;
+                let fd = parse_fd(&value)?;
+                set_once(&mut exit_fd, fd, "--exit-fd")?;
+            }
+            "--grace" => {
+                let value = value_of("--grace", inline, &mut args)?;
+                let secs = parse_grace(&value)?;
+                set_once(&mut grace_secs, secs, "--grace")?;
+            }
+            "-e" => {
+                let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
+                let cmd = parse_command(value)?;
+                set_once(&mut command, cmd, "-e")?;
+            }
+            _ => return Err(ArgsError::Unknown(text.to_owned())),
+        }
+    }
+
+    Ok(Invocation::Run(Args {
+        exit_fd,
+        grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
+        command,
+    }))
+}
+
+fn value_of<I>(opt: &'static str, inline: Option<String>, rest: &mut I) -> Result<String, ArgsError>
+where
+    I: Iterator<Item = OsString>,
+{
+    if let Some(value) = inline {
+        return Ok(value);
+    }
+    let value = rest.next().ok_or(ArgsError::MissingValue(opt))?;
+    Ok(value.to_string_lossy().into_owned())
+}
+
+fn set_once<T>(slot: &mut Option<T>, value: T, opt: &'static str) -> Result<(), ArgsError> {
+    if slot.is_some() {
+        return Err(ArgsError::Repeated(opt));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn parse_fd(value: &str) -> Result<RawFd, ArgsError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ArgsError::BadFd(value.to_owned()));
+    }
+    let fd: RawFd = value
+        .parse()
+        .map_err(|_| ArgsError::BadFd(value.to_owned()))?;
+    // 0-2 are CMD's stdin/stdout/stderr: making them close-on-exec, or
+    // writing the record into them, would break the contract of -e.
+    if fd <= 2 {
+        return Err(ArgsError::StandardFd(fd));
+    }
+    Ok(fd)
+}
+
+fn parse_grace(value: &str) -> Result<u32, ArgsError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ArgsError::BadGrace(value.to_owned()));
+    }
+    value
+        .parse()
+        .map_err(|_| ArgsError::BadGrace(value.to_owned()))
+}
+
+fn parse_command(value: OsString) -> Result<CString, ArgsError> {
+    if value.is_empty() {
+        return Err(ArgsError::EmptyCommand);
+    }
+    CString::new(value.into_vec()).map_err(|_| ArgsError::NulInCommand)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::ffi::OsStrExt;
+
+    fn p(args: &[&str]) -> Result<Invocation, ArgsError> {
+        parse(args.iter().map(OsString::from))
+    }
+
+    fn run(args: &[&str]) -> Args {
+        match p(args) {
+            Ok(Invocation::Run(args)) => args,
+            other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn no_arguments_is_host_mode_with_defaults() {
+        assert_eq!(run(&[]), Args::default());
+        assert_eq!(run(&[]).grace_secs, 10);
+    }
+
+    #[test]
+    fn version_and_help() {
+        assert_eq!(p(&["-v"]), Ok(Invocation::Version));
+        assert_eq!(p(&["--version"]), Ok(Invocation::Version));
+        assert_eq!(p(&["--grace", "3", "-v"]), Ok(Invocation::Version));
+        assert_eq!(p(&["-h"]), Ok(Invocation::Help));
+        assert_eq!(p(&["--help"]), Ok(Invocation::Help));
+    }
+
+    #[test]
+    fn all_options_in_any_order() {
+        let want = Args {
+            exit_fd: Some(3),
+            grace_secs: 5,
+            command: Some(CString::new("exit 7").unwrap()),
+        };
+        assert_eq!(
+            run(&["--exit-fd", "3", "--grace", "5", "-e", "exit 7"]),
+            want
+        );
+        assert_eq!(run(&["-e", "exit 7", "--grace=5", "--exit-fd=3"]), want);
+    }
+
+    #[test]
+    fn e_takes_the_next_argument_verbatim() {
+        let args = run(&["-e", "-v"]);
+        assert_eq!(args.command, Some(CString::new("-v").unwrap()));
+        let args = run(&["-e", "--grace=3 x"]);
+        assert_eq!(args.command, Some(CString::new("--grace=3 x").unwrap()));
+    }
+
+    #[test]
+    fn command_may_be_any_bytes() {
+        let raw = OsString::from(std::ffi::OsStr::from_bytes(b"echo \xff"));
+        let got = parse([OsString::from("-e"), raw]).unwrap();
+        match got {
+            Invocation::Run(args) => {
+                assert_eq!(args.command.unwrap().as_bytes(), b"echo \xff")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn grace_zero_is_allowed() {
+        assert_eq!(run(&["--grace", "0"]).grace_secs, 0);
+    }
+
+    #[test]
+    fn refusals() {
+        assert_eq!(p(&["--bogus"]), Err(ArgsError::Unknown("--bogus".into())));
+        assert_eq!(p(&["foo"]), Err(ArgsError::Unknown("foo".into())));
+        assert_eq!(p(&["-v=1"]), Err(ArgsError::Unknown("-v=1".into())));
+        assert_eq!(p(&["--exit-fd"]), Err(ArgsError::MissingValue("--exit-fd")));
+        assert_eq!(p(&["--grace"]), Err(ArgsError::MissingValue("--grace")));
+        assert_eq!(p(&["-e"]), Err(ArgsError::MissingValue("-e")));
+        assert_eq!(p(&["-e", ""]), Err(ArgsError::EmptyCommand));
+        assert_eq!(p(&["--exit-fd", "x"]), Err(ArgsError::BadFd("x".into())));
+        assert_eq!(p(&["--exit-fd", "-4"]), Err(ArgsError::BadFd("-4".into())));
+        assert_eq!(p(&["--exit-fd", "+4"]), Err(ArgsError::BadFd("+4".into())));
+        assert_eq!(
+            p(&["--exit-fd", "99999999999"]),
+            Err(ArgsError::BadFd("99999999999".into()))
+        );
+        assert_eq!(p(&["--exit-fd", "2"]), Err(ArgsError::StandardFd(2)));
+        assert_eq!(p(&["--exit-fd="]), Err(ArgsError::BadFd(String::new())));
+        assert_eq!(
+            p(&["--grace", "1.5"]),
+            Err(ArgsError::BadGrace("1.5".into()))
+        );
+        assert_eq!(p(&["--grace", "-1"]), Err(ArgsError::BadGrace("-1".into())));
+        assert_eq!(
+            p(&["--grace", "1", "--grace", "2"]),
+            Err(ArgsError::Repeated("--grace"))
+        );
+        assert_eq!(p(&["-e", "a", "-e", "b"]), Err(ArgsError::Repeated("-e")));
+        assert_eq!(
+            p(&["--exit-fd", "3", "--exit-fd=4"]),
+            Err(ArgsError::Repeated("--exit-fd"))
+        );
+    }
+
+    #[test]
+    fn messages_are_one_lowercase_line() {
+        let errors = [
+            ArgsError::Unknown("--bogus".into()),
+            ArgsError::Unknown("foo".into()),
+            ArgsError::MissingValue("-e"),
+            ArgsError::Repeated("--grace"),
+            ArgsError::BadFd("x".into()),
+            ArgsError::StandardFd(1),
+            ArgsError::BadGrace("x".into()),
+            ArgsError::EmptyCommand,
+            ArgsError::NulInCommand,
+        ];
+        for e in errors {
+            let text = e.to_string();
+            assert!(!text.contains('\n'), "{text}");
+            assert!(!text.ends_with('.'), "{text}");
+            let first = text.chars().next().unwrap();
+            assert!(!first.is_uppercase(), "{text}");
+        }
+        assert_eq!(
+            ArgsError::Unknown("--bogus".into()).to_string(),
+            "unknown option '--bogus' (see --help)"
+        );
+    }
+}

@@ -1,0 +1,233 @@
+//! The exit record: how a stopped container tells the host its exit code.
+//!
+//! The host opens a regular file before pivot_root and passes its descriptor
+//! with `--exit-fd N`; nothing in the container can reach that file, and the
+//! descriptor is made close-on-exec before anything runs, so no process of
+//! the container inherits it. At the stop, xdockerinit writes one line
+//! `exit_code=<N>\n` with `pwrite` at offset 0, then `ftruncate` to its length
+//! and `fsync`: a reader sees either the old content or a first line that is
+//! already the new record, never an empty file between the two.
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{fcntl, FcntlArg, FdFlag, OFlag};
+use nix::sys::stat::{fstat, SFlag};
+
+use crate::ErrnoText;
+
+/// The text of the record for an exit code.
+pub fn format(code: i32) -> String {
+    format!("exit_code={code}\n")
+}
+
+/// Reads a record back (the host side's view): `None` when the file holds no
+/// complete record (xdockerinit never wrote one).
+pub fn parse(text: &str) -> Option<i32> {
+    let line = text.strip_suffix('\n').unwrap_or(text);
+    let line = line.lines().next()?;
+    line.strip_prefix("exit_code=")?.parse().ok()
+}
+
+/// What went wrong with the exit descriptor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExitRecordError {
+    /// A system call on the descriptor failed.
+    Sys {
+        /// The descriptor number from `--exit-fd`.
+        fd: RawFd,
+        /// The step that failed ("make it close-on-exec", "write the record", ...).
+        op: &'static str,
+        /// Why.
+        source: Errno,
+    },
+    /// The descriptor is open read-only (or `O_PATH`).
+    NotWritable {
+        /// The descriptor number.
+        fd: RawFd,
+    },
+    /// The descriptor is a pipe, socket, tty...: `pwrite`/`ftruncate` need a file.
+    NotAFile {
+        /// The descriptor number.
+        fd: RawFd,
+    },
+}
+
+impl fmt::Display for ExitRecordError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ExitRecordError::Sys { fd, op, source } => {
+                write!(f, "exit fd {fd}: {op}: {}", ErrnoText(*source))
+            }
+            ExitRecordError::NotWritable { fd } => {
+                write!(f, "exit fd {fd}: not open for writing")
+            }
+            ExitRecordError::NotAFile { fd } => write!(f, "exit fd {fd}: not a regular file"),
+        }
+    }
+}
+
+impl std::error::Error for ExitRecordError {}
+
+/// The adopted exit descriptor.
+#[derive(Debug)]
+pub struct ExitRecord {
+    fd: OwnedFd,
+}
+
+impl ExitRecord {
+    /// Takes `fd` over: makes it close-on-exec, checks it is a regular file
+    /// open for writing, and clears `O_APPEND`, because on Linux `pwrite` on
+    /// an `O_APPEND` descriptor appends whatever the offset (pwrite(2), BUGS).
+    ///
+    /// # Safety
+    ///
+    /// `fd` must not be owned by anything else in this process: it is closed
+    /// when the `ExitRecord` is dropped. On error it is left open (and
+    /// close-on-exec unless that very step failed).
+    pub unsafe fn adopt(fd: RawFd) -> Result<ExitRecord, ExitRecordError> {
+        let fail = |op, source| ExitRecordError::Sys { fd, op, source };
+        // First, so that the descriptor cannot leak into a child even if a
+        // later check fails. EBADF here also tells a closed descriptor.
+        fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC))
+            .map_err(|e| fail("make it close-on-exec", e))?;
+        let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(|e| fail("read its flags", e))?;
+        let flags = OFlag::from_bits_truncate(flags);
+        if flags & OFlag::O_ACCMODE == OFlag::O_RDONLY || flags.contains(OFlag::O_PATH) {
+            return Err(ExitRecordError::NotWritable { fd });
+        }
+        let stat = fstat(fd).map_err(|e| fail("stat", e))?;
+        if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG {
+            // pwrite/ftruncate need a file; a pipe or tty would lose the record.
+            return Err(ExitRecordError::NotAFile { fd });
+        }
+        if flags.contains(OFlag::O_APPEND) {
+            fcntl(fd, FcntlArg::F_SETFL(flags - OFlag::O_APPEND))
+                .map_err(|e| fail("clear O_APPEND", e))?;
+        }
+        // SAFETY: fd is open (the fcntl calls above succeeded) and the caller
+        // guarantees nothing else owns it.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(ExitRecord { fd })
+    }
+
+    /// Writes the record for `code`, replacing whatever the file held.
+    pub fn write(&self, code: i32) -> Result<(), ExitRecordError> {
+        let raw = self.fd.as_raw_fd();
+        let fail = |op, source| ExitRecordError::Sys {
+            fd: raw,
+            op,
+            source,
+        };
+        let text = format(code);
+        let bytes = text.as_bytes();
+        let mut done = 0;
+        while done < bytes.len() {
+            let rest = &bytes[done..];
+            // SAFETY: the buffer is valid for rest.len() bytes and the fd is
+            // owned by self for the whole call.
+            let n =
+                unsafe { libc::pwrite(raw, rest.as_ptr().cast(), rest.len(), done as libc::off_t) };
+            match n {
+                n if n > 0 => done += n as usize,
+                0 => return Err(fail("write the record", Errno::EIO)),
+                _ => match Errno::last() {
+                    Errno::EINTR => continue,
+                    e => return Err(fail("write the record", e)),
+                },
+            }
+        }
+        nix::unistd::ftruncate(self.fd.as_fd(), bytes.len() as libc::off_t)
+            .map_err(|e| fail("truncate after the record", e))?;
+        nix::unistd::fsync(raw).map_err(|e| fail("fsync", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+    use std::os::fd::IntoRawFd;
+
+    #[test]
+    fn format_and_parse() {
+        assert_eq!(format(0), "exit_code=0\n");
+        assert_eq!(format(137), "exit_code=137\n");
+        assert_eq!(parse("exit_code=7\n"), Some(7));
+        assert_eq!(parse("exit_code=7"), Some(7));
+        assert_eq!(parse(""), None);
+        assert_eq!(parse("exit_code=\n"), None);
+        assert_eq!(parse("status=1\n"), None);
+    }
+
+    fn adopt(file: std::fs::File) -> Result<ExitRecord, ExitRecordError> {
+        // SAFETY: into_raw_fd gives up the File's ownership of the descriptor.
+        unsafe { ExitRecord::adopt(file.into_raw_fd()) }
+    }
+
+    #[test]
+    fn rewrites_from_the_start_even_with_o_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("exit");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .unwrap();
+        file.write_all(b"some older and longer content\n").unwrap();
+        let record = adopt(file).unwrap();
+        record.write(137).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "exit_code=137\n");
+        record.write(0).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "exit_code=0\n");
+    }
+
+    #[test]
+    fn adopted_fd_is_close_on_exec() {
+        let file = tempfile::tempfile().unwrap();
+        let record = adopt(file).unwrap();
+        let flags = fcntl(record.fd.as_raw_fd(), FcntlArg::F_GETFD).unwrap();
+        assert!(FdFlag::from_bits_truncate(flags).contains(FdFlag::FD_CLOEXEC));
+    }
+
+    #[test]
+    fn refuses_read_only_and_non_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ro");
+        std::fs::write(&path, "").unwrap();
+        let file = std::fs::File::open(&path).unwrap();
+        let fd = file.as_raw_fd();
+        let err = adopt(file).unwrap_err();
+        assert_eq!(err, ExitRecordError::NotWritable { fd });
+        assert_eq!(
+            err.to_string(),
+            format!("exit fd {fd}: not open for writing")
+        );
+        // The error leaves the descriptor open: close it.
+        // SAFETY: nothing else owns fd (adopt took it from the File).
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+
+        let (_r, w) = nix::unistd::pipe().unwrap();
+        let fd = w.into_raw_fd();
+        // SAFETY: into_raw_fd gave up w's ownership of the descriptor.
+        let err = unsafe { ExitRecord::adopt(fd) }.unwrap_err();
+        assert_eq!(err, ExitRecordError::NotAFile { fd });
+        // SAFETY: nothing else owns fd (adopt took it from the pipe).
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+
+    #[test]
+    fn names_a_closed_descriptor() {
+        // Far above any descriptor this test process opens (they are
+        // allocated lowest first), so no other test thread can own it.
+        let fd = 999_999;
+        // SAFETY: a descriptor number that is not open is owned by nobody.
+        let err = unsafe { ExitRecord::adopt(fd) }.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("exit fd {fd}: make it close-on-exec: bad file number")
+        );
+    }
+}

@@ -1,0 +1,555 @@
+//! The init loop: PID 1 of a container, after LXC's `initutils.c` and
+//! systemd's `nspawn-stub-pid1.c`. One poll loop over a signalfd (the session
+//! socket will join the same poll set), reaping every child, and the orderly
+//! stop: SIGTERM to every process, a grace period, SIGKILL, reap until no
+//! child is left, write the exit record, exit.
+
+use std::ffi::{CString, OsString};
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::{getpid, Pid};
+
+use crate::args::Args;
+use crate::exit_record::{ExitRecord, ExitRecordError};
+use crate::process::{self, Reaped};
+use crate::signals::Signals;
+use crate::ErrnoText;
+
+/// Exit code recorded in `-e` mode if CMD's status were somehow never seen
+/// (it cannot happen: CMD is our child and we reap until ECHILD).
+pub const UNKNOWN_STATUS: i32 = 255;
+
+/// What can go wrong in PID 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InitError {
+    /// Not PID 1: `kill(-1, ...)` would hit every process of the host.
+    NotPid1 {
+        /// Our PID.
+        pid: i32,
+    },
+    /// The `--exit-fd` descriptor.
+    ExitRecord(ExitRecordError),
+    /// fd 0, 1 or 2 was closed and /dev/null could not take its place.
+    StdFd {
+        /// The descriptor.
+        fd: RawFd,
+        /// Why.
+        source: Errno,
+    },
+    /// A system call of the loop or its setup.
+    Sys {
+        /// What we were doing ("create the signalfd", "poll", ...).
+        op: &'static str,
+        /// Why.
+        source: Errno,
+    },
+    /// execve of the shell failed in the main child (it exited with 127).
+    Exec {
+        /// The program.
+        path: &'static str,
+        /// Why.
+        source: Errno,
+    },
+    /// kill(2) failed.
+    Kill {
+        /// The signal.
+        signal: Signal,
+        /// The target: -1 for every process, else a PID.
+        target: i32,
+        /// Why.
+        source: Errno,
+    },
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::NotPid1 { pid } => write!(
+                f,
+                "must run as pid 1 of a pid namespace (running as pid {pid}): \
+                 its stop signals every process it can see"
+            ),
+            InitError::ExitRecord(e) => e.fmt(f),
+            InitError::StdFd { fd, source } => {
+                write!(f, "open /dev/null as fd {fd}: {}", ErrnoText(*source))
+            }
+            InitError::Sys { op, source } => write!(f, "{op}: {}", ErrnoText(*source)),
+            InitError::Exec { path, source } => {
+                write!(f, "exec {path}: {}", ErrnoText(*source))
+            }
+            InitError::Kill {
+                signal,
+                target: -1,
+                source,
+            } => write!(
+                f,
+                "send {} to every process: {}",
+                signal.as_str(),
+                ErrnoText(*source)
+            ),
+            InitError::Kill {
+                signal,
+                target,
+                source,
+            } => write!(
+                f,
+                "send {} to pid {target}: {}",
+                signal.as_str(),
+                ErrnoText(*source)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for InitError {}
+
+impl From<ExitRecordError> for InitError {
+    fn from(e: ExitRecordError) -> Self {
+        InitError::ExitRecord(e)
+    }
+}
+
+/// Something worth telling the operator that does not stop init.
+#[derive(Debug)]
+pub enum Notice<'a> {
+    /// A failure init carries on after.
+    Error(&'a InitError),
+    /// The grace period ended with processes left: they get SIGKILL.
+    GraceExpired {
+        /// The grace period, in seconds.
+        grace_secs: u32,
+    },
+}
+
+/// One fd of the poll set. The session socket (and its clients) will be
+/// further variants, each with its own handler.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    Signals,
+}
+
+/// What woke the loop up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Event {
+    /// One signal read from the signalfd.
+    Signal(libc::c_int),
+    /// The grace period of the orderly stop is over.
+    GraceOver,
+}
+
+/// Where the container is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// TERM was sent to everyone; KILL at the deadline.
+    Stopping {
+        deadline: Instant,
+    },
+}
+
+/// What the loop does after an event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flow {
+    Continue,
+    /// No child left, or the grace period is over (or was cut short): KILL
+    /// whatever remains, reap, record, exit.
+    Finish,
+}
+
+/// PID 1, set up and ready to run.
+#[derive(Debug)]
+pub struct Init {
+    grace_secs: u32,
+    command: Option<CString>,
+    term: Option<OsString>,
+    exit_record: Option<ExitRecord>,
+    signals: Signals,
+    main: Option<Pid>,
+    main_code: Option<i32>,
+    phase: Phase,
+    /// 128+signal of a second SIGTERM/SIGINT that cut the grace short.
+    forced: Option<i32>,
+}
+
+/// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
+/// standard streams and no later open lands on them by accident. (Rust's
+/// runtime does the same on Linux before main; doing it here keeps that part
+/// of our contract in our hands.)
+pub fn ensure_std_fds() -> Result<(), InitError> {
+    for fd in 0..=2 {
+        match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
+            Err(Errno::EBADF) => {
+                // open returns the lowest free descriptor: fd itself, since
+                // the ones below it are open by now.
+                let got = nix::fcntl::open(
+                    c"/dev/null",
+                    nix::fcntl::OFlag::O_RDWR,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(|source| InitError::StdFd { fd, source })?;
+                if got != fd {
+                    nix::unistd::dup2(got, fd).map_err(|source| InitError::StdFd { fd, source })?;
+                    let _ = nix::unistd::close(got);
+                }
+            }
+            _ => continue,
+        }
+    }
+    Ok(())
+}
+
+/// Closes every inherited descriptor from 3 up except `keep` (the exit fd).
+/// A descriptor leaked by the host side would otherwise be reachable from
+/// the container, through CMD or /proc/1/fd (runc's CVE-2024-21626 was a
+/// leaked host directory fd). Nothing in this process owns them yet: this
+/// runs before init opens anything. Best effort: a failure leaves them open.
+pub fn close_inherited_fds(keep: Option<RawFd>) {
+    let ranges = match keep.and_then(|fd| u32::try_from(fd).ok()) {
+        Some(fd) if fd >= 3 => vec![(3, fd - 1), (fd + 1, u32::MAX)],
+        _ => vec![(3, u32::MAX)],
+    };
+    for (first, last) in ranges {
+        if first > last {
+            continue;
+        }
+        // SAFETY: close_range takes no pointers; the descriptors in the
+        // range are owned by nothing in this process (see above).
+        let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0u32) };
+        if ret == 0 {
+            continue;
+        }
+        // Kernels before 5.9: close what /proc lists, after the listing's
+        // own descriptor is gone.
+        let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+            return;
+        };
+        let fds: Vec<u32> = dir
+            .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+            .collect();
+        for fd in fds {
+            if (first..=last).contains(&fd) {
+                if let Ok(fd) = RawFd::try_from(fd) {
+                    let _ = nix::unistd::close(fd);
+                }
+            }
+        }
+    }
+}
+
+impl Init {
+    /// Takes over the process as PID 1: adopts the exit fd (close-on-exec
+    /// first of all), closes any other inherited fd, opens fds 0-2, names
+    /// the process, blocks the signals and opens the signalfd. Nothing is
+    /// started yet.
+    pub fn setup(args: Args) -> Result<Init, InitError> {
+        let pid = getpid().as_raw();
+        if pid != 1 {
+            return Err(InitError::NotPid1 { pid });
+        }
+        let exit_record = match args.exit_fd {
+            // SAFETY: the host handed us this descriptor by the --exit-fd
+            // contract and nothing in this process has claimed it: this is
+            // the first thing init does after parsing its arguments.
+            Some(fd) => Some(unsafe { ExitRecord::adopt(fd) }?),
+            None => None,
+        };
+        close_inherited_fds(args.exit_fd);
+        ensure_std_fds()?;
+        // fexecve names the process after the fd ("3"); ps and the host's
+        // status want "xdockerinit".
+        nix::sys::prctl::set_name(c"xdockerinit").map_err(|source| InitError::Sys {
+            op: "set the process name",
+            source,
+        })?;
+        let signals =
+            Signals::block_and_open().map_err(|(op, source)| InitError::Sys { op, source })?;
+        Ok(Init {
+            grace_secs: args.grace_secs,
+            command: args.command,
+            term: std::env::var_os("TERM"),
+            exit_record,
+            signals,
+            main: None,
+            main_code: None,
+            phase: Phase::Running,
+            forced: None,
+        })
+    }
+
+    /// Runs until the container stops; returns the exit code, already
+    /// recorded. `notify` hears about failures init survives. An `Err` is a
+    /// failure of the loop itself: no record is written, and the kernel
+    /// kills what is left of the namespace when PID 1 exits.
+    pub fn run(mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<i32, InitError> {
+        if let Some(command) = self.command.take() {
+            let env = process::child_env(self.term.as_deref());
+            let spawned = process::spawn_shell(&command, &env)
+                .map_err(|(op, source)| InitError::Sys { op, source })?;
+            self.main = Some(spawned.pid);
+            if let Some(source) = spawned.exec_error {
+                notify(Notice::Error(&InitError::Exec {
+                    path: "/bin/sh",
+                    source,
+                }));
+            }
+        }
+        'lp: loop {
+            for event in self.wait()? {
+                if self.handle(event, notify)? == Flow::Finish {
+                    break 'lp;
+                }
+            }
+        }
+        Ok(self.finish(notify))
+    }
+
+    /// The poll set: one entry per source, in the same order as the sources.
+    fn sources(&self) -> Vec<(Source, RawFd)> {
+        vec![(Source::Signals, self.signals.as_fd().as_raw_fd())]
+    }
+
+    /// Sleeps in poll until a source is ready or the grace period ends, and
+    /// turns what is ready into events.
+    fn wait(&mut self) -> Result<Vec<Event>, InitError> {
+        let sources = self.sources();
+        let mut fds: Vec<libc::pollfd> = sources
+            .iter()
+            .map(|&(_, fd)| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let timeout = match self.phase {
+            Phase::Running => -1,
+            Phase::Stopping { deadline } => {
+                let left = deadline.saturating_duration_since(Instant::now());
+                // Rounded up, so the deadline has passed when poll times out.
+                let ms = left.as_micros().div_ceil(1000);
+                i32::try_from(ms).unwrap_or(i32::MAX)
+            }
+        };
+        // SAFETY: fds is a valid array of fds.len() pollfd structs.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
+        if n < 0 {
+            return match Errno::last() {
+                Errno::EINTR => Ok(Vec::new()),
+                source => Err(InitError::Sys { op: "poll", source }),
+            };
+        }
+        let mut events = Vec::new();
+        for (pfd, &(source, _)) in fds.iter().zip(&sources) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match source {
+                Source::Signals => {
+                    // Drain: several signals may be pending at once.
+                    while let Some(signo) =
+                        self.signals.next().map_err(|source| InitError::Sys {
+                            op: "read the signalfd",
+                            source,
+                        })?
+                    {
+                        events.push(Event::Signal(signo));
+                    }
+                }
+            }
+        }
+        if let Phase::Stopping { deadline } = self.phase {
+            if events.is_empty() && Instant::now() >= deadline {
+                events.push(Event::GraceOver);
+            }
+        }
+        Ok(events)
+    }
+
+    fn handle(
+        &mut self,
+        event: Event,
+        notify: &mut dyn FnMut(Notice<'_>),
+    ) -> Result<Flow, InitError> {
+        match event {
+            Event::GraceOver => {
+                notify(Notice::GraceExpired {
+                    grace_secs: self.grace_secs,
+                });
+                Ok(Flow::Finish)
+            }
+            Event::Signal(libc::SIGCHLD) => self.on_child(notify),
+            Event::Signal(signo @ (libc::SIGTERM | libc::SIGINT)) => match self.phase {
+                Phase::Running => self.begin_stop(notify),
+                Phase::Stopping { .. } => {
+                    // A second request: do not wait out the grace period.
+                    self.forced = Some(128 + signo);
+                    Ok(Flow::Finish)
+                }
+            },
+            Event::Signal(signo @ (libc::SIGHUP | libc::SIGUSR1 | libc::SIGUSR2)) => {
+                self.forward(signo, notify);
+                Ok(Flow::Continue)
+            }
+            // SIGPWR and anything else: nothing to do.
+            Event::Signal(_) => Ok(Flow::Continue),
+        }
+    }
+
+    /// SIGCHLD: reap everything that ended. In `-e` mode the end of CMD
+    /// starts the orderly stop; while stopping, the last child ends it.
+    fn on_child(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
+        let children_left = self.reap_ready()?;
+        match self.phase {
+            Phase::Running if self.main.is_some() && self.main_code.is_some() => {
+                self.begin_stop(notify)
+            }
+            Phase::Stopping { .. } if !children_left => Ok(Flow::Finish),
+            _ => Ok(Flow::Continue),
+        }
+    }
+
+    /// Reaps every child that has ended; tells whether children are left.
+    fn reap_ready(&mut self) -> Result<bool, InitError> {
+        loop {
+            match process::reap(false).map_err(|source| InitError::Sys {
+                op: "wait for children",
+                source,
+            })? {
+                Reaped::Child { pid, code } => self.note_exit(pid, code),
+                Reaped::NoneReady => return Ok(true),
+                Reaped::NoChildren => return Ok(false),
+            }
+        }
+    }
+
+    fn note_exit(&mut self, pid: Pid, code: i32) {
+        if Some(pid) == self.main {
+            self.main_code = Some(code);
+        }
+    }
+
+    /// SIGTERM to every process of the namespace (kill(-1) spares PID 1),
+    /// then wait for them until the deadline.
+    fn begin_stop(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
+        self.kill_all(Signal::SIGTERM, notify);
+        let grace = Duration::from_secs(u64::from(self.grace_secs));
+        self.phase = Phase::Stopping {
+            deadline: Instant::now() + grace,
+        };
+        // Nothing may be left (host mode with no processes): no need to wait.
+        if self.reap_ready()? {
+            Ok(Flow::Continue)
+        } else {
+            Ok(Flow::Finish)
+        }
+    }
+
+    /// `-e` mode: pass HUP/USR1/USR2 on to CMD (a reload request meant for
+    /// the service). Host mode has no one to pass them to.
+    fn forward(&mut self, signo: libc::c_int, notify: &mut dyn FnMut(Notice<'_>)) {
+        let (Some(pid), None) = (self.main, self.main_code) else {
+            return;
+        };
+        let Ok(signal) = Signal::try_from(signo) else {
+            return;
+        };
+        match kill(pid, signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(source) => notify(Notice::Error(&InitError::Kill {
+                signal,
+                target: pid.as_raw(),
+                source,
+            })),
+        }
+    }
+
+    fn kill_all(&self, signal: Signal, notify: &mut dyn FnMut(Notice<'_>)) {
+        match kill(Pid::from_raw(-1), signal) {
+            // ESRCH: no process but us.
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(source) => notify(Notice::Error(&InitError::Kill {
+                signal,
+                target: -1,
+                source,
+            })),
+        }
+    }
+
+    /// SIGKILL to whatever is left (processes that are not our children,
+    /// such as ones entered with setns, included), reap until ECHILD, write
+    /// the record.
+    fn finish(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> i32 {
+        self.kill_all(Signal::SIGKILL, notify);
+        loop {
+            match process::reap(true) {
+                Ok(Reaped::Child { pid, code }) => self.note_exit(pid, code),
+                Ok(Reaped::NoChildren) => break,
+                // Blocking wait: NoneReady does not happen; loop anyway.
+                Ok(Reaped::NoneReady) => continue,
+                Err(source) => {
+                    notify(Notice::Error(&InitError::Sys {
+                        op: "wait for children",
+                        source,
+                    }));
+                    break;
+                }
+            }
+        }
+        let code = match self.main {
+            Some(_) => self.main_code.unwrap_or(UNKNOWN_STATUS),
+            None => self.forced.unwrap_or(0),
+        };
+        if let Some(record) = &self.exit_record {
+            if let Err(e) = record.write(code) {
+                notify(Notice::Error(&InitError::ExitRecord(e)));
+            }
+        }
+        code
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_to_run_unless_pid_1() {
+        // The test process is not PID 1: setup must stop before touching
+        // the exit fd or the signal mask.
+        let args = Args {
+            exit_fd: Some(999_999),
+            ..Args::default()
+        };
+        let err = Init::setup(args).unwrap_err();
+        assert!(matches!(err, InitError::NotPid1 { .. }), "{err:?}");
+        assert!(err
+            .to_string()
+            .starts_with("must run as pid 1 of a pid namespace"));
+    }
+
+    #[test]
+    fn messages() {
+        let e = InitError::Kill {
+            signal: Signal::SIGTERM,
+            target: -1,
+            source: Errno::EPERM,
+        };
+        assert_eq!(
+            e.to_string(),
+            "send SIGTERM to every process: operation not permitted"
+        );
+        let e = InitError::Exec {
+            path: "/bin/sh",
+            source: Errno::ENOENT,
+        };
+        assert_eq!(e.to_string(), "exec /bin/sh: no such file or directory");
+        let e = InitError::Sys {
+            op: "poll",
+            source: Errno::EINVAL,
+        };
+        assert_eq!(e.to_string(), "poll: invalid argument");
+    }
+}

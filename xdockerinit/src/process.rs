@@ -1,0 +1,227 @@
+//! Child processes of PID 1: starting the main child of `-e` mode, reaping
+//! every child (orphans of the whole container are reparented to us), and
+//! turning a wait status into an exit code.
+//!
+//! waitpid goes through libc rather than nix: nix's `WaitStatus` refuses a
+//! status whose signal it has no `Signal` variant for (real-time signals)
+//! with EINVAL *after* the child was reaped, which would lose the main
+//! child's status.
+
+use std::ffi::{CStr, CString, OsStr};
+use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
+
+use nix::errno::Errno;
+use nix::unistd::{fork, pipe2, ForkResult, Pid};
+
+use crate::signals;
+
+/// The shell that runs CMD.
+pub const SHELL: &CStr = c"/bin/sh";
+
+/// PATH of the main child (the usual Debian root PATH).
+pub const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A child that was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spawned {
+    /// Its PID.
+    pub pid: Pid,
+    /// Set when execve failed in the child: it then exited with 127, the
+    /// shell's code for a command that cannot be run.
+    pub exec_error: Option<Errno>,
+}
+
+/// The environment of the main child: a clean one, not ours (the host side's
+/// environment must not leak into the container).
+pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
+    let mut env = Vec::with_capacity(4);
+    let mut push = |bytes: Vec<u8>| {
+        if let Ok(entry) = CString::new(bytes) {
+            env.push(entry);
+        }
+    };
+    push(format!("PATH={CHILD_PATH}").into_bytes());
+    push(b"HOME=/root".to_vec());
+    if let Some(term) = term {
+        let mut entry = b"TERM=".to_vec();
+        entry.extend_from_slice(term.as_bytes());
+        push(entry);
+    }
+    push(b"container=xdocker".to_vec());
+    env
+}
+
+/// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
+/// whole environment and our fds 0-2.
+///
+/// The child resets its signal state ([`signals::reset_for_child`]), calls
+/// setsid, and takes fd 0 as its controlling terminal when it is a terminal
+/// that no other session owns (TIOCSCTTY without stealing), so an
+/// interactive CMD gets job control and Ctrl-C, as with LXC's `lxc-init`.
+/// An execve failure travels back through a close-on-exec pipe.
+pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static str, Errno)> {
+    // Everything the child needs is built before fork: after it, only
+    // async-signal-safe calls, no allocation.
+    let argv: [&CStr; 3] = [c"sh", c"-c", command];
+    let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+    argv_ptrs.push(std::ptr::null());
+    let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
+    env_ptrs.push(std::ptr::null());
+
+    let (report_r, report_w) =
+        pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ("create the exec pipe", e))?;
+
+    // SAFETY: xdockerinit is single-threaded (no threads are ever started),
+    // so the child is a full copy and may run the code below, which only
+    // makes async-signal-safe calls and never returns.
+    match unsafe { fork() }.map_err(|e| ("fork the main child", e))? {
+        ForkResult::Child => {
+            drop(report_r);
+            exec_child(&argv_ptrs, &env_ptrs, report_w.as_raw_fd())
+        }
+        ForkResult::Parent { child } => {
+            drop(report_w);
+            let mut buf = [0u8; 4];
+            let mut got = 0;
+            // Blocks until the child execs (EOF: the pipe was close-on-exec)
+            // or reports its errno and exits.
+            while got < buf.len() {
+                match nix::unistd::read(report_r.as_raw_fd(), &mut buf[got..]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(Errno::EINTR) => continue,
+                    Err(e) => return Err(("read the exec pipe", e)),
+                }
+            }
+            let exec_error = (got == buf.len()).then(|| Errno::from_raw(i32::from_ne_bytes(buf)));
+            Ok(Spawned {
+                pid: child,
+                exec_error,
+            })
+        }
+    }
+}
+
+/// The child side of [`spawn_shell`]; never returns.
+fn exec_child(
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    report: libc::c_int,
+) -> ! {
+    signals::reset_for_child();
+    // SAFETY: setsid, isatty and ioctl(TIOCSCTTY, 0) take no pointers; their
+    // failures are harmless (no new session if we already lead one, no
+    // controlling terminal if fd 0 is not a free terminal).
+    unsafe {
+        libc::setsid();
+        if libc::isatty(0) == 1 {
+            libc::ioctl(0, libc::TIOCSCTTY, 0);
+        }
+    }
+    // SAFETY: argv and envp are null-terminated arrays of pointers to
+    // NUL-terminated strings that the parent keeps alive across fork.
+    unsafe {
+        libc::execve(SHELL.as_ptr(), argv.as_ptr(), envp.as_ptr());
+    }
+    let errno = Errno::last_raw().to_ne_bytes();
+    // SAFETY: write of a 4-byte stack buffer to the pipe and _exit are
+    // async-signal-safe; _exit skips atexit handlers and stdio buffers that
+    // belong to the parent.
+    unsafe {
+        libc::write(report, errno.as_ptr().cast(), errno.len());
+        libc::_exit(127)
+    }
+}
+
+/// What one waitpid call found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reaped {
+    /// A child ended, with its exit code (see [`exit_code`]).
+    Child {
+        /// Its PID.
+        pid: Pid,
+        /// Its status as an exit code.
+        code: i32,
+    },
+    /// Children exist but none has ended (only with `block == false`).
+    NoneReady,
+    /// No children at all (ECHILD).
+    NoChildren,
+}
+
+/// Waits for any child: `waitpid(-1, WNOHANG)`, or blocking when `block`.
+pub fn reap(block: bool) -> Result<Reaped, Errno> {
+    let flags = if block { 0 } else { libc::WNOHANG };
+    loop {
+        let mut status: libc::c_int = 0;
+        // SAFETY: status is a valid out pointer for the whole call.
+        let pid = unsafe { libc::waitpid(-1, &mut status, flags) };
+        match pid {
+            0 => return Ok(Reaped::NoneReady),
+            pid if pid > 0 => {
+                // Without WUNTRACED/WCONTINUED only ended children are
+                // reported; anything else is counted as an exit code 0.
+                let code = exit_code(status).unwrap_or(0);
+                return Ok(Reaped::Child {
+                    pid: Pid::from_raw(pid),
+                    code,
+                });
+            }
+            _ => match Errno::last() {
+                Errno::EINTR => continue,
+                Errno::ECHILD => return Ok(Reaped::NoChildren),
+                e => return Err(e),
+            },
+        }
+    }
+}
+
+/// The shell's view of a wait status: the exit code, or 128+signal for a
+/// child killed by a signal; `None` for a stop/continue report.
+pub fn exit_code(status: libc::c_int) -> Option<i32> {
+    if libc::WIFEXITED(status) {
+        Some(libc::WEXITSTATUS(status))
+    } else if libc::WIFSIGNALED(status) {
+        Some(128 + libc::WTERMSIG(status))
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_from_wait_statuses() {
+        // Encodings from <bits/waitstatus.h>.
+        assert_eq!(exit_code(0), Some(0));
+        assert_eq!(exit_code(7 << 8), Some(7));
+        assert_eq!(exit_code(255 << 8), Some(255));
+        assert_eq!(exit_code(libc::SIGKILL), Some(137));
+        assert_eq!(exit_code(libc::SIGTERM | 0x80), Some(143)); // with core flag
+        assert_eq!(
+            exit_code(libc::SIGRTMIN() + 3),
+            Some(128 + libc::SIGRTMIN() + 3)
+        );
+        assert_eq!(exit_code((libc::SIGSTOP << 8) | 0x7f), None); // stopped
+        assert_eq!(exit_code(0xffff), None); // continued
+    }
+
+    #[test]
+    fn child_environment_is_clean() {
+        let env = child_env(Some(OsStr::new("xterm-256color")));
+        let env: Vec<&str> = env.iter().map(|e| e.to_str().unwrap()).collect();
+        assert_eq!(
+            env,
+            [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME=/root",
+                "TERM=xterm-256color",
+                "container=xdocker",
+            ]
+        );
+        assert_eq!(child_env(None).len(), 3);
+    }
+}
