@@ -8,6 +8,7 @@
 #   BENCH_DIR=/tmp       where the temporary tree, XDOCKER_HOME and archives go
 #   RESULTS_DIR=bench/results
 #   XDOCKER=path         use this binary instead of building target/release/xdocker
+#                        (XDOCKER_REV=text: what it was built from, for the summary)
 #   EXTRA=1              also time "tar|zstd + fsync" on export (xdocker fsyncs
 #                        its archive before renaming it into place; tar|zstd does not)
 #   IMPORT_MODE=fresh    how each import run gets rid of the previous run's result
@@ -256,7 +257,11 @@ cat "$summary"
     echo "  import zstd|tar: prepare: $prep_tz_import"
     echo "                   $cmd_tz_import"
     echo
-    echo "xdocker: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
+    if [[ -n ${XDOCKER:-} ]]; then
+        echo "xdocker: binary given as XDOCKER=$XDOCKER${XDOCKER_REV:+ (built from $XDOCKER_REV)}"
+    else
+        echo "xdocker: built from $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
+    fi
     printf '%s\n' "${loads[@]}"
     echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "tools: $(hyperfine --version), $(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//'), $(tar --version | head -1), $(gzip --version | head -1)"

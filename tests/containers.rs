@@ -275,3 +275,78 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
     }
     h.run("-a kill -c race").ok();
 }
+
+#[test]
+fn to_image_and_to_container_move_layers_without_loss() {
+    if !common::require_root("to_image_and_to_container_move_layers_without_loss") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c edit").ok();
+    let script = "echo v1 > /etc/app.conf; echo hidden > /root/.dot; rm /root/tpl.txt; \
+                  mkdir -p /opt/d; echo x > /opt/d/a; ln /opt/d/a /opt/d/b; rm -rf /home; mkdir /home; touch /home/new";
+    let r = h.run_in(None, ["-a", "boot", "-c", "edit", "-e", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    h.run("-a boot -c edit").ok();
+    h.run("-a to_image --from-container edit --to-image app --version 1.0")
+        .fails(1, "is running");
+    h.run("-a shutdown -c edit").ok();
+    h.run("-a to_image --from-container edit --to-image app --version 1.0").ok();
+    assert!(!h.home.path().join("containers/edit").exists(), "the container is consumed");
+    let layer = h.home.layer("app", "1.0");
+    assert_eq!(fs::read_to_string(layer.join("root/.dot")).expect("dotfile"), "hidden\n");
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let wh = fs::symlink_metadata(layer.join("root/tpl.txt")).expect("whiteout kept");
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    assert_eq!(
+        fs::metadata(layer.join("opt/d/a")).expect("a").ino(),
+        fs::metadata(layer.join("opt/d/b")).expect("b").ino(),
+        "hard link kept"
+    );
+    assert_eq!(
+        xattr::get(layer.join("home"), "trusted.overlay.opaque").expect("xattr"),
+        Some(b"y".to_vec()),
+        "opaque directory kept"
+    );
+    let json = h.run("-s images --json").ok().to_string();
+    assert!(json.contains("\"base_layers\": [\n      \"test:_\"\n    ]"), "{json}");
+
+    // Stacked on its base, the image shows the edits (whiteout applied).
+    h.run("-a create -m app:1.0 -c svc").ok();
+    let r = h.run_in(None, ["-a", "boot", "-c", "svc", "-e", "cat /etc/app.conf; ls /root/tpl.txt 2>&1; ls /home"]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(r.stdout.starts_with("v1\n"), "{r:?}");
+    assert!(r.stdout.contains("No such file"), "{r:?}");
+    assert!(r.stdout.ends_with("new\n"), "opaque /home: {r:?}");
+    h.run("-a to_container --from-image app:1.0 --to-container again")
+        .fails(1, "is used by container svc");
+    h.run("-a destroy -c svc").ok();
+
+    // Back to a container for more editing: the layer moves again.
+    h.run("-a to_container --from-image app:1.0 --to-container again").ok();
+    assert!(!h.home.path().join("images/app/1.0").exists(), "the image is consumed");
+    let rw = h.home.path().join("containers/again/rwlayer");
+    assert_eq!(fs::read_to_string(rw.join("etc/app.conf")).expect("conf"), "v1\n");
+    let r = h.run_in(None, ["-a", "boot", "-c", "again", "-e", "cat /etc/app.conf /root/.dot"]);
+    assert_eq!(r.stdout, "v1\nhidden\n", "{r:?}");
+    h.run("-a to_image --from-container again --to-image test").fails(1, "image test:_ already exists");
+    assert!(h.home.path().join("containers/again/rwlayer/etc/app.conf").exists(), "nothing lost on failure");
+}
+
+#[test]
+fn orphans_are_reaped_inside_a_container() {
+    if !common::require_root("orphans_are_reaped_inside_a_container") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c reap").ok();
+    // 100 children orphaned at once (their parent subshell exits), each
+    // exiting soon after: they become children of xdockerinit.
+    let script = "for i in $(seq 100); do (sleep 0.2 &) ; done; sleep 1; \
+                  echo zombies=$(grep -l '^State:.*Z' /proc/[0-9]*/status 2>/dev/null | wc -l)";
+    let r = h.run_in(None, ["-a", "boot", "-c", "reap", "-e", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout.trim(), "zombies=0", "{r:?}");
+}

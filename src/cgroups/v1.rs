@@ -81,20 +81,29 @@ impl V1 {
         self.parent_dir(c).join(name)
     }
 
-    /// The distinct directories of `parent/name` (`name` empty: of the
-    /// parent), one per mount point.
-    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+    /// The controllers with a mount point of their own (co-mounted ones
+    /// once), so that each directory is visited once.
+    fn distinct(&self) -> Vec<&Controller> {
         let mut seen = BTreeSet::new();
         self.controllers
             .iter()
             .filter(|c| seen.insert(c.mount.clone()))
-            .map(|c| {
-                if name.is_empty() {
-                    self.parent_dir(c)
-                } else {
-                    self.group_dir(c, name)
-                }
-            })
+            .collect()
+    }
+
+    /// The directories of the parent, one per mount point.
+    fn parent_dirs(&self) -> Vec<PathBuf> {
+        self.distinct()
+            .into_iter()
+            .map(|c| self.parent_dir(c))
+            .collect()
+    }
+
+    /// The directories of `parent/name`, one per mount point.
+    fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        self.distinct()
+            .into_iter()
+            .map(|c| self.group_dir(c, name))
             .collect()
     }
 
@@ -110,7 +119,7 @@ impl V1 {
         limits: &Limits,
         created: &mut Vec<PathBuf>,
     ) -> Result<(), CgroupError> {
-        for dir in self.dirs("") {
+        for dir in self.parent_dirs() {
             make_dir(&self.ops, &dir)?;
         }
         let cpuset = self.controller("cpuset");

@@ -19,6 +19,9 @@ use crate::process::{self, Reaped};
 use crate::signals::Signals;
 use crate::ErrnoText;
 
+/// Signals read from the signalfd per poll round at most.
+const MAX_SIGNALS_PER_ROUND: usize = 64;
+
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
 /// (it cannot happen: CMD is our child and we reap until ECHILD).
 pub const UNKNOWN_STATUS: i32 = 255;
@@ -176,9 +179,8 @@ pub struct Init {
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
-/// standard streams and no later open lands on them by accident. (Rust's
-/// runtime does the same on Linux before main; doing it here keeps that part
-/// of our contract in our hands.)
+/// standard streams and no later open (the signalfd) lands on one of them.
+/// Rust's runtime would do this before `fn main`, but main.rs is `no_main`.
 pub fn ensure_std_fds() -> Result<(), InitError> {
     for fd in 0..=2 {
         match nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD) {
@@ -348,20 +350,27 @@ impl Init {
             }
             match source {
                 Source::Signals => {
-                    // Drain: several signals may be pending at once.
-                    while let Some(signo) =
-                        self.signals.next().map_err(|source| InitError::Sys {
+                    // Drain: several signals may be pending at once. Bounded,
+                    // so a process sending signals in a loop cannot keep us
+                    // here: what is left is read on the next round.
+                    for _ in 0..MAX_SIGNALS_PER_ROUND {
+                        let next = self.signals.next().map_err(|source| InitError::Sys {
                             op: "read the signalfd",
                             source,
-                        })?
-                    {
-                        events.push(Event::Signal(signo));
+                        })?;
+                        match next {
+                            Some(signo) => events.push(Event::Signal(signo)),
+                            None => break,
+                        }
                     }
                 }
             }
         }
+        // Checked even when signals came in, so a stream of them cannot
+        // hold the grace period open. Signals go first: a last SIGCHLD may
+        // still end the stop in time.
         if let Phase::Stopping { deadline } = self.phase {
-            if events.is_empty() && Instant::now() >= deadline {
+            if Instant::now() >= deadline {
                 events.push(Event::GraceOver);
             }
         }
@@ -432,9 +441,11 @@ impl Init {
     }
 
     /// SIGTERM to every process of the namespace (kill(-1) spares PID 1),
+    /// then SIGCONT so that stopped processes act on it (as systemd does),
     /// then wait for them until the deadline.
     fn begin_stop(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
         self.kill_all(Signal::SIGTERM, notify);
+        self.kill_all(Signal::SIGCONT, notify);
         let grace = Duration::from_secs(u64::from(self.grace_secs));
         self.phase = Phase::Stopping {
             deadline: Instant::now() + grace,

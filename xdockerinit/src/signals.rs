@@ -74,8 +74,8 @@ impl AsFd for Signals {
 
 /// Gives a freshly forked child the signal state of a normal process: every
 /// disposition back to the default (ignored signals survive execve, and
-/// Rust's runtime ignores SIGPIPE) and an empty mask (the mask survives
-/// execve too). Async-signal-safe: only raw system calls.
+/// whoever started us may have ignored some) and an empty mask (the mask
+/// survives execve too). Async-signal-safe: only raw system calls.
 ///
 /// rt_sigaction is called directly because glibc's sigaction refuses its
 /// reserved signals 32 and 33 (EINVAL), and glibc's own posix_spawn leaves

@@ -302,6 +302,20 @@ fn processes_ignoring_term_get_kill_after_the_grace_period() {
 }
 
 #[test]
+fn stopped_processes_get_term_and_cont() {
+    if !is_root("stopped_processes_get_term_and_cont") {
+        return;
+    }
+    // A stopped process only acts on SIGTERM once it is continued.
+    let script = "sleep 1000 >/dev/null 2>&1 & kill -STOP $!; sleep 0.2; exit 0";
+    let mut c = Container::start(&["--grace", "5", "-e", script]);
+    let (status, out, elapsed) = c.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(0));
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
+}
+
+#[test]
 fn sigterm_in_single_process_mode_records_cmds_status() {
     if !is_root("sigterm_in_single_process_mode_records_cmds_status") {
         return;
