@@ -2,7 +2,7 @@
 # install.sh - set up xdocker on this machine: system packages, build,
 # install (binaries, scripts, templates, man pages) under PREFIX
 # (default /usr/local), then build the `test` image with
-# `xdocker -a install_test`. Needs root.
+# `xdocker -a install_test` and boot a container `test` from it. Needs root.
 #
 # Environment: PREFIX=/usr/local  XDOCKER_HOME=/var/xdocker
 set -euo pipefail
@@ -26,5 +26,12 @@ install -D -m 0644 "$top/man/xdockerinit.8" "$prefix/share/man/man8/xdockerinit.
 command -v mandb >/dev/null 2>&1 && mandb -q >/dev/null 2>&1 || true
 
 echo "installed: $prefix/bin/xdocker $("$prefix/bin/xdocker" -v)"
-"$prefix/bin/xdocker" -a install_test -f
-"$prefix/bin/xdocker" -s images
+x="$prefix/bin/xdocker"
+"$x" -a install_test -f
+"$x" -s images
+# The main job: a host container `test` from the test image, running.
+"$x" -a destroy -c test -h -f
+"$x" -a create -m test -c test -b
+"$x" -a create -m test -c hello -b -e 'echo "hello from $(hostname), pid $$"'
+"$x" -a destroy -c hello
+"$x" -s containers

@@ -9,7 +9,7 @@ packages=(
     zstd gzip tar xz-utils                  # image archives, test interop
     busybox-static                          # the `test` image
     binutils                                # readelf: checks xdockerinit is static
-    attr                                    # getfattr/setfattr for inspecting layers
+    attr jq                                 # inspecting layers and --json output
     iproute2 nftables                       # networking
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)

@@ -1,8 +1,8 @@
 //! xdocker: VM-like Linux system containers. This library holds everything
 //! but the command line's printing and exiting, which live in `main.rs`.
+pub mod cgroups;
 pub mod cli;
 pub mod commands;
-pub mod cgroups;
 pub mod config;
 pub mod container;
 pub mod fsutil;

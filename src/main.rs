@@ -6,11 +6,11 @@ use std::io::Write;
 use xdocker::cli::Request;
 use xdocker::commands::{dispatch, Ctx, Output};
 use xdocker::config::Config;
-use xdocker::home::Home;
 use xdocker::container::ContainerStore;
+use xdocker::home::Home;
 use xdocker::image::ImageStore;
-use xdocker::runtime::Runtime;
 use xdocker::logging;
+use xdocker::runtime::Runtime;
 
 /// Exit code of a command line that cannot be run.
 const EXIT_USAGE: i32 = 2;

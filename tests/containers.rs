@@ -13,7 +13,13 @@ use common::{mounts_below, netns_names, RuntimeHome};
 fn alive(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
         && !fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
             .unwrap_or(true)
 }
 
@@ -34,7 +40,10 @@ fn lifecycle_create_boot_shutdown_destroy() {
     h.install_test();
     h.run("-a create -m test -c life --host life-host").ok();
     let row = containers_row(&h, "life");
-    assert!(row.contains("test:_") && row.contains("life-host") && row.ends_with("STOPPED"), "{row}");
+    assert!(
+        row.contains("test:_") && row.contains("life-host") && row.ends_with("STOPPED"),
+        "{row}"
+    );
     assert_eq!(
         h.run("-s containers").ok().lines().next(),
         Some("container_id  image   hostname   net   netns  vip  status")
@@ -46,12 +55,18 @@ fn lifecycle_create_boot_shutdown_destroy() {
     assert!(containers_row(&h, "life").ends_with(&format!("RUNNING({pid})")));
     // It is PID 1 of its own namespace, with its own hostname and root.
     let status = fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let nspid = status.lines().find(|l| l.starts_with("NSpid:")).expect("NSpid");
+    let nspid = status
+        .lines()
+        .find(|l| l.starts_with("NSpid:"))
+        .expect("NSpid");
     assert!(nspid.split_whitespace().last() == Some("1"), "{nspid}");
     let root = h.run("-s container_root -c life").ok().trim().to_string();
     assert_eq!(root, format!("/proc/{pid}/root"));
     assert!(Path::new(&root).join("bin/busybox").exists());
-    assert!(Path::new(&root).join("proc/1/status").exists(), "/proc is mounted");
+    assert!(
+        Path::new(&root).join("proc/1/status").exists(),
+        "/proc is mounted"
+    );
     assert!(Path::new(&root).join("dev/pts/ptmx").exists(), "own devpts");
     assert!(Path::new(&root).join("dev/null").exists());
     let uts = std::process::Command::new("nsenter")
@@ -64,13 +79,18 @@ fn lifecycle_create_boot_shutdown_destroy() {
     assert!(mounts_below(&cdir).is_empty(), "{:?}", mounts_below(&cdir));
     assert!(!h.cgroup_dirs().is_empty());
 
-    h.run("-a boot -c life").fails(1, "container life is running");
+    h.run("-a boot -c life")
+        .fails(1, "container life is running");
     h.run("-a destroy -c life").fails(1, "is running");
-    h.run("-a vip -c life --vip 10.1.1.1").fails(1, "shut it down");
+    h.run("-a vip -c life --vip 10.1.1.1")
+        .fails(1, "shut it down");
 
     let t = Instant::now();
     h.run("-a shutdown -c life").ok();
-    assert!(t.elapsed() < Duration::from_secs(5), "orderly stop is quick for an idle host");
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "orderly stop is quick for an idle host"
+    );
     assert!(!alive(pid));
     assert!(containers_row(&h, "life").ends_with("STOPPED"));
     assert!(!h.home.path().join("containers/life/state.toml").exists());
@@ -81,7 +101,8 @@ fn lifecycle_create_boot_shutdown_destroy() {
     h.run("-a shutdown -c life -f").ok();
     h.run("-a destroy -c life").ok();
     assert!(!cdir.exists());
-    h.run("-a destroy -c life").fails(1, "container life not found");
+    h.run("-a destroy -c life")
+        .fails(1, "container life not found");
 }
 
 #[test]
@@ -91,12 +112,28 @@ fn single_process_mode_returns_the_exit_code() {
     }
     let h = RuntimeHome::new();
     h.install_test();
-    let r = h.run_in(None, ["-a", "create", "-m", "test", "-c", "once", "-b", "-e", "echo out; echo err >&2; exit 7"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "create",
+            "-m",
+            "test",
+            "-c",
+            "once",
+            "-b",
+            "-e",
+            "echo out; echo err >&2; exit 7",
+        ],
+    );
     assert_eq!(r.code, 7, "{r:?}");
     assert_eq!(r.stdout, "out\n");
     assert_eq!(r.stderr, "err\n");
     let json = h.run("-s containers --json").ok().to_string();
-    assert!(json.contains("\"exit_code\": 7") && json.contains("\"status\": \"STOPPED\""), "{json}");
+    assert!(
+        json.contains("\"exit_code\": 7") && json.contains("\"status\": \"STOPPED\""),
+        "{json}"
+    );
     let r = h.run_in(None, ["-a", "boot", "-c", "once", "-e", "kill -9 $$"]);
     assert_eq!(r.code, 137, "{r:?}");
     assert!(h.cgroup_dirs().iter().all(|d| !d.join("once").exists()));
@@ -112,13 +149,39 @@ fn containers_from_one_image_keep_separate_writes() {
     h.install_test();
     h.run("-a create -m test -c a").ok();
     h.run("-a create -m test -c b").ok();
-    let r = h.run_in(None, ["-a", "boot", "-c", "a", "-e", "echo from-a > /etc/motd; rm /root/tpl.txt"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "a",
+            "-e",
+            "echo from-a > /etc/motd; rm /root/tpl.txt",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
-    let r = h.run_in(None, ["-a", "boot", "-c", "b", "-e", "cat /etc/motd 2>&1; cat /root/tpl.txt"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "b",
+            "-e",
+            "cat /etc/motd 2>&1; cat /root/tpl.txt",
+        ],
+    );
     assert!(!r.stdout.contains("from-a"), "{r:?}");
-    assert!(r.stdout.contains("${LEAF}"), "b still sees the image's file: {r:?}");
+    assert!(
+        r.stdout.contains("${LEAF}"),
+        "b still sees the image's file: {r:?}"
+    );
     let rw_a = h.home.path().join("containers/a/rwlayer");
-    assert_eq!(fs::read_to_string(rw_a.join("etc/motd")).expect("motd"), "from-a\n");
+    assert_eq!(
+        fs::read_to_string(rw_a.join("etc/motd")).expect("motd"),
+        "from-a\n"
+    );
     // The deletion is a whiteout in a's writable layer; the image is intact.
     let wh = fs::symlink_metadata(rw_a.join("root/tpl.txt")).expect("whiteout");
     use std::os::unix::fs::FileTypeExt;
@@ -149,15 +212,21 @@ fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
         .expect("ip netns exec");
     let links = String::from_utf8_lossy(&links.stdout);
     assert_eq!(links.lines().count(), 1, "only lo: {links}");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL)
-        .expect("kill");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
     let deadline = Instant::now() + Duration::from_secs(5);
     while alive(pid) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(containers_row(&h, "victim").ends_with("STOPPED"));
     assert!(!netns_names().contains(&ns), "netns released");
-    assert!(h.cgroup_dirs().iter().all(|d| !d.join("victim").exists()), "cgroup released");
+    assert!(
+        h.cgroup_dirs().iter().all(|d| !d.join("victim").exists()),
+        "cgroup released"
+    );
     h.run("-a destroy -c victim").ok();
 }
 
@@ -183,33 +252,63 @@ fn bad_inputs_leave_nothing_behind() {
     }
     let h = RuntimeHome::new();
     h.install_test();
-    h.run("-a create -m nope -c x").fails(1, "image nope not found");
+    h.run("-a create -m nope -c x")
+        .fails(1, "image nope not found");
     assert!(!h.home.path().join("containers/x").exists());
     h.run("-a create -m test -c dup").ok();
-    h.run("-a create -m test -c dup").fails(1, "container dup already exists");
+    h.run("-a create -m test -c dup")
+        .fails(1, "container dup already exists");
     h.run("-a create -m test -c v --volume /nonexistent/src:/data")
         .fails(1, "volume source /nonexistent/src does not exist");
     // A volume source that vanished after create: boot refuses, nothing left.
     let src = h.home.scratch("vol");
-    h.run_in(None, ["-a", "create", "-m", "test", "-c", "v2", "--volume", &format!("{}:/data", src.display())])
-        .ok();
+    h.run_in(
+        None,
+        [
+            "-a",
+            "create",
+            "-m",
+            "test",
+            "-c",
+            "v2",
+            "--volume",
+            &format!("{}:/data", src.display()),
+        ],
+    )
+    .ok();
     fs::remove_dir(&src).expect("rmdir");
     h.run("-a boot -c v2").fails(1, "volume source");
     // An image deleted under a stopped container: boot refuses.
-    h.run("-a copy_image --from-image test --to-image gone:1").ok();
+    h.run("-a copy_image --from-image test --to-image gone:1")
+        .ok();
     h.run("-a create -m gone:1 -c orphan").ok();
     h.run("-a del_image -m gone:1 -f").ok();
-    h.run("-a boot -c orphan").fails(1, "image gone:1 not found");
+    h.run("-a boot -c orphan")
+        .fails(1, "image gone:1 not found");
     // A hostile image: /proc is a symlink to a host directory.
-    h.run("-a copy_image --from-image test --to-image evil:1").ok();
+    h.run("-a copy_image --from-image test --to-image evil:1")
+        .ok();
     let l = h.home.layer("evil", "1");
     fs::remove_dir_all(l.join("proc")).ok();
     std::os::unix::fs::symlink("/etc", l.join("proc")).expect("symlink");
-    h.run("-a create -m evil:1 -c evil").ok();
-    h.run("-a boot -c evil").fails(1, "/proc: is a symlink inside the container");
+    h.run("-a create -m evil:1 -c evil --net CUSTOM").ok();
+    let netns_before = netns_names();
+    h.run("-a boot -c evil")
+        .fails(1, "/proc: is a symlink inside the container");
+    assert_eq!(netns_names(), netns_before, "a failed boot leaves no netns");
+    assert!(fs::read_dir("/etc").is_ok());
     for c in ["v2", "orphan", "evil", "dup"] {
-        assert!(!h.home.path().join("containers").join(c).join("state.toml").exists());
-        assert!(h.cgroup_dirs().iter().all(|d| !d.join(c).exists()), "{c}: cgroup left");
+        assert!(!h
+            .home
+            .path()
+            .join("containers")
+            .join(c)
+            .join("state.toml")
+            .exists());
+        assert!(
+            h.cgroup_dirs().iter().all(|d| !d.join(c).exists()),
+            "{c}: cgroup left"
+        );
     }
     assert!(mounts_below(h.home.path()).is_empty());
     assert!(h.home.staging_leftovers().is_empty());
@@ -224,12 +323,37 @@ fn volumes_are_bind_mounted_inside() {
     h.install_test();
     let src = h.home.scratch("share");
     fs::write(src.join("in.txt"), "from host\n").expect("write");
-    h.run_in(None, ["-a", "create", "-m", "test", "-c", "vol", "--volume", &format!("{}:/srv/data", src.display())])
-        .ok();
-    let r = h.run_in(None, ["-a", "boot", "-c", "vol", "-e", "cat /srv/data/in.txt; echo back > /srv/data/out.txt"]);
+    h.run_in(
+        None,
+        [
+            "-a",
+            "create",
+            "-m",
+            "test",
+            "-c",
+            "vol",
+            "--volume",
+            &format!("{}:/srv/data", src.display()),
+        ],
+    )
+    .ok();
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "vol",
+            "-e",
+            "cat /srv/data/in.txt; echo back > /srv/data/out.txt",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout, "from host\n");
-    assert_eq!(fs::read_to_string(src.join("out.txt")).expect("out"), "back\n");
+    assert_eq!(
+        fs::read_to_string(src.join("out.txt")).expect("out"),
+        "back\n"
+    );
 }
 
 #[test]
@@ -246,13 +370,54 @@ fn memory_and_cpu_limits_bite() {
     assert_eq!(r.code, 137, "the 200M allocation is killed: {r:?}");
     assert!(!r.stdout.contains("survived"));
     let r = h.run_in(None, ["-a", "boot", "-c", "mem", "-e", &hog(20)]);
-    assert_eq!((r.code, r.stdout.as_str()), (0, "survived\n"), "within the limit: {r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (0, "survived\n"),
+        "within the limit: {r:?}"
+    );
+
+    // 25% of one CPU: a busy loop gets at most about a quarter of the time.
+    h.run("-a create -m test -c quota --cpu-quota 25%").ok();
+    let busy = "sh -c 'while :; do :; done' & p=$!; sleep 2; \
+                set -- $(cat /proc/$p/stat); kill $p; echo ticks=$(( ${14} + ${15} ))";
+    let r = h.run_in(None, ["-a", "boot", "-c", "quota", "-e", busy]);
+    let ticks: u64 = r
+        .stdout
+        .trim()
+        .strip_prefix("ticks=")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("{r:?}"));
+    // 2 s at 100 ticks/s = 200 ticks of one CPU; 25% is 50.
+    assert!(ticks <= 70, "quota caps the loop: {ticks} ticks in 2 s");
+    assert!(ticks >= 20, "the loop did run: {ticks}");
 
     h.run("-a create -m test -c pin").ok();
-    let r = h.run_in(None, ["-a", "boot", "-c", "pin", "--cpus", "0", "-e", "grep Cpus_allowed_list /proc/self/status"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "pin",
+            "--cpus",
+            "0",
+            "-e",
+            "grep Cpus_allowed_list /proc/self/status",
+        ],
+    );
     assert_eq!(r.stdout.split_whitespace().last(), Some("0"), "{r:?}");
     // Stored: the next boot without --cpus is still pinned.
-    let r = h.run_in(None, ["-a", "boot", "-c", "pin", "-e", "grep Cpus_allowed_list /proc/self/status"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "pin",
+            "-e",
+            "grep Cpus_allowed_list /proc/self/status",
+        ],
+    );
     assert_eq!(r.stdout.split_whitespace().last(), Some("0"), "{r:?}");
 }
 
@@ -265,8 +430,13 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
     h.install_test();
     h.run("-a create -m test -c race").ok();
     let results: Vec<common::Run> = std::thread::scope(|s| {
-        let handles: Vec<_> = (0..4).map(|_| s.spawn(|| h.run("-a boot -c race"))).collect();
-        handles.into_iter().map(|t| t.join().expect("thread")).collect()
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| h.run("-a boot -c race")))
+            .collect();
+        handles
+            .into_iter()
+            .map(|t| t.join().expect("thread"))
+            .collect()
     });
     let ok = results.iter().filter(|r| r.code == 0).count();
     assert_eq!(ok, 1, "{results:?}");
@@ -292,10 +462,17 @@ fn to_image_and_to_container_move_layers_without_loss() {
     h.run("-a to_image --from-container edit --to-image app --version 1.0")
         .fails(1, "is running");
     h.run("-a shutdown -c edit").ok();
-    h.run("-a to_image --from-container edit --to-image app --version 1.0").ok();
-    assert!(!h.home.path().join("containers/edit").exists(), "the container is consumed");
+    h.run("-a to_image --from-container edit --to-image app --version 1.0")
+        .ok();
+    assert!(
+        !h.home.path().join("containers/edit").exists(),
+        "the container is consumed"
+    );
     let layer = h.home.layer("app", "1.0");
-    assert_eq!(fs::read_to_string(layer.join("root/.dot")).expect("dotfile"), "hidden\n");
+    assert_eq!(
+        fs::read_to_string(layer.join("root/.dot")).expect("dotfile"),
+        "hidden\n"
+    );
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
     let wh = fs::symlink_metadata(layer.join("root/tpl.txt")).expect("whiteout kept");
     assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
@@ -310,11 +487,24 @@ fn to_image_and_to_container_move_layers_without_loss() {
         "opaque directory kept"
     );
     let json = h.run("-s images --json").ok().to_string();
-    assert!(json.contains("\"base_layers\": [\n      \"test:_\"\n    ]"), "{json}");
+    assert!(
+        json.contains("\"base_layers\": [\n      \"test:_\"\n    ]"),
+        "{json}"
+    );
 
     // Stacked on its base, the image shows the edits (whiteout applied).
     h.run("-a create -m app:1.0 -c svc").ok();
-    let r = h.run_in(None, ["-a", "boot", "-c", "svc", "-e", "cat /etc/app.conf; ls /root/tpl.txt 2>&1; ls /home"]);
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "svc",
+            "-e",
+            "cat /etc/app.conf; ls /root/tpl.txt 2>&1; ls /home",
+        ],
+    );
     assert_eq!(r.code, 0, "{r:?}");
     assert!(r.stdout.starts_with("v1\n"), "{r:?}");
     assert!(r.stdout.contains("No such file"), "{r:?}");
@@ -324,14 +514,38 @@ fn to_image_and_to_container_move_layers_without_loss() {
     h.run("-a destroy -c svc").ok();
 
     // Back to a container for more editing: the layer moves again.
-    h.run("-a to_container --from-image app:1.0 --to-container again").ok();
-    assert!(!h.home.path().join("images/app/1.0").exists(), "the image is consumed");
+    h.run("-a to_container --from-image app:1.0 --to-container again")
+        .ok();
+    assert!(
+        !h.home.path().join("images/app/1.0").exists(),
+        "the image is consumed"
+    );
     let rw = h.home.path().join("containers/again/rwlayer");
-    assert_eq!(fs::read_to_string(rw.join("etc/app.conf")).expect("conf"), "v1\n");
-    let r = h.run_in(None, ["-a", "boot", "-c", "again", "-e", "cat /etc/app.conf /root/.dot"]);
+    assert_eq!(
+        fs::read_to_string(rw.join("etc/app.conf")).expect("conf"),
+        "v1\n"
+    );
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "again",
+            "-e",
+            "cat /etc/app.conf /root/.dot",
+        ],
+    );
     assert_eq!(r.stdout, "v1\nhidden\n", "{r:?}");
-    h.run("-a to_image --from-container again --to-image test").fails(1, "image test:_ already exists");
-    assert!(h.home.path().join("containers/again/rwlayer/etc/app.conf").exists(), "nothing lost on failure");
+    h.run("-a to_image --from-container again --to-image test")
+        .fails(1, "image test:_ already exists");
+    assert!(
+        h.home
+            .path()
+            .join("containers/again/rwlayer/etc/app.conf")
+            .exists(),
+        "nothing lost on failure"
+    );
 }
 
 #[test]
@@ -349,4 +563,43 @@ fn orphans_are_reaped_inside_a_container() {
     let r = h.run_in(None, ["-a", "boot", "-c", "reap", "-e", script]);
     assert_eq!(r.code, 0, "{r:?}");
     assert_eq!(r.stdout.trim(), "zombies=0", "{r:?}");
+}
+
+#[test]
+fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
+    if !common::require_root("kill_9_of_xdocker_mid_run_leaves_the_truth_behind") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c orphaned").ok();
+    let mut xdocker = std::process::Command::new(common::bin())
+        .args(["-a", "boot", "-c", "orphaned", "-e", "sleep 2"])
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn xdocker");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while h.pid("orphaned").is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = h.pid("orphaned").expect("booted");
+    xdocker.kill().expect("kill -9 xdocker");
+    xdocker.wait().expect("reap xdocker");
+    // The container outlives the command that waited for it...
+    assert!(containers_row(&h, "orphaned").ends_with(&format!("RUNNING({pid})")));
+    // ...and once its command ends, the next command sees it stopped and
+    // releases what it held.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(containers_row(&h, "orphaned").ends_with("STOPPED"));
+    assert!(h.cgroup_dirs().iter().all(|d| !d.join("orphaned").exists()));
+    assert!(!h
+        .home
+        .path()
+        .join("containers/orphaned/state.toml")
+        .exists());
 }

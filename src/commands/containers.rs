@@ -37,7 +37,10 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
             hostname: config.hostname,
             net,
             netns,
-            vip: config.vip.map(|v| v.to_string()).unwrap_or_else(|| "-".into()),
+            vip: config
+                .vip
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
             status: status.label(),
             pid: match status {
                 Status::Running { pid } => Some(pid),
@@ -67,7 +70,15 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
         })
         .collect();
     Ok(Output::Text(table(
-        &["container_id", "image", "hostname", "net", "netns", "vip", "status"],
+        &[
+            "container_id",
+            "image",
+            "hostname",
+            "net",
+            "netns",
+            "vip",
+            "status",
+        ],
         &cells,
     )))
 }

@@ -72,11 +72,17 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
     let image = format!("{}:{version}", from.name);
     let users = ctx.images.users(&from.name, &version)?;
     if !users.is_empty() {
-        bail!("image {image} is used by container {}: it cannot become a container", users.join(", "));
+        bail!(
+            "image {image} is used by container {}: it cannot become a container",
+            users.join(", ")
+        );
     }
     let dependents = ctx.images.dependents(&from.name, &version)?;
     if !dependents.is_empty() {
-        bail!("image {image} is a base layer of {}: it cannot become a container", dependents.join(", "));
+        bail!(
+            "image {image} is a base layer of {}: it cannot become a container",
+            dependents.join(", ")
+        );
     }
     let bases = match &args.images {
         Some(list) => resolve_stack(ctx, &list.0)?,

@@ -23,7 +23,9 @@ pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<String>> {
         for b in &bases {
             let r: ImageRef = b.parse()?;
             let v = ctx.images.resolve(&r, Pick::Highest).map_err(|_| {
-                anyhow::anyhow!("image {name}:{version} needs its base layer {b}, which is not here")
+                anyhow::anyhow!(
+                    "image {name}:{version} needs its base layer {b}, which is not here"
+                )
             })?;
             full.push(format!("{}:{v}", r.name));
         }
@@ -53,7 +55,12 @@ pub fn volumes_from(args: &Args) -> Result<Vec<VolumeConfig>> {
 }
 
 /// The config `create` (and `to_container`) store for `name`.
-pub fn config_from(ctx: &Ctx, args: &Args, name: &Name, images: Vec<String>) -> Result<ContainerConfig> {
+pub fn config_from(
+    ctx: &Ctx,
+    args: &Args,
+    name: &Name,
+    images: Vec<String>,
+) -> Result<ContainerConfig> {
     let _ = ctx;
     Ok(ContainerConfig {
         name: name.to_string(),
@@ -88,7 +95,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let _lock = ctx.runtime.containers.lock(&name)?;
     let config = config_from(ctx, args, &name, images)?;
     ctx.runtime.containers.create(&config, None)?;
-    crate::logging::info(&format!("container {name}: created from {}", config.images.join(",")));
+    crate::logging::info(&format!(
+        "container {name}: created from {}",
+        config.images.join(",")
+    ));
     drop(_lock);
     if args.boot {
         return super::boot::boot_and_report(ctx, &name, args.exec.as_deref());

@@ -19,10 +19,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         }
     }
     let _lock = ctx.runtime.containers.lock(name)?;
+    if ctx.force && !ctx.runtime.containers.exists(name) {
+        // -f: a container that is already gone is what was asked for.
+        return Ok(Output::Ok);
+    }
     if let Status::Running { pid } = ctx.runtime.containers.status(name)? {
         bail!("container {name} is running (pid {pid}): shut it down first, or use -h");
     }
     ctx.runtime.release(name)?;
+    ctx.runtime.forget(name)?;
     ctx.runtime.containers.destroy(name)?;
     crate::logging::info(&format!("container {name}: destroyed"));
     Ok(Output::Ok)

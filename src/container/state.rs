@@ -138,7 +138,9 @@ mod tests {
         // pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt
         // majflt cmajflt utime stime cutime cstime priority nice threads
         // itrealvalue starttime ...
-        format!("42 ({comm}) {state} 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {start} 1000 50")
+        format!(
+            "42 ({comm}) {state} 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 {start} 1000 50"
+        )
     }
 
     #[test]
@@ -147,7 +149,11 @@ mod tests {
         assert_eq!(process_start_time(p.path(), 42), Some(98765));
         assert_eq!(process_start_time(p.path(), 43), None);
         let z = fake_proc(42, &stat_line("init", "Z", 98765));
-        assert_eq!(process_start_time(z.path(), 42), None, "a zombie is not running");
+        assert_eq!(
+            process_start_time(z.path(), 42),
+            None,
+            "a zombie is not running"
+        );
     }
 
     #[test]

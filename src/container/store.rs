@@ -175,13 +175,15 @@ impl ContainerStore {
             if let Some(src) = rwlayer {
                 let _ = fs::rename(&rw, src);
             }
-            return Err(if e.kind() == io::ErrorKind::AlreadyExists
-                || e.raw_os_error() == Some(libc::ENOTEMPTY)
-            {
-                ContainerError::Exists(name.to_string())
-            } else {
-                io_err(name.as_str(), &target)(e)
-            });
+            return Err(
+                if e.kind() == io::ErrorKind::AlreadyExists
+                    || e.raw_os_error() == Some(libc::ENOTEMPTY)
+                {
+                    ContainerError::Exists(name.to_string())
+                } else {
+                    io_err(name.as_str(), &target)(e)
+                },
+            );
         }
         let _ = crate::fsutil::atomic::sync_dir(&self.home.containers_dir());
         Ok(())

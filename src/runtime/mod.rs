@@ -296,10 +296,11 @@ impl Runtime {
                 let _ = netns::remove(ns);
             }));
         }
-        parent_end.go().map_err(boot_err(name))?;
-        parent_end.wait_exec().map_err(boot_err(name))?;
+        // The state is on disk before the child may exec: if this command is
+        // killed from here on, the next one finds the container (running,
+        // or stopped with leftovers to release).
         let start_time = process_start_time(Path::new("/proc"), pid.as_raw()).ok_or_else(|| {
-            step(name, "start")("xdockerinit exited right after it started".to_string())
+            step(name, "start")("the container's first process is gone".to_string())
         })?;
         let state = RunState {
             pid: pid.as_raw(),
@@ -309,9 +310,14 @@ impl Runtime {
             cgroup: Some(name.to_string()),
             exec: exec.map(str::to_string),
         };
-        state
-            .save(&self.containers.path(name, STATE_FILE))
-            .map_err(ContainerError::from)?;
+        let state_path = self.containers.path(name, STATE_FILE);
+        state.save(&state_path).map_err(ContainerError::from)?;
+        let mut state_undo = Undo(Some(|| {
+            let _ = std::fs::remove_file(&state_path);
+        }));
+        parent_end.go().map_err(boot_err(name))?;
+        parent_end.wait_exec().map_err(boot_err(name))?;
+        state_undo.disarm();
         guard.0 = None;
         cgroup_undo.disarm();
         netns_undo.disarm();
@@ -326,7 +332,9 @@ impl Runtime {
             Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => code,
             Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => 128 + sig as i32,
             other => {
-                return Err(step(name, "wait")(format!("unexpected wait status {other:?}")));
+                return Err(step(name, "wait")(format!(
+                    "unexpected wait status {other:?}"
+                )));
             }
         };
         let _lock = self.containers.lock(name)?;
@@ -369,9 +377,12 @@ impl Runtime {
         };
         pidfd_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
         if !wait_exit(&pidfd, wait) {
-            pidfd_signal(&pidfd, Signal::SIGKILL).map_err(|e| step(name, "signal")(e.to_string()))?;
+            pidfd_signal(&pidfd, Signal::SIGKILL)
+                .map_err(|e| step(name, "signal")(e.to_string()))?;
             if !wait_exit(&pidfd, Duration::from_secs(5)) {
-                return Err(step(name, "stop")("init did not exit after SIGKILL".to_string()));
+                return Err(step(name, "stop")(
+                    "init did not exit after SIGKILL".to_string(),
+                ));
             }
         }
         // Not our child: its parent (the host's init) reaps it; wait until
@@ -384,6 +395,15 @@ impl Runtime {
         }
         self.release(name)?;
         crate::logging::info(&format!("container {name}: stopped ({mode:?})"));
+        Ok(())
+    }
+
+    /// Removes what a container may hold even without a state file (a boot
+    /// killed before it recorded one): its cgroup and its netns name. For
+    /// destroy; the caller holds the lock and knows it is stopped.
+    pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
+        self.cgroups()?.remove(name.as_str())?;
+        netns::remove(&self.netns_name(name))?;
         Ok(())
     }
 
@@ -468,7 +488,12 @@ fn child_main(
 }
 
 /// Returns only on failure, with the reason.
-fn prepare_and_exec(plan: &RootfsPlan, init: &File, exit_file: &File, exec: Option<&str>) -> String {
+fn prepare_and_exec(
+    plan: &RootfsPlan,
+    init: &File,
+    exit_file: &File,
+    exec: Option<&str>,
+) -> String {
     if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
         return format!("unshare cgroup namespace: {}", e.desc().to_lowercase());
     }
@@ -477,7 +502,11 @@ fn prepare_and_exec(plan: &RootfsPlan, init: &File, exit_file: &File, exec: Opti
     }
     // Host mode detaches from the terminal; -e keeps xdocker's stdio for CMD.
     if exec.is_none() {
-        match nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+        match nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        ) {
             Ok(null) => {
                 for fd in 0..3 {
                     let _ = nix::unistd::dup2(null, fd);
@@ -496,10 +525,20 @@ fn prepare_and_exec(plan: &RootfsPlan, init: &File, exit_file: &File, exec: Opti
             return format!("pass exit record: {}", e.desc().to_lowercase());
         }
     } else {
-        let _ = nix::fcntl::fcntl(3, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+        let _ = nix::fcntl::fcntl(
+            3,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
     }
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    unsafe { libc::syscall(libc::SYS_close_range, 4u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            4u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
     let mut argv = vec![
         CString::from(c"xdockerinit"),
         CString::from(c"--exit-fd"),
@@ -519,9 +558,9 @@ fn prepare_and_exec(plan: &RootfsPlan, init: &File, exit_file: &File, exec: Opti
         CString::from(c"HOME=/root"),
         CString::from(c"container=xdocker"),
     ];
-    if let Some(term) = std::env::var_os("TERM").and_then(|t| {
-        CString::new(format!("TERM={}", t.to_string_lossy())).ok()
-    }) {
+    if let Some(term) = std::env::var_os("TERM")
+        .and_then(|t| CString::new(format!("TERM={}", t.to_string_lossy())).ok())
+    {
         env.push(term);
     }
     match nix::unistd::fexecve(init.as_raw_fd(), &argv, &env) {

@@ -70,7 +70,9 @@ pub struct RootfsPlan {
 pub fn overlay_options(plan: &RootfsPlan) -> String {
     let esc = |p: &Path| {
         let s = p.to_string_lossy();
-        s.replace('\\', "\\\\").replace(':', "\\:").replace(',', "\\,")
+        s.replace('\\', "\\\\")
+            .replace(':', "\\:")
+            .replace(',', "\\,")
     };
     let lowers: Vec<String> = plan.lowers.iter().rev().map(|p| esc(p)).collect();
     format!(
@@ -83,7 +85,11 @@ pub fn overlay_options(plan: &RootfsPlan) -> String {
 
 /// Opens (creating missing directories, mode 0755) `rel` beneath `root`,
 /// refusing symlinks and `..` anywhere on the way.
-pub fn open_dir_beneath(root: &Path, rel: &Path, what: &'static str) -> Result<OwnedFd, RootfsError> {
+pub fn open_dir_beneath(
+    root: &Path,
+    rel: &Path,
+    what: &'static str,
+) -> Result<OwnedFd, RootfsError> {
     let how = || {
         OpenHow::new()
             .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
@@ -108,7 +114,9 @@ pub fn open_dir_beneath(root: &Path, rel: &Path, what: &'static str) -> Result<O
         let name: &OsStr = match c {
             Component::RootDir | Component::CurDir => continue,
             Component::Normal(n) => n,
-            Component::ParentDir | Component::Prefix(_) => return Err(refused("'..' is not allowed")),
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(refused("'..' is not allowed"))
+            }
         };
         let next = match openat2(dir.as_raw_fd(), name, how()) {
             Ok(fd) => fd,
@@ -163,8 +171,14 @@ fn mount_on(
 /// its new mount, UTS and PID namespaces, before xdockerinit is executed.
 pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     // Nothing below may reach the host's mount table.
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(sys("make private", Path::new("/")))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .map_err(sys("make private", Path::new("/")))?;
     let options = overlay_options(plan);
     mount(
         Some("overlay"),
@@ -200,12 +214,26 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
             // SAFETY: a fresh descriptor from openat2.
             unsafe { OwnedFd::from_raw_fd(fd) }
         };
-        mount_on(Some(host), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None, inside)?;
+        mount_on(
+            Some(host),
+            &target,
+            None,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None,
+            inside,
+        )?;
     }
 
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let proc_dir = open_dir_beneath(root, Path::new("proc"), "mount point")?;
-    mount_on(Some(Path::new("proc")), &proc_dir, Some("proc"), nosuid, None, Path::new("/proc"))?;
+    mount_on(
+        Some(Path::new("proc")),
+        &proc_dir,
+        Some("proc"),
+        nosuid,
+        None,
+        Path::new("/proc"),
+    )?;
     let sys_dir = open_dir_beneath(root, Path::new("sys"), "mount point")?;
     mount_on(
         Some(Path::new("sysfs")),
@@ -217,7 +245,8 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     )?;
     build_dev(root)?;
 
-    nix::unistd::sethostname(&plan.hostname).map_err(sys("sethostname", Path::new(&plan.hostname)))?;
+    nix::unistd::sethostname(&plan.hostname)
+        .map_err(sys("sethostname", Path::new(&plan.hostname)))?;
 
     // pivot_root(".", ".") stacks the old root under the new one; unmounting
     // it leaves only the container's tree (pivot_root(2), "new_root and
@@ -330,13 +359,19 @@ mod tests {
         std::os::unix::fs::symlink("/etc", root.join("dev")).expect("symlink");
         std::os::unix::fs::symlink("../..", root.join("etc/up")).expect("symlink");
         assert!(open_dir_beneath(&root, Path::new("/data/deep"), "t").is_ok());
-        assert!(root.join("data/deep").is_dir(), "missing directories are created");
+        assert!(
+            root.join("data/deep").is_dir(),
+            "missing directories are created"
+        );
         for bad in ["/dev", "/dev/pts", "/etc/up/x", "/../x"] {
             let e = open_dir_beneath(&root, Path::new(bad), "volume target");
             assert!(e.is_err(), "{bad}");
         }
         assert!(!t.path().join("x").exists());
         let e = open_dir_beneath(&root, Path::new("/dev"), "volume target").expect_err("symlink");
-        assert_eq!(e.to_string(), "volume target /dev: is a symlink inside the container");
+        assert_eq!(
+            e.to_string(),
+            "volume target /dev: is a symlink inside the container"
+        );
     }
 }

@@ -97,7 +97,9 @@ impl ParentChannel {
         match text.lines().find_map(|l| l.strip_prefix("error ")) {
             Some(message) => Err(SpawnError::Child(message.to_string())),
             None if text.is_empty() => Ok(()),
-            None => Err(SpawnError::Child(format!("unexpected start-up message {text:?}"))),
+            None => Err(SpawnError::Child(format!(
+                "unexpected start-up message {text:?}"
+            ))),
         }
     }
 }

@@ -144,8 +144,15 @@ pub fn static_init() -> PathBuf {
     BUILT
         .get_or_init(|| {
             let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build_static_init.sh");
-            let out = Command::new(script).arg("debug").output().expect("build static init");
-            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            let out = Command::new(script)
+                .arg("debug")
+                .output()
+                .expect("build static init");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
             PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
         })
         .clone()
@@ -212,8 +219,14 @@ impl RuntimeHome {
 
     /// The recorded init pid of a container, if it has a state file.
     pub fn pid(&self, name: &str) -> Option<i32> {
-        let text =
-            std::fs::read_to_string(self.home.path().join("containers").join(name).join("state.toml")).ok()?;
+        let text = std::fs::read_to_string(
+            self.home
+                .path()
+                .join("containers")
+                .join(name)
+                .join("state.toml"),
+        )
+        .ok()?;
         text.lines()
             .find_map(|l| l.strip_prefix("pid = "))
             .and_then(|v| v.trim().parse().ok())
@@ -277,7 +290,10 @@ pub fn mounts_below(dir: &Path) -> Vec<String> {
 
 /// Names from `ip netns list`.
 pub fn netns_names() -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().expect("ip netns");
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip netns");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))

@@ -16,30 +16,33 @@
 //!
 //! * `--exit-fd N` (N >= 3): a regular file opened for writing by the host
 //!   before pivot_root, unreachable from inside the container otherwise.
-//!   xdockerinit makes it close-on-exec at once (so no process of the
-//!   container inherits it) and clears `O_APPEND` on it. When the container
-//!   stops it writes the exit record, one line `exit_code=<N>\n`, with
-//!   `pwrite` at offset 0, `ftruncate` and `fsync` (see [`exit_record`]).
-//!   Without `--exit-fd` nothing is written. No record (an empty file) means
-//!   xdockerinit did not stop on its own: it failed to start, hit a fatal
-//!   error, or was killed (SIGKILL from the host).
+//!   xdockerinit makes it close-on-exec at once (no process of the container
+//!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
+//!   descriptor from 3 up is closed at start: fds 0-2 and the exit fd are the
+//!   whole interface. When the container stops, xdockerinit writes the exit
+//!   record, one line `exit_code=<N>\n`, with `pwrite` at offset 0,
+//!   `ftruncate` and `fsync` (see [`exit_record`]). Without `--exit-fd`
+//!   nothing is written. No record (an empty file) means xdockerinit did not
+//!   stop on its own: it failed to start, hit a fatal error, or was killed.
 //! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
 //!   how long the orderly stop waits after SIGTERM before SIGKILL.
 //! * `-e CMD` (single-process mode): CMD runs as the main child through
 //!   `/bin/sh -c CMD`, in a new session, with a clean environment
 //!   ([`process::CHILD_PATH`], `HOME=/root`, `TERM` if xdockerinit has one,
-//!   `container=xdocker`) and xdockerinit's fds 0-2. When CMD exits the rest
+//!   `container=xdocker`) and xdockerinit's fds 0-2. When CMD exits, the rest
 //!   of the container gets the orderly stop, and the exit code (xdockerinit's
-//!   own and the record's) is CMD's status: its exit code, or 128+signal.
+//!   own and the record's) is CMD's status: its exit code, or 128+signal
+//!   (127 with an error line if /bin/sh cannot be executed).
 //! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
 //!   exit code is 0 after an orderly stop, or 128+signal when a second
 //!   SIGTERM/SIGINT during the grace period forced the stop.
 //!
-//! Signals: SIGTERM and SIGINT start the orderly stop (TERM to every process,
-//! the grace period, then KILL); a second one during the grace period skips
-//! the rest of it. In `-e` mode SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to
-//! CMD; otherwise they, and SIGPWR, are ignored. Exit code 1 and one line
-//! `xdockerinit: error: ...` on stderr: bad arguments, or a failed start.
+//! Signals: SIGTERM and SIGINT start the orderly stop (TERM then CONT to
+//! every process, the grace period, then KILL to what is left, reap until no
+//! child remains); a second one during the grace period skips the rest of
+//! it. In `-e` mode SIGHUP, SIGUSR1 and SIGUSR2 are forwarded to CMD;
+//! otherwise they, and SIGPWR, are ignored. Bad arguments or a failed start:
+//! exit code 1 and one line `xdockerinit: error: ...` on stderr.
 
 pub mod args;
 pub mod exit_record;

@@ -72,9 +72,10 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     let (report_r, report_w) =
         pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ("create the exec pipe", e))?;
 
-    // SAFETY: xdockerinit is single-threaded (no threads are ever started),
-    // so the child is a full copy and may run the code below, which only
-    // makes async-signal-safe calls and never returns.
+    // SAFETY: between fork and execve/_exit the child only makes
+    // async-signal-safe calls (close, sigaction, sigprocmask, setsid, ioctl,
+    // write): no allocation and no lock, which is what fork requires even
+    // in a threaded process. xdockerinit itself never starts a thread.
     match unsafe { fork() }.map_err(|e| ("fork the main child", e))? {
         ForkResult::Child => {
             drop(report_r);
