@@ -12,6 +12,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-a destroy needs -c/--container");
     };
+    if ctx.force && !ctx.runtime.containers.exists(name) {
+        // -f: a container that is already gone is what was asked for.
+        return Ok(Output::Ok);
+    }
     if args.shutdown {
         match ctx.runtime.stop(name, StopMode::Shutdown, false) {
             Ok(()) | Err(RuntimeError::NotRunning(_)) => {}
@@ -19,10 +23,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         }
     }
     let _lock = ctx.runtime.containers.lock(name)?;
-    if ctx.force && !ctx.runtime.containers.exists(name) {
-        // -f: a container that is already gone is what was asked for.
-        return Ok(Output::Ok);
-    }
     if let Status::Running { pid } = ctx.runtime.containers.status(name)? {
         bail!("container {name} is running (pid {pid}): shut it down first, or use -h");
     }
