@@ -603,3 +603,73 @@ fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
         .join("containers/orphaned/state.toml")
         .exists());
 }
+
+#[test]
+fn inside_view_is_a_small_host() {
+    if !common::require_root("inside_view_is_a_small_host") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c view --host view-1").ok();
+    let script = "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; \
+                  ls /dev | tr '\\n' ' '; echo; \
+                  touch /sys/x 2>/dev/null && echo sys-writable || echo sys-ro; \
+                  ls /proc | grep -c '^[0-9]'; \
+                  readlink /dev/ptmx";
+    let r = h.run_in(None, ["-a", "boot", "-c", "view", "-e", script]);
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[0], "view-1");
+    assert!(
+        lines[1].starts_with("xdockerinit --exit-fd 3"),
+        "PID 1 is xdockerinit: {}",
+        lines[1]
+    );
+    for dev in [
+        "null", "zero", "full", "random", "urandom", "tty", "console", "ptmx", "pts", "shm",
+    ] {
+        assert!(
+            lines[2].split_whitespace().any(|d| d == dev),
+            "/dev/{dev}: {}",
+            lines[2]
+        );
+    }
+    assert_eq!(lines[3], "sys-ro");
+    let procs: u32 = lines[4].parse().expect("count");
+    assert!(
+        procs <= 6,
+        "only the container's processes are visible: {procs}"
+    );
+    assert_eq!(lines[5], "pts/ptmx");
+}
+
+#[test]
+fn destroy_never_deletes_through_a_live_mount() {
+    if !common::require_root("destroy_never_deletes_through_a_live_mount") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c held").ok();
+    let precious = h.home.scratch("precious");
+    fs::write(precious.join("data"), "keep").expect("write");
+    let merged = h.home.path().join("containers/held/merged");
+    nix::mount::mount(
+        Some(&precious),
+        &merged,
+        None::<&str>,
+        nix::mount::MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .expect("bind");
+    let r = h.run("-a destroy -c held");
+    let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
+    r.fails(1, "still mounted");
+    assert_eq!(
+        fs::read_to_string(precious.join("data")).expect("kept"),
+        "keep"
+    );
+    assert!(h.home.path().join("containers/held/config.toml").exists());
+    h.run("-a destroy -c held").ok();
+}
