@@ -3,33 +3,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use clap::CommandFactory;
 
-/// The static xdockerinit: from `scripts/test.sh` (XDOCKERINIT_STATIC), or
-/// built here by the same script.
-fn static_init() -> PathBuf {
-    if let Some(p) = std::env::var_os("XDOCKERINIT_STATIC") {
-        return PathBuf::from(p);
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build_static_init.sh");
-    let out = Command::new(script)
-        .arg("debug")
-        .output()
-        .expect("build static init");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
-
 #[test]
 fn xdockerinit_is_static_and_runs_in_an_empty_root() {
-    let init = static_init();
+    let init = common::static_init();
     let headers = Command::new("readelf")
         .arg("-lW")
         .arg(&init)

@@ -86,14 +86,25 @@ impl TestHome {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let out: Output = Command::new(bin())
-            .args(args)
+        self.run_with(cwd, args, &[])
+    }
+
+    /// Runs xdocker with this home and extra environment variables.
+    pub fn run_with<I, S>(&self, cwd: Option<&Path>, args: I, env: &[(&str, &OsStr)]) -> Run
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut cmd = Command::new(bin());
+        cmd.args(args)
             .env("XDOCKER_HOME", self.path())
             .env_remove("xdocker_HOME")
             .current_dir(cwd.unwrap_or(self.path()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run xdocker");
+            .stdin(Stdio::null());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out: Output = cmd.output().expect("run xdocker");
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
@@ -191,20 +202,9 @@ impl RuntimeHome {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        let out: Output = Command::new(bin())
-            .args(args)
-            .env("XDOCKER_HOME", self.home.path())
-            .env("XDOCKER_INIT", static_init())
-            .env_remove("xdocker_HOME")
-            .current_dir(cwd.unwrap_or(self.home.path()))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run xdocker");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        let init = static_init();
+        self.home
+            .run_with(cwd, args, &[("XDOCKER_INIT", init.as_os_str())])
     }
 
     /// Runs xdocker; arguments split on whitespace.
