@@ -3,13 +3,18 @@
 # systemd-nspawn, all on the same busybox root filesystem (the `test` image
 # that `xdocker -a install_test` builds), with hyperfine.
 #
-#   bench/runtime.sh [SECTION...]      sections: cycle breakdown boot rss scale diag
+#   bench/runtime.sh [SECTION...]      sections: cycle isolated breakdown boot rss scale diag
 #                                      (default: all of them, in that order)
 #
 #   cycle      create+boot+destroy of a container whose main process is /bin/true:
 #              xdocker create -b -e /bin/true && destroy  vs  crun run,
 #              crun run --cgroup-manager=disabled, lxc-execute, systemd-nspawn,
 #              and a floor: unshare -fpmui /bin/true (namespaces, no root fs)
+#   isolated   the cycle commands again, but one invocation at a time with a pause
+#              (GAP seconds) before each, round-robin: what a single command
+#              costs on an otherwise idle cgroup subsystem. Back-to-back runs
+#              (hyperfine) are cheaper for every runtime that writes to a v1
+#              cgroup.procs: see "diag" and bench/README.md.
 #   breakdown  xdocker alone: create, create -b -e, boot -e, destroy, -s containers
 #   boot       boot-to-ready of an idle host container: xdocker boot  vs  lxc-start -d
 #   rss        VmRSS/Pss of an idle xdockerinit  vs  lxc-start monitor + busybox init
@@ -23,6 +28,7 @@
 # Environment:
 #   RUNS=30 WARMUP=3     hyperfine --runs / --warmup
 #   N=500                containers for the scale section
+#   ISO_RUNS=15 GAP=0.5  isolated section: invocations per command, pause before each
 #   BENCH_DIR=/tmp       where the temporary directory (XDOCKER_HOME, root file
 #                        systems, crun state, LXC path) goes. /tmp is ext4 on this
 #                        VM: the fsyncs xdocker does and the syncfs of the upper
@@ -72,6 +78,8 @@ export XDB_START=$(date +%s)
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
 N=${N:-500}
+ISO_RUNS=${ISO_RUNS:-15}
+GAP=${GAP:-0.5}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 TAG=${TAG:-}
 KEEP=${KEEP:-0}
@@ -81,14 +89,14 @@ LXC_NET=${LXC_NET:-empty}
 CRUN_NETNS=${CRUN_NETNS:-1}
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 sections=("$@")
-((${#sections[@]})) || sections=(cycle breakdown boot rss scale diag)
+((${#sections[@]})) || sections=(cycle isolated breakdown boot rss scale diag)
 
 die() { echo "runtime: $*" >&2; exit 1; }
 log() { echo "== $*" >&2; }
 want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 for s in "${sections[@]}"; do
-    case $s in cycle | breakdown | boot | rss | scale | diag) ;; *) die "unknown section $s" ;; esac
+    case $s in cycle | isolated | breakdown | boot | rss | scale | diag) ;; *) die "unknown section $s" ;; esac
 done
 [[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $N =~ ^[0-9]+$ ]] && ((RUNS >= 2 && N >= 1)) ||
     die "RUNS, WARMUP, N must be integers (RUNS >= 2, N >= 1)"
@@ -312,6 +320,50 @@ if want cycle; then
         -n "lxc-execute" "$c_lxc" \
         -n "systemd-nspawn" "$c_ns" \
         -n "floor: unshare -fpmui /bin/true" "$c_floor"
+fi
+
+# ---------------------------------------------------------------- isolated
+if want isolated; then
+    note "isolated (python, no shell; $ISO_RUNS rounds, round-robin, ${GAP}s pause before each invocation):"
+    note "  xdocker : $qXD -a create -m test -c cyc -b -e /bin/true ; then $qXD -a destroy -c cyc (both timed)"
+    note "  crun    : crun --root $qT/crun run -b $qT/bundle $CRUNID" "  crun0   : ... --cgroup-manager=disabled ..." \
+        "  lxc     : lxc-execute -n $LXCX -P $qLXCP -- /bin/true"
+    quiet "before isolated"
+    log "isolated invocations ($ISO_RUNS rounds, ${GAP}s apart)"
+    python3 - "$RESULTS_DIR/$pre-isolated.json" "$ISO_RUNS" "$GAP" "$XD" "$T" "$CRUNID" "$LXCX" "$LXCP" <<'PY'
+import json, statistics as st, subprocess, sys, time
+out, runs, gap, xd, t, crunid, lxcx, lxcp = sys.argv[1:]
+runs, gap = int(runs), float(gap)
+cmds = {
+    "xdocker create -b -e /bin/true + destroy": [[xd, "-a", "create", "-m", "test", "-c", "cyc", "-b", "-e", "/bin/true"],
+                                                 [xd, "-a", "destroy", "-c", "cyc"]],
+    "xdocker create -b -e /bin/true (alone)": None,
+    "crun run": [["crun", "--root", f"{t}/crun", "run", "-b", f"{t}/bundle", crunid]],
+    "crun run (--cgroup-manager=disabled)": [["crun", "--root", f"{t}/crun", "--cgroup-manager=disabled", "run", "-b", f"{t}/bundle", crunid]],
+    "lxc-execute": [["lxc-execute", "-n", lxcx, "-P", lxcp, "--", "/bin/true"]],
+}
+times = {k: [] for k in cmds}
+for _ in range(runs):
+    for name, argvs in cmds.items():
+        if argvs is None:
+            continue
+        time.sleep(gap)
+        parts = []
+        for argv in argvs:
+            a = time.perf_counter()
+            subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+            parts.append(time.perf_counter() - a)
+        times[name].append(sum(parts))
+        if name.startswith("xdocker"):
+            times["xdocker create -b -e /bin/true (alone)"].append(parts[0])
+res = []
+for name, v in times.items():
+    res.append({"command": name, "mean": st.mean(v), "stddev": st.stdev(v) if len(v) > 1 else 0.0,
+                "median": st.median(v), "min": min(v), "max": max(v), "times": v, "user": 0, "system": 0})
+json.dump({"results": res}, open(out, "w"), indent=1)
+for r in res:
+    print(f"  {r['command']:<44} median {r['median'] * 1000:7.2f} ms  mean {r['mean'] * 1000:7.2f}  min {r['min'] * 1000:6.2f}  max {r['max'] * 1000:7.2f}", file=sys.stderr)
+PY
 fi
 
 # ---------------------------------------------------------------- breakdown
@@ -573,18 +625,22 @@ for path in sys.argv[1:]:
         return None
     try:
         t0 = min(t for t, d, c, p, x in ev if p == main)
-        created = max(t + d for t, d, c, p, x in ev if p == main and x.startswith("fsync(") and "/home/containers>" in x)
-        clone = first(lambda t, d, c, p, x: p == main and x.startswith("clone3("))
-        child = int(next(re.search(r"= (\d+)", x)[1] for t, d, c, p, x in ev if p == main and x.startswith("clone3(") and re.search(r"= \d+", x)))
-        w = [(t, t + d) for t, d, c, p, x in ev if p == main and "cgroup.procs" in x and "write(" in x and d > 0]
-        att0, att1 = min(a for a, b in w), max(b for a, b in w)
+        clone = first(lambda t, d, c, p, x: p == main and "clone3(" in x)
+        # create ends with fsync(containers/): the last fsync before clone3
+        created = max(t + d for t, d, c, p, x in ev if p == main and x.startswith("fsync(") and t < clone)
+        child = next(int(re.search(r"= (\d+)$", x.strip())[1]) for t, d, c, p, x in ev
+                     if p == main and "clone3(" in x and re.search(r"= [1-9]\d*$", x.strip()))
         go = first(lambda t, d, c, p, x: p == main and x.startswith("sendto("))
+        att0 = first(lambda t, d, c, p, x: p == main and x.startswith("write(") and "cgroup.procs" in x)
+        att1 = max(t for t, d, c, p, x in ev if p == main and x.startswith("close(") and "cgroup.procs" in x and t < go)
         execd = first(lambda t, d, c, p, x: p == child and "execveat(" in x and d > 0, end=True)
         iexit = first(lambda t, d, c, p, x: p == child and x.startswith("exit_group"))
-        reaped = max(t + d for t, d, c, p, x in ev if p == main and "wait4(" in x and f"upid: {child}" in x and d > 0)
+        reaped = first(lambda t, d, c, p, x: p == main and "wait4(" in x and d > 0 and re.search(rf"= {child}\b", x), end=True)
         mexit = first(lambda t, d, c, p, x: p == main and x.startswith("exit_group"))
+        if None in (clone, go, att0, execd, iexit, reaped, mexit):
+            raise ValueError("a marker is missing")
     except (ValueError, StopIteration, TypeError) as e:
-        print(f"{path}: could not find the phases ({e})")
+        print(f"{path}: could not find the phases ({e!r})")
         continue
     rows.append([created - t0, clone - created, att1 - att0, go - att1, execd - go, iexit - execd,
                  reaped - iexit, mexit - reaped, mexit - t0])
@@ -736,6 +792,9 @@ def ratios(res, x, others):
     for o in others:
         if o in res:
             a, b = res[x], res[o]
+            if med(b) <= 0 or mean(b) <= 0:
+                print(f"  {'xdocker / ' + o:<52} (no ratio: {o} measured 0 ms after hyperfine's shell correction)")
+                continue
             print(f"  {'xdocker / ' + o:<52} median {med(a) / med(b):5.2f}   mean {mean(a) / mean(b):5.2f}")
 cyc = load("cycle")
 if cyc:
@@ -748,6 +807,13 @@ if cyc:
     check("xdocker cycle median", med(cyc[x]), 8, " ms")
     check("xdocker / crun run (median)", med(cyc[x]) / med(cyc["crun run"]), 1)
     check("xdocker / lxc-execute (median)", med(cyc[x]) / med(cyc["lxc-execute"]), 1)
+    print()
+iso = load("isolated")
+if iso:
+    table(iso, "isolated: one invocation at a time, a pause before each (python timer, no shell)")
+    x = "xdocker create -b -e /bin/true + destroy"
+    print(" ratios (< 1: xdocker faster):")
+    ratios(iso, x, ["crun run", "crun run (--cgroup-manager=disabled)", "lxc-execute"])
     print()
 brk = load("breakdown")
 if brk:

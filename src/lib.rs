@@ -12,4 +12,6 @@ pub mod logging;
 pub mod names;
 pub mod progress;
 pub mod runtime;
+pub mod session;
 pub mod shipped;
+pub mod template;

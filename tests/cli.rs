@@ -163,21 +163,23 @@ fn dash_h_means_shutdown_for_destroy() {
 }
 
 #[test]
-fn unimplemented_verbs_fail_with_exit_1() {
+fn container_verbs_name_a_missing_container() {
     let home = TestHome::new();
     for line in [
+        "-a boot -c web",
         "-a attach -c web",
         "-a run -c web --cmd true",
-        "-a spush -m img",
-        "-a spull -m img",
+        "-a shutdown -c web",
+        "-a kill -c web",
+        "-a destroy -c web",
+        "-a vip -c web --vip 10.0.0.2",
         "-a rplfile -c web --template-file /t.tpl --mapping-file /m",
         "-a putfile -c web --src-file /a --dst-file /b",
         "-a getfile -c web --src-file /a --dst-file /b",
-        "-s ssearch",
+        "-s container_root -c web",
     ] {
-        let verb: Vec<&str> = line.split_whitespace().take(2).collect();
         let r = home.run(line);
-        r.fails(1, &format!("{} is not implemented yet", verb.join(" ")));
+        r.fails(1, "container web not found");
         assert_eq!(r.stdout, "", "{line}");
     }
 }

@@ -271,6 +271,19 @@ impl Cgroups for V1 {
         Ok(())
     }
 
+    fn join_self(&self, name: &str) -> Result<(), CgroupError> {
+        check_name("cgroup name", name)?;
+        for dir in self.dirs(name) {
+            let path = dir.join("tasks");
+            fs::write(&path, "0").map_err(|error| CgroupError::AddPid {
+                pid: 0,
+                path,
+                error,
+            })?;
+        }
+        Ok(())
+    }
+
     fn pids(&self, name: &str) -> Result<Vec<i32>, CgroupError> {
         check_name("cgroup name", name)?;
         let dirs = self.existing_dirs(name);

@@ -1,5 +1,6 @@
 //! `-a boot -c C [cgroup opts] [-t | -e CMD]`: cgroup options given here are
-//! stored in the config and apply to this and every later boot.
+//! stored in the config and apply to this and every later boot; `-t`
+//! attaches right after the boot.
 
 use anyhow::{bail, Result};
 
@@ -18,9 +19,6 @@ pub fn boot_and_report(ctx: &Ctx, name: &Name, exec: Option<&str>) -> Result<Out
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
-    if args.tty {
-        bail!("-t (attach after boot) is not implemented yet");
-    }
     let Some(name) = &args.container else {
         bail!("-a boot needs -c/--container");
     };
@@ -30,5 +28,15 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         config.limits = limits_from(args, config.limits.clone());
         ctx.runtime.containers.save_config(&config)?;
     }
+    if args.tty {
+        return boot_and_attach(ctx, name);
+    }
     boot_and_report(ctx, name, args.exec.as_deref())
+}
+
+/// `-t`: boots, then attaches at once (the session socket listens from
+/// before the container's first instruction, so there is no wait).
+pub fn boot_and_attach(ctx: &Ctx, name: &Name) -> Result<Output> {
+    ctx.runtime.boot(name, None)?;
+    super::attach::attach(ctx, name)
 }

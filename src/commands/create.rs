@@ -81,9 +81,6 @@ pub fn config_from(
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
-    if args.tty {
-        bail!("-t (attach after boot) is not implemented yet");
-    }
     let Some(list) = &args.images else {
         bail!("-a create needs -m/--image");
     };
@@ -100,6 +97,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         config.images.join(",")
     ));
     drop(_lock);
+    if args.boot && args.tty {
+        return super::boot::boot_and_attach(ctx, &name);
+    }
     if args.boot {
         return super::boot::boot_and_report(ctx, &name, args.exec.as_deref());
     }

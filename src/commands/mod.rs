@@ -1,6 +1,7 @@
 //! One module per show or action: each turns checked options into one
 //! library call and returns what `main` prints. Nothing here prints.
 
+mod attach;
 mod boot;
 mod change;
 mod containers;
@@ -10,10 +11,13 @@ mod create;
 mod del_image;
 mod destroy;
 mod export;
+mod files;
 mod images;
 mod import;
 mod install_test;
 mod progress_bar;
+mod run;
+mod srepo;
 mod stop;
 mod version;
 
@@ -46,11 +50,6 @@ pub struct Ctx {
     pub force: bool,
 }
 
-/// A verb that a later piece of work implements.
-#[derive(Debug, thiserror::Error)]
-#[error("{0} is not implemented yet")]
-pub struct NotImplemented(String);
-
 /// Runs one checked request.
 pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     // Whatever stopped since the last command (init killed, xdocker killed
@@ -61,6 +60,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
         Verb::Action(Action::Create) => create::run(ctx, args),
         Verb::Action(Action::Boot) => boot::run(ctx, args),
+        Verb::Action(Action::Attach) => attach::run(ctx, args),
+        Verb::Action(Action::Run) => run::run(ctx, args),
         Verb::Action(Action::Shutdown) => stop::run(ctx, args, StopMode::Shutdown),
         Verb::Action(Action::Kill) => stop::run(ctx, args, StopMode::Kill),
         Verb::Action(Action::Destroy) => destroy::run(ctx, args),
@@ -76,15 +77,13 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::DelImage) => del_image::run(ctx, args),
         Verb::Action(Action::Export) => export::run(ctx, args),
         Verb::Action(Action::Import) => import::run(ctx, args),
-        Verb::Show(s) => Err(NotImplemented(format!("-s {}", value_name(&s))).into()),
-        Verb::Action(a) => Err(NotImplemented(format!("-a {}", value_name(&a))).into()),
+        Verb::Show(Show::Ssearch) => srepo::search(ctx, args),
+        Verb::Action(Action::Spush) => srepo::push(ctx, args),
+        Verb::Action(Action::Spull) => srepo::pull(ctx, args),
+        Verb::Action(Action::Putfile) => files::putfile(ctx, args),
+        Verb::Action(Action::Getfile) => files::getfile(ctx, args),
+        Verb::Action(Action::Rplfile) => files::rplfile(ctx, args),
     }
-}
-
-fn value_name<T: clap::ValueEnum>(v: &T) -> String {
-    v.to_possible_value()
-        .map(|p| p.get_name().to_string())
-        .unwrap_or_default()
 }
 
 /// The one image a command was given with `-m` (the grammar allows a list).

@@ -105,6 +105,19 @@ impl ContainerConfig {
         })
     }
 
+    /// Writes a new config file (in a private staging directory) durably.
+    pub fn save_new(&self, path: &Path) -> Result<(), ConfigFileError> {
+        use std::io::Write;
+        let text = toml::to_string_pretty(self)?;
+        let io = |source| ConfigFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut f = std::fs::File::create_new(path).map_err(io)?;
+        f.write_all(text.as_bytes()).map_err(io)?;
+        f.sync_all().map_err(io)
+    }
+
     /// Writes a config file atomically.
     pub fn save(&self, path: &Path) -> Result<(), ConfigFileError> {
         let text = toml::to_string_pretty(self)?;

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::toml_reason;
-use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
+use crate::fsutil::atomic::{write_atomic_volatile, AtomicWriteError};
 
 /// Errors of the state file.
 #[derive(Debug, thiserror::Error)]
@@ -88,12 +88,23 @@ impl RunState {
     /// Reads the state file; None when there is none.
     pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
         match std::fs::read_to_string(path) {
-            Ok(text) => toml::from_str(&text)
-                .map(Some)
-                .map_err(|e| StateError::Bad {
-                    path: path.to_path_buf(),
-                    reason: toml_reason(&text, &e),
-                }),
+            // A damaged state file (host crash while it was written) names
+            // no live process: it reads as a stopped container's leftover.
+            Ok(text) => Ok(Some(toml::from_str(&text).unwrap_or_else(|e| {
+                crate::logging::warn(&format!(
+                    "container state {}: {}: treated as stopped",
+                    path.display(),
+                    toml_reason(&text, &e)
+                ));
+                Self {
+                    pid: 0,
+                    start_time: 0,
+                    booted_at: String::new(),
+                    netns: None,
+                    cgroup: None,
+                    exec: None,
+                }
+            }))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(StateError::Io {
                 path: path.to_path_buf(),
@@ -102,13 +113,14 @@ impl RunState {
         }
     }
 
-    /// Writes the state atomically.
+    /// Writes the state atomically but not durably: after a host crash the
+    /// processes it names are gone anyway, and a damaged file reads as stale.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let text = toml::to_string_pretty(self).map_err(|e| StateError::Bad {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        write_atomic(path, text.as_bytes(), 0o644)?;
+        write_atomic_volatile(path, text.as_bytes(), 0o644)?;
         Ok(())
     }
 

@@ -161,7 +161,9 @@ impl ContainerStore {
                 .create(&p)
                 .map_err(io_err(name.as_str(), &p))?;
         }
-        config.save(&s.join(CONFIG_FILE))?;
+        // The staging dir is private: the config needs no atomic replace
+        // there, only to be on disk before the rename publishes it.
+        config.save_new(&s.join(CONFIG_FILE))?;
         let rw = s.join(RWLAYER);
         // A moved-in layer goes in last and goes back on any failure after.
         match rwlayer {

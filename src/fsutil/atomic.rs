@@ -17,8 +17,19 @@ pub struct AtomicWriteError {
     pub source: io::Error,
 }
 
-/// Replaces `path` with `data` atomically; the file gets `mode`.
+/// Replaces `path` with `data` atomically and durably; the file gets `mode`.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), AtomicWriteError> {
+    write_replace(path, data, mode, true)
+}
+
+/// Replaces `path` atomically for concurrent readers, without waiting for
+/// the disk: for run-time state that a host crash makes void anyway (a
+/// reader must treat a damaged file as stale).
+pub fn write_atomic_volatile(path: &Path, data: &[u8], mode: u32) -> Result<(), AtomicWriteError> {
+    write_replace(path, data, mode, false)
+}
+
+fn write_replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<(), AtomicWriteError> {
     let err = |step, source| AtomicWriteError {
         path: path.to_path_buf(),
         step,
@@ -47,9 +58,14 @@ pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<(), AtomicWri
         f.write_all(data).map_err(|e| err("write", e))?;
         f.set_permissions(fs::Permissions::from_mode(mode))
             .map_err(|e| err("chmod", e))?;
-        f.sync_all().map_err(|e| err("fsync", e))?;
+        if durable {
+            f.sync_all().map_err(|e| err("fsync", e))?;
+        }
         fs::rename(&tmp, path).map_err(|e| err("rename into place", e))?;
-        sync_dir(dir).map_err(|e| err("fsync directory", e))
+        if durable {
+            sync_dir(dir).map_err(|e| err("fsync directory", e))?;
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = fs::remove_file(&tmp);

@@ -1,6 +1,7 @@
 //! Images: the versioned layer store, and the `.xdockerimage` archive format
 //! used by export, import and the ssh repository.
 pub mod archive;
+pub mod repo;
 pub mod store;
 
 pub use store::{ImageEntry, ImageError, ImageMeta, ImageStore, Pick};

@@ -172,6 +172,8 @@ impl Runtime {
         if let Some(ns) = &state.netns {
             netns::remove(ns)?;
         }
+        crate::session::remove(&self.containers.path(name, crate::session::SOCKET_FILE))
+            .map_err(|e| step(name, "remove session socket")(e.to_string()))?;
         let path = self.containers.path(name, STATE_FILE);
         std::fs::remove_file(&path)
             .or_else(|e| match e.kind() {
@@ -257,6 +259,16 @@ impl Runtime {
             .truncate(true)
             .open(&exit_path)
             .map_err(|e| step(name, "open exit record")(e.to_string()))?;
+        // The session socket listens before the container exists; its
+        // directory is not in the container's mount namespace.
+        let session_path = self.containers.path(name, crate::session::SOCKET_FILE);
+        let session = crate::session::listen(&session_path).map_err(|e| RuntimeError::Boot {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        let mut session_undo = Undo(Some(|| {
+            let _ = crate::session::remove(&session_path);
+        }));
 
         let cgroups = self.cgroups()?;
         let limits = Limits {
@@ -283,12 +295,12 @@ impl Runtime {
         let child = unsafe { spawn::clone_into_namespaces(flags) }.map_err(boot_err(name))?;
         let Some(pid) = child else {
             spawn::close_parent_end(parent_end);
-            child_main(child_end, &plan, init, exit_file, exec);
+            let group = (cgroups.as_ref(), name.as_str());
+            child_main(child_end, group, &plan, init, exit_file, &session, exec);
         };
         drop(child_end);
         let mut guard = ChildGuard(Some(pid));
 
-        cgroups.add_pid(name.as_str(), pid.as_raw())?;
         let mut netns_undo = Undo(None);
         if let Some(ns) = &netns {
             netns::bind(ns, pid.as_raw())?;
@@ -317,6 +329,8 @@ impl Runtime {
         }));
         parent_end.go().map_err(boot_err(name))?;
         parent_end.wait_exec().map_err(boot_err(name))?;
+        drop(session);
+        session_undo.disarm();
         state_undo.disarm();
         guard.0 = None;
         cgroup_undo.disarm();
@@ -472,16 +486,23 @@ fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
 /// executes xdockerinit. Never returns; errors go to the parent.
 fn child_main(
     mut channel: ChildChannel,
+    (cgroups, group): (&dyn Cgroups, &str),
     plan: &RootfsPlan,
     init: File,
     exit_file: File,
+    session: &std::os::unix::net::UnixListener,
     exec: Option<&str>,
 ) -> ! {
     if !channel.wait_go() {
         // SAFETY: _exit is always safe; nothing to flush in this child.
         unsafe { libc::_exit(1) };
     }
-    let err = prepare_and_exec(plan, &init, &exit_file, exec);
+    // Joining by itself is the fast way in (see `Cgroups::join_self`), and
+    // must come before the cgroup namespace is made.
+    let err = match cgroups.join_self(group) {
+        Ok(()) => prepare_and_exec(plan, &init, &exit_file, session.as_raw_fd(), exec),
+        Err(e) => e.to_string(),
+    };
     channel.error(&err);
     // SAFETY: as above.
     unsafe { libc::_exit(1) }
@@ -492,6 +513,7 @@ fn prepare_and_exec(
     plan: &RootfsPlan,
     init: &File,
     exit_file: &File,
+    session: RawFd,
     exec: Option<&str>,
 ) -> String {
     if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
@@ -518,23 +540,36 @@ fn prepare_and_exec(
             Err(e) => return format!("open /dev/null: {}", e.desc().to_lowercase()),
         }
     }
-    // The exit record is fd 3 for xdockerinit; every other inherited fd is
-    // closed at exec.
-    if exit_file.as_raw_fd() != 3 {
-        if let Err(e) = nix::unistd::dup2(exit_file.as_raw_fd(), 3) {
-            return format!("pass exit record: {}", e.desc().to_lowercase());
+    // The exit record is fd 3 and the session socket fd 4 for xdockerinit;
+    // every other inherited fd is closed at exec. Whichever of ours sits on
+    // 3 or 4 moves up first, so neither dup2 overwrites another one.
+    let above_4 = |fd: RawFd| match fd {
+        3 | 4 => nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5)),
+        _ => Ok(fd),
+    };
+    let (init_fd, exit_fd, session_fd) = match (
+        above_4(init.as_raw_fd()),
+        above_4(exit_file.as_raw_fd()),
+        above_4(session),
+    ) {
+        (Ok(i), Ok(e), Ok(s)) => (i, e, s),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return format!("pass descriptors: {}", e.desc().to_lowercase())
         }
-    } else {
-        let _ = nix::fcntl::fcntl(
-            3,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        );
+    };
+    for (fd, target, what) in [
+        (exit_fd, 3, "exit record"),
+        (session_fd, 4, "session socket"),
+    ] {
+        if let Err(e) = nix::unistd::dup2(fd, target) {
+            return format!("pass {what}: {}", e.desc().to_lowercase());
+        }
     }
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
     unsafe {
         libc::syscall(
             libc::SYS_close_range,
-            4u32,
+            5u32,
             u32::MAX,
             libc::CLOSE_RANGE_CLOEXEC,
         )
@@ -543,6 +578,8 @@ fn prepare_and_exec(
         CString::from(c"xdockerinit"),
         CString::from(c"--exit-fd"),
         CString::from(c"3"),
+        CString::from(c"--session-fd"),
+        CString::from(c"4"),
         CString::from(c"--grace"),
     ];
     argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
@@ -563,7 +600,7 @@ fn prepare_and_exec(
     {
         env.push(term);
     }
-    match nix::unistd::fexecve(init.as_raw_fd(), &argv, &env) {
+    match nix::unistd::fexecve(init_fd, &argv, &env) {
         Err(e) => format!("execute xdockerinit: {}", e.desc().to_lowercase()),
         Ok(never) => match never {},
     }

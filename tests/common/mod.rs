@@ -99,6 +99,8 @@ impl TestHome {
         cmd.args(args)
             .env("XDOCKER_HOME", self.path())
             .env_remove("xdocker_HOME")
+            // The shipped scripts of this source tree, whatever the target dir.
+            .env("XDOCKER_SHARE_DIR", env!("CARGO_MANIFEST_DIR"))
             .current_dir(cwd.unwrap_or(self.path()))
             .stdin(Stdio::null());
         for (k, v) in env {

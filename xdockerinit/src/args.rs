@@ -12,13 +12,14 @@ pub const DEFAULT_GRACE_SECS: u32 = 10;
 
 /// Usage text, printed by `--help`.
 pub const USAGE: &str = "\
-usage: xdockerinit [--exit-fd N] [--grace SECONDS] [-e CMD]
+usage: xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
        xdockerinit -v | --version
 
 PID 1 of an xdocker container: reaps orphans, turns SIGTERM/SIGINT into an
 orderly stop (TERM to all, grace period, KILL).
 
   --exit-fd N        write `exit_code=<N>` into this open file when stopping
+  --session-fd N     serve sessions on this listening unix socket
   --grace SECONDS    grace period between TERM and KILL (default 10)
   -e CMD             run CMD with /bin/sh -c as the main process; stop when it exits
   -v, --version      print the version
@@ -40,6 +41,9 @@ pub enum Invocation {
 pub struct Args {
     /// `--exit-fd N`: where the exit record goes (always >= 3).
     pub exit_fd: Option<RawFd>,
+    /// `--session-fd N`: the listening session socket (always >= 3, never
+    /// the exit fd).
+    pub session_fd: Option<RawFd>,
     /// `--grace SECONDS`.
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
@@ -50,6 +54,7 @@ impl Default for Args {
     fn default() -> Self {
         Args {
             exit_fd: None,
+            session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
         }
@@ -65,10 +70,12 @@ pub enum ArgsError {
     MissingValue(&'static str),
     /// An option given twice.
     Repeated(&'static str),
-    /// `--exit-fd` that is not a number.
-    BadFd(String),
-    /// `--exit-fd` naming stdin, stdout or stderr.
-    StandardFd(RawFd),
+    /// `--exit-fd`/`--session-fd` that is not a number.
+    BadFd(&'static str, String),
+    /// `--exit-fd`/`--session-fd` naming stdin, stdout or stderr.
+    StandardFd(&'static str, RawFd),
+    /// `--session-fd` and `--exit-fd` naming the same descriptor.
+    SameFd(RawFd),
     /// `--grace` that is not a whole number of seconds.
     BadGrace(String),
     /// `-e ''`.
@@ -86,13 +93,16 @@ impl fmt::Display for ArgsError {
             ArgsError::Unknown(arg) => write!(f, "unexpected argument '{arg}' (see --help)"),
             ArgsError::MissingValue(opt) => write!(f, "{opt} needs a value"),
             ArgsError::Repeated(opt) => write!(f, "{opt} given twice"),
-            ArgsError::BadFd(value) => {
-                write!(f, "--exit-fd: '{value}' is not a file descriptor number")
+            ArgsError::BadFd(opt, value) => {
+                write!(f, "{opt}: '{value}' is not a file descriptor number")
             }
-            ArgsError::StandardFd(fd) => write!(
+            ArgsError::StandardFd(opt, fd) => write!(
                 f,
-                "--exit-fd: {fd} is a standard stream, give a descriptor of 3 or more"
+                "{opt}: {fd} is a standard stream, give a descriptor of 3 or more"
             ),
+            ArgsError::SameFd(fd) => {
+                write!(f, "--session-fd: {fd} is the exit fd too, give another one")
+            }
             ArgsError::BadGrace(value) => {
                 write!(f, "--grace: '{value}' is not a whole number of seconds")
             }
@@ -115,6 +125,7 @@ where
 {
     let mut args = args.into_iter();
     let mut exit_fd = None;
+    let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
 
@@ -132,8 +143,13 @@ where
             "-h" | "--help" if inline.is_none() => return Ok(Invocation::Help),
             "--exit-fd" => {
                 let value = value_of("--exit-fd", inline, &mut args)?;
-                let fd = parse_fd(&value)?;
+                let fd = parse_fd("--exit-fd", &value)?;
                 set_once(&mut exit_fd, fd, "--exit-fd")?;
+            }
+            "--session-fd" => {
+                let value = value_of("--session-fd", inline, &mut args)?;
+                let fd = parse_fd("--session-fd", &value)?;
+                set_once(&mut session_fd, fd, "--session-fd")?;
             }
             "--grace" => {
                 let value = value_of("--grace", inline, &mut args)?;
@@ -149,8 +165,12 @@ where
         }
     }
 
+    if let (Some(fd), true) = (session_fd, session_fd == exit_fd) {
+        return Err(ArgsError::SameFd(fd));
+    }
     Ok(Invocation::Run(Args {
         exit_fd,
+        session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
         command,
     }))
@@ -175,17 +195,17 @@ fn set_once<T>(slot: &mut Option<T>, value: T, opt: &'static str) -> Result<(), 
     Ok(())
 }
 
-fn parse_fd(value: &str) -> Result<RawFd, ArgsError> {
+fn parse_fd(opt: &'static str, value: &str) -> Result<RawFd, ArgsError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ArgsError::BadFd(value.to_owned()));
+        return Err(ArgsError::BadFd(opt, value.to_owned()));
     }
     let fd: RawFd = value
         .parse()
-        .map_err(|_| ArgsError::BadFd(value.to_owned()))?;
+        .map_err(|_| ArgsError::BadFd(opt, value.to_owned()))?;
     // 0-2 are CMD's stdin/stdout/stderr: making them close-on-exec, or
     // writing the record into them, would break the contract of -e.
     if fd <= 2 {
-        return Err(ArgsError::StandardFd(fd));
+        return Err(ArgsError::StandardFd(opt, fd));
     }
     Ok(fd)
 }
@@ -241,14 +261,27 @@ mod tests {
     fn all_options_in_any_order() {
         let want = Args {
             exit_fd: Some(3),
+            session_fd: Some(4),
             grace_secs: 5,
             command: Some(CString::new("exit 7").unwrap()),
         };
         assert_eq!(
-            run(&["--exit-fd", "3", "--grace", "5", "-e", "exit 7"]),
+            run(&[
+                "--exit-fd",
+                "3",
+                "--session-fd",
+                "4",
+                "--grace",
+                "5",
+                "-e",
+                "exit 7"
+            ]),
             want
         );
-        assert_eq!(run(&["-e", "exit 7", "--grace=5", "--exit-fd=3"]), want);
+        assert_eq!(
+            run(&["-e", "exit 7", "--session-fd=4", "--grace=5", "--exit-fd=3"]),
+            want
+        );
     }
 
     #[test]
@@ -285,15 +318,32 @@ mod tests {
         assert_eq!(p(&["--grace"]), Err(ArgsError::MissingValue("--grace")));
         assert_eq!(p(&["-e"]), Err(ArgsError::MissingValue("-e")));
         assert_eq!(p(&["-e", ""]), Err(ArgsError::EmptyCommand));
-        assert_eq!(p(&["--exit-fd", "x"]), Err(ArgsError::BadFd("x".into())));
-        assert_eq!(p(&["--exit-fd", "-4"]), Err(ArgsError::BadFd("-4".into())));
-        assert_eq!(p(&["--exit-fd", "+4"]), Err(ArgsError::BadFd("+4".into())));
+        let bad = |value: &str| Err(ArgsError::BadFd("--exit-fd", value.into()));
+        assert_eq!(p(&["--exit-fd", "x"]), bad("x"));
+        assert_eq!(p(&["--exit-fd", "-4"]), bad("-4"));
+        assert_eq!(p(&["--exit-fd", "+4"]), bad("+4"));
+        assert_eq!(p(&["--exit-fd", "99999999999"]), bad("99999999999"));
         assert_eq!(
-            p(&["--exit-fd", "99999999999"]),
-            Err(ArgsError::BadFd("99999999999".into()))
+            p(&["--exit-fd", "2"]),
+            Err(ArgsError::StandardFd("--exit-fd", 2))
         );
-        assert_eq!(p(&["--exit-fd", "2"]), Err(ArgsError::StandardFd(2)));
-        assert_eq!(p(&["--exit-fd="]), Err(ArgsError::BadFd(String::new())));
+        assert_eq!(p(&["--exit-fd="]), bad(""));
+        assert_eq!(
+            p(&["--session-fd", "1"]),
+            Err(ArgsError::StandardFd("--session-fd", 1))
+        );
+        assert_eq!(
+            p(&["--session-fd", "y"]),
+            Err(ArgsError::BadFd("--session-fd", "y".into()))
+        );
+        assert_eq!(
+            p(&["--session-fd", "3", "--exit-fd", "3"]),
+            Err(ArgsError::SameFd(3))
+        );
+        assert_eq!(
+            p(&["--session-fd", "4", "--session-fd=5"]),
+            Err(ArgsError::Repeated("--session-fd"))
+        );
         assert_eq!(
             p(&["--grace", "1.5"]),
             Err(ArgsError::BadGrace("1.5".into()))
@@ -317,8 +367,9 @@ mod tests {
             ArgsError::Unknown("foo".into()),
             ArgsError::MissingValue("-e"),
             ArgsError::Repeated("--grace"),
-            ArgsError::BadFd("x".into()),
-            ArgsError::StandardFd(1),
+            ArgsError::BadFd("--exit-fd", "x".into()),
+            ArgsError::StandardFd("--session-fd", 1),
+            ArgsError::SameFd(3),
             ArgsError::BadGrace("x".into()),
             ArgsError::EmptyCommand,
             ArgsError::NulInCommand,

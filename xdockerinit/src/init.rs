@@ -1,12 +1,14 @@
 //! The init loop: PID 1 of a container, after LXC's `initutils.c` and
-//! systemd's `nspawn-stub-pid1.c`. One poll loop over a signalfd (the session
-//! socket will join the same poll set), reaping every child, and the orderly
-//! stop: SIGTERM to every process, a grace period, SIGKILL, reap until no
-//! child is left, write the exit record, exit.
+//! systemd's `nspawn-stub-pid1.c`. One poll loop over a signalfd and the
+//! listening session socket, reaping every child, and the orderly stop:
+//! SIGTERM to every process, a grace period, SIGKILL, reap until no child is
+//! left, write the exit record, exit. A session connection is handed at once
+//! to a helper process of its own ([`crate::session`]): nothing a client
+//! does can hold this loop.
 
 use std::ffi::{CString, OsString};
 use std::fmt;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -16,11 +18,16 @@ use nix::unistd::{getpid, Pid};
 use crate::args::Args;
 use crate::exit_record::{ExitRecord, ExitRecordError};
 use crate::process::{self, Reaped};
+use crate::session;
 use crate::signals::Signals;
 use crate::ErrnoText;
 
 /// Signals read from the signalfd per poll round at most.
 const MAX_SIGNALS_PER_ROUND: usize = 64;
+
+/// Connections accepted per poll round at most, so a flood of connections
+/// cannot keep the loop from reaping.
+const MAX_ACCEPTS_PER_ROUND: usize = 32;
 
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
 /// (it cannot happen: CMD is our child and we reap until ECHILD).
@@ -38,6 +45,13 @@ pub enum InitError {
     ExitRecord(ExitRecordError),
     /// fd 0, 1 or 2 was closed and /dev/null could not take its place.
     StdFd {
+        /// The descriptor.
+        fd: RawFd,
+        /// Why.
+        source: Errno,
+    },
+    /// The `--session-fd` descriptor is unusable.
+    SessionFd {
         /// The descriptor.
         fd: RawFd,
         /// Why.
@@ -79,6 +93,9 @@ impl fmt::Display for InitError {
             InitError::ExitRecord(e) => e.fmt(f),
             InitError::StdFd { fd, source } => {
                 write!(f, "open /dev/null as fd {fd}: {}", ErrnoText(*source))
+            }
+            InitError::SessionFd { fd, source } => {
+                write!(f, "--session-fd {fd}: {}", ErrnoText(*source))
             }
             InitError::Sys { op, source } => write!(f, "{op}: {}", ErrnoText(*source)),
             InitError::Exec { path, source } => {
@@ -128,11 +145,12 @@ pub enum Notice<'a> {
     },
 }
 
-/// One fd of the poll set. The session socket (and its clients) will be
-/// further variants, each with its own handler.
+/// One fd of the poll set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Source {
     Signals,
+    /// The listening session socket.
+    Sessions,
 }
 
 /// What woke the loop up.
@@ -142,6 +160,8 @@ enum Event {
     Signal(libc::c_int),
     /// The grace period of the orderly stop is over.
     GraceOver,
+    /// A client connected to the session socket.
+    Connection,
 }
 
 /// Where the container is in its life.
@@ -171,6 +191,8 @@ pub struct Init {
     term: Option<OsString>,
     exit_record: Option<ExitRecord>,
     signals: Signals,
+    /// The listening session socket; closed when the stop begins.
+    sessions: Option<OwnedFd>,
     main: Option<Pid>,
     main_code: Option<i32>,
     phase: Phase,
@@ -204,16 +226,29 @@ pub fn ensure_std_fds() -> Result<(), InitError> {
     Ok(())
 }
 
-/// Closes every inherited descriptor from 3 up except `keep` (the exit fd).
+/// Closes every inherited descriptor from 3 up except those in `keep` (the
+/// exit fd and the session socket; a session helper keeps its connection).
 /// A descriptor leaked by the host side would otherwise be reachable from
 /// the container, through CMD or /proc/1/fd (runc's CVE-2024-21626 was a
 /// leaked host directory fd). Nothing in this process owns them yet: this
 /// runs before init opens anything. Best effort: a failure leaves them open.
-pub fn close_inherited_fds(keep: Option<RawFd>) {
-    let ranges = match keep.and_then(|fd| u32::try_from(fd).ok()) {
-        Some(fd) if fd >= 3 => vec![(3, fd - 1), (fd + 1, u32::MAX)],
-        _ => vec![(3, u32::MAX)],
-    };
+pub fn close_inherited_fds(keep: &[RawFd]) {
+    let mut keep: Vec<u32> = keep
+        .iter()
+        .filter_map(|&fd| u32::try_from(fd).ok())
+        .filter(|&fd| fd >= 3)
+        .collect();
+    keep.sort_unstable();
+    keep.dedup();
+    let mut ranges = Vec::with_capacity(keep.len() + 1);
+    let mut first = 3u32;
+    for fd in keep {
+        if fd > first {
+            ranges.push((first, fd - 1));
+        }
+        first = fd.saturating_add(1);
+    }
+    ranges.push((first, u32::MAX));
     for (first, last) in ranges {
         if first > last {
             continue;
@@ -242,11 +277,47 @@ pub fn close_inherited_fds(keep: Option<RawFd>) {
     }
 }
 
+/// Takes the `--session-fd` descriptor: close-on-exec (no process of the
+/// container may inherit it) and non-blocking (accept never sleeps in the
+/// loop). It must be a listening socket.
+fn adopt_session_socket(fd: RawFd) -> Result<OwnedFd, InitError> {
+    let err = |source| InitError::SessionFd { fd, source };
+    // SAFETY: fcntl and getsockopt on a descriptor number with valid out
+    // pointers; a descriptor that is not open fails with EBADF.
+    unsafe {
+        if libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) < 0 {
+            return Err(err(Errno::last()));
+        }
+        let mut listening: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        if libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&mut listening as *mut libc::c_int).cast(),
+            &mut len,
+        ) < 0
+        {
+            return Err(err(Errno::last()));
+        }
+        if listening == 0 {
+            return Err(err(Errno::EINVAL));
+        }
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+            return Err(err(Errno::last()));
+        }
+    }
+    // SAFETY: the host handed us this descriptor by the --session-fd
+    // contract and nothing in this process has claimed it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
 impl Init {
-    /// Takes over the process as PID 1: adopts the exit fd (close-on-exec
-    /// first of all), closes any other inherited fd, opens fds 0-2, names
-    /// the process, blocks the signals and opens the signalfd. Nothing is
-    /// started yet.
+    /// Takes over the process as PID 1: adopts the exit fd and the session
+    /// socket (close-on-exec first of all), closes any other inherited fd,
+    /// opens fds 0-2, names the process, blocks the signals and opens the
+    /// signalfd. Nothing is started yet.
     pub fn setup(args: Args) -> Result<Init, InitError> {
         let pid = getpid().as_raw();
         if pid != 1 {
@@ -259,7 +330,15 @@ impl Init {
             Some(fd) => Some(unsafe { ExitRecord::adopt(fd) }?),
             None => None,
         };
-        close_inherited_fds(args.exit_fd);
+        let sessions = match args.session_fd {
+            Some(fd) => Some(adopt_session_socket(fd)?),
+            None => None,
+        };
+        let keep: Vec<RawFd> = [args.exit_fd, args.session_fd]
+            .into_iter()
+            .flatten()
+            .collect();
+        close_inherited_fds(&keep);
         ensure_std_fds()?;
         // fexecve names the process after the fd ("3"); ps and the host's
         // status want "xdockerinit".
@@ -275,6 +354,7 @@ impl Init {
             term: std::env::var_os("TERM"),
             exit_record,
             signals,
+            sessions,
             main: None,
             main_code: None,
             phase: Phase::Running,
@@ -311,7 +391,11 @@ impl Init {
 
     /// The poll set: one entry per source, in the same order as the sources.
     fn sources(&self) -> Vec<(Source, RawFd)> {
-        vec![(Source::Signals, self.signals.as_fd().as_raw_fd())]
+        let mut sources = vec![(Source::Signals, self.signals.as_fd().as_raw_fd())];
+        if let Some(listener) = &self.sessions {
+            sources.push((Source::Sessions, listener.as_raw_fd()));
+        }
+        sources
     }
 
     /// Sleeps in poll until a source is ready or the grace period ends, and
@@ -364,6 +448,7 @@ impl Init {
                         }
                     }
                 }
+                Source::Sessions => events.push(Event::Connection),
             }
         }
         // Checked even when signals came in, so a stream of them cannot
@@ -389,6 +474,10 @@ impl Init {
                 });
                 Ok(Flow::Finish)
             }
+            Event::Connection => {
+                self.on_connection(notify);
+                Ok(Flow::Continue)
+            }
             Event::Signal(libc::SIGCHLD) => self.on_child(notify),
             Event::Signal(signo @ (libc::SIGTERM | libc::SIGINT)) => match self.phase {
                 Phase::Running => self.begin_stop(notify),
@@ -404,6 +493,36 @@ impl Init {
             }
             // SIGPWR and anything else: nothing to do.
             Event::Signal(_) => Ok(Flow::Continue),
+        }
+    }
+
+    /// Hands each pending connection to a helper process of its own.
+    fn on_connection(&mut self, notify: &mut dyn FnMut(Notice<'_>)) {
+        let Some(listener) = self.sessions.as_ref().map(AsRawFd::as_raw_fd) else {
+            return;
+        };
+        for _ in 0..MAX_ACCEPTS_PER_ROUND {
+            let conn = match session::accept(listener) {
+                Ok(Some(conn)) => conn,
+                Ok(None) => return,
+                Err(source) => {
+                    // EMFILE, ENOBUFS...: the client is left in the backlog
+                    // and retried on the next round.
+                    notify(Notice::Error(&InitError::Sys {
+                        op: "accept a session",
+                        source,
+                    }));
+                    return;
+                }
+            };
+            // Init's copy of the connection closes when `conn` drops here;
+            // the helper has its own.
+            if let Err(source) = session::spawn_helper(conn) {
+                notify(Notice::Error(&InitError::Sys {
+                    op: "fork a session helper",
+                    source,
+                }));
+            }
         }
     }
 
@@ -444,6 +563,9 @@ impl Init {
     /// then SIGCONT so that stopped processes act on it (as systemd does),
     /// then wait for them until the deadline.
     fn begin_stop(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
+        // No new sessions in a stopping container: once the host's copy is
+        // gone too, a client's connect is refused.
+        self.sessions = None;
         self.kill_all(Signal::SIGTERM, notify);
         self.kill_all(Signal::SIGCONT, notify);
         let grace = Duration::from_secs(u64::from(self.grace_secs));

@@ -4,7 +4,7 @@
 //! # Command-line contract (host side -> xdockerinit)
 //!
 //! ```text
-//! xdockerinit [--exit-fd N] [--grace SECONDS] [-e CMD]
+//! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
 //! xdockerinit -v | --version        prints "xdockerinit v<version>"
 //! xdockerinit -h | --help           prints the usage
 //! ```
@@ -18,12 +18,22 @@
 //!   before pivot_root, unreachable from inside the container otherwise.
 //!   xdockerinit makes it close-on-exec at once (no process of the container
 //!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
-//!   descriptor from 3 up is closed at start: fds 0-2 and the exit fd are the
-//!   whole interface. When the container stops, xdockerinit writes the exit
+//!   descriptor from 3 up is closed at start: fds 0-2, the exit fd and the
+//!   session socket are the whole interface. When the container stops, xdockerinit writes the exit
 //!   record, one line `exit_code=<N>\n`, with `pwrite` at offset 0,
-//!   `ftruncate` and `fsync` (see [`exit_record`]). Without `--exit-fd`
+//!   `ftruncate` (see [`exit_record`]). Without `--exit-fd`
 //!   nothing is written. No record (an empty file) means xdockerinit did not
 //!   stop on its own: it failed to start, hit a fatal error, or was killed.
+//! * `--session-fd N` (N >= 3, not the exit fd): a unix stream socket the
+//!   host created, bound (at `XDOCKER_HOME/containers/C/session.sock`, in a
+//!   0700 directory of the host that the container's mount namespace does
+//!   not contain, so no process inside can replace or reach that path) and
+//!   set listening before the container existed. xdockerinit makes it
+//!   close-on-exec and non-blocking, accepts connections in its loop and
+//!   serves each one in a helper process of its own ([`session`]), speaking
+//!   the [`protocol`]. The stop closes it (new clients are refused). Reaching
+//!   the listening socket through `/proc/1/fd` from inside the container
+//!   (root with ptrace rights over PID 1) is the hardening issue's concern.
 //! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
 //!   how long the orderly stop waits after SIGTERM before SIGKILL.
 //! * `-e CMD` (single-process mode): CMD runs as the main child through
@@ -48,6 +58,8 @@ pub mod args;
 pub mod exit_record;
 pub mod init;
 pub mod process;
+pub mod protocol;
+pub mod session;
 pub mod signals;
 
 use std::fmt;

@@ -1,0 +1,180 @@
+//! `-a putfile`, `-a getfile`, `-a rplfile`: files of a running container.
+//! Every container path is resolved inside the container's root
+//! (`fsutil::inroot`), never on the host.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Result};
+
+use super::{Ctx, Output};
+use crate::cli::Args;
+use crate::container::Status;
+use crate::fsutil::inroot::{self, Direction, InRootError, Root, Source, Spot};
+use crate::logging;
+use crate::names::Name;
+use crate::template;
+
+/// Largest template read from a container.
+const TEMPLATE_LIMIT: u64 = 64 << 20;
+
+fn container(args: &Args) -> Result<&Name> {
+    args.container
+        .as_ref()
+        .ok_or_else(|| anyhow!("needs -c/--container"))
+}
+
+fn required<'a>(value: &'a Option<PathBuf>, option: &str) -> Result<&'a Path> {
+    value.as_deref().ok_or_else(|| anyhow!("needs {option}"))
+}
+
+/// The root of a running container, through its init's `/proc/PID/root`.
+fn running_root(ctx: &Ctx, name: &Name) -> Result<Root> {
+    if !ctx.runtime.containers.exists(name) {
+        bail!("container {name} not found");
+    }
+    let Status::Running { pid } = ctx.runtime.status(name)? else {
+        bail!("container {name} is not running");
+    };
+    let still_running =
+        || matches!(ctx.runtime.status(name), Ok(Status::Running { pid: p }) if p == pid);
+    Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
+        Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {
+            anyhow!("container {name} is not running")
+        }
+        _ => anyhow!("container {name}: {e}"),
+    })
+}
+
+fn in_container<'a>(
+    name: &'a Name,
+    verb: &'a str,
+) -> impl FnOnce(InRootError) -> anyhow::Error + 'a {
+    move |e| anyhow!("container {name}: {verb}: {e}")
+}
+
+/// `-a putfile -c C --src-file HOST --dst-file CTR`.
+pub fn putfile(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let name = container(args)?;
+    let src = required(&args.src_file, "--src-file")?;
+    let dst = required(&args.dst_file, "--dst-file")?;
+    let root = running_root(ctx, name)?;
+    let stats = (|| {
+        let source = Source::on_host(src)?;
+        let spot = root.locate(dst)?;
+        inroot::copy(&source, &spot, Direction::IntoContainer)
+    })()
+    .map_err(in_container(name, "putfile"))?;
+    logging::info(&format!(
+        "container {name}: putfile {} -> {}: {stats:?}",
+        src.display(),
+        dst.display()
+    ));
+    Ok(Output::Ok)
+}
+
+/// `-a getfile -c C --src-file CTR --dst-file HOST`.
+pub fn getfile(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let name = container(args)?;
+    let src = required(&args.src_file, "--src-file")?;
+    let dst = required(&args.dst_file, "--dst-file")?;
+    let root = running_root(ctx, name)?;
+    let stats = (|| {
+        let source = Source::in_root(&root, src)?;
+        let spot = Spot::on_host(dst)?;
+        inroot::copy(&source, &spot, Direction::OutOfContainer)
+    })()
+    .map_err(in_container(name, "getfile"))?;
+    logging::info(&format!(
+        "container {name}: getfile {} -> {}: {stats:?}",
+        src.display(),
+        dst.display()
+    ));
+    Ok(Output::Ok)
+}
+
+/// The instance path of a template without `--instance-file`: the template
+/// path without its `.tpl` suffix.
+fn default_instance(template: &Path) -> Option<PathBuf> {
+    let name = template.file_name()?.to_str()?;
+    let stem = name.strip_suffix(".tpl").filter(|s| !s.is_empty())?;
+    Some(template.with_file_name(stem))
+}
+
+/// `-a rplfile -c C --template-file T --mapping-file M [--instance-file I]`.
+pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let name = container(args)?;
+    let template_path = required(&args.template_file, "--template-file")?;
+    let mapping_path = required(&args.mapping_file, "--mapping-file")?;
+    let instance_path = match &args.instance_file {
+        Some(p) => p.clone(),
+        None => default_instance(template_path).ok_or_else(|| {
+            anyhow!(
+                "container {name}: rplfile: template {} has no .tpl suffix: give --instance-file",
+                template_path.display()
+            )
+        })?,
+    };
+    let root = running_root(ctx, name)?;
+    let mapping = std::fs::read(mapping_path).map_err(|e| {
+        anyhow!(
+            "container {name}: rplfile: read mapping file {}: {e}",
+            mapping_path.display()
+        )
+    })?;
+    let rules = template::parse_mapping(&mapping).map_err(|e| {
+        anyhow!(
+            "container {name}: rplfile: mapping file {}: {e}",
+            mapping_path.display()
+        )
+    })?;
+    let count = rules.len();
+    (|| {
+        let (text, tpl) = root.read_file(template_path, TEMPLATE_LIMIT)?;
+        let out = template::instantiate(&text, &rules);
+        let spot = root.locate(&instance_path)?;
+        // An existing instance keeps its mode and owner; a new one gets the
+        // template's.
+        let from = match spot.stat() {
+            Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFREG => *st,
+            Some(st) if st.st_mode & libc::S_IFMT == libc::S_IFDIR => {
+                return Err(InRootError::Refused {
+                    side: inroot::Side::Container,
+                    path: instance_path.clone(),
+                    reason: "is a directory".into(),
+                })
+            }
+            Some(_) => {
+                return Err(InRootError::Refused {
+                    side: inroot::Side::Container,
+                    path: instance_path.clone(),
+                    reason: "is not a regular file".into(),
+                })
+            }
+            None => tpl,
+        };
+        spot.replace_file(&out, from.st_mode, from.st_uid, from.st_gid)
+    })()
+    .map_err(in_container(name, "rplfile"))?;
+    logging::info(&format!(
+        "container {name}: rplfile {} -> {} with {count} rules from {}",
+        template_path.display(),
+        instance_path.display(),
+        mapping_path.display()
+    ));
+    Ok(Output::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_is_the_template_without_tpl() {
+        let d = |p: &str| default_instance(Path::new(p));
+        assert_eq!(d("/etc/app.conf.tpl"), Some(PathBuf::from("/etc/app.conf")));
+        assert_eq!(d("rel/x.tpl"), Some(PathBuf::from("rel/x")));
+        assert_eq!(d("/etc/app.conf"), None);
+        assert_eq!(d("/etc/.tpl"), None);
+        assert_eq!(d("/"), None);
+    }
+}

@@ -1,0 +1,41 @@
+//! `-a run -c C --cmd CMD`: CMD through `/bin/sh -c` in the running
+//! container, on a terminal when stdin and stdout both are terminals, on
+//! plain pipes otherwise (stdout and stderr apart, stdin forwarded). xdocker
+//! exits with CMD's exit code and prints nothing of its own.
+
+use std::os::fd::AsFd;
+
+use anyhow::{bail, Result};
+
+use super::attach::{connect, exit_code};
+use super::{Ctx, Output};
+use crate::cli::Args;
+use crate::session::{self, terminal, Open, Options, Stdio};
+
+pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let (Some(name), Some(cmd)) = (&args.container, &args.cmd) else {
+        bail!("-a run needs -c/--container and --cmd");
+    };
+    let client = connect(ctx, name)?;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    let io = Stdio {
+        stdin: stdin.as_fd(),
+        stdout: stdout.as_fd(),
+        stderr: stderr.as_fd(),
+    };
+    let argv = session::shell_command(cmd);
+    let open = match terminal::is_tty(io.stdin) && terminal::is_tty(io.stdout) {
+        true => {
+            let (rows, cols) = terminal::window_size(io.stdin).unwrap_or(session::DEFAULT_SIZE);
+            Open::Pty {
+                rows,
+                cols,
+                term: session::client_term(),
+                argv,
+            }
+        }
+        false => Open::Pipes { argv },
+    };
+    let end = client.run(&open, io, Options::default())?;
+    Ok(Output::Exit(exit_code(end)))
+}

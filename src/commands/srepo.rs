@@ -1,0 +1,183 @@
+//! `-s ssearch`, `-a spush`, `-a spull`: the ssh image repository
+//! (library: `image::repo`). `--srepo` is saved in `xdocker.toml` whenever
+//! given; without it the saved one is used.
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::progress_bar::Bar;
+use super::{human_size, single_image, table, Ctx, Output};
+use crate::cli::Args;
+use crate::fsutil::tree::tree_size;
+use crate::image::archive::{ArchiveManifest, FORMAT};
+use crate::image::repo::{PushOutcome, Repo, RepoError, RepoSpec, SshOptions};
+use crate::image::store::{new_meta, LAYER_DIR};
+use crate::image::{ImageError, Pick};
+
+/// The repository of this command: `--srepo` (then saved), else the saved one.
+fn repo_spec(ctx: &Ctx, args: &Args) -> Result<RepoSpec> {
+    let path = ctx.home.config_path();
+    if let Some(given) = &args.srepo {
+        let spec =
+            RepoSpec::from_cli(given).map_err(|reason| anyhow::anyhow!("--srepo: {reason}"))?;
+        let saved = spec.to_string();
+        if ctx.config.srepo.as_deref() != Some(saved.as_str()) {
+            let mut config = ctx.config.clone();
+            config.srepo = Some(saved.clone());
+            config
+                .save(&path)
+                .with_context(|| format!("save ssh repository {saved}"))?;
+            crate::logging::info(&format!(
+                "ssh repository {saved} saved in {}",
+                path.display()
+            ));
+        }
+        return Ok(spec);
+    }
+    let Some(saved) = &ctx.config.srepo else {
+        return Err(RepoError::NoRepo.into());
+    };
+    RepoSpec::parse(saved).map_err(|reason| {
+        RepoError::BadSaved {
+            value: saved.clone(),
+            path,
+            reason,
+        }
+        .into()
+    })
+}
+
+fn connect(ctx: &Ctx, args: &Args) -> Result<Repo> {
+    let spec = repo_spec(ctx, args)?;
+    Ok(Repo::connect(&spec, &SshOptions::from_env())?)
+}
+
+#[derive(Serialize)]
+struct Row {
+    image_id: String,
+    version: String,
+    modify_datetime: String,
+    size: u64,
+}
+
+/// `-s ssearch [--srepo R] [--match S] [--json]`: the repository's images;
+/// `--match` keeps those whose `NAME:VERSION` contains S.
+pub fn search(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let repo = connect(ctx, args)?;
+    let rows: Vec<Row> = repo
+        .list()?
+        .into_iter()
+        .filter(|i| args.match_.as_deref().is_none_or(|m| i.label().contains(m)))
+        .map(|i| Row {
+            image_id: i.name.to_string(),
+            version: i.version.to_string(),
+            modify_datetime: chrono::DateTime::from_timestamp(
+                i64::try_from(i.mtime).unwrap_or(0),
+                0,
+            )
+            .map(|t| {
+                t.with_timezone(&chrono::Local)
+                    .format("%Y-%m-%dT%H:%M:%S")
+                    .to_string()
+            })
+            .unwrap_or_default(),
+            size: i.size,
+        })
+        .collect();
+    if args.json {
+        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+    }
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.image_id.clone(),
+                r.version.clone(),
+                r.modify_datetime.clone(),
+                human_size(r.size),
+            ]
+        })
+        .collect();
+    Ok(Output::Text(table(
+        &["image_id", "version", "modify_datetime", "size"],
+        &cells,
+    )))
+}
+
+/// `-a spush -m NAME[:V] [-f]`.
+pub fn push(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let image = single_image(args, "spush")?;
+    let spec = repo_spec(ctx, args)?;
+    // Held for the whole upload, as export does: the layer must not change.
+    let _lock = ctx.images.lock(&image.name)?;
+    let version = ctx.images.resolve(&image, Pick::Highest)?;
+    let entry = ctx.images.entry(&image.name, &version)?;
+    let repo = Repo::connect(&spec, &SshOptions::from_env())?;
+    let manifest = ArchiveManifest {
+        format: FORMAT,
+        name: image.name.to_string(),
+        version: version.to_string(),
+        created: entry.meta.created.clone(),
+        base_layers: entry.meta.base_layers.clone(),
+        size: entry.meta.size,
+    };
+    let bar = Bar::new(&format!("spush {}:{version}", image.name), entry.meta.size);
+    let outcome = repo.push(&entry.dir.join(LAYER_DIR), &manifest, ctx.force, &bar)?;
+    drop(bar);
+    match outcome {
+        PushOutcome::Unchanged { file, content } => crate::logging::info(&format!(
+            "image {}:{version}: ssh repository {} already has {file} with the same content (digest {content}): nothing pushed",
+            image.name,
+            repo.label()
+        )),
+        PushOutcome::Pushed {
+            file,
+            bytes,
+            sha256,
+            replaced,
+            ..
+        } => crate::logging::info(&format!(
+            "image {}:{version} pushed to ssh repository {} as {file} ({bytes} bytes, sha256 {sha256}{})",
+            image.name,
+            repo.label(),
+            if replaced { ", replacing the old one" } else { "" }
+        )),
+    }
+    Ok(Output::Ok)
+}
+
+/// `-a spull -m NAME[:V] [-f]`: no version means the repository's highest.
+pub fn pull(ctx: &Ctx, args: &Args) -> Result<Output> {
+    let image = single_image(args, "spull")?;
+    let repo = connect(ctx, args)?;
+    let found = repo.resolve(&image)?;
+    let label = found.label();
+    // Refuse before transferring; the commit checks again under the lock.
+    if !ctx.force && ctx.images.versions(&found.name)?.contains(&found.version) {
+        return Err(ImageError::Exists(label).into());
+    }
+    let staging = ctx.images.stage("spull")?;
+    let layer = staging.path().join(LAYER_DIR);
+    let bar = Bar::new(&format!("spull {label}"), found.size);
+    let summary = repo.pull(&found, &layer, &bar)?;
+    drop(bar);
+    let mut meta = new_meta(tree_size(&layer)?, &format!("spull from {}", repo.label()));
+    meta.created = summary.manifest.created.clone();
+    meta.base_layers = summary.manifest.base_layers.clone();
+    let _lock = ctx.images.lock(&found.name)?;
+    ctx.images
+        .commit(staging, &found.name, &found.version, meta, ctx.force)?;
+    crate::logging::info(&format!(
+        "image {label} pulled from ssh repository {} ({} bytes, sha256 {}{}, {} entries)",
+        repo.label(),
+        summary.bytes,
+        summary.sha256,
+        if summary.sidecar_checked {
+            ""
+        } else {
+            ", no sidecar: archive checksum only"
+        },
+        summary.entries
+    ));
+    Ok(Output::Ok)
+}
