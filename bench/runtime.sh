@@ -38,6 +38,8 @@
 #   TAG=                 results go to bench/results/runtime[-TAG]-*.{json,md,txt}
 #   RESULTS_DIR=bench/results
 #   XDOCKER=path         use this xdocker instead of building target/release/xdocker
+#   XDOCKER_REV=text     what that binary was built from (printed in the summary)
+#   XDOCKER_SHARE_DIR    where install_test finds scripts/ and templates/ (default: this repo)
 #   XDOCKER_INIT=path    use this xdockerinit instead of scripts/build_static_init.sh
 #   LXC_NET=empty        lxc.net.0.type of both LXC containers. `empty` (the issue's
 #                        choice) gives LXC a new network namespace with only `lo`;
@@ -74,7 +76,8 @@ if [[ -z ${XDB_RT_NS:-} ]]; then
     exec unshare --mount --propagation private -- bash "$self" "$@"
 fi
 
-export XDB_START=$(date +%s)
+XDB_START=$(date +%s)
+export XDB_START
 RUNS=${RUNS:-30}
 WARMUP=${WARMUP:-3}
 N=${N:-500}
@@ -120,6 +123,8 @@ fi
 command -v python3 >/dev/null || die "python3 is required"
 
 # ---------------------------------------------------------------- build
+xdocker_src="built from the work tree: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src xdockerinit Cargo.toml 2>/dev/null || echo ' + uncommitted changes')"
+[[ -n ${XDOCKER:-} ]] && xdocker_src="given: XDOCKER=$XDOCKER${XDOCKER_REV:+ (${XDOCKER_REV})}"
 if [[ -z ${XDOCKER:-} ]]; then
     log "cargo build --release"
     (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
@@ -129,6 +134,7 @@ if [[ -z ${XDOCKER_INIT:-} ]]; then
     log "scripts/build_static_init.sh release"
     XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
 fi
+XDOCKER_INIT_SRC=$XDOCKER_INIT
 [[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
 # xdocker is copied (so that a rebuild of target/ mid-run changes nothing);
 # the copy finds install_test's shipped files through XDOCKER_SHARE_DIR.
@@ -567,7 +573,7 @@ PY
         echo "  MemAvailable dropped by $(((avail0 - avail1) / 1024)) MiB = $(((avail0 - avail1) / (reached > 0 ? reached : 1))) KiB per container"
         echo "  xdockerinit VmRSS summed: $((rss_sum / 1024)) MiB ($((rss_sum / (reached > 0 ? reached : 1))) KiB each); Pss summed: $((pss_sum / 1024)) MiB"
         echo "  Slab grew by $(((slab1 - slab0) / 1024)) MiB"
-        echo "memory after teardown: $mem2 (Slab $((slab2 / 1024)) MiB)"
+        echo "memory after teardown: $mem2 (Slab $((slab2 / 1024)) MiB; MemAvailable $(((avail2 - avail0) / 1024)) MiB vs before)"
         echo "running xdockerinit found via state.toml: $running; table rows saying running: $listed_running"
         echo "cgroup dirs left under /sys/fs/cgroup/*/$CGP after teardown: $left ${left_list}"
         echo "xdockerinit processes left: $leftover_procs"
@@ -602,10 +608,11 @@ if want diag; then
     cp "$T/ptrace-1.txt" "$RESULTS_DIR/$pre-perftrace-create-b-e.txt"
     python3 - "$T"/ptrace-[1-7].txt >"$T/phases.txt" <<'PY' || echo "phase analysis failed" >"$T/phases.txt"
 import re, statistics as st, sys
-PH = ["start -> created (config, 3 fsyncs)", "created -> clone3 (lock, cgroup mkdir + limits)",
-      "cgroup.procs writes (5 hierarchies)", "state.toml (fsync x2) -> go",
-      "child: go -> xdockerinit exec'd (overlay, /proc, /sys, /dev, pivot_root)",
-      "xdockerinit: exec -> exit_group (sh -c /bin/true, exit record fsync)",
+PH = ["start -> created (config.toml, fsyncs)", "created -> clone3 (lock, cgroup mkdir + limits)",
+      "clone3 -> go sent (parent: [cgroup.procs writes], state.toml)",
+      "  of which the cgroup attach (parent: cgroup.procs / child: tasks)",
+      "go -> xdockerinit exec'd (child: [tasks], overlay, /proc, /sys, /dev, pivot)",
+      "xdockerinit: exec -> exit_group (sh -c /bin/true, exit record)",
       "init exit_group -> reaped (pid+mount ns teardown, overlay umount)",
       "reaped -> xdocker exit (release: cgroup rmdir, state unlink)", "total (perf trace clock)"]
 rows = []
@@ -631,18 +638,25 @@ for path in sys.argv[1:]:
         child = next(int(re.search(r"= (\d+)$", x.strip())[1]) for t, d, c, p, x in ev
                      if p == main and "clone3(" in x and re.search(r"= [1-9]\d*$", x.strip()))
         go = first(lambda t, d, c, p, x: p == main and x.startswith("sendto("))
-        att0 = first(lambda t, d, c, p, x: p == main and x.startswith("write(") and "cgroup.procs" in x)
-        att1 = max(t for t, d, c, p, x in ev if p == main and x.startswith("close(") and "cgroup.procs" in x and t < go)
+        # perf trace's fd -> path names are unreliable (stale per-pid caches):
+        # the child's self-join writes are its writes before unshare().
+        unsh = first(lambda t, d, c, p, x: p == child and x.startswith("unshare("))
+        w = [(t, t + d) for t, d, c, p, x in ev if d > 0 and x.startswith("write(") and
+             ((p == main and "cgroup.procs>" in x and clone < t < go) or
+              (p == child and unsh is not None and t < unsh))]
+        if not w:
+            raise ValueError("no cgroup.procs / tasks write found")
+        attach = sum(b - a for a, b in w)
         execd = first(lambda t, d, c, p, x: p == child and "execveat(" in x and d > 0, end=True)
         iexit = first(lambda t, d, c, p, x: p == child and x.startswith("exit_group"))
         reaped = first(lambda t, d, c, p, x: p == main and "wait4(" in x and d > 0 and re.search(rf"= {child}\b", x), end=True)
         mexit = first(lambda t, d, c, p, x: p == main and x.startswith("exit_group"))
-        if None in (clone, go, att0, execd, iexit, reaped, mexit):
+        if None in (clone, go, execd, iexit, reaped, mexit):
             raise ValueError("a marker is missing")
     except (ValueError, StopIteration, TypeError) as e:
         print(f"{path}: could not find the phases ({e!r})")
         continue
-    rows.append([created - t0, clone - created, att1 - att0, go - att1, execd - go, iexit - execd,
+    rows.append([created - t0, clone - created, go - clone, attach, execd - go, iexit - execd,
                  reaped - iexit, mexit - reaped, mexit - t0])
 if rows:
     print(f"phases of xdocker -a create -m test -c dg -b -e /bin/true under perf trace, ms, {len(rows)} runs")
@@ -871,7 +885,7 @@ PY
     echo "setup: BENCH_DIR=$BENCH_DIR ($(df -PT "$BENCH_DIR" | awk 'NR == 2 { print $2 }')), RUNS=$RUNS WARMUP=$WARMUP N=$N LXC_NET=$LXC_NET CRUN_NETNS=$CRUN_NETNS"
     [[ -n $v2_ctrls ]] && echo "crun: /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) masked with an empty file in a private mount namespace"
     echo "exact commands: $pre-commands.txt (T=$T, RID=$RID)"
-    echo "xdocker: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src xdockerinit 2>/dev/null || echo ' (+ uncommitted changes in src/ or xdockerinit/)')"
+    echo "xdocker: $xdocker_src; XDOCKER_INIT=$XDOCKER_INIT_SRC"
     printf '%s\n' "${loads[@]}"
     echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(free -m | awk '/^Mem:/ { print $2 }') MiB RAM"
     echo "tools: $(hyperfine --version), crun $(crun --version | awk 'NR == 1 { print $3 }'), lxc $(lxc-execute --version), $(systemd-nspawn --version | head -1)"

@@ -405,6 +405,8 @@ fn stopped_and_unknown_containers_are_refused() {
 /// session running a plain bash whose environment points at the test home.
 struct Tmux {
     socket: String,
+    /// The server's socket file, removed with the server.
+    socket_path: Option<PathBuf>,
 }
 
 impl Tmux {
@@ -418,7 +420,10 @@ impl Tmux {
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default()
         );
-        let tmux = Tmux { socket };
+        let mut tmux = Tmux {
+            socket,
+            socket_path: None,
+        };
         let xdocker_dir = common::bin()
             .parent()
             .map(Path::to_path_buf)
@@ -440,6 +445,13 @@ impl Tmux {
             .status()
             .expect("tmux");
         assert!(ok.success(), "tmux new-session");
+        let out = tmux
+            .cmd()
+            .args(["display-message", "-p", "#{socket_path}"])
+            .output()
+            .expect("tmux display-message");
+        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        tmux.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
         tmux.wait_for("the host prompt", |s| s.contains("host$"));
         tmux
     }
@@ -452,7 +464,7 @@ impl Tmux {
 
     /// Types `line` literally, then Enter.
     fn line(&self, line: &str) {
-        self.keys(&["-l", line]);
+        self.keys(&["-l", "--", line]);
         self.keys(&["Enter"]);
     }
 
@@ -469,7 +481,7 @@ impl Tmux {
     fn screen(&self) -> String {
         let out = self
             .cmd()
-            .args(["capture-pane", "-p", "-t", "t"])
+            .args(["capture-pane", "-p", "-J", "-t", "t"])
             .output()
             .expect("capture-pane");
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -535,6 +547,9 @@ impl Drop for Tmux {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        if let Some(path) = &self.socket_path {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -554,7 +569,7 @@ fn attach_through_tmux() {
     }
     let h = booted("tty");
     let tmux = Tmux::start(&h, 100, 30);
-    let prompt = "root@tty:/root# ";
+    let prompt = "root@tty:/root#";
 
     tmux.line("xdocker -a attach -c tty");
     tmux.wait_for("the container's prompt", |s| s.contains(prompt));
@@ -569,9 +584,9 @@ fn attach_through_tmux() {
     // A literal Ctrl-a reaches the shell (readline/ash: start of line), so
     // `Ctrl-a Ctrl-a` then text puts the text before what was typed.
     tmux.keys(&["C-l"]);
-    tmux.keys(&["-l", "-lit-E\""]);
+    tmux.keys(&["-l", "--", "-lit-E\""]);
     tmux.keys(&["C-a", "C-a"]);
-    tmux.keys(&["-l", "echo \"M-ctl"]);
+    tmux.keys(&["-l", "--", "echo \"M-ctl"]);
     tmux.keys(&["Enter"]);
     tmux.wait_for("the Ctrl-a line", |s| {
         s.lines().any(|l| l.starts_with("M-ctl-lit-E"))
@@ -670,7 +685,7 @@ fn boot_t_attaches_at_once() {
     .ok();
     let tmux = Tmux::start(&h, 90, 25);
     tmux.line("xdocker -a boot -c bt -t");
-    tmux.wait_for("the prompt", |s| s.contains("root@bt:/root# "));
+    tmux.wait_for("the prompt", |s| s.contains("root@bt:/root#"));
     assert_eq!(tmux.ask("size", "stty size | tr ' ' x"), "25x90");
     tmux.line("exit");
     tmux.wait_for("the host prompt", |s| {
@@ -682,7 +697,7 @@ fn boot_t_attaches_at_once() {
     // create -b -t as well.
     tmux.keys(&["C-l"]);
     tmux.line("xdocker -a create -m test -c bt2 --host bt2 -b -t");
-    tmux.wait_for("the second prompt", |s| s.contains("root@bt2:/root# "));
+    tmux.wait_for("the second prompt", |s| s.contains("root@bt2:/root#"));
     tmux.keys(&["C-a", "q"]);
     tmux.wait_for("the detach line", |s| s.contains("[detached from bt2]"));
     drop(tmux);

@@ -233,7 +233,11 @@ impl Cgroups for V2 {
     fn join_self(&self, name: &str) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
         let path = self.group_dir(name).join("cgroup.procs");
-        fs::write(&path, "0").map_err(|error| CgroupError::AddPid { pid: 0, path, error })
+        fs::write(&path, "0").map_err(|error| CgroupError::AddPid {
+            pid: 0,
+            path,
+            error,
+        })
     }
 
     fn pids(&self, name: &str) -> Result<Vec<i32>, CgroupError> {

@@ -12,7 +12,7 @@ use crate::container::state::Status;
 use crate::container::ContainerError;
 use crate::names::Name;
 use crate::runtime::RuntimeError;
-use crate::session::{self, terminal, Client, End, Open, Options, Stdio};
+use crate::session::{self, terminal, Client, End, Open, Options, SessionError, Stdio};
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
@@ -44,7 +44,8 @@ pub fn attach(ctx: &Ctx, name: &Name) -> Result<Output> {
     crate::logging::info(&format!("container {name}: attach"));
     let end = client.run(&open, io, Options { escape: true })?;
     Ok(match end {
-        End::Detached => Output::Text(format!("[detached from {name}]\n")),
+        // On a line of its own, wherever the shell left the cursor.
+        End::Detached => Output::Text(format!("\n[detached from {name}]\n")),
         other => Output::Exit(exit_code(other)),
     })
 }
@@ -74,5 +75,14 @@ pub fn connect(ctx: &Ctx, name: &Name) -> Result<Client> {
             path.display()
         );
     }
-    Ok(Client::connect(&path)?)
+    match Client::connect(&path) {
+        Ok(client) => Ok(client),
+        // Init closes the socket when its orderly stop begins.
+        Err(SessionError::Connect { source, .. })
+            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            bail!("container {name} is stopping: its session socket refuses connections")
+        }
+        Err(e) => Err(e.into()),
+    }
 }

@@ -29,7 +29,12 @@ pub fn write_atomic_volatile(path: &Path, data: &[u8], mode: u32) -> Result<(), 
     write_replace(path, data, mode, false)
 }
 
-fn write_replace(path: &Path, data: &[u8], mode: u32, durable: bool) -> Result<(), AtomicWriteError> {
+fn write_replace(
+    path: &Path,
+    data: &[u8],
+    mode: u32,
+    durable: bool,
+) -> Result<(), AtomicWriteError> {
     let err = |step, source| AtomicWriteError {
         path: path.to_path_buf(),
         step,

@@ -340,6 +340,10 @@ impl Relay<'_, '_> {
         let mut buf = vec![0u8; CHUNK];
         let conn = self.client.conn.as_raw_fd();
         loop {
+            // Messages may be waiting from an earlier read (behind Hello).
+            if let Some(end) = self.handle_messages()? {
+                return Ok(end);
+            }
             let mut fds = vec![
                 pollfd(conn, libc::POLLIN | self.conn_out_events()),
                 pollfd(signals.as_fd().as_raw_fd(), libc::POLLIN),
@@ -350,7 +354,7 @@ impl Relay<'_, '_> {
             }
             poll(&mut fds).map_err(io_err("poll"))?;
             if fds[1].revents != 0 {
-                while let Some(signo) = signals.next() {
+                while let Some(signo) = signals.pending() {
                     if signo == libc::SIGWINCH {
                         if let Some((rows, cols)) = size_fd.and_then(terminal::window_size) {
                             Message::Resize { rows, cols }.encode(&mut self.out);
@@ -368,71 +372,91 @@ impl Relay<'_, '_> {
                 self.flush()?;
             }
             if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                let n = match read(conn, &mut buf) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => 0,
-                    Err(e) => return Err(io_err("receive")(e)),
-                };
-                if n == 0 {
-                    self.client.decoder.finish()?;
-                    return Err(match self.errors.is_empty() {
-                        true => SessionError::Closed,
-                        false => SessionError::Remote(self.errors.join("; ")),
-                    });
-                }
-                self.client.decoder.push(&buf[..n]);
-                while let Some(m) = self.client.decoder.next_message()? {
-                    match m {
-                        Message::Stdout(data) => {
-                            if !write_all(self.io.stdout, &data)? {
-                                return Ok(End::BrokenPipe);
-                            }
-                        }
-                        Message::Stderr(data) => {
-                            // A closed stderr is no reason to stop the command.
-                            let _ = write_all(self.io.stderr, &data);
-                        }
-                        Message::Exit { code } => {
-                            if !self.errors.is_empty() {
-                                return Err(SessionError::Remote(self.errors.join("; ")));
-                            }
-                            return Ok(End::Exited(code));
-                        }
-                        Message::Error(text) => self.errors.push(text),
-                        // Hello again, or what only a client sends.
-                        _ => {}
+                match read(conn, &mut buf) {
+                    Ok(0) => return Err(self.closed()),
+                    Ok(n) => self.client.decoder.push(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
+                        return Err(self.closed())
                     }
+                    Err(e) => return Err(io_err("receive")(e)),
                 }
             }
             if stdin_polled && fds.get(2).is_some_and(|f| f.revents != 0) {
-                let data = match read(self.io.stdin.as_raw_fd(), &mut buf) {
-                    Ok(n) => &buf[..n],
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    // EIO: the terminal went away.
-                    Err(_) => &buf[..0],
-                };
-                if data.is_empty() {
-                    self.stdin_open = false;
-                    Message::StdinEof.encode(&mut self.out);
-                } else if let Some(escape) = &mut self.escape {
-                    let mut pass = Vec::with_capacity(data.len());
-                    let detach = escape.feed(data, &mut pass);
-                    if !pass.is_empty() {
-                        protocol::encode_data(&mut self.out, kind::STDIN, &pass);
-                    }
-                    if detach {
-                        // What was typed before the escape still goes out.
-                        let _ = self.flush_blocking();
-                        return Ok(End::Detached);
-                    }
-                } else {
-                    protocol::encode_data(&mut self.out, kind::STDIN, data);
+                if let Some(end) = self.read_stdin(&mut buf)? {
+                    return Ok(end);
                 }
-                self.flush()?;
             }
         }
+    }
+
+    /// The server closed the connection without `Exit`: what it said, or
+    /// how the stream ended.
+    fn closed(&self) -> SessionError {
+        if !self.errors.is_empty() {
+            return SessionError::Remote(self.errors.join("; "));
+        }
+        match self.client.decoder.finish() {
+            Err(e) => SessionError::Protocol(e),
+            Ok(()) => SessionError::Closed,
+        }
+    }
+
+    /// Acts on every whole message received; `Some` when the session ended.
+    fn handle_messages(&mut self) -> Result<Option<End>, SessionError> {
+        while let Some(m) = self.client.decoder.next_message()? {
+            match m {
+                Message::Stdout(data) => {
+                    let written = write_all(self.io.stdout, &data)?;
+                    if !written {
+                        return Ok(Some(End::BrokenPipe));
+                    }
+                }
+                Message::Stderr(data) => {
+                    // A closed stderr is no reason to stop the command.
+                    let _ = write_all(self.io.stderr, &data);
+                }
+                Message::Exit { code } => {
+                    if !self.errors.is_empty() {
+                        return Err(SessionError::Remote(self.errors.join("; ")));
+                    }
+                    return Ok(Some(End::Exited(code)));
+                }
+                Message::Error(text) => self.errors.push(text),
+                // Hello again, or what only a client sends.
+                _ => {}
+            }
+        }
+        Ok(None)
+    }
+
+    /// Reads stdin once and queues it; `Some` when the user detached.
+    fn read_stdin(&mut self, buf: &mut [u8]) -> Result<Option<End>, SessionError> {
+        let data = match read(self.io.stdin.as_raw_fd(), buf) {
+            Ok(n) => &buf[..n],
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            // EIO: the terminal went away; like EOF.
+            Err(_) => &buf[..0],
+        };
+        if data.is_empty() {
+            self.stdin_open = false;
+            Message::StdinEof.encode(&mut self.out);
+        } else if let Some(escape) = &mut self.escape {
+            let mut pass = Vec::with_capacity(data.len());
+            let detach = escape.feed(data, &mut pass);
+            if !pass.is_empty() {
+                protocol::encode_data(&mut self.out, kind::STDIN, &pass);
+            }
+            if detach {
+                // What was typed before the escape still goes out.
+                self.flush_blocking()?;
+                return Ok(Some(End::Detached));
+            }
+        } else {
+            protocol::encode_data(&mut self.out, kind::STDIN, data);
+        }
+        self.flush()?;
+        Ok(None)
     }
 
     fn conn_out_events(&self) -> libc::c_short {

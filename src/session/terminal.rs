@@ -94,7 +94,7 @@ impl Signals {
     }
 
     /// The next pending signal, if any.
-    pub fn next(&mut self) -> Option<i32> {
+    pub fn pending(&mut self) -> Option<i32> {
         match self.fd.read_signal() {
             Ok(Some(info)) => Some(info.ssi_signo as i32),
             _ => None,
@@ -113,7 +113,7 @@ impl Drop for Signals {
         // Pending WINCH would otherwise be delivered with its default
         // disposition (ignored); pending TERM/INT/HUP were acted on already
         // by the loop. Drain, then restore the mask.
-        while self.next().is_some() {}
+        while self.pending().is_some() {}
         let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&self.old), None);
     }
 }

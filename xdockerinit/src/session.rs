@@ -145,6 +145,21 @@ fn serve(conn: OwnedFd) -> i32 {
     // Nothing of init stays open here: not the listening socket, not the
     // exit record, not init's signalfd (they are all >= 3).
     crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
+    // Init's fds 0-2 are the host's terminal or pipes in `-e` mode: the
+    // helper needs none of them.
+    // SAFETY: open of a NUL-terminated path, dup2 and close of descriptors
+    // this process owns; on failure 0-2 stay as they were.
+    unsafe {
+        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if null >= 0 {
+            for fd in 0..3 {
+                libc::dup2(null, fd);
+            }
+            if null > 2 {
+                libc::close(null);
+            }
+        }
+    }
     let _ = nix::sys::prctl::set_name(HELPER_NAME);
     let mut session = match Session::new(conn) {
         Ok(s) => s,
@@ -322,6 +337,11 @@ impl Session {
     fn relay(&mut self, cmd: &mut Command) -> Result<(), HelperError> {
         let mut buf = vec![0u8; CHUNK];
         let mut client_eof = false;
+        // The client may have sent input right behind its open request, in
+        // the same read as it.
+        while let Some(m) = self.decoder.next_message()? {
+            cmd.on_message(m);
+        }
         loop {
             let mut slots: Vec<(Slot, libc::pollfd)> = Vec::with_capacity(7);
             let mut conn_events = 0;
@@ -540,11 +560,9 @@ impl Command {
 
     fn on_message(&mut self, message: Message) {
         match message {
-            Message::Stdin(data) => {
-                if self.input_open() {
-                    self.input.extend_from_slice(&data);
-                    self.write_input();
-                }
+            Message::Stdin(data) if self.input_open() => {
+                self.input.extend_from_slice(&data);
+                self.write_input();
             }
             Message::StdinEof => {
                 self.input_eof = true;
@@ -1038,5 +1056,54 @@ fn write(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
         if Errno::last() != Errno::EINTR {
             return Err(Errno::last());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_are_found_in_path_unless_given_with_a_slash() {
+        assert_eq!(resolve(c"/bin/sh").as_c_str(), c"/bin/sh");
+        assert_eq!(resolve(c"./x").as_c_str(), c"./x");
+        let sh = resolve(c"sh");
+        assert!(sh.to_bytes().ends_with(b"/sh") && sh.to_bytes().starts_with(b"/"));
+        // Not found: left as is, and execve reports ENOENT (exit 127).
+        assert_eq!(
+            resolve(c"no-such-program-xd").as_c_str(),
+            c"no-such-program-xd"
+        );
+    }
+
+    #[test]
+    fn commands_must_be_non_empty_without_nul() {
+        assert!(matches!(cstrings(&[]), Err(HelperError::Refused(_))));
+        assert!(matches!(
+            cstrings(&[b"a\0b".to_vec()]),
+            Err(HelperError::Refused(_))
+        ));
+        let argv = cstrings(&[b"/bin/sh".to_vec(), b"-c".to_vec(), b"\xff".to_vec()])
+            .expect("any bytes but nul");
+        assert_eq!(argv.len(), 3);
+    }
+
+    #[test]
+    fn login_shell_is_bash_or_sh_with_l() {
+        let argv = login_shell();
+        assert!(argv[0].as_c_str() == c"/bin/bash" || argv[0].as_c_str() == process::SHELL);
+        assert_eq!(argv[1].as_c_str(), c"-l");
+    }
+
+    #[test]
+    fn messages() {
+        assert_eq!(
+            HelperError::Exec("/bin/zsh".into(), Errno::ENOENT).to_string(),
+            "exec /bin/zsh: no such file or directory"
+        );
+        assert_eq!(
+            HelperError::Sys("open /dev/ptmx", Errno::EACCES).to_string(),
+            "open /dev/ptmx: permission denied"
+        );
     }
 }

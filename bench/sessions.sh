@@ -1,0 +1,390 @@
+#!/usr/bin/env bash
+# Sessions benchmark: `xdocker -a run` / attach PTY against lxc-attach, nsenter
+# and ssh, on the busybox root filesystem of xdocker's `test` image, with
+# hyperfine.
+#
+#   bench/sessions.sh [SECTION...]     sections: latency throughput (default: both)
+#
+#   latency     one hyperfine run, side by side:
+#                 xdocker -a run -c C --cmd true      (socket, helper, sh -c true)
+#                 lxc-attach -n L -- true             (an lxc-start -d container)
+#                 nsenter -t PID -a true              (setns into C, no session)
+#               plus `xdocker -v` (the CLI's own start-up, no session) as a floor,
+#               and the protocol round trip alone (connect, Hello, OpenPipes
+#               `sh -c true`, Exit) timed by a small python client in a loop.
+#   throughput  `cat` of a SIZE_MB file (base64 text, so the terminal passes every
+#               byte) through a PTY, to /dev/null, one hyperfine run each:
+#               (a) a terminal on both ends, every client under `script`:
+#                 xdocker -a run -c C --cmd 'cat F'   (stdin/stdout a tty: the PTY
+#                                                     session attach uses)
+#                 lxc-attach -n L -- cat F            (allocates a pty for a tty)
+#                 ssh -tt root@127.0.0.1 cat F        (private sshd, own port)
+#               (b) the container's PTY only (no client terminal):
+#                 xdocker -a attach -c C < "cat F; exit"
+#                 ssh -tt root@127.0.0.1 cat F < /dev/null
+#               (lxc-attach has no way to force a pty without a terminal)
+#
+# Targets: run round trip median under 3 ms and below lxc-attach's; PTY
+# throughput at least ssh's (xdocker time <= ssh time).
+#
+# Environment:
+#   RUNS=200 WARMUP=20       hyperfine --runs / --warmup for latency
+#   TRUNS=5 TWARMUP=1        the same for throughput
+#   SIZE_MB=200              size of the file cat'ed
+#   LXC_NET=none             lxc.net.0.type of the LXC container (none = host
+#                            network, like the xdocker container here)
+#   BENCH_DIR=/tmp RESULTS_DIR=bench/results TAG=
+#   XDOCKER=path XDOCKER_INIT=path   use these binaries instead of building
+#   KEEP=1                   keep the temporary directory
+#   STRICT=1                 exit 3 when a target is missed
+#   WAIT_IDLE=N              wait up to N s for the load average to drop below 0.5
+#                            before each hyperfine run (default 0)
+#
+# Never touches /var/xdocker, the system sshd or ~/.ssh. Everything it starts
+# (the xdocker container, the LXC container, sshd and its sessions) is ended
+# by the PIDs it recorded, never by name, and removed on exit.
+set -euo pipefail
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+here=$(dirname "$self")
+repo=$(dirname "$here")
+
+RUNS=${RUNS:-200}
+WARMUP=${WARMUP:-20}
+TRUNS=${TRUNS:-5}
+TWARMUP=${TWARMUP:-1}
+SIZE_MB=${SIZE_MB:-200}
+LXC_NET=${LXC_NET:-none}
+BENCH_DIR=${BENCH_DIR:-/tmp}
+RESULTS_DIR=${RESULTS_DIR:-$here/results}
+TAG=${TAG:-}
+KEEP=${KEEP:-0}
+STRICT=${STRICT:-0}
+WAIT_IDLE=${WAIT_IDLE:-0}
+sections=("$@")
+((${#sections[@]})) || sections=(latency throughput)
+
+die() { echo "sessions bench: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+for s in "${sections[@]}"; do
+    case $s in latency | throughput) ;; *) die "unknown section $s" ;; esac
+done
+[[ $(id -u) == 0 ]] || die "run as root"
+[[ $RUNS =~ ^[0-9]+$ && $TRUNS =~ ^[0-9]+$ && $SIZE_MB =~ ^[0-9]+$ ]] || die "RUNS, TRUNS, SIZE_MB must be integers"
+case $LXC_NET in empty | none) ;; *) die "LXC_NET must be empty or none" ;; esac
+
+# ---------------------------------------------------------------- tools
+need_pkgs=()
+command -v hyperfine >/dev/null || need_pkgs+=(hyperfine)
+command -v lxc-attach >/dev/null || need_pkgs+=(lxc)
+command -v script >/dev/null || need_pkgs+=(bsdutils)
+command -v nsenter >/dev/null || need_pkgs+=(util-linux)
+if ((${#need_pkgs[@]})); then
+    log "installing ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1; } ||
+        die "could not install ${need_pkgs[*]}"
+fi
+for t in python3 ssh ssh-keygen /usr/sbin/sshd; do
+    command -v "$t" >/dev/null || die "$t is required"
+done
+
+# ---------------------------------------------------------------- build
+if [[ -z ${XDOCKER:-} ]]; then
+    log "cargo build --release"
+    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
+    XDOCKER=$repo/target/release/xdocker
+fi
+if [[ -z ${XDOCKER_INIT:-} ]]; then
+    log "scripts/build_static_init.sh release"
+    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
+fi
+[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
+export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+
+# ---------------------------------------------------------------- temp dir
+mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
+T=$(mktemp -d "$BENCH_DIR/xdocker-sess.XXXXXX")
+chmod 755 "$T"
+RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+CGP=xdocker-bench-$RID
+LXCP=$T/lxc
+LXC=xdb$RID-a
+C=sess
+pre=sessions${TAG:+-$TAG}
+lxc_pivot_existed=0; compgen -G "/sys/fs/cgroup/*/lxc.pivot" >/dev/null && lxc_pivot_existed=1
+
+XD=$T/xdocker
+cp "$XDOCKER" "$XD"
+cp "$XDOCKER_INIT" "$T/xdockerinit"
+export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
+case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
+mkdir -p "$XDOCKER_HOME" "$T/ssh"
+printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+
+SSHD_PID=
+stop_sshd() {
+    [[ -n $SSHD_PID ]] || return 0
+    # The master and every session it forked (sessions call setsid).
+    local pids=$SSHD_PID more p
+    while :; do
+        more=$(ps -eo pid=,ppid= | awk -v set=" $pids " 'index(set, " " $2 " ") && !index(set, " " $1 " ") { print $1 }')
+        [[ -z $more ]] && break
+        for p in $more; do pids="$pids $p"; done
+    done
+    kill -9 $pids 2>/dev/null || true
+    wait "$SSHD_PID" 2>/dev/null || true
+    SSHD_PID=
+}
+cleanup() {
+    set +e
+    trap - EXIT INT TERM
+    stop_sshd
+    local pid c
+    if [[ -f $XDOCKER_HOME/containers/$C/state.toml ]]; then
+        "$XD" -a kill -c "$C" >/dev/null 2>&1
+        pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml" 2>/dev/null)
+        if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]]; then
+            kill -KILL "$pid" 2>/dev/null
+        fi
+    fi
+    [[ -d $XDOCKER_HOME/containers/$C ]] && "$XD" -a destroy -c "$C" -f >/dev/null 2>&1
+    [[ -d $LXCP/$LXC ]] && lxc-stop -k -n "$LXC" -P "$LXCP" >/dev/null 2>&1
+    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/lxc.payload."$LXC" /sys/fs/cgroup/*/lxc.monitor."$LXC"; do
+        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    if ((!lxc_pivot_existed)); then
+        for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
+    fi
+    if [[ $KEEP == 1 ]]; then
+        echo "sessions bench: kept $T" >&2
+    else
+        rm -rf -- "$T"
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+quiet() {
+    local waited=0 l
+    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
+        ((waited < WAIT_IDLE)); do
+        ((waited == 0)) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
+        sleep 10
+        waited=$((waited + 10))
+    done
+    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
+}
+loads=()
+q() { printf '%q' "$1"; }
+cmds_file=$RESULTS_DIR/$pre-commands.txt
+: >"$cmds_file"
+note() { printf '%s\n' "$@" >>"$cmds_file"; }
+
+# ---------------------------------------------------------------- containers
+log "xdocker: install_test, create, boot"
+"$XD" -a install_test >/dev/null
+ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
+[[ -x $ROOTFS/bin/busybox ]] || die "no busybox root file system at $ROOTFS"
+"$XD" -a create -m test -c "$C" >/dev/null
+"$XD" -a boot -c "$C" >/dev/null
+XPID=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml")
+[[ -n $XPID ]] || die "no pid for container $C"
+
+log "lxc: an idle busybox container ($LXC, lxc.net.0.type = $LXC_NET)"
+mkdir -p "$LXCP/$LXC"
+cp -a "$ROOTFS" "$LXCP/$LXC/rootfs"
+printf '::sysinit:/bin/true\n' >"$LXCP/$LXC/rootfs/etc/inittab"
+cat >"$LXCP/$LXC/config" <<EOF
+lxc.uts.name = $LXC
+lxc.rootfs.path = dir:$LXCP/$LXC/rootfs
+lxc.net.0.type = $LXC_NET
+lxc.apparmor.profile = unconfined
+lxc.autodev = 1
+lxc.mount.auto = proc:mixed sys:ro
+lxc.tty.max = 0
+lxc.pty.max = 16
+lxc.init.cmd = /sbin/init
+EOF
+lxc-start -d -n "$LXC" -P "$LXCP" || die "lxc-start failed"
+lxc-wait -n "$LXC" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+
+qXD=$(q "$XD"); qLXCP=$(q "$LXCP")
+c_xd="$qXD -a run -c $C --cmd true"
+c_lxc="lxc-attach -n $LXC -P $qLXCP -- true"
+c_ns="nsenter -t $XPID -a true"
+log "smoke test"
+$XD -a run -c "$C" --cmd true </dev/null || die "xdocker -a run failed"
+lxc-attach -n "$LXC" -P "$LXCP" -- true </dev/null || die "lxc-attach failed"
+nsenter -t "$XPID" -a true </dev/null || die "nsenter failed"
+
+hf=(hyperfine --style basic -N)
+summary=()
+
+median_ms() { # JSON COMMAND-INDEX
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
+}
+mean_s() {
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % r["mean"])' "$1" "$2"
+}
+missed=0
+
+# ---------------------------------------------------------------- latency
+if want latency; then
+    note "# latency" "xdocker : $c_xd" "lxc     : $c_lxc" "nsenter : $c_ns" "floor   : $qXD -v"
+    quiet latency
+    log "latency: hyperfine --runs $RUNS --warmup $WARMUP"
+    "${hf[@]}" --warmup "$WARMUP" --runs "$RUNS" \
+        --export-json "$RESULTS_DIR/$pre-latency.json" --export-markdown "$RESULTS_DIR/$pre-latency.md" \
+        -n "xdocker -a run --cmd true" "$c_xd" \
+        -n "lxc-attach -- true" "$c_lxc" \
+        -n "nsenter -a true" "$c_ns" \
+        -n "xdocker -v (CLI start-up only)" "$qXD -v" >&2
+    # The protocol round trip without the CLI's start-up: connect, Hello,
+    # OpenPipes /bin/sh -c true, StdinEof, read to Exit.
+    proto=$(python3 - "$XDOCKER_HOME/containers/$C/session.sock" "$RUNS" <<'PY'
+import socket, struct, sys, time
+path, n = sys.argv[1], int(sys.argv[2])
+frame = lambda t, p: struct.pack(">IH", len(p) + 2, t) + p
+field = lambda b: struct.pack(">I", len(b)) + b
+argv = [b"/bin/sh", b"-c", b"true"]
+open_pipes = frame(3, struct.pack(">I", len(argv)) + b"".join(field(a) for a in argv))
+times = []
+for _ in range(n + 20):
+    t = time.perf_counter()
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(path)
+    s.sendall(frame(1, b"\0\1"))
+    s.recv(64)
+    s.sendall(open_pipes + frame(5, b""))
+    buf = b""
+    while True:
+        d = s.recv(4096)
+        if not d:
+            break
+        buf += d
+        # Frames: u32 length, u16 type; stop at Exit (type 10).
+        pos, done = 0, False
+        while len(buf) - pos >= 6:
+            ln = struct.unpack(">I", buf[pos:pos + 4])[0]
+            if struct.unpack(">H", buf[pos + 4:pos + 6])[0] == 10:
+                done = True
+            pos += 4 + ln
+        if done:
+            break
+    s.close()
+    times.append(time.perf_counter() - t)
+times = sorted(times[20:])
+print("%.3f %.3f" % (times[len(times) // 2] * 1000, times[0] * 1000))
+PY
+)
+    x=$(median_ms "$RESULTS_DIR/$pre-latency.json" 0)
+    l=$(median_ms "$RESULTS_DIR/$pre-latency.json" 1)
+    n=$(median_ms "$RESULTS_DIR/$pre-latency.json" 2)
+    v=$(median_ms "$RESULTS_DIR/$pre-latency.json" 3)
+    summary+=("latency (median): xdocker -a run ${x} ms, lxc-attach ${l} ms, nsenter ${n} ms, xdocker -v ${v} ms")
+    summary+=("protocol round trip alone (python client, median/min): ${proto% *} / ${proto#* } ms")
+    if awk -v x="$x" -v l="$l" 'BEGIN { exit !(x < 3 && x < l) }'; then
+        summary+=("target run < 3 ms and < lxc-attach: met")
+    else
+        summary+=("target run < 3 ms and < lxc-attach: MISSED (${x} ms; lxc-attach ${l} ms)")
+        missed=1
+    fi
+fi
+
+# ---------------------------------------------------------------- throughput
+if want throughput; then
+    log "a ${SIZE_MB} MB text file in both containers and on the host"
+    head -c $((SIZE_MB * 1024 * 1024 * 3 / 4)) /dev/urandom | base64 -w 76 >"$T/big.txt"
+    bytes=$(stat -c %s "$T/big.txt")
+    cp "$T/big.txt" "/proc/$XPID/root/big.txt"
+    cp "$T/big.txt" "$LXCP/$LXC/rootfs/big.txt"
+
+    log "private sshd on 127.0.0.1"
+    mkdir -p /run/sshd
+    ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
+    ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519"
+    cp "$T/ssh/id_ed25519.pub" "$T/authorized_keys"
+    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    cat >"$T/sshd_config" <<EOF
+Port $PORT
+ListenAddress 127.0.0.1
+HostKey $T/host_ed25519
+AuthorizedKeysFile $T/authorized_keys
+PidFile $T/sshd.pid
+StrictModes no
+UsePAM no
+PermitRootLogin prohibit-password
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PrintMotd no
+PrintLastLog no
+EOF
+    echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >"$T/ssh/known_hosts"
+    /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
+    SSHD_PID=$!
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+        sleep 0.1
+    done
+    kill -0 "$SSHD_PID" || die "sshd did not start: $(cat "$T/sshd.log")"
+    qT=$(q "$T")
+    ssh_cmd="ssh -tt -q -p $PORT -i $qT/ssh/id_ed25519 -o UserKnownHostsFile=$qT/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -F /dev/null root@127.0.0.1"
+
+    # (a) a terminal on both ends: each client under script(1).
+    sc() { printf "script -qec %q /dev/null </dev/null >/dev/null" "$1"; }
+    t_xd=$(sc "$qXD -a run -c $C --cmd 'cat /big.txt'")
+    t_lxc=$(sc "lxc-attach -n $LXC -P $qLXCP -- cat /big.txt")
+    t_ssh=$(sc "$ssh_cmd cat $qT/big.txt")
+    # (b) the container's PTY only.
+    printf 'cat /big.txt; exit\n' >"$T/attach-input"
+    b_xd="$qXD -a attach -c $C <$qT/attach-input >/dev/null"
+    b_ssh="$ssh_cmd cat $qT/big.txt </dev/null >/dev/null"
+    note "# throughput ($bytes bytes)" "xdocker (a): $t_xd" "lxc (a)    : $t_lxc" "ssh (a)    : $t_ssh" \
+        "xdocker (b): $b_xd" "ssh (b)    : $b_ssh"
+    log "smoke test: output sizes"
+    for c in "$t_xd" "$t_lxc" "$t_ssh"; do
+        got=$(bash -c "${c%>/dev/null}" | wc -c)
+        ((got >= bytes)) || die "short output ($got < $bytes bytes) from: $c"
+    done
+    got=$(bash -c "${b_xd%>/dev/null}" | wc -c)
+    ((got >= bytes)) || die "short output ($got < $bytes bytes) from: $b_xd"
+
+    quiet throughput-a
+    log "throughput (a): hyperfine --runs $TRUNS --warmup $TWARMUP"
+    hyperfine --style basic --warmup "$TWARMUP" --runs "$TRUNS" \
+        --export-json "$RESULTS_DIR/$pre-pty-both.json" --export-markdown "$RESULTS_DIR/$pre-pty-both.md" \
+        -n "xdocker -a run (pty)" "$t_xd" -n "lxc-attach (pty)" "$t_lxc" -n "ssh -tt" "$t_ssh" >&2
+    quiet throughput-b
+    log "throughput (b): hyperfine --runs $TRUNS --warmup $TWARMUP"
+    hyperfine --style basic --warmup "$TWARMUP" --runs "$TRUNS" \
+        --export-json "$RESULTS_DIR/$pre-pty-remote.json" --export-markdown "$RESULTS_DIR/$pre-pty-remote.md" \
+        -n "xdocker -a attach" "$b_xd" -n "ssh -tt" "$b_ssh" >&2
+    mb=$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')
+    rate() { awk -v b="$bytes" -v s="$1" 'BEGIN { printf "%.0f MB/s", b / 1048576 / s }'; }
+    xa=$(mean_s "$RESULTS_DIR/$pre-pty-both.json" 0)
+    la=$(mean_s "$RESULTS_DIR/$pre-pty-both.json" 1)
+    sa=$(mean_s "$RESULTS_DIR/$pre-pty-both.json" 2)
+    xb=$(mean_s "$RESULTS_DIR/$pre-pty-remote.json" 0)
+    sb=$(mean_s "$RESULTS_DIR/$pre-pty-remote.json" 1)
+    summary+=("pty (a) ${mb} MB, terminal on both ends: xdocker ${xa} s ($(rate "$xa")), lxc-attach ${la} s ($(rate "$la")), ssh ${sa} s ($(rate "$sa"))")
+    summary+=("pty (b) ${mb} MB, container pty only: xdocker attach ${xb} s ($(rate "$xb")), ssh -tt ${sb} s ($(rate "$sb"))")
+    if awk -v x="$xa" -v s="$sa" -v xb="$xb" -v sb="$sb" 'BEGIN { exit !(x <= s && xb <= sb) }'; then
+        summary+=("target pty throughput >= ssh: met")
+    else
+        summary+=("target pty throughput >= ssh: MISSED")
+        missed=1
+    fi
+fi
+
+# ---------------------------------------------------------------- summary
+{
+    echo "sessions benchmark, $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r)"
+    echo "xdocker $("$XD" -v | cut -d' ' -f2), $(lxc-attach --version 2>&1 | sed 's/^/lxc /'), $(ssh -V 2>&1)"
+    printf '%s\n' "${loads[@]}"
+    printf '%s\n' "${summary[@]}"
+} | tee "$RESULTS_DIR/$pre-summary.txt" >&2
+((STRICT && missed)) && exit 3
+exit 0
