@@ -435,15 +435,31 @@ impl Session {
                         if *slot == Slot::Master
                             && pfd.revents & (libc::POLLIN | libc::POLLHUP) != 0
                         {
-                            self.read_output(cmd, *slot, &mut buf);
+                            self.pump_output(cmd, *slot, &mut buf)?;
                         }
                     }
-                    Slot::Stdout | Slot::Stderr => {
-                        self.read_output(cmd, *slot, &mut buf);
-                    }
+                    Slot::Stdout | Slot::Stderr => self.pump_output(cmd, *slot, &mut buf)?,
                 }
             }
         }
+    }
+
+    /// Reads what a readable output descriptor holds (a pty master gives at
+    /// most its 4 KiB line buffer per read, so a few reads make one larger
+    /// write) and sends it at once, without waiting for the next poll round.
+    fn pump_output(
+        &mut self,
+        cmd: &mut Command,
+        slot: Slot,
+        buf: &mut [u8],
+    ) -> Result<(), HelperError> {
+        let start = self.out.len();
+        for _ in 0..16 {
+            if self.read_output(cmd, slot, buf) == 0 || self.out.len() - start >= CHUNK {
+                break;
+            }
+        }
+        self.flush().map_err(|_| HelperError::Closed)
     }
 
     /// Reads one chunk of the command's output into a frame.
