@@ -200,6 +200,8 @@ struct Command {
     /// The client's stdin ended: close the command's stdin once `input` is
     /// written (pipes).
     input_eof: bool,
+    /// The command was reaped: its PID (and group number) may be reused.
+    reaped: bool,
 }
 
 #[derive(Debug)]
@@ -505,8 +507,15 @@ impl Session {
     fn finish(&mut self) -> Result<(), HelperError> {
         let mut buf = [0u8; 4096];
         while self.out_pos < self.out.len() {
-            let mut fds = [pollfd(self.conn.as_raw_fd(), libc::POLLOUT | libc::POLLIN)];
+            let mut fds = [
+                pollfd(self.conn.as_raw_fd(), libc::POLLOUT | libc::POLLIN),
+                pollfd(self.signals.as_fd().as_raw_fd(), libc::POLLIN),
+            ];
             poll(&mut fds, -1).map_err(sys("poll"))?;
+            // The container is stopping and the client does not read: give up.
+            if fds[1].revents != 0 && self.take_signal().is_some() {
+                return Err(HelperError::Closed);
+            }
             if fds[0].revents & libc::POLLOUT != 0 {
                 self.flush().map_err(|_| HelperError::Closed)?;
             } else if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
@@ -672,6 +681,9 @@ impl Command {
     /// SIGHUP and SIGCONT to the command's process group (it leads its own
     /// session, so that is the shell and its foreground job).
     fn hang_up(&self) {
+        if self.reaped {
+            return;
+        }
         let group = Pid::from_raw(-self.pid.as_raw());
         let _ = nix::sys::signal::kill(group, Signal::SIGHUP);
         let _ = nix::sys::signal::kill(group, Signal::SIGCONT);
@@ -684,6 +696,7 @@ impl Command {
             // SAFETY: status is a valid out pointer; pid is our child.
             let r = unsafe { libc::waitpid(self.pid.as_raw(), &mut status, 0) };
             if r == self.pid.as_raw() {
+                self.reaped = true;
                 if let Some(code) = process::exit_code(status) {
                     return code;
                 }
@@ -692,6 +705,7 @@ impl Command {
             if r < 0 && Errno::last() == Errno::EINTR {
                 continue;
             }
+            self.reaped = true;
             return crate::init::UNKNOWN_STATUS;
         }
     }
@@ -778,6 +792,7 @@ impl Command {
             stdio,
             input: Vec::new(),
             input_eof: false,
+            reaped: false,
         })
     }
 }
