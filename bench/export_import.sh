@@ -24,9 +24,11 @@
 #                        and slow, and the times grow run after run.
 #   KEEP=1               keep the temporary directory (its path is printed)
 #   STRICT=1             exit 3 when a target is missed
-#   WAIT_IDLE=N          before each hyperfine, wait up to N seconds for the 1-minute
-#                        load average to drop below 0.5 (other builds on a 2-core
-#                        box make the numbers meaningless); default 0 = don't wait
+#   WAIT_IDLE=N          before each hyperfine, wait up to N seconds for the machine
+#                        to be idle: CPU pressure (/proc/pressure/cpu "some avg10")
+#                        below 5 %, or without PSI the 1-minute load average below
+#                        0.5 (other builds on a 2-core box make the numbers
+#                        meaningless); default 0 = don't wait
 #
 # Never touches /var/xdocker: XDOCKER_HOME is a fresh directory below BENCH_DIR.
 set -euo pipefail
@@ -129,16 +131,29 @@ qXD=$(q "$XD"); qT=$(q "$T"); qL=$(q "$LAYER")
 
 tag=${SIZE_MB}mb
 loads=()
+# CPU pressure over the last 10 s (percent), or "" without PSI.
+cpu_psi() {
+    sed -n 's/^some avg10=\([0-9.]*\).*/\1/p' /proc/pressure/cpu 2>/dev/null || true
+}
+busy() {
+    local p
+    p=$(cpu_psi)
+    if [[ -n $p ]]; then
+        awk -v p="$p" 'BEGIN { exit !(p >= 5) }'
+    else
+        awk -v l="$(cut -d' ' -f1 /proc/loadavg)" 'BEGIN { exit !(l >= 0.5) }'
+    fi
+}
 # Waits (bounded) for a quiet machine, and records the load seen.
 quiet() {
-    local waited=0 l
-    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
-        (( waited < WAIT_IDLE )); do
-        (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
-        sleep 10
-        waited=$(( waited + 10 ))
+    local waited=0
+    while (( waited < WAIT_IDLE )) && busy; do
+        (( waited == 0 )) &&
+            log "waiting up to ${WAIT_IDLE}s for an idle machine (load $(cut -d' ' -f1 /proc/loadavg), cpu pressure $(cpu_psi)%)"
+        sleep 5
+        waited=$(( waited + 5 ))
     done
-    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
+    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg), cpu pressure avg10 $(cpu_psi)%")
     awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }' &&
         log "WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: other work will skew the numbers"
     return 0
@@ -169,7 +184,8 @@ log "export benchmark"
     "${extra_export[@]}"
 
 # ---------------------------------------------------------------- import
-# Both sides start from "no previous import" (--prepare deletes it), and time
+# Both sides start from "no previous import" (--prepare renames it aside or,
+# with IMPORT_MODE=delete, deletes it; then syncs), and time
 # only verification + extraction (+ for xdocker: staging, commit rename).
 cmd_x_import="$qXD -a import --image-file $qT/x.xdockerimage -m imp:1 -f"
 cmd_tz_import="mkdir $qT/out && zstd -d -T0 -c $qT/t.tar.zst | tar -C $qT/out -xf -"
@@ -199,7 +215,7 @@ if ! diff -r --no-dereference "$imp_layer" "$T/out" >/dev/null 2>&1; then
 fi
 
 # ---------------------------------------------------------------- summary
-summary=$RESULTS_DIR/summary-$tag.txt
+summary=$RESULTS_DIR/export_import-summary-$tag.txt
 rc=0
 python3 - "$RESULTS_DIR/export-$tag.json" "$RESULTS_DIR/import-$tag.json" \
     "$tree_bytes" "$tree_files" "$T/x.xdockerimage" "$T/t.tar.zst" "$T/t.tar.gz" \

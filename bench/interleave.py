@@ -1,0 +1,86 @@
+#!/usr/bin/env python3
+"""Interleaved re-measurement on a tree kept by `KEEP=1 bench/export_import.sh`.
+
+    bench/interleave.py T ROUNDS export|import [--psi 2.0]
+
+T is the kept temporary directory (it holds xdocker, home/, x.xdockerimage,
+t.tar.zst and grave/). Each round runs every command once, in alternating
+order (A B C, C B A, ...), and each round starts only when CPU pressure
+(/proc/pressure/cpu "some avg10") is below --psi %. On a shared machine this
+is fairer than hyperfine's back-to-back runs of one command. The commands and
+their untimed prepare steps are the ones export_import.sh uses
+(IMPORT_MODE=fresh). Prints each run, then the mean, median and min wall
+times and the median user+sys CPU time.
+"""
+import argparse
+import os
+import resource
+import statistics as st
+import subprocess
+import time
+
+
+def psi():
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].split("=")[1])
+    except OSError:
+        return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("t")
+    ap.add_argument("rounds", type=int)
+    ap.add_argument("which", choices=("export", "import"))
+    ap.add_argument("--psi", type=float, default=2.0)
+    a = ap.parse_args()
+    T = os.path.abspath(a.t)
+    H = T + "/home"
+    L = H + "/images/bench/1/rlayer"
+    if os.path.realpath(H).startswith("/var/xdocker"):
+        raise SystemExit("refusing XDOCKER_HOME below /var/xdocker")
+    env = dict(os.environ, XDOCKER_HOME=H)
+    os.makedirs(T + "/grave", exist_ok=True)
+    if a.which == "import":
+        cmds = [
+            ("xdocker import",
+             f"if [ -d {H}/images/imp/1 ]; then mv {H}/images/imp/1 {T}/grave/imp.$(date +%s%N); fi; sync",
+             f"{T}/xdocker -a import --image-file {T}/x.xdockerimage -m imp:1 -f >/dev/null"),
+            ("zstd -d | tar x",
+             f"if [ -d {T}/out ]; then mv {T}/out {T}/grave/out.$(date +%s%N); fi; sync",
+             f"mkdir {T}/out && zstd -d -T0 -c {T}/t.tar.zst | tar -C {T}/out -xf -"),
+        ]
+    else:
+        cmds = [
+            ("xdocker export", "sync",
+             f"{T}/xdocker -a export -m bench:1 --image-file {T}/x.xdockerimage -f >/dev/null"),
+            ("tar|zstd", "sync", f"tar -C {L} -cf - . | zstd -T0 -3 -q -o {T}/t.tar.zst -f"),
+            ("tar|zstd+fsync", "sync",
+             f"tar -C {L} -cf - . | zstd -T0 -3 -q -o {T}/t2.tar.zst -f && sync {T}/t2.tar.zst"),
+        ]
+    res = {name: [] for name, _, _ in cmds}
+    for i in range(a.rounds):
+        while psi() > a.psi:
+            time.sleep(5)
+        for name, prep, cmd in (cmds if i % 2 == 0 else cmds[::-1]):
+            subprocess.run(prep, shell=True, check=True, env=env)
+            p0 = psi()
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run(cmd, shell=True, check=True, env=env)
+            wall = time.perf_counter() - t0
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            u, s = r1.ru_utime - r0.ru_utime, r1.ru_stime - r0.ru_stime
+            res[name].append((wall, u + s))
+            print(f"{name:16} wall {wall:6.2f} user {u:5.2f} sys {s:5.2f} "
+                  f"psi-before {p0:5.2f} load {os.getloadavg()[0]:.2f}", flush=True)
+    for name, v in res.items():
+        w = [x[0] for x in v]
+        c = [x[1] for x in v]
+        print(f"{name:16} n={len(w)} wall mean {st.mean(w):.2f} median {st.median(w):.2f} "
+              f"min {min(w):.2f} | user+sys median {st.median(c):.2f}")
+
+
+if __name__ == "__main__":
+    main()
