@@ -4,104 +4,14 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::TestHome;
+use common::{snapshot, TestHome};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
-
-/// Everything a user could observe about one entry.
-#[derive(Debug, PartialEq, Eq)]
-struct Desc {
-    kind: &'static str,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    rdev: u64,
-    mtime: i64,
-    content: Vec<u8>,
-    link: Option<PathBuf>,
-    xattrs: BTreeMap<String, Vec<u8>>,
-    /// First path (in sorted order) sharing this inode, for hard links.
-    same_inode_as: String,
-}
-
-fn snapshot(root: &Path) -> BTreeMap<String, Desc> {
-    let mut out = BTreeMap::new();
-    let mut inodes: BTreeMap<u64, String> = BTreeMap::new();
-    let mut stack = vec![PathBuf::new()];
-    let mut all = Vec::new();
-    while let Some(rel) = stack.pop() {
-        let full = root.join(&rel);
-        let m = fs::symlink_metadata(&full).expect("lstat");
-        if m.is_dir() {
-            for e in fs::read_dir(&full).expect("readdir") {
-                stack.push(rel.join(e.expect("entry").file_name()));
-            }
-        }
-        all.push((rel, m));
-    }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    for (rel, m) in all {
-        let full = root.join(&rel);
-        let ft = m.file_type();
-        use std::os::unix::fs::FileTypeExt;
-        let kind = if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else if ft.is_fifo() {
-            "fifo"
-        } else {
-            "socket"
-        };
-        let key = rel.to_string_lossy().into_owned();
-        let leader = if !ft.is_dir() && m.nlink() > 1 {
-            inodes.entry(m.ino()).or_insert_with(|| key.clone()).clone()
-        } else {
-            key.clone()
-        };
-        let xattrs = xattr::list(&full)
-            .expect("list xattrs")
-            .map(|n| {
-                let v = xattr::get(&full, &n).expect("get").unwrap_or_default();
-                (n.to_string_lossy().into_owned(), v)
-            })
-            .collect();
-        out.insert(
-            key,
-            Desc {
-                kind,
-                mode: m.mode() & 0o7777,
-                uid: m.uid(),
-                gid: m.gid(),
-                rdev: m.rdev(),
-                mtime: if ft.is_dir() { 0 } else { m.mtime() },
-                content: if ft.is_file() {
-                    fs::read(&full).expect("read")
-                } else {
-                    Vec::new()
-                },
-                link: ft
-                    .is_symlink()
-                    .then(|| fs::read_link(&full).expect("readlink")),
-                xattrs,
-                same_inode_as: leader,
-            },
-        );
-    }
-    out
-}
 
 fn set_mtime(p: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
@@ -181,7 +91,7 @@ fn export_import_round_trip_is_exact() {
     }
     let h = TestHome::new();
     h.make_image("rich", "1.0", fill_rich_layer);
-    let before = snapshot(&h.layer("rich", "1.0"));
+    let before = snapshot(&h.layer("rich", "1.0"), false);
     let out = h.scratch("out");
     h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0"])
         .ok();
@@ -198,7 +108,7 @@ fn export_import_round_trip_is_exact() {
         ["-a", "import", "--image-file", file.to_str().expect("utf8")],
     )
     .ok();
-    let after = snapshot(&h.layer("rich", "1.0"));
+    let after = snapshot(&h.layer("rich", "1.0"), false);
     assert_eq!(
         before.keys().collect::<Vec<_>>(),
         after.keys().collect::<Vec<_>>()
@@ -226,7 +136,7 @@ fn export_import_round_trip_is_exact() {
         ],
     )
     .ok();
-    assert_eq!(snapshot(&h.layer("other", "2")), before);
+    assert_eq!(snapshot(&h.layer("other", "2"), false), before);
 }
 
 #[test]
@@ -627,7 +537,7 @@ fn docker_export_tarballs_import_with_a_name() {
         ],
     )
     .ok();
-    assert_eq!(snapshot(&h.layer("dock", "2")), snapshot(&l));
+    assert_eq!(snapshot(&h.layer("dock", "2"), false), snapshot(&l, false));
     let images = h.run("-s images").ok().to_string();
     assert!(
         images.contains("dock") && images.lines().count() == 3,

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
@@ -251,92 +251,6 @@ fn listed(home: &TestHome, sshd: &Sshd) -> Vec<String> {
 
 // ------------------------------------------------------------------ layers
 
-/// Everything a user could observe about one entry.
-#[derive(Debug, PartialEq, Eq)]
-struct Desc {
-    kind: &'static str,
-    mode: u32,
-    uid: u32,
-    gid: u32,
-    rdev: u64,
-    mtime: i64,
-    content: Vec<u8>,
-    link: Option<PathBuf>,
-    xattrs: BTreeMap<String, Vec<u8>>,
-    same_inode_as: String,
-}
-
-fn snapshot(root: &Path) -> BTreeMap<String, Desc> {
-    use std::os::unix::fs::FileTypeExt;
-    let mut all = Vec::new();
-    let mut stack = vec![PathBuf::new()];
-    while let Some(rel) = stack.pop() {
-        let full = root.join(&rel);
-        let m = fs::symlink_metadata(&full).expect("lstat");
-        if m.is_dir() {
-            for e in fs::read_dir(&full).expect("readdir") {
-                stack.push(rel.join(e.expect("entry").file_name()));
-            }
-        }
-        all.push((rel, m));
-    }
-    all.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut inodes: BTreeMap<u64, String> = BTreeMap::new();
-    let mut out = BTreeMap::new();
-    for (rel, m) in all {
-        let full = root.join(&rel);
-        let ft = m.file_type();
-        let kind = if ft.is_dir() {
-            "dir"
-        } else if ft.is_symlink() {
-            "symlink"
-        } else if ft.is_file() {
-            "file"
-        } else if ft.is_char_device() {
-            "char"
-        } else if ft.is_block_device() {
-            "block"
-        } else {
-            "fifo"
-        };
-        let key = rel.to_string_lossy().into_owned();
-        let leader = if !ft.is_dir() && m.nlink() > 1 {
-            inodes.entry(m.ino()).or_insert_with(|| key.clone()).clone()
-        } else {
-            key.clone()
-        };
-        let xattrs = xattr::list(&full)
-            .expect("list xattrs")
-            .map(|n| {
-                let v = xattr::get(&full, &n).expect("get").unwrap_or_default();
-                (n.to_string_lossy().into_owned(), v)
-            })
-            .collect();
-        out.insert(
-            key,
-            Desc {
-                kind,
-                mode: m.mode() & 0o7777,
-                uid: m.uid(),
-                gid: m.gid(),
-                rdev: m.rdev(),
-                mtime: m.mtime(),
-                content: if ft.is_file() {
-                    fs::read(&full).expect("read")
-                } else {
-                    Vec::new()
-                },
-                link: ft
-                    .is_symlink()
-                    .then(|| fs::read_link(&full).expect("readlink")),
-                xattrs,
-                same_inode_as: leader,
-            },
-        );
-    }
-    out
-}
-
 fn set_mtime(p: &Path, secs: i64) {
     let t = nix::sys::time::TimeSpec::new(secs, 0);
     nix::sys::stat::utimensat(
@@ -505,8 +419,8 @@ fn round_trip_search_and_saved_repository() {
     )
     .ok();
     assert_eq!(
-        snapshot(&src.layer("rich", "1.0")),
-        snapshot(&dst.layer("rich", "1.0"))
+        common::snapshot(&src.layer("rich", "1.0"), true),
+        common::snapshot(&dst.layer("rich", "1.0"), true)
     );
     assert!(
         dst.staging_leftovers().is_empty(),

@@ -301,3 +301,98 @@ pub fn netns_names() -> Vec<String> {
         .filter_map(|l| l.split_whitespace().next().map(str::to_string))
         .collect()
 }
+
+/// Everything a user could observe about one entry.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Desc {
+    pub kind: &'static str,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub mtime: i64,
+    pub content: Vec<u8>,
+    pub link: Option<PathBuf>,
+    pub xattrs: std::collections::BTreeMap<String, Vec<u8>>,
+    /// First path (in sorted order) sharing this inode, for hard links.
+    pub same_inode_as: String,
+}
+
+/// Every entry below `root` as a user could observe it; directory mtimes
+/// only with `dir_mtimes` (copies and imports may legitimately touch them).
+pub fn snapshot(root: &Path, dir_mtimes: bool) -> std::collections::BTreeMap<String, Desc> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut inodes: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
+    let mut stack = vec![PathBuf::new()];
+    let mut all = Vec::new();
+    while let Some(rel) = stack.pop() {
+        let full = root.join(&rel);
+        let m = std::fs::symlink_metadata(&full).expect("lstat");
+        if m.is_dir() {
+            for e in std::fs::read_dir(&full).expect("readdir") {
+                stack.push(rel.join(e.expect("entry").file_name()));
+            }
+        }
+        all.push((rel, m));
+    }
+    all.sort_by(|a, b| a.0.cmp(&b.0));
+    for (rel, m) in all {
+        let full = root.join(&rel);
+        let ft = m.file_type();
+        use std::os::unix::fs::{FileTypeExt, MetadataExt};
+        let kind = if ft.is_dir() {
+            "dir"
+        } else if ft.is_symlink() {
+            "symlink"
+        } else if ft.is_file() {
+            "file"
+        } else if ft.is_char_device() {
+            "char"
+        } else if ft.is_block_device() {
+            "block"
+        } else if ft.is_fifo() {
+            "fifo"
+        } else {
+            "socket"
+        };
+        let key = rel.to_string_lossy().into_owned();
+        let leader = if !ft.is_dir() && m.nlink() > 1 {
+            inodes.entry(m.ino()).or_insert_with(|| key.clone()).clone()
+        } else {
+            key.clone()
+        };
+        let xattrs = xattr::list(&full)
+            .expect("list xattrs")
+            .map(|n| {
+                let v = xattr::get(&full, &n).expect("get").unwrap_or_default();
+                (n.to_string_lossy().into_owned(), v)
+            })
+            .collect();
+        out.insert(
+            key,
+            Desc {
+                kind,
+                mode: m.mode() & 0o7777,
+                uid: m.uid(),
+                gid: m.gid(),
+                rdev: m.rdev(),
+                mtime: if ft.is_dir() && !dir_mtimes {
+                    0
+                } else {
+                    m.mtime()
+                },
+                content: if ft.is_file() {
+                    std::fs::read(&full).expect("read")
+                } else {
+                    Vec::new()
+                },
+                link: ft
+                    .is_symlink()
+                    .then(|| std::fs::read_link(&full).expect("readlink")),
+                xattrs,
+                same_inode_as: leader,
+            },
+        );
+    }
+    out
+}
