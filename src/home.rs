@@ -37,6 +37,8 @@ pub struct Home {
 pub enum LockKind {
     Image,
     Container,
+    /// Home-wide network resources (VIPs, port leases); the name is fixed.
+    Network,
 }
 
 /// An exclusive lock on one object, released when dropped.
@@ -160,6 +162,7 @@ impl Home {
         let prefix = match kind {
             LockKind::Image => "image",
             LockKind::Container => "container",
+            LockKind::Network => "network",
         };
         self.locks_dir().join(format!("{prefix}.{name}"))
     }

@@ -10,6 +10,7 @@ pub mod home;
 pub mod image;
 pub mod logging;
 pub mod names;
+pub mod network;
 pub mod progress;
 pub mod runtime;
 pub mod session;

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 
 use super::create::volumes_from;
 use super::{Ctx, Output};
-use crate::cli::{Action, Args};
+use crate::cli::{Action, Args, Net};
 use crate::container::config::port_map_text;
 use crate::container::Status;
 
@@ -17,8 +17,24 @@ pub fn run(ctx: &Ctx, args: &Args, action: Action) -> Result<Output> {
     if let Status::Running { pid } = ctx.runtime.containers.status(name)? {
         bail!("container {name} is running (pid {pid}): shut it down before changing it");
     }
+    if matches!(action, Action::Vip | Action::PortMapping) && config.net != Net::Bridge {
+        bail!(
+            "container {name}: {} needs --net BRIDGE (it is {})",
+            if action == Action::Vip {
+                "a VIP"
+            } else {
+                "a port map"
+            },
+            format!("{:?}", config.net).to_uppercase()
+        );
+    }
+    // Held until the config is saved: nobody else takes the VIP meanwhile.
+    let _network_lock = match action {
+        Action::Vip => Some(ctx.runtime.network_lock()?),
+        _ => None,
+    };
     match action {
-        Action::Vip => config.vip = args.vip,
+        Action::Vip => config.vip = Some(ctx.runtime.choose_vip(name, args.vip)?),
         Action::PortMapping => {
             config.port_mappings = args
                 .port_mapping

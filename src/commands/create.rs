@@ -6,6 +6,7 @@ use super::{Ctx, Output};
 use crate::cli::{Args, Net};
 use crate::container::config::{port_map_text, LimitsConfig, VolumeConfig};
 use crate::container::ContainerConfig;
+use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
 
@@ -54,21 +55,42 @@ pub fn volumes_from(args: &Args) -> Result<Vec<VolumeConfig>> {
     Ok(args.volume.iter().map(VolumeConfig::from).collect())
 }
 
-/// The config `create` (and `to_container`) store for `name`.
+/// The config `create` (and `to_container`) store for `name`. A BRIDGE
+/// container gets its VIP checked or chosen; the returned network lock
+/// must be held until the config is saved, so that no other container
+/// takes the same address meanwhile.
 pub fn config_from(
     ctx: &Ctx,
     args: &Args,
     name: &Name,
     images: Vec<String>,
-) -> Result<ContainerConfig> {
-    let _ = ctx;
-    Ok(ContainerConfig {
+) -> Result<(ContainerConfig, Option<ObjectLock>)> {
+    let net = args.net.unwrap_or(Net::Host);
+    if net != Net::Bridge {
+        for (given, option) in [
+            (args.vip.is_some(), "--vip"),
+            (args.port_mapping.is_some(), "--port-mapping"),
+            (args.host_eth.is_some(), "--host-eth"),
+        ] {
+            if given {
+                bail!("container {name}: {option} needs --net BRIDGE");
+            }
+        }
+    }
+    let (vip, lock) = match net {
+        Net::Bridge => {
+            let lock = ctx.runtime.network_lock()?;
+            (Some(ctx.runtime.choose_vip(name, args.vip)?), Some(lock))
+        }
+        _ => (None, None),
+    };
+    let config = ContainerConfig {
         name: name.to_string(),
         hostname: args.host.clone().unwrap_or_else(|| name.to_string()),
         images,
-        net: args.net.unwrap_or(Net::Host),
+        net,
         host_eth: args.host_eth.clone(),
-        vip: args.vip,
+        vip,
         port_mappings: args
             .port_mapping
             .as_ref()
@@ -77,7 +99,8 @@ pub fn config_from(
         volumes: volumes_from(args)?,
         limits: limits_from(args, LimitsConfig::default()),
         created: chrono::Local::now().to_rfc3339(),
-    })
+    };
+    Ok((config, lock))
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
@@ -90,8 +113,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         None => Name::parse_as("container name", list.0[list.0.len() - 1].name.as_str())?,
     };
     let _lock = ctx.runtime.containers.lock(&name)?;
-    let config = config_from(ctx, args, &name, images)?;
+    let (config, network_lock) = config_from(ctx, args, &name, images)?;
     ctx.runtime.containers.create(&config, None)?;
+    drop(network_lock);
     crate::logging::info(&format!(
         "container {name}: created from {}",
         config.images.join(",")

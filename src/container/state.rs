@@ -34,6 +34,9 @@ pub struct RunState {
     /// Named network namespace (CUSTOM/BRIDGE), to remove at stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netns: Option<String>,
+    /// Veth and NAT rules of a BRIDGE container, to remove at stop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bridge: Option<crate::network::BridgeState>,
     /// Cgroup name of this run, to remove at stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<String>,
@@ -101,6 +104,7 @@ impl RunState {
                     start_time: 0,
                     booted_at: String::new(),
                     netns: None,
+                    bridge: None,
                     cgroup: None,
                     exec: None,
                 }
@@ -176,6 +180,7 @@ mod tests {
             start_time: 555,
             booted_at: String::new(),
             netns: None,
+            bridge: None,
             cgroup: None,
             exec: None,
         };

@@ -61,13 +61,7 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-/// "No such file or directory" -> "no such file or directory".
-fn lower(text: &str) -> String {
-    let mut c = text.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
-}
+use crate::fsutil::lower_first as lower;
 
 /// Errors of working on container files; each names the path and the reason.
 #[derive(Debug, thiserror::Error)]

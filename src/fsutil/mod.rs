@@ -3,3 +3,12 @@ pub mod atomic;
 pub mod copy;
 pub mod inroot;
 pub mod tree;
+
+/// An error text as it reads inside a sentence: "Invalid argument" ->
+/// "invalid argument".
+pub fn lower_first(text: &str) -> String {
+    let mut c = text.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}

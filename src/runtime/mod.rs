@@ -26,6 +26,10 @@ use crate::container::{ContainerConfig, ContainerError, ContainerStore};
 use crate::home::LockKind;
 use crate::image::ImageStore;
 use crate::names::{ImageRef, Name};
+use crate::network::inside::{Eth0, InsideNet};
+use crate::network::ipam::Subnet;
+use crate::network::ports::PortLeases;
+use crate::network::{self as net, BridgePlan, BridgeState, PortMap};
 use rootfs::RootfsPlan;
 use spawn::{ChildChannel, SpawnError};
 
@@ -45,8 +49,8 @@ pub enum RuntimeError {
     ImageMissing { name: String, image: String },
     #[error("container {name}: volume source {path} does not exist")]
     VolumeSource { name: String, path: PathBuf },
-    #[error("container {0}: --net BRIDGE is not implemented yet")]
-    BridgeNotImplemented(String),
+    #[error("container {name}: {reason}")]
+    Network { name: String, reason: String },
     #[error("container {name}: {step}: {reason}")]
     Step {
         name: String,
@@ -139,6 +143,157 @@ impl Runtime {
         netns::netns_name(self.containers.home().root(), name.as_str())
     }
 
+    /// The bridge subnet of this home, checked.
+    pub fn subnet(&self) -> Result<Subnet, RuntimeError> {
+        Subnet::parse(&self.config.network.subnet).map_err(|reason| RuntimeError::Step {
+            name: "xdocker.toml".to_string(),
+            step: "[network]",
+            reason,
+        })
+    }
+
+    fn port_leases(&self) -> PortLeases {
+        PortLeases::new(self.containers.home().root())
+    }
+
+    /// The home-wide lock of VIPs and port leases.
+    pub fn network_lock(&self) -> Result<crate::home::ObjectLock, RuntimeError> {
+        let fixed = Name::parse_as("lock name", "bridge").map_err(|e| RuntimeError::Step {
+            name: "network".to_string(),
+            step: "lock",
+            reason: e.to_string(),
+        })?;
+        Ok(self
+            .containers
+            .home()
+            .lock(LockKind::Network, &fixed)
+            .map_err(ContainerError::from)?)
+    }
+
+    /// Checks `requested` as the VIP of BRIDGE container `name` (an
+    /// address of the subnet that no other container of this home has),
+    /// or picks the next free one. The caller holds [`Self::network_lock`]
+    /// until the config is saved.
+    pub fn choose_vip(
+        &self,
+        name: &Name,
+        requested: Option<std::net::Ipv4Addr>,
+    ) -> Result<std::net::Ipv4Addr, RuntimeError> {
+        let subnet = self.subnet()?;
+        let mut taken = std::collections::HashMap::new();
+        for other in self.containers.names()? {
+            if other == *name {
+                continue;
+            }
+            if let Ok(c) = self.containers.config(&other) {
+                if let (Net::Bridge, Some(vip)) = (c.net, c.vip) {
+                    taken.insert(vip, other.to_string());
+                }
+            }
+        }
+        let bad = |e: net::ipam::VipError| RuntimeError::Network {
+            name: name.to_string(),
+            reason: e.to_string(),
+        };
+        match requested {
+            Some(vip) => {
+                subnet.check(vip).map_err(bad)?;
+                match taken.get(&vip) {
+                    Some(owner) => Err(bad(net::ipam::VipError::Taken {
+                        vip,
+                        owner: owner.clone(),
+                    })),
+                    None => Ok(vip),
+                }
+            }
+            None => subnet
+                .next_free(&taken.keys().copied().collect())
+                .map_err(bad),
+        }
+    }
+
+    /// What BRIDGE container `name` needs, from its config and the home's.
+    fn bridge_plan(
+        &self,
+        name: &Name,
+        config: &ContainerConfig,
+    ) -> Result<BridgePlan, RuntimeError> {
+        let bad = |reason: String| RuntimeError::Network {
+            name: name.to_string(),
+            reason,
+        };
+        let network = &self.config.network;
+        net::check_ifname("[network] bridge", &network.bridge).map_err(|reason| {
+            RuntimeError::Step {
+                name: "xdocker.toml".to_string(),
+                step: "[network]",
+                reason,
+            }
+        })?;
+        net::nft::check_table_name(&network.nft_table).map_err(|reason| RuntimeError::Step {
+            name: "xdocker.toml".to_string(),
+            step: "[network]",
+            reason,
+        })?;
+        let subnet = self.subnet()?;
+        let vip = config
+            .vip
+            .ok_or_else(|| bad("has no VIP (set one with -a vip)".to_string()))?;
+        subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+        if let Some(eth) = &config.host_eth {
+            net::check_ifname("--host-eth", eth).map_err(bad)?;
+        }
+        let maps = config
+            .port_mappings
+            .iter()
+            .map(|m| m.parse::<PortMap>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(bad)?;
+        Ok(BridgePlan {
+            container: name.to_string(),
+            bridge: network.bridge.clone(),
+            subnet,
+            vip,
+            host_eth: config.host_eth.clone(),
+            maps,
+            nft_table: network.nft_table.clone(),
+            veth: net::veth_name(&self.netns_name(name)),
+        })
+    }
+
+    /// The host resources a BRIDGE container of this home would hold,
+    /// derived from its name (for a state that lost them).
+    fn derived_bridge_state(&self, name: &Name) -> BridgeState {
+        BridgeState {
+            veth: net::veth_name(&self.netns_name(name)),
+            nft_table: self.config.network.nft_table.clone(),
+            chains_of: name.to_string(),
+        }
+    }
+
+    /// Releases a BRIDGE container's veth, rules and port leases.
+    fn release_bridge(&self, name: &Name, state: &BridgeState) -> Result<(), RuntimeError> {
+        let _lock = self.network_lock()?;
+        net::release(state).map_err(|e| RuntimeError::Network {
+            name: name.to_string(),
+            reason: e.to_string(),
+        })?;
+        self.port_leases()
+            .give_back(name.as_str())
+            .map_err(|e| RuntimeError::Network {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// True when container `name` runs now.
+    fn is_running(&self, name: &str) -> bool {
+        Name::parse_as("container name", name)
+            .ok()
+            .and_then(|n| self.containers.status(&n).ok())
+            .is_some_and(|s| matches!(s, Status::Running { .. }))
+    }
+
     /// The truth about a container; a container found stopped with state
     /// left behind (killed init, crashed xdocker) has its leftovers released
     /// when nobody else is working on it.
@@ -166,14 +321,39 @@ impl Runtime {
         if state.status(Path::new("/proc")) != Status::Stopped {
             return Err(RuntimeError::Running(name.to_string(), state.pid));
         }
+        // Every piece is tried even when another fails; the state stays
+        // (for the next command to retry) until all of them are gone.
+        let mut failed: Option<RuntimeError> = None;
+        let mut attempt = |r: Result<(), RuntimeError>| {
+            if let Err(e) = r {
+                crate::logging::warn(&format!("container {name}: release: {e}"));
+                failed.get_or_insert(e);
+            }
+        };
         if let Some(cg) = &state.cgroup {
-            self.cgroups()?.remove(cg)?;
+            attempt(
+                self.cgroups()
+                    .and_then(|c| c.remove(cg).map_err(RuntimeError::from)),
+            );
+        }
+        let bridge = state.bridge.clone().or_else(|| {
+            // A damaged state lost the names: derive them.
+            let config = self.containers.config(name).ok()?;
+            (config.net == Net::Bridge).then(|| self.derived_bridge_state(name))
+        });
+        if let Some(b) = &bridge {
+            attempt(self.release_bridge(name, b));
         }
         if let Some(ns) = &state.netns {
-            netns::remove(ns)?;
+            attempt(netns::remove(ns).map_err(RuntimeError::from));
         }
-        crate::session::remove(&self.containers.path(name, crate::session::SOCKET_FILE))
-            .map_err(|e| step(name, "remove session socket")(e.to_string()))?;
+        attempt(
+            crate::session::remove(&self.containers.path(name, crate::session::SOCKET_FILE))
+                .map_err(|e| step(name, "remove session socket")(e.to_string())),
+        );
+        if let Some(e) = failed {
+            return Err(e);
+        }
         let path = self.containers.path(name, STATE_FILE);
         std::fs::remove_file(&path)
             .or_else(|e| match e.kind() {
@@ -228,9 +408,43 @@ impl Runtime {
             }
             self.release(name)?;
         }
-        if config.net == Net::Bridge {
-            return Err(RuntimeError::BridgeNotImplemented(name.to_string()));
+        let bridge = match config.net {
+            Net::Bridge => Some(self.bridge_plan(name, &config)?),
+            _ => None,
+        };
+        let mut files = Vec::new();
+        if let Some(b) = &bridge {
+            let (resolv, fell_back) =
+                net::etc_files::resolv_conf(&net::etc_files::host_resolv_conf());
+            if fell_back {
+                crate::logging::warn(&format!(
+                    "container {name}: the host has no nameserver a container can reach; \
+                     /etc/resolv.conf uses public fallback servers"
+                ));
+            }
+            files = vec![
+                (
+                    PathBuf::from("/etc/hostname"),
+                    net::etc_files::hostname(&config.hostname),
+                ),
+                (
+                    PathBuf::from("/etc/hosts"),
+                    net::etc_files::hosts(&config.hostname, b.vip),
+                ),
+                (PathBuf::from("/etc/resolv.conf"), resolv),
+            ];
         }
+        let inside = match config.net {
+            Net::Host => None,
+            Net::Custom => Some(InsideNet { eth0: None }),
+            Net::Bridge => bridge.as_ref().map(|b| InsideNet {
+                eth0: Some(Eth0 {
+                    vip: b.vip,
+                    prefix: b.subnet.prefix_len(),
+                    gateway: b.subnet.gateway(),
+                }),
+            }),
+        };
         let plan = RootfsPlan {
             lowers: self.layers(&config, name)?,
             upper: self.containers.path(name, RWLAYER),
@@ -242,6 +456,7 @@ impl Runtime {
                 .map(|v| (v.host.clone(), v.container.clone()))
                 .collect(),
             hostname: config.hostname.clone(),
+            files,
         };
         for (host, _) in &plan.volumes {
             if !host.exists() {
@@ -270,6 +485,32 @@ impl Runtime {
             let _ = crate::session::remove(&session_path);
         }));
 
+        // The host side first: a refused port or a broken bridge stops the
+        // boot before anything else is made. The lock is held until the
+        // container's rules are in place.
+        let leases = self.port_leases();
+        let mut lease_undo = Undo(None);
+        let network_lock = match &bridge {
+            Some(b) => {
+                let lock = self.network_lock()?;
+                leases
+                    .take(name.as_str(), &b.maps, |owner| self.is_running(owner))
+                    .map_err(|e| RuntimeError::Network {
+                        name: name.to_string(),
+                        reason: e.to_string(),
+                    })?;
+                lease_undo = Undo(Some(|| {
+                    let _ = leases.give_back(name.as_str());
+                }));
+                net::prepare_host(b).map_err(|e| RuntimeError::Network {
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                })?;
+                Some(lock)
+            }
+            None => None,
+        };
+
         let cgroups = self.cgroups()?;
         let limits = Limits {
             cpus: config.limits.cpus.clone(),
@@ -296,7 +537,12 @@ impl Runtime {
         let Some(pid) = child else {
             spawn::close_parent_end(parent_end);
             let group = (cgroups.as_ref(), name.as_str());
-            child_main(child_end, group, &plan, init, exit_file, &session, exec);
+            let io = ChildIo {
+                init,
+                exit_file,
+                session: &session,
+            };
+            child_main(child_end, group, &plan, inside.as_ref(), io, exec);
         };
         drop(child_end);
         let mut guard = ChildGuard(Some(pid));
@@ -307,6 +553,20 @@ impl Runtime {
             netns_undo = Undo(Some(move || {
                 let _ = netns::remove(ns);
             }));
+        }
+        let mut bridge_state = None;
+        let mut bridge_undo = Undo(None);
+        if let Some(b) = &bridge {
+            let pid_u32 = u32::try_from(pid.as_raw()).unwrap_or_default();
+            let st = net::attach(b, pid_u32).map_err(|e| RuntimeError::Network {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })?;
+            let undo_state = st.clone();
+            bridge_undo = Undo(Some(move || {
+                let _ = net::release(&undo_state);
+            }));
+            bridge_state = Some(st);
         }
         // The state is on disk before the child may exec: if this command is
         // killed from here on, the next one finds the container (running,
@@ -319,6 +579,7 @@ impl Runtime {
             start_time,
             booted_at: chrono::Local::now().to_rfc3339(),
             netns: netns.clone(),
+            bridge: bridge_state,
             cgroup: Some(name.to_string()),
             exec: exec.map(str::to_string),
         };
@@ -335,6 +596,9 @@ impl Runtime {
         guard.0 = None;
         cgroup_undo.disarm();
         netns_undo.disarm();
+        bridge_undo.disarm();
+        lease_undo.disarm();
+        drop(network_lock);
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
 
         let Some(_) = exec else {
@@ -418,6 +682,13 @@ impl Runtime {
     pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
         self.cgroups()?.remove(name.as_str())?;
         netns::remove(&self.netns_name(name))?;
+        if self
+            .containers
+            .config(name)
+            .is_ok_and(|c| c.net == Net::Bridge)
+        {
+            self.release_bridge(name, &self.derived_bridge_state(name))?;
+        }
         Ok(())
     }
 
@@ -482,15 +753,22 @@ fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
-/// The child after clone3: waits for `go`, builds the root filesystem,
-/// executes xdockerinit. Never returns; errors go to the parent.
+/// The descriptors the child passes on to xdockerinit.
+struct ChildIo<'a> {
+    init: File,
+    exit_file: File,
+    session: &'a std::os::unix::net::UnixListener,
+}
+
+/// The child after clone3: waits for `go`, sets up its network namespace,
+/// builds the root filesystem, executes xdockerinit. Never returns; errors
+/// go to the parent.
 fn child_main(
     mut channel: ChildChannel,
     (cgroups, group): (&dyn Cgroups, &str),
     plan: &RootfsPlan,
-    init: File,
-    exit_file: File,
-    session: &std::os::unix::net::UnixListener,
+    inside: Option<&InsideNet>,
+    io: ChildIo<'_>,
     exec: Option<&str>,
 ) -> ! {
     if !channel.wait_go() {
@@ -499,9 +777,12 @@ fn child_main(
     }
     // Joining by itself is the fast way in (see `Cgroups::join_self`), and
     // must come before the cgroup namespace is made.
-    let err = match cgroups.join_self(group) {
-        Ok(()) => prepare_and_exec(plan, &init, &exit_file, session.as_raw_fd(), exec),
-        Err(e) => e.to_string(),
+    let err = match (cgroups.join_self(group), inside.map(InsideNet::configure)) {
+        (Err(e), _) => e.to_string(),
+        (Ok(()), Some(Err(e))) => format!("network: {e}"),
+        (Ok(()), _) => {
+            prepare_and_exec(plan, &io.init, &io.exit_file, io.session.as_raw_fd(), exec)
+        }
     };
     channel.error(&err);
     // SAFETY: as above.

@@ -31,6 +31,35 @@ pub fn netns_name(home: &Path, container: &str) -> String {
     format!("nns{}", &digest[..10])
 }
 
+/// Makes `dir` a shared mount point of its own, as `ip netns add` does.
+/// Were it a plain directory, the first `ip netns add` would bind it onto
+/// itself and hide every name bound before under that new mount, where
+/// nothing could unmount them any more.
+fn shared_mount_point(dir: &Path) -> nix::Result<()> {
+    let share = || {
+        mount(
+            None::<&str>,
+            dir,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match share() {
+        Err(nix::errno::Errno::EINVAL) => {
+            mount(
+                Some(dir),
+                dir,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            share()
+        }
+        other => other,
+    }
+}
+
 /// Binds the network namespace of `pid` to `/run/netns/NAME`.
 pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
     let path = Path::new(NETNS_DIR).join(name);
@@ -40,6 +69,7 @@ pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
         reason,
     };
     fs::create_dir_all(NETNS_DIR).map_err(|e| err("create directory", e.to_string()))?;
+    shared_mount_point(Path::new(NETNS_DIR)).map_err(|e| err("share", e.desc().to_lowercase()))?;
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -76,6 +106,35 @@ pub fn remove(name: &str) -> Result<(), NetnsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_names_directory_becomes_a_shared_mount_point_of_its_own() {
+        if !nix::unistd::geteuid().is_root() {
+            assert_ne!(
+                std::env::var("CI").as_deref(),
+                Ok("true"),
+                "needs root under CI"
+            );
+            return;
+        }
+        let t = tempfile::tempdir().expect("tempdir");
+        let dir = t.path().join("netns");
+        fs::create_dir(&dir).expect("mkdir");
+        let shown = |d: &Path| {
+            fs::read_to_string("/proc/self/mountinfo")
+                .expect("mountinfo")
+                .lines()
+                .filter(|l| l.split(' ').nth(4) == Some(d.to_str().expect("utf8")))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        };
+        shared_mount_point(&dir).expect("first");
+        shared_mount_point(&dir).expect("again: already one");
+        let lines = shown(&dir);
+        let _ = umount2(&dir, MntFlags::MNT_DETACH);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].contains(" shared:"), "{lines:?}");
+    }
 
     #[test]
     fn names_are_stable_short_and_per_home() {

@@ -36,13 +36,7 @@ pub enum RootfsError {
     },
 }
 
-/// "Invalid argument" -> "invalid argument".
-fn lower(text: &str) -> String {
-    let mut c = text.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
-}
+use crate::fsutil::lower_first as lower;
 
 fn sys<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> RootfsError + 'a {
     move |errno| RootfsError::Sys {
@@ -63,6 +57,9 @@ pub struct RootfsPlan {
     /// (host source, path inside the container).
     pub volumes: Vec<(PathBuf, PathBuf)>,
     pub hostname: String,
+    /// Files written into the container at every boot (path inside, content):
+    /// a BRIDGE container's /etc/hosts, /etc/hostname and /etc/resolv.conf.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 /// Overlay's `lowerdir=` lists the top layer first; `:` and `,` and `\`
@@ -150,6 +147,52 @@ pub fn open_dir_beneath(
     Ok(dir)
 }
 
+/// Writes a regular file at `rel` beneath `root` (mode 0644, owned by
+/// root). A symlink found at that name is replaced, never followed.
+fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), RootfsError> {
+    use std::io::Write;
+    let parent = rel.parent().unwrap_or(Path::new("/"));
+    let dir = open_dir_beneath(root, parent, "file")?;
+    let name = rel.file_name().ok_or(RootfsError::Refused {
+        what: "file",
+        path: rel.to_path_buf(),
+        reason: "has no file name",
+    })?;
+    let is_link = nix::sys::stat::fstatat(
+        Some(dir.as_raw_fd()),
+        name,
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    )
+    .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
+    .unwrap_or(false);
+    if is_link {
+        nix::unistd::unlinkat(
+            Some(dir.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
+        .map_err(sys("replace symlink", rel))?;
+    }
+    let how = OpenHow::new()
+        .flags(
+            OFlag::O_CREAT
+                | OFlag::O_TRUNC
+                | OFlag::O_WRONLY
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_CLOEXEC,
+        )
+        .mode(Mode::from_bits_truncate(0o644))
+        .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
+    let fd = openat2(dir.as_raw_fd(), name, how).map_err(sys("create", rel))?;
+    // SAFETY: a fresh descriptor from openat2 that nothing else owns.
+    let mut file = unsafe { fs::File::from_raw_fd(fd) };
+    file.write_all(data).map_err(|e| RootfsError::Sys {
+        step: "write",
+        path: rel.to_path_buf(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })
+}
+
 /// `/proc/self/fd/N` of an open directory: a mount target that is exactly
 /// the directory opened, not whatever its path resolves to now.
 fn fd_path(fd: &OwnedFd) -> PathBuf {
@@ -189,6 +232,9 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     )
     .map_err(sys("mount overlay on", &plan.merged))?;
     let root = &plan.merged;
+    for (inside, content) in &plan.files {
+        write_file_beneath(root, inside, content.as_bytes())?;
+    }
 
     for (host, inside) in &plan.volumes {
         let meta = fs::metadata(host).map_err(|e| RootfsError::Sys {
@@ -344,6 +390,7 @@ mod tests {
             merged: "/c/merged".into(),
             volumes: vec![],
             hostname: "h".into(),
+            files: vec![],
         };
         assert_eq!(
             overlay_options(&plan),

@@ -1,0 +1,55 @@
+//! The container's side of its network, set up by its first process inside
+//! the new network namespace before xdockerinit runs: `lo` up, and for
+//! BRIDGE `eth0` with the VIP and the default route via the bridge.
+
+use std::net::Ipv4Addr;
+
+use super::rtnl::{link_index, Rtnl};
+use super::CONTAINER_IF;
+
+/// `eth0`'s settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Eth0 {
+    pub vip: Ipv4Addr,
+    pub prefix: u8,
+    pub gateway: Ipv4Addr,
+}
+
+/// The network a container's first process sets up inside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsideNet {
+    /// `None`: only `lo` (CUSTOM).
+    pub eth0: Option<Eth0>,
+}
+
+impl InsideNet {
+    /// Configures the current network namespace; the error says which step.
+    pub fn configure(&self) -> Result<(), String> {
+        configure(self.eth0)
+    }
+}
+
+fn configure(eth0: Option<Eth0>) -> Result<(), String> {
+    let mut rtnl = Rtnl::open().map_err(|e| format!("open rtnetlink: {e}"))?;
+    let lo = link_index("lo").ok_or("the container has no lo")?;
+    rtnl.set_up(lo).map_err(|e| format!("set lo up: {e}"))?;
+    let Some(eth0) = eth0 else {
+        return Ok(());
+    };
+    let index = link_index(CONTAINER_IF).ok_or("the container has no eth0")?;
+    rtnl.add_address(index, eth0.vip, eth0.prefix)
+        .map_err(|e| format!("add VIP {}/{} to eth0: {e}", eth0.vip, eth0.prefix))?;
+    // The host end may be in hairpin mode, which reflects the container's
+    // own IPv6 duplicate-address probes back to it: skip that check (the
+    // bridge is private; only xdocker hands out addresses on it).
+    match std::fs::write("/proc/sys/net/ipv6/conf/eth0/accept_dad", "0") {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(format!("turn off IPv6 duplicate address detection: {e}"))
+        }
+        _ => {}
+    }
+    rtnl.set_up(index)
+        .map_err(|e| format!("set eth0 up: {e}"))?;
+    rtnl.add_default_route(eth0.gateway, index)
+        .map_err(|e| format!("add default route via {}: {e}", eth0.gateway))
+}

@@ -1,0 +1,237 @@
+//! BRIDGE networking (SPEC §4): the bridge with the subnet's gateway
+//! address, a veth pair per container (`eth0` inside), the VIP and default
+//! route, and NAT (masquerade, port maps) in xdocker's own nftables table.
+//! Links are made over rtnetlink and rules over netfilter netlink, both in
+//! this process.
+
+pub mod etc_files;
+pub mod inside;
+pub mod ipam;
+pub mod nft;
+pub mod ports;
+pub mod rtnl;
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::cli::PortMap;
+use ipam::Subnet;
+use rtnl::{link_index, Rtnl};
+
+/// The interface name of a container's end of the veth pair.
+pub const CONTAINER_IF: &str = "eth0";
+
+/// A failed network step, naming the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{object}: {step}: {reason}")]
+pub struct NetError {
+    pub object: String,
+    pub step: &'static str,
+    pub reason: String,
+}
+
+fn net_err<'a>(object: &'a str, step: &'static str) -> impl FnOnce(io::Error) -> NetError + 'a {
+    move |e| NetError {
+        object: object.to_string(),
+        step,
+        reason: crate::fsutil::lower_first(&e.to_string()),
+    }
+}
+
+/// Everything a BRIDGE container's network is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgePlan {
+    pub container: String,
+    pub bridge: String,
+    pub subnet: Subnet,
+    pub vip: Ipv4Addr,
+    pub host_eth: Option<String>,
+    pub maps: Vec<PortMap>,
+    pub nft_table: String,
+    /// Host end of the veth pair.
+    pub veth: String,
+}
+
+/// What a running BRIDGE container holds on the host, recorded in its
+/// state so that it is released however the container stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BridgeState {
+    pub veth: String,
+    pub nft_table: String,
+    /// Whose chains (`NAME-pre`...) are in the table.
+    pub chains_of: String,
+}
+
+/// The host end of a container's veth: `vx` + the 10 hex digits of its
+/// network namespace name (at most 15 bytes, unique per home and name).
+pub fn veth_name(netns_name: &str) -> String {
+    format!("vx{}", netns_name.trim_start_matches("nns"))
+}
+
+/// Checks an interface name the way the kernel would take it.
+pub fn check_ifname(what: &str, name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 15
+        || name == "."
+        || name == ".."
+        || name
+            .bytes()
+            .any(|b| b == b'/' || b == b':' || b.is_ascii_whitespace() || b == 0)
+    {
+        return Err(format!(
+            "{what} '{name}' is not a valid interface name (1-15 bytes, no '/', ':' or spaces)"
+        ));
+    }
+    Ok(())
+}
+
+/// Writes a sysctl under /proc/sys when it differs; true when it changed.
+fn ensure_sysctl(path: &Path, value: &str) -> io::Result<bool> {
+    if std::fs::read_to_string(path)?.trim() == value {
+        return Ok(false);
+    }
+    std::fs::write(path, value)?;
+    Ok(true)
+}
+
+/// Makes the host ready for a BRIDGE container: the bridge exists, is up
+/// and has the gateway address; IPv4 forwarding is on; the bridge lets
+/// DNATed loopback traffic out (`route_localnet`, for `127.0.0.1:PORT`).
+pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
+    let bridge = format!("bridge {}", plan.bridge);
+    if let Some(eth) = &plan.host_eth {
+        if link_index(eth).is_none() {
+            return Err(NetError {
+                object: format!("host interface {eth}"),
+                step: "find",
+                reason: "no such interface".to_string(),
+            });
+        }
+    }
+    let mut rtnl = Rtnl::open().map_err(net_err(&bridge, "open rtnetlink"))?;
+    let index = match link_index(&plan.bridge) {
+        Some(i) => i,
+        None => {
+            match rtnl.create_bridge(&plan.bridge) {
+                Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+                    return Err(net_err(&bridge, "create")(e))
+                }
+                _ => crate::logging::info(&format!("created {bridge}")),
+            }
+            link_index(&plan.bridge).ok_or_else(|| NetError {
+                object: bridge.clone(),
+                step: "create",
+                reason: "the new bridge has no index".to_string(),
+            })?
+        }
+    };
+    match rtnl.add_address(index, plan.subnet.gateway(), plan.subnet.prefix_len()) {
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
+            return Err(net_err(&bridge, "add gateway address")(e))
+        }
+        _ => {}
+    }
+    rtnl.set_up(index).map_err(net_err(&bridge, "set up"))?;
+    let forward = Path::new("/proc/sys/net/ipv4/ip_forward");
+    if ensure_sysctl(forward, "1").map_err(net_err("net.ipv4.ip_forward", "enable"))? {
+        crate::logging::info(
+            "enabled IPv4 forwarding (net.ipv4.ip_forward=1) for BRIDGE networking",
+        );
+    }
+    let localnet = format!("/proc/sys/net/ipv4/conf/{}/route_localnet", plan.bridge);
+    if ensure_sysctl(Path::new(&localnet), "1").map_err(net_err(&bridge, "set route_localnet"))? {
+        crate::logging::info(&format!(
+            "set net.ipv4.conf.{}.route_localnet=1 so that 127.0.0.1 reaches mapped ports",
+            plan.bridge
+        ));
+    }
+    Ok(())
+}
+
+/// Wires a container whose first process is `pid` (still waiting, in its
+/// new network namespace): the veth pair into the bridge, then the NAT
+/// rules. On failure nothing of it is left.
+pub fn attach(plan: &BridgePlan, pid: u32) -> Result<BridgeState, NetError> {
+    let veth = format!("veth {}", plan.veth);
+    let bridge_index = link_index(&plan.bridge).ok_or_else(|| NetError {
+        object: format!("bridge {}", plan.bridge),
+        step: "find",
+        reason: "no such interface".to_string(),
+    })?;
+    let mut rtnl = Rtnl::open().map_err(net_err(&veth, "open rtnetlink"))?;
+    // A pair left by a container killed before its release goes first.
+    rtnl.delete_link(&plan.veth)
+        .map_err(net_err(&veth, "remove stale"))?;
+    rtnl.create_veth(&plan.veth, bridge_index, CONTAINER_IF, pid)
+        .map_err(net_err(&veth, "create"))?;
+    // With br_netfilter loaded, a container reaching its own mapped port
+    // through the host is DNATed back out of the port it came in by: the
+    // bridge must allow that hairpin (as Docker does).
+    if !plan.maps.is_empty() {
+        let hairpin = format!("/sys/class/net/{}/brport/hairpin_mode", plan.veth);
+        if let Err(e) = std::fs::write(&hairpin, "1") {
+            let _ = rtnl.delete_link(&plan.veth);
+            return Err(net_err(&veth, "set hairpin mode")(e));
+        }
+    }
+    let nat = nft::ContainerNat {
+        table: plan.nft_table.clone(),
+        name: plan.container.clone(),
+        bridge: plan.bridge.clone(),
+        subnet: plan.subnet.net(),
+        vip: plan.vip,
+        host_eth: plan.host_eth.clone(),
+        maps: plan.maps.clone(),
+    };
+    if let Err(e) = nft::add(&nat) {
+        let _ = rtnl.delete_link(&plan.veth);
+        return Err(net_err(
+            &format!("nftables table {}", plan.nft_table),
+            "add rules",
+        )(e));
+    }
+    Ok(BridgeState {
+        veth: plan.veth.clone(),
+        nft_table: plan.nft_table.clone(),
+        chains_of: plan.container.clone(),
+    })
+}
+
+/// Releases what [`attach`] made; missing pieces are fine.
+pub fn release(state: &BridgeState) -> Result<(), NetError> {
+    nft::remove(&state.nft_table, &state.chains_of).map_err(net_err(
+        &format!("nftables table {}", state.nft_table),
+        "remove rules",
+    ))?;
+    let veth = format!("veth {}", state.veth);
+    let mut rtnl = Rtnl::open().map_err(net_err(&veth, "open rtnetlink"))?;
+    rtnl.delete_link(&state.veth)
+        .map_err(net_err(&veth, "delete"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn veth_names_fit_and_follow_the_netns_name() {
+        let v = veth_name("nns0123456789");
+        assert_eq!(v, "vx0123456789");
+        assert!(check_ifname("veth", &v).is_ok());
+    }
+
+    #[test]
+    fn interface_names_are_checked() {
+        assert!(check_ifname("bridge", "xdocker0").is_ok());
+        for bad in ["", "a/b", "a b", "sixteen-chars-xx", "a:b", ".."] {
+            let e = check_ifname("bridge", bad).unwrap_err();
+            assert!(
+                e.contains("bridge") && e.contains("not a valid interface name"),
+                "{e}"
+            );
+        }
+    }
+}

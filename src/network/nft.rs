@@ -1,0 +1,579 @@
+//! NAT for BRIDGE containers in nftables, spoken directly over netfilter
+//! netlink (no `nft` process): one `ip` table owned by xdocker, and for each
+//! running container three base chains of its own (`C-pre`, `C-out`,
+//! `C-post`) added in one atomic batch at boot and deleted at stop. Nothing
+//! global but the (empty) table stays, and no rule of anyone else is touched.
+
+use std::io;
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+
+use super::PortMap;
+
+const NETLINK_NETFILTER: isize = 12;
+const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
+const NFNL_MSG_BATCH_END: u16 = 0x11;
+const NFT_MSG_NEWTABLE: u16 = 0;
+const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_DELCHAIN: u16 = 5;
+const NFT_MSG_NEWRULE: u16 = 6;
+const NFPROTO_IPV4: u8 = 2;
+const NLMSG_ERROR: u16 = 2;
+const NLA_F_NESTED: u16 = 0x8000;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+const NLM_F_EXCL: u16 = 0x200;
+const NLM_F_CREATE: u16 = 0x400;
+const NLM_F_APPEND: u16 = 0x800;
+
+// Hooks and priorities (the `dstnat` and `srcnat` of nft).
+const NF_INET_PRE_ROUTING: u32 = 0;
+const NF_INET_LOCAL_OUT: u32 = 3;
+const NF_INET_POST_ROUTING: u32 = 4;
+const PRIORITY_DSTNAT: i32 = -100;
+const PRIORITY_SRCNAT: i32 = 100;
+
+// Expression constants (linux/netfilter/nf_tables.h).
+const NFT_REG_1: u32 = 1;
+const NFT_REG_2: u32 = 2;
+const NFT_CMP_EQ: u32 = 0;
+const NFT_CMP_NEQ: u32 = 1;
+const NFT_PAYLOAD_NETWORK_HEADER: u32 = 1;
+const NFT_PAYLOAD_TRANSPORT_HEADER: u32 = 2;
+const NFT_META_OIFNAME: u32 = 7;
+const NFT_META_L4PROTO: u32 = 16;
+const NFT_CT_STATUS: u32 = 2;
+const NFT_NAT_DNAT: u32 = 1;
+const NFT_FIB_RESULT_ADDRTYPE: u32 = 3;
+const NFTA_FIB_F_DADDR: u32 = 2;
+const RTN_LOCAL: u32 = 2;
+const IPS_DST_NAT: u32 = 0x20;
+
+/// What a container's NAT is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerNat {
+    /// The table owned by xdocker (per home, `[network] nft_table`).
+    pub table: String,
+    /// The container's name: its chains are `NAME-pre`, `NAME-out`, `NAME-post`.
+    pub name: String,
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub vip: Ipv4Addr,
+    /// The outgoing interface for masquerade; `None`: any but the bridge.
+    pub host_eth: Option<String>,
+    pub maps: Vec<PortMap>,
+}
+
+/// Checks the table name of `[network] nft_table`.
+pub fn check_table_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        return Err(format!(
+            "nft_table '{name}' is not a table name (1-64 letters, digits, '_' or '-')"
+        ));
+    }
+    Ok(())
+}
+
+/// The chain names of a container.
+pub fn chain_names(name: &str) -> [String; 3] {
+    [
+        format!("{name}-pre"),
+        format!("{name}-out"),
+        format!("{name}-post"),
+    ]
+}
+
+/// One netlink message under construction, attributes appended in order.
+struct Msg {
+    buf: Vec<u8>,
+    nests: Vec<usize>,
+}
+
+impl Msg {
+    fn new(kind: u16, flags: u16, seq: u32, family: u8, res_id: u16) -> Self {
+        let mut buf = Vec::with_capacity(256);
+        buf.extend_from_slice(&0u32.to_ne_bytes()); // length, set by finish
+        buf.extend_from_slice(&kind.to_ne_bytes());
+        buf.extend_from_slice(&flags.to_ne_bytes());
+        buf.extend_from_slice(&seq.to_ne_bytes());
+        buf.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel's
+        buf.push(family);
+        buf.push(0); // NFNETLINK_V0
+        buf.extend_from_slice(&res_id.to_be_bytes());
+        Self {
+            buf,
+            nests: Vec::new(),
+        }
+    }
+
+    fn pad(&mut self) {
+        while self.buf.len() % 4 != 0 {
+            self.buf.push(0);
+        }
+    }
+
+    fn attr(&mut self, kind: u16, data: &[u8]) -> &mut Self {
+        let len = u16::try_from(4 + data.len()).unwrap_or(u16::MAX);
+        self.buf.extend_from_slice(&len.to_ne_bytes());
+        self.buf.extend_from_slice(&kind.to_ne_bytes());
+        self.buf.extend_from_slice(data);
+        self.pad();
+        self
+    }
+
+    fn string(&mut self, kind: u16, s: &str) -> &mut Self {
+        let mut data = s.as_bytes().to_vec();
+        data.push(0);
+        self.attr(kind, &data)
+    }
+
+    fn u32be(&mut self, kind: u16, v: u32) -> &mut Self {
+        self.attr(kind, &v.to_be_bytes())
+    }
+
+    fn begin(&mut self, kind: u16) -> &mut Self {
+        self.nests.push(self.buf.len());
+        self.attr(kind | NLA_F_NESTED, &[])
+    }
+
+    fn end(&mut self) -> &mut Self {
+        if let Some(start) = self.nests.pop() {
+            let len = u16::try_from(self.buf.len() - start).unwrap_or(u16::MAX);
+            self.buf[start..start + 2].copy_from_slice(&len.to_ne_bytes());
+        }
+        self
+    }
+
+    /// `NFTA_DATA_VALUE` inside a nested data attribute.
+    fn data(&mut self, kind: u16, value: &[u8]) -> &mut Self {
+        self.begin(kind).attr(1, value).end()
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        let len = u32::try_from(self.buf.len()).unwrap_or(u32::MAX);
+        self.buf[..4].copy_from_slice(&len.to_ne_bytes());
+        self.buf
+    }
+}
+
+/// One nftables expression; all work on register 1, except the port of a
+/// DNAT, which goes in register 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Expr {
+    Payload { base: u32, offset: u32, len: u32 },
+    Cmp { op: u32, value: Vec<u8> },
+    Meta { key: u32 },
+    Ct { key: u32 },
+    Bitwise { mask: Vec<u8> },
+    FibDaddrType,
+    Immediate { reg: u32, value: Vec<u8> },
+    Dnat,
+    Masquerade,
+}
+
+impl Expr {
+    fn encode(&self, m: &mut Msg) {
+        let name = match self {
+            Expr::Payload { .. } => "payload",
+            Expr::Cmp { .. } => "cmp",
+            Expr::Meta { .. } => "meta",
+            Expr::Ct { .. } => "ct",
+            Expr::Bitwise { .. } => "bitwise",
+            Expr::FibDaddrType => "fib",
+            Expr::Immediate { .. } => "immediate",
+            Expr::Dnat => "nat",
+            Expr::Masquerade => "masq",
+        };
+        m.begin(1).string(1, name).begin(2); // NFTA_LIST_ELEM, NFTA_EXPR_NAME, NFTA_EXPR_DATA
+        match self {
+            Expr::Payload { base, offset, len } => {
+                m.u32be(1, NFT_REG_1)
+                    .u32be(2, *base)
+                    .u32be(3, *offset)
+                    .u32be(4, *len);
+            }
+            Expr::Cmp { op, value } => {
+                m.u32be(1, NFT_REG_1).u32be(2, *op).data(3, value);
+            }
+            Expr::Meta { key } | Expr::Ct { key } => {
+                m.u32be(1, NFT_REG_1).u32be(2, *key);
+            }
+            Expr::Bitwise { mask } => {
+                let len = u32::try_from(mask.len()).unwrap_or(0);
+                m.u32be(1, NFT_REG_1)
+                    .u32be(2, NFT_REG_1)
+                    .u32be(3, len)
+                    .data(4, mask)
+                    .data(5, &vec![0; mask.len()]);
+            }
+            Expr::FibDaddrType => {
+                m.u32be(1, NFT_REG_1)
+                    .u32be(2, NFT_FIB_RESULT_ADDRTYPE)
+                    .u32be(3, NFTA_FIB_F_DADDR);
+            }
+            Expr::Immediate { reg, value } => {
+                m.u32be(1, *reg).data(2, value);
+            }
+            Expr::Dnat => {
+                m.u32be(1, NFT_NAT_DNAT)
+                    .u32be(2, u32::from(NFPROTO_IPV4))
+                    .u32be(3, NFT_REG_1)
+                    .u32be(5, NFT_REG_2);
+            }
+            Expr::Masquerade => {}
+        }
+        m.end().end();
+    }
+}
+
+fn eq(value: impl Into<Vec<u8>>) -> Expr {
+    Expr::Cmp {
+        op: NFT_CMP_EQ,
+        value: value.into(),
+    }
+}
+
+fn ifname(name: &str) -> Vec<u8> {
+    let mut v = name.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn ip_field(offset: u32) -> Expr {
+    Expr::Payload {
+        base: NFT_PAYLOAD_NETWORK_HEADER,
+        offset,
+        len: 4,
+    }
+}
+
+const SADDR: u32 = 12;
+const DADDR: u32 = 16;
+
+/// `fib daddr type local meta l4proto P th dport H dnat to VIP:C`.
+fn dnat_rule(nat: &ContainerNat, map: &PortMap) -> Vec<Expr> {
+    vec![
+        Expr::FibDaddrType,
+        eq(RTN_LOCAL.to_ne_bytes()),
+        Expr::Meta {
+            key: NFT_META_L4PROTO,
+        },
+        eq(vec![if map.udp { 17 } else { 6 }]),
+        Expr::Payload {
+            base: NFT_PAYLOAD_TRANSPORT_HEADER,
+            offset: 2,
+            len: 2,
+        },
+        eq(map.host.to_be_bytes()),
+        Expr::Immediate {
+            reg: NFT_REG_1,
+            value: nat.vip.octets().to_vec(),
+        },
+        Expr::Immediate {
+            reg: NFT_REG_2,
+            value: map.container.to_be_bytes().to_vec(),
+        },
+        Expr::Dnat,
+    ]
+}
+
+/// `ip saddr VIP oifname != BRIDGE masquerade` (or `oifname HOST_ETH`).
+fn outward_rule(nat: &ContainerNat) -> Vec<Expr> {
+    let oif = match &nat.host_eth {
+        Some(eth) => eq(ifname(eth)),
+        None => Expr::Cmp {
+            op: NFT_CMP_NEQ,
+            value: ifname(&nat.bridge),
+        },
+    };
+    vec![
+        ip_field(SADDR),
+        eq(nat.vip.octets()),
+        Expr::Meta {
+            key: NFT_META_OIFNAME,
+        },
+        oif,
+        Expr::Masquerade,
+    ]
+}
+
+/// `ip daddr VIP ct status dnat ip saddr FROM masquerade`: connections to
+/// a mapped port from the host's loopback or from a container (hairpin)
+/// must come back through the host to be translated back.
+fn hairpin_rule(nat: &ContainerNat, from: Ipv4Net) -> Vec<Expr> {
+    vec![
+        ip_field(DADDR),
+        eq(nat.vip.octets()),
+        Expr::Ct { key: NFT_CT_STATUS },
+        Expr::Bitwise {
+            mask: IPS_DST_NAT.to_ne_bytes().to_vec(),
+        },
+        Expr::Cmp {
+            op: NFT_CMP_NEQ,
+            value: 0u32.to_ne_bytes().to_vec(),
+        },
+        ip_field(SADDR),
+        Expr::Bitwise {
+            mask: from.netmask().octets().to_vec(),
+        },
+        eq(from.network().octets()),
+        Expr::Masquerade,
+    ]
+}
+
+/// A batch of nftables messages, sent and acknowledged as one transaction.
+struct Batch {
+    messages: Vec<(Vec<u8>, String)>,
+    seq: u32,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Self {
+            messages: Vec::new(),
+            seq: 1,
+        }
+    }
+
+    fn next(&mut self) -> u32 {
+        self.seq += 1;
+        self.seq
+    }
+
+    fn table(&mut self, table: &str) {
+        let seq = self.next();
+        let mut m = Msg::new(
+            NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWTABLE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE,
+            seq,
+            NFPROTO_IPV4,
+            0,
+        );
+        m.string(1, table);
+        self.messages
+            .push((m.finish(), format!("add table {table}")));
+    }
+
+    fn chain(&mut self, table: &str, chain: &str, hook: u32, priority: i32) {
+        let seq = self.next();
+        let mut m = Msg::new(
+            NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWCHAIN,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+            seq,
+            NFPROTO_IPV4,
+            0,
+        );
+        m.string(1, table)
+            .string(3, chain)
+            .begin(4)
+            .u32be(1, hook)
+            .attr(2, &priority.to_be_bytes())
+            .end()
+            .string(7, "nat");
+        self.messages
+            .push((m.finish(), format!("add chain {chain}")));
+    }
+
+    fn delete_chain(&mut self, table: &str, chain: &str) {
+        let seq = self.next();
+        let mut m = Msg::new(
+            NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_DELCHAIN,
+            NLM_F_REQUEST | NLM_F_ACK,
+            seq,
+            NFPROTO_IPV4,
+            0,
+        );
+        m.string(1, table).string(3, chain);
+        self.messages
+            .push((m.finish(), format!("delete chain {chain}")));
+    }
+
+    fn rule(&mut self, table: &str, chain: &str, exprs: &[Expr]) {
+        let seq = self.next();
+        let mut m = Msg::new(
+            NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWRULE,
+            NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_APPEND,
+            seq,
+            NFPROTO_IPV4,
+            0,
+        );
+        m.string(1, table).string(2, chain).begin(4);
+        for e in exprs {
+            e.encode(&mut m);
+        }
+        m.end();
+        self.messages
+            .push((m.finish(), format!("add rule to chain {chain}")));
+    }
+
+    /// Sends the batch; the first error (by message) wins.
+    fn commit(self) -> io::Result<()> {
+        let Some(last) = (!self.messages.is_empty()).then_some(self.seq) else {
+            return Ok(());
+        };
+        let res_id = NFNL_SUBSYS_NFTABLES;
+        let mut buf = Msg::new(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 1, 0, res_id).finish();
+        for (m, _) in &self.messages {
+            buf.extend_from_slice(m);
+        }
+        buf.extend_from_slice(
+            &Msg::new(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, 0, res_id).finish(),
+        );
+        let mut socket = netlink_sys::Socket::new(NETLINK_NETFILTER)?;
+        socket.bind_auto()?;
+        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
+        socket.send(&buf, 0)?;
+        let what = |seq: u32| {
+            let i = seq.saturating_sub(2) as usize;
+            self.messages
+                .get(i)
+                .map(|(_, w)| w.clone())
+                .unwrap_or_default()
+        };
+        loop {
+            let (data, _) = socket.recv_from_full()?;
+            let mut offset = 0;
+            while offset + 16 <= data.len() {
+                let field = |at: usize| {
+                    let mut b = [0u8; 4];
+                    b.copy_from_slice(&data[offset + at..offset + at + 4]);
+                    b
+                };
+                let len = u32::from_ne_bytes(field(0)) as usize;
+                let kind = u16::from_ne_bytes([data[offset + 4], data[offset + 5]]);
+                let seq = u32::from_ne_bytes(field(8));
+                if len < 16 || offset + len > data.len() {
+                    break;
+                }
+                if kind == NLMSG_ERROR && len >= 20 {
+                    let code = i32::from_ne_bytes(field(16));
+                    if code != 0 {
+                        let e = io::Error::from_raw_os_error(-code);
+                        return Err(io::Error::new(e.kind(), format!("{}: {e}", what(seq))));
+                    }
+                    if seq == last {
+                        return Ok(());
+                    }
+                }
+                offset += (len + 3) & !3;
+            }
+        }
+    }
+}
+
+/// Adds a container's chains and rules in one transaction (creating the
+/// table if needed). Chains left by an earlier run are removed first.
+pub fn add(nat: &ContainerNat) -> io::Result<()> {
+    remove(&nat.table, &nat.name)?;
+    let [pre, out, post] = chain_names(&nat.name);
+    let mut b = Batch::new();
+    b.table(&nat.table);
+    b.chain(&nat.table, &pre, NF_INET_PRE_ROUTING, PRIORITY_DSTNAT);
+    b.chain(&nat.table, &out, NF_INET_LOCAL_OUT, PRIORITY_DSTNAT);
+    b.chain(&nat.table, &post, NF_INET_POST_ROUTING, PRIORITY_SRCNAT);
+    for map in &nat.maps {
+        let rule = dnat_rule(nat, map);
+        b.rule(&nat.table, &pre, &rule);
+        b.rule(&nat.table, &out, &rule);
+    }
+    b.rule(&nat.table, &post, &outward_rule(nat));
+    if !nat.maps.is_empty() {
+        let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        b.rule(&nat.table, &post, &hairpin_rule(nat, loopback));
+        b.rule(&nat.table, &post, &hairpin_rule(nat, nat.subnet));
+    }
+    b.commit()
+}
+
+/// Deletes a container's chains (with their rules); missing ones are fine.
+pub fn remove(table: &str, name: &str) -> io::Result<()> {
+    for chain in chain_names(name) {
+        let mut b = Batch::new();
+        b.delete_chain(table, &chain);
+        match b.commit() {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nat() -> ContainerNat {
+        ContainerNat {
+            table: "xdt".into(),
+            name: "web".into(),
+            bridge: "xdbr0".into(),
+            subnet: "10.9.0.0/24".parse().expect("net"),
+            vip: Ipv4Addr::new(10, 9, 0, 7),
+            host_eth: None,
+            maps: vec![PortMap {
+                host: 8080,
+                container: 80,
+                udp: false,
+            }],
+        }
+    }
+
+    #[test]
+    fn attributes_are_padded_and_nests_measured() {
+        let mut m = Msg::new(1, 0, 1, 2, 0);
+        m.begin(4).string(1, "abc").end();
+        let buf = m.finish();
+        assert_eq!(buf.len() % 4, 0);
+        assert_eq!(
+            u32::from_ne_bytes([buf[0], buf[1], buf[2], buf[3]]) as usize,
+            buf.len()
+        );
+        // nest header at 20: length covers the padded "abc\0" attribute.
+        assert_eq!(u16::from_ne_bytes([buf[20], buf[21]]), 4 + 8);
+        assert_eq!(u16::from_ne_bytes([buf[22], buf[23]]), 4 | NLA_F_NESTED);
+    }
+
+    #[test]
+    fn dnat_matches_local_addresses_protocol_and_port() {
+        let mut n = nat();
+        let rule = dnat_rule(&n, &n.maps[0]);
+        assert!(rule.contains(&eq(vec![6])));
+        assert!(rule.contains(&eq(8080u16.to_be_bytes())));
+        assert!(rule.contains(&Expr::Immediate {
+            reg: NFT_REG_2,
+            value: vec![0, 80]
+        }));
+        n.maps[0].udp = true;
+        assert!(dnat_rule(&n, &n.maps[0]).contains(&eq(vec![17])));
+    }
+
+    #[test]
+    fn masquerade_leaves_by_the_host_eth_or_anything_but_the_bridge() {
+        let mut n = nat();
+        assert!(outward_rule(&n).contains(&Expr::Cmp {
+            op: NFT_CMP_NEQ,
+            value: b"xdbr0\0".to_vec()
+        }));
+        n.host_eth = Some("eth1".into());
+        assert!(outward_rule(&n).contains(&eq(b"eth1\0".to_vec())));
+    }
+
+    #[test]
+    fn hairpin_matches_the_source_network() {
+        let n = nat();
+        let r = hairpin_rule(&n, n.subnet);
+        assert!(r.contains(&Expr::Bitwise {
+            mask: vec![255, 255, 255, 0]
+        }));
+        assert!(r.contains(&eq(vec![10, 9, 0, 0])));
+    }
+}

@@ -1,0 +1,520 @@
+//! BRIDGE networking with real veths, a real bridge and real nftables NAT:
+//! services in containers answer on their mapped ports from a "client
+//! host" (a network namespace wired to the host by a veth), from the host
+//! itself (127.0.0.1 and the host's address) and from other containers;
+//! containers reach the client through NAT. Traffic only goes to
+//! 127.0.0.1 and to addresses in namespaces and links the test created.
+//! Every test has its own bridge, subnet, nftables table and cgroup parent.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{netns_names, require_root, RuntimeHome};
+
+/// What one test owns on the host, removed when dropped (after the
+/// containers: `NetHome` declares it after the runtime home).
+struct HostNet {
+    bridge: String,
+    table: String,
+    client_ns: Option<String>,
+    client_veth: Option<String>,
+    children: Vec<Child>,
+}
+
+impl Drop for HostNet {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Some(ns) = &self.client_ns {
+            let _ = Command::new("ip").args(["netns", "del", ns]).status();
+        }
+        for link in self.client_veth.iter().chain([&self.bridge]) {
+            let _ = Command::new("ip")
+                .args(["link", "del", link])
+                .stderr(Stdio::null())
+                .status();
+        }
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+struct NetHome {
+    rt: RuntimeHome,
+    net: HostNet,
+    /// The bridge subnet's first three octets, e.g. "10.201.7".
+    prefix: String,
+    /// The /30 to the client namespace: host side .1, client .2.
+    client_prefix: String,
+}
+
+fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl NetHome {
+    /// A runtime home whose `[network]` is private to test number `n`.
+    fn new(n: u8) -> Self {
+        let rt = RuntimeHome::new();
+        let tag = std::process::id() % 250;
+        let bridge = format!("xdb{n}p{}", std::process::id() % 100_000);
+        let table = format!("xdtest{n}p{}", std::process::id());
+        let prefix = format!("10.{}.{tag}", 200 + u32::from(n));
+        let client_prefix = format!("10.{}.{tag}", 210 + u32::from(n));
+        let toml = rt.home.path().join("xdocker.toml");
+        let mut text = std::fs::read_to_string(&toml).expect("toml");
+        text.push_str(&format!(
+            "[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}.0/24\"\nnft_table = \"{table}\"\n"
+        ));
+        std::fs::write(&toml, text).expect("write toml");
+        rt.install_test();
+        Self {
+            rt,
+            net: HostNet {
+                bridge,
+                table,
+                client_ns: None,
+                client_veth: None,
+                children: Vec::new(),
+            },
+            prefix,
+            client_prefix,
+        }
+    }
+
+    fn run(&self, line: &str) -> common::Run {
+        self.rt.run(line)
+    }
+
+    /// `-a run -c C --cmd CMD`.
+    fn in_container(&self, c: &str, cmd: &str) -> common::Run {
+        self.rt.run_in(None, ["-a", "run", "-c", c, "--cmd", cmd])
+    }
+
+    /// A client host: a network namespace with a veth to the host,
+    /// `CLIENT.2` inside, `CLIENT.1` on the host, default route via the host.
+    fn client(&mut self) -> String {
+        let ns = format!("xdc{}", self.net.bridge.trim_start_matches("xdb"));
+        let veth = format!("xdh{}", self.net.bridge.trim_start_matches("xdb"));
+        sh(&["ip", "netns", "add", &ns]);
+        self.net.client_ns = Some(ns.clone());
+        sh(&[
+            "ip", "link", "add", &veth, "type", "veth", "peer", "name", "c0", "netns", &ns,
+        ]);
+        self.net.client_veth = Some(veth.clone());
+        let cp = &self.client_prefix;
+        sh(&["ip", "addr", "add", &format!("{cp}.1/30"), "dev", &veth]);
+        sh(&["ip", "link", "set", &veth, "up"]);
+        let in_ns = |args: &[&str]| {
+            let mut all = vec!["ip", "netns", "exec", ns.as_str()];
+            all.extend_from_slice(args);
+            sh(&all);
+        };
+        in_ns(&["ip", "addr", "add", &format!("{cp}.2/30"), "dev", "c0"]);
+        in_ns(&["ip", "link", "set", "c0", "up"]);
+        in_ns(&["ip", "link", "set", "lo", "up"]);
+        in_ns(&["ip", "route", "add", "default", "via", &format!("{cp}.1")]);
+        ns
+    }
+
+    /// Links whose master is the test's bridge.
+    fn bridge_ports(&self) -> Vec<String> {
+        sh(&["ip", "-o", "link", "show", "master", &self.net.bridge])
+            .lines()
+            .filter_map(|l| {
+                l.split(": ")
+                    .nth(1)
+                    .map(|s| s.split('@').next().unwrap_or(s).to_string())
+            })
+            .collect()
+    }
+
+    /// The chains of the test's table (`nft list table`).
+    fn chains(&self) -> Vec<String> {
+        let out = Command::new("nft")
+            .args(["list", "table", "ip", &self.net.table])
+            .output()
+            .expect("nft");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("chain "))
+            .map(|c| c.trim_end_matches(" {").to_string())
+            .collect()
+    }
+
+    fn leases(&self) -> Vec<String> {
+        std::fs::read_dir(self.rt.home.path().join("network/ports"))
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// `busybox wget` from the host (or with a prefix such as `ip netns exec`),
+/// retried while a freshly started server comes up.
+fn fetch(prefix: &[&str], url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut args: Vec<&str> = prefix.to_vec();
+        // (busybox 1.35's wget crashes with -T: `timeout` bounds it instead.)
+        args.extend_from_slice(&["timeout", "3", "busybox", "wget", "-q", "-O", "-", url]);
+        let out = Command::new(args[0])
+            .args(&args[1..])
+            .output()
+            .expect("wget");
+        if out.status.success() {
+            return String::from_utf8_lossy(&out.stdout).trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer from {prefix:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn container_fetch(h: &NetHome, c: &str, url: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let r = h.in_container(c, &format!("timeout 3 wget -q -O - {url}"));
+        if r.code == 0 {
+            return r.stdout.trim().to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url} did not answer in {c}: {r:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn serve(h: &NetHome, c: &str) {
+    h.in_container(
+        c,
+        &format!(
+            "mkdir -p /www && echo served-by-{c} > /www/index.html && busybox httpd -p 80 -h /www"
+        ),
+    )
+    .ok();
+}
+
+#[test]
+fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
+    if !require_root("mapped_ports_answer_from_everywhere_and_nat_reaches_out") {
+        return;
+    }
+    let mut h = NetHome::new(1);
+    let ns = h.client();
+    let p = h.prefix.clone();
+    let cp = h.client_prefix.clone();
+    let port = 18000 + std::process::id() % 1000;
+    let uport = port + 1000;
+
+    h.run(&format!(
+        "-a create -m test -c web --net BRIDGE --host webhost --port-mapping {port}:80,{uport}:5353/udp"
+    ))
+    .ok();
+    h.run("-a create -m test -c peer --net BRIDGE").ok();
+    let rows = h.run("-s containers").ok().to_string();
+    assert!(
+        rows.contains(&format!("{p}.2")) && rows.contains(&format!("{p}.3")),
+        "{rows}"
+    );
+    h.run("-a boot -c web").ok();
+    h.run("-a boot -c peer").ok();
+    serve(&h, "web");
+    serve(&h, "peer");
+
+    // The container's own view: eth0 with the VIP, default route, /etc files.
+    let addr = h
+        .in_container("web", "ip -o -4 addr show eth0; ip route")
+        .ok()
+        .to_string();
+    assert!(addr.contains(&format!("inet {p}.2/24")), "{addr}");
+    assert!(
+        addr.contains(&format!("default via {p}.1 dev eth0")),
+        "{addr}"
+    );
+    let hosts = h
+        .in_container("web", "cat /etc/hosts /etc/hostname")
+        .ok()
+        .to_string();
+    assert!(
+        hosts.contains(&format!("{p}.2\twebhost")) && hosts.contains("127.0.0.1\tlocalhost"),
+        "{hosts}"
+    );
+    assert!(hosts.ends_with("webhost\n"), "{hosts}");
+    let resolv = h
+        .in_container("web", "cat /etc/resolv.conf")
+        .ok()
+        .to_string();
+    assert!(resolv.contains("nameserver "), "{resolv}");
+    assert!(!resolv.contains("nameserver 127."), "{resolv}");
+
+    let url = |host: &str| format!("http://{host}:{port}/");
+    // From another host (the client namespace), to the host's address there.
+    let client = ["ip", "netns", "exec", ns.as_str()];
+    assert_eq!(fetch(&client, &url(&format!("{cp}.1"))), "served-by-web");
+    // From the host itself: loopback and its own addresses.
+    assert_eq!(fetch(&[], &url("127.0.0.1")), "served-by-web");
+    assert_eq!(fetch(&[], &url(&format!("{cp}.1"))), "served-by-web");
+    // From other containers (and itself) through the host: hairpin.
+    assert_eq!(
+        container_fetch(&h, "peer", &url(&format!("{cp}.1"))),
+        "served-by-web"
+    );
+    assert_eq!(
+        container_fetch(&h, "peer", &url(&format!("{p}.1"))),
+        "served-by-web"
+    );
+    assert_eq!(
+        container_fetch(&h, "web", &url(&format!("{cp}.1"))),
+        "served-by-web"
+    );
+    // Container to container by VIP, unmapped port.
+    assert_eq!(
+        container_fetch(&h, "web", &format!("http://{p}.3/")),
+        "served-by-peer"
+    );
+
+    // UDP map: a datagram from the client host arrives at the container's
+    // port, received in the container's network namespace (its busybox
+    // has no UDP tools).
+    let rows = h.run("-s containers").ok().to_string();
+    let web_ns = rows
+        .lines()
+        .find(|l| l.starts_with("web "))
+        .and_then(|l| l.split_whitespace().nth(4))
+        .expect("netns column")
+        .to_string();
+    let receiver = in_netns(&format!("/run/netns/{web_ns}"), || {
+        let sock = std::net::UdpSocket::bind("0.0.0.0:5353").expect("bind 5353");
+        sock.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        let mut buf = [0u8; 64];
+        let (n, _) = sock.recv_from(&mut buf).expect("a datagram arrives");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    });
+    let target = format!("{cp}.1:{uport}");
+    let sender = in_netns(&format!("/run/netns/{ns}"), move || {
+        let sock = std::net::UdpSocket::bind("0.0.0.0:0").expect("bind");
+        for _ in 0..20 {
+            sock.send_to(b"udp-hello", &target).expect("send");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert_eq!(receiver.join().expect("receiver"), "udp-hello");
+    sender.join().expect("sender");
+
+    // The container reaches the client host through NAT: the client sees
+    // the host's address, not the VIP.
+    let docroot = h.rt.home.scratch("client-www");
+    let cgi = docroot.join("cgi-bin");
+    std::fs::create_dir_all(&cgi).expect("cgi dir");
+    std::fs::write(
+        cgi.join("peer"),
+        "#!/bin/sh\necho 'Content-Type: text/plain'\necho\necho \"peer=$REMOTE_ADDR\"\n",
+    )
+    .expect("cgi");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(cgi.join("peer"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let server = Command::new("ip")
+        .args(["netns", "exec", &ns, "busybox", "httpd", "-f", "-p"])
+        .arg(format!("{cp}.2:9000"))
+        .arg("-h")
+        .arg(&docroot)
+        .spawn()
+        .expect("client httpd");
+    h.net.children.push(server);
+    let seen = container_fetch(&h, "web", &format!("http://{cp}.2:9000/cgi-bin/peer"));
+    assert_eq!(seen, format!("peer={cp}.1"));
+
+    // Stopping gives everything back but the bridge and the empty table.
+    h.run("-a shutdown -c web").ok();
+    h.run("-a shutdown -c peer").ok();
+    assert!(h.bridge_ports().is_empty(), "{:?}", h.bridge_ports());
+    assert!(h.chains().is_empty(), "{:?}", h.chains());
+    assert!(h.leases().is_empty(), "{:?}", h.leases());
+    assert!(Path::new("/sys/class/net").join(&h.net.bridge).exists());
+    assert!(fetch_fails(&url("127.0.0.1")));
+}
+
+/// Runs `f` on a thread that has entered the network namespace at `path`.
+fn in_netns<T: Send + 'static>(
+    path: &str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    let ns = std::fs::File::open(path).expect("open netns");
+    std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+fn fetch_fails(url: &str) -> bool {
+    !Command::new("timeout")
+        .args(["2", "busybox", "wget", "-q", "-O", "-", url])
+        .stderr(Stdio::null())
+        .status()
+        .expect("wget")
+        .success()
+}
+
+#[test]
+fn bad_network_inputs_are_refused_and_leave_nothing() {
+    if !require_root("bad_network_inputs_are_refused_and_leave_nothing") {
+        return;
+    }
+    let h = NetHome::new(2);
+    let p = h.prefix.clone();
+    let port = 19000 + std::process::id() % 1000;
+
+    // VIPs: chosen in order, checked when given, unique in the home.
+    h.run(&format!(
+        "-a create -m test -c a --net BRIDGE --vip {p}.7 --port-mapping {port}:80"
+    ))
+    .ok();
+    h.run("-a create -m test -c auto --net BRIDGE").ok();
+    assert!(h.run("-s containers").ok().contains(&format!("{p}.2 ")));
+    for (vip, needle) in [
+        (
+            format!("{p}.7"),
+            format!("VIP {p}.7 is already used by container a"),
+        ),
+        (format!("{p}.1"), "gateway address".to_string()),
+        (format!("{p}.0"), "network address".to_string()),
+        (
+            "192.0.2.9".to_string(),
+            "outside the bridge subnet".to_string(),
+        ),
+    ] {
+        h.run(&format!(
+            "-a create -m test -c bad --net BRIDGE --vip {vip}"
+        ))
+        .fails(1, &needle);
+        assert!(!h.rt.home.path().join("containers/bad").exists());
+    }
+    h.run("-a create -m test -c bad --net BRIDGE --port-mapping 80:http")
+        .fails(2, "not a port");
+    h.run("-a create -m test -c bad --net BRIDGE --port-mapping 80")
+        .fails(2, "HOST_PORT:CONTAINER_PORT");
+    h.run("-a create -m test -c bad --vip 10.0.0.2")
+        .fails(1, "--vip needs --net BRIDGE");
+    assert!(!h.rt.home.path().join("containers/bad").exists());
+    // -a vip re-checks.
+    h.run(&format!("-a vip -c auto --vip {p}.7"))
+        .fails(1, "already used by container a");
+    h.run(&format!("-a vip -c auto --vip {p}.9")).ok();
+    h.run("-a destroy -c auto").ok();
+    h.run("-a create -m test -c again --net BRIDGE").ok();
+    assert!(
+        h.run("-s containers").ok().contains(&format!("{p}.2 ")),
+        "a freed VIP is reused"
+    );
+
+    // A host port mapped by a running container is refused at boot, and
+    // the refused boot leaves nothing behind.
+    h.run(&format!(
+        "-a create -m test -c b --net BRIDGE --port-mapping 9999:81,{port}:80"
+    ))
+    .ok();
+    h.run("-a boot -c a").ok();
+    let netns_before = netns_names();
+    let cgroups_before =
+        h.rt.cgroup_dirs()
+            .iter()
+            .filter(|d| d.join("b").exists())
+            .count();
+    h.run("-a boot -c b").fails(
+        1,
+        &format!("container b: host port {port}/tcp is already mapped by running container a"),
+    );
+    assert_eq!(h.bridge_ports().len(), 1, "{:?}", h.bridge_ports());
+    let chains = h.chains();
+    assert!(chains.iter().all(|c| c.starts_with("a-")), "{chains:?}");
+    assert_eq!(h.leases(), vec![format!("tcp-{port}")]);
+    assert_eq!(netns_names(), netns_before);
+    assert_eq!(
+        h.rt.cgroup_dirs()
+            .iter()
+            .filter(|d| d.join("b").exists())
+            .count(),
+        cgroups_before
+    );
+    assert!(!h.rt.home.path().join("containers/b/state.toml").exists());
+    // Once a stops, b may have the port.
+    h.run("-a shutdown -c a").ok();
+    h.run("-a boot -c b").ok();
+    h.run("-a boot -c a")
+        .fails(1, "is already mapped by running container b");
+    h.run("-a kill -c b").ok();
+    assert!(h.chains().is_empty() && h.bridge_ports().is_empty() && h.leases().is_empty());
+}
+
+#[test]
+fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
+    if !require_root("killed_init_has_its_veth_and_rules_released_by_the_next_command") {
+        return;
+    }
+    let h = NetHome::new(3);
+    let port = 20000 + std::process::id() % 1000;
+    h.run(&format!(
+        "-a create -m test -c k --net BRIDGE --port-mapping {port}:80"
+    ))
+    .ok();
+    h.run("-a boot -c k").ok();
+    serve(&h, "k");
+    assert_eq!(
+        fetch(&[], &format!("http://127.0.0.1:{port}/")),
+        "served-by-k"
+    );
+    assert_eq!(h.bridge_ports().len(), 1);
+    assert_eq!(h.chains().len(), 3);
+    let pid = h.rt.pid("k").expect("pid");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill -9");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Path::new(&format!("/proc/{pid}")).exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Until a command runs, the rules are still there; the next one
+    // (whatever it is) releases them.
+    assert!(h.run("-s containers").ok().contains("STOPPED"));
+    assert!(h.bridge_ports().is_empty(), "{:?}", h.bridge_ports());
+    assert!(h.chains().is_empty(), "{:?}", h.chains());
+    assert!(h.leases().is_empty());
+    assert!(fetch_fails(&format!("http://127.0.0.1:{port}/")));
+    // And it boots again with the same address and port.
+    h.run("-a boot -c k").ok();
+    serve(&h, "k");
+    assert_eq!(
+        fetch(&[], &format!("http://127.0.0.1:{port}/")),
+        "served-by-k"
+    );
+    h.run("-a destroy -c k -h").ok();
+    assert!(h.chains().is_empty() && h.bridge_ports().is_empty());
+}
