@@ -515,6 +515,22 @@ fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
         fetch(&[], &format!("http://127.0.0.1:{port}/")),
         "served-by-k"
     );
+    h.run("-a kill -c k").ok();
+    assert!(h.chains().is_empty());
+
+    // A chain of the same name left over (by hand here) is replaced.
+    let t = h.net.table.clone();
+    sh(&["nft", "add", "chain", "ip", &t, "k-pre"]);
+    sh(&["nft", "add", "rule", "ip", &t, "k-pre", "counter"]);
+    h.run("-a boot -c k").ok();
+    let mut chains = h.chains();
+    chains.sort();
+    assert_eq!(chains, ["k-out", "k-post", "k-pre"]);
+    let listing = sh(&["nft", "list", "chain", "ip", &t, "k-pre"]);
+    assert!(
+        listing.contains("dnat to") && !listing.contains("counter"),
+        "{listing}"
+    );
     h.run("-a destroy -c k -h").ok();
     assert!(h.chains().is_empty() && h.bridge_ports().is_empty());
 }

@@ -165,8 +165,13 @@ pub fn attach(plan: &BridgePlan, pid: u32) -> Result<BridgeState, NetError> {
     // A pair left by a container killed before its release goes first.
     rtnl.delete_link(&plan.veth)
         .map_err(net_err(&veth, "remove stale"))?;
-    rtnl.create_veth(&plan.veth, bridge_index, CONTAINER_IF, pid)
-        .map_err(net_err(&veth, "create"))?;
+    rtnl.create_veth(
+        &plan.veth,
+        bridge_index,
+        CONTAINER_IF,
+        rtnl::PeerNs::Pid(pid),
+    )
+    .map_err(net_err(&veth, "create"))?;
     // With br_netfilter loaded, a container reaching its own mapped port
     // through the host is DNATed back out of the port it came in by: the
     // bridge must allow that hairpin (as Docker does).

@@ -17,6 +17,7 @@ const NFNL_MSG_BATCH_BEGIN: u16 = 0x10;
 const NFNL_MSG_BATCH_END: u16 = 0x11;
 const NFT_MSG_NEWTABLE: u16 = 0;
 const NFT_MSG_NEWCHAIN: u16 = 3;
+const NFT_MSG_GETCHAIN: u16 = 4;
 const NFT_MSG_DELCHAIN: u16 = 5;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFPROTO_IPV4: u8 = 2;
@@ -328,6 +329,25 @@ fn hairpin_rule(nat: &ContainerNat, from: Ipv4Net) -> Vec<Expr> {
     ]
 }
 
+/// The first message of a batch the kernel refused, and why.
+#[derive(Debug)]
+struct BatchError {
+    what: String,
+    error: io::Error,
+}
+
+impl BatchError {
+    fn errno(&self) -> Option<i32> {
+        self.error.raw_os_error()
+    }
+}
+
+impl From<BatchError> for io::Error {
+    fn from(e: BatchError) -> Self {
+        io::Error::new(e.error.kind(), format!("{}: {}", e.what, e.error))
+    }
+}
+
 /// A batch of nftables messages, sent and acknowledged as one transaction.
 struct Batch {
     messages: Vec<(Vec<u8>, String)>,
@@ -414,7 +434,7 @@ impl Batch {
     }
 
     /// Sends the batch; the first error (by message) wins.
-    fn commit(self) -> io::Result<()> {
+    fn commit(self) -> Result<(), BatchError> {
         let Some(last) = (!self.messages.is_empty()).then_some(self.seq) else {
             return Ok(());
         };
@@ -426,52 +446,71 @@ impl Batch {
         buf.extend_from_slice(
             &Msg::new(NFNL_MSG_BATCH_END, NLM_F_REQUEST, last + 1, 0, res_id).finish(),
         );
-        let mut socket = netlink_sys::Socket::new(NETLINK_NETFILTER)?;
-        socket.bind_auto()?;
-        socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
-        socket.send(&buf, 0)?;
-        let what = |seq: u32| {
-            let i = seq.saturating_sub(2) as usize;
-            self.messages
-                .get(i)
+        exchange(&buf, last).map_err(|(seq, error)| {
+            let what = seq
+                .checked_sub(2)
+                .and_then(|i| self.messages.get(i as usize))
                 .map(|(_, w)| w.clone())
-                .unwrap_or_default()
-        };
-        loop {
-            let (data, _) = socket.recv_from_full()?;
-            let mut offset = 0;
-            while offset + 16 <= data.len() {
-                let field = |at: usize| {
-                    let mut b = [0u8; 4];
-                    b.copy_from_slice(&data[offset + at..offset + at + 4]);
-                    b
-                };
-                let len = u32::from_ne_bytes(field(0)) as usize;
-                let kind = u16::from_ne_bytes([data[offset + 4], data[offset + 5]]);
-                let seq = u32::from_ne_bytes(field(8));
-                if len < 16 || offset + len > data.len() {
-                    break;
-                }
-                if kind == NLMSG_ERROR && len >= 20 {
-                    let code = i32::from_ne_bytes(field(16));
-                    if code != 0 {
-                        let e = io::Error::from_raw_os_error(-code);
-                        return Err(io::Error::new(e.kind(), format!("{}: {e}", what(seq))));
-                    }
-                    if seq == last {
-                        return Ok(());
-                    }
-                }
-                offset += (len + 3) & !3;
+                .unwrap_or_else(|| "batch".to_string());
+            BatchError { what, error }
+        })
+    }
+}
+
+/// Sends `buf` on a new netfilter socket and reads acknowledgements until
+/// the one of message `last`; an error reply ends it with its sequence number.
+fn exchange(buf: &[u8], last: u32) -> Result<(), (u32, io::Error)> {
+    let fail = |e: io::Error| (0, e);
+    let mut socket = netlink_sys::Socket::new(NETLINK_NETFILTER).map_err(fail)?;
+    socket.bind_auto().map_err(fail)?;
+    socket
+        .connect(&netlink_sys::SocketAddr::new(0, 0))
+        .map_err(fail)?;
+    socket.send(buf, 0).map_err(fail)?;
+    loop {
+        let (data, _) = socket.recv_from_full().map_err(fail)?;
+        let mut offset = 0;
+        while offset + 16 <= data.len() {
+            let field = |at: usize| {
+                let mut b = [0u8; 4];
+                b.copy_from_slice(&data[offset + at..offset + at + 4]);
+                b
+            };
+            let len = u32::from_ne_bytes(field(0)) as usize;
+            let kind = u16::from_ne_bytes([data[offset + 4], data[offset + 5]]);
+            let seq = u32::from_ne_bytes(field(8));
+            if len < 16 || offset + len > data.len() {
+                break;
             }
+            if kind == NLMSG_ERROR && len >= 20 {
+                let code = i32::from_ne_bytes(field(16));
+                if code != 0 {
+                    return Err((seq, io::Error::from_raw_os_error(-code)));
+                }
+                if seq == last {
+                    return Ok(());
+                }
+            }
+            offset += (len + 3) & !3;
         }
     }
 }
 
 /// Adds a container's chains and rules in one transaction (creating the
-/// table if needed). Chains left by an earlier run are removed first.
+/// table if needed). Chains left by an earlier run are replaced. (A failed
+/// batch costs the kernel an abort of ~10 ms here, so the common path is
+/// one batch that succeeds.)
 pub fn add(nat: &ContainerNat) -> io::Result<()> {
-    remove(&nat.table, &nat.name)?;
+    match add_batch(nat).commit() {
+        Err(e) if e.errno() == Some(libc::EEXIST) => {
+            remove(&nat.table, &nat.name)?;
+            Ok(add_batch(nat).commit()?)
+        }
+        other => Ok(other?),
+    }
+}
+
+fn add_batch(nat: &ContainerNat) -> Batch {
     let [pre, out, post] = chain_names(&nat.name);
     let mut b = Batch::new();
     b.table(&nat.table);
@@ -485,26 +524,55 @@ pub fn add(nat: &ContainerNat) -> io::Result<()> {
     }
     b.rule(&nat.table, &post, &outward_rule(nat));
     if !nat.maps.is_empty() {
-        let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap_or_default();
         b.rule(&nat.table, &post, &hairpin_rule(nat, loopback));
         b.rule(&nat.table, &post, &hairpin_rule(nat, nat.subnet));
     }
-    b.commit()
+    b
 }
+
+const ENOENT: Option<i32> = Some(libc::ENOENT);
 
 /// Deletes a container's chains (with their rules); missing ones are fine.
 pub fn remove(table: &str, name: &str) -> io::Result<()> {
-    for chain in chain_names(name) {
-        let mut b = Batch::new();
-        b.delete_chain(table, &chain);
-        match b.commit() {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            other => other?,
+    let chains = chain_names(name);
+    let mut all = Batch::new();
+    for chain in &chains {
+        all.delete_chain(table, chain);
+    }
+    match all.commit() {
+        Err(e) if e.errno() == ENOENT => {}
+        other => return Ok(other?),
+    }
+    // Some are missing: delete the others one by one, asking first.
+    for chain in &chains {
+        if chain_exists(table, chain)? {
+            let mut one = Batch::new();
+            one.delete_chain(table, chain);
+            match one.commit() {
+                Err(e) if e.errno() == ENOENT => {}
+                other => other?,
+            }
         }
     }
     Ok(())
+}
+
+/// Whether `chain` exists in `table` (a plain query, outside any batch).
+pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
+    let mut m = Msg::new(
+        NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_GETCHAIN,
+        NLM_F_REQUEST | NLM_F_ACK,
+        1,
+        NFPROTO_IPV4,
+        0,
+    );
+    m.string(1, table).string(3, chain);
+    match exchange(&m.finish(), 1) {
+        Ok(()) => Ok(true),
+        Err((_, e)) if e.raw_os_error() == ENOENT => Ok(false),
+        Err((_, e)) => Err(io::Error::new(e.kind(), format!("find chain {chain}: {e}"))),
+    }
 }
 
 #[cfg(test)]

@@ -26,6 +26,15 @@ pub struct Rtnl {
     seq: u32,
 }
 
+/// Where the peer of a new veth goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerNs {
+    /// The network namespace of a process.
+    Pid(u32),
+    /// An open network namespace (`/run/netns/NAME`).
+    Fd(std::os::fd::RawFd),
+}
+
 /// The index of a link in the caller's network namespace.
 pub fn link_index(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
@@ -129,19 +138,20 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `host` (up, a port of the bridge `master`) in
-    /// this namespace and `peer` in the network namespace of `peer_pid`.
+    /// this namespace and `peer` in the network namespace `peer_ns`.
     pub fn create_veth(
         &mut self,
         host: &str,
         master: u32,
         peer: &str,
-        peer_pid: u32,
+        peer_ns: PeerNs,
     ) -> io::Result<()> {
+        let ns = match peer_ns {
+            PeerNs::Pid(pid) => LinkAttribute::NetNsPid(pid),
+            PeerNs::Fd(fd) => LinkAttribute::NetNsFd(fd),
+        };
         let mut peer_link = LinkMessage::default();
-        peer_link.attributes = vec![
-            LinkAttribute::IfName(peer.to_string()),
-            LinkAttribute::NetNsPid(peer_pid),
-        ];
+        peer_link.attributes = vec![LinkAttribute::IfName(peer.to_string()), ns];
         let mut link = up(LinkMessage::default());
         link.attributes = vec![
             LinkAttribute::IfName(host.to_string()),

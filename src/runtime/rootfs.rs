@@ -148,9 +148,10 @@ pub fn open_dir_beneath(
 }
 
 /// Writes a regular file at `rel` beneath `root` (mode 0644, owned by
-/// root). A symlink found at that name is replaced, never followed.
+/// root) unless it already holds `data` (a reboot then writes nothing).
+/// A symlink found at that name is replaced, never followed.
 fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), RootfsError> {
-    use std::io::Write;
+    use std::io::{Read, Write};
     let parent = rel.parent().unwrap_or(Path::new("/"));
     let dir = open_dir_beneath(root, parent, "file")?;
     let name = rel.file_name().ok_or(RootfsError::Refused {
@@ -158,14 +159,27 @@ fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), Rootfs
         path: rel.to_path_buf(),
         reason: "has no file name",
     })?;
-    let is_link = nix::sys::stat::fstatat(
+    let found = nix::sys::stat::fstatat(
         Some(dir.as_raw_fd()),
         name,
         nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
     )
-    .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFLNK)
-    .unwrap_or(false);
-    if is_link {
+    .ok();
+    let kind = found.map(|st| st.st_mode & libc::S_IFMT);
+    if kind == Some(libc::S_IFREG) && found.is_some_and(|st| st.st_size as usize == data.len()) {
+        let how = OpenHow::new()
+            .flags(OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
+        if let Ok(fd) = openat2(dir.as_raw_fd(), name, how) {
+            // SAFETY: a fresh descriptor from openat2 that nothing else owns.
+            let mut file = unsafe { fs::File::from_raw_fd(fd) };
+            let mut now = Vec::with_capacity(data.len());
+            if file.read_to_end(&mut now).is_ok() && now == data {
+                return Ok(());
+            }
+        }
+    }
+    if kind == Some(libc::S_IFLNK) {
         nix::unistd::unlinkat(
             Some(dir.as_raw_fd()),
             name,
