@@ -231,6 +231,75 @@ fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
 }
 
 #[test]
+fn any_command_releases_killed_containers_also_in_a_home_without_index() {
+    if !common::require_root("any_command_releases_killed_containers_also_in_a_home_without_index")
+    {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    for c in ["k1", "k2", "up"] {
+        h.run(&format!("-a create -m test -c {c} --net CUSTOM"))
+            .ok();
+        h.run(&format!("-a boot -c {c}")).ok();
+    }
+    let lo = std::process::Command::new("nsenter")
+        .args([
+            "-t",
+            &h.pid("up").expect("pid").to_string(),
+            "-n",
+            "ip",
+            "-o",
+            "link",
+            "show",
+            "lo",
+        ])
+        .output()
+        .expect("nsenter");
+    assert!(
+        String::from_utf8_lossy(&lo.stdout).contains(",UP"),
+        "lo is up in CUSTOM"
+    );
+    let index = h.home.path().join("running");
+    let indexed = |c: &str| fs::symlink_metadata(index.join(c)).is_ok();
+    let kill9 = |c: &str| {
+        let pid = h.pid(c).expect("pid");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while alive(pid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let released = |c: &str| {
+        !h.home
+            .path()
+            .join(format!("containers/{c}/state.toml"))
+            .exists()
+            && !indexed(c)
+            && h.cgroup_dirs().iter().all(|d| !d.join(c).exists())
+    };
+    // A command that looks at no container still releases the killed one.
+    kill9("k1");
+    h.run("-s images").ok();
+    assert!(released("k1"));
+    assert!(indexed("up") && !released("up"));
+    // A home from before the index: it is rebuilt from the state files,
+    // and what was killed meanwhile is released.
+    kill9("k2");
+    fs::remove_dir_all(&index).expect("remove index");
+    h.run("-s images").ok();
+    assert!(released("k2"));
+    assert!(indexed("up"), "the running one is indexed again");
+    assert!(containers_row(&h, "up").contains("RUNNING"));
+    h.run("-a kill -c up").ok();
+    assert!(released("up"));
+}
+
+#[test]
 fn destroy_with_h_shuts_down_first() {
     if !common::require_root("destroy_with_h_shuts_down_first") {
         return;

@@ -1,6 +1,7 @@
 //! Containers: their stored configuration, their run state as the kernel
 //! sees it, and the directory layout of `containers/C/`.
 pub mod config;
+pub mod running;
 pub mod state;
 pub mod store;
 

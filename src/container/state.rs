@@ -74,7 +74,18 @@ impl Status {
 
 /// Start time of `pid` (field 22 of /proc/PID/stat), or None when it is gone.
 pub fn process_start_time(proc_root: &Path, pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    use std::io::Read;
+    // One read: every command checks each running container this way.
+    let mut file = std::fs::File::open(proc_root.join(pid.to_string()).join("stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let n = file.read(&mut buf).ok()?;
+    let stat = if n < buf.len() {
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    } else {
+        let mut rest = String::new();
+        file.read_to_string(&mut rest).ok()?;
+        String::from_utf8_lossy(&buf).into_owned() + &rest
+    };
     // The command name is in parentheses and may hold spaces or ')': the
     // fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];

@@ -85,6 +85,11 @@ impl ContainerStore {
         Ok(self.home.lock(LockKind::Container, name)?)
     }
 
+    /// The index of containers that may be running.
+    pub fn running(&self) -> super::running::RunningIndex {
+        super::running::RunningIndex::new(self.home.root())
+    }
+
     /// True when `containers/C/config.toml` exists.
     pub fn exists(&self, name: &Name) -> bool {
         self.path(name, CONFIG_FILE).is_file()

@@ -20,6 +20,7 @@ use nix::unistd::Pid;
 use crate::cgroups::{self, CgroupError, Cgroups, Limits};
 use crate::cli::Net;
 use crate::config::Config;
+use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
 use crate::container::store::{EXIT_FILE, MERGED, RWLAYER, STATE_FILE, WORKDIR};
 use crate::container::{ContainerConfig, ContainerError, ContainerStore};
@@ -361,15 +362,51 @@ impl Runtime {
                 _ => Err(e),
             })
             .map_err(|e| step(name, "remove state")(e.to_string()))?;
+        self.containers
+            .running()
+            .unmark(name)
+            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
         crate::logging::info(&format!("container {name}: released after stop"));
         Ok(())
     }
 
-    /// Releases every stopped container's leftovers (run by each command).
+    /// Releases every stopped container's leftovers (run by each command):
+    /// only entries of the running index whose process is gone are looked at.
     pub fn release_stale(&self) -> Result<(), RuntimeError> {
-        for name in self.containers.names()? {
+        let index = self.containers.running();
+        let index_err = |e: std::io::Error| RuntimeError::Step {
+            name: "running index".to_string(),
+            step: "read",
+            reason: e.to_string(),
+        };
+        if !index.exists() {
+            // A home from before the index: rebuild it from the state files.
+            for name in self.containers.names()? {
+                if let Some(state) = self.containers.run_state(&name)? {
+                    let mark = Mark {
+                        pid: state.pid,
+                        start_time: state.start_time,
+                        mntns: 0,
+                    };
+                    index.mark(&name, mark).map_err(index_err)?;
+                }
+            }
+            index.create().map_err(index_err)?;
+        }
+        for (name, mark) in index.entries().map_err(index_err)? {
+            if mark.is_some_and(|m| m.alive(Path::new("/proc"))) {
+                continue;
+            }
             if self.containers.path(&name, STATE_FILE).exists() {
                 self.status(&name)?;
+            } else if let Some(_lock) = self
+                .containers
+                .home()
+                .try_lock(LockKind::Container, &name)
+                .map_err(ContainerError::from)?
+            {
+                // A boot killed between its entry and its state file.
+                index.unmark(&name).map_err(index_err)?;
             }
         }
         Ok(())
@@ -583,16 +620,35 @@ impl Runtime {
             cgroup: Some(name.to_string()),
             exec: exec.map(str::to_string),
         };
+        // The index entry first: a state file always has one.
+        let index = self.containers.running();
+        index
+            .mark(
+                name,
+                Mark {
+                    pid: pid.as_raw(),
+                    start_time,
+                    mntns: mount_namespace(Path::new("/proc"), pid.as_raw()).unwrap_or(0),
+                },
+            )
+            .map_err(|e| step(name, "record running entry")(e.to_string()))?;
+        let mut mark_undo = Undo(Some(|| {
+            let _ = index.unmark(name);
+        }));
         let state_path = self.containers.path(name, STATE_FILE);
         state.save(&state_path).map_err(ContainerError::from)?;
         let mut state_undo = Undo(Some(|| {
             let _ = std::fs::remove_file(&state_path);
         }));
-        parent_end.go().map_err(boot_err(name))?;
+        // A child that failed before `go` closed its end: its reason is
+        // what counts, not the broken pipe.
+        let went = parent_end.go();
         parent_end.wait_exec().map_err(boot_err(name))?;
+        went.map_err(boot_err(name))?;
         drop(session);
         session_undo.disarm();
         state_undo.disarm();
+        mark_undo.disarm();
         guard.0 = None;
         cgroup_undo.disarm();
         netns_undo.disarm();
@@ -682,6 +738,10 @@ impl Runtime {
     pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
         self.cgroups()?.remove(name.as_str())?;
         netns::remove(&self.netns_name(name))?;
+        self.containers
+            .running()
+            .unmark(name)
+            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
         if self
             .containers
             .config(name)
@@ -771,38 +831,39 @@ fn child_main(
     io: ChildIo<'_>,
     exec: Option<&str>,
 ) -> ! {
+    // The root filesystem is built while the parent records the state and
+    // wires the network (two cores work at once); the network inside and
+    // the exec wait for its `go`. Joining the cgroup by itself is the fast
+    // way in (see `Cgroups::join_self`) and must come before the cgroup
+    // namespace is made.
+    let prepared = match cgroups.join_self(group) {
+        Ok(()) => prepare_root(plan),
+        Err(e) => Err(e.to_string()),
+    };
     if !channel.wait_go() {
         // SAFETY: _exit is always safe; nothing to flush in this child.
         unsafe { libc::_exit(1) };
     }
-    // Joining by itself is the fast way in (see `Cgroups::join_self`), and
-    // must come before the cgroup namespace is made.
-    let err = match (cgroups.join_self(group), inside.map(InsideNet::configure)) {
-        (Err(e), _) => e.to_string(),
+    let err = match (prepared, inside.map(InsideNet::configure)) {
+        (Err(e), _) => e,
         (Ok(()), Some(Err(e))) => format!("network: {e}"),
-        (Ok(()), _) => {
-            prepare_and_exec(plan, &io.init, &io.exit_file, io.session.as_raw_fd(), exec)
-        }
+        (Ok(()), _) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
     };
     channel.error(&err);
     // SAFETY: as above.
     unsafe { libc::_exit(1) }
 }
 
-/// Returns only on failure, with the reason.
-fn prepare_and_exec(
-    plan: &RootfsPlan,
-    init: &File,
-    exit_file: &File,
-    session: RawFd,
-    exec: Option<&str>,
-) -> String {
-    if let Err(e) = nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP) {
-        return format!("unshare cgroup namespace: {}", e.desc().to_lowercase());
-    }
-    if let Err(e) = rootfs::build(plan) {
-        return e.to_string();
-    }
+/// The cgroup namespace and the root filesystem (ending with pivot_root).
+fn prepare_root(plan: &RootfsPlan) -> Result<(), String> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .map_err(|e| format!("unshare cgroup namespace: {}", e.desc().to_lowercase()))?;
+    rootfs::build(plan).map_err(|e| e.to_string())
+}
+
+/// Executes xdockerinit with its descriptors; returns only on failure,
+/// with the reason.
+fn exec_init(init: &File, exit_file: &File, session: RawFd, exec: Option<&str>) -> String {
     // Host mode detaches from the terminal; -e keeps xdocker's stdio for CMD.
     if exec.is_none() {
         match nix::fcntl::open(
