@@ -19,6 +19,8 @@ use common::{netns_names, require_root, RuntimeHome};
 struct HostNet {
     bridge: String,
     table: String,
+    /// A table of "someone else" that xdocker must leave alone.
+    foreign_table: Option<String>,
     client_ns: Option<String>,
     client_veth: Option<String>,
     children: Vec<Child>,
@@ -39,10 +41,15 @@ impl Drop for HostNet {
                 .stderr(Stdio::null())
                 .status();
         }
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", &self.table])
-            .stderr(Stdio::null())
-            .status();
+        for table in [Some(&self.table), self.foreign_table.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            let _ = Command::new("nft")
+                .args(["delete", "table", "ip", table])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -89,6 +96,7 @@ impl NetHome {
             net: HostNet {
                 bridge,
                 table,
+                foreign_table: None,
                 client_ns: None,
                 client_veth: None,
                 children: Vec::new(),
@@ -135,6 +143,9 @@ impl NetHome {
 
     /// Links whose master is the test's bridge.
     fn bridge_ports(&self) -> Vec<String> {
+        if !Path::new("/sys/class/net").join(&self.net.bridge).exists() {
+            return Vec::new();
+        }
         sh(&["ip", "-o", "link", "show", "master", &self.net.bridge])
             .lines()
             .filter_map(|l| {
@@ -230,8 +241,10 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     let port = 18000 + std::process::id() % 1000;
     let uport = port + 1000;
 
+    // web leaves only by the client's link (--host-eth); peer by any.
+    let eth = h.net.client_veth.clone().expect("client veth");
     h.run(&format!(
-        "-a create -m test -c web --net BRIDGE --host webhost --port-mapping {port}:80,{uport}:5353/udp"
+        "-a create -m test -c web --net BRIDGE --host webhost --host-eth {eth} --port-mapping {port}:80,{uport}:5353/udp"
     ))
     .ok();
     h.run("-a create -m test -c peer --net BRIDGE").ok();
@@ -349,6 +362,13 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     h.net.children.push(server);
     let seen = container_fetch(&h, "web", &format!("http://{cp}.2:9000/cgi-bin/peer"));
     assert_eq!(seen, format!("peer={cp}.1"));
+    let seen = container_fetch(&h, "peer", &format!("http://{cp}.2:9000/cgi-bin/peer"));
+    assert_eq!(seen, format!("peer={cp}.1"));
+    let post = sh(&["nft", "list", "chain", "ip", &h.net.table, "web-post"]);
+    assert!(
+        post.contains(&format!("oifname \"{eth}\" masquerade")),
+        "{post}"
+    );
 
     // Stopping gives everything back but the bridge and the empty table.
     h.run("-a shutdown -c web").ok();
@@ -386,7 +406,7 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
     if !require_root("bad_network_inputs_are_refused_and_leave_nothing") {
         return;
     }
-    let h = NetHome::new(2);
+    let mut h = NetHome::new(2);
     let p = h.prefix.clone();
     let port = 19000 + std::process::id() % 1000;
 
@@ -433,6 +453,39 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
         "a freed VIP is reused"
     );
 
+    // A --host-eth that does not exist stops the boot with nothing made.
+    h.run("-a create -m test -c noeth --net BRIDGE --host-eth xdnosuch0")
+        .ok();
+    h.run("-a boot -c noeth").fails(
+        1,
+        "container noeth: host interface xdnosuch0: find: no such interface",
+    );
+    assert!(h.bridge_ports().is_empty() && h.chains().is_empty());
+    assert!(!h
+        .rt
+        .home
+        .path()
+        .join("containers/noeth/state.toml")
+        .exists());
+
+    // Rules xdocker did not make stay as they are.
+    let foreign = format!("{}f", h.net.table);
+    h.net.foreign_table = Some(foreign.clone());
+    sh(&["nft", "add", "table", "ip", &foreign]);
+    sh(&[
+        "nft",
+        "add",
+        "chain",
+        "ip",
+        &foreign,
+        "c",
+        "{ type nat hook prerouting priority -50 ; }",
+    ]);
+    sh(&[
+        "nft", "add", "rule", "ip", &foreign, "c", "tcp", "dport", "9", "counter",
+    ]);
+    let foreign_before = sh(&["nft", "list", "table", "ip", &foreign]);
+
     // A host port mapped by a running container is refused at boot, and
     // the refused boot leaves nothing behind.
     h.run(&format!(
@@ -470,6 +523,10 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
         .fails(1, "is already mapped by running container b");
     h.run("-a kill -c b").ok();
     assert!(h.chains().is_empty() && h.bridge_ports().is_empty() && h.leases().is_empty());
+    assert_eq!(
+        sh(&["nft", "list", "table", "ip", &foreign]),
+        foreign_before
+    );
 }
 
 #[test]
