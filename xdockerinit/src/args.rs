@@ -21,7 +21,8 @@ orderly stop (TERM to all, grace period, KILL).
   --exit-fd N        write `exit_code=<N>` into this open file when stopping
   --session-fd N     serve sessions on this listening unix socket
   --grace SECONDS    grace period between TERM and KILL (default 10)
-  -e CMD             run CMD with /bin/sh -c as the main process; stop when it exits
+  -e CMD             run CMD as the main process (with /bin/sh -c unless it is
+                     plain words, then directly); stop when it exits
   -v, --version      print the version
   -h, --help         print this help";
 

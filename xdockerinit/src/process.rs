@@ -66,6 +66,17 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     let argv: [&CStr; 3] = [c"sh", c"-c", command];
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
+    // A command of plain words runs without the shell in between, as make
+    // does (the shell would exec it in the end anyway): one exec fewer.
+    let direct = direct_command(command.to_bytes(), CHILD_PATH);
+    let mut direct_ptrs: Vec<*const libc::c_char> = Vec::new();
+    if let Some((_, words)) = &direct {
+        direct_ptrs = words.iter().map(|w| w.as_ptr()).collect();
+        direct_ptrs.push(std::ptr::null());
+    }
+    let direct_exec = direct
+        .as_ref()
+        .map(|(path, _)| (path.as_c_str(), &direct_ptrs[..]));
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
@@ -79,7 +90,7 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     match unsafe { fork() }.map_err(|e| ("fork the main child", e))? {
         ForkResult::Child => {
             drop(report_r);
-            exec_child(&argv_ptrs, &env_ptrs, report_w.as_raw_fd())
+            exec_child(direct_exec, &argv_ptrs, &env_ptrs, report_w.as_raw_fd())
         }
         ForkResult::Parent { child } => {
             drop(report_w);
@@ -104,8 +115,113 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     }
 }
 
-/// The child side of [`spawn_shell`]; never returns.
+/// Shell words and special builtins: a command starting with one of them
+/// always goes through the shell, even when a program of that name exists.
+const SHELL_WORDS: &[&[u8]] = &[
+    b"!",
+    b"{",
+    b"}",
+    b"case",
+    b"do",
+    b"done",
+    b"elif",
+    b"else",
+    b"esac",
+    b"fi",
+    b"for",
+    b"function",
+    b"if",
+    b"in",
+    b"select",
+    b"then",
+    b"time",
+    b"until",
+    b"while",
+    b".",
+    b":",
+    b"alias",
+    b"bg",
+    b"break",
+    b"cd",
+    b"command",
+    b"continue",
+    b"eval",
+    b"exec",
+    b"exit",
+    b"export",
+    b"fc",
+    b"fg",
+    b"getopts",
+    b"hash",
+    b"jobs",
+    b"local",
+    b"read",
+    b"readonly",
+    b"return",
+    b"set",
+    b"shift",
+    b"source",
+    b"times",
+    b"trap",
+    b"type",
+    b"ulimit",
+    b"umask",
+    b"unalias",
+    b"unset",
+    b"wait",
+];
+
+/// For a command of plain words (letters, digits, `/._-+,:@%=`, spaces;
+/// no quoting, expansion, redirection or assignment in front), the program
+/// it names, found as the shell would find it in `path`, and its argv.
+/// `None` means: run it with `sh -c`.
+pub fn direct_command(command: &[u8], path: &str) -> Option<(CString, Vec<CString>)> {
+    let plain = |b: &u8| b.is_ascii_alphanumeric() || b"/._-+,:@%= ".contains(b);
+    if !command.iter().all(plain) {
+        return None;
+    }
+    let words: Vec<&[u8]> = command
+        .split(|&b| b == b' ')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let first = *words.first()?;
+    if first.contains(&b'=') || SHELL_WORDS.contains(&first) {
+        return None;
+    }
+    let program = if first.contains(&b'/') {
+        CString::new(first).ok()?
+    } else {
+        path.split(':').filter(|d| !d.is_empty()).find_map(|dir| {
+            let mut full = dir.as_bytes().to_vec();
+            full.push(b'/');
+            full.extend_from_slice(first);
+            let full = CString::new(full).ok()?;
+            executable_file(&full).then_some(full)
+        })?
+    };
+    let argv = words
+        .iter()
+        .map(|w| CString::new(*w).ok())
+        .collect::<Option<Vec<_>>>()?;
+    Some((program, argv))
+}
+
+/// A regular file we may execute.
+fn executable_file(path: &CStr) -> bool {
+    // SAFETY: path is NUL-terminated; st is a valid out pointer.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::stat(path.as_ptr(), &mut st) == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFREG
+            && libc::access(path.as_ptr(), libc::X_OK) == 0
+    }
+}
+
+/// The child side of [`spawn_shell`]; never returns. `direct` (a program
+/// and its argv) is tried first; if it cannot be executed (a script
+/// without `#!`, say) the shell runs the command as written.
 fn exec_child(
+    direct: Option<(&CStr, &[*const libc::c_char])>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     report: libc::c_int,
@@ -123,6 +239,9 @@ fn exec_child(
     // SAFETY: argv and envp are null-terminated arrays of pointers to
     // NUL-terminated strings that the parent keeps alive across fork.
     unsafe {
+        if let Some((program, direct_argv)) = direct {
+            libc::execve(program.as_ptr(), direct_argv.as_ptr(), envp.as_ptr());
+        }
         libc::execve(SHELL.as_ptr(), argv.as_ptr(), envp.as_ptr());
     }
     let errno = Errno::last_raw().to_ne_bytes();
@@ -193,6 +312,37 @@ pub fn exit_code(status: libc::c_int) -> Option<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_words_run_directly_everything_else_through_the_shell() {
+        let path = "/nonexistent:/bin:/usr/bin";
+        let (program, argv) = direct_command(b"true", path).expect("found in PATH");
+        assert!(program.to_bytes().ends_with(b"/true"), "{program:?}");
+        assert_eq!(argv, vec![CString::from(c"true")]);
+        let (program, argv) =
+            direct_command(b"  /bin/echo  a=1 --x,y:z@1%  ", path).expect("plain");
+        assert_eq!(program.as_c_str(), c"/bin/echo");
+        assert_eq!(argv.len(), 3);
+        for shell in [
+            "echo $HOME",
+            "echo 'a b'",
+            "true; false",
+            "true && false",
+            "ls > /tmp/x",
+            "ls *",
+            "A=1 env",
+            "exit 3",
+            "cd /tmp",
+            "if true",
+            "echo a\\ b",
+            "echo ~",
+            "",
+            "   ",
+            "no-such-program-xd",
+        ] {
+            assert!(direct_command(shell.as_bytes(), path).is_none(), "{shell}");
+        }
+    }
 
     #[test]
     fn exit_codes_from_wait_statuses() {

@@ -400,7 +400,7 @@ fn missing_shell_is_127_with_a_message() {
     // In the private mount namespace, /bin/sh becomes /dev/null (not
     // executable) just before init starts.
     let wrap = r#"mount --bind /dev/null /bin/sh && exec "$0" "$@""#;
-    let mut c = Container::start_with(&["-e", "true"], Some(wrap));
+    let mut c = Container::start_with(&["-e", "exit 0"], Some(wrap));
     let (status, out, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(127));
     assert_eq!(c.exit_record(), "exit_code=127\n");
@@ -408,6 +408,21 @@ fn missing_shell_is_127_with_a_message() {
         text(&out.stderr),
         "xdockerinit: error: exec /bin/sh: permission denied\n"
     );
+}
+
+#[test]
+fn plain_commands_need_no_shell() {
+    if !is_root("plain_commands_need_no_shell") {
+        return;
+    }
+    // Without a usable /bin/sh a command of plain words still runs: it is
+    // executed directly, found in PATH.
+    let wrap = r#"mount --bind /dev/null /bin/sh && exec "$0" "$@""#;
+    let mut c = Container::start_with(&["-e", "false --ignored-arg"], Some(wrap));
+    let (status, out, _) = c.wait(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(c.exit_record(), "exit_code=1\n");
+    assert_eq!(text(&out.stderr), "");
 }
 
 #[test]
