@@ -5,7 +5,8 @@
 set -euo pipefail
 
 packages=(
-    build-essential pkg-config libssl-dev   # building (openssl for the ssh repository)
+    build-essential pkg-config perl make    # building (OpenSSL for the ssh repository
+                                            # is built from source and linked in)
     zstd gzip tar xz-utils                  # image archives, test interop
     busybox-static                          # the `test` image
     binutils                                # readelf: checks xdockerinit is static
