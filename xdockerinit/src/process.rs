@@ -191,19 +191,24 @@ pub fn direct_command(command: &[u8], path: &str) -> Option<(CString, Vec<CStrin
     let program = if first.contains(&b'/') {
         CString::new(first).ok()?
     } else {
-        path.split(':').filter(|d| !d.is_empty()).find_map(|dir| {
-            let mut full = dir.as_bytes().to_vec();
-            full.push(b'/');
-            full.extend_from_slice(first);
-            let full = CString::new(full).ok()?;
-            executable_file(&full).then_some(full)
-        })?
+        find_in_path(first, path)?
     };
     let argv = words
         .iter()
         .map(|w| CString::new(*w).ok())
         .collect::<Option<Vec<_>>>()?;
     Some((program, argv))
+}
+
+/// The first executable regular file `dir/name` for the dirs of `path`.
+pub fn find_in_path(name: &[u8], path: &str) -> Option<CString> {
+    path.split(':').filter(|d| !d.is_empty()).find_map(|dir| {
+        let mut full = dir.as_bytes().to_vec();
+        full.push(b'/');
+        full.extend_from_slice(name);
+        let full = CString::new(full).ok()?;
+        executable_file(&full).then_some(full)
+    })
 }
 
 /// A regular file we may execute.

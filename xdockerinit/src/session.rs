@@ -824,18 +824,7 @@ fn resolve(program: &CStr) -> CString {
     if bytes.contains(&b'/') {
         return program.to_owned();
     }
-    for dir in CHILD_PATH.split(':') {
-        let mut candidate = dir.as_bytes().to_vec();
-        candidate.push(b'/');
-        candidate.extend_from_slice(bytes);
-        if let Ok(path) = CString::new(candidate) {
-            // SAFETY: access reads a NUL-terminated path.
-            if unsafe { libc::access(path.as_ptr(), libc::X_OK) } == 0 {
-                return path;
-            }
-        }
-    }
-    program.to_owned()
+    process::find_in_path(bytes, CHILD_PATH).unwrap_or_else(|| program.to_owned())
 }
 
 /// Forks the command with `stdio` as its fds 0-2 and nothing else open, in a
@@ -852,6 +841,22 @@ fn spawn(
     // Built before fork: the child only makes async-signal-safe calls.
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
+    // `sh -c` of plain words runs them directly (see
+    // `process::direct_command`), falling back to the shell.
+    let direct = match argv {
+        [sh, dash_c, cmd] if sh.as_c_str() == process::SHELL && dash_c.as_c_str() == c"-c" => {
+            process::direct_command(cmd.to_bytes(), CHILD_PATH)
+        }
+        _ => None,
+    };
+    let mut direct_ptrs: Vec<*const libc::c_char> = Vec::new();
+    if let Some((_, words)) = &direct {
+        direct_ptrs = words.iter().map(|w| w.as_ptr()).collect();
+        direct_ptrs.push(std::ptr::null());
+    }
+    let direct_exec = direct
+        .as_ref()
+        .map(|(path, _)| (path.as_c_str(), &direct_ptrs[..]));
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let (report_r, report_w) = pipe()?;
@@ -861,6 +866,7 @@ fn spawn(
         ForkResult::Child => {
             drop(report_r);
             exec_child(
+                direct_exec,
                 &program,
                 &argv_ptrs,
                 &env_ptrs,
@@ -887,8 +893,10 @@ fn spawn(
     }
 }
 
-/// The child side of [`spawn`]; never returns.
+/// The child side of [`spawn`]; never returns. `direct` is tried before
+/// `program`.
 fn exec_child(
+    direct: Option<(&CStr, &[*const libc::c_char])>,
     program: &CStr,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
@@ -920,6 +928,9 @@ fn exec_child(
         );
         if libc::chdir(c"/root".as_ptr()) != 0 {
             libc::chdir(c"/".as_ptr());
+        }
+        if let Some((direct_program, direct_argv)) = direct {
+            libc::execve(direct_program.as_ptr(), direct_argv.as_ptr(), envp.as_ptr());
         }
         libc::execve(program.as_ptr(), argv.as_ptr(), envp.as_ptr());
     }
