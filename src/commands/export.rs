@@ -82,7 +82,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let summary = archive::export(
         &entry.dir.join(LAYER_DIR),
         &manifest,
-        BufWriter::with_capacity(1 << 20, &file),
+        BufWriter::with_capacity(1 << 20, archive::Writeback::new(&file)),
         &bar,
     )
     .with_context(|| format!("export image {}:{version}", image.name))?;

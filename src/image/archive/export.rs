@@ -6,6 +6,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
 
 use nix::sys::stat;
 use sha2::{Digest, Sha256};
@@ -16,7 +17,7 @@ use super::{
     fs_err, hex, ArchiveChecksum, ArchiveError, ArchiveManifest, ExportSummary, CHECKSUM_ENTRY,
     LAYER_PREFIX, MANIFEST_ENTRY, XATTR_PAX_PREFIX,
 };
-use crate::fsutil::tree::walk;
+use crate::fsutil::tree::{TreeEntry, WalkError};
 use crate::progress::Progress;
 
 /// Hashes and counts every byte written through it.
@@ -88,6 +89,56 @@ fn xattr_records(path: &Path) -> Result<Vec<u8>, ArchiveError> {
     Ok(out)
 }
 
+/// Lists `root` in the order of `fsutil::tree::walk` (pre-order, each
+/// directory's entries sorted by name, symlinks never followed), sending
+/// each entry as soon as it is known, so that archiving overlaps with the
+/// walk. Stops after an error or when the receiver is gone.
+fn walk_to(root: &Path, tx: &Sender<Result<TreeEntry, WalkError>>) {
+    let err = |path: &Path, source| WalkError {
+        path: path.to_path_buf(),
+        source,
+    };
+    let meta = match fs::symlink_metadata(root) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = tx.send(Err(err(root, e)));
+            return;
+        }
+    };
+    // Entries still to send, the next one last.
+    let mut stack = vec![TreeEntry {
+        rel: PathBuf::new(),
+        meta,
+    }];
+    while let Some(e) = stack.pop() {
+        let mut children = Vec::new();
+        if e.meta.is_dir() {
+            let dir = root.join(&e.rel);
+            let listed = fs::read_dir(&dir).and_then(|entries| {
+                for entry in entries {
+                    let entry = entry?;
+                    // lstat, relative to the directory.
+                    let meta = entry.metadata()?;
+                    children.push(TreeEntry {
+                        rel: e.rel.join(entry.file_name()),
+                        meta,
+                    });
+                }
+                Ok(())
+            });
+            if let Err(source) = listed {
+                let _ = tx.send(Err(err(&dir, source)));
+                return;
+            }
+            children.sort_by(|a, b| b.rel.cmp(&a.rel));
+        }
+        if tx.send(Ok(e)).is_err() {
+            return;
+        }
+        stack.append(&mut children);
+    }
+}
+
 fn append_bytes<W: Write>(b: &mut tar::Builder<W>, path: &str, data: &[u8]) -> io::Result<()> {
     let mut h = Header::new_ustar();
     h.set_entry_type(EntryType::Regular);
@@ -112,7 +163,31 @@ pub fn export<W: Write>(
     out: W,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, ArchiveError> {
-    let entries = walk(layer)?;
+    std::thread::scope(|s| {
+        // Unbounded: the walk never waits for the archive (which holds no
+        // more than the whole listing, as a walk into a Vec would).
+        let (tx, entries) = channel();
+        let walker = s.spawn(move || walk_to(layer, &tx));
+        let archived = archive_entries(layer, manifest, entries.into_iter(), out, progress);
+        // The walk ends when the entries run out, or when `archive_entries`
+        // returned early and dropped the receiver.
+        match (archived, walker.join()) {
+            (Ok(_), Err(_)) => Err(ArchiveError::Write(io::Error::other(
+                "the tree walk panicked",
+            ))),
+            (archived, _) => archived,
+        }
+    })
+}
+
+/// Writes the archive of `entries` (the walk of `layer`).
+fn archive_entries<W: Write>(
+    layer: &Path,
+    manifest: &ArchiveManifest,
+    entries: impl Iterator<Item = Result<TreeEntry, WalkError>>,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, ArchiveError> {
     progress.set_total(manifest.size);
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -137,6 +212,7 @@ pub fn export<W: Write>(
         skipped_sockets: 0,
     };
     for e in entries {
+        let e = e?;
         let src = layer.join(&e.rel);
         let name = Path::new(LAYER_PREFIX).join(&e.rel);
         let ft = e.meta.file_type();
@@ -220,4 +296,131 @@ pub fn export<W: Write>(
     let mut out = hw.inner.finish().map_err(ArchiveError::Write)?;
     out.flush().map_err(ArchiveError::Write)?;
     Ok(summary)
+}
+
+/// Bytes written between two writeback starts.
+const WRITEBACK_EVERY: u64 = 8 << 20;
+
+/// A [`Write`] for a new archive file, written from its start: every few
+/// MiB it asks the kernel to start writing back what it wrote
+/// (`sync_file_range`), so that the fsync that makes the file durable has
+/// little left to do. The archive then reaches the disk while it is still
+/// being compressed. Buffer it (e.g. `BufWriter`): writes go straight to the
+/// file.
+#[derive(Debug)]
+pub struct Writeback<'f> {
+    file: &'f File,
+    written: u64,
+    started: u64,
+}
+
+impl<'f> Writeback<'f> {
+    /// Wraps `file`, which is written from offset 0.
+    pub fn new(file: &'f File) -> Self {
+        Self {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+}
+
+impl Write for Writeback<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let mut file = self.file;
+        let n = file.write(buf)?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_EVERY {
+            if let (Ok(from), Ok(len)) = (
+                i64::try_from(self.started),
+                i64::try_from(self.written - self.started),
+            ) {
+                // Only a head start: the caller's fsync reports real errors,
+                // so the result is not looked at.
+                // SAFETY: sync_file_range takes only integers; the descriptor
+                // stays open while `self.file` is borrowed.
+                unsafe {
+                    libc::sync_file_range(
+                        std::os::fd::AsRawFd::as_raw_fd(self.file),
+                        from,
+                        len,
+                        libc::SYNC_FILE_RANGE_WRITE,
+                    );
+                }
+            }
+            self.started = self.written;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fsutil::tree::walk;
+    use std::os::unix::fs::symlink;
+
+    #[test]
+    fn the_streamed_walk_lists_like_fsutil_walk() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let r = t.path();
+        for d in ["b/c/d", "a", "b/e", "z.d", "b-", "b.x"] {
+            fs::create_dir_all(r.join(d)).expect("mkdir");
+        }
+        for f in ["b/c/d/f", "b/c/1", "b/e/2", "a/3", "top", "b-/4", "z.d/5"] {
+            fs::write(r.join(f), f).expect("write");
+        }
+        symlink("b", r.join("link-to-dir")).expect("symlink");
+        symlink("missing", r.join("b/dangling")).expect("symlink");
+
+        let (tx, rx) = channel();
+        walk_to(r, &tx);
+        drop(tx);
+        let streamed: Vec<(PathBuf, u64, bool)> = rx
+            .into_iter()
+            .map(|e| {
+                let e = e.expect("walk");
+                (e.rel, e.meta.ino(), e.meta.file_type().is_symlink())
+            })
+            .collect();
+        let listed: Vec<(PathBuf, u64, bool)> = walk(r)
+            .expect("walk")
+            .into_iter()
+            .map(|e| (e.rel, e.meta.ino(), e.meta.file_type().is_symlink()))
+            .collect();
+        assert_eq!(streamed, listed);
+        assert_eq!(streamed.len(), 18); // the root, 8 directories, 7 files, 2 symlinks
+    }
+
+    #[test]
+    fn a_missing_root_is_a_walk_error() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let (tx, rx) = channel();
+        walk_to(&t.path().join("nope"), &tx);
+        drop(tx);
+        let got: Vec<_> = rx.into_iter().collect();
+        assert!(matches!(got.as_slice(), [Err(WalkError { .. })]));
+    }
+
+    #[test]
+    fn writeback_writes_everything_in_order() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let path = t.path().join("f");
+        let file = File::create(&path).expect("create");
+        let piece: Vec<u8> = (0..=250u8).cycle().take(3 << 20).collect();
+        let mut w = io::BufWriter::with_capacity(1 << 20, Writeback::new(&file));
+        for _ in 0..7 {
+            w.write_all(&piece).expect("write");
+        }
+        w.flush().expect("flush");
+        drop(w);
+        file.sync_all().expect("fsync");
+        let back = fs::read(&path).expect("read");
+        assert_eq!(back.len(), 7 * piece.len());
+        assert!(back.chunks(piece.len()).all(|c| c == piece.as_slice()));
+    }
 }

@@ -8,6 +8,8 @@ use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
 
 use nix::sys::stat::{self, Mode, SFlag};
 use nix::sys::time::TimeSpec;
@@ -20,55 +22,218 @@ use super::{
     ArchiveManifest, ImportSummary, BLOCK, CHECKSUM_ENTRY, COPY_BUF, FORMAT, LAYER_PREFIX,
     MANIFEST_ENTRY, MAX_META_LEN, XATTR_PAX_PREFIX,
 };
-use crate::progress::{Progress, ProgressReader};
+use crate::progress::Progress;
 
-/// sha256 of a stream, lagging one tar block behind: when the checksum
-/// entry's header has just been read, the digest covers exactly the bytes
-/// before that header.
-#[derive(Debug)]
-struct LagHash {
-    hasher: Sha256,
-    pending: Vec<u8>,
-    total: u64,
+/// Decompressed bytes of the tar stream, in `CHUNK`-sized pieces (only the
+/// last one, or one cut short by a read error, is shorter).
+const CHUNK: usize = 1 << 20;
+/// Chunks decompressed ahead of the extraction.
+const DEPTH: usize = 4;
+
+/// One piece of the decompressed tar stream.
+struct Chunk {
+    /// `CHUNK` bytes long; the first `len` are stream data.
+    data: Vec<u8>,
+    len: usize,
+    /// Offset of `data[0]` in the stream.
+    start: u64,
+    /// sha256 of the stream bytes before `start`.
+    hash_before: Sha256,
 }
 
-impl LagHash {
-    fn feed(&mut self, data: &[u8]) {
-        self.total += data.len() as u64;
-        let len = self.pending.len() + data.len();
-        if len <= BLOCK {
-            self.pending.extend_from_slice(data);
-            return;
-        }
-        let to_hash = len - BLOCK;
-        if to_hash <= self.pending.len() {
-            self.hasher.update(&self.pending[..to_hash]);
-            self.pending.drain(..to_hash);
-            self.pending.extend_from_slice(data);
-        } else {
-            self.hasher.update(&self.pending);
-            let from_data = to_hash - self.pending.len();
-            self.hasher.update(&data[..from_data]);
-            self.pending.clear();
-            self.pending.extend_from_slice(&data[from_data..]);
-        }
+impl Chunk {
+    fn end(&self) -> u64 {
+        self.start + self.len as u64
     }
 }
 
-struct LagHashReader<R> {
+/// Counts the bytes read from the (compressed) input, for the progress bar
+/// that the extraction thread draws.
+struct CountingReader<'c, R> {
     inner: R,
-    state: Rc<RefCell<LagHash>>,
+    count: &'c AtomicU64,
 }
 
-impl<R: Read> Read for LagHashReader<R> {
+impl<R: Read> Read for CountingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.state.borrow_mut().feed(&buf[..n]);
+        self.count.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
-/// Picks the decompressor from the first bytes: zstd, gzip, or plain tar.
+/// Runs on its own thread: decompresses `input` into chunks and hashes them,
+/// so that both overlap with the file creation of the extraction. Stops at
+/// the end of the stream, after sending a read error, or when the receiver
+/// is gone (the extraction ended or failed).
+fn decode_chunks(
+    mut input: impl Read,
+    tx: &SyncSender<io::Result<Chunk>>,
+    recycled: &Receiver<Vec<u8>>,
+) {
+    let mut hasher = Sha256::new();
+    let mut start = 0u64;
+    loop {
+        let mut data = recycled.try_recv().unwrap_or_else(|_| vec![0; CHUNK]);
+        let mut len = 0;
+        let mut failed = None;
+        while len < CHUNK {
+            match input.read(&mut data[len..]) {
+                Ok(0) => break,
+                Ok(n) => len += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failed = Some(e);
+                    break;
+                }
+            }
+        }
+        if len > 0 {
+            let hash_before = hasher.clone();
+            hasher.update(&data[..len]);
+            let chunk = Chunk {
+                data,
+                len,
+                start,
+                hash_before,
+            };
+            start += len as u64;
+            if tx.send(Ok(chunk)).is_err() {
+                return;
+            }
+        }
+        if let Some(e) = failed {
+            let _ = tx.send(Err(e));
+            return;
+        }
+        if len < CHUNK {
+            return;
+        }
+    }
+}
+
+/// The chunk the tar reader is in. Tar headers start at multiples of
+/// `BLOCK`, and every chunk but the last is `CHUNK` long, a multiple of
+/// `BLOCK`: a header never straddles two chunks.
+#[derive(Default)]
+struct Window {
+    cur: Option<Chunk>,
+    /// Read position in `cur`.
+    pos: usize,
+}
+
+const _: () = assert!(CHUNK % BLOCK == 0);
+
+impl Window {
+    /// Stream bytes handed to the tar reader so far.
+    fn consumed(&self) -> u64 {
+        self.cur.as_ref().map_or(0, |c| c.start + self.pos as u64)
+    }
+
+    /// sha256 (hex) of the stream bytes before offset `at`, if `at` lies in
+    /// the current chunk.
+    fn digest_before(&self, at: u64) -> Option<String> {
+        let c = self
+            .cur
+            .as_ref()
+            .filter(|c| c.start <= at && at <= c.end())?;
+        let mut h = c.hash_before.clone();
+        h.update(&c.data[..usize::try_from(at - c.start).ok()?]);
+        Some(hex(&h.finalize()))
+    }
+}
+
+/// The tar reader's side of the channel.
+struct ChunkReader<'a> {
+    rx: Receiver<io::Result<Chunk>>,
+    recycle: Sender<Vec<u8>>,
+    window: Rc<RefCell<Window>>,
+    /// A read error was returned: never report a clean end after it.
+    failed: bool,
+    progress: Reporter<'a>,
+}
+
+impl<'a> ChunkReader<'a> {
+    /// Reads the chunks `decode_chunks` sends on `rx`, handing their buffers
+    /// back on `recycle`; `read` counts the input bytes for `progress`.
+    fn new(
+        rx: Receiver<io::Result<Chunk>>,
+        recycle: Sender<Vec<u8>>,
+        window: &Rc<RefCell<Window>>,
+        read: &'a AtomicU64,
+        progress: &'a dyn Progress,
+    ) -> Self {
+        Self {
+            rx,
+            recycle,
+            window: Rc::clone(window),
+            failed: false,
+            progress: Reporter {
+                read,
+                reported: 0,
+                progress,
+            },
+        }
+    }
+}
+
+/// Hands the input bytes the decoding thread has read to the progress bar.
+struct Reporter<'a> {
+    read: &'a AtomicU64,
+    reported: u64,
+    progress: &'a dyn Progress,
+}
+
+impl Reporter<'_> {
+    fn report(&mut self) {
+        let read = self.read.load(Ordering::Relaxed);
+        if read > self.reported {
+            self.progress.advance(read - self.reported);
+            self.reported = read;
+        }
+    }
+}
+
+impl Read for ChunkReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let mut w = self.window.borrow_mut();
+        loop {
+            if let Some(c) = &w.cur {
+                let left = &c.data[w.pos..c.len];
+                if !left.is_empty() {
+                    let n = left.len().min(buf.len());
+                    buf[..n].copy_from_slice(&left[..n]);
+                    w.pos += n;
+                    return Ok(n);
+                }
+            }
+            if self.failed {
+                return Err(io::Error::other("the archive could not be read"));
+            }
+            match self.rx.recv() {
+                Ok(Ok(chunk)) => {
+                    if let Some(old) = w.cur.replace(chunk) {
+                        let _ = self.recycle.send(old.data);
+                    }
+                    w.pos = 0;
+                    self.progress.report();
+                }
+                Ok(Err(e)) => {
+                    self.failed = true;
+                    self.progress.report();
+                    return Err(e);
+                }
+                Err(_) => {
+                    self.progress.report();
+                    return Ok(0);
+                }
+            }
+        }
+    }
+}
+
+/// Extension records that apply to the next real entry of a raw tar stream
+/// (GNU long names, pax headers).
 #[derive(Debug, Default)]
 struct Pending {
     long_name: Option<Vec<u8>>,
@@ -90,8 +255,7 @@ struct EntryMeta {
     xattrs: Vec<(String, Vec<u8>)>,
 }
 
-/// Parses pax records (`"<len> <key>=<value>\n"`); values may hold any
-/// byte, newlines included, so records are split by their length only.
+/// A path from header bytes, up to the first NUL.
 fn bytes_to_path(bytes: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt;
     let end = bytes.iter().position(|b| *b == 0).unwrap_or(bytes.len());
@@ -176,22 +340,43 @@ impl EntryMeta {
 /// Reads an `.xdockerimage` (or, with `allow_plain`, a plain tar whose
 /// entries are the root filesystem, as `docker export` writes) from `input`
 /// and extracts its layer into the empty directory `layer`.
-pub fn import<R: Read>(
+pub fn import<R: Read + Send>(
     input: R,
     layer: &Path,
     allow_plain: bool,
     progress: &dyn Progress,
 ) -> Result<ImportSummary, ArchiveError> {
-    let counted = ProgressReader::new(input, progress);
-    let state = Rc::new(RefCell::new(LagHash {
-        hasher: Sha256::new(),
-        pending: Vec::with_capacity(2 * BLOCK),
-        total: 0,
-    }));
-    let reader = LagHashReader {
-        inner: decompressor(counted)?,
-        state: Rc::clone(&state),
-    };
+    let read = AtomicU64::new(0);
+    let decoded = decompressor(CountingReader {
+        inner: input,
+        count: &read,
+    })?;
+    std::thread::scope(|s| {
+        let (tx, rx) = sync_channel(DEPTH);
+        let (recycle, recycled) = channel();
+        let worker = s.spawn(move || decode_chunks(decoded, &tx, &recycled));
+        let window = Rc::new(RefCell::new(Window::default()));
+        let reader = ChunkReader::new(rx, recycle, &window, &read, progress);
+        // Returns having dropped the reader, which stops the worker.
+        let result = extract_stream(reader, &window, layer, allow_plain);
+        let joined = worker.join();
+        match (result, joined) {
+            (Ok(_), Err(_)) => Err(ArchiveError::Read(io::Error::other(
+                "the decompression thread panicked",
+            ))),
+            (result, _) => result,
+        }
+    })
+}
+
+/// Extracts the tar stream `reader` delivers; `window` is the reader's, for
+/// the checksum.
+fn extract_stream(
+    reader: ChunkReader<'_>,
+    window: &RefCell<Window>,
+    layer: &Path,
+    allow_plain: bool,
+) -> Result<ImportSummary, ArchiveError> {
     let mut archive = tar::Archive::new(reader);
     // Raw entries: extension headers are interpreted here, by length, not
     // by tar-rs (whose pax reader splits records at newlines, which binary
@@ -254,14 +439,17 @@ pub fn import<R: Read>(
         }
         let rel = match &manifest {
             Some(_) if meta.path == Path::new(CHECKSUM_ENTRY) => {
-                let position = entry.raw_header_position();
-                let (digest, hashed) = {
-                    let s = state.borrow();
-                    (hex(&s.hasher.clone().finalize()), s.total - BLOCK as u64)
+                let hashed = entry.raw_header_position();
+                let digest = {
+                    let w = window.borrow();
+                    // The reader stands right after this header, so the
+                    // digest covers exactly the bytes before it.
+                    if w.consumed().checked_sub(BLOCK as u64) != Some(hashed) {
+                        return Err(bad(&shown, "checksum entry is not a plain tar header"));
+                    }
+                    w.digest_before(hashed)
+                        .ok_or_else(|| bad(&shown, "checksum entry is not a plain tar header"))?
                 };
-                if hashed != position {
-                    return Err(bad(&shown, "checksum entry is not a plain tar header"));
-                }
                 let text = read_small(&mut entry, "checksum")?;
                 let c: ArchiveChecksum = toml::from_str(&text)
                     .map_err(|e| ArchiveError::Manifest(crate::config::toml_reason(&text, &e)))?;
@@ -557,5 +745,199 @@ impl Extractor {
             self.set_mtime(&dir, mtime)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::progress::NoProgress;
+
+    /// Deterministic bytes that don't repeat with any short period.
+    fn stream(len: usize) -> Vec<u8> {
+        let mut x = 0x9e37_79b9_u32;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                x.to_le_bytes()[0]
+            })
+            .collect()
+    }
+
+    fn sha(data: &[u8]) -> String {
+        hex(&Sha256::digest(data))
+    }
+
+    /// Runs `decode_chunks` on `input` and hands the reader to `body`.
+    fn with_reader<R: Read + Send>(input: R, body: impl FnOnce(ChunkReader<'_>, &RefCell<Window>)) {
+        let read = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            let (tx, rx) = sync_channel(DEPTH);
+            let (recycle, recycled) = channel();
+            s.spawn(move || decode_chunks(input, &tx, &recycled));
+            let window = Rc::new(RefCell::new(Window::default()));
+            let reader = ChunkReader::new(rx, recycle, &window, &read, &NoProgress);
+            body(reader, &window);
+        });
+    }
+
+    #[test]
+    fn chunks_deliver_the_stream_and_the_digest_of_any_recent_prefix() {
+        let data = stream(2 * CHUNK + 5000);
+        with_reader(&data[..], |mut r, window| {
+            let mut got = Vec::new();
+            let mut buf = [0u8; BLOCK];
+            loop {
+                let n = r.read(&mut buf).expect("read");
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+                let at = got.len() as u64;
+                let w = window.borrow();
+                assert_eq!(w.consumed(), at);
+                // Header-sized steps around the chunk boundaries, as the
+                // checksum check uses them.
+                let near = |b: u64| at + 2 * BLOCK as u64 >= b && at <= b + 2 * BLOCK as u64;
+                if near(CHUNK as u64) || near(2 * CHUNK as u64) || at == data.len() as u64 {
+                    let before = at - BLOCK as u64;
+                    let pos = usize::try_from(before).expect("usize");
+                    assert_eq!(w.digest_before(before), Some(sha(&data[..pos])), "at {at}");
+                }
+            }
+            assert!(got == data, "the stream came through changed");
+            let w = window.borrow();
+            assert_eq!(
+                w.digest_before(2 * CHUNK as u64 - 1),
+                None,
+                "older chunks are not kept"
+            );
+        });
+    }
+
+    /// Fails after `ok` bytes.
+    struct Failing<'d> {
+        data: &'d [u8],
+        ok: usize,
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::other("disk on fire"));
+            }
+            let n = buf.len().min(self.ok).min(self.data.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_read_error_comes_after_the_bytes_before_it_and_stays() {
+        let data = stream(CHUNK + 1000);
+        let input = Failing {
+            data: &data,
+            ok: CHUNK + 700,
+        };
+        with_reader(input, |mut r, _| {
+            let mut got = Vec::new();
+            let err = r.read_to_end(&mut got).expect_err("must fail");
+            assert_eq!(err.to_string(), "disk on fire");
+            assert_eq!(got.len(), CHUNK + 700);
+            let mut buf = [0u8; 16];
+            assert!(r.read(&mut buf).is_err(), "no clean end after an error");
+        });
+    }
+
+    /// An `.xdockerimage` tar (uncompressed) whose checksum entry starts at
+    /// byte `at` of the stream; `corrupt` flips a content byte after the
+    /// checksum was computed.
+    fn archive_with_checksum_at(at: usize, corrupt: bool) -> Vec<u8> {
+        let uid = nix::unistd::getuid().as_raw();
+        let gid = nix::unistd::getgid().as_raw();
+        let entry = |path: &str, size: usize| {
+            let mut h = Header::new_ustar();
+            h.set_entry_type(EntryType::Regular);
+            h.set_path(path).expect("path");
+            h.set_mode(0o644);
+            h.set_uid(u64::from(uid));
+            h.set_gid(u64::from(gid));
+            h.set_size(size as u64);
+            h.set_cksum();
+            h
+        };
+        let padded = |n: usize| n.div_ceil(BLOCK) * BLOCK;
+        let manifest = ArchiveManifest {
+            format: FORMAT,
+            name: "t".to_string(),
+            version: "1".to_string(),
+            created: "2024-01-01T00:00:00+00:00".to_string(),
+            base_layers: Vec::new(),
+            size: 0,
+        };
+        let append = |tar: &mut Vec<u8>, h: &Header, data: &[u8]| {
+            tar.extend_from_slice(h.as_bytes());
+            tar.extend_from_slice(data);
+            tar.resize(padded(tar.len()), 0);
+        };
+        let text = toml::to_string(&manifest).expect("toml");
+        let mut tar = Vec::new();
+        append(
+            &mut tar,
+            &entry(MANIFEST_ENTRY, text.len()),
+            text.as_bytes(),
+        );
+        let size = at - 2 * BLOCK - padded(text.len());
+        append(&mut tar, &entry("rlayer/f", size), &stream(size));
+        assert_eq!(tar.len(), at);
+        let checksum = ArchiveChecksum {
+            sha256: sha(&tar),
+            bytes: at as u64,
+        };
+        if corrupt {
+            tar[at - 1] ^= 1;
+        }
+        let text = toml::to_string(&checksum).expect("toml");
+        append(
+            &mut tar,
+            &entry(CHECKSUM_ENTRY, text.len()),
+            text.as_bytes(),
+        );
+        tar.resize(tar.len() + 2 * BLOCK, 0);
+        tar
+    }
+
+    #[test]
+    fn the_checksum_is_checked_wherever_its_header_falls() {
+        for at in [
+            4 * BLOCK,
+            CHUNK - BLOCK,
+            CHUNK,
+            CHUNK + BLOCK,
+            2 * CHUNK - BLOCK,
+        ] {
+            let t = tempfile::tempdir().expect("tempdir");
+            let layer = t.path().join("layer");
+            fs::create_dir(&layer).expect("mkdir");
+            let data = archive_with_checksum_at(at, false);
+            let summary = import(&data[..], &layer, false, &NoProgress)
+                .unwrap_or_else(|e| panic!("checksum at {at}: {e}"));
+            assert_eq!(summary.entries, 1);
+            let len = fs::metadata(layer.join("f")).expect("stat").len();
+            assert_eq!(summary.bytes, len);
+
+            let t = tempfile::tempdir().expect("tempdir");
+            let layer = t.path().join("layer");
+            fs::create_dir(&layer).expect("mkdir");
+            let data = archive_with_checksum_at(at, true);
+            match import(&data[..], &layer, false, &NoProgress) {
+                Err(ArchiveError::Checksum { .. }) => {}
+                other => panic!("corrupt, checksum at {at}: {other:?}"),
+            }
+        }
     }
 }

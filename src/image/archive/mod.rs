@@ -27,7 +27,7 @@ mod export;
 mod import;
 mod pax;
 
-pub use export::export;
+pub use export::{export, Writeback};
 pub use import::import;
 
 /// Version of the archive layout written by this xdocker.
@@ -131,7 +131,9 @@ pub fn hex(bytes: &[u8]) -> String {
 }
 
 /// Picks the decompressor from the first bytes: zstd, gzip, or plain tar.
-pub(crate) fn decompressor<'a, R: Read + 'a>(input: R) -> Result<Box<dyn Read + 'a>, ArchiveError> {
+pub(crate) fn decompressor<'a, R: Read + Send + 'a>(
+    input: R,
+) -> Result<Box<dyn Read + Send + 'a>, ArchiveError> {
     let mut br = BufReader::with_capacity(COPY_BUF, input);
     let magic = br.fill_buf().map_err(ArchiveError::Read)?;
     if magic.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
@@ -177,10 +179,8 @@ pub(crate) fn read_small<R: Read>(
     Ok(text)
 }
 
-/// Extension records that apply to the next real entry of a raw tar stream
-/// (GNU long names, pax headers).
 /// Reads only the manifest at the start of an archive (for listings).
-pub fn read_manifest<R: Read>(input: R) -> Result<ArchiveManifest, ArchiveError> {
+pub fn read_manifest<R: Read + Send>(input: R) -> Result<ArchiveManifest, ArchiveError> {
     let mut archive = tar::Archive::new(decompressor(input)?);
     let mut entries = archive.entries().map_err(ArchiveError::Read)?;
     let mut entry = entries

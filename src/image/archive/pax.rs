@@ -15,6 +15,7 @@ pub(crate) fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
     rec
 }
 
+/// Parses pax records (`"<len> <key>=<value>\n"`); values may hold any
 /// byte, newlines included, so records are split by their length only.
 pub(crate) fn parse_pax(mut data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, String> {
     let mut out = Vec::new();
