@@ -742,3 +742,77 @@ fn destroy_never_deletes_through_a_live_mount() {
     assert!(h.home.path().join("containers/held/config.toml").exists());
     h.run("-a destroy -c held").ok();
 }
+
+/// The capability sets of a process as `/proc/PID/status` shows them.
+fn cap_sets(status: &str) -> std::collections::HashMap<String, u64> {
+    status
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(":\t")?;
+            k.starts_with("Cap")
+                .then(|| (k.to_string(), u64::from_str_radix(v.trim(), 16).ok()))
+                .and_then(|(k, v)| Some((k, v?)))
+        })
+        .collect()
+}
+
+#[test]
+fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
+    if !common::require_root("root_inside_cannot_touch_the_host_kernel_clock_or_modules") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c caps").ok();
+    h.run("-a boot -c caps").ok();
+    let pid = h.pid("caps").expect("pid");
+    let dropped = [16u32, 17, 22, 25, 30, 32, 33, 34, 35, 38, 39];
+    let kept = [0u32, 1, 6, 7, 12, 21]; // chown, dac_override, setgid, setuid, net_admin, sys_admin
+    let check = |what: &str, status: &str| {
+        let sets = cap_sets(status);
+        let bnd = sets["CapBnd"];
+        for c in dropped {
+            assert_eq!(
+                bnd & (1 << c),
+                0,
+                "{what}: capability {c} in the bounding set"
+            );
+            assert_eq!(
+                sets["CapEff"] & (1 << c),
+                0,
+                "{what}: capability {c} effective"
+            );
+        }
+        for c in kept {
+            assert_ne!(bnd & (1 << c), 0, "{what}: capability {c} kept");
+        }
+        assert_eq!(sets["CapInh"], 0, "{what}: inheritable");
+        assert_eq!(sets["CapAmb"], 0, "{what}: ambient");
+    };
+    // xdockerinit, and a command of a session.
+    check(
+        "init",
+        &fs::read_to_string(format!("/proc/{pid}/status")).expect("status"),
+    );
+    let inside = h
+        .run_in(
+            None,
+            ["-a", "run", "-c", "caps", "--cmd", "cat /proc/self/status"],
+        )
+        .ok()
+        .to_string();
+    check("session", &inside);
+
+    // Setting the clock is refused inside (CAP_SYS_TIME), and the host's
+    // clock is not moved.
+    let before = std::time::SystemTime::now();
+    let r = h.run_in(
+        None,
+        ["-a", "run", "-c", "caps", "--cmd", "date -s 2001-01-01"],
+    );
+    // (busybox date reports the refusal but exits 0)
+    assert!(r.stderr.contains("Operation not permitted"), "{r:?}");
+    let year_2020 = std::time::UNIX_EPOCH + Duration::from_secs(1_577_836_800);
+    assert!(std::time::SystemTime::now() > year_2020.max(before - Duration::from_secs(1)));
+    h.run("-a kill -c caps").ok();
+}

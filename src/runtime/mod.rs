@@ -2,6 +2,7 @@
 //! xdockerinit as PID 1), stop (shutdown or kill), and releasing whatever a
 //! stopped container still holds — however it stopped.
 
+pub mod caps;
 pub mod init_binary;
 pub mod netns;
 pub mod rootfs;
@@ -847,7 +848,10 @@ fn child_main(
     let err = match (prepared, inside.map(InsideNet::configure)) {
         (Err(e), _) => e,
         (Ok(()), Some(Err(e))) => format!("network: {e}"),
-        (Ok(()), _) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
+        (Ok(()), _) => match caps::restrict() {
+            Ok(()) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
+            Err(e) => e,
+        },
     };
     channel.error(&err);
     // SAFETY: as above.
