@@ -816,3 +816,59 @@ fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
     assert!(std::time::SystemTime::now() > year_2020.max(before - Duration::from_secs(1)));
     h.run("-a kill -c caps").ok();
 }
+
+#[test]
+fn proc_is_masked_and_kernel_knobs_are_read_only() {
+    if !common::require_root("proc_is_masked_and_kernel_knobs_are_read_only") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c hostnet").ok();
+    h.run("-a create -m test -c ownnet --net CUSTOM").ok();
+    h.run("-a boot -c hostnet").ok();
+    h.run("-a boot -c ownnet").ok();
+    let run = |c: &str, cmd: &str| h.run_in(None, ["-a", "run", "-c", c, "--cmd", cmd]);
+    // Host-wide files read as empty.
+    for c in ["hostnet", "ownnet"] {
+        // (kcore may be missing altogether: this VM's kernel has none)
+        let r = run(
+            c,
+            "cat /proc/kcore 2>/dev/null | wc -c; cat /proc/keys | wc -c; ls /proc/acpi 2>/dev/null | wc -l",
+        );
+        assert_eq!(
+            r.ok().split_whitespace().collect::<Vec<_>>(),
+            ["0", "0", "0"],
+            "{c}"
+        );
+        // Writing the value a kernel knob already has would change nothing
+        // even if it went through; it must be refused all the same.
+        let r = run(c, "cat /proc/sys/kernel/pid_max > /proc/sys/kernel/pid_max");
+        assert!(r.stderr.contains("Read-only file system"), "{c}: {r:?}");
+        let r = run(
+            c,
+            "cat /proc/sys/vm/overcommit_memory > /proc/sys/vm/overcommit_memory",
+        );
+        assert!(r.stderr.contains("Read-only file system"), "{c}: {r:?}");
+        assert!(
+            run(c, "[ -w /proc/sysrq-trigger ]").code != 0,
+            "{c}: sysrq-trigger writable"
+        );
+        // Reading stays possible.
+        run(c, "cat /proc/sys/kernel/ostype").ok();
+    }
+    // Network settings: the host's stay read-only in a HOST container, a
+    // container with its own netns may set its own.
+    let r = run(
+        "hostnet",
+        "cat /proc/sys/net/ipv4/ip_forward > /proc/sys/net/ipv4/ip_forward",
+    );
+    assert!(r.stderr.contains("Read-only file system"), "{r:?}");
+    run(
+        "ownnet",
+        "echo 1 > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward",
+    )
+    .ok();
+    h.run("-a kill -c hostnet").ok();
+    h.run("-a kill -c ownnet").ok();
+}

@@ -848,7 +848,10 @@ fn child_main(
     let err = match (prepared, inside.map(InsideNet::configure)) {
         (Err(e), _) => e,
         (Ok(()), Some(Err(e))) => format!("network: {e}"),
-        (Ok(()), _) => match caps::restrict() {
+        (Ok(()), _) => match rootfs::restrict_proc(inside.is_some())
+            .map_err(|e| e.to_string())
+            .and_then(|()| caps::restrict())
+        {
             Ok(()) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
             Err(e) => e,
         },

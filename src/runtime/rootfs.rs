@@ -318,6 +318,86 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     Ok(())
 }
 
+/// Files of /proc that tell about or act on the host: covered by /dev/null.
+const PROC_MASKED_FILES: &[&str] = &[
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/sched_debug",
+    "/proc/latency_stats",
+    "/proc/timer_stats",
+];
+/// Directories of /proc about host hardware: covered by an empty read-only tmpfs.
+const PROC_MASKED_DIRS: &[&str] = &["/proc/acpi", "/proc/scsi", "/proc/asound"];
+/// Parts of /proc that set the host kernel: read-only.
+const PROC_READ_ONLY: &[&str] = &[
+    "/proc/sys",
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sysrq-trigger",
+];
+
+/// Leaves /proc to the container the way Docker and LXC's `proc:mixed`
+/// do: host-wide files masked, `/proc/sys` and the other kernel knobs
+/// read-only, except `/proc/sys/net` when the container has a network
+/// namespace of its own (those settings are its own). Runs in the child
+/// after pivot_root, on the /proc it mounted itself.
+pub fn restrict_proc(own_network: bool) -> Result<(), RootfsError> {
+    let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let exists = |p: &str| fs::symlink_metadata(p).is_ok();
+    for f in PROC_MASKED_FILES.iter().filter(|f| exists(f)) {
+        mount(
+            Some("/dev/null"),
+            *f,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(sys("mask", Path::new(f)))?;
+    }
+    for d in PROC_MASKED_DIRS.iter().filter(|d| exists(d)) {
+        mount(
+            Some("tmpfs"),
+            *d,
+            Some("tmpfs"),
+            proc_flags | MsFlags::MS_RDONLY,
+            Some("size=0"),
+        )
+        .map_err(sys("mask", Path::new(d)))?;
+    }
+    let bind_self = |p: &str, read_only: bool| {
+        mount(
+            Some(p),
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(sys("bind", Path::new(p)))?;
+        let ro = if read_only {
+            MsFlags::MS_RDONLY
+        } else {
+            MsFlags::empty()
+        };
+        mount(
+            None::<&str>,
+            p,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | proc_flags | ro,
+            None::<&str>,
+        )
+        .map_err(sys("remount", Path::new(p)))
+    };
+    for p in PROC_READ_ONLY.iter().filter(|p| exists(p)) {
+        bind_self(p, true)?;
+    }
+    if own_network && exists("/proc/sys/net") {
+        bind_self("/proc/sys/net", false)?;
+    }
+    Ok(())
+}
+
 /// A private /dev: tmpfs with the usual nodes, a new devpts instance and
 /// its ptmx, shm, and the /proc/self/fd links.
 fn build_dev(root: &Path) -> Result<(), RootfsError> {
