@@ -68,15 +68,7 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     argv_ptrs.push(std::ptr::null());
     // A command of plain words runs without the shell in between, as make
     // does (the shell would exec it in the end anyway): one exec fewer.
-    let direct = direct_command(command.to_bytes(), CHILD_PATH);
-    let mut direct_ptrs: Vec<*const libc::c_char> = Vec::new();
-    if let Some((_, words)) = &direct {
-        direct_ptrs = words.iter().map(|w| w.as_ptr()).collect();
-        direct_ptrs.push(std::ptr::null());
-    }
-    let direct_exec = direct
-        .as_ref()
-        .map(|(path, _)| (path.as_c_str(), &direct_ptrs[..]));
+    let direct = DirectExec::prepare(command);
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
@@ -90,7 +82,12 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
     match unsafe { fork() }.map_err(|e| ("fork the main child", e))? {
         ForkResult::Child => {
             drop(report_r);
-            exec_child(direct_exec, &argv_ptrs, &env_ptrs, report_w.as_raw_fd())
+            exec_child(
+                direct.as_ref().map(DirectExec::parts),
+                &argv_ptrs,
+                &env_ptrs,
+                report_w.as_raw_fd(),
+            )
         }
         ForkResult::Parent { child } => {
             drop(report_w);
@@ -198,6 +195,35 @@ pub fn direct_command(command: &[u8], path: &str) -> Option<(CString, Vec<CStrin
         .map(|w| CString::new(*w).ok())
         .collect::<Option<Vec<_>>>()?;
     Some((program, argv))
+}
+
+/// A `sh -c` command prepared, before fork, to be executed directly (see
+/// [`direct_command`]).
+#[derive(Debug)]
+pub struct DirectExec {
+    program: CString,
+    /// Owns the strings `argv` points to.
+    _words: Vec<CString>,
+    argv: Vec<*const libc::c_char>,
+}
+
+impl DirectExec {
+    /// `None` when the command needs the shell.
+    pub fn prepare(command: &CStr) -> Option<Self> {
+        let (program, words) = direct_command(command.to_bytes(), CHILD_PATH)?;
+        let mut argv: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
+        argv.push(std::ptr::null());
+        Some(Self {
+            program,
+            _words: words,
+            argv,
+        })
+    }
+
+    /// The program and its null-terminated argv, for execve.
+    pub fn parts(&self) -> (&CStr, &[*const libc::c_char]) {
+        (&self.program, &self.argv)
+    }
 }
 
 /// The first executable regular file `dir/name` for the dirs of `path`.

@@ -845,18 +845,10 @@ fn spawn(
     // `process::direct_command`), falling back to the shell.
     let direct = match argv {
         [sh, dash_c, cmd] if sh.as_c_str() == process::SHELL && dash_c.as_c_str() == c"-c" => {
-            process::direct_command(cmd.to_bytes(), CHILD_PATH)
+            process::DirectExec::prepare(cmd)
         }
         _ => None,
     };
-    let mut direct_ptrs: Vec<*const libc::c_char> = Vec::new();
-    if let Some((_, words)) = &direct {
-        direct_ptrs = words.iter().map(|w| w.as_ptr()).collect();
-        direct_ptrs.push(std::ptr::null());
-    }
-    let direct_exec = direct
-        .as_ref()
-        .map(|(path, _)| (path.as_c_str(), &direct_ptrs[..]));
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
     let (report_r, report_w) = pipe()?;
@@ -866,7 +858,7 @@ fn spawn(
         ForkResult::Child => {
             drop(report_r);
             exec_child(
-                direct_exec,
+                direct.as_ref().map(process::DirectExec::parts),
                 &program,
                 &argv_ptrs,
                 &env_ptrs,
