@@ -103,6 +103,23 @@ fn step<'a>(name: &'a Name, step: &'static str) -> impl FnOnce(String) -> Runtim
     }
 }
 
+/// A network failure of container `name`, from any error.
+fn net_error<E: std::fmt::Display>(name: &Name) -> impl Fn(E) -> RuntimeError + Copy + '_ {
+    move |e| RuntimeError::Network {
+        name: name.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+/// A bad `[network]` setting in xdocker.toml.
+fn network_config_error(reason: String) -> RuntimeError {
+    RuntimeError::Step {
+        name: "xdocker.toml".to_string(),
+        step: "[network]",
+        reason,
+    }
+}
+
 /// Kills and reaps a half-started child unless disarmed.
 struct ChildGuard(Option<Pid>);
 
@@ -147,11 +164,7 @@ impl Runtime {
 
     /// The bridge subnet of this home, checked.
     pub fn subnet(&self) -> Result<Subnet, RuntimeError> {
-        Subnet::parse(&self.config.network.subnet).map_err(|reason| RuntimeError::Step {
-            name: "xdocker.toml".to_string(),
-            step: "[network]",
-            reason,
-        })
+        Subnet::parse(&self.config.network.subnet).map_err(network_config_error)
     }
 
     fn port_leases(&self) -> PortLeases {
@@ -193,10 +206,7 @@ impl Runtime {
                 }
             }
         }
-        let bad = |e: net::ipam::VipError| RuntimeError::Network {
-            name: name.to_string(),
-            reason: e.to_string(),
-        };
+        let bad = net_error::<net::ipam::VipError>(name);
         match requested {
             Some(vip) => {
                 subnet.check(vip).map_err(bad)?;
@@ -220,23 +230,10 @@ impl Runtime {
         name: &Name,
         config: &ContainerConfig,
     ) -> Result<BridgePlan, RuntimeError> {
-        let bad = |reason: String| RuntimeError::Network {
-            name: name.to_string(),
-            reason,
-        };
+        let bad = net_error::<String>(name);
         let network = &self.config.network;
-        net::check_ifname("[network] bridge", &network.bridge).map_err(|reason| {
-            RuntimeError::Step {
-                name: "xdocker.toml".to_string(),
-                step: "[network]",
-                reason,
-            }
-        })?;
-        net::nft::check_table_name(&network.nft_table).map_err(|reason| RuntimeError::Step {
-            name: "xdocker.toml".to_string(),
-            step: "[network]",
-            reason,
-        })?;
+        net::check_ifname("[network] bridge", &network.bridge).map_err(network_config_error)?;
+        net::nft::check_table_name(&network.nft_table).map_err(network_config_error)?;
         let subnet = self.subnet()?;
         let vip = config
             .vip
@@ -276,16 +273,10 @@ impl Runtime {
     /// Releases a BRIDGE container's veth, rules and port leases.
     fn release_bridge(&self, name: &Name, state: &BridgeState) -> Result<(), RuntimeError> {
         let _lock = self.network_lock()?;
-        net::release(state).map_err(|e| RuntimeError::Network {
-            name: name.to_string(),
-            reason: e.to_string(),
-        })?;
+        net::release(state).map_err(net_error(name))?;
         self.port_leases()
             .give_back(name.as_str())
-            .map_err(|e| RuntimeError::Network {
-                name: name.to_string(),
-                reason: e.to_string(),
-            })
+            .map_err(net_error(name))
     }
 
     /// True when container `name` runs now.
@@ -533,17 +524,11 @@ impl Runtime {
                 let lock = self.network_lock()?;
                 leases
                     .take(name.as_str(), &b.maps, |owner| self.is_running(owner))
-                    .map_err(|e| RuntimeError::Network {
-                        name: name.to_string(),
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(net_error(name))?;
                 lease_undo = Undo(Some(|| {
                     let _ = leases.give_back(name.as_str());
                 }));
-                net::prepare_host(b).map_err(|e| RuntimeError::Network {
-                    name: name.to_string(),
-                    reason: e.to_string(),
-                })?;
+                net::prepare_host(b).map_err(net_error(name))?;
                 Some(lock)
             }
             None => None,
@@ -596,10 +581,7 @@ impl Runtime {
         let mut bridge_undo = Undo(None);
         if let Some(b) = &bridge {
             let pid_u32 = u32::try_from(pid.as_raw()).unwrap_or_default();
-            let st = net::attach(b, pid_u32).map_err(|e| RuntimeError::Network {
-                name: name.to_string(),
-                reason: e.to_string(),
-            })?;
+            let st = net::attach(b, pid_u32).map_err(net_error(name))?;
             let undo_state = st.clone();
             bridge_undo = Undo(Some(move || {
                 let _ = net::release(&undo_state);
