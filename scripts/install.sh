@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # install.sh - set up xdocker on this machine: system packages, build,
-# install (binaries, scripts, templates, man pages) under PREFIX
+# install (binaries, scripts, templates, man pages, bash and zsh completions,
+# the xdocker-autostart systemd unit) under PREFIX
 # (default /usr/local), then build the `test` image with
 # `xdocker -a install_test` and boot a container `test` from it. Needs root.
 #
 # Environment: PREFIX=/usr/local  XDOCKER_HOME=/var/xdocker
+#              SYSTEMD_UNIT_DIR=/etc/systemd/system
 set -euo pipefail
 top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 prefix=${PREFIX:-/usr/local}
@@ -23,6 +25,14 @@ rm -rf "$share/scripts/tests"
 cp -r "$top/templates" "$share/templates"
 install -D -m 0644 "$top/man/xdocker.1" "$prefix/share/man/man1/xdocker.1"
 install -D -m 0644 "$top/man/xdockerinit.8" "$prefix/share/man/man8/xdockerinit.8"
+install -D -m 0644 "$top/completions/xdocker.bash" "$prefix/share/bash-completion/completions/xdocker"
+install -D -m 0644 "$top/completions/_xdocker" "$prefix/share/zsh/site-functions/_xdocker"
+# The autostart unit (not enabled: systemctl enable --now xdocker-autostart).
+unit_dir=${SYSTEMD_UNIT_DIR:-/etc/systemd/system}
+mkdir -p "$unit_dir"
+sed -e "s|@PREFIX@|$prefix|g" -e "s|@XDOCKER_HOME@|${XDOCKER_HOME:-/var/xdocker}|g" "$top/systemd/xdocker-autostart.service" >"$unit_dir/xdocker-autostart.service.tmp"
+mv "$unit_dir/xdocker-autostart.service.tmp" "$unit_dir/xdocker-autostart.service"
+[ -d /run/systemd/system ] && systemctl daemon-reload || true
 command -v mandb >/dev/null 2>&1 && mandb -q >/dev/null 2>&1 || true
 
 echo "installed: $prefix/bin/xdocker $("$prefix/bin/xdocker" -v)"

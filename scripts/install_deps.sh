@@ -11,6 +11,9 @@ packages=(
     busybox-static                          # the `test` image
     binutils                                # readelf: checks xdockerinit is static
     attr jq                                 # inspecting layers and --json output
+    zsh                                     # checking the zsh completion
+    debootstrap                             # scripts/xdocker_create_image_debian.sh
+    systemd man-db                          # systemd-analyze checks the autostart unit
     iproute2 nftables                       # networking
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)

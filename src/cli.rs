@@ -19,6 +19,7 @@ pub enum Show {
     Containers,
     ContainerRoot,
     Ssearch,
+    Info,
 }
 
 /// Actions (`-a`).
@@ -48,6 +49,7 @@ pub enum Action {
     Rplfile,
     Putfile,
     Getfile,
+    Autostart,
 }
 
 /// Network modes of a container.
@@ -58,6 +60,37 @@ pub enum Net {
     Bridge,
     Host,
     Custom,
+}
+
+/// `--autostart ORDER|off`: boot the container at host start (lower
+/// orders first), or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Autostart {
+    Order(u32),
+    Off,
+}
+
+impl FromStr for Autostart {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "off" | "no" => Ok(Self::Off),
+            _ => match s.parse::<u32>() {
+                Ok(n) if n <= 9999 => Ok(Self::Order(n)),
+                _ => Err(format!("'{s}' is not an autostart order 0-9999 or off")),
+            },
+        }
+    }
+}
+
+impl Autostart {
+    /// The order as stored in a container's config (None: not started).
+    pub fn order(self) -> Option<u32> {
+        match self {
+            Self::Order(n) => Some(n),
+            Self::Off => None,
+        }
+    }
 }
 
 /// One `--port-mapping` entry: host port to container port.
@@ -327,8 +360,9 @@ const VERBS_HELP: &str = "\
 Shows:
   images          [--json]
   containers      [--json]
-  container_root  -c C
+  container_root  -c C [--json]
   ssearch         [--srepo user@host[:port][/dir]] [--match S] [--json]
+  info            -c C [--json]
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
@@ -351,7 +385,10 @@ Actions:
   rplfile         -c C --template-file T --mapping-file M [--instance-file I]
   putfile         -c C --src-file HOST --dst-file CTR
   getfile         -c C --src-file CTR --dst-file HOST
+  autostart       [-h]                 boot (-h: shut down) every autostart container
+  autostart       -c C --autostart ORDER|off
 Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
+             --autostart ORDER
 Cgroup opts: --cpus --cpu-quota --mem-limit
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
@@ -407,7 +444,7 @@ pub struct Args {
     /// Run CMD as the container's main process (single-process mode)
     #[arg(short = 'e', long = "exec", value_name = "CMD", value_parser = parse_nonempty)]
     pub exec: Option<String>,
-    /// With destroy: shut the container down first
+    /// With destroy: shut the container down first; with autostart: shut down
     #[arg(short = 'h', long = "shutdown")]
     pub shutdown: bool,
 
@@ -438,6 +475,9 @@ pub struct Args {
     /// Memory limit, e.g. 512M
     #[arg(long = "mem-limit", value_name = "SIZE")]
     pub mem_limit: Option<MemLimit>,
+    /// Boot at host start, lower ORDER first (off: do not)
+    #[arg(long = "autostart", value_name = "ORDER")]
+    pub autostart: Option<Autostart>,
 
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
@@ -507,7 +547,15 @@ pub enum Request {
 pub struct UsageError(pub String);
 
 const GLOBAL: &[&str] = &["show", "action", "debug", "force", "help", "print_version"];
-const CREATE_OPTS: &[&str] = &["host", "net", "host_eth", "vip", "port_mapping", "volume"];
+const CREATE_OPTS: &[&str] = &[
+    "host",
+    "net",
+    "host_eth",
+    "vip",
+    "port_mapping",
+    "volume",
+    "autostart",
+];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
 
@@ -516,7 +564,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
     let both = |a: &[&'static str], b: &[&'static str]| [a, b].concat();
     match verb {
         Verb::Show(Show::Images) | Verb::Show(Show::Containers) => (&[], vec!["json"]),
-        Verb::Show(Show::ContainerRoot) => (&["container"], vec![]),
+        Verb::Show(Show::ContainerRoot) | Verb::Show(Show::Info) => (&["container"], vec!["json"]),
         Verb::Show(Show::Ssearch) => (&[], vec!["srepo", "match_", "json"]),
         Verb::Action(a) => match a {
             Action::InstallTest => (&[], vec!["version"]),
@@ -553,6 +601,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                 vec!["instance_file"],
             ),
             Action::Putfile | Action::Getfile => (&["container", "src_file", "dst_file"], vec![]),
+            Action::Autostart => (&[], vec!["container", "autostart", "shutdown"]),
         },
     }
 }
@@ -646,6 +695,26 @@ impl Request {
                     spelling(id),
                     verb_name(verb)
                 )));
+            }
+        }
+        if verb == Verb::Action(Action::Autostart) {
+            match (given.contains(&"container"), given.contains(&"autostart")) {
+                (true, false) => {
+                    return Err(UsageError(
+                        "-a autostart -c C needs --autostart ORDER|off".into(),
+                    ))
+                }
+                (false, true) => {
+                    return Err(UsageError(
+                        "-a autostart --autostart needs -c/--container".into(),
+                    ))
+                }
+                (true, true) if args.shutdown => {
+                    return Err(UsageError(
+                        "-h/--shutdown does not apply to -a autostart -c C".into(),
+                    ))
+                }
+                _ => {}
             }
         }
         if args.tty && args.exec.is_some() {
@@ -802,6 +871,32 @@ mod tests {
         let r: SshRepo = "ops@repo.example:2222/srv/images".parse().expect("repo");
         assert_eq!((r.port, r.dir.as_deref()), (2222, Some("/srv/images")));
         assert!("-oProxyCommand=x@h".parse::<SshRepo>().is_err());
+        assert_eq!("10".parse::<Autostart>(), Ok(Autostart::Order(10)));
+        assert_eq!("off".parse::<Autostart>(), Ok(Autostart::Off));
+        assert!("-1".parse::<Autostart>().is_err());
+        assert!("10000".parse::<Autostart>().is_err());
+    }
+
+    #[test]
+    fn autostart_forms() {
+        assert!(parse("-a autostart").is_ok());
+        assert!(parse("-a autostart -h").is_ok());
+        assert!(parse("-a autostart -c web --autostart 5").is_ok());
+        assert!(parse("-a create -m test -c web --autostart 5").is_ok());
+        assert_eq!(
+            err("-a autostart -c web"),
+            "-a autostart -c C needs --autostart ORDER|off"
+        );
+        assert_eq!(
+            err("-a autostart --autostart 3"),
+            "-a autostart --autostart needs -c/--container"
+        );
+        assert_eq!(
+            err("-a boot -c web --autostart 3"),
+            "--autostart does not apply to -a boot"
+        );
+        assert!(parse("-s info -c web --json").is_ok());
+        assert_eq!(err("-s info"), "-s info needs -c/--container");
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! What the project ships besides the CLI: a statically linked xdockerinit
-//! and a manual page generated from the real argument definitions.
+//! What the project ships besides the CLI: a statically linked xdockerinit,
+//! manual pages and shell completions generated from the real argument
+//! definitions (regenerate all: XDOCKER_UPDATE_MAN=1 cargo test --test shipped).
 
 mod common;
 
@@ -44,6 +45,24 @@ fn xdockerinit_is_static_and_runs_in_an_empty_root() {
     );
 }
 
+/// Compares a generated file with the shipped one; XDOCKER_UPDATE_MAN=1
+/// writes it instead.
+#[track_caller]
+fn shipped_is_up_to_date(rel: &str, rendered: &[u8]) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    if std::env::var_os("XDOCKER_UPDATE_MAN").is_some() {
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, rendered).expect("write generated file");
+    }
+    let shipped = std::fs::read(&path).unwrap_or_else(|e| {
+        panic!("{rel}: {e} (regenerate: XDOCKER_UPDATE_MAN=1 cargo test --test shipped)")
+    });
+    assert!(
+        shipped == rendered,
+        "{rel} is out of date: run XDOCKER_UPDATE_MAN=1 cargo test --test shipped"
+    );
+}
+
 #[test]
 fn man_page_is_generated_from_the_argument_definitions() {
     let cmd = xdocker::cli::Args::command();
@@ -51,14 +70,199 @@ fn man_page_is_generated_from_the_argument_definitions() {
     clap_mangen::Man::new(cmd)
         .render(&mut rendered)
         .expect("render");
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/xdocker.1");
-    if std::env::var_os("XDOCKER_UPDATE_MAN").is_some() {
-        std::fs::write(&path, &rendered).expect("write man page");
+    shipped_is_up_to_date("man/xdocker.1", &rendered);
+}
+
+/// `--exit-fd` as roff writes it.
+fn roff(text: &str) -> String {
+    text.replace('-', "\\-")
+}
+
+/// man/xdockerinit.8 with its SYNOPSIS and OPTIONS sections made from
+/// xdockerinit's option table (the rest of the page is prose).
+fn xdockerinit_man(shipped: &str) -> String {
+    use xdockerinit::args::OPTIONS;
+    let mut synopsis = String::from(".SH SYNOPSIS\n.B xdockerinit\n");
+    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
+        let name = o.long.or(o.short).expect("a name");
+        synopsis.push_str(&format!(
+            ".RB [ {}\n.IR {} ]\n",
+            roff(name),
+            o.value.expect("value")
+        ));
     }
-    let shipped = std::fs::read(&path)
-        .expect("man/xdocker.1 (regenerate: XDOCKER_UPDATE_MAN=1 cargo test --test shipped)");
-    assert!(
-        shipped == rendered,
-        "man/xdocker.1 is out of date: run XDOCKER_UPDATE_MAN=1 cargo test --test shipped"
+    for o in OPTIONS.iter().filter(|o| o.value.is_none()) {
+        let names: Vec<String> = o
+            .short
+            .iter()
+            .chain(o.long.iter())
+            .map(|n| roff(n))
+            .collect();
+        synopsis.push_str(&format!(".br\n.B xdockerinit\n.BR {}\n", names.join(" | ")));
+    }
+    let mut options = String::from(".SH OPTIONS\n");
+    for o in OPTIONS {
+        let names: Vec<String> = o
+            .short
+            .iter()
+            .chain(o.long.iter())
+            .map(|n| roff(n))
+            .collect();
+        let head = match o.value {
+            Some(v) => format!(".BI {} \" {v}\"", names.join(", ")),
+            None => format!(".BR {}", names.join(" \", \" ")),
+        };
+        options.push_str(&format!(".TP\n{head}\n{}\n", o.manual));
+    }
+    let section = |text: &str, start: &str, end: &str| -> (usize, usize) {
+        let a = text
+            .find(start)
+            .unwrap_or_else(|| panic!("{start} in the page"));
+        let b = a + text[a..]
+            .find(end)
+            .unwrap_or_else(|| panic!("{end} after {start}"));
+        (a, b)
+    };
+    let (a, b) = section(shipped, ".SH SYNOPSIS\n", ".SH DESCRIPTION\n");
+    let page = format!("{}{synopsis}{}", &shipped[..a], &shipped[b..]);
+    let (a, b) = section(&page, ".SH OPTIONS\n", ".SH SEE ALSO\n");
+    format!("{}{options}{}", &page[..a], &page[b..])
+}
+
+#[test]
+fn xdockerinit_man_page_is_generated_from_its_option_table() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/xdockerinit.8");
+    let shipped = std::fs::read_to_string(&path).expect("man/xdockerinit.8");
+    let rendered = xdockerinit_man(&shipped);
+    shipped_is_up_to_date("man/xdockerinit.8", rendered.as_bytes());
+    for o in xdockerinit::args::OPTIONS {
+        assert!(rendered.contains(&roff(o.long.or(o.short).expect("name"))));
+    }
+}
+
+fn completion(shell: clap_complete::Shell) -> Vec<u8> {
+    let mut cmd = xdocker::cli::Args::command();
+    let mut out = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "xdocker", &mut out);
+    out
+}
+
+#[test]
+fn shell_completions_are_generated_from_the_argument_definitions() {
+    shipped_is_up_to_date(
+        "completions/xdocker.bash",
+        &completion(clap_complete::Shell::Bash),
     );
+    shipped_is_up_to_date(
+        "completions/_xdocker",
+        &completion(clap_complete::Shell::Zsh),
+    );
+}
+
+/// What bash offers after `xdocker WORDS` with the shipped completion.
+fn bash_completes(words: &[&str]) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/xdocker.bash");
+    let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+    let prev = if words.len() >= 2 {
+        words[words.len() - 2]
+    } else {
+        ""
+    };
+    let program = format!(
+        "source '{}'; COMP_WORDS=(xdocker {}); COMP_CWORD={}; COMP_LINE=\"xdocker {}\"; COMP_POINT=${{#COMP_LINE}}; \
+         _xdocker xdocker '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        quoted.join(" "),
+        words.len(),
+        words.join(" "),
+        words.last().copied().unwrap_or(""),
+        if words.len() >= 2 { prev } else { "xdocker" },
+    );
+    let out = Command::new("bash")
+        .args(["--norc", "--noprofile", "-c", &program])
+        .output()
+        .expect("bash");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn bash_completes_shows_actions_and_options() {
+    let actions = bash_completes(&["-a", "to_"]);
+    assert!(
+        actions.contains(&"to_image".to_string()) && actions.contains(&"to_container".to_string()),
+        "{actions:?}"
+    );
+    assert!(bash_completes(&["-s", "in"]).contains(&"info".to_string()));
+    assert!(bash_completes(&["--net", ""]).contains(&"BRIDGE".to_string()));
+    assert!(bash_completes(&["-a", "create", "--auto"]).contains(&"--autostart".to_string()));
+}
+
+#[test]
+fn zsh_completion_is_valid_zsh_offering_every_action() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("completions/_xdocker");
+    let out = Command::new("zsh")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("zsh (scripts/install_deps.sh installs it)");
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&script).expect("read");
+    for action in ["to_image", "autostart", "rplfile"] {
+        assert!(text.contains(action), "{action} missing from _xdocker");
+    }
+}
+
+#[test]
+fn systemd_unit_runs_autostart_and_passes_systemd_analyze_verify() {
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let unit =
+        std::fs::read_to_string(top.join("systemd/xdocker-autostart.service")).expect("unit");
+    // Installed as install.sh does it, into a prefix holding the binary and
+    // the manual (verify checks both ExecStart/ExecStop and Documentation).
+    let prefix = tempfile::tempdir().expect("tempdir");
+    let bin = prefix.path().join("bin");
+    let man1 = prefix.path().join("share/man/man1");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::fs::create_dir_all(&man1).expect("mkdir");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_xdocker"), bin.join("xdocker")).expect("link");
+    std::fs::copy(top.join("man/xdocker.1"), man1.join("xdocker.1")).expect("copy");
+    let rendered = unit
+        .replace("@PREFIX@", &prefix.path().display().to_string())
+        .replace("@XDOCKER_HOME@", "/var/xdocker");
+    assert!(
+        !rendered.contains('@'),
+        "every placeholder filled: {rendered}"
+    );
+    let path = prefix.path().join("xdocker-autostart.service");
+    std::fs::write(&path, &rendered).expect("write");
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .env("MANPATH", prefix.path().join("share/man"))
+        .output()
+        .expect("systemd-analyze (package systemd)");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Its commands are ones xdocker accepts.
+    for key in ["ExecStart=", "ExecStop="] {
+        let line = rendered
+            .lines()
+            .find_map(|l| l.strip_prefix(key))
+            .unwrap_or_else(|| panic!("{key} missing"));
+        let argv: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(argv[0], bin.join("xdocker").display().to_string());
+        let request = xdocker::cli::Request::from_args(argv.clone());
+        assert!(
+            matches!(request, Ok(xdocker::cli::Request::Run { .. })),
+            "{line}: {request:?}"
+        );
+        assert_eq!(argv[1..3], ["-a", "autostart"], "{line}");
+    }
 }

@@ -92,6 +92,12 @@ pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {
     }
     match ctx.runtime.status(name)? {
         // The running container's own view of its root, through its init.
+        Status::Running { pid } if args.json => Ok(Output::Text(
+            serde_json::to_string_pretty(&serde_json::json!({
+                "container_id": name.as_str(),
+                "root": format!("/proc/{pid}/root"),
+            }))? + "\n",
+        )),
         Status::Running { pid } => Ok(Output::Text(format!("/proc/{pid}/root\n"))),
         Status::Stopped => bail!("container {name} is not running"),
     }

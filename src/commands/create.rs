@@ -98,6 +98,7 @@ pub fn config_from(
             .unwrap_or_default(),
         volumes: volumes_from(args)?,
         limits: limits_from(args, LimitsConfig::default()),
+        autostart: args.autostart.and_then(|a| a.order()),
         created: chrono::Local::now().to_rfc3339(),
     };
     Ok((config, lock))

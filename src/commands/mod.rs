@@ -2,6 +2,7 @@
 //! library call and returns what `main` prints. Nothing here prints.
 
 mod attach;
+mod autostart;
 mod boot;
 mod change;
 mod containers;
@@ -14,6 +15,7 @@ mod export;
 mod files;
 mod images;
 mod import;
+mod info;
 mod install_test;
 mod progress_bar;
 mod run;
@@ -58,6 +60,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     match verb {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
+        Verb::Show(Show::Info) => info::run(ctx, args),
+        Verb::Action(Action::Autostart) => autostart::run(ctx, args),
         Verb::Action(Action::Create) => create::run(ctx, args),
         Verb::Action(Action::Boot) => boot::run(ctx, args),
         Verb::Action(Action::Attach) => attach::run(ctx, args),

@@ -79,6 +79,9 @@ pub struct ContainerConfig {
     pub volumes: Vec<VolumeConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Booted by `-a autostart` (host start), lower orders first; None: not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autostart: Option<u32>,
     pub created: String,
 }
 
@@ -151,6 +154,7 @@ mod tests {
                 cpu_quota_percent: None,
                 mem_limit_bytes: Some(64 << 20),
             },
+            autostart: Some(20),
             created: "now".into(),
         };
         c.save(&p).expect("save");
@@ -158,5 +162,10 @@ mod tests {
         let text = std::fs::read_to_string(&p).expect("read");
         assert!(text.contains("net = \"CUSTOM\""), "{text}");
         assert!(text.contains("images = ["), "{text}");
+        assert!(text.contains("autostart = 20"), "{text}");
+        // Configs written before autostart existed still load (not started).
+        let old = text.replace("autostart = 20\n", "");
+        std::fs::write(&p, old).expect("write");
+        assert_eq!(ContainerConfig::load(&p).expect("load").autostart, None);
     }
 }

@@ -217,9 +217,45 @@ pub fn release(state: &BridgeState) -> Result<(), NetError> {
         .map_err(net_err(&veth, "delete"))
 }
 
+/// The IPv4 addresses local to a network namespace, other than loopback,
+/// from its `/proc/PID/net/fib_trie` (readable without entering it): each
+/// `|-- ADDR` leaf followed by a `/32 host LOCAL` line.
+pub fn local_addresses(fib_trie: &str) -> Vec<Ipv4Addr> {
+    let mut found = Vec::new();
+    let mut leaf: Option<Ipv4Addr> = None;
+    for line in fib_trie.lines() {
+        let line = line.trim_start();
+        if let Some(addr) = line.strip_prefix("|-- ") {
+            leaf = addr.trim().parse().ok();
+        } else if line.starts_with("/32 host LOCAL") {
+            if let Some(a) = leaf.take() {
+                if !a.is_loopback() && !found.contains(&a) {
+                    found.push(a);
+                }
+            }
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_addresses_from_fib_trie() {
+        let trie = "Main:\n  +-- 0.0.0.0/0 3 0 5\n     |-- 0.0.0.0\n        /0 universe UNICAST\n\
+           |-- 127.0.0.1\n              /32 host LOCAL\n\
+           |-- 172.30.0.0\n              /16 link UNICAST\n\
+           |-- 172.30.0.5\n              /32 host LOCAL\n\
+        |-- 172.30.255.255\n           /32 link BROADCAST\n\
+Local:\n           |-- 172.30.0.5\n              /32 host LOCAL\n";
+        assert_eq!(
+            local_addresses(trie),
+            vec!["172.30.0.5".parse::<Ipv4Addr>().expect("ip")]
+        );
+        assert!(local_addresses("").is_empty());
+    }
 
     #[test]
     fn veth_names_fit_and_follow_the_netns_name() {

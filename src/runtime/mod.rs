@@ -735,6 +735,13 @@ impl Runtime {
         Ok(())
     }
 
+    /// Memory and CPU use of a running container's cgroup (None when it is
+    /// not running or has no cgroup).
+    pub fn usage(&self, name: &Name) -> Option<cgroups::Usage> {
+        let group = self.containers.run_state(name).ok()??.cgroup?;
+        self.cgroups().ok()?.usage(&group).ok()
+    }
+
     /// The exit record xdockerinit wrote at its last stop.
     pub fn exit_code(&self, name: &Name) -> Option<i32> {
         let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;

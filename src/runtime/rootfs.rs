@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use nix::sys::stat::{makedev, mkdirat, mknodat, Mode, SFlag};
+use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
 
 /// Why the root filesystem could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -430,6 +430,15 @@ fn build_dev(root: &Path) -> Result<(), RootfsError> {
             makedev(major, minor),
         )
         .map_err(sys("mknod", &Path::new("/dev").join(name)))?;
+        // mknod applies the umask (0666 would become 0644 and non-root
+        // users such as apt's _apt could not write /dev/null).
+        fchmodat(
+            Some(d),
+            name,
+            Mode::from_bits_truncate(0o666),
+            FchmodatFlags::NoFollowSymlink,
+        )
+        .map_err(sys("chmod", &Path::new("/dev").join(name)))?;
     }
     // /dev/console: a harmless node until sessions bring a pty for it.
     mknodat(

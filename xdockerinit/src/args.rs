@@ -10,21 +10,127 @@ use std::os::unix::ffi::OsStringExt;
 /// Grace period of the orderly stop when `--grace` is not given.
 pub const DEFAULT_GRACE_SECS: u32 = 10;
 
+/// One option of the command line. The parser below accepts exactly these
+/// (a unit test checks it); `--help` and the SYNOPSIS and OPTIONS sections of
+/// `man/xdockerinit.8` are made from this table (tests/shipped.rs checks the
+/// shipped page).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// `-e`, `-v`.
+    pub short: Option<&'static str>,
+    /// `--exit-fd`.
+    pub long: Option<&'static str>,
+    /// The value's placeholder, for options that take one.
+    pub value: Option<&'static str>,
+    /// One line for `--help`.
+    pub help: &'static str,
+    /// The manual's paragraph (roff).
+    pub manual: &'static str,
+}
+
+/// Every option, in the order `--help` and the manual list them.
+pub const OPTIONS: &[OptionSpec] = &[
+    OptionSpec {
+        short: None,
+        long: Some("--exit-fd"),
+        value: Some("N"),
+        help: "write `exit_code=<N>` into this open file when stopping",
+        manual: "A writable file (N >= 3) where, when the container stops, the line\n\
+.B exit_code=N\n\
+is written. xdocker passes the container's\n\
+.I exit\n\
+file. An empty file means init did not stop on its own (it was killed).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--session-fd"),
+        value: Some("N"),
+        help: "serve sessions on this listening unix socket",
+        manual: "A listening unix stream socket (N >= 3, not the exit fd) that xdocker\n\
+created at\n\
+.I XDOCKER_HOME/containers/C/session.sock\n\
+before the container existed, in a host directory the container cannot see.\n\
+It is made close\\-on\\-exec and non\\-blocking; the session protocol is\n\
+defined in the xdockerinit crate\n\
+.RB ( protocol.rs ).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--grace"),
+        value: Some("SECONDS"),
+        help: "grace period between TERM and KILL (default 10)",
+        manual: "Grace period between TERM and KILL (default 10).",
+    },
+    OptionSpec {
+        short: Some("-e"),
+        long: None,
+        value: Some("CMD"),
+        help: "run CMD as the main process; stop when it exits",
+        manual: "Single\\-process mode: run\n\
+.B /bin/sh \\-c\n\
+.I CMD\n\
+as the main child with a clean environment. A CMD of plain words (letters,\n\
+digits, spaces and\n\
+.BR /._\\-+,:@%= ;\n\
+no quoting, expansion, redirection or leading assignment, and not a shell\n\
+keyword or builtin) is executed directly, found in PATH as the shell would\n\
+(the shell would end by executing it anyway); if that fails, the shell runs\n\
+it. When CMD exits, the rest of the\n\
+container is stopped, CMD's status (its exit code, or 128+signal) is\n\
+recorded and xdockerinit exits with it. HUP, USR1 and USR2 are forwarded to\n\
+CMD.",
+    },
+    OptionSpec {
+        short: Some("-v"),
+        long: Some("--version"),
+        value: None,
+        help: "print the version",
+        manual: "Print\n\
+.B xdockerinit v<version>\n\
+and exit.",
+    },
+    OptionSpec {
+        short: Some("-h"),
+        long: Some("--help"),
+        value: None,
+        help: "print this help",
+        manual: "Print a summary of the options and exit.",
+    },
+];
+
+impl OptionSpec {
+    /// `-v, --version`, `--grace SECONDS`.
+    pub fn spelling(&self) -> String {
+        let names: Vec<&str> = self.short.iter().chain(self.long.iter()).copied().collect();
+        match self.value {
+            Some(v) => format!("{} {v}", names.join(", ")),
+            None => names.join(", "),
+        }
+    }
+}
+
 /// Usage text, printed by `--help`.
-pub const USAGE: &str = "\
-usage: xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
-       xdockerinit -v | --version
-
-PID 1 of an xdocker container: reaps orphans, turns SIGTERM/SIGINT into an
-orderly stop (TERM to all, grace period, KILL).
-
-  --exit-fd N        write `exit_code=<N>` into this open file when stopping
-  --session-fd N     serve sessions on this listening unix socket
-  --grace SECONDS    grace period between TERM and KILL (default 10)
-  -e CMD             run CMD as the main process (with /bin/sh -c unless it is
-                     plain words, then directly); stop when it exits
-  -v, --version      print the version
-  -h, --help         print this help";
+pub fn usage() -> String {
+    let mut out = String::from("usage: xdockerinit");
+    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
+        out.push_str(&format!(" [{}]", o.spelling()));
+    }
+    out.push_str(
+        "\n       xdockerinit -v | --version\n\n\
+         PID 1 of an xdocker container: reaps orphans, turns SIGTERM/SIGINT into an\n\
+         orderly stop (TERM to all, grace period, KILL).\n\n",
+    );
+    let width = OPTIONS
+        .iter()
+        .map(|o| o.spelling().len())
+        .max()
+        .unwrap_or(0);
+    for o in OPTIONS {
+        out.push_str(&format!("  {:<width$}  {}\n", o.spelling(), o.help));
+    }
+    out.pop();
+    out
+}
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -240,6 +346,26 @@ mod tests {
         match p(args) {
             Ok(Invocation::Run(args)) => args,
             other => panic!("expected a run, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_parser_takes_exactly_the_documented_options() {
+        for o in OPTIONS {
+            for name in o.short.iter().chain(o.long.iter()) {
+                let mut argv = vec![*name];
+                if o.value.is_some() {
+                    argv.push(if *name == "-e" { "true" } else { "5" });
+                }
+                assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
+                assert!(usage().contains(name), "{name} in --help");
+            }
+        }
+        for unknown in ["--exit", "-x", "--session", "--grace-period", "-V"] {
+            assert!(
+                matches!(p(&[unknown, "5"]), Err(ArgsError::Unknown(_))),
+                "{unknown}"
+            );
         }
     }
 

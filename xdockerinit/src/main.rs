@@ -16,7 +16,7 @@ use std::ffi::{c_char, c_int, CStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::process::exit;
 
-use xdockerinit::args::{self, Invocation, USAGE};
+use xdockerinit::args::{self, Invocation};
 use xdockerinit::init::{Init, Notice};
 
 /// The C entry point, called by libc's start-up code.
@@ -68,7 +68,7 @@ fn run(args: Vec<OsString>) -> c_int {
             return 0;
         }
         Invocation::Help => {
-            println!("{USAGE}");
+            println!("{}", args::usage());
             return 0;
         }
         Invocation::Run(args) => args,
