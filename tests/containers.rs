@@ -694,7 +694,8 @@ fn inside_view_is_a_small_host() {
                   touch /sys/x 2>/dev/null && echo sys-writable || echo sys-ro; \
                   ls /proc | grep -c '^[0-9]'; \
                   readlink /dev/ptmx; \
-                  stat -c %a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | tr '\\n' ' '";
+                  stat -c %a /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty | tr '\\n' ' '; echo; \
+                  cat /etc/hostname; grep view-1 /etc/hosts";
     let r = h.run_in(None, ["-a", "boot", "-c", "view", "-e", script]);
     assert_eq!(r.code, 0, "{r:?}");
     let lines: Vec<&str> = r.stdout.lines().collect();
@@ -723,6 +724,9 @@ fn inside_view_is_a_small_host() {
     // Writable by every user (apt drops to _apt and writes /dev/null):
     // mknod's mode is cut by the umask unless set again.
     assert_eq!(lines[6].trim_end(), "666 666 666 666 666 666");
+    // Its own name resolves (sudo, hostname -f), on any network.
+    assert_eq!(lines[7], "view-1");
+    assert_eq!(lines[8], "127.0.1.1\tview-1");
 }
 
 #[test]

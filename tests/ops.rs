@@ -1,6 +1,7 @@
 //! What operations staff use every day besides the lifecycle: `-s info`
-//! with the live state of a container, and autostart (the flag, `-a
-//! autostart` in order, `-a autostart -h` in reverse).
+//! with the live state of a container, autostart (the flag, `-a autostart`
+//! in order, `-a autostart -h` in reverse), the sourced container-root
+//! script and the shipped config templates.
 
 mod common;
 
@@ -206,4 +207,147 @@ fn autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse() {
     }
     h.run("-a autostart -c nope --autostart 1")
         .fails(1, "container nope not found");
+}
+
+/// Runs `shell -c script` with this home's xdocker as `XDOCKER`.
+fn shell(h: &RuntimeHome, shell: &str, script: &str, arg: &str) -> std::process::Output {
+    std::process::Command::new(shell)
+        .args(["-c", script, "script", arg])
+        .env("XDOCKER", common::bin())
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("shell")
+}
+
+#[test]
+fn container_root_script_sets_the_variable_when_sourced() {
+    if !require_root("container_root_script_sets_the_variable_when_sourced") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c rooted --host rooted-1 -b").ok();
+    let pid = h.pid("rooted").expect("pid");
+    let script = ". scripts/xdocker_container_root.sh \"$1\"; rc=$?; \
+                  echo \"rc=$rc root=$XDOCKER_CONTAINER_ROOT\"; \
+                  if [ $rc = 0 ]; then sh -c 'cat \"$XDOCKER_CONTAINER_ROOT/etc/hostname\"'; fi";
+    for sh in ["sh", "bash", "zsh"] {
+        let out = shell(&h, sh, script, "rooted");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(
+            text,
+            format!("rc=0 root=/proc/{pid}/root\nrooted-1\n"),
+            "{sh}: {out:?}"
+        );
+    }
+    // A bad or hostile name: one error line, status 1, the variable unset,
+    // and the name never evaluated by the shell.
+    let marker = h.home.scratch("x").join("pwned");
+    let hostile = format!("x; touch {}", marker.display());
+    let out = shell(&h, "sh", script, &hostile);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "rc=1 root=\n",
+        "{out:?}"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).lines().count(),
+        1,
+        "{out:?}"
+    );
+    assert!(!marker.exists());
+    h.run("-a shutdown -c rooted").ok();
+    let out = shell(&h, "sh", script, "rooted");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "rc=1 root=\n");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("container rooted is not running"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn shipped_config_templates_instantiate_to_valid_files() {
+    if !require_root("shipped_config_templates_instantiate_to_valid_files") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c tpl -b").ok();
+    let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    h.run_in(
+        None,
+        ["-a", "run", "-c", "tpl", "--cmd", "mkdir -p /etc/ssh"],
+    )
+    .ok();
+    let out = h.home.scratch("out");
+    for (tpl, map, inside) in [
+        ("sshd_config.tpl", "sshd_config.map", "/etc/ssh/sshd_config"),
+        ("motd.tpl", "motd.map", "/etc/motd"),
+    ] {
+        let tpl_inside = format!("{inside}.tpl");
+        let src = top.join("templates").join(tpl);
+        let mapping = top.join("templates").join(map);
+        h.run_in(
+            None,
+            [
+                "-a",
+                "putfile",
+                "-c",
+                "tpl",
+                "--src-file",
+                src.to_str().expect("utf-8"),
+                "--dst-file",
+                &tpl_inside,
+            ],
+        )
+        .ok();
+        h.run_in(
+            None,
+            [
+                "-a",
+                "rplfile",
+                "-c",
+                "tpl",
+                "--template-file",
+                &tpl_inside,
+                "--mapping-file",
+                mapping.to_str().expect("utf-8"),
+                "--instance-file",
+                inside,
+            ],
+        )
+        .ok();
+        let got = out.join(tpl);
+        h.run_in(
+            None,
+            [
+                "-a",
+                "getfile",
+                "-c",
+                "tpl",
+                "--src-file",
+                inside,
+                "--dst-file",
+                got.to_str().expect("utf-8"),
+            ],
+        )
+        .ok();
+        let text = std::fs::read_to_string(&got).expect("instance");
+        assert!(!text.contains("${"), "every key replaced in {tpl}:\n{text}");
+    }
+    let motd = std::fs::read_to_string(out.join("motd.tpl")).expect("motd");
+    assert!(
+        motd.starts_with("web front end on web1 - production (eu-west)\n"),
+        "{motd}"
+    );
+    // The real sshd accepts the instantiated config.
+    let check = std::process::Command::new("/usr/sbin/sshd")
+        .arg("-t")
+        .arg("-f")
+        .arg(out.join("sshd_config.tpl"))
+        .output()
+        .expect("sshd (package openssh-server)");
+    assert!(check.status.success(), "{check:?}");
 }

@@ -441,27 +441,42 @@ impl Runtime {
             Net::Bridge => Some(self.bridge_plan(name, &config)?),
             _ => None,
         };
-        let mut files = Vec::new();
-        if let Some(b) = &bridge {
-            let (resolv, fell_back) =
-                net::etc_files::resolv_conf(&net::etc_files::host_resolv_conf());
-            if fell_back {
-                crate::logging::warn(&format!(
-                    "container {name}: the host has no nameserver a container can reach; \
-                     /etc/resolv.conf uses public fallback servers"
-                ));
+        // Every container's /etc/hostname and /etc/hosts name its hostname
+        // (BRIDGE: at its VIP; otherwise at 127.0.1.1, as Debian does), so
+        // that `hostname -f`, sudo and mail agents resolve it.
+        let own_address = bridge
+            .as_ref()
+            .map_or(std::net::Ipv4Addr::new(127, 0, 1, 1), |b| b.vip);
+        let mut files = vec![
+            (
+                PathBuf::from("/etc/hostname"),
+                net::etc_files::hostname(&config.hostname),
+            ),
+            (
+                PathBuf::from("/etc/hosts"),
+                net::etc_files::hosts(&config.hostname, own_address),
+            ),
+        ];
+        match config.net {
+            Net::Bridge => {
+                let (resolv, fell_back) =
+                    net::etc_files::resolv_conf(&net::etc_files::host_resolv_conf());
+                if fell_back {
+                    crate::logging::warn(&format!(
+                        "container {name}: the host has no nameserver a container can reach; \
+                         /etc/resolv.conf uses public fallback servers"
+                    ));
+                }
+                files.push((PathBuf::from("/etc/resolv.conf"), resolv));
             }
-            files = vec![
-                (
-                    PathBuf::from("/etc/hostname"),
-                    net::etc_files::hostname(&config.hostname),
-                ),
-                (
-                    PathBuf::from("/etc/hosts"),
-                    net::etc_files::hosts(&config.hostname, b.vip),
-                ),
-                (PathBuf::from("/etc/resolv.conf"), resolv),
-            ];
+            // The host's own resolver works unchanged in its network.
+            Net::Host => {
+                if let Ok(text) = std::fs::read_to_string("/etc/resolv.conf") {
+                    files.push((PathBuf::from("/etc/resolv.conf"), text));
+                }
+            }
+            // The user configures a CUSTOM network: the image's file stays.
+            Net::Custom => {}
         }
         let inside = match config.net {
             Net::Host => None,

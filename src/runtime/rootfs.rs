@@ -58,7 +58,7 @@ pub struct RootfsPlan {
     pub volumes: Vec<(PathBuf, PathBuf)>,
     pub hostname: String,
     /// Files written into the container at every boot (path inside, content):
-    /// a BRIDGE container's /etc/hosts, /etc/hostname and /etc/resolv.conf.
+    /// /etc/hostname, /etc/hosts and (HOST, BRIDGE) /etc/resolv.conf.
     pub files: Vec<(PathBuf, String)>,
 }
 
@@ -247,6 +247,15 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     .map_err(sys("mount overlay on", &plan.merged))?;
     let root = &plan.merged;
     for (inside, content) in &plan.files {
+        // An image without /etc (a single static binary) gets none.
+        let parent = inside.parent().unwrap_or(Path::new("/"));
+        if let Err(RootfsError::Sys {
+            errno: Errno::ENOENT,
+            ..
+        }) = open_dir_beneath(root, parent, "file")
+        {
+            continue;
+        }
         write_file_beneath(root, inside, content.as_bytes())?;
     }
 
