@@ -4,7 +4,7 @@
 # that `xdocker -a install_test` builds), with hyperfine.
 #
 #   bench/runtime.sh [SECTION...]      sections: cycle isolated breakdown boot rss scale diag
-#                                      (default: all of them, in that order)
+#                                      hardening (default: all but hardening, in that order)
 #
 #   cycle      create+boot+destroy of a container whose main process is /bin/true:
 #              xdocker create -b -e /bin/true && destroy  vs  crun run,
@@ -20,6 +20,13 @@
 #   rss        VmRSS/Pss of an idle xdockerinit  vs  lxc-start monitor + busybox init
 #   scale      N idle containers (c1..cN) at once, `-s containers` timed, teardown,
 #              leftover cgroups checked, memory before/after
+#   hardening  what the hardening costs: boot-to-ready of an idle host container with
+#              the defaults (capabilities dropped, /proc masked, seccomp filter) vs
+#              --seccomp off vs, when XDOCKER_BASE is given, a build from before any
+#              hardening; and the /bin/true cycle with and without the seccomp filter,
+#              side by side with crun run without and with a Docker-sized profile (an
+#              allow list of every other x86_64 system call, default action EPERM).
+#              Target: the hardening adds < 1 ms to xdocker's boot.
 #   diag       where xdocker's time goes: strace -f -tt -T -y and strace -c of one
 #              `create -b -e /bin/true`, perf stat over 10 cycles, and a cgroup v1
 #              attach micro-benchmark (pid written to cgroup.procs by the parent
@@ -41,6 +48,8 @@
 #   XDOCKER_REV=text     what that binary was built from (printed in the summary)
 #   XDOCKER_SHARE_DIR    where install_test finds scripts/ and templates/ (default: this repo)
 #   XDOCKER_INIT=path    use this xdockerinit instead of scripts/build_static_init.sh
+#   XDOCKER_BASE=path    hardening section: an xdocker built from before the hardening
+#                        (e.g. git worktree add /tmp/b b0be8d8^ && cargo build --release)
 #   LXC_NET=empty        lxc.net.0.type of both LXC containers. `empty` (the issue's
 #                        choice) gives LXC a new network namespace with only `lo`;
 #                        xdocker's host containers and nspawn share the host's
@@ -99,7 +108,7 @@ log() { echo "== $*" >&2; }
 want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
 
 for s in "${sections[@]}"; do
-    case $s in cycle | isolated | breakdown | boot | rss | scale | diag) ;; *) die "unknown section $s" ;; esac
+    case $s in cycle | isolated | breakdown | boot | rss | scale | diag | hardening) ;; *) die "unknown section $s" ;; esac
 done
 [[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $N =~ ^[0-9]+$ ]] && ((RUNS >= 2 && N >= 1)) ||
     die "RUNS, WARMUP, N must be integers (RUNS >= 2, N >= 1)"
@@ -170,21 +179,24 @@ printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    local d name pid
-    if [[ -d $XDOCKER_HOME/containers ]]; then
-        for d in "$XDOCKER_HOME"/containers/*/; do
+    local d name pid home bin
+    for home in "$XDOCKER_HOME" "$T/home-base"; do
+        bin=$XD
+        [[ $home == "$T/home-base" ]] && bin=$T/xdocker-base
+        [[ -d $home/containers ]] || continue
+        for d in "$home"/containers/*/; do
             [[ -d $d ]] || continue
             name=$(basename "$d")
             if [[ -f $d/state.toml ]]; then
-                "$XD" -a kill -c "$name" >/dev/null 2>&1
+                XDOCKER_HOME=$home "$bin" -a kill -c "$name" >/dev/null 2>&1
                 pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$d/state.toml" 2>/dev/null)
                 if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]]; then
                     kill -KILL "$pid" 2>/dev/null
                 fi
             fi
-            "$XD" -a destroy -c "$name" >/dev/null 2>&1
+            XDOCKER_HOME=$home "$bin" -a destroy -c "$name" >/dev/null 2>&1
         done
-    fi
+    done
     for name in "$LXCS" "$LXCX"; do
         [[ -d $LXCP/$name ]] && lxc-stop -k -n "$name" -P "$LXCP" >/dev/null 2>&1
     done
@@ -411,6 +423,68 @@ if want boot; then
     "$XD" -a kill -c boot >/dev/null 2>&1 || true
     "$XD" -a destroy -c boot >/dev/null 2>&1 || true
     lxc-stop -k -n "$LXCS" -P "$LXCP" >/dev/null 2>&1 || true
+fi
+
+# ---------------------------------------------------------------- hardening
+if want hardening; then
+    # crun with a Docker-sized seccomp profile: allow every x86_64 system call
+    # but the ones xdocker's filter denies, everything else EPERM.
+    cp -a "$T/bundle" "$T/bundle-sc"
+    python3 - "$T/bundle-sc/config.json" "$repo/src/runtime/seccomp_denied.in" <<'PY'
+import json, re, sys
+path, denied_file = sys.argv[1:]
+denied = set(re.findall(r'\("([a-z0-9_]+)"', open(denied_file).read()))
+names = sorted({m.group(1) for m in re.finditer(r"#define __NR_([a-z0-9_]+)\s+\d+",
+                open("/usr/include/x86_64-linux-gnu/asm/unistd_64.h").read())} - denied)
+s = json.load(open(path))
+s["linux"]["seccomp"] = {
+    "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 1,
+    "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+    "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}],
+}
+json.dump(s, open(path, "w"), indent=1)
+print(f"crun profile: {len(names)} system calls allowed", file=sys.stderr)
+PY
+    crun --root "$T/crun" run -b "$T/bundle-sc" "$CRUNID" </dev/null || die "crun run with seccomp failed"
+    "$XD" -a create -m test -c hard >/dev/null
+    "$XD" -a create -m test -c soft --seccomp off >/dev/null
+    boot_rows=(
+        --prepare "sh -c '$qXD -a kill -c hard >/dev/null 2>&1; true'" -n "xdocker boot (hardened: caps, /proc, seccomp)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c hard"
+        --prepare "sh -c '$qXD -a kill -c soft >/dev/null 2>&1; true'" -n "xdocker boot (--seccomp off)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c soft"
+    )
+    if [[ -n ${XDOCKER_BASE:-} ]]; then
+        # Its own home (older on-disk formats stay apart), same cgroup parent.
+        cp "$XDOCKER_BASE" "$T/xdocker-base"
+        mkdir -p "$T/home-base"
+        cp "$XDOCKER_HOME/xdocker.toml" "$T/home-base/"
+        XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a install_test >/dev/null || die "base: install_test failed"
+        XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a create -m test -c base >/dev/null || die "base: create failed"
+        qXB="XDOCKER_HOME=$qT/home-base $(q "$T/xdocker-base")"
+        boot_rows+=(--prepare "sh -c '$qXB -a kill -c base >/dev/null 2>&1; true'" -n "xdocker boot (before hardening)" "env $qXB -a boot -c base")
+    fi
+    note "hardening, boot-to-ready (hyperfine -N; prepare: kill, untimed):" "  ${boot_rows[*]}"
+    quiet "before hardening boot"
+    log "hardening: boot"
+    "${hf[@]}" -N --export-json "$RESULTS_DIR/$pre-hardening-boot.json" \
+        --export-markdown "$RESULTS_DIR/$pre-hardening-boot.md" "${boot_rows[@]}"
+    for c in hard soft; do "$XD" -a kill -c "$c" >/dev/null 2>&1 || true; "$XD" -a destroy -c "$c" >/dev/null 2>&1 || true; done
+    if [[ -n ${XDOCKER_BASE:-} ]]; then
+        XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a kill -c base >/dev/null 2>&1 || true
+        XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a destroy -c base >/dev/null 2>&1 || true
+    fi
+    c_h="$qXD -a create -m test -c cyc -b -e /bin/true && $qXD -a destroy -c cyc"
+    c_s="$qXD -a create -m test -c cyc -b -e /bin/true --seccomp off && $qXD -a destroy -c cyc"
+    c_c="crun --root $qT/crun run -b $qT/bundle $CRUNID"
+    c_cs="crun --root $qT/crun run -b $qT/bundle-sc $CRUNID"
+    note "hardening, cycle (hyperfine via sh):" "  $c_h" "  $c_s" "  $c_c" "  $c_cs"
+    quiet "before hardening cycle"
+    log "hardening: cycle"
+    "${hf[@]}" --export-json "$RESULTS_DIR/$pre-hardening-cycle.json" \
+        --export-markdown "$RESULTS_DIR/$pre-hardening-cycle.md" \
+        -n "xdocker cycle (seccomp on)" "$c_h" \
+        -n "xdocker cycle (--seccomp off)" "$c_s" \
+        -n "crun run (no seccomp)" "$c_c" \
+        -n "crun run (Docker-sized seccomp profile)" "$c_cs"
 fi
 
 # ---------------------------------------------------------------- rss
@@ -841,6 +915,27 @@ if boot:
     print(" targets:")
     check("xdocker boot median", med(boot[x]), 6, " ms")
     check("xdocker boot / lxc-start -d (median)", med(boot[x]) / med(boot[l]), 1)
+    print()
+hb = load("hardening-boot")
+if hb:
+    table(hb, "hardening: boot-to-ready of an idle host container (hyperfine -N)")
+    h, soft = "xdocker boot (hardened: caps, /proc, seccomp)", "xdocker boot (--seccomp off)"
+    base = "xdocker boot (before hardening)"
+    print(f"  seccomp filter adds        {med(hb[h]) - med(hb[soft]):6.2f} ms (median)")
+    if base in hb:
+        print(f"  all hardening adds         {med(hb[h]) - med(hb[base]):6.2f} ms (median, vs the build before it)")
+    print(" targets:")
+    check("hardening added to boot", med(hb[h]) - med(hb[base if base in hb else soft]), 1, " ms")
+    print()
+hc = load("hardening-cycle")
+if hc:
+    table(hc, "hardening: /bin/true cycle with and without seccomp, xdocker and crun (hyperfine via sh)")
+    xs, xo = "xdocker cycle (seccomp on)", "xdocker cycle (--seccomp off)"
+    cs, co = "crun run (Docker-sized seccomp profile)", "crun run (no seccomp)"
+    print(f"  xdocker: seccomp adds      {med(hc[xs]) - med(hc[xo]):6.2f} ms (median)")
+    print(f"  crun: the profile adds     {med(hc[cs]) - med(hc[co]):6.2f} ms (median)")
+    print(" ratios (< 1: xdocker faster):")
+    ratios(hc, xs, [cs])
     print()
 rss_p = os.path.join(rd, f"{pre}-rss.txt")
 if os.path.exists(rss_p) and os.path.getmtime(rss_p) >= float(os.environ.get("XDB_START", "0")):

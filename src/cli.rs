@@ -93,6 +93,36 @@ impl Autostart {
     }
 }
 
+/// `--cap-add`/`--cap-drop LIST`: capability names, comma separated, as
+/// `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN`; kept in canonical form.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapList(pub Vec<String>);
+
+impl FromStr for CapList {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let mut caps = Vec::new();
+        for name in s.split(',') {
+            let cap = crate::runtime::caps::canonical(name).ok_or_else(|| {
+                format!("'{name}' is not a capability (like net_admin or CAP_SYS_TIME)")
+            })?;
+            if !caps.iter().any(|c| c == cap) {
+                caps.push(cap.to_string());
+            }
+        }
+        Ok(Self(caps))
+    }
+}
+
+/// `--seccomp on|off`.
+fn parse_on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "default" => Ok(true),
+        "off" | "unconfined" => Ok(false),
+        _ => Err(format!("'{s}' is not on or off")),
+    }
+}
+
 /// One `--port-mapping` entry: host port to container port.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortMap {
@@ -388,7 +418,7 @@ Actions:
   autostart       [-h]                 boot (-h: shut down) every autostart container
   autostart       -c C --autostart ORDER|off
 Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
-             --autostart ORDER
+             --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
 Cgroup opts: --cpus --cpu-quota --mem-limit
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
@@ -478,6 +508,15 @@ pub struct Args {
     /// Boot at host start, lower ORDER first (off: do not)
     #[arg(long = "autostart", value_name = "ORDER")]
     pub autostart: Option<Autostart>,
+    /// Keep capabilities dropped by default, e.g. sys_time
+    #[arg(long = "cap-add", value_name = "CAPS")]
+    pub cap_add: Option<CapList>,
+    /// Drop more capabilities, e.g. net_raw,mknod
+    #[arg(long = "cap-drop", value_name = "CAPS")]
+    pub cap_drop: Option<CapList>,
+    /// The default seccomp filter: on (default) or off
+    #[arg(long = "seccomp", value_name = "on|off", value_parser = parse_on_off)]
+    pub seccomp: Option<bool>,
 
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
@@ -555,6 +594,9 @@ const CREATE_OPTS: &[&str] = &[
     "port_mapping",
     "volume",
     "autostart",
+    "cap_add",
+    "cap_drop",
+    "seccomp",
 ];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
@@ -875,6 +917,11 @@ mod tests {
         assert_eq!("off".parse::<Autostart>(), Ok(Autostart::Off));
         assert!("-1".parse::<Autostart>().is_err());
         assert!("10000".parse::<Autostart>().is_err());
+        assert_eq!(
+            "CAP_SYS_TIME,net_raw,sys_time".parse::<CapList>(),
+            Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
+        );
+        assert!("sys_godmode".parse::<CapList>().is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@ use anyhow::{bail, Result};
 
 use super::{Ctx, Output};
 use crate::cli::{Args, Net};
-use crate::container::config::{port_map_text, LimitsConfig, VolumeConfig};
+use crate::container::config::{port_map_text, LimitsConfig, SecurityConfig, VolumeConfig};
 use crate::container::ContainerConfig;
 use crate::home::ObjectLock;
 use crate::image::Pick;
@@ -55,6 +55,28 @@ pub fn volumes_from(args: &Args) -> Result<Vec<VolumeConfig>> {
     Ok(args.volume.iter().map(VolumeConfig::from).collect())
 }
 
+/// Seccomp and capabilities from the command line.
+fn security_from(args: &Args) -> Result<SecurityConfig> {
+    let cap_add = args
+        .cap_add
+        .as_ref()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    let cap_drop = args
+        .cap_drop
+        .as_ref()
+        .map(|c| c.0.clone())
+        .unwrap_or_default();
+    if let Some(both) = cap_add.iter().find(|c| cap_drop.contains(c)) {
+        bail!("capability {both} is in both --cap-add and --cap-drop");
+    }
+    Ok(SecurityConfig {
+        seccomp: args.seccomp.unwrap_or(true),
+        cap_add,
+        cap_drop,
+    })
+}
+
 /// The config `create` (and `to_container`) store for `name`. A BRIDGE
 /// container gets its VIP checked or chosen; the returned network lock
 /// must be held until the config is saved, so that no other container
@@ -99,6 +121,7 @@ pub fn config_from(
         volumes: volumes_from(args)?,
         limits: limits_from(args, LimitsConfig::default()),
         autostart: args.autostart.and_then(|a| a.order()),
+        security: security_from(args)?,
         created: chrono::Local::now().to_rfc3339(),
     };
     Ok((config, lock))

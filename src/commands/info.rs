@@ -135,6 +135,12 @@ fn text(info: &Info) -> String {
         ),
         ("mem_limit", or_dash(limits.mem_limit_bytes.map(human_size))),
         ("autostart", or_dash(c.autostart)),
+        (
+            "seccomp",
+            if c.security.seccomp { "on" } else { "off" }.to_string(),
+        ),
+        ("cap_add", list(&c.security.cap_add)),
+        ("cap_drop", list(&c.security.cap_drop)),
         ("created", c.created.clone()),
         ("pid", or_dash(info.pid)),
         ("booted_at", or_dash(info.booted_at.as_ref())),

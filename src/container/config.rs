@@ -60,6 +60,30 @@ impl LimitsConfig {
     }
 }
 
+/// What a container may do to the kernel, beyond the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecurityConfig {
+    /// The default seccomp filter (`--seccomp off` turns it off).
+    pub seccomp: bool,
+    /// Capabilities kept although dropped by default (`--cap-add`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_add: Vec<String>,
+    /// Capabilities dropped on top of the defaults (`--cap-drop`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cap_drop: Vec<String>,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            seccomp: true,
+            cap_add: Vec::new(),
+            cap_drop: Vec::new(),
+        }
+    }
+}
+
 /// The whole config of one container.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerConfig {
@@ -82,6 +106,8 @@ pub struct ContainerConfig {
     /// Booted by `-a autostart` (host start), lower orders first; None: not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autostart: Option<u32>,
+    #[serde(default)]
+    pub security: SecurityConfig,
     pub created: String,
 }
 
@@ -155,6 +181,11 @@ mod tests {
                 mem_limit_bytes: Some(64 << 20),
             },
             autostart: Some(20),
+            security: SecurityConfig {
+                seccomp: false,
+                cap_add: vec!["sys_time".into()],
+                cap_drop: vec![],
+            },
             created: "now".into(),
         };
         c.save(&p).expect("save");
@@ -166,6 +197,16 @@ mod tests {
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");
-        assert_eq!(ContainerConfig::load(&p).expect("load").autostart, None);
+        let old = ContainerConfig::load(&p).expect("load");
+        assert_eq!(old.autostart, None);
+        // ... and without [security]: the defaults, seccomp on.
+        let text = std::fs::read_to_string(&p).expect("read");
+        let cut = text.find("[security]").expect("security table");
+        std::fs::write(&p, &text[..cut]).expect("write");
+        assert_eq!(
+            ContainerConfig::load(&p).expect("load").security,
+            SecurityConfig::default()
+        );
+        assert!(SecurityConfig::default().seccomp);
     }
 }

@@ -21,6 +21,76 @@ pub const DROPPED: &[(&str, u32)] = &[
     ("bpf", 39),
 ];
 
+/// Every capability the kernel defines (linux/capability.h), by name.
+pub const ALL: &[(&str, u32)] = &[
+    ("chown", 0),
+    ("dac_override", 1),
+    ("dac_read_search", 2),
+    ("fowner", 3),
+    ("fsetid", 4),
+    ("kill", 5),
+    ("setgid", 6),
+    ("setuid", 7),
+    ("setpcap", 8),
+    ("linux_immutable", 9),
+    ("net_bind_service", 10),
+    ("net_broadcast", 11),
+    ("net_admin", 12),
+    ("net_raw", 13),
+    ("ipc_lock", 14),
+    ("ipc_owner", 15),
+    ("sys_module", 16),
+    ("sys_rawio", 17),
+    ("sys_chroot", 18),
+    ("sys_ptrace", 19),
+    ("sys_pacct", 20),
+    ("sys_admin", 21),
+    ("sys_boot", 22),
+    ("sys_nice", 23),
+    ("sys_resource", 24),
+    ("sys_time", 25),
+    ("sys_tty_config", 26),
+    ("mknod", 27),
+    ("lease", 28),
+    ("audit_write", 29),
+    ("audit_control", 30),
+    ("setfcap", 31),
+    ("mac_override", 32),
+    ("mac_admin", 33),
+    ("syslog", 34),
+    ("wake_alarm", 35),
+    ("block_suspend", 36),
+    ("audit_read", 37),
+    ("perfmon", 38),
+    ("bpf", 39),
+    ("checkpoint_restore", 40),
+];
+
+/// A capability's canonical name: `NET_ADMIN`, `cap_net_admin` and
+/// `net_admin` are all `net_admin`. None for a name the kernel lacks.
+pub fn canonical(name: &str) -> Option<&'static str> {
+    let lower = name.trim().to_ascii_lowercase();
+    let bare = lower.strip_prefix("cap_").unwrap_or(&lower);
+    ALL.iter().find(|(n, _)| *n == bare).map(|(n, _)| *n)
+}
+
+/// The capabilities a container loses: [`DROPPED`] without `add`, plus
+/// `drop` (names as [`canonical`] returns them), in number order.
+pub fn drop_set(add: &[String], drop: &[String]) -> Vec<u32> {
+    let mut out: Vec<u32> = ALL
+        .iter()
+        .filter(|(name, _)| {
+            let by_default = DROPPED.iter().any(|(n, _)| n == name);
+            let added = add.iter().any(|a| a == name);
+            let dropped = drop.iter().any(|d| d == name);
+            dropped || (by_default && !added)
+        })
+        .map(|(_, cap)| *cap)
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 /// `struct __user_cap_header_struct`.
 #[repr(C)]
 struct CapHeader {
@@ -40,17 +110,17 @@ struct CapData {
 const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 /// Restricts the calling process (the container's first process, still
-/// root with every capability): drops [`DROPPED`] from its bounding set and
-/// clears its inheritable and ambient sets. Capabilities the running
-/// kernel does not know are skipped.
-pub fn restrict() -> Result<(), String> {
-    for (name, cap) in DROPPED {
+/// root with every capability): drops `caps` (see [`drop_set`]) from its
+/// bounding set and clears its inheritable and ambient sets. Capabilities
+/// the running kernel does not know are skipped.
+pub fn restrict(caps: &[u32]) -> Result<(), String> {
+    for cap in caps {
         // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes only integers.
         let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) };
         if r != 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() != Some(libc::EINVAL) {
-                return Err(format!("drop capability {name}: {e}"));
+                return Err(format!("drop capability {cap}: {e}"));
             }
         }
     }
@@ -87,4 +157,25 @@ pub fn restrict() -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_drop_sets() {
+        assert_eq!(canonical("NET_ADMIN"), Some("net_admin"));
+        assert_eq!(canonical("cap_sys_time"), Some("sys_time"));
+        assert_eq!(canonical("sys_godmode"), None);
+        for (name, cap) in DROPPED {
+            assert_eq!(ALL.iter().find(|(n, _)| n == name).map(|c| c.1), Some(*cap));
+        }
+        let default = drop_set(&[], &[]);
+        assert_eq!(default.len(), DROPPED.len());
+        let custom = drop_set(&["sys_time".into()], &["net_raw".into(), "mknod".into()]);
+        assert!(!custom.contains(&25), "sys_time added back");
+        assert!(custom.contains(&13) && custom.contains(&27), "{custom:?}");
+        assert!(custom.contains(&16), "sys_module still dropped");
+    }
 }

@@ -6,6 +6,7 @@ pub mod caps;
 pub mod init_binary;
 pub mod netns;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spawn;
 
 use std::ffi::CString;
@@ -510,6 +511,11 @@ impl Runtime {
                 });
             }
         }
+        // Made here, so that the child only hands them to the kernel.
+        let confinement = Confinement {
+            drop_caps: caps::drop_set(&config.security.cap_add, &config.security.cap_drop),
+            seccomp: config.security.seccomp.then(seccomp::program),
+        };
         let (_, init) = init_binary::open()?;
         let exit_path = self.containers.path(name, EXIT_FILE);
         let exit_file = OpenOptions::new()
@@ -580,7 +586,15 @@ impl Runtime {
                 exit_file,
                 session: &session,
             };
-            child_main(child_end, group, &plan, inside.as_ref(), io, exec);
+            child_main(
+                child_end,
+                group,
+                &plan,
+                inside.as_ref(),
+                &confinement,
+                io,
+                exec,
+            );
         };
         drop(child_end);
         let mut guard = ChildGuard(Some(pid));
@@ -819,6 +833,13 @@ fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
 }
 
 /// The descriptors the child passes on to xdockerinit.
+/// What the container may not do: capabilities to drop and the seccomp
+/// filter (None: `--seccomp off`).
+struct Confinement {
+    drop_caps: Vec<u32>,
+    seccomp: Option<Vec<libc::sock_filter>>,
+}
+
 struct ChildIo<'a> {
     init: File,
     exit_file: File,
@@ -833,6 +854,7 @@ fn child_main(
     (cgroups, group): (&dyn Cgroups, &str),
     plan: &RootfsPlan,
     inside: Option<&InsideNet>,
+    confinement: &Confinement,
     io: ChildIo<'_>,
     exec: Option<&str>,
 ) -> ! {
@@ -854,8 +876,12 @@ fn child_main(
         (Ok(()), Some(Err(e))) => format!("network: {e}"),
         (Ok(()), _) => match rootfs::restrict_proc(inside.is_some())
             .map_err(|e| e.to_string())
-            .and_then(|()| caps::restrict())
-        {
+            .and_then(|()| caps::restrict(&confinement.drop_caps))
+            // Last: from here on every call the container makes is filtered.
+            .and_then(|()| match &confinement.seccomp {
+                Some(program) => seccomp::load(program),
+                None => Ok(()),
+            }) {
             Ok(()) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
             Err(e) => e,
         },

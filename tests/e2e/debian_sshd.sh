@@ -191,6 +191,7 @@ EOF
 echo "[127.0.0.1]:$RPORT $(cut -d' ' -f1,2 "$T/repo_host_key.pub")" >"$T/ssh/known_hosts"
 /usr/sbin/sshd -D -e -f "$T/repo_sshd_config" 2>"$T/repo_sshd.log" &
 REPO_SSHD_PID=$!
+disown "$REPO_SSHD_PID"
 for _ in $(seq 100); do
     (exec 3<>"/dev/tcp/127.0.0.1/$RPORT") 2>/dev/null && break
     sleep 0.1

@@ -1,0 +1,160 @@
+//! The default seccomp filter of containers: a deny list (kernel modules,
+//! kexec, bpf, perf, keyrings, userfaultfd, the clock, raw I/O, ...) that
+//! answers EPERM, for the native and the compat ABIs. It is compiled once
+//! at build time by build.rs with libseccomp; boot only hands the bytes to
+//! the kernel, just before xdockerinit runs, so it binds every process of
+//! the container. No `no_new_privs`: setuid programs (su, sudo) keep working.
+
+/// The refused system calls and why (the list build.rs compiled).
+pub const DENIED: &[(&str, &str)] = include!("seccomp_denied.in");
+
+/// The compiled filter: `struct sock_filter` records in native byte order.
+static COMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_default.bpf"));
+
+/// The filter as the kernel takes it.
+pub fn program() -> Vec<libc::sock_filter> {
+    COMPILED
+        .chunks_exact(8)
+        .map(|r| libc::sock_filter {
+            code: u16::from_ne_bytes([r[0], r[1]]),
+            jt: r[2],
+            jf: r[3],
+            k: u32::from_ne_bytes([r[4], r[5], r[6], r[7]]),
+        })
+        .collect()
+}
+
+/// Installs the filter on the calling thread (the container's first
+/// process, which still has CAP_SYS_ADMIN, so no `no_new_privs` is needed).
+pub fn load(program: &[libc::sock_filter]) -> Result<(), String> {
+    let len = u16::try_from(program.len()).map_err(|_| {
+        format!(
+            "seccomp filter of {} instructions is too long",
+            program.len()
+        )
+    })?;
+    let fprog = libc::sock_fprog {
+        len,
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: seccomp(SET_MODE_FILTER) reads `fprog` and the `len`
+    // instructions it points to, which live until the call returns.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if r != 0 {
+        return Err(format!(
+            "load seccomp filter: {}",
+            crate::fsutil::lower_first(&std::io::Error::last_os_error().to_string())
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `AUDIT_ARCH_*` of linux/audit.h.
+    const X86_64: u32 = 0xc000_003e;
+    const I386: u32 = 0x4000_0003;
+    const ALLOW: u32 = libc::SECCOMP_RET_ALLOW;
+    const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+
+    /// Runs the classic BPF program on one `struct seccomp_data` (the
+    /// subset of instructions libseccomp emits for a deny list).
+    fn run(prog: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        let (mut a, mut pc) = (0u32, 0usize);
+        loop {
+            let i = prog[pc];
+            pc += 1;
+            match i.code {
+                // ld [k]: seccomp_data { nr @0, arch @4, ip @8, args @16 }
+                0x20 => {
+                    a = match i.k {
+                        0 => nr,
+                        4 => arch,
+                        _ => 0,
+                    }
+                }
+                0x06 => return i.k,         // ret k
+                0x05 => pc += i.k as usize, // ja k
+                0x15 | 0x25 | 0x35 | 0x45 => {
+                    let taken = match i.code {
+                        0x15 => a == i.k,  // jeq
+                        0x25 => a > i.k,   // jgt
+                        0x35 => a >= i.k,  // jge
+                        _ => a & i.k != 0, // jset
+                    };
+                    pc += if taken { i.jt } else { i.jf } as usize;
+                }
+                0x54 => a &= i.k, // and k
+                other => panic!("instruction {other:#x} at {} not simulated", pc - 1),
+            }
+        }
+    }
+
+    #[test]
+    fn the_compiled_filter_refuses_the_list_on_both_abis_and_allows_the_rest() {
+        let prog = program();
+        assert!(
+            !prog.is_empty() && prog.len() < 512,
+            "{} instructions",
+            prog.len()
+        );
+        for nr in [
+            libc::SYS_kexec_load,
+            libc::SYS_init_module,
+            libc::SYS_finit_module,
+            libc::SYS_delete_module,
+            libc::SYS_open_by_handle_at,
+            libc::SYS_bpf,
+            libc::SYS_perf_event_open,
+            libc::SYS_keyctl,
+            libc::SYS_add_key,
+            libc::SYS_request_key,
+            libc::SYS_userfaultfd,
+            libc::SYS_clock_settime,
+            libc::SYS_iopl,
+        ] {
+            assert_eq!(run(&prog, X86_64, nr as u32), EPERM, "x86_64 syscall {nr}");
+        }
+        for nr in [
+            libc::SYS_read,
+            libc::SYS_mount,
+            libc::SYS_unshare,
+            libc::SYS_clone,
+            libc::SYS_ptrace,
+            libc::SYS_setns,
+            libc::SYS_clock_gettime,
+            libc::SYS_reboot,
+        ] {
+            assert_eq!(run(&prog, X86_64, nr as u32), ALLOW, "x86_64 syscall {nr}");
+        }
+        // The i386 ABI of 64-bit kernels: keyctl is 288, init_module 128,
+        // kexec_load 283, getpid 20, read 3.
+        for nr in [288, 128, 283] {
+            assert_eq!(run(&prog, I386, nr), EPERM, "i386 syscall {nr}");
+        }
+        for nr in [20, 3] {
+            assert_eq!(run(&prog, I386, nr), ALLOW, "i386 syscall {nr}");
+        }
+        // The x32 ABI (syscall bit 30): keyctl is 0x40000000 + 250.
+        assert_eq!(run(&prog, X86_64, 0x4000_0000 + 250), EPERM);
+        // An ABI the filter does not know (aarch64) is never let through.
+        assert_ne!(run(&prog, 0xc000_00b7, libc::SYS_read as u32), ALLOW);
+    }
+
+    #[test]
+    fn the_list_names_each_call_once_with_a_reason() {
+        for (i, (name, why)) in DENIED.iter().enumerate() {
+            assert!(!why.is_empty(), "{name}");
+            assert!(!DENIED[..i].iter().any(|(n, _)| n == name), "{name} twice");
+        }
+    }
+}
