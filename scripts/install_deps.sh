@@ -6,7 +6,9 @@ set -euo pipefail
 
 packages=(
     build-essential pkg-config perl make    # building (OpenSSL for the ssh repository
-                                            # is built from source and linked in)
+                                            # is built from source and linked in;
+                                            # cc also builds the tests' static probes)
+    libseccomp-dev                          # build.rs compiles the seccomp filter
     zstd gzip tar xz-utils                  # image archives, test interop
     busybox-static                          # the `test` image
     binutils                                # readelf: checks xdockerinit is static
