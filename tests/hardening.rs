@@ -174,3 +174,107 @@ fn cap_add_and_cap_drop_change_what_root_inside_keeps() {
     h.run("-a kill -c plain").ok();
     h.run("-a kill -c custom").ok();
 }
+
+/// `MAJOR:MINOR` of the block device holding the host's root file system.
+fn host_root_disk() -> (u32, u32) {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let dev = info
+        .lines()
+        .map(|l| l.split(' ').collect::<Vec<_>>())
+        .find(|f| f.get(4) == Some(&"/"))
+        .map(|f| f[2].to_string())
+        .expect("root mount");
+    let (major, minor) = dev.split_once(':').expect("major:minor");
+    (major.parse().expect("major"), minor.parse().expect("minor"))
+}
+
+/// Inside `name`: make nodes for the host's root disk, /dev/mem and the
+/// kernel log and try to open and read them (never write: this is the
+/// host's disk if it works).
+fn read_host_devices(h: &RuntimeHome, name: &str) -> String {
+    let (major, minor) = host_root_disk();
+    let script = format!(
+        "mknod /tmp/disk b {major} {minor} && mknod /tmp/mem c 1 1 && mknod /tmp/loopctl c 10 237 && echo made; \
+         head -c 512 /tmp/disk | wc -c; head -c 1 /tmp/mem | wc -c; \
+         sh -c 'exec 3</tmp/loopctl' && echo loop-control opened; \
+         echo x > /dev/null && head -c 4 /dev/zero | wc -c"
+    );
+    let r = h.run_in(None, ["-a", "run", "-c", name, "--cmd", &script]);
+    format!("{}--\n{}", r.stdout, r.stderr)
+}
+
+fn assert_host_devices_refused(out: &str) {
+    // mknod works, opening the nodes does not (0 bytes read); /dev/null
+    // and /dev/zero do. (loop-control and /dev/mem open for root without
+    // the rules; this VM refuses raw disk reads to everyone.)
+    assert!(out.starts_with("made\n0\n0\n4\n--\n"), "{out}");
+    for node in ["disk", "mem", "loopctl"] {
+        assert!(
+            out.contains(&format!("/tmp/{node}: Operation not permitted")),
+            "{node}: {out}"
+        );
+    }
+}
+
+#[test]
+fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
+    // Class: mknod + read/write of a host block device (raw disk access
+    // around every mount), /dev/mem.
+    if !require_root("a_node_for_the_host_disk_is_useless_inside_cgroup_v1") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c devs -b").ok();
+    let out = read_host_devices(&h, "devs");
+    assert_host_devices_refused(&out);
+    h.run("-a kill -c devs").ok();
+}
+
+#[test]
+fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
+    // The same on the cgroup v2 backend, whose device rules are an eBPF
+    // program: this host's hybrid layout has an (empty) cgroup2 hierarchy
+    // at /sys/fs/cgroup/unified that the v2 backend can use for real.
+    if !require_root("a_node_for_the_host_disk_is_useless_inside_cgroup_v2") {
+        return;
+    }
+    let unified = Path::new("/sys/fs/cgroup/unified");
+    let is_cgroup2 = nix::sys::statfs::statfs(unified)
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    let pure_v2 = nix::sys::statfs::statfs("/sys/fs/cgroup")
+        .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+        .unwrap_or(false);
+    assert!(
+        is_cgroup2 || pure_v2,
+        "no cgroup2 hierarchy at /sys/fs/cgroup/unified or /sys/fs/cgroup"
+    );
+    let h = RuntimeHome::new();
+    if is_cgroup2 {
+        let toml = h.home.path().join("xdocker.toml");
+        let text = std::fs::read_to_string(&toml).expect("toml");
+        std::fs::write(
+            &toml,
+            text.replace(
+                "[cgroups]\n",
+                "[cgroups]\nroot = \"/sys/fs/cgroup/unified\"\n",
+            ),
+        )
+        .expect("write toml");
+    }
+    h.install_test();
+    h.run("-a create -m test -c devs2 -b").ok();
+    let pid = h.pid("devs2").expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert!(
+        cgroup
+            .lines()
+            .any(|l| l.starts_with("0::/") && l.ends_with(&format!("{}/devs2", h.cgroup_parent))),
+        "init in the v2 group: {cgroup}"
+    );
+    let out = read_host_devices(&h, "devs2");
+    assert_host_devices_refused(&out);
+    h.run("-a kill -c devs2").ok();
+    assert!(!unified.join(&h.cgroup_parent).join("devs2").exists());
+}

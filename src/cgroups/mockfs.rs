@@ -11,7 +11,18 @@ use nix::errno::Errno;
 
 use super::KernelOps;
 
-pub(crate) const OPS: KernelOps = KernelOps { mkdir, rmdir, kill };
+pub(crate) const OPS: KernelOps = KernelOps {
+    mkdir,
+    rmdir,
+    kill,
+    devices,
+};
+
+/// Records the rules where the kernel would hold the attached program.
+fn devices(path: &Path, rules: &[super::devices::Rule]) -> io::Result<()> {
+    let lines: Vec<String> = rules.iter().map(|r| r.v1_line()).collect();
+    fs::write(path.join("devices.bpf"), lines.join("\n"))
+}
 
 fn mkdir(path: &Path) -> io::Result<()> {
     fs::create_dir(path)?;

@@ -7,6 +7,7 @@
 //! behind [`KernelOps`].
 
 mod detect;
+pub mod devices;
 #[cfg(test)]
 mod mockfs;
 mod v1;
@@ -140,6 +141,9 @@ pub enum CgroupError {
         pids: Vec<i32>,
         waited_ms: u128,
     },
+    /// Loading or attaching the v2 device program failed.
+    #[error("limit devices of cgroup {}: {}", .path.display(), Lower(.error))]
+    Devices { path: PathBuf, error: io::Error },
     /// rmdir of a group failed (after retrying EBUSY).
     #[error("remove cgroup {}: {}", .path.display(), Lower(.error))]
     Rmdir { path: PathBuf, error: io::Error },
@@ -182,6 +186,8 @@ pub(crate) struct KernelOps {
     pub mkdir: fn(&Path) -> io::Result<()>,
     pub rmdir: fn(&Path) -> io::Result<()>,
     pub kill: fn(i32) -> Result<(), Errno>,
+    /// v2: attaches the device program of these rules to a group.
+    pub devices: fn(&Path, &[devices::Rule]) -> io::Result<()>,
 }
 
 impl KernelOps {
@@ -189,6 +195,7 @@ impl KernelOps {
         mkdir: real_mkdir,
         rmdir: real_rmdir,
         kill: real_kill,
+        devices: devices::attach_v2,
     };
 }
 

@@ -9,15 +9,16 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{
-    check_cpus, check_limits, check_name, collect_pids, format_cpu_list, kill_all, make_dir,
-    quota_us, read_optional, read_u64, read_value, remove_tree, undo_created, write_value,
-    CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
+    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
+    make_dir, quota_us, read_optional, read_u64, read_value, remove_tree, undo_created,
+    write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
 };
 
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
-/// cpuset (CPU list), memory (limit and usage), pids (for a later limit).
+/// cpuset (CPU list), memory (limit and usage), pids (for a later limit),
+/// devices (which device nodes may be opened, see [`super::devices`]).
 /// The freezer is not used: remove() kills in a loop instead.
-const CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
+const CONTROLLERS: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices"];
 
 /// One mounted v1 controller.
 #[derive(Debug, Clone)]
@@ -204,6 +205,14 @@ impl V1 {
                 write_memsw(&group, &limit)?;
             }
         }
+        if let Some(c) = self.controller("devices") {
+            // Deny all, then allow the list, one rule per write.
+            let group = self.group_dir(c, name);
+            write_value(&group.join("devices.deny"), "a")?;
+            for rule in devices::DEFAULT {
+                write_value(&group.join("devices.allow"), &rule.v1_line())?;
+            }
+        }
         Ok(())
     }
 }
@@ -365,7 +374,7 @@ mod tests {
         dir
     }
 
-    const ALL: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
+    const ALL: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices"];
 
     fn v1(root: &Path) -> V1 {
         V1::with_ops(root, "xd", mockfs::OPS).unwrap()
@@ -403,6 +412,11 @@ mod tests {
         );
         assert!(p.join("pids/xd/web").is_dir());
         assert!(p.join("cpuacct/xd/web").is_dir());
+        // Devices: everything denied, then the list allowed (the last
+        // write is what the fake file keeps).
+        assert_eq!(content(p.join("devices/xd/web/devices.deny")), "a");
+        let last = super::devices::DEFAULT.last().expect("rules").v1_line();
+        assert_eq!(content(p.join("devices/xd/web/devices.allow")), last);
         assert_eq!(cg.version(), "v1");
     }
 

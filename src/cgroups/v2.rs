@@ -13,9 +13,9 @@ use std::thread;
 use std::time::Instant;
 
 use super::{
-    check_cpus, check_limits, check_name, collect_pids, format_cpu_list, kill_all, make_dir,
-    quota_us, read_optional, read_value, remove_tree, undo_created, write_value, CgroupError,
-    Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US, KILL_WAIT, POLL,
+    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
+    make_dir, quota_us, read_optional, read_value, remove_tree, undo_created, write_value,
+    CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US, KILL_WAIT, POLL,
 };
 
 /// The controllers xdocker enables for its groups, in the order written.
@@ -141,6 +141,11 @@ impl V2 {
         }
         let enabled = require(&group)?;
         let has = |c: &str| enabled.iter().any(|e| e == c);
+        // Device access has no controller file on v2: an eBPF program.
+        (self.ops.devices)(&group, devices::DEFAULT).map_err(|error| CgroupError::Devices {
+            path: group.clone(),
+            error,
+        })?;
 
         if has("cpu") {
             let quota = match limits.cpu_quota_percent {
@@ -383,6 +388,8 @@ mod tests {
         assert_eq!(content(p.join("xd/web/memory.max")), "67108864");
         assert_eq!(content(p.join("xd/web/memory.swap.max")), "0");
         assert_eq!(content(p.join("xd/web/cpuset.cpus")), "0");
+        // The device program was attached to the group, with the list.
+        assert!(content(p.join("xd/web/devices.bpf")).starts_with("c *:* m\nb *:* m\nc 1:3 rwm"));
         assert_eq!(cg.version(), "v2");
     }
 
