@@ -114,6 +114,14 @@ impl FromStr for CapList {
     }
 }
 
+/// `--pids-limit N`, at least 1.
+fn parse_pids_limit(s: &str) -> Result<u64, String> {
+    match s.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("'{s}' is not a process count of 1 or more")),
+    }
+}
+
 /// `--seccomp on|off`.
 fn parse_on_off(s: &str) -> Result<bool, String> {
     match s {
@@ -419,7 +427,7 @@ Actions:
   autostart       -c C --autostart ORDER|off
 Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
-Cgroup opts: --cpus --cpu-quota --mem-limit
+Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
 1 failure, 2 bad command line. Home: $XDOCKER_HOME (default /var/xdocker).";
@@ -505,6 +513,9 @@ pub struct Args {
     /// Memory limit, e.g. 512M
     #[arg(long = "mem-limit", value_name = "SIZE")]
     pub mem_limit: Option<MemLimit>,
+    /// Most processes at once, e.g. 500 (a fork bomb stops there)
+    #[arg(long = "pids-limit", value_name = "N", value_parser = parse_pids_limit)]
+    pub pids_limit: Option<u64>,
     /// Boot at host start, lower ORDER first (off: do not)
     #[arg(long = "autostart", value_name = "ORDER")]
     pub autostart: Option<Autostart>,
@@ -598,7 +609,7 @@ const CREATE_OPTS: &[&str] = &[
     "cap_drop",
     "seccomp",
 ];
-const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit"];
+const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit", "pids_limit"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
 
 /// Options a verb needs, and options it also accepts.
@@ -764,9 +775,16 @@ impl Request {
         }
         if verb == Verb::Action(Action::Create)
             && !args.boot
-            && ["tty", "exec", "cpus", "cpu_quota", "mem_limit"]
-                .iter()
-                .any(|id| given.contains(id))
+            && [
+                "tty",
+                "exec",
+                "cpus",
+                "cpu_quota",
+                "mem_limit",
+                "pids_limit",
+            ]
+            .iter()
+            .any(|id| given.contains(id))
         {
             // Cgroup limits given at create are stored (SPEC §1); -t/-e only
             // make sense when booting.

@@ -278,3 +278,91 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
     h.run("-a kill -c devs2").ok();
     assert!(!unified.join(&h.cgroup_parent).join("devs2").exists());
 }
+
+#[test]
+fn a_fork_bomb_stops_at_the_pids_limit() {
+    // Class: resource exhaustion of the host's process table.
+    if !require_root("a_fork_bomb_stops_at_the_pids_limit") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c bomb -b --pids-limit 40").ok();
+    // A bounded bomb: if the limit failed, 150 sleeps would appear, not a
+    // hung test machine. busybox sh gives up at the first failed fork.
+    let script = "i=0; while [ $i -lt 150 ]; do sleep 300 & i=$((i+1)); done";
+    let r = h.run_in(None, ["-a", "run", "-c", "bomb", "--cmd", script]);
+    assert!(r.stderr.contains("can't fork"), "{r:?}");
+    let pids = h
+        .cgroup_dirs()
+        .into_iter()
+        .map(|d| d.join("bomb/pids.current"))
+        .find(|p| p.exists())
+        .expect("pids controller");
+    let count: u32 = std::fs::read_to_string(&pids)
+        .expect("pids.current")
+        .trim()
+        .parse()
+        .expect("number");
+    assert!(
+        (30..=40).contains(&count),
+        "{count} processes with --pids-limit 40"
+    );
+    let info = h.run("-s info -c bomb").ok().to_string();
+    assert!(info.contains("pids_limit: 40\n"), "{info}");
+    // The host is fine and the container stops cleanly, sleeps and all.
+    h.run("-a kill -c bomb").ok();
+    assert!(h.cgroup_dirs().iter().all(|d| !d.join("bomb").exists()));
+    h.run("-a create -m test -c nobomb --pids-limit 0")
+        .fails(2, "'0' is not a process count of 1 or more");
+}
+
+#[test]
+fn the_host_binary_behind_proc_1_exe_cannot_be_overwritten() {
+    // CVE-2019-5736 class: root inside rewrites the runtime binary through
+    // /proc/PID/exe. xdockerinit is executed from the host's file, which
+    // stays busy (ETXTBSY) while any container runs it, and a container's
+    // processes never outlive its init.
+    if !require_root("the_host_binary_behind_proc_1_exe_cannot_be_overwritten") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c exe -b").ok();
+    let init = common::static_init();
+    let before = std::fs::read(&init).expect("read init");
+    let script = "head -c 4 /proc/1/exe | wc -c; \
+                  echo pwned > /proc/1/exe; echo pwned > /proc/self/exe; \
+                  dd if=/dev/zero of=/proc/1/exe bs=1 count=1 conv=notrunc 2>&1 | head -1";
+    let r = h.run_in(None, ["-a", "run", "-c", "exe", "--cmd", script]);
+    assert!(r.stdout.starts_with("4\n"), "{r:?}");
+    assert!(r.stderr.contains("Text file busy"), "{r:?}");
+    assert!(r.stdout.contains("Text file busy"), "dd refused too: {r:?}");
+    assert!(
+        std::fs::read(&init).expect("read init") == before,
+        "init binary changed"
+    );
+    h.run("-a kill -c exe").ok();
+}
+
+#[test]
+fn host_processes_cannot_be_signalled_from_inside() {
+    // Class: signals across the PID namespace (killing host daemons).
+    if !require_root("host_processes_cannot_be_signalled_from_inside") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.install_test();
+    h.run("-a create -m test -c sig -b").ok();
+    let mut victim = Command::new("sleep").arg("60").spawn().expect("sleep");
+    let pid = victim.id();
+    let script = format!("kill -9 {pid}; kill -9 -1; echo done");
+    let r = h.run_in(None, ["-a", "run", "-c", "sig", "--cmd", &script]);
+    assert!(
+        victim.try_wait().expect("try_wait").is_none(),
+        "host process {pid} killed from inside: {r:?}"
+    );
+    let _ = victim.kill();
+    let _ = victim.wait();
+    h.run("-a kill -c sig -f").ok();
+}

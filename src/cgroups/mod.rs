@@ -57,6 +57,9 @@ pub struct Limits {
     pub cpu_quota_percent: Option<u32>,
     /// Memory limit in bytes; swap is not granted on top of it.
     pub mem_limit_bytes: Option<u64>,
+    /// Most processes (and threads) at once: a fork bomb stops there.
+    #[serde(default)]
+    pub pids_max: Option<u64>,
 }
 
 /// Resource use of a group; `None` when the hierarchy does not account it
@@ -268,6 +271,11 @@ pub(crate) fn check_limits(limits: &Limits) -> Result<(), CgroupError> {
     if limits.cpus.as_ref().is_some_and(|c| c.is_empty()) {
         return Err(CgroupError::BadLimit {
             reason: "cpu list is empty".to_string(),
+        });
+    }
+    if limits.pids_max == Some(0) {
+        return Err(CgroupError::BadLimit {
+            reason: "pids limit must be at least 1".to_string(),
         });
     }
     if limits.mem_limit_bytes == Some(0) {

@@ -205,6 +205,10 @@ impl V1 {
                 write_memsw(&group, &limit)?;
             }
         }
+        if let Some(c) = self.controller("pids") {
+            let max = limits.pids_max.map_or("max".to_string(), |n| n.to_string());
+            write_value(&self.group_dir(c, name).join("pids.max"), &max)?;
+        }
         if let Some(c) = self.controller("devices") {
             // Deny all, then allow the list, one rule per write.
             let group = self.group_dir(c, name);
@@ -241,6 +245,7 @@ impl Cgroups for V1 {
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
+            (limits.pids_max.is_some(), "pids", "pids"),
         ];
         for (requested, controller, limit) in needs {
             if requested && self.controller(controller).is_none() {
@@ -392,6 +397,7 @@ mod tests {
             cpus: Some(vec![0]),
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
+            pids_max: Some(100),
         };
         cg.create("web", &limits).unwrap();
         let p = r.path();
@@ -410,7 +416,7 @@ mod tests {
             content(p.join("memory/xd/web/memory.memsw.limit_in_bytes")),
             "67108864"
         );
-        assert!(p.join("pids/xd/web").is_dir());
+        assert_eq!(content(p.join("pids/xd/web/pids.max")), "100");
         assert!(p.join("cpuacct/xd/web").is_dir());
         // Devices: everything denied, then the list allowed (the last
         // write is what the fake file keeps).
@@ -444,6 +450,7 @@ mod tests {
             cpus: Some(vec![1]),
             cpu_quota_percent: Some(50),
             mem_limit_bytes: Some(1 << 30),
+            pids_max: None,
         };
         cg.create("web", &limited).unwrap();
         cg.create("web", &Limits::default()).unwrap();

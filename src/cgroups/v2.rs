@@ -98,6 +98,7 @@ impl V2 {
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
+            (limits.pids_max.is_some(), "pids", "pids"),
         ];
         let needed: Vec<&str> = needs.iter().filter(|n| n.0).map(|n| n.1).collect();
         let require = |dir: &Path| -> Result<Vec<String>, CgroupError> {
@@ -166,6 +167,10 @@ impl V2 {
             if swap_max.exists() {
                 write_value(&swap_max, swap)?;
             }
+        }
+        if has("pids") {
+            let max = limits.pids_max.map_or("max".to_string(), |n| n.to_string());
+            write_value(&group.join("pids.max"), &max)?;
         }
         if has("cpuset") {
             let path = group.join("cpuset.cpus");
@@ -367,6 +372,7 @@ mod tests {
             cpus: Some(vec![0]),
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
+            pids_max: Some(100),
         }
     }
 
@@ -388,6 +394,7 @@ mod tests {
         assert_eq!(content(p.join("xd/web/memory.max")), "67108864");
         assert_eq!(content(p.join("xd/web/memory.swap.max")), "0");
         assert_eq!(content(p.join("xd/web/cpuset.cpus")), "0");
+        assert_eq!(content(p.join("xd/web/pids.max")), "100");
         // The device program was attached to the group, with the list.
         assert!(content(p.join("xd/web/devices.bpf")).starts_with("c *:* m\nb *:* m\nc 1:3 rwm"));
         assert_eq!(cg.version(), "v2");

@@ -22,7 +22,11 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-a boot needs -c/--container");
     };
-    if args.cpus.is_some() || args.cpu_quota.is_some() || args.mem_limit.is_some() {
+    if args.cpus.is_some()
+        || args.cpu_quota.is_some()
+        || args.mem_limit.is_some()
+        || args.pids_limit.is_some()
+    {
         let _lock = ctx.runtime.containers.lock(name)?;
         let mut config = ctx.runtime.containers.config(name)?;
         config.limits = limits_from(args, config.limits.clone());

@@ -42,6 +42,7 @@ pub fn limits_from(args: &Args, base: LimitsConfig) -> LimitsConfig {
         cpus: args.cpus.as_ref().map(|c| c.0.clone()).or(base.cpus),
         cpu_quota_percent: args.cpu_quota.map(|q| q.0).or(base.cpu_quota_percent),
         mem_limit_bytes: args.mem_limit.map(|m| m.0).or(base.mem_limit_bytes),
+        pids_limit: args.pids_limit.or(base.pids_limit),
     }
 }
 

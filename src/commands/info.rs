@@ -134,6 +134,7 @@ fn text(info: &Info) -> String {
             or_dash(limits.cpu_quota_percent.map(|p| format!("{p}%"))),
         ),
         ("mem_limit", or_dash(limits.mem_limit_bytes.map(human_size))),
+        ("pids_limit", or_dash(limits.pids_limit)),
         ("autostart", or_dash(c.autostart)),
         (
             "seccomp",

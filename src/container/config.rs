@@ -51,6 +51,8 @@ pub struct LimitsConfig {
     pub cpu_quota_percent: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mem_limit_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pids_limit: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -179,6 +181,7 @@ mod tests {
                 cpus: Some(vec![0]),
                 cpu_quota_percent: None,
                 mem_limit_bytes: Some(64 << 20),
+                pids_limit: Some(100),
             },
             autostart: Some(20),
             security: SecurityConfig {

@@ -560,6 +560,7 @@ impl Runtime {
             cpus: config.limits.cpus.clone(),
             cpu_quota_percent: config.limits.cpu_quota_percent,
             mem_limit_bytes: config.limits.mem_limit_bytes,
+            pids_max: config.limits.pids_limit,
         };
         cgroups.create(name.as_str(), &limits)?;
         let mut cgroup_undo = Undo(Some(|| {
