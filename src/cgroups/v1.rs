@@ -148,6 +148,20 @@ impl V1 {
             }
         }
 
+        if let Some(c) = self.controller("devices") {
+            // The rules go on the parent, once: a new v1 group starts with
+            // its parent's device list, so no boot pays for ~15 writes.
+            let parent = self.parent_dir(c);
+            let list = read_optional(&parent.join("devices.list"))?.unwrap_or_default();
+            if list.is_empty() || list.lines().any(|l| l == "a *:* rwm") {
+                // Deny all, then allow the list, one rule per write.
+                write_value(&parent.join("devices.deny"), "a")?;
+                for rule in devices::DEFAULT {
+                    write_value(&parent.join("devices.allow"), &rule.v1_line())?;
+                }
+            }
+        }
+
         let mut existed = Vec::new();
         for dir in self.dirs(name) {
             if make_dir(&self.ops, &dir)? {
@@ -208,14 +222,6 @@ impl V1 {
         if let Some(c) = self.controller("pids") {
             let max = limits.pids_max.map_or("max".to_string(), |n| n.to_string());
             write_value(&self.group_dir(c, name).join("pids.max"), &max)?;
-        }
-        if let Some(c) = self.controller("devices") {
-            // Deny all, then allow the list, one rule per write.
-            let group = self.group_dir(c, name);
-            write_value(&group.join("devices.deny"), "a")?;
-            for rule in devices::DEFAULT {
-                write_value(&group.join("devices.allow"), &rule.v1_line())?;
-            }
         }
         Ok(())
     }
@@ -418,11 +424,18 @@ mod tests {
         );
         assert_eq!(content(p.join("pids/xd/web/pids.max")), "100");
         assert!(p.join("cpuacct/xd/web").is_dir());
-        // Devices: everything denied, then the list allowed (the last
-        // write is what the fake file keeps).
-        assert_eq!(content(p.join("devices/xd/web/devices.deny")), "a");
+        // Devices: everything denied, then the list allowed, on the parent
+        // (the kernel copies it into each new group; the fake file keeps
+        // the last write).
+        assert_eq!(content(p.join("devices/xd/devices.deny")), "a");
         let last = super::devices::DEFAULT.last().expect("rules").v1_line();
-        assert_eq!(content(p.join("devices/xd/web/devices.allow")), last);
+        assert_eq!(content(p.join("devices/xd/devices.allow")), last);
+        assert!(p.join("devices/xd/web").is_dir());
+        // Once the parent lists the rules, nothing is written again.
+        fs::write(p.join("devices/xd/devices.list"), "c 1:3 rwm\n").unwrap();
+        fs::write(p.join("devices/xd/devices.deny"), "").unwrap();
+        cg.create("other", &limits).unwrap();
+        assert_eq!(content(p.join("devices/xd/devices.deny")), "");
         assert_eq!(cg.version(), "v1");
     }
 
