@@ -348,6 +348,9 @@ fn plain_tar(path: &Path, entries: &[Entry]) {
     fs::write(path, out).expect("write tar");
 }
 
+/// Attack class: path traversal by archive entries ("zip slip";
+/// CVE-2014-9356/CVE-2014-9357 `docker load` class): absolute names, `..`,
+/// links pointing out, entries through earlier symlinks.
 #[test]
 fn hostile_archives_never_touch_the_host() {
     if !common::require_root("hostile_archives_never_touch_the_host") {

@@ -330,6 +330,8 @@ fn overwrites_replace_atomically() {
     }
 }
 
+/// Attack class: symlinks planted by root inside redirect a host-side copy
+/// to host files (CVE-2014-6407/CVE-2019-14271 `docker cp` class).
 #[test]
 fn hostile_symlinks_never_reach_the_host() {
     if !common::require_root("hostile_symlinks_never_reach_the_host") {
@@ -576,6 +578,8 @@ fn rplfile_instantiates_templates_inside() {
     assert!(!c.inside("/root/none").exists());
 }
 
+/// Attack class: a directory swapped for a symlink while the host copies
+/// (CVE-2018-15664, the `docker cp` symlink-exchange race).
 #[test]
 fn a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host() {
     if !common::require_root("a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host") {

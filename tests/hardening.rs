@@ -318,31 +318,50 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
 }
 
 #[test]
-fn the_host_binary_behind_proc_1_exe_cannot_be_overwritten() {
+fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // CVE-2019-5736 class: root inside rewrites the runtime binary through
-    // /proc/PID/exe. xdockerinit is executed from the host's file, which
-    // stays busy (ETXTBSY) while any container runs it, and a container's
-    // processes never outlive its init.
-    if !require_root("the_host_binary_behind_proc_1_exe_cannot_be_overwritten") {
+    // /proc/PID/exe; CVE-2024-21626 class: host descriptors of a runtime
+    // process reachable from inside. xdockerinit is not dumpable and
+    // containers lack sys_ptrace, so /proc/1/exe and /proc/1/fd stay shut;
+    // with `--cap-add sys_ptrace` they open, but the host's file is still
+    // busy (ETXTBSY) while any container runs it.
+    if !require_root("the_host_binary_and_descriptors_of_init_are_out_of_reach") {
         return;
     }
     let h = RuntimeHome::new();
     h.install_test();
     h.run("-a create -m test -c exe -b").ok();
+    h.run("-a create -m test -c tracer -b --cap-add sys_ptrace")
+        .ok();
     let init = common::static_init();
     let before = std::fs::read(&init).expect("read init");
-    let script = "head -c 4 /proc/1/exe | wc -c; \
-                  echo pwned > /proc/1/exe; echo pwned > /proc/self/exe; \
+    // (fd 3 is the host's exit record, fd 4 the session socket)
+    let script = "head -c 4 /proc/1/exe | wc -c; head -c 1 /proc/1/fd/3 | wc -c; \
+                  readlink /proc/1/fd/4; \
+                  echo pwned > /proc/1/exe; \
                   dd if=/dev/zero of=/proc/1/exe bs=1 count=1 conv=notrunc 2>&1 | head -1";
     let r = h.run_in(None, ["-a", "run", "-c", "exe", "--cmd", script]);
+    assert!(r.stdout.starts_with("0\n0\n"), "{r:?}");
+    assert!(r.stderr.contains("/proc/1/exe: Permission denied"), "{r:?}");
+    assert!(
+        r.stderr.contains("/proc/1/fd/3: Permission denied"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("socket:"), "{r:?}");
+    assert!(
+        r.stdout.contains("Permission denied"),
+        "dd refused too: {r:?}"
+    );
+    // A container that may trace: it reads the binary, cannot write it.
+    let r = h.run_in(None, ["-a", "run", "-c", "tracer", "--cmd", script]);
     assert!(r.stdout.starts_with("4\n"), "{r:?}");
     assert!(r.stderr.contains("Text file busy"), "{r:?}");
-    assert!(r.stdout.contains("Text file busy"), "dd refused too: {r:?}");
     assert!(
         std::fs::read(&init).expect("read init") == before,
         "init binary changed"
     );
     h.run("-a kill -c exe").ok();
+    h.run("-a kill -c tracer").ok();
 }
 
 #[test]

@@ -2,7 +2,10 @@
 //! container needs (LXC's defaults for system containers, a few more
 //! dropped), and loses for good what reaches the host's kernel or hardware:
 //! modules, raw I/O, the clock, reboot of the host, the kernel log, MAC
-//! policy, audit control, BPF and perf. They leave the bounding set before
+//! policy, audit control, BPF and perf; and sys_ptrace (as Docker does), so
+//! that xdockerinit, which is not dumpable, and the host descriptors it
+//! holds stay out of reach (`--cap-add sys_ptrace` for gdb -p and the like;
+//! strace of one's own children needs no capability). They leave the bounding set before
 //! xdockerinit runs, with no inheritable or ambient capabilities, so no
 //! process in the container can ever get them back.
 
@@ -10,6 +13,7 @@
 pub const DROPPED: &[(&str, u32)] = &[
     ("sys_module", 16),
     ("sys_rawio", 17),
+    ("sys_ptrace", 19),
     ("sys_boot", 22),
     ("sys_time", 25),
     ("audit_control", 30),

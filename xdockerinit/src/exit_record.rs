@@ -1,7 +1,8 @@
 //! The exit record: how a stopped container tells the host its exit code.
 //!
 //! The host opens a regular file before pivot_root and passes its descriptor
-//! with `--exit-fd N`; nothing in the container can reach that file, and the
+//! with `--exit-fd N`; nothing in the container can reach that file (init is
+//! not dumpable and containers lack CAP_SYS_PTRACE by default), and the
 //! descriptor is made close-on-exec before anything runs, so no process of
 //! the container inherits it. At the stop, xdockerinit writes one line
 //! `exit_code=<N>\n` with `pwrite` at offset 0, then `ftruncate` to its length:

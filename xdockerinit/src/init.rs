@@ -346,6 +346,14 @@ impl Init {
             op: "set the process name",
             source,
         })?;
+        // Not dumpable: /proc/1/fd (the host's exit record and session
+        // socket), /proc/1/mem and ptrace of init need CAP_SYS_PTRACE, which
+        // containers do not get by default. Commands started later are
+        // dumpable again (execve resets it).
+        nix::sys::prctl::set_dumpable(false).map_err(|source| InitError::Sys {
+            op: "make init not dumpable",
+            source,
+        })?;
         let signals =
             Signals::block_and_open().map_err(|(op, source)| InitError::Sys { op, source })?;
         Ok(Init {

@@ -15,7 +15,9 @@
 //! `kill(-1, ...)`, which outside a fresh PID namespace would hit the host.
 //!
 //! * `--exit-fd N` (N >= 3): a regular file opened for writing by the host
-//!   before pivot_root, unreachable from inside the container otherwise.
+//!   before pivot_root, unreachable from inside the container otherwise
+//!   (xdockerinit is not dumpable, so /proc/1/fd needs CAP_SYS_PTRACE, which
+//!   containers lack unless given `--cap-add sys_ptrace`).
 //!   xdockerinit makes it close-on-exec at once (no process of the container
 //!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
 //!   descriptor from 3 up is closed at start: fds 0-2, the exit fd and the
