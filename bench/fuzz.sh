@@ -9,17 +9,17 @@
 #
 # Environment:
 #   SECONDS_EACH=60     -max_total_time per target
-#   JOBS=1              libFuzzer -jobs/-workers
 #   TOOLCHAIN=nightly   the toolchain cargo-fuzz builds with
 #   RESULTS_DIR=bench/results
 # The corpus lives in fuzz/corpus/TARGET (seeded here on first use),
 # crashes in fuzz/artifacts/TARGET; the summary goes to
-# RESULTS_DIR/fuzz-summary.txt. Exit status 1 when a target crashed.
+# RESULTS_DIR/fuzz-summary.txt, the end of each target's log to
+# RESULTS_DIR/fuzz-TARGET.log (the whole log: fuzz/target/). Exit status 1
+# when a target crashed.
 set -euo pipefail
 here=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 repo=$(dirname "$here")
 SECONDS_EACH=${SECONDS_EACH:-60}
-JOBS=${JOBS:-1}
 TOOLCHAIN=${TOOLCHAIN:-nightly}
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 targets=("$@")
@@ -68,8 +68,9 @@ mkdir -p "$RESULTS_DIR"
 rc=0
 for t in "${targets[@]}"; do
     echo "== $t (${SECONDS_EACH}s)" >&2
-    log=$RESULTS_DIR/fuzz-$t.log
-    if cargo "+$TOOLCHAIN" fuzz run "$t" -- -max_total_time="$SECONDS_EACH" -jobs="$JOBS" -workers="$JOBS" \
+    mkdir -p target
+    log=target/fuzz-$t.log
+    if cargo "+$TOOLCHAIN" fuzz run "$t" -- -max_total_time="$SECONDS_EACH" \
         -print_final_stats=1 >"$log" 2>&1; then
         status=ok
     else
@@ -79,5 +80,6 @@ for t in "${targets[@]}"; do
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | awk '{ s += $2 } END { print s + 0 }')
     cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{ print $2 }')
     printf '%-18s %-6s %10s runs  cov %s\n' "$t" "$status" "$runs" "${cov:-?}" | tee -a "$summary" >&2
+    tail -n 40 "$log" >"$RESULTS_DIR/fuzz-$t.log"
 done
 exit "$rc"

@@ -70,22 +70,11 @@ fi
 [[ -x $src_bin ]] || die "no xdocker binary at $src_bin"
 
 T=$(mktemp -d "$BENCH_DIR/xdocker-srepo-bench.XXXXXX")
+# shellcheck source=../scripts/tests/private_sshd.sh
+. "$repo/scripts/tests/private_sshd.sh"
 SSHD_PID=
-stop_sshd() {
-    [[ -n $SSHD_PID ]] || return 0
-    # The master and every session it forked (sessions call setsid).
-    local pids=$SSHD_PID more p
-    while :; do
-        more=$(ps -eo pid=,ppid= | awk -v set=" $pids " 'index(set, " " $2 " ") && !index(set, " " $1 " ") { print $1 }')
-        [[ -z $more ]] && break
-        for p in $more; do pids="$pids $p"; done
-    done
-    kill -9 $pids 2>/dev/null || true
-    wait "$SSHD_PID" 2>/dev/null || true
-    SSHD_PID=
-}
 cleanup() {
-    stop_sshd
+    private_sshd_stop
     if [[ $KEEP == 1 ]]; then
         echo "srepo bench: kept $T" >&2
     else
@@ -106,32 +95,8 @@ LAYER=$HOME1/images/bench/1/rlayer
 mkdir -p "$LAYER" "$HOME2" "$RESULTS_DIR" "$T/repo" "$T/scp-up" "$T/scp-down" "$T/grave" "$T/ssh"
 
 # ---------------------------------------------------------------- sshd
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
-ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519"
-cp "$T/ssh/id_ed25519.pub" "$T/authorized_keys"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-cat >"$T/sshd_config" <<EOF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/host_ed25519
-AuthorizedKeysFile $T/authorized_keys
-PidFile $T/sshd.pid
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem sftp internal-sftp
-EOF
-echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >"$T/ssh/known_hosts"
-/usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-SSHD_PID=$!
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-    sleep 0.1
-done
-kill -0 "$SSHD_PID" || die "sshd did not start: $(cat "$T/sshd.log")"
+private_sshd_start "$T/sshd" "$T/ssh" || die "sshd did not start"
+PORT=$SSHD_PORT
 
 # ---------------------------------------------------------------- tree
 log "generating a ${SIZE_MB} MB tree in $LAYER"

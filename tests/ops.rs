@@ -30,29 +30,12 @@ fn info_shows_the_whole_config_and_the_live_state() {
     h.install_test();
     let vol = h.home.scratch("vol");
     std::fs::create_dir_all(&vol).expect("mkdir");
-    h.run_in(
-        None,
-        [
-            "-a",
-            "create",
-            "-m",
-            "test",
-            "-c",
-            "inf",
-            "--host",
-            "inf-1",
-            "--net",
-            "CUSTOM",
-            "--mem-limit",
-            "64M",
-            "--cpus",
-            "0",
-            "--autostart",
-            "5",
-            "--volume",
-            &format!("{}:/data", vol.display()),
-        ],
-    )
+    // (temp paths hold no blanks: h.run splits the line on whitespace)
+    h.run(&format!(
+        "-a create -m test -c inf --host inf-1 --net CUSTOM --mem-limit 64M --cpus 0 \
+         --autostart 5 --volume {}:/data",
+        vol.display()
+    ))
     .ok();
     let stopped = h.run("-s info -c inf").ok().to_string();
     assert_eq!(field(&stopped, "status"), "STOPPED");
@@ -174,21 +157,10 @@ fn autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse() {
     );
     let vol = h.home.scratch("gone");
     std::fs::create_dir_all(&vol).expect("mkdir");
-    h.run_in(
-        None,
-        [
-            "-a",
-            "create",
-            "-m",
-            "test",
-            "-c",
-            "broken",
-            "--autostart",
-            "15",
-            "--volume",
-            &format!("{}:/data", vol.display()),
-        ],
-    )
+    h.run(&format!(
+        "-a create -m test -c broken --autostart 15 --volume {}:/data",
+        vol.display()
+    ))
     .ok();
     std::fs::remove_dir(&vol).expect("rmdir");
     let r = h.run("-a autostart");

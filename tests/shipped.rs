@@ -78,6 +78,15 @@ fn roff(text: &str) -> String {
     text.replace('-', "\\-")
 }
 
+/// An option's names as roff writes them, short first.
+fn roff_names(o: &xdockerinit::args::OptionSpec) -> Vec<String> {
+    o.short
+        .iter()
+        .chain(o.long.iter())
+        .map(|n| roff(n))
+        .collect()
+}
+
 /// man/xdockerinit.8 with its SYNOPSIS and OPTIONS sections made from
 /// xdockerinit's option table (the rest of the page is prose).
 fn xdockerinit_man(shipped: &str) -> String {
@@ -92,22 +101,12 @@ fn xdockerinit_man(shipped: &str) -> String {
         ));
     }
     for o in OPTIONS.iter().filter(|o| o.value.is_none()) {
-        let names: Vec<String> = o
-            .short
-            .iter()
-            .chain(o.long.iter())
-            .map(|n| roff(n))
-            .collect();
+        let names = roff_names(o);
         synopsis.push_str(&format!(".br\n.B xdockerinit\n.BR {}\n", names.join(" | ")));
     }
     let mut options = String::from(".SH OPTIONS\n");
     for o in OPTIONS {
-        let names: Vec<String> = o
-            .short
-            .iter()
-            .chain(o.long.iter())
-            .map(|n| roff(n))
-            .collect();
+        let names = roff_names(o);
         let head = match o.value {
             Some(v) => format!(".BI {} \" {v}\"", names.join(", ")),
             None => format!(".BR {}", names.join(" \", \" ")),

@@ -66,7 +66,9 @@ nft_table = "$table"
 [cgroups]
 parent = "xdocker-e2e-$tag"
 EOF
-REPO_SSHD_PID=
+# shellcheck source=../../scripts/tests/private_sshd.sh
+. "$top/scripts/tests/private_sshd.sh"
+SSHD_PID=
 cleanup() {
     local rc=$?
     if [ -d "$H/containers" ]; then
@@ -74,10 +76,7 @@ cleanup() {
             [ -d "$c" ] && XDOCKER_HOME=$H "$XDOCKER" -a destroy -c "$(basename "$c")" -h -f >/dev/null 2>&1
         done
     fi
-    if [ -n "$REPO_SSHD_PID" ]; then
-        pkill -9 -P "$REPO_SSHD_PID" 2>/dev/null || true
-        kill -9 "$REPO_SSHD_PID" 2>/dev/null || true
-    fi
+    private_sshd_stop
     ip link del "$bridge" 2>/dev/null || true
     nft delete table ip "$table" 2>/dev/null || true
     for d in /sys/fs/cgroup/*/"xdocker-e2e-$tag" /sys/fs/cgroup/"xdocker-e2e-$tag"; do
@@ -108,12 +107,14 @@ else
         --mirror "${MIRROR:-http://deb.debian.org/debian}" -o "$T/out" ||
         die "xdocker_create_image_debian.sh"
 fi
-x -a import --image-file "$T/out/debian:12.xdockerimage" >/dev/null || die "import debian:12"
+x -a import --image-file "$T/out/debian:12.xdockerimage" >/dev/null || die "import the base image"
+# The base as its manifest names it (a given file may call it otherwise).
+base=$(x -s images --json | python3 -c 'import json, sys; i = json.load(sys.stdin)[0]; print(i["image_id"] + ":" + i["version"])')
 x -s images
 
 # ------------------------------------------------------------------ 2 build
 step "2. container build (BRIDGE): apt-get install openssh-server through -a run"
-x -a create -m debian:12 -c build --net BRIDGE -b >/dev/null || die "create -b build"
+x -a create -m "$base" -c build --net BRIDGE -b >/dev/null || die "create -b build"
 x -a run -c build --cmd 'export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server >/dev/null &&
     apt-get clean && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* && mkdir -p /var/lib/apt/lists/partial' ||
@@ -171,43 +172,20 @@ service
 
 # ------------------------------------------------------------------ 7 repository
 step "7. spush to an ssh repository on 127.0.0.1, del_image, spull, recreate"
-mkdir -p /run/sshd
-ssh-keygen -q -t ed25519 -N '' -f "$T/repo_host_key"
-cp "$T/ssh/id_ed25519.pub" "$T/repo_authorized_keys"
-RPORT=$(free_port)
-cat >"$T/repo_sshd_config" <<EOF
-Port $RPORT
-ListenAddress 127.0.0.1
-HostKey $T/repo_host_key
-AuthorizedKeysFile $T/repo_authorized_keys
-PidFile $T/repo_sshd.pid
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-Subsystem sftp internal-sftp
-EOF
-echo "[127.0.0.1]:$RPORT $(cut -d' ' -f1,2 "$T/repo_host_key.pub")" >"$T/ssh/known_hosts"
-/usr/sbin/sshd -D -e -f "$T/repo_sshd_config" 2>"$T/repo_sshd.log" &
-REPO_SSHD_PID=$!
-disown "$REPO_SSHD_PID"
-for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$RPORT") 2>/dev/null && break
-    sleep 0.1
-done
+private_sshd_start "$T/repo-sshd" "$T/ssh" || die "the repository's sshd did not start"
+RPORT=$SSHD_PORT
 export XDOCKER_SSH_DIR=$T/ssh
 unset SSH_AUTH_SOCK
-x -a spush -m debian:12 --srepo "root@127.0.0.1:$RPORT$T/repo" >/dev/null || die "spush debian:12"
+x -a spush -m "$base" --srepo "root@127.0.0.1:$RPORT$T/repo" >/dev/null || die "spush $base"
 x -a spush -m sshd:1.0 >/dev/null || die "spush sshd:1.0"
 x -s ssearch
 x -a destroy -c svc -h >/dev/null || die "destroy svc"
 x -a del_image -m sshd:1.0 >/dev/null || die "del_image sshd:1.0"
-x -a del_image -m debian:12 >/dev/null || die "del_image debian:12"
+x -a del_image -m "$base" >/dev/null || die "del_image $base"
 [ -z "$(x -s images --json | python3 -c 'import json,sys; print("".join(i["image_id"] for i in json.load(sys.stdin)))')" ] ||
     die "images left after del_image"
 x -a spull -m sshd >/dev/null || die "spull sshd (highest version)"
-x -a spull -m debian:12 >/dev/null || die "spull debian:12"
+x -a spull -m "$base" >/dev/null || die "spull $base"
 x -s images
 service
 
