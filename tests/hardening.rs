@@ -226,6 +226,15 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
     let h = RuntimeHome::new();
     h.install_test();
     h.run("-a create -m test -c devs -b").ok();
+    // The rules live on the parent group, which the container joins.
+    let pid = h.pid("devs").expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert!(
+        cgroup
+            .lines()
+            .any(|l| l.ends_with(&format!(":devices:/{}", h.cgroup_parent))),
+        "{cgroup}"
+    );
     let out = read_host_devices(&h, "devs");
     assert_host_devices_refused(&out);
     h.run("-a kill -c devs").ok();

@@ -100,12 +100,35 @@ impl V1 {
             .collect()
     }
 
-    /// The directories of `parent/name`, one per mount point.
+    /// The devices controller when it has a mount point of its own: it
+    /// keeps no per-container state, so every container joins the parent
+    /// group, which carries the rules (no mkdir and rmdir per boot).
+    fn shared_devices(&self) -> Option<&Controller> {
+        let d = self.controller("devices")?;
+        let alone = !self
+            .controllers
+            .iter()
+            .any(|c| c.name != "devices" && c.mount == d.mount);
+        alone.then_some(d)
+    }
+
+    /// The directories of `parent/name`, one per mount point (the devices
+    /// controller's parent group stands for all containers).
     fn dirs(&self, name: &str) -> Vec<PathBuf> {
+        let shared = self.shared_devices().map(|d| d.mount.clone());
         self.distinct()
             .into_iter()
+            .filter(|c| Some(&c.mount) != shared.as_ref())
             .map(|c| self.group_dir(c, name))
             .collect()
+    }
+
+    /// Where a container's processes go: its groups, and the devices
+    /// controller's parent group.
+    fn join_dirs(&self, name: &str) -> Vec<PathBuf> {
+        let mut dirs = self.dirs(name);
+        dirs.extend(self.shared_devices().map(|d| self.parent_dir(d)));
+        dirs
     }
 
     fn existing_dirs(&self, name: &str) -> Vec<PathBuf> {
@@ -272,7 +295,7 @@ impl Cgroups for V1 {
 
     fn add_pid(&self, name: &str, pid: i32) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
-        for dir in self.dirs(name) {
+        for dir in self.join_dirs(name) {
             let path = dir.join("cgroup.procs");
             // "0" would move the writer itself, i.e. xdocker.
             if pid <= 0 {
@@ -293,7 +316,7 @@ impl Cgroups for V1 {
 
     fn join_self(&self, name: &str) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
-        for dir in self.dirs(name) {
+        for dir in self.join_dirs(name) {
             let path = dir.join("tasks");
             fs::write(&path, "0").map_err(|error| CgroupError::AddPid {
                 pid: 0,
@@ -430,7 +453,8 @@ mod tests {
         assert_eq!(content(p.join("devices/xd/devices.deny")), "a");
         let last = super::devices::DEFAULT.last().expect("rules").v1_line();
         assert_eq!(content(p.join("devices/xd/devices.allow")), last);
-        assert!(p.join("devices/xd/web").is_dir());
+        // No group of its own: containers join the parent.
+        assert!(!p.join("devices/xd/web").exists());
         // Once the parent lists the rules, nothing is written again.
         fs::write(p.join("devices/xd/devices.list"), "c 1:3 rwm\n").unwrap();
         fs::write(p.join("devices/xd/devices.deny"), "").unwrap();
@@ -591,8 +615,10 @@ mod tests {
         cg.create("web", &Limits::default()).unwrap();
         cg.add_pid("web", 4242).unwrap();
         for c in ALL {
+            // devices: the parent group, shared by all containers
+            let group = if c == "devices" { "xd" } else { "xd/web" };
             assert_eq!(
-                content(r.path().join(c).join("xd/web/cgroup.procs")),
+                content(r.path().join(c).join(group).join("cgroup.procs")),
                 "4242"
             );
         }
