@@ -124,24 +124,13 @@ case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refus
 mkdir -p "$XDOCKER_HOME" "$T/ssh"
 printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
 
+# shellcheck source=../scripts/tests/private_sshd.sh
+. "$repo/scripts/tests/private_sshd.sh"
 SSHD_PID=
-stop_sshd() {
-    [[ -n $SSHD_PID ]] || return 0
-    # The master and every session it forked (sessions call setsid).
-    local pids=$SSHD_PID more p
-    while :; do
-        more=$(ps -eo pid=,ppid= | awk -v set=" $pids " 'index(set, " " $2 " ") && !index(set, " " $1 " ") { print $1 }')
-        [[ -z $more ]] && break
-        for p in $more; do pids="$pids $p"; done
-    done
-    kill -9 $pids 2>/dev/null || true
-    wait "$SSHD_PID" 2>/dev/null || true
-    SSHD_PID=
-}
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    stop_sshd
+    private_sshd_stop
     local pid c
     if [[ -f $XDOCKER_HOME/containers/$C/state.toml ]]; then
         "$XD" -a kill -c "$C" >/dev/null 2>&1
@@ -303,33 +292,8 @@ if want throughput; then
     cp "$T/big.txt" "$LXCP/$LXC/rootfs/big.txt"
 
     log "private sshd on 127.0.0.1"
-    mkdir -p /run/sshd
-    ssh-keygen -q -t ed25519 -N '' -f "$T/host_ed25519"
-    ssh-keygen -q -t ed25519 -N '' -f "$T/ssh/id_ed25519"
-    cp "$T/ssh/id_ed25519.pub" "$T/authorized_keys"
-    PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    cat >"$T/sshd_config" <<EOF
-Port $PORT
-ListenAddress 127.0.0.1
-HostKey $T/host_ed25519
-AuthorizedKeysFile $T/authorized_keys
-PidFile $T/sshd.pid
-StrictModes no
-UsePAM no
-PermitRootLogin prohibit-password
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PrintMotd no
-PrintLastLog no
-EOF
-    echo "[127.0.0.1]:$PORT $(cut -d' ' -f1,2 "$T/host_ed25519.pub")" >"$T/ssh/known_hosts"
-    /usr/sbin/sshd -D -e -f "$T/sshd_config" 2>"$T/sshd.log" &
-    SSHD_PID=$!
-    for _ in $(seq 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-        sleep 0.1
-    done
-    kill -0 "$SSHD_PID" || die "sshd did not start: $(cat "$T/sshd.log")"
+    private_sshd_start "$T/sshd" "$T/ssh" || die "sshd did not start"
+    PORT=$SSHD_PORT
     qT=$(q "$T")
     ssh_cmd="ssh -tt -q -p $PORT -i $qT/ssh/id_ed25519 -o UserKnownHostsFile=$qT/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes -F /dev/null root@127.0.0.1"
 

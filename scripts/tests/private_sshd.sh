@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# private_sshd.sh - sourced by bench/srepo.sh and tests/e2e/debian_sshd.sh:
+# private_sshd.sh - sourced by bench/srepo.sh, bench/sessions.sh and
+# tests/e2e/debian_sshd.sh:
 # a private OpenSSH server on 127.0.0.1 for an ssh image repository, from a
 # config, host key and authorized_keys in a directory of the caller's; the
 # system sshd and ~/.ssh are never touched.
@@ -29,6 +30,8 @@ UsePAM no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+PrintMotd no
+PrintLastLog no
 Subsystem sftp internal-sftp
 EOC
     echo "[127.0.0.1]:$SSHD_PORT $(cut -d' ' -f1,2 "$dir/host_ed25519.pub")" >"$client/known_hosts"

@@ -23,8 +23,10 @@ int main(void)
      * the kernel keyring is shared with the host (CVE-2016-0728 class). */
     report("keyctl", syscall(SYS_keyctl, 0, -2, 1));
     report("add_key", syscall(SYS_add_key, "user", "xdocker-probe", "x", 1, -2));
-    /* userfaultfd: the usual helper of kernel race exploits. */
-    report("userfaultfd", syscall(SYS_userfaultfd, 0));
+    /* userfaultfd: the usual helper of kernel race exploits. With
+     * UFFD_USER_MODE_ONLY (1) the kernel lets anyone have one (without it,
+     * vm.unprivileged_userfaultfd=0 asks for CAP_SYS_PTRACE). */
+    report("userfaultfd", syscall(SYS_userfaultfd, 1));
     /* open_by_handle_at past the container's mounts (CVE-2014-3519, shocker). */
     report("open_by_handle_at", syscall(SYS_open_by_handle_at, -1, NULL, 0));
     report("perf_event_open", syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0));
