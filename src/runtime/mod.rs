@@ -833,7 +833,6 @@ fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
-/// The descriptors the child passes on to xdockerinit.
 /// What the container may not do: capabilities to drop and the seccomp
 /// filter (None: `--seccomp off`).
 struct Confinement {
@@ -841,6 +840,7 @@ struct Confinement {
     seccomp: Option<Vec<libc::sock_filter>>,
 }
 
+/// The descriptors the child passes on to xdockerinit.
 struct ChildIo<'a> {
     init: File,
     exit_file: File,
