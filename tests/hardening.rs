@@ -284,6 +284,11 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
     );
     let out = read_host_devices(&h, "devs2");
     assert_host_devices_refused(&out);
+    // The program sits on the parent group, attached once: a second
+    // container (which finds it there) is bound all the same.
+    h.run("-a create -m test -c devs3 -b").ok();
+    assert_host_devices_refused(&read_host_devices(&h, "devs3"));
+    h.run("-a kill -c devs3").ok();
     h.run("-a kill -c devs2").ok();
     assert!(!unified.join(&h.cgroup_parent).join("devs2").exists());
 }

@@ -3,8 +3,9 @@
 //! other can be opened, so a node made for the host's disk is useless.
 //! cgroup v1 writes the list to `devices.deny`/`devices.allow`; cgroup v2
 //! has no interface file for it, so the list becomes a small eBPF program
-//! of type `BPF_PROG_TYPE_CGROUP_DEVICE` attached to the group (as runc and
-//! crun do). LXC's defaults for system containers, minus the host's ttys.
+//! of type `BPF_PROG_TYPE_CGROUP_DEVICE` (as runc and crun make it). Both
+//! go once on xdocker's parent group. LXC's defaults for system
+//! containers, minus the host's ttys.
 
 use std::ffi::CString;
 use std::io;
@@ -191,6 +192,7 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
 // linux/bpf.h
 const BPF_PROG_LOAD: libc::c_long = 5;
 const BPF_PROG_ATTACH: libc::c_long = 8;
+const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
@@ -225,6 +227,18 @@ struct ProgAttachAttr {
     replace_bpf_fd: u32,
 }
 
+/// `union bpf_attr` for BPF_PROG_QUERY (counting only: no id buffer).
+#[repr(C)]
+#[derive(Default)]
+struct ProgQueryAttr {
+    target_fd: u32,
+    attach_type: u32,
+    query_flags: u32,
+    attach_flags: u32,
+    prog_ids: u64,
+    prog_cnt: u32,
+}
+
 fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     // SAFETY: bpf(2) reads (and for PROG_LOAD may write a log into a buffer
     // we do not give) a `union bpf_attr` of the size passed, which `attr` is.
@@ -242,10 +256,29 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
     Ok(r)
 }
 
+/// Makes sure a device program is attached to the cgroup v2 group at
+/// `group` (xdocker's parent group, which only xdocker uses): when none is,
+/// loads the one for `rules` and attaches it with BPF_F_ALLOW_MULTI, so it
+/// binds every group below, each container's among them. Once per parent
+/// group, not once per boot.
+pub fn ensure_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
+    let dir = std::fs::File::open(group)?;
+    let mut query = ProgQueryAttr {
+        target_fd: dir.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        ..Default::default()
+    };
+    bpf(BPF_PROG_QUERY, &mut query)?;
+    if query.prog_cnt > 0 {
+        return Ok(());
+    }
+    attach_v2(group, rules)
+}
+
 /// Loads the program for `rules` and attaches it to the cgroup v2 group at
 /// `group` (a directory of a cgroup2 file system). The attachment lives as
 /// long as the group; our descriptors are closed on return.
-pub fn attach_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
+fn attach_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
     let insns = program(rules);
     let license = CString::from(c"GPL");
     let mut name = [0u8; 16];

@@ -18,8 +18,12 @@ pub(crate) const OPS: KernelOps = KernelOps {
     devices,
 };
 
-/// Records the rules where the kernel would hold the attached program.
+/// Records the rules where the kernel would hold the attached program
+/// (once, as the real one attaches once).
 fn devices(path: &Path, rules: &[super::devices::Rule]) -> io::Result<()> {
+    if path.join("devices.bpf").exists() {
+        return Ok(());
+    }
     let lines: Vec<String> = rules.iter().map(|r| r.v1_line()).collect();
     fs::write(path.join("devices.bpf"), lines.join("\n"))
 }

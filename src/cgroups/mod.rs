@@ -189,7 +189,7 @@ pub(crate) struct KernelOps {
     pub mkdir: fn(&Path) -> io::Result<()>,
     pub rmdir: fn(&Path) -> io::Result<()>,
     pub kill: fn(i32) -> Result<(), Errno>,
-    /// v2: attaches the device program of these rules to a group.
+    /// v2: makes sure a device program of these rules is attached to a group.
     pub devices: fn(&Path, &[devices::Rule]) -> io::Result<()>,
 }
 
@@ -198,7 +198,7 @@ impl KernelOps {
         mkdir: real_mkdir,
         rmdir: real_rmdir,
         kill: real_kill,
-        devices: devices::attach_v2,
+        devices: devices::ensure_v2,
     };
 }
 

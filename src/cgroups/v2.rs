@@ -120,6 +120,12 @@ impl V2 {
         self.enable(&self.root, &available, &needed)?;
         let parent = self.parent_dir();
         make_dir(&self.ops, &parent)?;
+        // Device access has no controller file on v2: an eBPF program, on
+        // the parent once, binding every container's group below it.
+        (self.ops.devices)(&parent, devices::DEFAULT).map_err(|error| CgroupError::Devices {
+            path: parent.clone(),
+            error,
+        })?;
         let available = require(&parent)?;
         self.enable(&parent, &available, &needed)?;
         if let Some(cpus) = &limits.cpus {
@@ -142,11 +148,6 @@ impl V2 {
         }
         let enabled = require(&group)?;
         let has = |c: &str| enabled.iter().any(|e| e == c);
-        // Device access has no controller file on v2: an eBPF program.
-        (self.ops.devices)(&group, devices::DEFAULT).map_err(|error| CgroupError::Devices {
-            path: group.clone(),
-            error,
-        })?;
 
         if has("cpu") {
             let quota = match limits.cpu_quota_percent {
@@ -396,7 +397,7 @@ mod tests {
         assert_eq!(content(p.join("xd/web/cpuset.cpus")), "0");
         assert_eq!(content(p.join("xd/web/pids.max")), "100");
         // The device program was attached to the group, with the list.
-        assert!(content(p.join("xd/web/devices.bpf")).starts_with("c *:* m\nb *:* m\nc 1:3 rwm"));
+        assert!(content(p.join("xd/devices.bpf")).starts_with("c *:* m\nb *:* m\nc 1:3 rwm"));
         assert_eq!(cg.version(), "v2");
     }
 
