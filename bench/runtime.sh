@@ -26,6 +26,7 @@
 #              hardening; and the /bin/true cycle with and without the seccomp filter,
 #              side by side with crun run without and with a Docker-sized profile (an
 #              allow list of every other x86_64 system call, default action EPERM).
+#              Both also with --userns on (user namespace, idmapped layers).
 #              Target: the hardening adds < 1 ms to xdocker's boot.
 #   diag       where xdocker's time goes: strace -f -tt -T -y and strace -c of one
 #              `create -b -e /bin/true`, perf stat over 10 cycles, and a cgroup v1
@@ -446,17 +447,20 @@ json.dump(s, open(path, "w"), indent=1)
 print(f"crun profile: {len(names)} system calls allowed", file=sys.stderr)
 PY
     crun --root "$T/crun" run -b "$T/bundle-sc" "$CRUNID" </dev/null || die "crun run with seccomp failed"
+    printf '[userns]\nrange = "2000000:131072"\n' >>"$XDOCKER_HOME/xdocker.toml"
     "$XD" -a create -m test -c hard >/dev/null
     "$XD" -a create -m test -c soft --seccomp off >/dev/null
+    "$XD" -a create -m test -c uns --userns on >/dev/null
     boot_rows=(
         --prepare "sh -c '$qXD -a kill -c hard >/dev/null 2>&1; true'" -n "xdocker boot (hardened: caps, /proc, seccomp)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c hard"
         --prepare "sh -c '$qXD -a kill -c soft >/dev/null 2>&1; true'" -n "xdocker boot (--seccomp off)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c soft"
+        --prepare "sh -c '$qXD -a kill -c uns >/dev/null 2>&1; true'" -n "xdocker boot (hardened + --userns on)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c uns"
     )
     if [[ -n ${XDOCKER_BASE:-} ]]; then
         # Its own home (older on-disk formats stay apart), same cgroup parent.
         cp "$XDOCKER_BASE" "$T/xdocker-base"
         mkdir -p "$T/home-base"
-        cp "$XDOCKER_HOME/xdocker.toml" "$T/home-base/"
+        printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$T/home-base/xdocker.toml"
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a install_test >/dev/null || die "base: install_test failed"
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a create -m test -c base >/dev/null || die "base: create failed"
         qXB="XDOCKER_HOME=$qT/home-base $(q "$T/xdocker-base")"
@@ -467,22 +471,24 @@ PY
     log "hardening: boot"
     "${hf[@]}" -N --export-json "$RESULTS_DIR/$pre-hardening-boot.json" \
         --export-markdown "$RESULTS_DIR/$pre-hardening-boot.md" "${boot_rows[@]}"
-    for c in hard soft; do "$XD" -a kill -c "$c" >/dev/null 2>&1 || true; "$XD" -a destroy -c "$c" >/dev/null 2>&1 || true; done
+    for c in hard soft uns; do "$XD" -a kill -c "$c" >/dev/null 2>&1 || true; "$XD" -a destroy -c "$c" >/dev/null 2>&1 || true; done
     if [[ -n ${XDOCKER_BASE:-} ]]; then
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a kill -c base >/dev/null 2>&1 || true
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a destroy -c base >/dev/null 2>&1 || true
     fi
     c_h="$qXD -a create -m test -c cyc -b -e /bin/true && $qXD -a destroy -c cyc"
     c_s="$qXD -a create -m test -c cyc -b -e /bin/true --seccomp off && $qXD -a destroy -c cyc"
+    c_u="$qXD -a create -m test -c cyc -b -e /bin/true --userns on && $qXD -a destroy -c cyc"
     c_c="crun --root $qT/crun run -b $qT/bundle $CRUNID"
     c_cs="crun --root $qT/crun run -b $qT/bundle-sc $CRUNID"
-    note "hardening, cycle (hyperfine via sh):" "  $c_h" "  $c_s" "  $c_c" "  $c_cs"
+    note "hardening, cycle (hyperfine via sh):" "  $c_h" "  $c_s" "  $c_u" "  $c_c" "  $c_cs"
     quiet "before hardening cycle"
     log "hardening: cycle"
     "${hf[@]}" --export-json "$RESULTS_DIR/$pre-hardening-cycle.json" \
         --export-markdown "$RESULTS_DIR/$pre-hardening-cycle.md" \
         -n "xdocker cycle (seccomp on)" "$c_h" \
         -n "xdocker cycle (--seccomp off)" "$c_s" \
+        -n "xdocker cycle (--userns on)" "$c_u" \
         -n "crun run (no seccomp)" "$c_c" \
         -n "crun run (Docker-sized seccomp profile)" "$c_cs"
 fi
@@ -924,6 +930,9 @@ if hb:
     print(f"  seccomp filter adds        {med(hb[h]) - med(hb[soft]):6.2f} ms (median)")
     if base in hb:
         print(f"  all hardening adds         {med(hb[h]) - med(hb[base]):6.2f} ms (median, vs the build before it)")
+    uns = "xdocker boot (hardened + --userns on)"
+    if uns in hb:
+        print(f"  --userns adds              {med(hb[uns]) - med(hb[h]):6.2f} ms (median)")
     print(" targets:")
     check("hardening added to boot", med(hb[h]) - med(hb[base if base in hb else soft]), 1, " ms")
     print()
@@ -933,6 +942,9 @@ if hc:
     xs, xo = "xdocker cycle (seccomp on)", "xdocker cycle (--seccomp off)"
     cs, co = "crun run (Docker-sized seccomp profile)", "crun run (no seccomp)"
     print(f"  xdocker: seccomp adds      {med(hc[xs]) - med(hc[xo]):6.2f} ms (median)")
+    xu = "xdocker cycle (--userns on)"
+    if xu in hc:
+        print(f"  xdocker: --userns adds     {med(hc[xu]) - med(hc[xs]):6.2f} ms (median)")
     print(f"  crun: the profile adds     {med(hc[cs]) - med(hc[co]):6.2f} ms (median)")
     print(" ratios (< 1: xdocker faster):")
     ratios(hc, xs, [cs])

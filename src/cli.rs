@@ -427,6 +427,7 @@ Actions:
   autostart       -c C --autostart ORDER|off
 Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
+             --userns on|off
 Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
@@ -528,6 +529,10 @@ pub struct Args {
     /// The default seccomp filter: on (default) or off
     #[arg(long = "seccomp", value_name = "on|off", value_parser = parse_on_off)]
     pub seccomp: Option<bool>,
+    /// A user namespace: root inside is an unprivileged host id (on), or
+    /// host root (off, default)
+    #[arg(long = "userns", value_name = "on|off", value_parser = parse_on_off)]
+    pub userns: Option<bool>,
 
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
@@ -608,6 +613,7 @@ const CREATE_OPTS: &[&str] = &[
     "cap_add",
     "cap_drop",
     "seccomp",
+    "userns",
 ];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit", "pids_limit"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];

@@ -30,6 +30,7 @@ pub enum ConfigError {
 pub struct Config {
     pub network: NetworkConfig,
     pub cgroups: CgroupsConfig,
+    pub userns: UsernsConfig,
     /// The ssh image repository saved by `--srepo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srepo: Option<String>,
@@ -53,6 +54,16 @@ pub struct CgroupsConfig {
     /// Parent group of every container of this home (one per home, so two
     /// homes never share a cgroup name).
     pub parent: String,
+}
+
+/// The `[userns]` table: host ids for `--userns` containers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UsernsConfig {
+    /// `START:COUNT`, used for both uids and gids; None: root's ranges in
+    /// /etc/subuid and /etc/subgid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range: Option<String>,
 }
 
 impl Default for CgroupsConfig {

@@ -39,6 +39,8 @@ pub enum LockKind {
     Container,
     /// Home-wide network resources (VIPs, port leases); the name is fixed.
     Network,
+    /// The home's user-namespace id slots; the name is fixed.
+    IdSlots,
 }
 
 /// An exclusive lock on one object, released when dropped.
@@ -163,6 +165,7 @@ impl Home {
             LockKind::Image => "image",
             LockKind::Container => "container",
             LockKind::Network => "network",
+            LockKind::IdSlots => "idslots",
         };
         self.locks_dir().join(format!("{prefix}.{name}"))
     }

@@ -241,13 +241,17 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     let port = 18000 + std::process::id() % 1000;
     let uport = port + 1000;
 
-    // web leaves only by the client's link (--host-eth); peer by any.
+    // web leaves only by the client's link (--host-eth); peer by any, and
+    // peer has a user namespace (its root configures a network namespace
+    // that namespace owns).
     let eth = h.net.client_veth.clone().expect("client veth");
+    h.rt.set_userns_range("1700000:65536");
     h.run(&format!(
         "-a create -m test -c web --net BRIDGE --host webhost --host-eth {eth} --port-mapping {port}:80,{uport}:5353/udp"
     ))
     .ok();
-    h.run("-a create -m test -c peer --net BRIDGE").ok();
+    h.run("-a create -m test -c peer --net BRIDGE --userns on")
+        .ok();
     let rows = h.run("-s containers").ok().to_string();
     assert!(
         rows.contains(&format!("{p}.2")) && rows.contains(&format!("{p}.3")),
@@ -309,6 +313,17 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
         container_fetch(&h, "web", &format!("http://{p}.3/")),
         "served-by-peer"
     );
+    let peer_view = h
+        .in_container("peer", "id -u; ip -o -4 addr show eth0")
+        .ok()
+        .to_string();
+    assert!(
+        peer_view.starts_with("0\n") && peer_view.contains(&format!("inet {p}.3/24")),
+        "{peer_view}"
+    );
+    let peer_pid = h.rt.pid("peer").expect("peer pid");
+    let status = std::fs::read_to_string(format!("/proc/{peer_pid}/status")).expect("status");
+    assert!(status.contains("\nUid:\t1700000\t"), "{status}");
 
     // UDP map: a datagram from the client host arrives at the container's
     // port, received in the container's network namespace (its busybox

@@ -706,6 +706,39 @@ fn boot_t_attaches_at_once() {
     h.run("-a shutdown -c bt2").ok();
 }
 
+#[test]
+fn attach_in_a_user_namespace_gets_a_pty_of_its_own() {
+    if !common::require_root("attach_in_a_user_namespace_gets_a_pty_of_its_own") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    h.set_userns_range("1600000:65536");
+    h.install_test();
+    h.run_in(
+        None,
+        [
+            "-a", "create", "-m", "test", "-c", "un", "--host", "un", "--userns", "on", "-b",
+        ],
+    )
+    .ok();
+    let tmux = Tmux::start(&h, 80, 24);
+    tmux.line("xdocker -a attach -c un");
+    tmux.wait_for("the container's prompt", |s| s.contains("root@un:/root#"));
+    assert!(tmux.ask("tty", "tty").starts_with("/dev/pts/"));
+    // The pty belongs to root inside and to the tty group (5), as in any
+    // container: devpts was mounted with the container's group ids.
+    assert_eq!(tmux.ask("owner", "stat -c %u:%g $(tty)"), "0:5");
+    assert_eq!(tmux.ask("size", "stty size | tr ' ' x"), "24x80");
+    tmux.line("exit");
+    tmux.wait_for("the host prompt", |s| {
+        s.lines()
+            .last_non_empty()
+            .is_some_and(|l| l.starts_with("host$"))
+    });
+    drop(tmux);
+    h.run("-a kill -c un").ok();
+}
+
 /// The last line of a screen that holds something.
 trait LastNonEmpty<'a> {
     fn last_non_empty(self) -> Option<&'a str>;

@@ -96,11 +96,11 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
         ctx.images.resolve(&r, Pick::Highest)?;
     }
     let _c = ctx.runtime.containers.lock(to)?;
-    let (config, network_lock) = config_from(ctx, args, to, bases)?;
+    let (config, allocation_locks) = config_from(ctx, args, to, bases)?;
     ctx.runtime
         .containers
         .create(&config, Some(&entry.dir.join(LAYER_DIR)))?;
-    drop(network_lock);
+    drop(allocation_locks);
     ctx.images.delete(&from.name, &version)?;
     crate::logging::info(&format!("image {image} turned into container {to}"));
     Ok(Output::Ok)

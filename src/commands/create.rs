@@ -75,19 +75,20 @@ fn security_from(args: &Args) -> Result<SecurityConfig> {
         seccomp: args.seccomp.unwrap_or(true),
         cap_add,
         cap_drop,
+        userns: None,
     })
 }
 
 /// The config `create` (and `to_container`) store for `name`. A BRIDGE
-/// container gets its VIP checked or chosen; the returned network lock
-/// must be held until the config is saved, so that no other container
-/// takes the same address meanwhile.
+/// container gets its VIP checked or chosen, a `--userns` one its slot of
+/// host ids; the returned locks must be held until the config is saved,
+/// so that no other container takes the same address or ids meanwhile.
 pub fn config_from(
     ctx: &Ctx,
     args: &Args,
     name: &Name,
     images: Vec<String>,
-) -> Result<(ContainerConfig, Option<ObjectLock>)> {
+) -> Result<(ContainerConfig, Vec<ObjectLock>)> {
     let net = args.net.unwrap_or(Net::Host);
     if net != Net::Bridge {
         for (given, option) in [
@@ -100,13 +101,19 @@ pub fn config_from(
             }
         }
     }
-    let (vip, lock) = match net {
+    let mut locks = Vec::new();
+    let vip = match net {
         Net::Bridge => {
-            let lock = ctx.runtime.network_lock()?;
-            (Some(ctx.runtime.choose_vip(name, args.vip)?), Some(lock))
+            locks.push(ctx.runtime.network_lock()?);
+            Some(ctx.runtime.choose_vip(name, args.vip)?)
         }
-        _ => (None, None),
+        _ => None,
     };
+    let mut security = security_from(args)?;
+    if args.userns == Some(true) {
+        locks.push(ctx.runtime.id_slots_lock()?);
+        security.userns = Some(ctx.runtime.choose_userns_ids(name)?);
+    }
     let config = ContainerConfig {
         name: name.to_string(),
         hostname: args.host.clone().unwrap_or_else(|| name.to_string()),
@@ -122,10 +129,10 @@ pub fn config_from(
         volumes: volumes_from(args)?,
         limits: limits_from(args, LimitsConfig::default()),
         autostart: args.autostart.and_then(|a| a.order()),
-        security: security_from(args)?,
+        security,
         created: chrono::Local::now().to_rfc3339(),
     };
-    Ok((config, lock))
+    Ok((config, locks))
 }
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
@@ -138,9 +145,9 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         None => Name::parse_as("container name", list.0[list.0.len() - 1].name.as_str())?,
     };
     let _lock = ctx.runtime.containers.lock(&name)?;
-    let (config, network_lock) = config_from(ctx, args, &name, images)?;
+    let (config, allocation_locks) = config_from(ctx, args, &name, images)?;
     ctx.runtime.containers.create(&config, None)?;
-    drop(network_lock);
+    drop(allocation_locks);
     crate::logging::info(&format!(
         "container {name}: created from {}",
         config.images.join(",")

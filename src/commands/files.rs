@@ -8,7 +8,10 @@ use anyhow::{anyhow, bail, Result};
 
 use super::{Ctx, Output};
 use crate::cli::Args;
+use crate::container::config::UsernsIds;
+use crate::container::subids::IdShift;
 use crate::container::Status;
+use crate::fsutil::fsids::AsContainerRoot;
 use crate::fsutil::inroot::{self, Direction, InRootError, Root, Source, Spot};
 use crate::logging;
 use crate::names::Name;
@@ -27,22 +30,32 @@ fn required<'a>(value: &'a Option<PathBuf>, option: &str) -> Result<&'a Path> {
     value.as_deref().ok_or_else(|| anyhow!("needs {option}"))
 }
 
-/// The root of a running container, through its init's `/proc/PID/root`.
-fn running_root(ctx: &Ctx, name: &Name) -> Result<Root> {
+/// The root of a running container, through its init's `/proc/PID/root`,
+/// and the host ids of its root (`--userns`).
+fn running_root(ctx: &Ctx, name: &Name) -> Result<(Root, Option<UsernsIds>)> {
     if !ctx.runtime.containers.exists(name) {
         bail!("container {name} not found");
     }
+    let ids = ctx.runtime.containers.config(name)?.security.userns;
     let Status::Running { pid } = ctx.runtime.status(name)? else {
         bail!("container {name} is not running");
     };
     let still_running =
         || matches!(ctx.runtime.status(name), Ok(Status::Running { pid: p }) if p == pid);
-    Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
-        Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {
-            anyhow!("container {name} is not running")
-        }
-        _ => anyhow!("container {name}: {e}"),
-    })
+    let root =
+        Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
+            Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {
+                anyhow!("container {name} is not running")
+            }
+            _ => anyhow!("container {name}: {e}"),
+        })?;
+    Ok((root, ids))
+}
+
+/// Files created in a `--userns` container are created as its root.
+fn as_container_root(name: &Name, ids: Option<UsernsIds>) -> Result<Option<AsContainerRoot>> {
+    AsContainerRoot::enter(ids)
+        .map_err(|e| anyhow!("container {name}: take the ids of its root: {}", e.desc()))
 }
 
 fn in_container<'a>(
@@ -57,11 +70,12 @@ pub fn putfile(ctx: &Ctx, args: &Args) -> Result<Output> {
     let name = container(args)?;
     let src = required(&args.src_file, "--src-file")?;
     let dst = required(&args.dst_file, "--dst-file")?;
-    let root = running_root(ctx, name)?;
+    let (root, ids) = running_root(ctx, name)?;
+    let _as_root = as_container_root(name, ids)?;
     let stats = (|| {
         let source = Source::on_host(src)?;
         let spot = root.locate(dst)?;
-        inroot::copy(&source, &spot, Direction::IntoContainer)
+        inroot::copy(&source, &spot, Direction::IntoContainer, IdShift(ids))
     })()
     .map_err(in_container(name, "putfile"))?;
     logging::info(&format!(
@@ -77,11 +91,11 @@ pub fn getfile(ctx: &Ctx, args: &Args) -> Result<Output> {
     let name = container(args)?;
     let src = required(&args.src_file, "--src-file")?;
     let dst = required(&args.dst_file, "--dst-file")?;
-    let root = running_root(ctx, name)?;
+    let (root, ids) = running_root(ctx, name)?;
     let stats = (|| {
         let source = Source::in_root(&root, src)?;
         let spot = Spot::on_host(dst)?;
-        inroot::copy(&source, &spot, Direction::OutOfContainer)
+        inroot::copy(&source, &spot, Direction::OutOfContainer, IdShift(ids))
     })()
     .map_err(in_container(name, "getfile"))?;
     logging::info(&format!(
@@ -114,7 +128,7 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
             )
         })?,
     };
-    let root = running_root(ctx, name)?;
+    let (root, ids) = running_root(ctx, name)?;
     let mapping = std::fs::read(mapping_path).map_err(|e| {
         anyhow!(
             "container {name}: rplfile: read mapping file {}: {e}",
@@ -128,6 +142,7 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
         )
     })?;
     let count = rules.len();
+    let _as_root = as_container_root(name, ids)?;
     (|| {
         let (text, tpl) = root.read_file(template_path, TEMPLATE_LIMIT)?;
         let out = template::instantiate(&text, &rules);

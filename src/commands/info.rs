@@ -142,6 +142,14 @@ fn text(info: &Info) -> String {
         ),
         ("cap_add", list(&c.security.cap_add)),
         ("cap_drop", list(&c.security.cap_drop)),
+        (
+            "userns",
+            or_dash(
+                c.security
+                    .userns
+                    .map(|u| format!("uid {}, gid {} (+65536)", u.uid, u.gid)),
+            ),
+        ),
         ("created", c.created.clone()),
         ("pid", or_dash(info.pid)),
         ("booted_at", or_dash(info.booted_at.as_ref())),

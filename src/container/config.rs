@@ -74,6 +74,17 @@ pub struct SecurityConfig {
     /// Capabilities dropped on top of the defaults (`--cap-drop`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub cap_drop: Vec<String>,
+    /// `--userns`: the first host uid and gid of the container's ids
+    /// (container root); None: root inside is root on the host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub userns: Option<UsernsIds>,
+}
+
+/// Where a container's 65536 uids and gids start on the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernsIds {
+    pub uid: u32,
+    pub gid: u32,
 }
 
 impl Default for SecurityConfig {
@@ -82,6 +93,7 @@ impl Default for SecurityConfig {
             seccomp: true,
             cap_add: Vec::new(),
             cap_drop: Vec::new(),
+            userns: None,
         }
     }
 }
@@ -188,6 +200,10 @@ mod tests {
                 seccomp: false,
                 cap_add: vec!["sys_time".into()],
                 cap_drop: vec![],
+                userns: Some(UsernsIds {
+                    uid: 165536,
+                    gid: 231072,
+                }),
             },
             created: "now".into(),
         };

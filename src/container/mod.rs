@@ -4,6 +4,7 @@ pub mod config;
 pub mod running;
 pub mod state;
 pub mod store;
+pub mod subids;
 
 pub use config::ContainerConfig;
 pub use state::{RunState, Status};

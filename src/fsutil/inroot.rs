@@ -34,6 +34,7 @@ use nix::sys::time::TimeSpec;
 use nix::unistd::{self, Gid, Uid, UnlinkatFlags};
 
 use super::copy::CopyStats;
+use crate::container::subids::IdShift;
 
 /// Symlinks followed on the way to one path, as the kernel allows (MAXSYMLINKS).
 const MAX_LINKS: usize = 40;
@@ -627,10 +628,20 @@ pub enum Direction {
 /// * hard links are copied as separate files, xattrs are not copied;
 /// * out of a container, setuid and setgid bits of files are dropped: a
 ///   container must not hand the host a setuid-root program.
-pub fn copy(src: &Source, dst: &Spot, direction: Direction) -> Result<CopyStats, InRootError> {
+///
+/// `ids` maps owners across a container's user namespace (`--userns`):
+/// root's files put into it are owned by its root, and its root's files
+/// taken out of it by host root.
+pub fn copy(
+    src: &Source,
+    dst: &Spot,
+    direction: Direction,
+    ids: IdShift,
+) -> Result<CopyStats, InRootError> {
     let mut c = Copier {
         stats: CopyStats::default(),
         direction,
+        ids,
         dst_side: dst.side,
         src_side: src.side,
         dst_root: None,
@@ -693,6 +704,7 @@ pub fn copy(src: &Source, dst: &Spot, direction: Direction) -> Result<CopyStats,
 struct Copier {
     stats: CopyStats,
     direction: Direction,
+    ids: IdShift,
     src_side: Side,
     dst_side: Side,
     /// (dev, ino) of the topmost directory written, to stop a copy into itself.
@@ -747,16 +759,23 @@ impl Copier {
         Mode::from_bits_truncate(mode)
     }
 
+    /// The owner of the copy of a file owned as `st` says.
+    fn owner(&self, st: &FileStat) -> (Option<Uid>, Option<Gid>) {
+        let ids = (st.st_uid, st.st_gid);
+        let (uid, gid) = match self.direction {
+            Direction::IntoContainer => self.ids.into_container(ids),
+            Direction::OutOfContainer => self.ids.out_of_container(ids),
+        };
+        (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))
+    }
+
     /// Owner, then mode (chown clears setuid), then times, on an open file
     /// or directory.
     fn set_meta(&self, fd: BorrowedFd<'_>, st: &FileStat, dpath: &Path) -> Result<(), InRootError> {
         let side = self.dst_side;
-        tolerate_chown(unistd::fchown(
-            fd.as_raw_fd(),
-            Some(Uid::from_raw(st.st_uid)),
-            Some(Gid::from_raw(st.st_gid)),
-        ))
-        .map_err(sys("chown", side, dpath))?;
+        let (uid, gid) = self.owner(st);
+        tolerate_chown(unistd::fchown(fd.as_raw_fd(), uid, gid))
+            .map_err(sys("chown", side, dpath))?;
         stat::fchmod(fd.as_raw_fd(), self.mode_of(st)).map_err(sys("chmod", side, dpath))?;
         let atime = TimeSpec::new(st.st_atime, st.st_atime_nsec);
         let mtime = TimeSpec::new(st.st_mtime, st.st_mtime_nsec);
@@ -850,11 +869,12 @@ impl Copier {
                 side,
                 dpath,
             ))?;
+            let (uid, gid) = self.owner(st);
             tolerate_chown(unistd::fchownat(
                 Some(dir.as_raw_fd()),
                 at,
-                Some(Uid::from_raw(st.st_uid)),
-                Some(Gid::from_raw(st.st_gid)),
+                uid,
+                gid,
                 AtFlags::AT_SYMLINK_NOFOLLOW,
             ))
             .map_err(sys("chown", side, dpath))?;
@@ -1134,6 +1154,7 @@ mod tests {
             &Source::on_host(&src).unwrap(),
             &r.locate(Path::new("/data/tree")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         )
         .unwrap();
         assert_eq!((stats.files, stats.dirs, stats.symlinks), (1, 3, 1));
@@ -1152,6 +1173,7 @@ mod tests {
             &Source::on_host(&src.join("a/b/file")).unwrap(),
             &r.locate(Path::new("/datalink")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         )
         .unwrap();
         assert_eq!(fs::read(root.join("data/file")).unwrap(), b"deep");
@@ -1163,6 +1185,7 @@ mod tests {
             &Source::in_root(&r, Path::new("/")).unwrap(),
             &Spot::on_host(&out).unwrap(),
             Direction::OutOfContainer,
+            IdShift::default(),
         )
         .unwrap();
         assert_eq!(fs::read_link(out.join("hostdir")).unwrap(), host);
@@ -1175,6 +1198,7 @@ mod tests {
             &Source::on_host(&src.join("a/b/file")).unwrap(),
             &r.locate(Path::new("/data/tree/a/b")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         );
         assert!(
             e.is_ok(),
@@ -1184,6 +1208,7 @@ mod tests {
             &Source::on_host(&src).unwrap(),
             &r.locate(Path::new("/data/file")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         )
         .unwrap_err();
         assert!(
@@ -1202,6 +1227,7 @@ mod tests {
             &Source::in_root(&r, Path::new("/data")).unwrap(),
             &Spot::on_host(&out).unwrap(),
             Direction::OutOfContainer,
+            IdShift::default(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("/data/fifo: is a fifo"), "{e}");
@@ -1215,6 +1241,7 @@ mod tests {
             &Source::on_host(&root.join("data")).unwrap(),
             &r.locate(Path::new("/data/sub")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         )
         .unwrap_err();
         assert!(e.to_string().contains("is inside the source"), "{e}");
@@ -1232,6 +1259,7 @@ mod tests {
             &Source::in_root(&r, Path::new("/data/suid")).unwrap(),
             &Spot::on_host(&out).unwrap(),
             Direction::OutOfContainer,
+            IdShift::default(),
         )
         .unwrap();
         assert_eq!(fs::metadata(&out).unwrap().mode() & 0o7777, 0o755);
@@ -1241,6 +1269,7 @@ mod tests {
             &Source::on_host(&out).unwrap(),
             &r.locate(Path::new("/data/suid2")).unwrap(),
             Direction::IntoContainer,
+            IdShift::default(),
         )
         .unwrap();
         let m = fs::metadata(root.join("data/suid2")).unwrap();

@@ -3,15 +3,18 @@
 //! stopped container still holds — however it stopped.
 
 pub mod caps;
+pub mod id_slots;
+pub mod idmap;
 pub mod init_binary;
 pub mod netns;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;
+pub mod userns;
 
 use std::ffi::CString;
 use std::fs::{File, OpenOptions};
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -502,6 +505,7 @@ impl Runtime {
                 .collect(),
             hostname: config.hostname.clone(),
             files,
+            userns: config.security.userns,
         };
         for (host, _) in &plan.volumes {
             if !host.exists() {
@@ -512,10 +516,6 @@ impl Runtime {
             }
         }
         // Made here, so that the child only hands them to the kernel.
-        let confinement = Confinement {
-            drop_caps: caps::drop_set(&config.security.cap_add, &config.security.cap_drop),
-            seccomp: config.security.seccomp.then(seccomp::program),
-        };
         let (_, init) = init_binary::open()?;
         let exit_path = self.containers.path(name, EXIT_FILE);
         let exit_file = OpenOptions::new()
@@ -568,12 +568,27 @@ impl Runtime {
         }));
 
         let netns = matches!(config.net, Net::Custom | Net::Bridge).then(|| self.netns_name(name));
-        let mut flags = CloneFlags::CLONE_NEWPID
-            | CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWIPC;
-        if netns.is_some() {
-            flags |= CloneFlags::CLONE_NEWNET;
+        // `--userns`: the user namespace (and the network namespace it
+        // owns) exist before the container; the child makes its other
+        // namespaces once inside it (see `userns`).
+        let holder = match config.security.userns {
+            Some(ids) => Some(
+                userns::NsHolder::create(ids, netns.is_some())
+                    .map_err(step(name, "make user namespace"))?,
+            ),
+            None => None,
+        };
+        let confinement = Confinement {
+            drop_caps: caps::drop_set(&config.security.cap_add, &config.security.cap_drop),
+            seccomp: config.security.seccomp.then(seccomp::program),
+            userns: holder.as_ref(),
+        };
+        let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+        if holder.is_none() {
+            flags |= CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+            if netns.is_some() {
+                flags |= CloneFlags::CLONE_NEWNET;
+            }
         }
         let (mut parent_end, child_end) = spawn::channel().map_err(boot_err(name))?;
         // SAFETY: xdocker is single-threaded here (no thread was started by
@@ -599,10 +614,12 @@ impl Runtime {
         };
         drop(child_end);
         let mut guard = ChildGuard(Some(pid));
+        // The process whose network namespace is the container's.
+        let netns_pid = holder.as_ref().map_or(pid.as_raw(), |h| h.pid());
 
         let mut netns_undo = Undo(None);
         if let Some(ns) = &netns {
-            netns::bind(ns, pid.as_raw())?;
+            netns::bind(ns, netns_pid)?;
             netns_undo = Undo(Some(move || {
                 let _ = netns::remove(ns);
             }));
@@ -610,7 +627,7 @@ impl Runtime {
         let mut bridge_state = None;
         let mut bridge_undo = Undo(None);
         if let Some(b) = &bridge {
-            let pid_u32 = u32::try_from(pid.as_raw()).unwrap_or_default();
+            let pid_u32 = u32::try_from(netns_pid).unwrap_or_default();
             let st = net::attach(b, pid_u32).map_err(net_error(name))?;
             let undo_state = st.clone();
             bridge_undo = Undo(Some(move || {
@@ -618,6 +635,7 @@ impl Runtime {
             }));
             bridge_state = Some(st);
         }
+        drop(holder);
         // The state is on disk before the child may exec: if this command is
         // killed from here on, the next one finds the container (running,
         // or stopped with leftovers to release).
@@ -635,15 +653,19 @@ impl Runtime {
         };
         // The index entry first: a state file always has one.
         let index = self.containers.running();
+        let mark = |mntns| Mark {
+            pid: pid.as_raw(),
+            start_time,
+            mntns,
+        };
+        // A `--userns` container makes its final mount namespace later: it
+        // is recorded once xdockerinit runs (meanwhile, the start time tells).
+        let mntns = match config.security.userns {
+            Some(_) => 0,
+            None => mount_namespace(Path::new("/proc"), pid.as_raw()).unwrap_or(0),
+        };
         index
-            .mark(
-                name,
-                Mark {
-                    pid: pid.as_raw(),
-                    start_time,
-                    mntns: mount_namespace(Path::new("/proc"), pid.as_raw()).unwrap_or(0),
-                },
-            )
+            .mark(name, mark(mntns))
             .map_err(|e| step(name, "record running entry")(e.to_string()))?;
         let mut mark_undo = Undo(Some(|| {
             let _ = index.unmark(name);
@@ -658,6 +680,13 @@ impl Runtime {
         let went = parent_end.go();
         parent_end.wait_exec().map_err(boot_err(name))?;
         went.map_err(boot_err(name))?;
+        if config.security.userns.is_some() {
+            if let Some(mntns) = mount_namespace(Path::new("/proc"), pid.as_raw()) {
+                index
+                    .mark(name, mark(mntns))
+                    .map_err(|e| step(name, "record running entry")(e.to_string()))?;
+            }
+        }
         drop(session);
         session_undo.disarm();
         state_undo.disarm();
@@ -833,11 +862,13 @@ fn wait_exit(fd: &OwnedFd, timeout: Duration) -> bool {
     matches!(poll(&mut fds, PollTimeout::from(ms)), Ok(n) if n > 0)
 }
 
-/// What the container may not do: capabilities to drop and the seccomp
-/// filter (None: `--seccomp off`).
-struct Confinement {
+/// What the container may not do: capabilities to drop, the seccomp
+/// filter (None: `--seccomp off`), and the user namespace its root is
+/// confined to (None: root inside is host root).
+struct Confinement<'a> {
     drop_caps: Vec<u32>,
     seccomp: Option<Vec<libc::sock_filter>>,
+    userns: Option<&'a userns::NsHolder>,
 }
 
 /// The descriptors the child passes on to xdockerinit.
@@ -855,7 +886,7 @@ fn child_main(
     (cgroups, group): (&dyn Cgroups, &str),
     plan: &RootfsPlan,
     inside: Option<&InsideNet>,
-    confinement: &Confinement,
+    confinement: &Confinement<'_>,
     io: ChildIo<'_>,
     exec: Option<&str>,
 ) -> ! {
@@ -865,7 +896,7 @@ fn child_main(
     // way in (see `Cgroups::join_self`) and must come before the cgroup
     // namespace is made.
     let prepared = match cgroups.join_self(group) {
-        Ok(()) => prepare_root(plan),
+        Ok(()) => prepare_root(plan, inside.is_some(), confinement.userns),
         Err(e) => Err(e.to_string()),
     };
     if !channel.wait_go() {
@@ -875,9 +906,7 @@ fn child_main(
     let err = match (prepared, inside.map(InsideNet::configure)) {
         (Err(e), _) => e,
         (Ok(()), Some(Err(e))) => format!("network: {e}"),
-        (Ok(()), _) => match rootfs::restrict_proc(inside.is_some())
-            .map_err(|e| e.to_string())
-            .and_then(|()| caps::restrict(&confinement.drop_caps))
+        (Ok(()), _) => match caps::restrict(&confinement.drop_caps)
             // Last: from here on every call the container makes is filtered.
             .and_then(|()| match &confinement.seccomp {
                 Some(program) => seccomp::load(program),
@@ -892,11 +921,34 @@ fn child_main(
     unsafe { libc::_exit(1) }
 }
 
-/// The cgroup namespace and the root filesystem (ending with pivot_root).
-fn prepare_root(plan: &RootfsPlan) -> Result<(), String> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-        .map_err(|e| format!("unshare cgroup namespace: {}", e.desc().to_lowercase()))?;
-    rootfs::build(plan).map_err(|e| e.to_string())
+/// The root filesystem (ending with pivot_root and the limits on /proc),
+/// the cgroup namespace and the hostname. A `--userns` container joins its
+/// network namespace first (sysfs shows the one it is mounted in), and its
+/// user namespace last, making the namespaces it owns.
+fn prepare_root(
+    plan: &RootfsPlan,
+    own_network: bool,
+    holder: Option<&userns::NsHolder>,
+) -> Result<(), String> {
+    let text = |e: rootfs::RootfsError| e.to_string();
+    match holder {
+        None => {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+                .map_err(|e| format!("unshare cgroup namespace: {}", e.desc().to_lowercase()))?;
+            rootfs::build(plan, None).map_err(text)?;
+            rootfs::restrict_proc(own_network).map_err(text)?;
+        }
+        Some(h) => {
+            if let Some(netns) = &h.netns {
+                userns::join_netns(netns)?;
+            }
+            rootfs::build(plan, Some(h.userns.as_fd())).map_err(text)?;
+            rootfs::restrict_proc(own_network).map_err(text)?;
+            userns::enter(&h.userns)?;
+        }
+    }
+    nix::unistd::sethostname(&plan.hostname)
+        .map_err(|e| format!("sethostname {}: {}", plan.hostname, e.desc().to_lowercase()))
 }
 
 /// Executes xdockerinit with its descriptors; returns only on failure,

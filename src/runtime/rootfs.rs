@@ -11,13 +11,17 @@
 
 use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
+
+use super::idmap;
+use crate::container::config::UsernsIds;
+use crate::fsutil::fsids::AsContainerRoot;
 
 /// Why the root filesystem could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +64,8 @@ pub struct RootfsPlan {
     /// Files written into the container at every boot (path inside, content):
     /// /etc/hostname, /etc/hosts and (HOST, BRIDGE) /etc/resolv.conf.
     pub files: Vec<(PathBuf, String)>,
+    /// `--userns`: the host ids of root inside.
+    pub userns: Option<UsernsIds>,
 }
 
 /// Overlay's `lowerdir=` lists the top layer first; `:` and `,` and `\`
@@ -225,8 +231,10 @@ fn mount_on(
 }
 
 /// Builds the root filesystem and switches into it. Runs in the child, in
-/// its new mount, UTS and PID namespaces, before xdockerinit is executed.
-pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
+/// its new mount and PID namespaces, as host root, before xdockerinit is
+/// executed. With `userns` (the container's user namespace) the layers are
+/// idmapped and every file is made as the container's root.
+pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), RootfsError> {
     // Nothing below may reach the host's mount table.
     mount(
         None::<&str>,
@@ -236,16 +244,14 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
         None::<&str>,
     )
     .map_err(sys("make private", Path::new("/")))?;
-    let options = overlay_options(plan);
-    mount(
-        Some("overlay"),
-        &plan.merged,
-        Some("overlay"),
-        MsFlags::empty(),
-        Some(options.as_str()),
-    )
-    .map_err(sys("mount overlay on", &plan.merged))?;
-    let root = &plan.merged;
+    let (root, _ids) = match (userns, plan.userns) {
+        (Some(ns), Some(ids)) => mount_idmapped_overlay(plan, ns, ids)?,
+        _ => {
+            mount_overlay(plan, &plan.merged)?;
+            (plan.merged.clone(), None)
+        }
+    };
+    let root = &root;
     for (inside, content) in &plan.files {
         // An image without /etc (a single static binary) gets none.
         let parent = inside.parent().unwrap_or(Path::new("/"));
@@ -312,10 +318,7 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
         None,
         Path::new("/sys"),
     )?;
-    build_dev(root)?;
-
-    nix::unistd::sethostname(&plan.hostname)
-        .map_err(sys("sethostname", Path::new(&plan.hostname)))?;
+    build_dev(root, plan.userns)?;
 
     // pivot_root(".", ".") stacks the old root under the new one; unmounting
     // it leaves only the container's tree (pivot_root(2), "new_root and
@@ -325,6 +328,103 @@ pub fn build(plan: &RootfsPlan) -> Result<(), RootfsError> {
     umount2(".", MntFlags::MNT_DETACH).map_err(sys("detach old root", Path::new("/")))?;
     nix::unistd::chdir("/").map_err(sys("chdir", Path::new("/")))?;
     Ok(())
+}
+
+fn mount_overlay(plan: &RootfsPlan, target: &Path) -> Result<(), RootfsError> {
+    let options = overlay_options(plan);
+    mount(
+        Some("overlay"),
+        target,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    )
+    .map_err(sys("mount overlay on", target))
+}
+
+/// The overlay of a `--userns` container: idmapped clones of the image
+/// layers and of the container directory (holding the writable layer and
+/// overlay's workdir) are attached on a staging tmpfs over `merged`, and
+/// the overlay is mounted at `merged/root` with the container root's
+/// filesystem ids, which stay set (returned) while the rest of the tree is
+/// made. pivot_root later drops the staging tmpfs with the old root.
+fn mount_idmapped_overlay(
+    plan: &RootfsPlan,
+    userns: BorrowedFd<'_>,
+    ids: UsernsIds,
+) -> Result<(PathBuf, Option<AsContainerRoot>), RootfsError> {
+    let refused = |path: &Path, reason| RootfsError::Refused {
+        what: "container directory",
+        path: path.to_path_buf(),
+        reason,
+    };
+    let dir = plan
+        .upper
+        .parent()
+        .filter(|d| Some(*d) == plan.work.parent())
+        .ok_or_else(|| {
+            refused(
+                &plan.upper,
+                "the writable layer and workdir differ in parent",
+            )
+        })?;
+    let name_in_dir = |p: &Path| {
+        p.file_name()
+            .map(PathBuf::from)
+            .ok_or_else(|| refused(p, "has no file name"))
+    };
+    // Cloned before the staging tmpfs covers `merged`, inside `dir`.
+    let clone = |p: &Path| {
+        idmap::idmapped_clone(p, userns).map_err(|errno| match errno {
+            Errno::EINVAL | Errno::EOPNOTSUPP => RootfsError::Refused {
+                what: "idmapped mount of",
+                path: p.to_path_buf(),
+                reason: "not supported by this kernel or filesystem (Linux 5.19 or later with \
+                         ext4, xfs, btrfs or tmpfs is needed for --userns)",
+            },
+            errno => sys("idmapped mount of", p)(errno),
+        })
+    };
+    let dir_tree = clone(dir)?;
+    let lower_trees = plan
+        .lowers
+        .iter()
+        .map(|l| clone(l))
+        .collect::<Result<Vec<_>, _>>()?;
+    let staging = &plan.merged;
+    mount(
+        Some("tmpfs"),
+        staging,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=755,size=16k"),
+    )
+    .map_err(sys("mount staging tmpfs on", staging))?;
+    let make_dir = |p: &Path| fs::create_dir(p).map_err(|e| sys("create", p)(io_errno(&e)));
+    let rw = staging.join("rw");
+    make_dir(&rw)?;
+    idmap::attach(&dir_tree, &rw).map_err(sys("attach idmapped", dir))?;
+    let mut staged = RootfsPlan {
+        lowers: Vec::new(),
+        upper: rw.join(name_in_dir(&plan.upper)?),
+        work: rw.join(name_in_dir(&plan.work)?),
+        ..plan.clone()
+    };
+    for (i, (tree, layer)) in lower_trees.iter().zip(&plan.lowers).enumerate() {
+        let at = staging.join(format!("l{i}"));
+        make_dir(&at)?;
+        idmap::attach(tree, &at).map_err(sys("attach idmapped", layer))?;
+        staged.lowers.push(at);
+    }
+    let root = staging.join("root");
+    make_dir(&root)?;
+    let as_root = AsContainerRoot::enter(Some(ids)).map_err(sys("take the ids of", &root))?;
+    mount_overlay(&staged, &root)?;
+    Ok((root, as_root))
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// Files of /proc that tell about or act on the host: covered by /dev/null.
@@ -409,14 +509,20 @@ pub fn restrict_proc(own_network: bool) -> Result<(), RootfsError> {
 
 /// A private /dev: tmpfs with the usual nodes, a new devpts instance and
 /// its ptmx, shm, and the /proc/self/fd links.
-fn build_dev(root: &Path) -> Result<(), RootfsError> {
+fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<(), RootfsError> {
     let dev = open_dir_beneath(root, Path::new("dev"), "mount point")?;
+    // Options naming ids are read in the host's user namespace: a
+    // `--userns` container's tty group 5 is its gid base + 5.
+    let (owner, tty_gid) = match userns {
+        Some(ids) => (format!(",uid={},gid={}", ids.uid, ids.gid), ids.gid + 5),
+        None => (String::new(), 5),
+    };
     mount_on(
         Some(Path::new("tmpfs")),
         &dev,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("mode=755,size=65536k"),
+        Some(&format!("mode=755,size=65536k{owner}")),
         Path::new("/dev"),
     )?;
     // The fd now names the directory under the new tmpfs only after a
@@ -464,7 +570,9 @@ fn build_dev(root: &Path) -> Result<(), RootfsError> {
         &pts,
         Some("devpts"),
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some("newinstance,ptmxmode=0666,mode=0620,gid=5"),
+        Some(&format!(
+            "newinstance,ptmxmode=0666,mode=0620,gid={tty_gid}"
+        )),
         Path::new("/dev/pts"),
     )?;
     let shm = open_dir_beneath(root, Path::new("dev/shm"), "mount point")?;
@@ -473,7 +581,7 @@ fn build_dev(root: &Path) -> Result<(), RootfsError> {
         &shm,
         Some("tmpfs"),
         MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
-        Some("mode=1777,size=65536k"),
+        Some(&format!("mode=1777,size=65536k{owner}")),
         Path::new("/dev/shm"),
     )?;
     for (link, target) in [
@@ -503,6 +611,7 @@ mod tests {
             volumes: vec![],
             hostname: "h".into(),
             files: vec![],
+            userns: None,
         };
         assert_eq!(
             overlay_options(&plan),

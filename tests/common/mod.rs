@@ -214,6 +214,16 @@ impl RuntimeHome {
         self.run_in(None, line.split_whitespace())
     }
 
+    /// Gives `--userns` containers of this home the host ids `START:COUNT`.
+    pub fn set_userns_range(&self, range: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.home.path().join("xdocker.toml"))
+            .expect("open xdocker.toml");
+        writeln!(f, "[userns]\nrange = \"{range}\"").expect("write xdocker.toml");
+    }
+
     /// Builds the busybox `test` image once for this home.
     pub fn install_test(&self) {
         self.run("-a install_test").ok();

@@ -1,0 +1,126 @@
+//! The user namespace of a `--userns` container. It is made before the
+//! container by a short-lived holder process, together with the network
+//! namespace (so the user namespace owns it and root inside may configure
+//! it), and mapped by host root: uids and gids 0..65535 inside are the
+//! container's slot of host ids. The container's first process builds its
+//! mounts as host root, then enters the namespace and makes its mount, UTS,
+//! IPC and cgroup namespaces from inside, so they are owned by it too and
+//! every mount made before is locked (LXC's unprivileged containers,
+//! crun's idmapped mounts).
+
+use std::os::fd::{AsFd, OwnedFd};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Pid, Uid};
+
+use super::spawn;
+use crate::container::config::UsernsIds;
+use crate::container::subids::IDS_PER_CONTAINER;
+
+fn lower(e: nix::Error) -> String {
+    e.desc().to_lowercase()
+}
+
+/// A process that holds a new user (and network) namespace while the
+/// container is wired; killed when dropped.
+#[derive(Debug)]
+pub struct NsHolder {
+    pid: Pid,
+    pub userns: OwnedFd,
+    pub netns: Option<OwnedFd>,
+}
+
+impl NsHolder {
+    /// Makes the namespaces and writes the id maps.
+    pub fn create(ids: UsernsIds, with_netns: bool) -> Result<Self, String> {
+        let mut flags = CloneFlags::CLONE_NEWUSER;
+        if with_netns {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+        let parent = nix::unistd::getpid();
+        // SAFETY: xdocker is single-threaded while it boots a container;
+        // the child only makes async-signal-safe calls.
+        let child = unsafe { spawn::clone_into_namespaces(flags) }.map_err(|e| e.to_string())?;
+        let Some(pid) = child else {
+            // SAFETY: prctl, getppid, pause and _exit are async-signal-safe.
+            unsafe {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                if libc::getppid() != parent.as_raw() {
+                    libc::_exit(0);
+                }
+                loop {
+                    libc::pause();
+                }
+            }
+        };
+        let reap = Reaper(pid);
+        let proc = format!("/proc/{pid}");
+        for (file, start) in [("uid_map", ids.uid), ("gid_map", ids.gid)] {
+            std::fs::write(
+                format!("{proc}/{file}"),
+                format!("0 {start} {IDS_PER_CONTAINER}\n"),
+            )
+            .map_err(|e| format!("write {file}: {e}"))?;
+        }
+        let open = |ns: &str| {
+            std::fs::File::open(format!("{proc}/ns/{ns}"))
+                .map(OwnedFd::from)
+                .map_err(|e| format!("open {ns} namespace: {e}"))
+        };
+        let userns = open("user")?;
+        let netns = with_netns.then(|| open("net")).transpose()?;
+        std::mem::forget(reap);
+        Ok(Self { pid, userns, netns })
+    }
+
+    /// The holder's PID, to name its network namespace by.
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+}
+
+/// Kills and reaps the holder.
+struct Reaper(Pid);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(self.0, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(self.0, None);
+    }
+}
+
+impl Drop for NsHolder {
+    fn drop(&mut self) {
+        drop(Reaper(self.pid));
+    }
+}
+
+/// Joins the network namespace made by the holder (still as host root).
+pub fn join_netns(netns: &OwnedFd) -> Result<(), String> {
+    nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
+        .map_err(|e| format!("join network namespace: {}", lower(e)))
+}
+
+/// Enters the user namespace as root inside, then makes the mount, UTS,
+/// IPC and cgroup namespaces it owns. The mount namespace is a copy of the
+/// one the mounts were made in: they are locked, root inside cannot
+/// unmount them to see what they cover.
+pub fn enter(userns: &OwnedFd) -> Result<(), String> {
+    nix::sched::setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)
+        .map_err(|e| format!("join user namespace: {}", lower(e)))?;
+    nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {}", lower(e)))?;
+    let root_gid = Gid::from_raw(0);
+    let root_uid = Uid::from_raw(0);
+    nix::unistd::setresgid(root_gid, root_gid, root_gid)
+        .map_err(|e| format!("setresgid: {}", lower(e)))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid)
+        .map_err(|e| format!("setresuid: {}", lower(e)))?;
+    nix::sched::unshare(
+        CloneFlags::CLONE_NEWNS
+            | CloneFlags::CLONE_NEWUTS
+            | CloneFlags::CLONE_NEWIPC
+            | CloneFlags::CLONE_NEWCGROUP,
+    )
+    .map_err(|e| format!("unshare namespaces: {}", lower(e)))
+}
