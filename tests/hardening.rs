@@ -337,8 +337,9 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // /proc/PID/exe; CVE-2024-21626 class: host descriptors of a runtime
     // process reachable from inside. xdockerinit is not dumpable and
     // containers lack sys_ptrace, so /proc/1/exe and /proc/1/fd stay shut;
-    // with `--cap-add sys_ptrace` they open, but the host's file is still
-    // busy (ETXTBSY) while any container runs it.
+    // with `--cap-add sys_ptrace` they open, but init was executed from a
+    // read-only bind mount that no tree holds any more: the host's file
+    // cannot be opened for writing (EROFS), on any kernel.
     if !require_root("the_host_binary_and_descriptors_of_init_are_out_of_reach") {
         return;
     }
@@ -369,7 +370,27 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // A container that may trace: it reads the binary, cannot write it.
     let r = h.run_in(None, ["-a", "run", "-c", "tracer", "--cmd", script]);
     assert!(r.stdout.starts_with("4\n"), "{r:?}");
-    assert!(r.stderr.contains("Text file busy"), "{r:?}");
+    assert!(
+        r.stderr.contains("/proc/1/exe: Read-only file system"),
+        "{r:?}"
+    );
+    let exe = h
+        .run_in(
+            None,
+            [
+                "-a",
+                "run",
+                "-c",
+                "tracer",
+                "--cmd",
+                "cat /proc/1/mountinfo | grep -c xdockerinit; \
+                 mount -o remount,rw /proc/1/exe 2>/dev/null || echo refused",
+            ],
+        )
+        .ok()
+        .to_string();
+    // Not in the container's mount table, so it cannot be remounted.
+    assert_eq!(exe, "0\nrefused\n");
     assert!(
         std::fs::read(&init).expect("read init") == before,
         "init binary changed"

@@ -4,7 +4,7 @@
 
 use std::fs::File;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Errors finding xdockerinit.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +67,61 @@ pub fn open() -> Result<(PathBuf, File), InitBinaryError> {
         source,
     })?;
     Ok((path, file))
+}
+
+/// The binary the container executes, reopened through a read-only bind
+/// mount of itself. Runs in the container's first process, in its private
+/// mount namespace (nothing reaches the host's mount table), before
+/// pivot_root detaches that mount from every tree: `/proc/1/exe` then
+/// names a file on a read-only mount nobody can remount, so no root
+/// inside can write the host's binary through it (CVE-2019-5736), on any
+/// kernel, whether or not it keeps executed files busy (ETXTBSY).
+pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
+    use nix::mount::{mount, MsFlags};
+    use std::os::fd::AsRawFd;
+    let fail = |step: &str, e: nix::Error| {
+        format!(
+            "{step} xdockerinit {}: {}",
+            path.display(),
+            e.desc().to_lowercase()
+        )
+    };
+    mount(
+        Some(path),
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(|e| fail("bind", e))?;
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV,
+        None::<&str>,
+    )
+    .map_err(|e| fail("make read-only", e))?;
+    let view =
+        File::open(path).map_err(|e| format!("reopen xdockerinit {}: {e}", path.display()))?;
+    // The very file `open` checked (a bind source must be a path of this
+    // mount namespace, not the descriptor opened before it was made).
+    let id = |f: &File| {
+        nix::sys::stat::fstat(f.as_raw_fd())
+            .map(|st| (st.st_dev, st.st_ino))
+            .ok()
+    };
+    match (id(init), id(&view)) {
+        (Some(a), Some(b)) if a == b => Ok(view),
+        _ => Err(format!(
+            "xdockerinit {} was replaced while the container started",
+            path.display()
+        )),
+    }
 }
 
 /// A 64-bit little-endian ELF whose program headers (within `head`) hold no

@@ -516,7 +516,7 @@ impl Runtime {
             }
         }
         // Made here, so that the child only hands them to the kernel.
-        let (_, init) = init_binary::open()?;
+        let (init_path, init) = init_binary::open()?;
         let exit_path = self.containers.path(name, EXIT_FILE);
         let exit_file = OpenOptions::new()
             .write(true)
@@ -599,6 +599,7 @@ impl Runtime {
             let group = (cgroups.as_ref(), name.as_str());
             let io = ChildIo {
                 init,
+                init_path: &init_path,
                 exit_file,
                 session: &session,
             };
@@ -874,6 +875,7 @@ struct Confinement<'a> {
 /// The descriptors the child passes on to xdockerinit.
 struct ChildIo<'a> {
     init: File,
+    init_path: &'a Path,
     exit_file: File,
     session: &'a std::os::unix::net::UnixListener,
 }
@@ -896,7 +898,7 @@ fn child_main(
     // way in (see `Cgroups::join_self`) and must come before the cgroup
     // namespace is made.
     let prepared = match cgroups.join_self(group) {
-        Ok(()) => prepare_root(plan, inside.is_some(), confinement.userns),
+        Ok(()) => prepare_root(plan, inside.is_some(), confinement.userns, &io),
         Err(e) => Err(e.to_string()),
     };
     if !channel.wait_go() {
@@ -905,14 +907,14 @@ fn child_main(
     }
     let err = match (prepared, inside.map(InsideNet::configure)) {
         (Err(e), _) => e,
-        (Ok(()), Some(Err(e))) => format!("network: {e}"),
-        (Ok(()), _) => match caps::restrict(&confinement.drop_caps)
+        (Ok(_), Some(Err(e))) => format!("network: {e}"),
+        (Ok(init), _) => match caps::restrict(&confinement.drop_caps)
             // Last: from here on every call the container makes is filtered.
             .and_then(|()| match &confinement.seccomp {
                 Some(program) => seccomp::load(program),
                 None => Ok(()),
             }) {
-            Ok(()) => exec_init(&io.init, &io.exit_file, io.session.as_raw_fd(), exec),
+            Ok(()) => exec_init(&init, &io.exit_file, io.session.as_raw_fd(), exec),
             Err(e) => e,
         },
     };
@@ -922,15 +924,20 @@ fn child_main(
 }
 
 /// The root filesystem (ending with pivot_root and the limits on /proc),
-/// the cgroup namespace and the hostname. A `--userns` container joins its
-/// network namespace first (sysfs shows the one it is mounted in), and its
-/// user namespace last, making the namespaces it owns.
+/// the cgroup namespace and the hostname; returns xdockerinit as the
+/// container will execute it (see `init_binary::read_only_view`). A
+/// `--userns` container joins its network namespace first (sysfs shows the
+/// one it is mounted in), and its user namespace last, making the
+/// namespaces it owns.
 fn prepare_root(
     plan: &RootfsPlan,
     own_network: bool,
     holder: Option<&userns::NsHolder>,
-) -> Result<(), String> {
+    io: &ChildIo<'_>,
+) -> Result<File, String> {
     let text = |e: rootfs::RootfsError| e.to_string();
+    rootfs::make_private().map_err(text)?;
+    let init = init_binary::read_only_view(&io.init, io.init_path)?;
     match holder {
         None => {
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
@@ -948,7 +955,8 @@ fn prepare_root(
         }
     }
     nix::unistd::sethostname(&plan.hostname)
-        .map_err(|e| format!("sethostname {}: {}", plan.hostname, e.desc().to_lowercase()))
+        .map_err(|e| format!("sethostname {}: {}", plan.hostname, e.desc().to_lowercase()))?;
+    Ok(init)
 }
 
 /// Executes xdockerinit with its descriptors; returns only on failure,

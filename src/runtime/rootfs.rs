@@ -230,12 +230,10 @@ fn mount_on(
     mount(source, &fd_path(target), fstype, flags, data).map_err(sys("mount", shown))
 }
 
-/// Builds the root filesystem and switches into it. Runs in the child, in
-/// its new mount and PID namespaces, as host root, before xdockerinit is
-/// executed. With `userns` (the container's user namespace) the layers are
-/// idmapped and every file is made as the container's root.
-pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), RootfsError> {
-    // Nothing below may reach the host's mount table.
+/// Makes every mount of the child's new mount namespace private: nothing
+/// mounted from here on reaches the host's mount table. The first step of
+/// the child.
+pub fn make_private() -> Result<(), RootfsError> {
     mount(
         None::<&str>,
         "/",
@@ -243,7 +241,15 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), Ro
         MsFlags::MS_REC | MsFlags::MS_PRIVATE,
         None::<&str>,
     )
-    .map_err(sys("make private", Path::new("/")))?;
+    .map_err(sys("make private", Path::new("/")))
+}
+
+/// Builds the root filesystem and switches into it. Runs in the child, in
+/// its new mount and PID namespaces made private ([`make_private`]), as
+/// host root, before xdockerinit is executed. With `userns` (the
+/// container's user namespace) the layers are idmapped and every file is
+/// made as the container's root.
+pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), RootfsError> {
     let (root, _ids) = match (userns, plan.userns) {
         (Some(ns), Some(ids)) => mount_idmapped_overlay(plan, ns, ids)?,
         _ => {
