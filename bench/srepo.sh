@@ -86,6 +86,9 @@ trap 'exit 130' INT TERM
 
 XD=$T/xdocker
 cp "$src_bin" "$XD"
+# The ssh repository commands run in xdocker-srepo, found beside xdocker.
+[[ -x $(dirname "$src_bin")/xdocker-srepo ]] || die "no xdocker-srepo beside $src_bin"
+cp "$(dirname "$src_bin")/xdocker-srepo" "$T/xdocker-srepo"
 HOME1=$T/home
 HOME2=$T/pulled
 case $(realpath -m "$HOME1") in

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # install.sh - set up xdocker on this machine: system packages, build,
-# install (binaries, scripts, templates, man pages, bash and zsh completions,
+# install (binaries, the xdocker-srepo companion, scripts, templates, man pages, bash and zsh completions,
 # the xdocker-autostart systemd unit) under PREFIX
 # (default /usr/local), then build the `test` image with
 # `xdocker -a install_test` and boot a container `test` from it. Needs root.
@@ -16,6 +16,8 @@ cargo build --quiet --release --manifest-path "$top/Cargo.toml"
 init=$("$top/scripts/build_static_init.sh" release)
 
 install -D -m 0755 "$top/target/release/xdocker" "$prefix/bin/xdocker"
+# The ssh repository commands (xdocker hands them over; found in ../lib/xdocker).
+install -D -m 0755 "$top/target/release/xdocker-srepo" "$prefix/lib/xdocker/xdocker-srepo"
 install -D -m 0755 "$init" "$prefix/bin/xdockerinit"
 share="$prefix/share/xdocker"
 rm -rf "$share/scripts" "$share/templates"

@@ -1,8 +1,10 @@
 //! xdocker: VM-like Linux system containers. This library holds everything
-//! but the command line's printing and exiting, which live in `main.rs`.
+//! but the command line's printing and exiting, which live in `entry.rs`
+//! (shared by the `xdocker` and `xdocker-srepo` programs).
 pub mod cgroups;
 pub mod cli;
 pub mod commands;
+pub mod companion;
 pub mod config;
 pub mod container;
 pub mod fsutil;

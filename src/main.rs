@@ -1,137 +1,16 @@
-//! `xdocker`: parse, dispatch, print. The only place that prints or exits.
-#![allow(clippy::print_stdout, clippy::print_stderr)]
+//! `xdocker`: one command (see `entry`); the ssh repository commands are
+//! handed to `xdocker-srepo`.
 
-use std::io::Write;
-
-use xdocker::cli::Request;
-use xdocker::commands::{dispatch, Ctx, Output};
-use xdocker::config::Config;
-use xdocker::container::ContainerStore;
-use xdocker::home::Home;
-use xdocker::image::ImageStore;
-use xdocker::logging;
-use xdocker::runtime::Runtime;
-
-/// Exit code of a command line that cannot be run.
-const EXIT_USAGE: i32 = 2;
-/// Exit code of a command that failed.
-const EXIT_FAILURE: i32 = 1;
+#[path = "entry.rs"]
+mod entry;
 
 fn main() {
-    std::process::exit(run());
-}
-
-fn fail(code: i32, message: &str) -> i32 {
-    // One line, whatever a lower layer's message looked like.
-    let message: Vec<&str> = message
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect();
-    let message = message.join(" ");
-    logging::log(logging::Level::Error, &message);
-    eprintln!("xdocker: error: {message}");
-    code
-}
-
-fn run() -> i32 {
-    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    let (verb, args) = match Request::from_args(argv.clone()) {
-        Ok(Request::Help(text)) => {
-            print!("{text}");
-            return 0;
-        }
-        Ok(Request::PrintVersion) => {
-            println!("xdocker v{}", env!("CARGO_PKG_VERSION"));
-            return 0;
-        }
-        Ok(Request::Run { verb, args }) => (verb, args),
-        Err(e) => return fail(EXIT_USAGE, &e.to_string()),
-    };
-    let home = match Home::from_env() {
-        Ok(h) => h,
-        Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
-    };
-    if let Err(e) = logging::init(&home.log_path(), args.debug) {
-        return fail(
-            EXIT_FAILURE,
-            &format!("open log {}: {e}", home.log_path().display()),
-        );
-    }
-    home.remove_stale_staging();
-    let line: Vec<String> = argv
-        .iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    logging::info(&format!("command: xdocker {}", line.join(" ")));
-    let config = match Config::load(&home.config_path()) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
-    };
-    let images = ImageStore::new(&home);
-    let ctx = Ctx {
-        runtime: Runtime {
-            containers: ContainerStore::new(&home),
-            images: images.clone(),
-            config: config.clone(),
-        },
-        images,
-        home,
-        config,
-        force: args.force,
-    };
-    match dispatch(&ctx, verb, &args) {
-        Ok(Output::Ok) => {
-            logging::info("result: OK");
-            println!("OK");
-            0
-        }
-        Ok(Output::Exit(code)) => {
-            logging::info(&format!("result: exit code {code}"));
-            code
-        }
-        Ok(Output::Text(text)) => {
-            let mut out = std::io::stdout().lock();
-            // A closed pipe (`| head`) is not an error worth reporting.
-            let _ = out.write_all(text.as_bytes());
-            0
-        }
-        Err(e) => fail(EXIT_FAILURE, &render(&e)),
-    }
-}
-
-/// The error and its causes on one line, each cause once, OS errors as
-/// plain lowercase words ("no such file or directory").
-fn render(e: &anyhow::Error) -> String {
-    let mut message = String::new();
-    for cause in e.chain() {
-        let text = cause.to_string();
-        if message.contains(&text) {
-            continue;
-        }
-        if !message.is_empty() {
-            message.push_str(": ");
-        }
-        message.push_str(&text);
-    }
-    message
-        .split(": ")
-        .map(tidy_os_error)
-        .collect::<Vec<_>>()
-        .join(": ")
-}
-
-/// "No such file or directory (os error 2)" -> "no such file or directory".
-fn tidy_os_error(part: &str) -> String {
-    match part.find(" (os error ") {
-        Some(i) if part.ends_with(')') => {
-            let mut chars = part[..i].chars();
-            chars
-                .next()
-                .map(|c| c.to_lowercase().chain(chars).collect())
-                .unwrap_or_default()
-        }
-        _ => part.to_string(),
-    }
+    std::process::exit(entry::run(
+        xdocker::commands::dispatch,
+        Some(entry::Handoff {
+            wants: xdocker::commands::is_srepo,
+            env: "XDOCKER_SREPO",
+            program: "xdocker-srepo",
+        }),
+    ));
 }

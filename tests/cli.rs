@@ -287,3 +287,68 @@ fn broken_config_fails_every_command_with_one_line() {
         assert!(message.contains("brigde"), "names the key: {message}");
     }
 }
+
+#[test]
+fn ssh_repository_commands_are_handed_to_xdocker_srepo() {
+    let home = TestHome::new();
+    let dir = home.path().join("helper");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    // A stand-in that shows what it was given.
+    let fake = dir.join("fake-srepo");
+    std::fs::write(&fake, "#!/bin/sh\necho \"srepo got: $0 $*\"\nexit 7\n").expect("write");
+    let mut perm = std::fs::metadata(&fake).expect("stat").permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perm, 0o755);
+    std::fs::set_permissions(&fake, perm).expect("chmod");
+    let env = [
+        ("XDOCKER_HOME", home.path()),
+        ("XDOCKER_SREPO", fake.as_path()),
+    ];
+    let r = run_env(
+        home.path(),
+        &env,
+        &[],
+        &["-a", "spush", "-m", "base:1", "--srepo", "u@h"],
+    );
+    assert_eq!(r.code, 7, "{r:?}");
+    assert!(
+        r.stdout.ends_with("-a spush -m base:1 --srepo u@h\n"),
+        "{r:?}"
+    );
+    // Other verbs stay in xdocker; a bad command line never reaches it.
+    assert_eq!(run_env(home.path(), &env, &[], &["-s", "images"]).code, 0);
+    assert_eq!(run_env(home.path(), &env, &[], &["-a", "spush"]).code, 2);
+
+    // Without the companion: one line naming where it was looked for.
+    let missing = dir.join("missing");
+    let r = run_env(
+        home.path(),
+        &[("XDOCKER_HOME", home.path()), ("XDOCKER_SREPO", &missing)],
+        &[],
+        &["-s", "ssearch", "--srepo", "u@h"],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(
+        r.stderr,
+        format!(
+            "xdocker: error: xdocker-srepo not found (looked in {}); set XDOCKER_SREPO to its path\n",
+            missing.display()
+        )
+    );
+
+    // xdocker itself links neither libssh2 nor OpenSSL (their relocations
+    // cost every command start-up); xdocker-srepo does.
+    let linked = |bin: &Path, prefix: &str| {
+        let out = Command::new("nm").arg(bin).output().expect("nm (binutils)");
+        String::from_utf8_lossy(&out.stdout).lines().any(|l| {
+            l.split_whitespace()
+                .last()
+                .is_some_and(|s| s.starts_with(prefix))
+        })
+    };
+    let xdocker = common::bin();
+    let srepo = xdocker.with_file_name("xdocker-srepo");
+    for prefix in ["libssh2_", "EVP_", "SSL_"] {
+        assert!(!linked(&xdocker, prefix), "xdocker links {prefix}*");
+        assert!(linked(&srepo, prefix), "xdocker-srepo lacks {prefix}*");
+    }
+}

@@ -130,8 +130,16 @@ fn root_inside_is_an_unprivileged_host_id_and_layers_stay_shared() {
         "0\nro"
     );
 
+    let netns = info
+        .lines()
+        .find_map(|l| l.strip_prefix("netns: "))
+        .expect("netns line")
+        .to_string();
+    assert!(common::netns_names().contains(&netns), "{info}");
     h.run("-a kill -c one").ok();
     h.run("-a kill -c two").ok();
+    // The namespaces made for it went with it.
+    assert!(!common::netns_names().contains(&netns));
     assert!(common::mounts_below(h.home.path()).is_empty());
 }
 

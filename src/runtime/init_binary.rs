@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 /// Errors finding xdockerinit.
 #[derive(Debug, thiserror::Error)]
 pub enum InitBinaryError {
-    #[error("xdockerinit not found (looked in {0}); set XDOCKER_INIT to its path")]
+    #[error("{0}")]
     NotFound(String),
     #[error("xdockerinit {0} is not a statically linked ELF executable; build it with scripts/build_static_init.sh")]
     NotStatic(PathBuf),
@@ -20,34 +20,10 @@ pub enum InitBinaryError {
     },
 }
 
-/// Places to look, best first: `XDOCKER_INIT`, next to the xdocker binary,
-/// `../lib/xdocker/` from it.
-fn candidates() -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Some(p) = std::env::var_os("XDOCKER_INIT").filter(|p| !p.is_empty()) {
-        out.push(PathBuf::from(p));
-        return out;
-    }
-    if let Ok(exe) = std::env::current_exe() {
-        if let Some(dir) = exe.parent() {
-            out.push(dir.join("xdockerinit"));
-            out.push(dir.join("../lib/xdocker/xdockerinit"));
-        }
-    }
-    out
-}
-
 /// Opens the xdockerinit to execute (close-on-exec; executed by fd).
 pub fn open() -> Result<(PathBuf, File), InitBinaryError> {
-    let list = candidates();
-    let path = list.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
-        InitBinaryError::NotFound(
-            list.iter()
-                .map(|p| p.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        )
-    })?;
+    let path =
+        crate::companion::find("XDOCKER_INIT", "xdockerinit").map_err(InitBinaryError::NotFound)?;
     let mut file = File::open(&path).map_err(|source| InitBinaryError::Io {
         path: path.clone(),
         source,
