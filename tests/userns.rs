@@ -263,6 +263,15 @@ fn files_cross_the_namespace_with_the_owners_seen_inside() {
     assert_eq!(owner(&rw.join("etc/app.conf")), (1000, 1000));
     assert_eq!(owner(&rw.join("opt/tree/sub/file")), (0, 0));
 
+    // Host root itself has no id inside: it cannot create files through
+    // /proc/PID/root (existing ones it may edit).
+    let pid = h.pid("f").expect("pid");
+    let e = std::fs::write(format!("/proc/{pid}/root/host-made"), "x")
+        .expect_err("host root created a file inside");
+    assert_eq!(e.raw_os_error(), Some(libc::EOVERFLOW), "{e}");
+    std::fs::write(format!("/proc/{pid}/root/etc/app.conf"), "x=2\n").expect("edit");
+    assert_eq!(inside(&h, "f", "cat /etc/app.conf"), "x=2");
+
     // getfile: owners inside become the same owners on the host.
     inside(
         &h,
