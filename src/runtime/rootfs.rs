@@ -425,7 +425,19 @@ fn mount_idmapped_overlay(
     let root = staging.join("root");
     make_dir(&root)?;
     let as_root = AsContainerRoot::enter(Some(ids)).map_err(sys("take the ids of", &root))?;
-    mount_overlay(&staged, &root)?;
+    mount_overlay(&staged, &root).map_err(|e| match e {
+        RootfsError::Sys {
+            errno: Errno::EINVAL,
+            path,
+            ..
+        } => RootfsError::Refused {
+            what: "mount overlay on",
+            path,
+            reason: "overlayfs refused the idmapped layers (Linux 5.19 or later is needed \
+                     for --userns)",
+        },
+        e => e,
+    })?;
     Ok((root, as_root))
 }
 
