@@ -24,7 +24,8 @@
 #
 # Environment: XDOCKER (default: target/release/xdocker, built if missing),
 # XDOCKER_INIT (default: the static release init, built if missing),
-# MIRROR (default http://deb.debian.org/debian), KEEP=1 keeps the work dir.
+# MIRROR (default http://deb.debian.org/debian), KEEP=1 keeps the work dir,
+# USERNS=1 runs the build and service containers with `--userns on`.
 # Everything lives in a temp dir with its own bridge, subnet and nftables
 # table; all of it (containers, bridge, table, sshd) is removed at the end.
 
@@ -66,6 +67,11 @@ nft_table = "$table"
 [cgroups]
 parent = "xdocker-e2e-$tag"
 EOF
+userns=()
+if [ "${USERNS:-0}" = 1 ]; then
+    printf '[userns]\nrange = "4000000:131072"\n' >>"$H/xdocker.toml"
+    userns=(--userns on)
+fi
 # shellcheck source=../../scripts/tests/private_sshd.sh
 . "$top/scripts/tests/private_sshd.sh"
 SSHD_PID=
@@ -114,7 +120,7 @@ x -s images
 
 # ------------------------------------------------------------------ 2 build
 step "2. container build (BRIDGE): apt-get install openssh-server through -a run"
-x -a create -m "$base" -c build --net BRIDGE -b >/dev/null || die "create -b build"
+x -a create -m "$base" -c build --net BRIDGE "${userns[@]}" -b >/dev/null || die "create -b build"
 x -a run -c build --cmd 'export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq && apt-get install -y -qq --no-install-recommends openssh-server >/dev/null &&
     apt-get clean && rm -rf /var/lib/apt/lists/* /etc/ssh/ssh_host_* && mkdir -p /var/lib/apt/lists/partial' ||
@@ -140,9 +146,13 @@ EOF
 
 service() {
     step "4. service container svc on sshd:1.0 (BRIDGE, port map $PORT:22)"
-    x -a create -m sshd:1.0 -c svc --host svc-e2e --net BRIDGE --port-mapping "$PORT:22" -b >/dev/null ||
+    x -a create -m sshd:1.0 -c svc --host svc-e2e --net BRIDGE --port-mapping "$PORT:22" "${userns[@]}" -b >/dev/null ||
         die "create svc"
     x -s containers
+    if [ ${#userns[@]} -gt 0 ]; then
+        x -a run -c svc --cmd 'cat /proc/self/uid_map' | awk '{ exit !($1 == 0 && $2 >= 4000000) }' ||
+            die "svc: root inside is not an unprivileged host id"
+    fi
     step "5. rplfile sshd_config from the template; authorized key by putfile"
     x -a putfile -c svc --src-file "$top/templates/sshd_config.tpl" --dst-file /etc/ssh/sshd_config.tpl >/dev/null ||
         die "putfile template"
