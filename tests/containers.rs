@@ -33,11 +33,9 @@ fn containers_row(h: &RuntimeHome, name: &str) -> String {
 
 #[test]
 fn lifecycle_create_boot_shutdown_destroy() {
-    if !common::require_root("lifecycle_create_boot_shutdown_destroy") {
+    let Some(h) = RuntimeHome::with_test_image("lifecycle_create_boot_shutdown_destroy") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c life --host life-host").ok();
     let row = containers_row(&h, "life");
     assert!(
@@ -107,11 +105,9 @@ fn lifecycle_create_boot_shutdown_destroy() {
 
 #[test]
 fn single_process_mode_returns_the_exit_code() {
-    if !common::require_root("single_process_mode_returns_the_exit_code") {
+    let Some(h) = RuntimeHome::with_test_image("single_process_mode_returns_the_exit_code") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     let r = h.run_in(
         None,
         [
@@ -142,11 +138,10 @@ fn single_process_mode_returns_the_exit_code() {
 
 #[test]
 fn containers_from_one_image_keep_separate_writes() {
-    if !common::require_root("containers_from_one_image_keep_separate_writes") {
+    let Some(h) = RuntimeHome::with_test_image("containers_from_one_image_keep_separate_writes")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c a").ok();
     h.run("-a create -m test -c b").ok();
     let r = h.run_in(
@@ -192,11 +187,11 @@ fn containers_from_one_image_keep_separate_writes() {
 
 #[test]
 fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
-    if !common::require_root("kill_9_of_init_is_seen_and_released_by_the_next_command") {
+    let Some(h) =
+        RuntimeHome::with_test_image("kill_9_of_init_is_seen_and_released_by_the_next_command")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c victim --net CUSTOM").ok();
     h.run("-a boot -c victim").ok();
     let pid = h.pid("victim").expect("pid");
@@ -301,11 +296,9 @@ fn any_command_releases_killed_containers_also_in_a_home_without_index() {
 
 #[test]
 fn destroy_with_h_shuts_down_first() {
-    if !common::require_root("destroy_with_h_shuts_down_first") {
+    let Some(h) = RuntimeHome::with_test_image("destroy_with_h_shuts_down_first") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c d -b").ok();
     let pid = h.pid("d").expect("pid");
     h.run("-a destroy -c d").fails(1, "use -h");
@@ -316,11 +309,9 @@ fn destroy_with_h_shuts_down_first() {
 
 #[test]
 fn bad_inputs_leave_nothing_behind() {
-    if !common::require_root("bad_inputs_leave_nothing_behind") {
+    let Some(h) = RuntimeHome::with_test_image("bad_inputs_leave_nothing_behind") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m nope -c x")
         .fails(1, "image nope not found");
     assert!(!h.home.path().join("containers/x").exists());
@@ -394,11 +385,9 @@ fn bad_inputs_leave_nothing_behind() {
 
 #[test]
 fn volumes_are_bind_mounted_inside() {
-    if !common::require_root("volumes_are_bind_mounted_inside") {
+    let Some(h) = RuntimeHome::with_test_image("volumes_are_bind_mounted_inside") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     let src = h.home.scratch("share");
     fs::write(src.join("in.txt"), "from host\n").expect("write");
     h.run_in(
@@ -436,11 +425,9 @@ fn volumes_are_bind_mounted_inside() {
 
 #[test]
 fn memory_and_cpu_limits_bite() {
-    if !common::require_root("memory_and_cpu_limits_bite") {
+    let Some(h) = RuntimeHome::with_test_image("memory_and_cpu_limits_bite") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c mem --mem-limit 64M").ok();
     // Command substitution keeps all of it in the shell's memory.
     let hog = |mb: u32| format!("x=$(head -c {mb}m /dev/zero | tr '\\0' a); echo survived");
@@ -501,11 +488,11 @@ fn memory_and_cpu_limits_bite() {
 
 #[test]
 fn concurrent_boots_of_one_container_exactly_one_wins() {
-    if !common::require_root("concurrent_boots_of_one_container_exactly_one_wins") {
+    let Some(h) =
+        RuntimeHome::with_test_image("concurrent_boots_of_one_container_exactly_one_wins")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c race").ok();
     let results: Vec<common::Run> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
@@ -526,11 +513,11 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
 
 #[test]
 fn to_image_and_to_container_move_layers_without_loss() {
-    if !common::require_root("to_image_and_to_container_move_layers_without_loss") {
+    let Some(h) =
+        RuntimeHome::with_test_image("to_image_and_to_container_move_layers_without_loss")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c edit").ok();
     let script = "echo v1 > /etc/app.conf; echo hidden > /root/.dot; rm /root/tpl.txt; \
                   mkdir -p /opt/d; echo x > /opt/d/a; ln /opt/d/a /opt/d/b; rm -rf /home; mkdir /home; touch /home/new";
@@ -628,11 +615,9 @@ fn to_image_and_to_container_move_layers_without_loss() {
 
 #[test]
 fn orphans_are_reaped_inside_a_container() {
-    if !common::require_root("orphans_are_reaped_inside_a_container") {
+    let Some(h) = RuntimeHome::with_test_image("orphans_are_reaped_inside_a_container") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c reap").ok();
     // 100 children orphaned at once (their parent subshell exits), each
     // exiting soon after: they become children of xdockerinit.
@@ -645,11 +630,10 @@ fn orphans_are_reaped_inside_a_container() {
 
 #[test]
 fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
-    if !common::require_root("kill_9_of_xdocker_mid_run_leaves_the_truth_behind") {
+    let Some(h) = RuntimeHome::with_test_image("kill_9_of_xdocker_mid_run_leaves_the_truth_behind")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c orphaned").ok();
     let mut xdocker = std::process::Command::new(common::bin())
         .args(["-a", "boot", "-c", "orphaned", "-e", "sleep 2"])
@@ -684,11 +668,9 @@ fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
 
 #[test]
 fn inside_view_is_a_small_host() {
-    if !common::require_root("inside_view_is_a_small_host") {
+    let Some(h) = RuntimeHome::with_test_image("inside_view_is_a_small_host") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c view --host view-1").ok();
     let script = "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; \
                   ls /dev | tr '\\n' ' '; echo; \
@@ -732,11 +714,9 @@ fn inside_view_is_a_small_host() {
 
 #[test]
 fn destroy_never_deletes_through_a_live_mount() {
-    if !common::require_root("destroy_never_deletes_through_a_live_mount") {
+    let Some(h) = RuntimeHome::with_test_image("destroy_never_deletes_through_a_live_mount") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c held").ok();
     let precious = h.home.scratch("precious");
     fs::write(precious.join("data"), "keep").expect("write");
@@ -775,11 +755,11 @@ fn cap_sets(status: &str) -> std::collections::HashMap<String, u64> {
 
 #[test]
 fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
-    if !common::require_root("root_inside_cannot_touch_the_host_kernel_clock_or_modules") {
+    let Some(h) =
+        RuntimeHome::with_test_image("root_inside_cannot_touch_the_host_kernel_clock_or_modules")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c caps").ok();
     h.run("-a boot -c caps").ok();
     let pid = h.pid("caps").expect("pid");
@@ -836,11 +816,10 @@ fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
 
 #[test]
 fn proc_is_masked_and_kernel_knobs_are_read_only() {
-    if !common::require_root("proc_is_masked_and_kernel_knobs_are_read_only") {
+    let Some(h) = RuntimeHome::with_test_image("proc_is_masked_and_kernel_knobs_are_read_only")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c hostnet").ok();
     h.run("-a create -m test -c ownnet --net CUSTOM").ok();
     h.run("-a boot -c hostnet").ok();

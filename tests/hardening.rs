@@ -85,11 +85,10 @@ fn seccomp_refuses_calls_that_reach_the_host_kernel() {
     // Classes: shared kernel keyring (CVE-2016-0728), userfaultfd-assisted
     // kernel races, open_by_handle_at past mounts (CVE-2014-3519 "shocker"),
     // perf events, kexec and module loading.
-    if !require_root("seccomp_refuses_calls_that_reach_the_host_kernel") {
+    let Some(h) = RuntimeHome::with_test_image("seccomp_refuses_calls_that_reach_the_host_kernel")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     boot_with_probe(&h, "fenced", &[]);
     boot_with_probe(&h, "open", &["--seccomp", "off"]);
 
@@ -135,11 +134,11 @@ fn bounding_set(h: &RuntimeHome, name: &str) -> u64 {
 fn cap_add_and_cap_drop_change_what_root_inside_keeps() {
     // Class: capabilities of root inside a container (mknod of devices,
     // raw sockets, the clock).
-    if !require_root("cap_add_and_cap_drop_change_what_root_inside_keeps") {
+    let Some(h) =
+        RuntimeHome::with_test_image("cap_add_and_cap_drop_change_what_root_inside_keeps")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c plain -b").ok();
     h.run("-a create -m test -c custom -b --cap-add SYS_TIME --cap-drop net_raw,CAP_MKNOD")
         .ok();
@@ -220,11 +219,11 @@ fn assert_host_devices_refused(out: &str) {
 fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
     // Class: mknod + read/write of a host block device (raw disk access
     // around every mount), /dev/mem.
-    if !require_root("a_node_for_the_host_disk_is_useless_inside_cgroup_v1") {
+    let Some(h) =
+        RuntimeHome::with_test_image("a_node_for_the_host_disk_is_useless_inside_cgroup_v1")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c devs -b").ok();
     // The rules live on the parent group, which the container joins.
     let pid = h.pid("devs").expect("pid");
@@ -296,11 +295,9 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
 #[test]
 fn a_fork_bomb_stops_at_the_pids_limit() {
     // Class: resource exhaustion of the host's process table.
-    if !require_root("a_fork_bomb_stops_at_the_pids_limit") {
+    let Some(h) = RuntimeHome::with_test_image("a_fork_bomb_stops_at_the_pids_limit") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c bomb -b --pids-limit 40").ok();
     // A bounded bomb: if the limit failed, 150 sleeps would appear, not a
     // hung test machine. busybox sh gives up at the first failed fork.
@@ -340,11 +337,11 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // with `--cap-add sys_ptrace` they open, but init was executed from a
     // read-only bind mount that no tree holds any more: the host's file
     // cannot be opened for writing (EROFS), on any kernel.
-    if !require_root("the_host_binary_and_descriptors_of_init_are_out_of_reach") {
+    let Some(h) =
+        RuntimeHome::with_test_image("the_host_binary_and_descriptors_of_init_are_out_of_reach")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c exe -b").ok();
     h.run("-a create -m test -c tracer -b --cap-add sys_ptrace")
         .ok();
@@ -402,11 +399,10 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
 #[test]
 fn host_processes_cannot_be_signalled_from_inside() {
     // Class: signals across the PID namespace (killing host daemons).
-    if !require_root("host_processes_cannot_be_signalled_from_inside") {
+    let Some(h) = RuntimeHome::with_test_image("host_processes_cannot_be_signalled_from_inside")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c sig -b").ok();
     let mut victim = Command::new("sleep").arg("60").spawn().expect("sleep");
     let pid = victim.id();

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{require_root, RuntimeHome};
+use common::RuntimeHome;
 use serde_json::Value;
 
 fn json(h: &RuntimeHome, line: &str) -> Value {
@@ -23,11 +23,10 @@ fn field(text: &str, key: &str) -> String {
 
 #[test]
 fn info_shows_the_whole_config_and_the_live_state() {
-    if !require_root("info_shows_the_whole_config_and_the_live_state") {
+    let Some(h) = RuntimeHome::with_test_image("info_shows_the_whole_config_and_the_live_state")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     let vol = h.home.scratch("vol");
     std::fs::create_dir_all(&vol).expect("mkdir");
     // (temp paths hold no blanks: h.run splits the line on whitespace)
@@ -108,11 +107,11 @@ fn booted_at(h: &RuntimeHome, name: &str) -> chrono::DateTime<chrono::FixedOffse
 
 #[test]
 fn autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse() {
-    if !require_root("autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse") {
+    let Some(h) = RuntimeHome::with_test_image(
+        "autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse",
+    ) else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c late --autostart 20").ok();
     h.run("-a create -m test -c early --autostart 10").ok();
     h.run("-a create -m test -c manual").ok();
@@ -195,11 +194,11 @@ fn shell(h: &RuntimeHome, shell: &str, script: &str, arg: &str) -> std::process:
 
 #[test]
 fn container_root_script_sets_the_variable_when_sourced() {
-    if !require_root("container_root_script_sets_the_variable_when_sourced") {
+    let Some(h) =
+        RuntimeHome::with_test_image("container_root_script_sets_the_variable_when_sourced")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c rooted --host rooted-1 -b").ok();
     let pid = h.pid("rooted").expect("pid");
     let script = ". scripts/xdocker_container_root.sh \"$1\"; rc=$?; \
@@ -241,11 +240,11 @@ fn container_root_script_sets_the_variable_when_sourced() {
 
 #[test]
 fn shipped_config_templates_instantiate_to_valid_files() {
-    if !require_root("shipped_config_templates_instantiate_to_valid_files") {
+    let Some(h) =
+        RuntimeHome::with_test_image("shipped_config_templates_instantiate_to_valid_files")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c tpl -b").ok();
     let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     h.run_in(

@@ -358,11 +358,9 @@ fn no_descriptor_leaks_into_the_container() {
 
 #[test]
 fn run_works_in_single_process_containers() {
-    if !common::require_root("run_works_in_single_process_containers") {
+    let Some(h) = RuntimeHome::with_test_image("run_works_in_single_process_containers") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c single").ok();
     let mut main = xdocker(&h)
         .args(["-a", "boot", "-c", "single", "-e", "sleep 60; exit 4"])
@@ -385,11 +383,9 @@ fn run_works_in_single_process_containers() {
 
 #[test]
 fn stopped_and_unknown_containers_are_refused() {
-    if !common::require_root("stopped_and_unknown_containers_are_refused") {
+    let Some(h) = RuntimeHome::with_test_image("stopped_and_unknown_containers_are_refused") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run("-a create -m test -c idle").ok();
     h.run("-a run -c idle --cmd true")
         .fails(1, "container idle is not running");
@@ -673,11 +669,9 @@ fn find_client(h: &RuntimeHome) -> i32 {
 
 #[test]
 fn boot_t_attaches_at_once() {
-    if !common::require_root("boot_t_attaches_at_once") {
+    let Some(h) = RuntimeHome::with_test_image("boot_t_attaches_at_once") else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     h.run_in(
         None,
         ["-a", "create", "-m", "test", "-c", "bt", "--host", "bt"],

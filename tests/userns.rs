@@ -342,11 +342,11 @@ fn files_cross_the_namespace_with_the_owners_seen_inside() {
 
 #[test]
 fn userns_ids_come_from_a_checked_range_one_slot_per_container() {
-    if !require_root("userns_ids_come_from_a_checked_range_one_slot_per_container") {
+    let Some(h) =
+        RuntimeHome::with_test_image("userns_ids_come_from_a_checked_range_one_slot_per_container")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
-    h.install_test();
+    };
     let toml = h.home.path().join("xdocker.toml");
     let base = std::fs::read_to_string(&toml).expect("read");
 

@@ -229,6 +229,17 @@ impl RuntimeHome {
         self.run("-a install_test").ok();
     }
 
+    /// The start of most root tests: a home with the `test` image, or None
+    /// (the test returns) where [`require_root`] lets it skip.
+    pub fn with_test_image(test: &str) -> Option<Self> {
+        if !require_root(test) {
+            return None;
+        }
+        let h = Self::new();
+        h.install_test();
+        Some(h)
+    }
+
     /// The recorded init pid of a container, if it has a state file.
     pub fn pid(&self, name: &str) -> Option<i32> {
         let text = std::fs::read_to_string(
