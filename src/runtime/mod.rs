@@ -515,7 +515,6 @@ impl Runtime {
                 });
             }
         }
-        // Made here, so that the child only hands them to the kernel.
         let (init_path, init) = init_binary::open()?;
         let exit_path = self.containers.path(name, EXIT_FILE);
         let exit_file = OpenOptions::new()
@@ -578,6 +577,7 @@ impl Runtime {
             ),
             None => None,
         };
+        // Made here, so that the child only hands them to the kernel.
         let confinement = Confinement {
             drop_caps: caps::drop_set(&config.security.cap_add, &config.security.cap_drop),
             seccomp: config.security.seccomp.then(seccomp::program),
