@@ -13,10 +13,7 @@ fn set_securebits(bits: libc::c_ulong) -> Result<(), Errno> {
     // SAFETY: PR_SET_SECUREBITS takes an integer and changes only this
     // thread's credentials.
     let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) };
-    if r < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
+    Errno::result(r).map(drop)
 }
 
 fn get_securebits() -> libc::c_ulong {

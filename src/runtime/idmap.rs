@@ -29,9 +29,7 @@ pub fn idmapped_clone(path: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd, Er
             libc::OPEN_TREE_CLONE | libc::OPEN_TREE_CLOEXEC,
         )
     };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
+    let fd = Errno::result(fd)?;
     // SAFETY: a fresh descriptor from open_tree, owned by nobody else.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     let attr = libc::mount_attr {
@@ -53,9 +51,7 @@ pub fn idmapped_clone(path: &Path, userns: BorrowedFd<'_>) -> Result<OwnedFd, Er
             std::mem::size_of::<libc::mount_attr>(),
         )
     };
-    if ret < 0 {
-        return Err(Errno::last());
-    }
+    Errno::result(ret)?;
     Ok(tree)
 }
 
@@ -75,8 +71,5 @@ pub fn attach(tree: &OwnedFd, target: &Path) -> Result<(), Errno> {
             libc::MOVE_MOUNT_F_EMPTY_PATH,
         )
     };
-    if ret < 0 {
-        return Err(Errno::last());
-    }
-    Ok(())
+    Errno::result(ret).map(drop)
 }
