@@ -45,10 +45,10 @@
 #                        BENCH_DIR=/dev/shm (tmpfs) takes the disk out.
 #   TAG=                 results go to bench/results/runtime[-TAG]-*.{json,md,txt}
 #   RESULTS_DIR=bench/results
-#   XDOCKER=path         use this xdocker instead of building target/release/xdocker
+#   XDOCKER=path         use this xdocker instead of scripts/build_static.sh xdocker release
 #   XDOCKER_REV=text     what that binary was built from (printed in the summary)
 #   XDOCKER_SHARE_DIR    where install_test finds scripts/ and templates/ (default: this repo)
-#   XDOCKER_INIT=path    use this xdockerinit instead of scripts/build_static_init.sh
+#   XDOCKER_INIT=path    use this xdockerinit instead of scripts/build_static.sh xdockerinit release
 #   XDOCKER_BASE=path    hardening section: an xdocker built from before the hardening
 #                        (e.g. git worktree add /tmp/b b0be8d8^ && cargo build --release)
 #   LXC_NET=empty        lxc.net.0.type of both LXC containers. `empty` (the issue's
@@ -136,13 +136,12 @@ command -v python3 >/dev/null || die "python3 is required"
 xdocker_src="built from the work tree: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src xdockerinit Cargo.toml 2>/dev/null || echo ' + uncommitted changes')"
 [[ -n ${XDOCKER:-} ]] && xdocker_src="given: XDOCKER=$XDOCKER${XDOCKER_REV:+ (${XDOCKER_REV})}"
 if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-    XDOCKER=$repo/target/release/xdocker
+    log "scripts/build_static.sh xdocker release"
+    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
 fi
 if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static_init.sh release"
-    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
+    log "scripts/build_static.sh xdockerinit release"
+    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
 fi
 XDOCKER_INIT_SRC=$XDOCKER_INIT
 [[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"

@@ -93,13 +93,12 @@ done
 
 # ---------------------------------------------------------------- build
 if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-    XDOCKER=$repo/target/release/xdocker
+    log "scripts/build_static.sh xdocker release"
+    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
 fi
 if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static_init.sh release"
-    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
+    log "scripts/build_static.sh xdockerinit release"
+    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
 fi
 [[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
 export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}

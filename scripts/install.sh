@@ -12,10 +12,13 @@ top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 prefix=${PREFIX:-/usr/local}
 
 "$top/scripts/install_deps.sh"
-cargo build --quiet --release --manifest-path "$top/Cargo.toml"
-init=$("$top/scripts/build_static_init.sh" release)
+# xdocker and xdockerinit are linked statically (scripts/build_static.sh);
+# xdocker-srepo (OpenSSL, libssh2) is a plain release build.
+cargo build --quiet --release --bin xdocker-srepo --manifest-path "$top/Cargo.toml"
+xdocker=$("$top/scripts/build_static.sh" xdocker release)
+init=$("$top/scripts/build_static.sh" xdockerinit release)
 
-install -D -m 0755 "$top/target/release/xdocker" "$prefix/bin/xdocker"
+install -D -m 0755 "$xdocker" "$prefix/bin/xdocker"
 # The ssh repository commands (xdocker hands them over; found in ../lib/xdocker).
 install -D -m 0755 "$top/target/release/xdocker-srepo" "$prefix/lib/xdocker/xdocker-srepo"
 install -D -m 0755 "$init" "$prefix/bin/xdockerinit"

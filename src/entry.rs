@@ -87,11 +87,7 @@ pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
     };
     let images = ImageStore::new(&home);
     let ctx = Ctx {
-        runtime: Runtime {
-            containers: ContainerStore::new(&home),
-            images: images.clone(),
-            config: config.clone(),
-        },
+        runtime: Runtime::new(ContainerStore::new(&home), images.clone(), config.clone()),
         images,
         home,
         config,

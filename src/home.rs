@@ -24,6 +24,8 @@ pub enum HomeError {
     Lock { path: PathBuf, source: io::Error },
     #[error("staging directory {path}: {source}")]
     Staging { path: PathBuf, source: io::Error },
+    #[error("move {path} away: {source}")]
+    Trash { path: PathBuf, source: io::Error },
 }
 
 /// The home directory and the paths inside it.
@@ -171,79 +173,156 @@ impl Home {
     }
 
     /// Creates a private staging directory under `tmp/`; it is removed when
-    /// dropped unless its content was moved away. A staging directory left by
-    /// a killed command is removed by the next command (see
-    /// `remove_stale_staging`): its lock file is no longer held.
+    /// dropped unless its content was moved away. The owner holds an flock
+    /// on the directory itself; a staging directory left by a killed
+    /// command is removed by the next command (see `remove_stale_staging`):
+    /// its lock is no longer held.
     pub fn staging(&self, purpose: &str) -> Result<Staging, HomeError> {
-        let tmp = self.tmp_dir();
         let err = |path: &Path, source| HomeError::Staging {
             path: path.to_path_buf(),
             source,
         };
         for attempt in 0..100u32 {
-            let stem = format!("{purpose}.{}.{}", std::process::id(), unique(attempt));
-            let lock_path = tmp.join(format!("{stem}.lock"));
-            let dir = tmp.join(&stem);
-            let file = match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_CLOEXEC)
-                .open(&lock_path)
-            {
-                Ok(f) => f,
+            let dir = self.staging_name(purpose, attempt);
+            match fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => {}
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(err(&lock_path, e)),
-            };
-            // Blocking: a concurrent `remove_stale_staging` may hold the
-            // lock for a moment; it leaves a lock file without directory alone.
-            let lock = Flock::lock(file, FlockArg::LockExclusive)
-                .map_err(|(_, errno)| err(&lock_path, errno.into()))?;
-            if let Err(e) = fs::DirBuilder::new().mode(0o700).create(&dir) {
-                let _ = fs::remove_file(&lock_path);
-                return Err(err(&dir, e));
+                Err(e) => return Err(err(&dir, e)),
             }
-            return Ok(Staging {
-                dir,
-                lock_path,
-                _lock: lock,
-            });
+            // Blocking: `remove_stale_staging` may have locked the new
+            // directory before us, and then removed it: try another name.
+            let lock = match lock_dir(&dir, FlockArg::LockExclusive) {
+                Ok(lock) if still_at(&lock, &dir) => lock,
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(err(&dir, e)),
+            };
+            return Ok(Staging { dir, _lock: lock });
         }
-        Err(err(&tmp, io::ErrorKind::AlreadyExists.into()))
+        Err(err(&self.tmp_dir(), io::ErrorKind::AlreadyExists.into()))
+    }
+
+    /// Moves `dir` into `tmp/` as a staging directory (one rename, locked
+    /// before it moves), so that it vanishes at once and is removed when
+    /// the staging directory is dropped, or by the next command if this one
+    /// is killed meanwhile.
+    pub fn trash(&self, purpose: &str, dir: &Path) -> Result<Staging, HomeError> {
+        let err = |source| HomeError::Trash {
+            path: dir.to_path_buf(),
+            source,
+        };
+        let lock = lock_dir(dir, FlockArg::LockExclusive).map_err(err)?;
+        for attempt in 0..100u32 {
+            let staging = self.staging_name(purpose, attempt);
+            match nix::fcntl::renameat2(
+                None,
+                dir,
+                None,
+                &staging,
+                nix::fcntl::RenameFlags::RENAME_NOREPLACE,
+            ) {
+                Ok(()) => {
+                    return Ok(Staging {
+                        dir: staging,
+                        _lock: lock,
+                    })
+                }
+                Err(nix::errno::Errno::EEXIST) => continue,
+                Err(errno) => return Err(err(errno.into())),
+            }
+        }
+        Err(err(io::ErrorKind::AlreadyExists.into()))
+    }
+
+    /// `tmp/PURPOSE.PID.N`, unique for this process.
+    fn staging_name(&self, purpose: &str, attempt: u32) -> PathBuf {
+        self.tmp_dir().join(format!(
+            "{purpose}.{}.{}",
+            std::process::id(),
+            unique(attempt)
+        ))
     }
 
     /// Removes staging directories whose owner died: their lock is free
-    /// while the directory exists (an owner holds its lock from before it
-    /// creates the directory until after it removed it).
+    /// (an owner holds it from right after it made or moved in the
+    /// directory until after it removed it). Earlier versions locked a
+    /// `NAME.lock` file beside the directory instead; such a pair is
+    /// judged by its lock file, and a lock file alone is left alone (its
+    /// owner may be about to make the directory).
     pub fn remove_stale_staging(&self) {
         let Ok(entries) = fs::read_dir(self.tmp_dir()) else {
             return;
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().is_none_or(|e| e != "lock") {
+            if path.extension().is_some_and(|e| e == "lock") {
+                remove_stale_legacy(&path);
                 continue;
             }
-            let Ok(file) = OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path)
-            else {
+            if !entry.file_type().is_ok_and(|t| t.is_dir()) || legacy_lock_path(&path).exists() {
                 continue;
-            };
-            if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                let dir = path.with_extension("");
-                if !dir.is_dir() {
-                    continue;
-                }
-                crate::logging::warn(&format!(
-                    "removing staging directory {} left by an interrupted command",
-                    dir.display()
-                ));
-                let _ = fs::remove_dir_all(&dir);
-                let _ = fs::remove_file(&path);
+            }
+            if let Ok(_lock) = lock_dir(&path, FlockArg::LockExclusiveNonblock) {
+                warn_stale(&path);
+                let _ = fs::remove_dir_all(&path);
             }
         }
+    }
+}
+
+/// `PATH.lock`, the lock file earlier versions kept beside a staging
+/// directory.
+fn legacy_lock_path(dir: &Path) -> PathBuf {
+    let mut lock = dir.as_os_str().to_owned();
+    lock.push(".lock");
+    PathBuf::from(lock)
+}
+
+/// A legacy `NAME.lock` whose lock is free and whose directory exists:
+/// both go.
+fn remove_stale_legacy(lock_path: &Path) {
+    let Ok(file) = OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(lock_path)
+    else {
+        return;
+    };
+    if let Ok(_lock) = Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+        let dir = lock_path.with_extension("");
+        if dir.is_dir() {
+            warn_stale(&dir);
+            let _ = fs::remove_dir_all(&dir);
+            let _ = fs::remove_file(lock_path);
+        }
+    }
+}
+
+fn warn_stale(dir: &Path) {
+    crate::logging::warn(&format!(
+        "removing staging directory {} left by an interrupted command",
+        dir.display()
+    ));
+}
+
+/// An flock on the directory `path` itself (not following a symlink).
+fn lock_dir(path: &Path, how: FlockArg) -> io::Result<Flock<File>> {
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)?;
+    Flock::lock(dir, how).map_err(|(_, errno)| errno.into())
+}
+
+/// Whether the locked directory is still the one at `path` (a cleaner
+/// that locked it first removed it).
+fn still_at(lock: &Flock<File>, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (lock.metadata(), fs::symlink_metadata(path)) {
+        (Ok(locked), Ok(now)) => {
+            locked.nlink() > 0 && locked.ino() == now.ino() && locked.dev() == now.dev()
+        }
+        _ => false,
     }
 }
 
@@ -270,7 +349,7 @@ fn unique(attempt: u32) -> u64 {
 #[derive(Debug)]
 pub struct Staging {
     dir: PathBuf,
-    lock_path: PathBuf,
+    /// The flock on the directory, released after it is removed.
     _lock: Flock<File>,
 }
 
@@ -287,7 +366,6 @@ impl Drop for Staging {
         if self.dir.exists() {
             let _ = fs::remove_dir_all(&self.dir);
         }
-        let _ = fs::remove_file(&self.lock_path);
     }
 }
 
@@ -314,17 +392,65 @@ mod tests {
         let p = s.path().to_path_buf();
         drop(s);
         assert!(!p.exists());
-        // A stale one: directory plus an unlocked lock file, as after kill -9.
+        assert_eq!(
+            fs::read_dir(h.tmp_dir()).expect("ls").count(),
+            0,
+            "no lock file left"
+        );
+        // A stale one: an unlocked directory, as after kill -9.
         let stale = h.tmp_dir().join("import.1.2");
         fs::create_dir(&stale).expect("mkdir");
-        fs::write(h.tmp_dir().join("import.1.2.lock"), b"").expect("lock file");
+        fs::write(stale.join("f"), b"x").expect("write");
         let live = h.staging("copy").expect("staging");
-        // A lock file whose directory is not made yet belongs to a live owner.
+        // Earlier versions: a pair with a free lock file is stale, a pair
+        // or a lock file alone whose lock is held belongs to a live owner.
+        let legacy_stale = h.tmp_dir().join("copy.5.6");
+        fs::create_dir(&legacy_stale).expect("mkdir");
+        fs::write(h.tmp_dir().join("copy.5.6.lock"), b"").expect("lock file");
+        let legacy_live = h.tmp_dir().join("copy.7.8");
+        fs::create_dir(&legacy_live).expect("mkdir");
+        let held = open_lock_file(&h.tmp_dir().join("copy.7.8.lock")).expect("lock file");
+        let _held = Flock::lock(held, FlockArg::LockExclusive).expect("flock");
         fs::write(h.tmp_dir().join("copy.3.4.lock"), b"").expect("lock file");
         Home::open(t.path()).expect("reopen").remove_stale_staging();
         assert!(!stale.exists(), "stale staging removed");
         assert!(live.path().exists(), "live staging kept");
+        assert!(!legacy_stale.exists(), "stale legacy staging removed");
+        assert!(!h.tmp_dir().join("copy.5.6.lock").exists());
+        assert!(legacy_live.exists(), "live legacy staging kept");
         assert!(h.tmp_dir().join("copy.3.4.lock").exists());
+    }
+
+    #[test]
+    fn trash_moves_a_tree_away_locked_and_removes_it_on_drop() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let h = Home::open(t.path()).expect("open");
+        let victim = h.containers_dir().join("c1");
+        fs::create_dir_all(victim.join("rwlayer/etc")).expect("mkdir");
+        fs::write(victim.join("rwlayer/etc/hosts"), b"x").expect("write");
+        let trash = h.trash("destroyed", &victim).expect("trash");
+        assert!(!victim.exists(), "gone from its place at once");
+        assert!(trash.path().join("rwlayer/etc/hosts").exists());
+        // Its lock is held from before the move: no cleaner takes it.
+        h.remove_stale_staging();
+        assert!(trash.path().exists(), "a live trash is kept");
+        drop(trash);
+        assert_eq!(fs::read_dir(h.tmp_dir()).expect("ls").count(), 0);
+        let err = h.trash("destroyed", &victim).expect_err("nothing to move");
+        assert!(err.to_string().starts_with("move "), "{err}");
+    }
+
+    #[test]
+    fn a_staging_directory_removed_under_its_lock_is_noticed() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let dir = t.path().join("s");
+        fs::create_dir(&dir).expect("mkdir");
+        let lock = lock_dir(&dir, FlockArg::LockExclusive).expect("lock");
+        assert!(still_at(&lock, &dir));
+        fs::remove_dir(&dir).expect("rmdir");
+        assert!(!still_at(&lock, &dir), "removed");
+        fs::create_dir(&dir).expect("mkdir again");
+        assert!(!still_at(&lock, &dir), "another directory by that name");
     }
 
     #[test]

@@ -73,8 +73,12 @@ fn mkdir(path: &Path) -> io::Result<()> {
 
 fn rmdir(path: &Path) -> io::Result<()> {
     let entries = fs::read_dir(path)?.collect::<io::Result<Vec<_>>>()?;
-    if entries.iter().any(|e| e.path().is_dir()) {
-        // The kernel refuses to remove a group with child groups.
+    // The kernel refuses to remove a group with child groups or processes.
+    let has_pids = |e: &fs::DirEntry| {
+        matches!(e.file_name().to_str(), Some("cgroup.procs" | "tasks"))
+            && fs::read_to_string(e.path()).is_ok_and(|t| !t.trim().is_empty())
+    };
+    if entries.iter().any(|e| e.path().is_dir() || has_pids(e)) {
         return Err(io::Error::from_raw_os_error(libc::EBUSY));
     }
     for entry in entries {

@@ -484,6 +484,17 @@ pub(crate) fn kill_all(ops: &KernelOps, dirs: &[PathBuf]) -> Result<(), CgroupEr
 
 /// Removes `dir` and its sub-groups, deepest first. ENOENT is success;
 /// EBUSY (a task not yet released after SIGKILL) is retried briefly.
+/// One rmdir: true when `dir` is gone (or was not there). Once a container
+/// stopped its group is usually empty and has no sub-groups, and this is
+/// all removal takes; false sends the caller the long way ([`kill_all`],
+/// [`remove_tree`]), which also reports what refused.
+pub(crate) fn removed_at_once(ops: &KernelOps, dir: &Path) -> bool {
+    match (ops.rmdir)(dir) {
+        Ok(()) => true,
+        Err(e) => e.kind() == io::ErrorKind::NotFound,
+    }
+}
+
 pub(crate) fn remove_tree(ops: &KernelOps, dir: &Path) -> Result<(), CgroupError> {
     for child in child_groups(dir)? {
         remove_tree(ops, &child)?;

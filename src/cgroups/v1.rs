@@ -10,8 +10,8 @@ use std::path::{Path, PathBuf};
 
 use super::{
     check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
-    make_dir, quota_us, read_optional, read_u64, read_value, remove_tree, undo_created,
-    write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
+    make_dir, quota_us, read_optional, read_u64, read_value, remove_tree, removed_at_once,
+    undo_created, write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
 };
 
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
@@ -27,6 +27,16 @@ struct Controller {
     /// The mount point, symlinks resolved, so that co-mounted controllers
     /// ("cpu,cpuacct" with `cpu` and `cpuacct` as symlinks) share one entry.
     mount: PathBuf,
+}
+
+/// A controller's mount point with symlinks resolved. Only the co-mounted
+/// controllers (`cpu` -> `cpu,cpuacct`) are symlinks: one readlink tells,
+/// and only they pay for a full canonicalize.
+fn resolve_mount(path: PathBuf) -> PathBuf {
+    match fs::read_link(&path) {
+        Ok(_) => fs::canonicalize(&path).unwrap_or(path),
+        Err(_) => path,
+    }
 }
 
 /// The cgroup v1 hierarchy at `root` with groups under `parent`.
@@ -53,7 +63,7 @@ impl V1 {
                 let path = root.join(name);
                 path.is_dir().then(|| Controller {
                     name,
-                    mount: fs::canonicalize(&path).unwrap_or(path),
+                    mount: resolve_mount(path),
                 })
             })
             .collect();
@@ -344,7 +354,11 @@ impl Cgroups for V1 {
 
     fn remove(&self, name: &str) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
-        let dirs = self.existing_dirs(name);
+        let dirs: Vec<PathBuf> = self
+            .dirs(name)
+            .into_iter()
+            .filter(|d| !removed_at_once(&self.ops, d))
+            .collect();
         kill_all(&self.ops, &dirs)?;
         for dir in &dirs {
             remove_tree(&self.ops, dir)?;
@@ -604,6 +618,42 @@ mod tests {
             format!("write '-1' to {}: is a directory", path.display())
         );
         for c in ["cpu", "cpuacct", "cpuset", "pids"] {
+            assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
+        }
+    }
+
+    /// The mock's root for `kill_emptying`: a kill there empties every
+    /// group's process list, as the kernel does once the process is gone.
+    static KILL_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+    static KILLED: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+    fn kill_emptying(pid: i32) -> Result<(), nix::errno::Errno> {
+        KILLED.lock().unwrap().push(pid);
+        if let Some(root) = KILL_ROOT.lock().unwrap().as_ref() {
+            for c in ALL {
+                let _ = fs::write(root.join(c).join("xd/web/cgroup.procs"), "");
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn remove_kills_what_is_left_before_it_removes_and_an_empty_group_goes_at_once() {
+        let r = root(&ALL);
+        *KILL_ROOT.lock().unwrap() = Some(r.path().to_path_buf());
+        let ops = KernelOps {
+            kill: kill_emptying,
+            ..mockfs::OPS
+        };
+        let cg = V1::with_ops(r.path(), "xd", ops).unwrap();
+        cg.create("web", &Limits::default()).unwrap();
+        cg.remove("web").unwrap();
+        assert!(KILLED.lock().unwrap().is_empty(), "an empty group: no kill");
+        cg.create("web", &Limits::default()).unwrap();
+        fs::write(r.path().join("memory/xd/web/cgroup.procs"), "4242\n").unwrap();
+        cg.remove("web").unwrap();
+        assert_eq!(*KILLED.lock().unwrap(), vec![4242]);
+        for c in ALL {
             assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
         }
     }

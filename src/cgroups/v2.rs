@@ -14,8 +14,8 @@ use std::time::Instant;
 
 use super::{
     check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
-    make_dir, quota_us, read_optional, read_value, remove_tree, undo_created, write_value,
-    CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US, KILL_WAIT, POLL,
+    make_dir, quota_us, read_optional, read_value, remove_tree, removed_at_once, undo_created,
+    write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US, KILL_WAIT, POLL,
 };
 
 /// The controllers xdocker enables for its groups, in the order written.
@@ -265,7 +265,7 @@ impl Cgroups for V2 {
     fn remove(&self, name: &str) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
         let group = self.group_dir(name);
-        if !group.is_dir() {
+        if removed_at_once(&self.ops, &group) {
             return Ok(());
         }
         // cgroup.kill (Linux 5.14) kills the whole subtree atomically, forks

@@ -7,12 +7,23 @@ use anyhow::{bail, Result};
 use super::create::limits_from;
 use super::{Ctx, Output};
 use crate::cli::Args;
+use crate::container::store::Unsynced;
 use crate::names::Name;
 use crate::runtime::BootOutcome;
 
-/// Boots and turns the outcome into what the user sees.
-pub fn boot_and_report(ctx: &Ctx, name: &Name, exec: Option<&str>) -> Result<Output> {
-    match ctx.runtime.boot(name, exec)? {
+/// Boots (a container `create` just made: `created`) and turns the
+/// outcome into what the user sees.
+pub fn boot_and_report(
+    ctx: &Ctx,
+    name: &Name,
+    exec: Option<&str>,
+    created: Option<Unsynced>,
+) -> Result<Output> {
+    let outcome = match created {
+        Some(created) => ctx.runtime.boot_created(name, exec, created)?,
+        None => ctx.runtime.boot(name, exec)?,
+    };
+    match outcome {
         BootOutcome::Detached { .. } => Ok(Output::Ok),
         BootOutcome::Exited { code } => Ok(Output::Exit(code)),
     }
@@ -33,14 +44,17 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         ctx.runtime.containers.save_config(&config)?;
     }
     if args.tty {
-        return boot_and_attach(ctx, name);
+        return boot_and_attach(ctx, name, None);
     }
-    boot_and_report(ctx, name, args.exec.as_deref())
+    boot_and_report(ctx, name, args.exec.as_deref(), None)
 }
 
 /// `-t`: boots, then attaches at once (the session socket listens from
 /// before the container's first instruction, so there is no wait).
-pub fn boot_and_attach(ctx: &Ctx, name: &Name) -> Result<Output> {
-    ctx.runtime.boot(name, None)?;
+pub fn boot_and_attach(ctx: &Ctx, name: &Name, created: Option<Unsynced>) -> Result<Output> {
+    match created {
+        Some(created) => ctx.runtime.boot_created(name, None, created)?,
+        None => ctx.runtime.boot(name, None)?,
+    };
     super::attach::attach(ctx, name)
 }

@@ -99,7 +99,8 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
     let (config, allocation_locks) = config_from(ctx, args, to, bases)?;
     ctx.runtime
         .containers
-        .create(&config, Some(&entry.dir.join(LAYER_DIR)))?;
+        .create(&config, Some(&entry.dir.join(LAYER_DIR)))?
+        .sync()?;
     drop(allocation_locks);
     ctx.images.delete(&from.name, &version)?;
     crate::logging::info(&format!("image {image} turned into container {to}"));

@@ -146,18 +146,19 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     };
     let _lock = ctx.runtime.containers.lock(&name)?;
     let (config, allocation_locks) = config_from(ctx, args, &name, images)?;
-    ctx.runtime.containers.create(&config, None)?;
+    let created = ctx.runtime.containers.create(&config, None)?;
     drop(allocation_locks);
     crate::logging::info(&format!(
         "container {name}: created from {}",
         config.images.join(",")
     ));
     drop(_lock);
-    if args.boot && args.tty {
-        return super::boot::boot_and_attach(ctx, &name);
+    if !args.boot {
+        created.sync()?;
+        return Ok(Output::Ok);
     }
-    if args.boot {
-        return super::boot::boot_and_report(ctx, &name, args.exec.as_deref());
+    if args.tty {
+        return super::boot::boot_and_attach(ctx, &name, Some(created));
     }
-    Ok(Output::Ok)
+    super::boot::boot_and_report(ctx, &name, args.exec.as_deref(), Some(created))
 }

@@ -148,8 +148,9 @@ impl ContainerConfig {
         })
     }
 
-    /// Writes a new config file (in a private staging directory) durably.
-    pub fn save_new(&self, path: &Path) -> Result<(), ConfigFileError> {
+    /// Writes a new config file (in a private staging directory) and
+    /// returns it open: the caller makes it durable (`sync_all`).
+    pub fn write_new(&self, path: &Path) -> Result<std::fs::File, ConfigFileError> {
         use std::io::Write;
         let text = toml::to_string_pretty(self)?;
         let io = |source| ConfigFileError::Read {
@@ -158,7 +159,7 @@ impl ContainerConfig {
         };
         let mut f = std::fs::File::create_new(path).map_err(io)?;
         f.write_all(text.as_bytes()).map_err(io)?;
-        f.sync_all().map_err(io)
+        Ok(f)
     }
 
     /// Writes a config file atomically.

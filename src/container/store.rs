@@ -45,6 +45,42 @@ fn io_err<'a>(name: &'a str, path: &'a Path) -> impl FnOnce(io::Error) -> Contai
     }
 }
 
+/// A container just created, whose config may not be on disk yet:
+/// [`Unsynced::sync`] makes it durable (config.toml, then the rename in
+/// `containers/`). Dropped without `sync`, it syncs anyway, ignoring
+/// errors, so that no path leaves a container a crash could lose.
+#[must_use = "sync() makes the new container durable"]
+#[derive(Debug)]
+pub struct Unsynced {
+    config: Option<fs::File>,
+    config_path: PathBuf,
+    containers: PathBuf,
+    name: String,
+}
+
+impl Unsynced {
+    /// fsync of the config file, then of `containers/`. The directory's
+    /// sync is best effort, as some file systems refuse it.
+    pub fn sync(mut self) -> Result<(), ContainerError> {
+        let Some(file) = self.config.take() else {
+            return Ok(());
+        };
+        file.sync_all()
+            .map_err(io_err(&self.name, &self.config_path))?;
+        let _ = crate::fsutil::atomic::sync_dir(&self.containers);
+        Ok(())
+    }
+}
+
+impl Drop for Unsynced {
+    fn drop(&mut self) {
+        if let Some(file) = self.config.take() {
+            let _ = file.sync_all();
+            let _ = crate::fsutil::atomic::sync_dir(&self.containers);
+        }
+    }
+}
+
 /// The containers of one home.
 #[derive(Debug, Clone)]
 pub struct ContainerStore {
@@ -150,7 +186,7 @@ impl ContainerStore {
         &self,
         config: &ContainerConfig,
         rwlayer: Option<&Path>,
-    ) -> Result<(), ContainerError> {
+    ) -> Result<Unsynced, ContainerError> {
         let name = Name::parse_as("container name", &config.name)
             .map_err(|_| ContainerError::NotFound(config.name.clone()))?;
         let target = self.dir(&name);
@@ -167,8 +203,9 @@ impl ContainerStore {
                 .map_err(io_err(name.as_str(), &p))?;
         }
         // The staging dir is private: the config needs no atomic replace
-        // there, only to be on disk before the rename publishes it.
-        config.save_new(&s.join(CONFIG_FILE))?;
+        // there. It is made durable by `Unsynced`, after the rename, which
+        // lets `create -b` overlap the disk's wait with the boot.
+        let config_file = config.write_new(&s.join(CONFIG_FILE))?;
         let rw = s.join(RWLAYER);
         // A moved-in layer goes in last and goes back on any failure after.
         match rwlayer {
@@ -192,8 +229,12 @@ impl ContainerStore {
                 },
             );
         }
-        let _ = crate::fsutil::atomic::sync_dir(&self.home.containers_dir());
-        Ok(())
+        Ok(Unsynced {
+            config: Some(config_file),
+            config_path: target.join(CONFIG_FILE),
+            containers: self.home.containers_dir(),
+            name: name.to_string(),
+        })
     }
 
     /// Deletes a stopped container (the caller holds its lock and checked
@@ -209,10 +250,13 @@ impl ContainerStore {
                 path,
             });
         }
-        let trash = self.home.staging("destroyed")?;
-        let old = trash.path().join("old");
-        fs::rename(&dir, &old).map_err(io_err(name.as_str(), &dir))?;
-        drop(trash);
+        match self.home.trash("destroyed", &dir) {
+            Ok(trash) => drop(trash),
+            Err(HomeError::Trash { source, .. }) => {
+                return Err(io_err(name.as_str(), &dir)(source))
+            }
+            Err(e) => return Err(e.into()),
+        }
         Ok(())
     }
 

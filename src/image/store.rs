@@ -293,10 +293,13 @@ impl ImageStore {
             }
             // Swap the old version out first, so the target path is never
             // half old, half new; the old tree goes away after the new is in.
-            let trash = self.home.staging("replaced")?;
-            let old_dir = trash.path().join("old");
-            fs::rename(&target, &old_dir).map_err(io_err(&image, &target))?;
-            Some(trash)
+            match self.home.trash("replaced", &target) {
+                Ok(trash) => Some(trash),
+                Err(HomeError::Trash { source, .. }) => {
+                    return Err(io_err(&image, &target)(source))
+                }
+                Err(e) => return Err(e.into()),
+            }
         } else {
             None
         };
@@ -356,9 +359,11 @@ impl ImageStore {
     pub fn delete(&self, name: &Name, version: &Version) -> Result<(), ImageError> {
         let image = label(name, version);
         let dir = self.dir(name, version);
-        let trash = self.home.staging("deleted")?;
-        fs::rename(&dir, trash.path().join("old")).map_err(io_err(&image, &dir))?;
-        drop(trash);
+        match self.home.trash("deleted", &dir) {
+            Ok(trash) => drop(trash),
+            Err(HomeError::Trash { source, .. }) => return Err(io_err(&image, &dir)(source)),
+            Err(e) => return Err(e.into()),
+        }
         // The name directory goes when its last version went.
         let _ = fs::remove_dir(self.home.images_dir().join(name.as_str()));
         Ok(())

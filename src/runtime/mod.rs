@@ -27,7 +27,7 @@ use crate::cli::Net;
 use crate::config::Config;
 use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
-use crate::container::store::{EXIT_FILE, MERGED, RWLAYER, STATE_FILE, WORKDIR};
+use crate::container::store::{Unsynced, EXIT_FILE, MERGED, RWLAYER, STATE_FILE, WORKDIR};
 use crate::container::{ContainerConfig, ContainerError, ContainerStore};
 use crate::home::LockKind;
 use crate::image::ImageStore;
@@ -92,11 +92,13 @@ pub enum StopMode {
 }
 
 /// The runtime of one home.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Runtime {
     pub containers: ContainerStore,
     pub images: ImageStore,
     pub config: Config,
+    /// The cgroup backend, detected on first use (once per command).
+    cgroups: std::cell::OnceCell<Box<dyn Cgroups>>,
 }
 
 fn step<'a>(name: &'a Name, step: &'static str) -> impl FnOnce(String) -> RuntimeError + 'a {
@@ -154,11 +156,21 @@ impl<F: FnMut()> Drop for Undo<F> {
 }
 
 impl Runtime {
-    fn cgroups(&self) -> Result<Box<dyn Cgroups>, RuntimeError> {
-        Ok(cgroups::detect(
-            &self.config.cgroups.root,
-            &self.config.cgroups.parent,
-        )?)
+    pub fn new(containers: ContainerStore, images: ImageStore, config: Config) -> Self {
+        Self {
+            containers,
+            images,
+            config,
+            cgroups: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn cgroups(&self) -> Result<&dyn Cgroups, RuntimeError> {
+        if let Some(found) = self.cgroups.get() {
+            return Ok(found.as_ref());
+        }
+        let found = cgroups::detect(&self.config.cgroups.root, &self.config.cgroups.parent)?;
+        Ok(self.cgroups.get_or_init(|| found).as_ref())
     }
 
     /// The network namespace name of a container of this home.
@@ -433,6 +445,26 @@ impl Runtime {
     /// Boots a stopped container. With `exec`, CMD is the main process and
     /// this waits for it, returning its exit code.
     pub fn boot(&self, name: &Name, exec: Option<&str>) -> Result<BootOutcome, RuntimeError> {
+        self.boot_with(name, exec, None)
+    }
+
+    /// Boots a container `create` just made; its config is made durable
+    /// while the container's first process starts, and before this returns.
+    pub fn boot_created(
+        &self,
+        name: &Name,
+        exec: Option<&str>,
+        created: Unsynced,
+    ) -> Result<BootOutcome, RuntimeError> {
+        self.boot_with(name, exec, Some(created))
+    }
+
+    fn boot_with(
+        &self,
+        name: &Name,
+        exec: Option<&str>,
+        created: Option<Unsynced>,
+    ) -> Result<BootOutcome, RuntimeError> {
         let lock = self.containers.lock(name)?;
         let config = self.containers.config(name)?;
         if let Some(state) = self.containers.run_state(name)? {
@@ -561,10 +593,9 @@ impl Runtime {
             mem_limit_bytes: config.limits.mem_limit_bytes,
             pids_max: config.limits.pids_limit,
         };
-        cgroups.create(name.as_str(), &limits)?;
-        let mut cgroup_undo = Undo(Some(|| {
-            let _ = cgroups.remove(name.as_str());
-        }));
+        // Made once the child runs (see below); declared here, so that it
+        // is undone after the child guard killed the child.
+        let mut cgroup_undo;
 
         let netns = matches!(config.net, Net::Custom | Net::Bridge).then(|| self.netns_name(name));
         // `--userns`: the user namespace (and the network namespace it
@@ -596,7 +627,7 @@ impl Runtime {
         let child = unsafe { spawn::clone_into_namespaces(flags) }.map_err(boot_err(name))?;
         let Some(pid) = child else {
             spawn::close_parent_end(parent_end);
-            let group = (cgroups.as_ref(), name.as_str());
+            let group = (cgroups, name.as_str());
             let io = ChildIo {
                 init,
                 init_path: &init_path,
@@ -615,6 +646,13 @@ impl Runtime {
         };
         drop(child_end);
         let mut guard = ChildGuard(Some(pid));
+        // The child builds the root filesystem meanwhile, then joins the
+        // cgroup itself and leaves the host's tree.
+        cgroups.create(name.as_str(), &limits)?;
+        cgroup_undo = Undo(Some(|| {
+            let _ = cgroups.remove(name.as_str());
+        }));
+        parent_end.cgroup_ready();
         // The process whose network namespace is the container's.
         let netns_pid = holder.as_ref().map_or(pid.as_raw(), |h| h.pid());
 
@@ -679,8 +717,13 @@ impl Runtime {
         // A child that failed before `go` closed its end: its reason is
         // what counts, not the broken pipe.
         let went = parent_end.go();
+        // A new container's config reaches the disk while the child
+        // configures its network and executes xdockerinit; an error stops
+        // the boot like any other.
+        let synced = created.map_or(Ok(()), Unsynced::sync);
         parent_end.wait_exec().map_err(boot_err(name))?;
         went.map_err(boot_err(name))?;
+        synced?;
         if config.security.userns.is_some() {
             if let Some(mntns) = mount_namespace(Path::new("/proc"), pid.as_raw()) {
                 index
@@ -892,17 +935,24 @@ fn child_main(
     io: ChildIo<'_>,
     exec: Option<&str>,
 ) -> ! {
-    // The root filesystem is built while the parent records the state and
-    // wires the network (two cores work at once); the network inside and
-    // the exec wait for its `go`. Joining the cgroup by itself is the fast
-    // way in (see `Cgroups::join_self`) and must come before the cgroup
-    // namespace is made.
-    let prepared = match cgroups.join_self(group) {
-        Ok(()) => prepare_root(plan, inside.is_some(), confinement.userns, &io),
-        Err(e) => Err(e.to_string()),
-    };
-    if !channel.wait_go() {
-        // SAFETY: _exit is always safe; nothing to flush in this child.
+    // The root filesystem is built while the parent makes the cgroup,
+    // records the state and wires the network (two cores work at once).
+    // Once the cgroup exists the child joins it by itself, the fast way in
+    // (see `Cgroups::join_self`), while the host's tree is still in reach
+    // and before the cgroup namespace is made. The network inside and the
+    // exec wait for `go`; a failure is reported then, so that the parent
+    // never mistakes a child that died early for a failure of its own.
+    let mut cgroup_told = false;
+    let prepared = prepare_root(plan, inside.is_some(), confinement.userns, &io, &mut || {
+        cgroup_told = channel.wait_cgroup();
+        if !cgroup_told {
+            // SAFETY: _exit is always safe; nothing to flush in this child.
+            unsafe { libc::_exit(1) };
+        }
+        cgroups.join_self(group).map_err(|e| e.to_string())
+    });
+    if (!cgroup_told && !channel.wait_cgroup()) || !channel.wait_go() {
+        // SAFETY: as above.
         unsafe { libc::_exit(1) };
     }
     let err = match (prepared, inside.map(InsideNet::configure)) {
@@ -924,32 +974,37 @@ fn child_main(
 }
 
 /// The root filesystem (ending with pivot_root and the limits on /proc),
-/// the cgroup namespace and the hostname; returns xdockerinit as the
-/// container will execute it (see `init_binary::read_only_view`). A
-/// `--userns` container joins its network namespace first (sysfs shows the
-/// one it is mounted in), and its user namespace last, making the
-/// namespaces it owns.
+/// the cgroup (`join_cgroup`, between the two) and its namespace, and the
+/// hostname; returns xdockerinit as the container will execute it (see
+/// `init_binary::read_only_view`). A `--userns` container joins its
+/// network namespace first (sysfs shows the one it is mounted in), and its
+/// user namespace last, making the namespaces it owns.
 fn prepare_root(
     plan: &RootfsPlan,
     own_network: bool,
     holder: Option<&userns::NsHolder>,
     io: &ChildIo<'_>,
+    join_cgroup: &mut dyn FnMut() -> Result<(), String>,
 ) -> Result<File, String> {
     let text = |e: rootfs::RootfsError| e.to_string();
     rootfs::make_private().map_err(text)?;
     let init = init_binary::read_only_view(&io.init, io.init_path)?;
     match holder {
         None => {
+            let root = rootfs::build(plan, None).map_err(text)?;
+            join_cgroup()?;
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
                 .map_err(|e| format!("unshare cgroup namespace: {}", e.desc().to_lowercase()))?;
-            rootfs::build(plan, None).map_err(text)?;
+            rootfs::switch_root(&root).map_err(text)?;
             rootfs::restrict_proc(own_network).map_err(text)?;
         }
         Some(h) => {
             if let Some(netns) = &h.netns {
                 userns::join_netns(netns)?;
             }
-            rootfs::build(plan, Some(h.userns.as_fd())).map_err(text)?;
+            let root = rootfs::build(plan, Some(h.userns.as_fd())).map_err(text)?;
+            join_cgroup()?;
+            rootfs::switch_root(&root).map_err(text)?;
             rootfs::restrict_proc(own_network).map_err(text)?;
             userns::enter(&h.userns)?;
         }

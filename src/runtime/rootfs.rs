@@ -244,12 +244,12 @@ pub fn make_private() -> Result<(), RootfsError> {
     .map_err(sys("make private", Path::new("/")))
 }
 
-/// Builds the root filesystem and switches into it. Runs in the child, in
-/// its new mount and PID namespaces made private ([`make_private`]), as
-/// host root, before xdockerinit is executed. With `userns` (the
-/// container's user namespace) the layers are idmapped and every file is
-/// made as the container's root.
-pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), RootfsError> {
+/// Builds the root filesystem and returns its top directory, for
+/// [`switch_root`]. Runs in the child, in its new mount and PID namespaces
+/// made private ([`make_private`]), as host root, before xdockerinit is
+/// executed. With `userns` (the container's user namespace) the layers are
+/// idmapped and every file is made as the container's root.
+pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<PathBuf, RootfsError> {
     let (root, _ids) = match (userns, plan.userns) {
         (Some(ns), Some(ids)) => mount_idmapped_overlay(plan, ns, ids)?,
         _ => {
@@ -325,7 +325,12 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<(), Ro
         Path::new("/sys"),
     )?;
     build_dev(root, plan.userns)?;
+    Ok(root.clone())
+}
 
+/// Makes `root` (from [`build`]) the root of this mount namespace; the
+/// host's tree is gone from it afterwards.
+pub fn switch_root(root: &Path) -> Result<(), RootfsError> {
     // pivot_root(".", ".") stacks the old root under the new one; unmounting
     // it leaves only the container's tree (pivot_root(2), "new_root and
     // put_old may be the same directory").

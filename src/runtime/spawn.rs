@@ -1,11 +1,12 @@
 //! Starting the container's first process: `clone3` puts the child straight
 //! into new PID, mount, UTS, IPC (and network) namespaces as a direct child
 //! of xdocker, and a socketpair carries the start-up steps between them
-//! (youki `process/channel.rs`, LXC `sync.h`): the parent says `go` once the
-//! cgroup and netns are ready; the child answers with an error line, or with
+//! (youki `process/channel.rs`, LXC `sync.h`): the parent says `cg` once the
+//! container's cgroup exists (the child joins it) and `go` once the state
+//! and netns are ready; the child answers with an error line, or with
 //! nothing: its end is close-on-exec, so EOF means xdockerinit was executed.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 
 use nix::sched::CloneFlags;
@@ -82,10 +83,21 @@ pub fn channel() -> Result<(ParentChannel, ChildChannel), SpawnError> {
     Ok((ParentChannel(a), ChildChannel(b)))
 }
 
+/// The parent's messages; each has its own fixed size, so that the child
+/// reads exactly one, never the next.
+const CGROUP_READY: &[u8; 3] = b"cg\n";
+const GO: &[u8; 3] = b"go\n";
+
 impl ParentChannel {
-    /// Lets the child go on to build its root filesystem and exec.
+    /// Tells the child that its cgroup exists. A child that already failed
+    /// is not an error here: its reason comes with [`Self::wait_exec`].
+    pub fn cgroup_ready(&mut self) {
+        let _ = self.0.write_all(CGROUP_READY);
+    }
+
+    /// Lets the child go on to configure its network and exec.
     pub fn go(&mut self) -> Result<(), SpawnError> {
-        self.0.write_all(b"go\n").map_err(SpawnError::Channel)
+        self.0.write_all(GO).map_err(SpawnError::Channel)
     }
 
     /// Waits until the child executed xdockerinit (EOF) or reported an error.
@@ -105,10 +117,19 @@ impl ParentChannel {
 }
 
 impl ChildChannel {
+    /// Waits for the parent's `cg`; false when the parent went away.
+    pub fn wait_cgroup(&mut self) -> bool {
+        self.expect(CGROUP_READY)
+    }
+
     /// Waits for the parent's `go`; false when the parent went away.
     pub fn wait_go(&mut self) -> bool {
-        let mut line = String::new();
-        BufReader::new(&mut self.0).read_line(&mut line).is_ok() && line == "go\n"
+        self.expect(GO)
+    }
+
+    fn expect(&mut self, message: &[u8; 3]) -> bool {
+        let mut got = [0u8; 3];
+        self.0.read_exact(&mut got).is_ok() && &got == message
     }
 
     /// Reports why the start failed (one line).
