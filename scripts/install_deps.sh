@@ -32,4 +32,11 @@ if ! command -v cargo >/dev/null 2>&1; then
     echo "install_deps.sh: error: cargo not found: install Rust >= 1.85 (https://rustup.rs) and retry" >&2
     exit 1
 fi
+# xdockerinit is linked against musl when Rust has the target (see
+# build_static.sh); without it, against glibc.
+if command -v rustup >/dev/null 2>&1; then
+    host=$(rustc -vV | sed -n 's/^host: //p')
+    rustup target add "${host%-gnu}-musl" >/dev/null 2>&1 ||
+        echo "install_deps.sh: could not add the Rust target ${host%-gnu}-musl; xdockerinit will use glibc" >&2
+fi
 echo "install_deps.sh: packages installed"

@@ -717,13 +717,15 @@ impl Runtime {
         // A child that failed before `go` closed its end: its reason is
         // what counts, not the broken pipe.
         let went = parent_end.go();
-        // A new container's config reaches the disk while the child
-        // configures its network and executes xdockerinit; an error stops
-        // the boot like any other.
-        let synced = created.map_or(Ok(()), Unsynced::sync);
         parent_end.wait_exec().map_err(boot_err(name))?;
         went.map_err(boot_err(name))?;
-        synced?;
+        // A new container's config reaches the disk while its first
+        // program starts: once the child's own writes (the overlay's work
+        // directory, /etc) are done, so that they do not wait behind the
+        // flush. An error stops the boot like any other.
+        if let Some(created) = created {
+            created.sync()?;
+        }
         if config.security.userns.is_some() {
             if let Some(mntns) = mount_namespace(Path::new("/proc"), pid.as_raw()) {
                 index
