@@ -299,6 +299,24 @@ quiet() {
         log "WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: other work will skew the numbers"
     return 0
 }
+# BENCH_DIR's file system type; for ext4 also whether it has a journal and
+# discards synchronously. Without a journal every freed block is discarded
+# at once (~0.1 ms per file or directory xdocker removes here), and new
+# inodes skip those deleted in the last 60-360 s (fs/ext4/ialloc.c,
+# recently_deleted()): xdocker's times then grow with the number of
+# containers made and removed in the minutes before (bench/README.md).
+bench_fs() {
+    local src type opts dev journal
+    read -r src type opts < <(findmnt -no SOURCE,FSTYPE,OPTIONS -T "$BENCH_DIR")
+    if [[ $type != ext4 ]]; then
+        echo "$type"
+        return
+    fi
+    dev=$(basename "$src")
+    journal=$(cat "/sys/fs/ext4/$dev/journal_task" 2>/dev/null || echo "?")
+    [[ $journal == "<none>" ]] && journal="no journal" || journal="journal"
+    echo "ext4, $journal$([[ ,$opts, == *,discard,* ]] && echo ", discard")"
+}
 hf=(hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic)
 cmds_file=$RESULTS_DIR/$pre-commands.txt
 : >"$cmds_file"
@@ -988,7 +1006,7 @@ PY
         sed -n '/^== perf trace/,$p' "$RESULTS_DIR/$pre-diag.txt" | tail -n +2 | sed 's/^/  /'
         echo
     fi
-    echo "setup: BENCH_DIR=$BENCH_DIR ($(df -PT "$BENCH_DIR" | awk 'NR == 2 { print $2 }')), RUNS=$RUNS WARMUP=$WARMUP N=$N LXC_NET=$LXC_NET CRUN_NETNS=$CRUN_NETNS"
+    echo "setup: BENCH_DIR=$BENCH_DIR ($(bench_fs)), RUNS=$RUNS WARMUP=$WARMUP N=$N LXC_NET=$LXC_NET CRUN_NETNS=$CRUN_NETNS"
     [[ -n $v2_ctrls ]] && echo "crun: /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) masked with an empty file in a private mount namespace"
     echo "exact commands: $pre-commands.txt (T=$T, RID=$RID)"
     echo "xdocker: $xdocker_src; XDOCKER_INIT=$XDOCKER_INIT_SRC"
