@@ -713,6 +713,44 @@ fn inside_view_is_a_small_host() {
 }
 
 #[test]
+fn etc_files_replace_whatever_the_image_has_at_their_names() {
+    let Some(h) = RuntimeHome::with_test_image("etc_files_replace_whatever_the_image_has") else {
+        return;
+    };
+    h.run("-a create -m test -c odd").ok();
+    // What an image could carry there: a FIFO (opening it for writing
+    // would block the boot) and a symlink to a host file.
+    let etc = h.home.path().join("containers/odd/rwlayer/etc");
+    fs::create_dir_all(&etc).expect("mkdir");
+    nix::unistd::mkfifo(
+        &etc.join("hosts"),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .expect("mkfifo");
+    let host_file = h.home.scratch("host").join("hostname");
+    fs::write(&host_file, "host's own\n").expect("write");
+    std::os::unix::fs::symlink(&host_file, etc.join("hostname")).expect("symlink");
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "boot",
+            "-c",
+            "odd",
+            "-e",
+            "stat -c %F /etc/hosts /etc/hostname; cat /etc/hostname",
+        ],
+    );
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(r.stdout, "regular file\nregular file\nodd\n");
+    assert_eq!(
+        fs::read_to_string(&host_file).expect("read"),
+        "host's own\n"
+    );
+    h.run("-a destroy -c odd").ok();
+}
+
+#[test]
 fn destroy_never_deletes_through_a_live_mount() {
     let Some(h) = RuntimeHome::with_test_image("destroy_never_deletes_through_a_live_mount") else {
         return;

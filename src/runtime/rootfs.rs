@@ -155,7 +155,10 @@ pub fn open_dir_beneath(
 
 /// Writes a regular file at `rel` beneath `root` (mode 0644, owned by
 /// root) unless it already holds `data` (a reboot then writes nothing).
-/// A symlink found at that name is replaced, never followed.
+/// Whatever else is at that name (but a directory) is removed first, never
+/// followed or opened: a symlink, a FIFO (opening it would block), or the
+/// image's own file, which overlayfs would otherwise copy up, with an
+/// fsync of its data, only for it to be overwritten.
 fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), RootfsError> {
     use std::io::{Read, Write};
     let parent = rel.parent().unwrap_or(Path::new("/"));
@@ -185,21 +188,17 @@ fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), Rootfs
             }
         }
     }
-    if kind == Some(libc::S_IFLNK) {
+    if kind.is_some_and(|k| k != libc::S_IFDIR) {
         nix::unistd::unlinkat(
             Some(dir.as_raw_fd()),
             name,
             nix::unistd::UnlinkatFlags::NoRemoveDir,
         )
-        .map_err(sys("replace symlink", rel))?;
+        .map_err(sys("replace", rel))?;
     }
     let how = OpenHow::new()
         .flags(
-            OFlag::O_CREAT
-                | OFlag::O_TRUNC
-                | OFlag::O_WRONLY
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
+            OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         )
         .mode(Mode::from_bits_truncate(0o644))
         .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
