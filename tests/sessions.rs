@@ -702,12 +702,11 @@ fn boot_t_attaches_at_once() {
 
 #[test]
 fn attach_in_a_user_namespace_gets_a_pty_of_its_own() {
-    if !common::require_root("attach_in_a_user_namespace_gets_a_pty_of_its_own") {
+    let Some(h) = RuntimeHome::with_test_image("attach_in_a_user_namespace_gets_a_pty_of_its_own")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
+    };
     h.set_userns_range("1600000:65536");
-    h.install_test();
     h.run_in(
         None,
         [

@@ -8,7 +8,7 @@ mod common;
 use std::os::unix::fs::{chown, MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use common::{require_root, RuntimeHome};
+use common::RuntimeHome;
 
 /// The output of `CMD` run by root inside `c`.
 fn inside(h: &RuntimeHome, c: &str, cmd: &str) -> String {
@@ -39,12 +39,12 @@ fn root_inside_is_an_unprivileged_host_id_and_layers_stay_shared() {
     // Class: root in a container being root on the host, which every
     // breakout of the CVE-2019-5736 kind relies on; containers sharing a
     // host uid.
-    if !require_root("root_inside_is_an_unprivileged_host_id_and_layers_stay_shared") {
+    let Some(h) = RuntimeHome::with_test_image(
+        "root_inside_is_an_unprivileged_host_id_and_layers_stay_shared",
+    ) else {
         return;
-    }
-    let h = RuntimeHome::new();
+    };
     h.set_userns_range("1100000:131072");
-    h.install_test();
     let layer_passwd = h.home.layer("test", "_").join("etc/passwd");
     let before = std::fs::metadata(&layer_passwd).expect("layer file");
     let host_name = nix::unistd::gethostname().expect("hostname");
@@ -147,12 +147,10 @@ fn root_inside_is_an_unprivileged_host_id_and_layers_stay_shared() {
 fn root_inside_has_no_power_over_host_files() {
     // Class: host files reached through a volume; planting a setuid-root
     // program for the host (the second half of most breakouts).
-    if !require_root("root_inside_has_no_power_over_host_files") {
+    let Some(h) = RuntimeHome::with_test_image("root_inside_has_no_power_over_host_files") else {
         return;
-    }
-    let h = RuntimeHome::new();
+    };
     h.set_userns_range("1300000:65536");
-    h.install_test();
     let host_dir = h.home.scratch("hostroot");
     std::fs::create_dir_all(&host_dir).expect("mkdir");
     std::fs::set_permissions(&host_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -219,12 +217,12 @@ fn root_inside_has_no_power_over_host_files() {
 
 #[test]
 fn files_cross_the_namespace_with_the_owners_seen_inside() {
-    if !require_root("files_cross_the_namespace_with_the_owners_seen_inside") {
+    let Some(h) =
+        RuntimeHome::with_test_image("files_cross_the_namespace_with_the_owners_seen_inside")
+    else {
         return;
-    }
-    let h = RuntimeHome::new();
+    };
     h.set_userns_range("1400000:65536");
-    h.install_test();
     h.run("-a create -m test -c f --userns on -b").ok();
     let files = h.home.scratch("files");
 
