@@ -9,24 +9,28 @@
 #   cycle      create+boot+destroy of a container whose main process is /bin/true:
 #              xdocker create -b -e /bin/true && destroy  vs  crun run,
 #              crun run --cgroup-manager=disabled, lxc-execute, systemd-nspawn,
-#              and a floor: unshare -fpmui /bin/true (namespaces, no root fs)
+#              and a floor: unshare -fpmui /bin/true (namespaces, no root fs).
+#              xdocker's default container is unprivileged (user namespace,
+#              idmapped layers); a row with --userns off gives the privileged one
 #   isolated   the cycle commands again, but one invocation at a time with a pause
 #              (GAP seconds) before each, round-robin: what a single command
 #              costs on an otherwise idle cgroup subsystem. Back-to-back runs
 #              (hyperfine) are cheaper for every runtime that writes to a v1
 #              cgroup.procs: see "diag" and bench/README.md.
 #   breakdown  xdocker alone: create, create -b -e, boot -e, destroy, -s containers
-#   boot       boot-to-ready of an idle host container: xdocker boot  vs  lxc-start -d
+#   boot       boot-to-ready of an idle host container: xdocker boot (default:
+#              unprivileged; and --userns off)  vs  lxc-start -d
 #   rss        VmRSS/Pss of an idle xdockerinit  vs  lxc-start monitor + busybox init
 #   scale      N idle containers (c1..cN) at once, `-s containers` timed, teardown,
 #              leftover cgroups checked, memory before/after
-#   hardening  what the hardening costs: boot-to-ready of an idle host container with
-#              the defaults (capabilities dropped, /proc masked, seccomp filter) vs
-#              --seccomp off vs, when XDOCKER_BASE is given, a build from before any
-#              hardening; and the /bin/true cycle with and without the seccomp filter,
-#              side by side with crun run without and with a Docker-sized profile (an
-#              allow list of every other x86_64 system call, default action EPERM).
-#              Both also with --userns on (user namespace, idmapped layers).
+#   hardening  what the hardening costs: boot-to-ready of an idle privileged host
+#              container (--userns off: capabilities dropped, /proc masked, seccomp
+#              filter with the mount guard) vs --userns off --seccomp off vs, when
+#              XDOCKER_BASE is given, a build from before any hardening; and the
+#              /bin/true cycle with and without the seccomp filter, side by side with
+#              crun run without and with a Docker-sized profile (an allow list of
+#              every other x86_64 system call, default action EPERM). Both also with
+#              the default (unprivileged: user namespace, idmapped layers).
 #              Target: the hardening adds < 1 ms to xdocker's boot.
 #   diag       where xdocker's time goes: strace -f -tt -T -y and strace -c of one
 #              `create -b -e /bin/true`, perf stat over 10 cycles, and a cgroup v1
@@ -339,18 +343,20 @@ systemd-nspawn -q -D "$T/nspawn/$NSM" -M "$NSM" --register=no --keep-unit /bin/t
 # ---------------------------------------------------------------- cycle
 if want cycle; then
     c_xd="$qXD -a create -m test -c cyc -b -e /bin/true && $qXD -a destroy -c cyc"
+    c_xdp="$qXD -a create -m test -c cyc -b -e /bin/true --userns off && $qXD -a destroy -c cyc"
     c_crun="crun --root $qT/crun run -b $qT/bundle $CRUNID"
     c_crun0="crun --root $qT/crun --cgroup-manager=disabled run -b $qT/bundle $CRUNID"
     c_lxc="lxc-execute -n $LXCX -P $qLXCP -- /bin/true"
     c_ns="systemd-nspawn -q -D $qT/nspawn/$NSM -M $NSM --register=no --keep-unit /bin/true"
     c_floor="unshare -fpmui /bin/true"
     note "cycle (hyperfine via sh, shell start-up subtracted; stdio to /dev/null):"
-    note "  xdocker : $c_xd" "  crun    : $c_crun" "  crun0   : $c_crun0" "  lxc     : $c_lxc" \
+    note "  xdocker : $c_xd" "  xdocker privileged: $c_xdp" "  crun    : $c_crun" "  crun0   : $c_crun0" "  lxc     : $c_lxc" \
         "  nspawn  : $c_ns" "  floor   : $c_floor"
     quiet "before cycle"
     log "cycle benchmark"
     "${hf[@]}" --export-json "$RESULTS_DIR/$pre-cycle.json" --export-markdown "$RESULTS_DIR/$pre-cycle.md" \
         -n "xdocker create -b -e /bin/true && destroy" "$c_xd" \
+        -n "xdocker (--userns off) create -b -e /bin/true && destroy" "$c_xdp" \
         -n "crun run" "$c_crun" \
         -n "crun run (--cgroup-manager=disabled)" "$c_crun0" \
         -n "lxc-execute" "$c_lxc" \
@@ -428,18 +434,24 @@ fi
 # ---------------------------------------------------------------- boot
 if want boot; then
     "$XD" -a create -m test -c boot >/dev/null
+    "$XD" -a create -m test -c pboot --userns off >/dev/null
     p_xd="sh -c '$qXD -a kill -c boot >/dev/null 2>&1; true'"
+    p_xdp="sh -c '$qXD -a kill -c pboot >/dev/null 2>&1; true'"
     p_lxc="sh -c 'lxc-stop -k -n $LXCS -P $qLXCP >/dev/null 2>&1; true'"
     note "boot-to-ready (hyperfine -N; --prepare untimed):"
     note "  xdocker  : prepare $p_xd" "             $qXD -a boot -c boot"
+    note "  xdocker privileged: prepare $p_xdp" "             $qXD -a boot -c pboot"
     note "  lxc-start: prepare $p_lxc" "             lxc-start -d -n $LXCS -P $qLXCP"
     quiet "before boot"
     log "boot benchmark"
     "${hf[@]}" -N --export-json "$RESULTS_DIR/$pre-boot.json" --export-markdown "$RESULTS_DIR/$pre-boot.md" \
         --prepare "$p_xd" -n "xdocker boot (host container)" "$qXD -a boot -c boot" \
+        --prepare "$p_xdp" -n "xdocker boot (host container, --userns off)" "$qXD -a boot -c pboot" \
         --prepare "$p_lxc" -n "lxc-start -d" "lxc-start -d -n $LXCS -P $qLXCP"
-    "$XD" -a kill -c boot >/dev/null 2>&1 || true
-    "$XD" -a destroy -c boot >/dev/null 2>&1 || true
+    for c in boot pboot; do
+        "$XD" -a kill -c "$c" >/dev/null 2>&1 || true
+        "$XD" -a destroy -c "$c" >/dev/null 2>&1 || true
+    done
     lxc-stop -k -n "$LXCS" -P "$LXCP" >/dev/null 2>&1 || true
 fi
 
@@ -464,14 +476,13 @@ json.dump(s, open(path, "w"), indent=1)
 print(f"crun profile: {len(names)} system calls allowed", file=sys.stderr)
 PY
     crun --root "$T/crun" run -b "$T/bundle-sc" "$CRUNID" </dev/null || die "crun run with seccomp failed"
-    printf '[userns]\nrange = "2000000:131072"\n' >>"$XDOCKER_HOME/xdocker.toml"
-    "$XD" -a create -m test -c hard >/dev/null
-    "$XD" -a create -m test -c soft --seccomp off >/dev/null
-    "$XD" -a create -m test -c uns --userns on >/dev/null
+    "$XD" -a create -m test -c hard --userns off >/dev/null
+    "$XD" -a create -m test -c soft --userns off --seccomp off >/dev/null
+    "$XD" -a create -m test -c uns >/dev/null
     boot_rows=(
-        --prepare "sh -c '$qXD -a kill -c hard >/dev/null 2>&1; true'" -n "xdocker boot (hardened: caps, /proc, seccomp)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c hard"
-        --prepare "sh -c '$qXD -a kill -c soft >/dev/null 2>&1; true'" -n "xdocker boot (--seccomp off)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c soft"
-        --prepare "sh -c '$qXD -a kill -c uns >/dev/null 2>&1; true'" -n "xdocker boot (hardened + --userns on)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c uns"
+        --prepare "sh -c '$qXD -a kill -c hard >/dev/null 2>&1; true'" -n "xdocker boot (--userns off, hardened: caps, /proc, seccomp)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c hard"
+        --prepare "sh -c '$qXD -a kill -c soft >/dev/null 2>&1; true'" -n "xdocker boot (--userns off --seccomp off)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c soft"
+        --prepare "sh -c '$qXD -a kill -c uns >/dev/null 2>&1; true'" -n "xdocker boot (default: hardened + user namespace)" "env XDOCKER_HOME=$(q "$XDOCKER_HOME") $qXD -a boot -c uns"
     )
     if [[ -n ${XDOCKER_BASE:-} ]]; then
         # Its own home (older on-disk formats stay apart), same cgroup parent.
@@ -493,9 +504,9 @@ PY
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a kill -c base >/dev/null 2>&1 || true
         XDOCKER_HOME=$T/home-base "$T/xdocker-base" -a destroy -c base >/dev/null 2>&1 || true
     fi
-    c_h="$qXD -a create -m test -c cyc -b -e /bin/true && $qXD -a destroy -c cyc"
-    c_s="$qXD -a create -m test -c cyc -b -e /bin/true --seccomp off && $qXD -a destroy -c cyc"
-    c_u="$qXD -a create -m test -c cyc -b -e /bin/true --userns on && $qXD -a destroy -c cyc"
+    c_h="$qXD -a create -m test -c cyc -b -e /bin/true --userns off && $qXD -a destroy -c cyc"
+    c_s="$qXD -a create -m test -c cyc -b -e /bin/true --userns off --seccomp off && $qXD -a destroy -c cyc"
+    c_u="$qXD -a create -m test -c cyc -b -e /bin/true && $qXD -a destroy -c cyc"
     c_c="crun --root $qT/crun run -b $qT/bundle $CRUNID"
     c_cs="crun --root $qT/crun run -b $qT/bundle-sc $CRUNID"
     note "hardening, cycle (hyperfine via sh):" "  $c_h" "  $c_s" "  $c_u" "  $c_c" "  $c_cs"
@@ -503,9 +514,9 @@ PY
     log "hardening: cycle"
     "${hf[@]}" --export-json "$RESULTS_DIR/$pre-hardening-cycle.json" \
         --export-markdown "$RESULTS_DIR/$pre-hardening-cycle.md" \
-        -n "xdocker cycle (seccomp on)" "$c_h" \
-        -n "xdocker cycle (--seccomp off)" "$c_s" \
-        -n "xdocker cycle (--userns on)" "$c_u" \
+        -n "xdocker cycle (--userns off, seccomp on)" "$c_h" \
+        -n "xdocker cycle (--userns off --seccomp off)" "$c_s" \
+        -n "xdocker cycle (default: user namespace)" "$c_u" \
         -n "crun run (no seccomp)" "$c_c" \
         -n "crun run (Docker-sized seccomp profile)" "$c_cs"
 fi
@@ -911,8 +922,9 @@ cyc = load("cycle")
 if cyc:
     table(cyc, "cycle: create + boot + destroy, main process /bin/true (hyperfine via sh)")
     x = "xdocker create -b -e /bin/true && destroy"
-    print(" ratios (< 1: xdocker faster):")
-    ratios(cyc, x, ["crun run", "crun run (--cgroup-manager=disabled)", "lxc-execute", "systemd-nspawn",
+    xp = "xdocker (--userns off) create -b -e /bin/true && destroy"
+    print(" ratios (< 1: xdocker faster; xdocker = the default, unprivileged):")
+    ratios(cyc, x, [xp, "crun run", "crun run (--cgroup-manager=disabled)", "lxc-execute", "systemd-nspawn",
                     "floor: unshare -fpmui /bin/true"])
     print(" targets:")
     check("xdocker cycle median", med(cyc[x]), 8, " ms")
@@ -933,8 +945,8 @@ boot = load("boot")
 if boot:
     table(boot, "boot-to-ready of an idle host container (hyperfine -N, prepare: kill / lxc-stop -k)")
     x, l = "xdocker boot (host container)", "lxc-start -d"
-    print(" ratios:")
-    ratios(boot, x, [l])
+    print(" ratios (xdocker = the default, unprivileged):")
+    ratios(boot, x, ["xdocker boot (host container, --userns off)", l])
     print(" targets:")
     check("xdocker boot median", med(boot[x]), 6, " ms")
     check("xdocker boot / lxc-start -d (median)", med(boot[x]) / med(boot[l]), 1)
@@ -942,26 +954,26 @@ if boot:
 hb = load("hardening-boot")
 if hb:
     table(hb, "hardening: boot-to-ready of an idle host container (hyperfine -N)")
-    h, soft = "xdocker boot (hardened: caps, /proc, seccomp)", "xdocker boot (--seccomp off)"
+    h, soft = "xdocker boot (--userns off, hardened: caps, /proc, seccomp)", "xdocker boot (--userns off --seccomp off)"
     base = "xdocker boot (before hardening)"
     print(f"  seccomp filter adds        {med(hb[h]) - med(hb[soft]):6.2f} ms (median)")
     if base in hb:
         print(f"  all hardening adds         {med(hb[h]) - med(hb[base]):6.2f} ms (median, vs the build before it)")
-    uns = "xdocker boot (hardened + --userns on)"
+    uns = "xdocker boot (default: hardened + user namespace)"
     if uns in hb:
-        print(f"  --userns adds              {med(hb[uns]) - med(hb[h]):6.2f} ms (median)")
+        print(f"  the user namespace adds    {med(hb[uns]) - med(hb[h]):6.2f} ms (median)")
     print(" targets:")
     check("hardening added to boot", med(hb[h]) - med(hb[base if base in hb else soft]), 1, " ms")
     print()
 hc = load("hardening-cycle")
 if hc:
     table(hc, "hardening: /bin/true cycle with and without seccomp, xdocker and crun (hyperfine via sh)")
-    xs, xo = "xdocker cycle (seccomp on)", "xdocker cycle (--seccomp off)"
+    xs, xo = "xdocker cycle (--userns off, seccomp on)", "xdocker cycle (--userns off --seccomp off)"
     cs, co = "crun run (Docker-sized seccomp profile)", "crun run (no seccomp)"
     print(f"  xdocker: seccomp adds      {med(hc[xs]) - med(hc[xo]):6.2f} ms (median)")
-    xu = "xdocker cycle (--userns on)"
+    xu = "xdocker cycle (default: user namespace)"
     if xu in hc:
-        print(f"  xdocker: --userns adds     {med(hc[xu]) - med(hc[xs]):6.2f} ms (median)")
+        print(f"  xdocker: the user namespace adds {med(hc[xu]) - med(hc[xs]):6.2f} ms (median)")
     print(f"  crun: the profile adds     {med(hc[cs]) - med(hc[co]):6.2f} ms (median)")
     print(" ratios (< 1: xdocker faster):")
     ratios(hc, xs, [cs])

@@ -2,7 +2,8 @@
 # install.sh - set up xdocker on this machine: system packages, build,
 # install (binaries, the xdocker-srepo companion, scripts, templates, man pages, bash and zsh completions,
 # the xdocker-autostart systemd unit) under PREFIX
-# (default /usr/local), then build the `test` image with
+# (default /usr/local), give root subordinate ids for unprivileged
+# containers if it has none (scripts/xdocker_subids.sh), then build the `test` image with
 # `xdocker -a install_test` and boot a container `test` from it. Needs root.
 #
 # Environment: PREFIX=/usr/local  XDOCKER_HOME=/var/xdocker
@@ -12,6 +13,8 @@ top=$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)
 prefix=${PREFIX:-/usr/local}
 
 "$top/scripts/install_deps.sh"
+# Containers are unprivileged by default: root needs subordinate ids.
+"$top/scripts/xdocker_subids.sh"
 # xdocker and xdockerinit are linked statically (scripts/build_static.sh);
 # xdocker-srepo (OpenSSL, libssh2) is a plain release build.
 cargo build --quiet --release --bin xdocker-srepo --manifest-path "$top/Cargo.toml"

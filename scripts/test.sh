@@ -10,6 +10,7 @@ cd "$top"
 cargo fmt --all -- --check
 cargo clippy --quiet --workspace --all-targets -- -D warnings
 bash scripts/tests/test_install_test.sh
+bash scripts/tests/test_subids.sh
 XDOCKERINIT_STATIC=$(scripts/build_static_init.sh debug)
 export XDOCKERINIT_STATIC
 cargo test --workspace

@@ -427,7 +427,8 @@ Actions:
   autostart       -c C --autostart ORDER|off
 Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
-             --userns on|off
+             --userns on|off (default on: unprivileged; off: privileged,
+             root inside is host root, for trusted workloads only)
 Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
@@ -529,8 +530,9 @@ pub struct Args {
     /// The default seccomp filter: on (default) or off
     #[arg(long = "seccomp", value_name = "on|off", value_parser = parse_on_off)]
     pub seccomp: Option<bool>,
-    /// A user namespace: root inside is an unprivileged host id (on), or
-    /// host root (off, default)
+    /// A user namespace: root inside is an unprivileged host id (on, the
+    /// default where the kernel and file system can idmap), or host root
+    /// (off: privileged, not root-safe, for trusted workloads only)
     #[arg(long = "userns", value_name = "on|off", value_parser = parse_on_off)]
     pub userns: Option<bool>,
 

@@ -89,6 +89,15 @@ pub fn warn(msg: &str) {
     log(Level::Warn, msg);
 }
 
+/// Logs at warn level and tells the user in one `xdocker: warning:` line
+/// on stderr (for what a command did differently from what was asked).
+#[allow(clippy::print_stderr)]
+pub fn warn_user(msg: &str) {
+    warn(msg);
+    let msg = msg.replace(['\n', '\r'], " ");
+    eprintln!("xdocker: warning: {msg}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -385,42 +385,68 @@ fn bad_inputs_leave_nothing_behind() {
 
 #[test]
 fn volumes_are_bind_mounted_inside() {
+    // Volumes are not idmapped (as in LXC and Docker's userns-remap): an
+    // unprivileged container sees the host's owners as they are, so root
+    // inside writes where its own host uid may, a privileged one anywhere.
     let Some(h) = RuntimeHome::with_test_image("volumes_are_bind_mounted_inside") else {
         return;
     };
     let src = h.home.scratch("share");
     fs::write(src.join("in.txt"), "from host\n").expect("write");
-    h.run_in(
-        None,
-        [
-            "-a",
-            "create",
-            "-m",
-            "test",
-            "-c",
-            "vol",
-            "--volume",
-            &format!("{}:/srv/data", src.display()),
-        ],
-    )
-    .ok();
-    let r = h.run_in(
-        None,
-        [
-            "-a",
-            "boot",
-            "-c",
-            "vol",
-            "-e",
-            "cat /srv/data/in.txt; echo back > /srv/data/out.txt",
-        ],
+    let volume = format!("{}:/srv/data", src.display());
+    for (name, kind) in [("vol", "on"), ("pvol", "off")] {
+        h.run_in(
+            None,
+            [
+                "-a", "create", "-m", "test", "-c", name, "--volume", &volume, "--userns", kind,
+            ],
+        )
+        .ok();
+    }
+    let write = |name: &str, file: &str| {
+        h.run_in(
+            None,
+            [
+                "-a",
+                "boot",
+                "-c",
+                name,
+                "-e",
+                &format!("cat /srv/data/in.txt; echo back > /srv/data/{file}"),
+            ],
+        )
+    };
+    // The host's root owns the directory: readable, not writable inside.
+    let r = write("vol", "out.txt");
+    assert_eq!((r.code, r.stdout.as_str()), (1, "from host\n"), "{r:?}");
+    assert!(r.stderr.contains("Permission denied"), "{r:?}");
+    // Given to the container's root (its host uid and gid, from -s info).
+    let info: serde_json::Value =
+        serde_json::from_str(h.run("-s info -c vol --json").ok()).expect("json");
+    let ids = &info["config"]["security"]["userns"];
+    let (uid, gid) = (
+        ids["uid"].as_u64().expect("uid"),
+        ids["gid"].as_u64().expect("gid"),
     );
-    assert_eq!(r.code, 0, "{r:?}");
-    assert_eq!(r.stdout, "from host\n");
+    std::os::unix::fs::chown(&src, Some(uid as u32), Some(gid as u32)).expect("chown");
+    let r = write("vol", "out.txt");
+    assert_eq!((r.code, r.stdout.as_str()), (0, "from host\n"), "{r:?}");
     assert_eq!(
         fs::read_to_string(src.join("out.txt")).expect("out"),
         "back\n"
     );
+    use std::os::unix::fs::MetadataExt;
+    let meta = fs::metadata(src.join("out.txt")).expect("out");
+    assert_eq!(
+        u64::from(meta.uid()),
+        uid,
+        "written as the container's root"
+    );
+    // A privileged container's root is the host's.
+    std::os::unix::fs::chown(&src, Some(0), Some(0)).expect("chown");
+    let r = write("pvol", "priv.txt");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert_eq!(fs::metadata(src.join("priv.txt")).expect("priv").uid(), 0);
 }
 
 #[test]

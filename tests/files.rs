@@ -27,10 +27,16 @@ impl Booted {
         Self::with(name, &[])
     }
 
+    /// A privileged container (`--userns off`): these tests prepare and
+    /// check its files as host root through /proc/PID/root, which a
+    /// container with a user namespace refuses (tests/userns.rs has the
+    /// file commands of the default kind).
     fn with(name: &str, extra: &[&str]) -> Self {
         let h = RuntimeHome::new();
         h.install_test();
-        let mut args = vec!["-a", "create", "-m", "test", "-c", name, "-b"];
+        let mut args = vec![
+            "-a", "create", "-m", "test", "-c", name, "-b", "--userns", "off",
+        ];
         args.extend_from_slice(extra);
         h.run_in(None, args).ok();
         let pid = h.pid(name).expect("booted container has a pid");

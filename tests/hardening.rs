@@ -139,8 +139,13 @@ fn cap_add_and_cap_drop_change_what_root_inside_keeps() {
     else {
         return;
     };
-    h.run("-a create -m test -c plain -b").ok();
-    h.run("-a create -m test -c custom -b --cap-add SYS_TIME --cap-drop net_raw,CAP_MKNOD")
+    // Privileged, where capabilities act on the host's kernel (mknod of a
+    // device needs the host's user namespace).
+    // CUSTOM: on the host's network a privileged container loses net_raw
+    // by default (a_host_network_container_cannot_rewire_the_host).
+    h.run("-a create -m test -c plain -b --userns off --net CUSTOM")
+        .ok();
+    h.run("-a create -m test -c custom -b --userns off --net CUSTOM --cap-add SYS_TIME --cap-drop net_raw,CAP_MKNOD")
         .ok();
     let (plain, custom) = (bounding_set(&h, "plain"), bounding_set(&h, "custom"));
     let has = |set: u64, cap: u32| set & (1 << cap) != 0;
@@ -224,19 +229,30 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
     else {
         return;
     };
-    h.run("-a create -m test -c devs -b").ok();
-    // The rules live on the parent group, which the container joins.
+    // Privileged: an unprivileged root cannot even make the nodes.
+    h.run("-a create -m test -c devs -b --userns off").ok();
+    // The rules live on the parent group; each container has a group of
+    // its own below it, which starts with them.
     let pid = h.pid("devs").expect("pid");
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     assert!(
         cgroup
             .lines()
-            .any(|l| l.ends_with(&format!(":devices:/{}", h.cgroup_parent))),
+            .any(|l| l.ends_with(&format!(":devices:/{}/devs", h.cgroup_parent))),
         "{cgroup}"
     );
     let out = read_host_devices(&h, "devs");
     assert_host_devices_refused(&out);
+    // The default container is refused the nodes themselves.
+    h.run("-a create -m test -c udevs -b").ok();
+    let out = read_host_devices(&h, "udevs");
+    assert!(
+        out.contains("mknod: /tmp/disk: Operation not permitted"),
+        "{out}"
+    );
+    assert!(!out.starts_with("made"), "{out}");
     h.run("-a kill -c devs").ok();
+    h.run("-a kill -c udevs").ok();
 }
 
 #[test]
@@ -272,7 +288,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
         .expect("write toml");
     }
     h.install_test();
-    h.run("-a create -m test -c devs2 -b").ok();
+    h.run("-a create -m test -c devs2 -b --userns off").ok();
     let pid = h.pid("devs2").expect("pid");
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
     assert!(
@@ -285,7 +301,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
     assert_host_devices_refused(&out);
     // The program sits on the parent group, attached once: a second
     // container (which finds it there) is bound all the same.
-    h.run("-a create -m test -c devs3 -b").ok();
+    h.run("-a create -m test -c devs3 -b --userns off").ok();
     assert_host_devices_refused(&read_host_devices(&h, "devs3"));
     h.run("-a kill -c devs3").ok();
     h.run("-a kill -c devs2").ok();
@@ -415,4 +431,382 @@ fn host_processes_cannot_be_signalled_from_inside() {
     let _ = victim.kill();
     let _ = victim.wait();
     h.run("-a kill -c sig -f").ok();
+}
+
+/// Runs a shell script inside `name`; stdout and stderr, whatever the exit.
+fn sh(h: &RuntimeHome, name: &str, script: &str) -> String {
+    let r = h.run_in(None, ["-a", "run", "-c", name, "--cmd", script]);
+    format!("{}--\n{}", r.stdout, r.stderr)
+}
+
+/// The three kinds of container the attacks run against: the default
+/// (unprivileged), `--userns off` (privileged, with the mount guard) and,
+/// where it says so, `--userns off --seccomp off`.
+const DEFAULT: &[&str] = &[];
+const PRIVILEGED: &[&str] = &["--userns", "off"];
+
+#[test]
+fn a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is() {
+    let Some(h) = RuntimeHome::with_test_image(
+        "a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is",
+    ) else {
+        return;
+    };
+    let made = h.run("-a create -m test -c plain");
+    assert_eq!(made.stderr, "", "no warning where the host can idmap");
+    h.run("-a create -m test -c priv --userns off").ok();
+    let info = h.run("-s info -c plain").ok().to_string();
+    assert!(info.contains("privileged: no\n"), "{info}");
+    assert!(info.contains("userns: uid "), "{info}");
+    let info = h.run("-s info -c priv").ok().to_string();
+    assert!(info.contains("privileged: yes"), "{info}");
+    assert!(info.contains("userns: -\n"), "{info}");
+    let json: serde_json::Value =
+        serde_json::from_str(h.run("-s containers --json").ok()).expect("json");
+    let kind = |name: &str| {
+        json.as_array()
+            .expect("array")
+            .iter()
+            .find(|c| c["container_id"] == name)
+            .map(|c| c["privileged"].clone())
+    };
+    assert_eq!(kind("plain"), Some(serde_json::Value::Bool(false)));
+    assert_eq!(kind("priv"), Some(serde_json::Value::Bool(true)));
+    let info: serde_json::Value =
+        serde_json::from_str(h.run("-s info -c plain --json").ok()).expect("json");
+    assert_eq!(info["privileged"], false);
+    // Root inside is not root outside: its processes run as its slot's
+    // first host uid.
+    h.run("-a boot -c plain").ok();
+    let pid = h.pid("plain").expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let uid: u32 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("Uid");
+    assert!(uid >= 65536, "init runs as host uid {uid}, not root");
+    let inside = h
+        .run_in(None, ["-a", "run", "-c", "plain", "--cmd", "id -u"])
+        .ok()
+        .to_string();
+    assert_eq!(inside, "0\n", "root inside");
+    // A config from before (no [security] userns) stays privileged.
+    let cfg = h.home.path().join("containers/priv/config.toml");
+    let text = std::fs::read_to_string(&cfg).expect("config");
+    assert!(!text.contains("[security.userns]"), "{text}");
+    h.run("-a kill -c plain").ok();
+}
+
+#[test]
+fn where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged() {
+    // A home on overlayfs, which takes no idmapped mounts: the probe says
+    // so for real, create warns in one line, `--userns on` is refused.
+    if !require_root("where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged") {
+        return;
+    }
+    let h = RuntimeHome::new();
+    let outside = tempfile::tempdir().expect("tempdir");
+    let (lower, upper, work) = (
+        outside.path().join("l"),
+        outside.path().join("u"),
+        outside.path().join("w"),
+    );
+    for d in [&lower, &upper, &work] {
+        std::fs::create_dir_all(d).expect("mkdir");
+    }
+    // The home's files become the overlay's lower layer.
+    std::fs::copy(
+        h.home.path().join("xdocker.toml"),
+        lower.join("xdocker.toml"),
+    )
+    .expect("copy toml");
+    let opts = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        upper.display(),
+        work.display()
+    );
+    nix::mount::mount(
+        Some("overlay"),
+        h.home.path(),
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(opts.as_str()),
+    )
+    .expect("mount overlay");
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+        }
+    }
+    let _unmount = Unmount(h.home.path().to_path_buf());
+    h.install_test();
+    let r = h.run("-a create -m test -c fallback");
+    assert_eq!(r.code, 0, "{r:?}");
+    let lines: Vec<&str> = r.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one warning line: {r:?}");
+    assert!(
+        lines[0].starts_with("xdocker: warning: container fallback is privileged"),
+        "{r:?}"
+    );
+    assert!(lines[0].contains("does not take idmapped mounts"), "{r:?}");
+    let info = h.run("-s info -c fallback").ok().to_string();
+    assert!(info.contains("privileged: yes"), "{info}");
+    // Asked for explicitly, it is an error, and nothing is made.
+    h.run("-a create -m test -c strict --userns on")
+        .fails(1, "does not take idmapped mounts");
+    assert!(!h.home.path().join("containers/strict").exists());
+    // `--userns off` is the explicit choice: no warning.
+    assert_eq!(h.run("-a create -m test -c chosen --userns off").stderr, "");
+    // The answer is kept for this boot of the host.
+    let probe = std::fs::read_to_string(h.home.path().join("userns-support")).expect("cache");
+    assert!(probe.contains("\nno "), "{probe}");
+    for c in ["fallback", "chosen"] {
+        h.run_in(None, ["-a", "destroy", "-c", c]).ok();
+    }
+    h.run("-a del_image -m test -f").ok();
+}
+
+#[test]
+fn proc_sys_and_sys_stay_read_only_whatever_root_inside_tries() {
+    // Host code execution class: undo the read-only /proc/sys or /sys
+    // (remount, unmount, a new procfs or sysfs, a bare bind of /proc) to
+    // reach kernel/core_pattern, kernel/modprobe, uevent_helper, sysrq.
+    // Nothing is written to any of them here: each attempt only reports
+    // whether the way in opened.
+    let Some(h) =
+        RuntimeHome::with_test_image("proc_sys_and_sys_stay_read_only_whatever_root_inside_tries")
+    else {
+        return;
+    };
+    let script = "mkdir -p /x /y /z; \
+        mount -o remount,rw /proc/sys && echo OPEN-remount-proc-sys; \
+        mount -o remount,bind,rw /proc/sys && echo OPEN-remount-bind-proc-sys; \
+        mount -o remount,rw /sys && echo OPEN-remount-sys; \
+        umount /proc/sys && echo OPEN-umount-proc-sys; \
+        umount -l /proc/sys && echo OPEN-umount-lazy-proc-sys; \
+        umount /sys && echo OPEN-umount-sys; \
+        mount -t proc proc /x && echo OPEN-new-procfs; \
+        mount -t sysfs sysfs /y && echo OPEN-new-sysfs; \
+        mount --bind /proc /z && echo OPEN-bare-bind-proc; \
+        grep -E ' /proc/sys | /sys ' /proc/self/mountinfo | grep -c ' ro,'; \
+        sh -c 'exec 3>>/proc/sys/kernel/core_pattern' && echo OPEN-writable-core-pattern; \
+        mount -t tmpfs t /x && echo tmpfs-mounted; echo end";
+    for (name, kind) in [("unpriv", DEFAULT), ("priv", PRIVILEGED)] {
+        let mut args = vec!["-a", "create", "-m", "test", "-c", name, "-b"];
+        args.extend_from_slice(kind);
+        h.run_in(None, args).ok();
+        let out = sh(&h, name, script);
+        assert!(!out.contains("OPEN-"), "{name}: {out}");
+        assert!(
+            out.starts_with("2\n"),
+            "{name}: both still read-only: {out}"
+        );
+        // What a system container needs still works where it is safe: an
+        // unprivileged root mounts a tmpfs of its own; a privileged one is
+        // refused every new file system (the mount guard).
+        assert_eq!(out.contains("tmpfs-mounted"), name == "unpriv", "{out}");
+        assert!(out.contains("end\n"), "{out}");
+        h.run_in(None, ["-a", "kill", "-c", name]).ok();
+    }
+}
+
+/// Puts the host's core_pattern back if a test changed it.
+struct CorePattern(String);
+
+impl CorePattern {
+    const PATH: &'static str = "/proc/sys/kernel/core_pattern";
+
+    fn save() -> Self {
+        Self(std::fs::read_to_string(Self::PATH).expect("core_pattern"))
+    }
+
+    fn changed(&self) -> bool {
+        std::fs::read_to_string(Self::PATH).ok().as_deref() != Some(self.0.as_str())
+    }
+}
+
+impl Drop for CorePattern {
+    fn drop(&mut self) {
+        if self.changed() {
+            let _ = std::fs::write(Self::PATH, self.0.trim_end());
+        }
+    }
+}
+
+#[test]
+fn a_core_pattern_written_through_a_new_procfs_never_runs_on_the_host() {
+    // The whole attack of the issue: a new procfs, `|script %p` into its
+    // kernel/core_pattern, a crash; the host kernel would run the script
+    // as host root. The marker file it would make must never appear.
+    let Some(h) = RuntimeHome::with_test_image(
+        "a_core_pattern_written_through_a_new_procfs_never_runs_on_the_host",
+    ) else {
+        return;
+    };
+    let saved = CorePattern::save();
+    let marker = h.home.scratch("pwn").join("pwned");
+    for (name, kind) in [("unpriv", DEFAULT), ("priv", PRIVILEGED)] {
+        let mut args = vec!["-a", "create", "-m", "test", "-c", name, "-b"];
+        args.extend_from_slice(kind);
+        h.run_in(None, args).ok();
+        let upper = h.home.path().join("containers").join(name).join("rwlayer");
+        let script = format!(
+            "printf '#!/bin/sh\\ntouch {marker}\\n' > /pwn.sh; chmod 755 /pwn.sh; \
+             mkdir -p /x; mount -t proc proc /x && echo OPEN-new-procfs; \
+             echo '|{upper}/pwn.sh %p' > /x/sys/kernel/core_pattern && echo OPEN-core-pattern; \
+             echo '|{upper}/pwn.sh %p' > /proc/sys/kernel/core_pattern && echo OPEN-proc-sys; \
+             ulimit -c unlimited; sh -c 'kill -SEGV $$'; echo crashed",
+            marker = marker.display(),
+            upper = upper.display()
+        );
+        let out = sh(&h, name, &script);
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let changed = saved.changed();
+        assert!(!changed, "{name}: the host's core_pattern changed: {out}");
+        assert!(!marker.exists(), "{name}: host ran the script: {out}");
+        assert!(!out.contains("OPEN-"), "{name}: {out}");
+        assert!(out.contains("crashed"), "{name}: {out}");
+        h.run_in(None, ["-a", "kill", "-c", name]).ok();
+    }
+}
+
+/// Inside `name`: mount the v1 devices hierarchy, allow loop-control in
+/// whatever group shows as its root, then try to open a node of it.
+fn lift_device_rules(h: &RuntimeHome, name: &str) -> String {
+    sh(
+        h,
+        name,
+        "mkdir -p /cg; if mount -t cgroup -o devices d /cg; then echo mounted; \
+         find /cg -mindepth 1 -type d | wc -l; \
+         echo 'c 10:237 rwm' > /cg/devices.allow && echo OPEN-allowed; fi; \
+         mknod /tmp/lc c 10 237; sh -c 'exec 3</tmp/lc' && echo OPEN-opened; echo end",
+    )
+}
+
+#[test]
+fn the_device_rules_cannot_be_lifted_from_inside_cgroup_v1() {
+    // The container's cgroup namespace was rooted at the home's shared
+    // devices group: mounting the hierarchy and writing devices.allow
+    // opened a device in every container of the home.
+    let Some(h) =
+        RuntimeHome::with_test_image("the_device_rules_cannot_be_lifted_from_inside_cgroup_v1")
+    else {
+        return;
+    };
+    let is_v1 = std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.contains("devices"));
+    assert!(is_v1, "this test needs the v1 devices hierarchy");
+    let kinds: [(&str, &[&str]); 3] = [
+        ("unpriv", DEFAULT),
+        ("priv", PRIVILEGED),
+        ("open", &["--userns", "off", "--seccomp", "off"]),
+    ];
+    for (name, kind) in kinds {
+        let mut args = vec!["-a", "create", "-m", "test", "-c", name, "-b"];
+        args.extend_from_slice(kind);
+        h.run_in(None, args).ok();
+    }
+    h.run("-a create -m test -c second -b --userns off").ok();
+    for (name, _) in kinds {
+        let out = lift_device_rules(&h, name);
+        assert!(!out.contains("OPEN-"), "{name}: {out}");
+        assert!(out.contains("end\n"), "{name}: {out}");
+        // The mount guard refuses the mount; without it (and for the
+        // unprivileged root, in the cgroup namespace it owns) the mount
+        // shows the container's own group: no other container's group
+        // below it, and rules it cannot exceed.
+        match name {
+            "priv" => assert!(!out.contains("mounted"), "{out}"),
+            "open" => assert!(out.starts_with("mounted\n0\n"), "{out}"),
+            _ => assert!(
+                !out.contains("mounted") || out.starts_with("mounted\n0\n"),
+                "{out}"
+            ),
+        }
+        let again = sh(
+            &h,
+            "second",
+            "mknod /tmp/lc c 10 237; sh -c 'exec 3</tmp/lc' && echo OPEN",
+        );
+        assert!(!again.contains("OPEN"), "after {name}: {again}");
+    }
+    let pid = h.pid("open").expect("pid");
+    let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("cgroup");
+    assert!(
+        cgroup
+            .lines()
+            .any(|l| l.ends_with(&format!(":devices:/{}/open", h.cgroup_parent))),
+        "own devices group: {cgroup}"
+    );
+    for c in ["unpriv", "priv", "open", "second"] {
+        h.run_in(None, ["-a", "kill", "-c", c]).ok();
+    }
+    assert!(h.cgroup_dirs().iter().all(|d| !d.join("open").exists()));
+}
+
+/// Host interfaces named `name`.
+fn host_link_exists(name: &str) -> bool {
+    Path::new("/sys/class/net").join(name).exists()
+}
+
+/// Removes a host interface a test made, if it is there.
+struct HostLink(String);
+
+impl Drop for HostLink {
+    fn drop(&mut self) {
+        if host_link_exists(&self.0) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+        }
+    }
+}
+
+#[test]
+fn a_host_network_container_cannot_rewire_the_host() {
+    // `ip link add … type bridge` inside a HOST-network container made it
+    // on the host. Unprivileged: the host's network namespace is not its
+    // own. Privileged: net_admin and net_raw are dropped, as Docker does,
+    // unless `--cap-add` gives them back (and then it works: the docs say
+    // what that means).
+    let Some(h) = RuntimeHome::with_test_image("a_host_network_container_cannot_rewire_the_host")
+    else {
+        return;
+    };
+    let link = format!("xdt{}", std::process::id() % 100_000_000);
+    let _cleanup = HostLink(link.clone());
+    let add = format!("ip link add {link} type bridge && echo added; echo end");
+    let kinds: [(&str, &[&str]); 3] = [
+        ("unpriv", DEFAULT),
+        ("priv", PRIVILEGED),
+        (
+            "netadmin",
+            &["--userns", "off", "--cap-add", "net_admin,net_raw"],
+        ),
+    ];
+    for (name, kind) in kinds {
+        let mut args = vec![
+            "-a", "create", "-m", "test", "-c", name, "-b", "--net", "HOST",
+        ];
+        args.extend_from_slice(kind);
+        h.run_in(None, args).ok();
+        let out = sh(&h, name, &add);
+        assert!(out.contains("end\n"), "{name}: {out}");
+        let given_back = name == "netadmin";
+        assert_eq!(out.contains("added"), given_back, "{name}: {out}");
+        assert_eq!(host_link_exists(&link), given_back, "{name}: {out}");
+        if given_back {
+            Command::new("ip")
+                .args(["link", "del", &link])
+                .status()
+                .expect("ip");
+        }
+        h.run_in(None, ["-a", "kill", "-c", name]).ok();
+    }
+    let info = h.run("-s info -c priv").ok().to_string();
+    assert!(info.contains("privileged: yes"), "{info}");
 }

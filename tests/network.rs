@@ -245,13 +245,13 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     // peer has a user namespace (its root configures a network namespace
     // that namespace owns).
     let eth = h.net.client_veth.clone().expect("client veth");
-    h.rt.set_userns_range("1700000:65536");
+    // Both are unprivileged (the default), web in the first slot.
+    h.rt.set_userns_range("1700000:131072");
     h.run(&format!(
         "-a create -m test -c web --net BRIDGE --host webhost --host-eth {eth} --port-mapping {port}:80,{uport}:5353/udp"
     ))
     .ok();
-    h.run("-a create -m test -c peer --net BRIDGE --userns on")
-        .ok();
+    h.run("-a create -m test -c peer --net BRIDGE").ok();
     let rows = h.run("-s containers").ok().to_string();
     assert!(
         rows.contains(&format!("{p}.2")) && rows.contains(&format!("{p}.3")),
@@ -323,7 +323,7 @@ fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     );
     let peer_pid = h.rt.pid("peer").expect("peer pid");
     let status = std::fs::read_to_string(format!("/proc/{peer_pid}/status")).expect("status");
-    assert!(status.contains("\nUid:\t1700000\t"), "{status}");
+    assert!(status.contains("\nUid:\t1765536\t"), "{status}");
 
     // UDP map: a datagram from the client host arrives at the container's
     // port, received in the container's network namespace (its busybox

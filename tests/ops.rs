@@ -313,7 +313,10 @@ fn shipped_config_templates_instantiate_to_valid_files() {
         motd.starts_with("web front end on web1 - production (eu-west)\n"),
         "{motd}"
     );
-    // The real sshd accepts the instantiated config.
+    // The real sshd accepts the instantiated config. It wants its
+    // privilege separation directory, which only a started sshd service
+    // makes (systemd's tmpfiles): made here as the service would.
+    std::fs::create_dir_all("/run/sshd").expect("mkdir /run/sshd");
     let check = std::process::Command::new("/usr/sbin/sshd")
         .arg("-t")
         .arg("-f")

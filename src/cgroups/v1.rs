@@ -110,35 +110,22 @@ impl V1 {
             .collect()
     }
 
-    /// The devices controller when it has a mount point of its own: it
-    /// keeps no per-container state, so every container joins the parent
-    /// group, which carries the rules (no mkdir and rmdir per boot).
-    fn shared_devices(&self) -> Option<&Controller> {
-        let d = self.controller("devices")?;
-        let alone = !self
-            .controllers
-            .iter()
-            .any(|c| c.name != "devices" && c.mount == d.mount);
-        alone.then_some(d)
-    }
-
-    /// The directories of `parent/name`, one per mount point (the devices
-    /// controller's parent group stands for all containers).
+    /// The directories of `parent/name`, one per mount point. The devices
+    /// controller too has a group per container: its cgroup namespace is
+    /// rooted there, so root inside that mounts the devices hierarchy sees
+    /// its own group, never the parent whose rules bind every container
+    /// (a new group starts with the parent's rules and can never exceed
+    /// them).
     fn dirs(&self, name: &str) -> Vec<PathBuf> {
-        let shared = self.shared_devices().map(|d| d.mount.clone());
         self.distinct()
             .into_iter()
-            .filter(|c| Some(&c.mount) != shared.as_ref())
             .map(|c| self.group_dir(c, name))
             .collect()
     }
 
-    /// Where a container's processes go: its groups, and the devices
-    /// controller's parent group.
+    /// Where a container's processes go: its groups.
     fn join_dirs(&self, name: &str) -> Vec<PathBuf> {
-        let mut dirs = self.dirs(name);
-        dirs.extend(self.shared_devices().map(|d| self.parent_dir(d)));
-        dirs
+        self.dirs(name)
     }
 
     fn existing_dirs(&self, name: &str) -> Vec<PathBuf> {
@@ -183,7 +170,8 @@ impl V1 {
 
         if let Some(c) = self.controller("devices") {
             // The rules go on the parent, once: a new v1 group starts with
-            // its parent's device list, so no boot pays for ~15 writes.
+            // its parent's device list, so no boot pays for ~15 writes,
+            // and no group below can ever allow more.
             let parent = self.parent_dir(c);
             let list = read_optional(&parent.join("devices.list"))?.unwrap_or_default();
             if list.is_empty() || list.lines().any(|l| l == "a *:* rwm") {
@@ -467,8 +455,9 @@ mod tests {
         assert_eq!(content(p.join("devices/xd/devices.deny")), "a");
         let last = super::devices::DEFAULT.last().expect("rules").v1_line();
         assert_eq!(content(p.join("devices/xd/devices.allow")), last);
-        // No group of its own: containers join the parent.
-        assert!(!p.join("devices/xd/web").exists());
+        // A group of its own below the rules: its cgroup namespace is
+        // rooted there, never at the parent every container shares.
+        assert!(p.join("devices/xd/web").is_dir());
         // Once the parent lists the rules, nothing is written again.
         fs::write(p.join("devices/xd/devices.list"), "c 1:3 rwm\n").unwrap();
         fs::write(p.join("devices/xd/devices.deny"), "").unwrap();
@@ -665,10 +654,8 @@ mod tests {
         cg.create("web", &Limits::default()).unwrap();
         cg.add_pid("web", 4242).unwrap();
         for c in ALL {
-            // devices: the parent group, shared by all containers
-            let group = if c == "devices" { "xd" } else { "xd/web" };
             assert_eq!(
-                content(r.path().join(c).join(group).join("cgroup.procs")),
+                content(r.path().join(c).join("xd/web/cgroup.procs")),
                 "4242"
             );
         }

@@ -16,6 +16,8 @@ struct Row {
     netns: String,
     vip: String,
     status: String,
+    /// True without a user namespace: root inside is root on the host.
+    privileged: bool,
     pid: Option<i32>,
     exit_code: Option<i32>,
 }
@@ -42,6 +44,7 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
                 .map(|v| v.to_string())
                 .unwrap_or_else(|| "-".into()),
             status: status.label(),
+            privileged: config.security.userns.is_none(),
             pid: match status {
                 Status::Running { pid } => Some(pid),
                 Status::Stopped => None,

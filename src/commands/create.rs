@@ -80,9 +80,13 @@ fn security_from(args: &Args) -> Result<SecurityConfig> {
 }
 
 /// The config `create` (and `to_container`) store for `name`. A BRIDGE
-/// container gets its VIP checked or chosen, a `--userns` one its slot of
-/// host ids; the returned locks must be held until the config is saved,
-/// so that no other container takes the same address or ids meanwhile.
+/// container gets its VIP checked or chosen; every container but a
+/// `--userns off` one gets its slot of host ids (unprivileged by default,
+/// as Incus makes them: where the kernel or the home's file systems cannot
+/// idmap, the container is privileged, with a warning, unless `--userns
+/// on` asked for it). The returned locks must be held until the config is
+/// saved, so that no other container takes the same address or ids
+/// meanwhile.
 pub fn config_from(
     ctx: &Ctx,
     args: &Args,
@@ -110,9 +114,23 @@ pub fn config_from(
         _ => None,
     };
     let mut security = security_from(args)?;
-    if args.userns == Some(true) {
-        locks.push(ctx.runtime.id_slots_lock()?);
-        security.userns = Some(ctx.runtime.choose_userns_ids(name)?);
+    if args.userns != Some(false) {
+        let lock = ctx.runtime.id_slots_lock()?;
+        match ctx.runtime.choose_unprivileged(name) {
+            Ok(ids) => {
+                security.userns = Some(ids);
+                locks.push(lock);
+            }
+            // Unprivileged by default, where the host allows it.
+            Err(e) if args.userns.is_none() => crate::logging::warn_user(&format!(
+                "container {name} is privileged (root inside is root on the host, for \
+                 trusted workloads only): no user namespace: {}; --userns off makes this \
+                 the explicit choice",
+                e.to_string()
+                    .trim_start_matches(&format!("container {name}: --userns: "))
+            )),
+            Err(e) => return Err(e.into()),
+        }
     }
     let config = ContainerConfig {
         name: name.to_string(),

@@ -17,6 +17,8 @@ use crate::names::Name;
 struct Info {
     container_id: String,
     status: String,
+    /// True without a user namespace: root inside is root on the host.
+    privileged: bool,
     config: ContainerConfig,
     /// Named network namespace (CUSTOM, BRIDGE).
     netns: Option<String>,
@@ -47,6 +49,7 @@ fn gather(ctx: &Ctx, name: &Name) -> Result<Info> {
     let mut info = Info {
         container_id: name.to_string(),
         status: status.label(),
+        privileged: config.security.userns.is_none(),
         netns,
         pid: None,
         booted_at: None,
@@ -142,6 +145,15 @@ fn text(info: &Info) -> String {
         ),
         ("cap_add", list(&c.security.cap_add)),
         ("cap_drop", list(&c.security.cap_drop)),
+        (
+            "privileged",
+            if info.privileged {
+                "yes (root inside is root on the host)"
+            } else {
+                "no"
+            }
+            .to_string(),
+        ),
         (
             "userns",
             or_dash(

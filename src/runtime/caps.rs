@@ -25,6 +25,13 @@ pub const DROPPED: &[(&str, u32)] = &[
     ("bpf", 39),
 ];
 
+/// Also dropped from a privileged container on the host's network (as
+/// Docker drops them): with them, root inside would rewire the host's
+/// interfaces, routes and firewall, and sniff its traffic. `--cap-add`
+/// gives them back. A container with a user namespace keeps them: they
+/// act only in namespaces it owns, never on the host's network.
+pub const DROPPED_ON_HOST_NETWORK: &[(&str, u32)] = &[("net_admin", 12), ("net_raw", 13)];
+
 /// Every capability the kernel defines (linux/capability.h), by name.
 pub const ALL: &[(&str, u32)] = &[
     ("chown", 0),
@@ -78,13 +85,17 @@ pub fn canonical(name: &str) -> Option<&'static str> {
     ALL.iter().find(|(n, _)| *n == bare).map(|(n, _)| *n)
 }
 
-/// The capabilities a container loses: [`DROPPED`] without `add`, plus
-/// `drop` (names as [`canonical`] returns them), in number order.
-pub fn drop_set(add: &[String], drop: &[String]) -> Vec<u32> {
+/// The capabilities a container loses: [`DROPPED`] (and, with
+/// `privileged_on_host_network`, [`DROPPED_ON_HOST_NETWORK`]) without
+/// `add`, plus `drop` (names as [`canonical`] returns them), in number
+/// order.
+pub fn drop_set(add: &[String], drop: &[String], privileged_on_host_network: bool) -> Vec<u32> {
     let mut out: Vec<u32> = ALL
         .iter()
         .filter(|(name, _)| {
-            let by_default = DROPPED.iter().any(|(n, _)| n == name);
+            let host_network = privileged_on_host_network
+                && DROPPED_ON_HOST_NETWORK.iter().any(|(n, _)| n == name);
+            let by_default = host_network || DROPPED.iter().any(|(n, _)| n == name);
             let added = add.iter().any(|a| a == name);
             let dropped = drop.iter().any(|d| d == name);
             dropped || (by_default && !added)
@@ -175,9 +186,18 @@ mod tests {
         for (name, cap) in DROPPED {
             assert_eq!(ALL.iter().find(|(n, _)| n == name).map(|c| c.1), Some(*cap));
         }
-        let default = drop_set(&[], &[]);
+        let default = drop_set(&[], &[], false);
         assert_eq!(default.len(), DROPPED.len());
-        let custom = drop_set(&["sys_time".into()], &["net_raw".into(), "mknod".into()]);
+        let host = drop_set(&[], &[], true);
+        assert_eq!(host.len(), DROPPED.len() + 2);
+        assert!(host.contains(&12) && host.contains(&13), "{host:?}");
+        let given_back = drop_set(&["net_admin".into()], &[], true);
+        assert!(!given_back.contains(&12) && given_back.contains(&13));
+        let custom = drop_set(
+            &["sys_time".into()],
+            &["net_raw".into(), "mknod".into()],
+            false,
+        );
         assert!(!custom.contains(&25), "sys_time added back");
         assert!(custom.contains(&13) && custom.contains(&27), "{custom:?}");
         assert!(custom.contains(&16), "sys_module still dropped");

@@ -10,6 +10,7 @@ pub mod netns;
 pub mod rootfs;
 pub mod seccomp;
 pub mod spawn;
+pub mod unprivileged;
 pub mod userns;
 
 use std::ffi::CString;
@@ -610,8 +611,15 @@ impl Runtime {
         };
         // Made here, so that the child only hands them to the kernel.
         let confinement = Confinement {
-            drop_caps: caps::drop_set(&config.security.cap_add, &config.security.cap_drop),
-            seccomp: config.security.seccomp.then(seccomp::program),
+            drop_caps: caps::drop_set(
+                &config.security.cap_add,
+                &config.security.cap_drop,
+                config.security.userns.is_none() && config.net == Net::Host,
+            ),
+            seccomp: config
+                .security
+                .seccomp
+                .then(|| seccomp::program(config.security.userns.is_none())),
             userns: holder.as_ref(),
         };
         let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;

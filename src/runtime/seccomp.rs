@@ -4,16 +4,30 @@
 //! at build time by build.rs with libseccomp; boot only hands the bytes to
 //! the kernel, just before xdockerinit runs, so it binds every process of
 //! the container. No `no_new_privs`: setuid programs (su, sudo) keep working.
+//!
+//! Privileged containers (`--userns off`) get the mount guard on top
+//! ([`MOUNT_GUARD`]): no remount, move, bare bind, unmount or new file
+//! system, so that the read-only /proc/sys and /sys stay read-only and no
+//! new procfs, sysfs or cgroupfs reaches the host's kernel. A container
+//! with a user namespace needs none of it: the kernel locks its mounts and
+//! refuses it those file systems.
 
 /// The refused system calls and why (the list build.rs compiled).
 pub const DENIED: &[(&str, &str)] = include!("seccomp_denied.in");
 
-/// The compiled filter: `struct sock_filter` records in native byte order.
-static COMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_default.bpf"));
+/// The mount guard of privileged containers: (system call, mask of
+/// mount(2)'s flags, the value that refuses, why); mask 0 refuses always.
+pub const MOUNT_GUARD: &[(&str, u64, u64, &str)] = include!("seccomp_mount_guard.in");
 
-/// The filter as the kernel takes it.
-pub fn program() -> Vec<libc::sock_filter> {
-    COMPILED
+/// The compiled filters: `struct sock_filter` records in native byte order.
+static DEFAULT: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_default.bpf"));
+static PRIVILEGED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/seccomp_privileged.bpf"));
+
+/// The filter as the kernel takes it: the default, with the mount guard
+/// for a privileged container.
+pub fn program(privileged: bool) -> Vec<libc::sock_filter> {
+    let compiled = if privileged { PRIVILEGED } else { DEFAULT };
+    compiled
         .chunks_exact(8)
         .map(|r| libc::sock_filter {
             code: u16::from_ne_bytes([r[0], r[1]]),
@@ -67,8 +81,13 @@ mod tests {
     const EPERM: u32 = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
 
     /// Runs the classic BPF program on one `struct seccomp_data` (the
-    /// subset of instructions libseccomp emits for a deny list).
+    /// subset of instructions libseccomp emits for a deny list and for
+    /// masked argument checks).
     fn run(prog: &[libc::sock_filter], arch: u32, nr: u32) -> u32 {
+        run_args(prog, arch, nr, &[0; 6])
+    }
+
+    fn run_args(prog: &[libc::sock_filter], arch: u32, nr: u32, args: &[u64; 6]) -> u32 {
         let (mut a, mut pc) = (0u32, 0usize);
         loop {
             let i = prog[pc];
@@ -79,6 +98,14 @@ mod tests {
                     a = match i.k {
                         0 => nr,
                         4 => arch,
+                        k @ 16..=63 => {
+                            let arg = args[(k as usize - 16) / 8];
+                            if k % 8 == 0 {
+                                arg as u32
+                            } else {
+                                (arg >> 32) as u32
+                            }
+                        }
                         _ => 0,
                     }
                 }
@@ -101,7 +128,7 @@ mod tests {
 
     #[test]
     fn the_compiled_filter_refuses_the_list_on_both_abis_and_allows_the_rest() {
-        let prog = program();
+        let prog = program(false);
         assert!(
             !prog.is_empty() && prog.len() < 512,
             "{} instructions",
@@ -148,6 +175,66 @@ mod tests {
         assert_eq!(run(&prog, X86_64, 0x4000_0000 + 250), EPERM);
         // An ABI the filter does not know (aarch64) is never let through.
         assert_ne!(run(&prog, 0xc000_00b7, libc::SYS_read as u32), ALLOW);
+    }
+
+    #[test]
+    fn the_privileged_filter_adds_the_mount_guard_by_flags() {
+        let default = program(false);
+        let prog = program(true);
+        let mount = |flags: u64| {
+            let args = [0, 0, 0, flags, 0, 0];
+            (
+                run_args(&prog, X86_64, libc::SYS_mount as u32, &args),
+                run_args(&default, X86_64, libc::SYS_mount as u32, &args),
+            )
+        };
+        let ms = u64::from;
+        // Refused to a privileged container, allowed to the others.
+        for (flags, what) in [
+            (
+                ms(libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY),
+                "remount",
+            ),
+            (ms(libc::MS_REMOUNT), "remount"),
+            (0, "new procfs"),
+            (ms(libc::MS_NOSUID | libc::MS_NODEV), "new sysfs"),
+            (0xc0ed_0000, "new file system, MS_MGC_VAL"),
+            (ms(libc::MS_BIND), "bare bind"),
+            (ms(libc::MS_MOVE), "move"),
+        ] {
+            assert_eq!(mount(flags), (EPERM, ALLOW), "{what}: {flags:#x}");
+        }
+        // Recursive binds and propagation changes stay allowed.
+        for flags in [
+            ms(libc::MS_BIND | libc::MS_REC),
+            ms(libc::MS_REC | libc::MS_PRIVATE),
+            ms(libc::MS_SLAVE),
+            0xc0ed_0000 | ms(libc::MS_SHARED),
+        ] {
+            assert_eq!(mount(flags), (ALLOW, ALLOW), "{flags:#x}");
+        }
+        for nr in [
+            libc::SYS_umount2,
+            libc::SYS_fsopen,
+            libc::SYS_fspick,
+            libc::SYS_fsmount,
+            libc::SYS_open_tree,
+            libc::SYS_move_mount,
+            libc::SYS_mount_setattr,
+        ] {
+            assert_eq!(run(&prog, X86_64, nr as u32), EPERM, "syscall {nr}");
+            assert_eq!(run(&default, X86_64, nr as u32), ALLOW, "syscall {nr}");
+        }
+        // The default list holds in both.
+        assert_eq!(run(&prog, X86_64, libc::SYS_keyctl as u32), EPERM);
+        assert_eq!(run(&prog, X86_64, libc::SYS_read as u32), ALLOW);
+        // i386: umount is 22, mount 21 (remount refused there too).
+        assert_eq!(run(&prog, I386, 22), EPERM);
+        let remount = [0, 0, 0, ms(libc::MS_REMOUNT), 0, 0];
+        assert_eq!(run_args(&prog, I386, 21, &remount), EPERM);
+        for (i, (name, _, _, why)) in MOUNT_GUARD.iter().enumerate() {
+            assert!(!why.is_empty(), "{name} #{i}");
+        }
     }
 
     #[test]

@@ -25,7 +25,8 @@
 # Environment: XDOCKER (default: target/release/xdocker, built if missing),
 # XDOCKER_INIT (default: the static release init, built if missing),
 # MIRROR (default http://deb.debian.org/debian), KEEP=1 keeps the work dir,
-# USERNS=1 runs the build and service containers with `--userns on`.
+# The containers are unprivileged (the default: root inside is an
+# unprivileged host id, checked); PRIVILEGED=1 runs them with `--userns off`.
 # Everything lives in a temp dir with its own bridge, subnet and nftables
 # table; all of it (containers, bridge, table, sshd) is removed at the end.
 
@@ -68,9 +69,8 @@ nft_table = "$table"
 parent = "xdocker-e2e-$tag"
 EOF
 userns=()
-if [ "${USERNS:-0}" = 1 ]; then
-    printf '[userns]\nrange = "4000000:131072"\n' >>"$H/xdocker.toml"
-    userns=(--userns on)
+if [ "${PRIVILEGED:-0}" = 1 ]; then
+    userns=(--userns off)
 fi
 # shellcheck source=../../scripts/tests/private_sshd.sh
 . "$top/scripts/tests/private_sshd.sh"
@@ -149,9 +149,9 @@ service() {
     x -a create -m sshd:1.0 -c svc --host svc-e2e --net BRIDGE --port-mapping "$PORT:22" "${userns[@]}" -b >/dev/null ||
         die "create svc"
     x -s containers
-    if [ ${#userns[@]} -gt 0 ]; then
-        x -a run -c svc --cmd 'cat /proc/self/uid_map' | awk '{ exit !($1 == 0 && $2 >= 4000000) }' ||
-            die "svc: root inside is not an unprivileged host id"
+    if [ ${#userns[@]} -eq 0 ]; then
+        x -a run -c svc --cmd 'cat /proc/self/uid_map' | awk '{ exit !($1 == 0 && $2 >= 65536) }' ||
+            die "svc: root inside is not an unprivileged host id (the default)"
     fi
     step "5. rplfile sshd_config from the template; authorized key by putfile"
     x -a putfile -c svc --src-file "$top/templates/sshd_config.tpl" --dst-file /etc/ssh/sshd_config.tpl >/dev/null ||
