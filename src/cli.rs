@@ -114,10 +114,16 @@ impl FromStr for CapList {
     }
 }
 
-/// `--pids-limit N`, at least 1.
+/// The largest `pids.max` the kernel takes (PID_MAX_LIMIT, 4194304).
+pub const PIDS_LIMIT_MAX: u64 = 1 << 22;
+
+/// `--pids-limit N`, 1 to [`PIDS_LIMIT_MAX`].
 fn parse_pids_limit(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
-        Ok(n) if n >= 1 => Ok(n),
+        Ok(n) if (1..=PIDS_LIMIT_MAX).contains(&n) => Ok(n),
+        _ if s.parse::<u64>().is_ok_and(|n| n > PIDS_LIMIT_MAX) => Err(format!(
+            "'{s}' is more processes than the kernel allows ({PIDS_LIMIT_MAX})"
+        )),
         _ => Err(format!("'{s}' is not a process count of 1 or more")),
     }
 }
@@ -254,7 +260,12 @@ impl FromStr for CpuQuota {
     }
 }
 
-/// `--mem-limit N|NK|NM|NG` in bytes.
+/// The largest memory limit the kernel takes: PAGE_COUNTER_MAX pages
+/// (`LONG_MAX` bytes rounded down to a 4 KiB page), what both
+/// `memory.limit_in_bytes` and `memory.max` read back as "no limit".
+pub const MEM_LIMIT_MAX: u64 = 0x7fff_ffff_ffff_f000;
+
+/// `--mem-limit N|NK|NM|NG|NT|NP` in bytes, 1M to [`MEM_LIMIT_MAX`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MemLimit(pub u64);
 
@@ -272,12 +283,19 @@ impl FromStr for MemLimit {
             "K" | "KB" => 1 << 10,
             "M" | "MB" => 1 << 20,
             "G" | "GB" => 1 << 30,
+            "T" | "TB" => 1 << 40,
+            "P" | "PB" => 1 << 50,
             _ => return Err(bad()),
         };
         match n.checked_mul(mult) {
+            Some(b) if b > MEM_LIMIT_MAX => Err(format!(
+                "memory limit '{s}' is more than the kernel takes (8E)"
+            )),
             Some(b) if b >= 1 << 20 => Ok(Self(b)),
             Some(_) => Err(format!("memory limit '{s}' is below 1M")),
-            None => Err(bad()),
+            None => Err(format!(
+                "memory limit '{s}' is more than the kernel takes (8E)"
+            )),
         }
     }
 }
@@ -713,10 +731,9 @@ impl Request {
             Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
                 return Ok(Self::Help(help_text()))
             }
-            Err(e) => return Err(UsageError(first_line(&e.to_string()))),
+            Err(e) => return Err(UsageError(clap_message(&e))),
         };
-        let args =
-            Args::from_arg_matches(&matches).map_err(|e| UsageError(first_line(&e.to_string())))?;
+        let args = Args::from_arg_matches(&matches).map_err(|e| UsageError(clap_message(&e)))?;
         let given: Vec<&str> = matches
             .ids()
             .map(|id| id.as_str())
@@ -808,6 +825,40 @@ impl Request {
 }
 
 /// clap's first message line, without its `error: ` prefix.
+/// Control characters (a newline, an escape) as Rust escapes them (`\n`,
+/// `\u{1b}`), so that a value quoted in a message can neither cut the
+/// error line nor drive the terminal.
+pub fn escape_controls(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
+
+/// clap's error as one line, the offending value escaped wherever it is
+/// quoted (by clap, and by the value parser's reason).
+fn clap_message(e: &clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let text = e.to_string();
+    let Some(ContextValue::String(v)) = e.get(ContextKind::InvalidValue) else {
+        return first_line(&text);
+    };
+    if !v.chars().any(char::is_control) {
+        return first_line(&text);
+    }
+    // The value escaped, then the message up to clap's blank line, with
+    // whatever else it quotes of the value (a bad character) escaped too.
+    let text = text.replace(v.as_str(), &escape_controls(v));
+    let message = text.split("\n\n").next().unwrap_or_default();
+    first_line(&escape_controls(message))
+}
+
 fn first_line(message: &str) -> String {
     let line = message.lines().next().unwrap_or("invalid command line");
     line.strip_prefix("error: ").unwrap_or(line).to_string()
@@ -816,6 +867,29 @@ fn first_line(message: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn control_characters_in_a_value_never_cut_the_error_line() {
+        let argv = [
+            "xdocker",
+            "-a",
+            "create",
+            "-m",
+            "test",
+            "-c",
+            "a\nb\u{1b}[31m",
+        ];
+        let Err(UsageError(line)) = Request::from_args(argv) else {
+            panic!("accepted");
+        };
+        assert!(!line.chars().any(char::is_control), "{line:?}");
+        // (clap drops the escape sequence itself from its message.)
+        assert!(line.contains("'a\\nb"), "{line}");
+        assert!(
+            line.contains("only letters, digits"),
+            "the reason stays: {line}"
+        );
+    }
 
     fn parse(line: &str) -> Result<Request, UsageError> {
         let mut argv = vec!["xdocker".to_string()];
@@ -935,6 +1009,24 @@ mod tests {
         );
         assert_eq!("512M".parse::<MemLimit>(), Ok(MemLimit(512 << 20)));
         assert_eq!("2g".parse::<MemLimit>(), Ok(MemLimit(2 << 30)));
+        // Sizes up to the largest the kernel takes, in any unit.
+        assert_eq!("1T".parse::<MemLimit>(), Ok(MemLimit(1 << 40)));
+        assert_eq!(
+            "99999999G".parse::<MemLimit>(),
+            Ok(MemLimit(99_999_999 << 30))
+        );
+        assert_eq!("8191P".parse::<MemLimit>(), Ok(MemLimit(8191 << 50)));
+        for big in ["8192P", "9999999999999G", "99999999999999999999"] {
+            let e = big.parse::<MemLimit>().expect_err(big);
+            assert!(e.contains("more than the kernel takes"), "{e}");
+        }
+        assert_eq!(parse_pids_limit("4194304"), Ok(4_194_304));
+        let e = parse_pids_limit("99999999999").expect_err("too many");
+        assert!(
+            e.contains("more processes than the kernel allows (4194304)"),
+            "{e}"
+        );
+        assert!(parse_pids_limit("0").is_err());
         assert_eq!("25%".parse::<CpuQuota>(), Ok(CpuQuota(25)));
         let r: SshRepo = "ops@repo.example:2222/srv/images".parse().expect("repo");
         assert_eq!((r.port, r.dir.as_deref()), (2222, Some("/srv/images")));

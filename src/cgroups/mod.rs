@@ -386,6 +386,17 @@ pub(crate) fn format_cpu_list(cpus: &[u32]) -> String {
     parts.join(",")
 }
 
+/// Where the kernel lists the CPUs that are online.
+pub const ONLINE_CPUS: &str = "/sys/devices/system/cpu/online";
+
+/// Checks that every requested CPU is online on this host (at create, so
+/// that a list that cannot work is refused before it is stored).
+pub fn check_online_cpus(cpus: &[u32]) -> Result<(), CgroupError> {
+    let path = Path::new(ONLINE_CPUS);
+    let online = read_value(path)?;
+    check_cpus(cpus, path, &online)
+}
+
 /// Checks that every requested CPU is in `available` (read from `path`).
 pub(crate) fn check_cpus(cpus: &[u32], path: &Path, available: &str) -> Result<(), CgroupError> {
     let set = parse_cpu_list(available).ok_or_else(|| CgroupError::Parse {

@@ -15,8 +15,14 @@ use crate::runtime::StopMode;
 fn flagged(ctx: &Ctx) -> Result<Vec<Name>> {
     let mut found = Vec::new();
     for name in ctx.runtime.containers.names()? {
-        if let Some(order) = ctx.runtime.containers.config(&name)?.autostart {
-            found.push((order, name));
+        match ctx.runtime.containers.config(&name) {
+            Ok(config) => {
+                if let Some(order) = config.autostart {
+                    found.push((order, name));
+                }
+            }
+            // A broken container never stops the others from starting.
+            Err(e) => crate::logging::warn(&format!("autostart: skipped: {e}")),
         }
     }
     found.sort();

@@ -40,7 +40,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     {
         let _lock = ctx.runtime.containers.lock(name)?;
         let mut config = ctx.runtime.containers.config(name)?;
-        config.limits = limits_from(args, config.limits.clone());
+        config.limits = limits_from(args, config.limits.clone())?;
         ctx.runtime.containers.save_config(&config)?;
     }
     if args.tty {

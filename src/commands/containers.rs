@@ -20,14 +20,24 @@ struct Row {
     privileged: bool,
     pid: Option<i32>,
     exit_code: Option<i32>,
+    /// Why the container's config cannot be read; null when it can.
+    broken: Option<String>,
 }
 
 pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     let rt = &ctx.runtime;
     let mut rows = Vec::new();
     for name in rt.containers.names()? {
-        let config = rt.containers.config(&name)?;
         let status = rt.status(&name)?;
+        let config = match rt.containers.config(&name) {
+            Ok(c) => c,
+            // One bad entry never hides the others: listed as BROKEN (the
+            // reason in --json), destroy removes it.
+            Err(e) => {
+                rows.push(broken_row(&name, status, e.to_string()));
+                continue;
+            }
+        };
         let net = format!("{:?}", config.net).to_uppercase();
         let netns = match config.net {
             crate::cli::Net::Host => "-".to_string(),
@@ -53,6 +63,7 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
                 Status::Running { .. } => None,
                 Status::Stopped => rt.exit_code(&name),
             },
+            broken: None,
         });
     }
     if json {
@@ -84,6 +95,31 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
         ],
         &cells,
     )))
+}
+
+/// The row of a container whose config cannot be read: what runs is still
+/// the kernel's to say (status BROKEN, with its pid if it runs).
+fn broken_row(name: &crate::names::Name, status: Status, reason: String) -> Row {
+    let dash = || "-".to_string();
+    Row {
+        container_id: name.to_string(),
+        image: dash(),
+        hostname: dash(),
+        net: dash(),
+        netns: dash(),
+        vip: dash(),
+        status: match status {
+            Status::Running { pid } => format!("BROKEN({pid})"),
+            Status::Stopped => "BROKEN".to_string(),
+        },
+        privileged: false,
+        pid: match status {
+            Status::Running { pid } => Some(pid),
+            Status::Stopped => None,
+        },
+        exit_code: None,
+        broken: Some(reason),
+    }
 }
 
 pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {

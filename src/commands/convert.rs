@@ -1,17 +1,13 @@
-//! `-a to_image` and `-a to_container` (SPEC §5): layers are moved, never
-//! copied, so nothing is lost (dotfiles, xattrs, overlay whiteouts, hard
-//! links), and each conversion appears with one rename or not at all.
+//! `-a to_image` and `-a to_container` (SPEC §5): the checks; the move
+//! itself, safe against a kill at any point, is [`crate::conversion`].
 
 use anyhow::{bail, Result};
 
 use super::create::{config_from, resolve_stack};
 use super::{Ctx, Output};
 use crate::cli::Args;
-use crate::container::store::RWLAYER;
 use crate::container::Status;
-use crate::fsutil::tree::tree_size;
-use crate::image::store::{new_meta, LAYER_DIR};
-use crate::image::{ImageError, Pick};
+use crate::image::Pick;
 use crate::names::Version;
 
 /// `--from-container C --to-image NAME[:V] [--version V]`: the container's
@@ -33,24 +29,7 @@ pub fn to_image(ctx: &Ctx, args: &Args) -> Result<Output> {
     }
     ctx.runtime.release(from)?;
     let _i = ctx.images.lock(&to.name)?;
-    if ctx.images.versions(&to.name)?.contains(&version) {
-        return Err(ImageError::Exists(format!("{}:{version}", to.name)).into());
-    }
-    let staging = ctx.images.home().staging("to_image")?;
-    let layer = staging.path().join(LAYER_DIR);
-    let rwlayer = ctx.runtime.containers.path(from, RWLAYER);
-    ctx.runtime.containers.take_rwlayer(from, &layer)?;
-    let mut meta = new_meta(0, &format!("to_image from container {from}"));
-    meta.size = tree_size(&layer).unwrap_or(0);
-    meta.base_layers = config.images.clone();
-    if let Err(e) = ctx.images.place(staging.path(), &to.name, &version, meta) {
-        // Give the layer back: the container is as it was.
-        std::fs::rename(&layer, &rwlayer)?;
-        return Err(e.into());
-    }
-    // The container's own files went into the image; what is left (config,
-    // empty overlay dirs) goes.
-    ctx.runtime.containers.destroy(from)?;
+    crate::conversion::to_image(&ctx.runtime, from, &config, &to.name, &version)?;
     crate::logging::info(&format!(
         "container {from} turned into image {}:{version}",
         to.name
@@ -96,13 +75,12 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
         ctx.images.resolve(&r, Pick::Highest)?;
     }
     let _c = ctx.runtime.containers.lock(to)?;
+    if ctx.runtime.containers.exists(to) {
+        bail!("container {to} already exists");
+    }
     let (config, allocation_locks) = config_from(ctx, args, to, bases)?;
-    ctx.runtime
-        .containers
-        .create(&config, Some(&entry.dir.join(LAYER_DIR)))?
-        .sync()?;
+    crate::conversion::to_container(&ctx.runtime, &from.name, &version, &config)?;
     drop(allocation_locks);
-    ctx.images.delete(&from.name, &version)?;
     crate::logging::info(&format!("image {image} turned into container {to}"));
     Ok(Output::Ok)
 }

@@ -36,14 +36,18 @@ pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<String>> {
     Ok(stack.iter().map(|(n, v)| format!("{n}:{v}")).collect())
 }
 
-/// Cgroup limits from the command line, on top of `base`.
-pub fn limits_from(args: &Args, base: LimitsConfig) -> LimitsConfig {
-    LimitsConfig {
+/// Cgroup limits from the command line, on top of `base`; a CPU list is
+/// checked against the CPUs online on this host.
+pub fn limits_from(args: &Args, base: LimitsConfig) -> Result<LimitsConfig> {
+    if let Some(cpus) = &args.cpus {
+        crate::cgroups::check_online_cpus(&cpus.0).map_err(|e| anyhow::anyhow!("--cpus: {e}"))?;
+    }
+    Ok(LimitsConfig {
         cpus: args.cpus.as_ref().map(|c| c.0.clone()).or(base.cpus),
         cpu_quota_percent: args.cpu_quota.map(|q| q.0).or(base.cpu_quota_percent),
         mem_limit_bytes: args.mem_limit.map(|m| m.0).or(base.mem_limit_bytes),
         pids_limit: args.pids_limit.or(base.pids_limit),
-    }
+    })
 }
 
 /// Checks that every volume source exists on the host.
@@ -145,7 +149,7 @@ pub fn config_from(
             .map(|m| m.0.iter().map(port_map_text).collect())
             .unwrap_or_default(),
         volumes: volumes_from(args)?,
-        limits: limits_from(args, LimitsConfig::default()),
+        limits: limits_from(args, LimitsConfig::default())?,
         autostart: args.autostart.and_then(|a| a.order()),
         security,
         created: chrono::Local::now().to_rfc3339(),

@@ -12,7 +12,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-a destroy needs -c/--container");
     };
-    if ctx.force && !ctx.runtime.containers.exists(name) {
+    if ctx.force && !ctx.runtime.containers.present(name) {
         // -f: a container that is already gone is what was asked for.
         return Ok(Output::Ok);
     }

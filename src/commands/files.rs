@@ -108,6 +108,40 @@ pub fn getfile(ctx: &Ctx, args: &Args) -> Result<Output> {
 
 /// The instance path of a template without `--instance-file`: the template
 /// path without its `.tpl` suffix.
+/// The most a mapping file may hold.
+const MAPPING_LIMIT: u64 = 16 << 20;
+
+/// Reads a host mapping file: a regular file of at most [`MAPPING_LIMIT`]
+/// bytes (a FIFO, a device such as /dev/zero, or a directory is refused
+/// without blocking or reading it).
+fn read_mapping(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other("is not a regular file"));
+    }
+    if meta.len() > MAPPING_LIMIT {
+        return Err(std::io::Error::other(format!(
+            "is larger than {} MiB",
+            MAPPING_LIMIT >> 20
+        )));
+    }
+    let mut data = Vec::new();
+    file.take(MAPPING_LIMIT + 1).read_to_end(&mut data)?;
+    if data.len() as u64 > MAPPING_LIMIT {
+        return Err(std::io::Error::other(format!(
+            "is larger than {} MiB",
+            MAPPING_LIMIT >> 20
+        )));
+    }
+    Ok(data)
+}
+
 fn default_instance(template: &Path) -> Option<PathBuf> {
     let name = template.file_name()?.to_str()?;
     let stem = name.strip_suffix(".tpl").filter(|s| !s.is_empty())?;
@@ -129,9 +163,9 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
         })?,
     };
     let (root, ids) = running_root(ctx, name)?;
-    let mapping = std::fs::read(mapping_path).map_err(|e| {
+    let mapping = read_mapping(mapping_path).map_err(|e| {
         anyhow!(
-            "container {name}: rplfile: read mapping file {}: {e}",
+            "container {name}: rplfile: mapping file {}: {e}",
             mapping_path.display()
         )
     })?;
@@ -182,6 +216,26 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn mapping_files_must_be_small_regular_files() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let ok = t.path().join("m");
+        std::fs::write(&ok, "K=V\n").expect("write");
+        assert_eq!(read_mapping(&ok).expect("read"), b"K=V\n");
+        let e = read_mapping(Path::new("/dev/zero")).expect_err("device");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        let fifo = t.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("fifo");
+        let e = read_mapping(&fifo).expect_err("fifo, without blocking");
+        assert!(e.to_string().contains("not a regular file"), "{e}");
+        assert!(read_mapping(t.path()).is_err(), "a directory");
+        let big = t.path().join("big");
+        let f = std::fs::File::create(&big).expect("create");
+        f.set_len(MAPPING_LIMIT + 1).expect("truncate");
+        let e = read_mapping(&big).expect_err("too big");
+        assert!(e.to_string().contains("larger than 16 MiB"), "{e}");
+    }
 
     #[test]
     fn instance_is_the_template_without_tpl() {

@@ -1,4 +1,6 @@
-//! `-s images`: one row per image version.
+//! `-s images`: one row per image version; a broken one (no layer, an
+//! unreadable manifest) says BROKEN in the size column, and why in
+//! `--json`.
 
 use anyhow::Result;
 use serde::Serialize;
@@ -13,6 +15,8 @@ struct Row {
     size: u64,
     created: String,
     base_layers: Vec<String>,
+    /// Why the version cannot be used; null when it can.
+    broken: Option<String>,
 }
 
 pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
@@ -27,6 +31,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
             size: e.meta.size,
             created: e.meta.created,
             base_layers: e.meta.base_layers,
+            broken: e.broken,
         })
         .collect();
     if json {
@@ -39,7 +44,10 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
                 r.image_id.clone(),
                 r.version.clone(),
                 r.modify_datetime.clone(),
-                human_size(r.size),
+                match &r.broken {
+                    Some(_) => "BROKEN".to_string(),
+                    None => human_size(r.size),
+                },
             ]
         })
         .collect();

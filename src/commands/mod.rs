@@ -78,6 +78,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     // Whatever stopped since the last command (init killed, xdocker killed
     // mid-way) is released now, before anything looks at containers.
     ctx.runtime.release_stale()?;
+    // A conversion killed half-way is finished or rolled back first.
+    crate::conversion::finish_interrupted(&ctx.runtime);
     match verb {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),

@@ -108,6 +108,12 @@ impl RunningIndex {
         }
     }
 
+    /// The mark of `name`, if it has a readable entry.
+    pub fn get(&self, name: &Name) -> Option<Mark> {
+        let target = std::fs::read_link(self.dir.join(name.as_str())).ok()?;
+        target.to_str().and_then(Mark::parse)
+    }
+
     /// Every entry: the name and its mark (`None` when unreadable).
     pub fn entries(&self) -> io::Result<Vec<(Name, Option<Mark>)>> {
         let rd = match std::fs::read_dir(&self.dir) {

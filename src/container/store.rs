@@ -19,6 +19,8 @@ pub enum ContainerError {
     NotFound(String),
     #[error("container {0} already exists")]
     Exists(String),
+    #[error("container {name} is broken: {reason} (destroy removes it)")]
+    Broken { name: String, reason: String },
     #[error("container {0} is running (pid {1})")]
     Running(String, i32),
     #[error("container {name}: {path} is still mounted; refusing to delete through a live mount")]
@@ -131,7 +133,14 @@ impl ContainerStore {
         self.path(name, CONFIG_FILE).is_file()
     }
 
-    /// All container names, sorted.
+    /// True when `containers/C/` is there, usable or broken (a config that
+    /// is missing or unreadable): its name is taken, and destroy removes it.
+    pub fn present(&self, name: &Name) -> bool {
+        self.dir(name).is_dir()
+    }
+
+    /// All container names, sorted, broken containers too (their
+    /// [`Self::config`] is an error naming why).
     pub fn names(&self) -> Result<Vec<Name>, ContainerError> {
         let dir = self.home.containers_dir();
         let mut out = Vec::new();
@@ -142,7 +151,7 @@ impl ContainerStore {
                 .to_str()
                 .and_then(|s| Name::parse_as("container name", s).ok())
             {
-                if self.exists(&n) {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
                     out.push(n);
                 }
             }
@@ -154,6 +163,12 @@ impl ContainerStore {
     /// The config of an existing container.
     pub fn config(&self, name: &Name) -> Result<ContainerConfig, ContainerError> {
         if !self.exists(name) {
+            if self.present(name) {
+                return Err(ContainerError::Broken {
+                    name: name.to_string(),
+                    reason: format!("no {CONFIG_FILE}"),
+                });
+            }
             return Err(ContainerError::NotFound(name.to_string()));
         }
         Ok(ContainerConfig::load(&self.path(name, CONFIG_FILE))?)
@@ -168,8 +183,22 @@ impl ContainerStore {
     }
 
     /// The recorded run state, if any (it may be stale: see [`Self::status`]).
+    /// A damaged state file (it names no process) takes the process from
+    /// the running index, which is written before it and removed after it,
+    /// so that a container whose state was truncated is still seen running
+    /// and can be stopped; its cgroup is named after it.
     pub fn run_state(&self, name: &Name) -> Result<Option<RunState>, ContainerError> {
-        Ok(RunState::load(&self.path(name, STATE_FILE))?)
+        let state = RunState::load(&self.path(name, STATE_FILE))?;
+        Ok(state.map(|mut s| {
+            if s.pid == 0 {
+                if let Some(mark) = self.running().get(name) {
+                    s.pid = mark.pid;
+                    s.start_time = mark.start_time;
+                }
+                s.cgroup = Some(name.to_string());
+            }
+            s
+        }))
     }
 
     /// The truth about a container, from the kernel.

@@ -41,6 +41,8 @@ pub enum ImageError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("image {image} is broken: {reason} (del_image -f removes it)")]
+    Broken { image: String, reason: String },
     #[error("image {image}: manifest {path}: {reason}")]
     BadMeta {
         image: String,
@@ -85,6 +87,9 @@ pub struct ImageEntry {
     pub meta: ImageMeta,
     /// Last change of the version directory (its manifest is replaced atomically).
     pub modified: DateTime<Local>,
+    /// Why the version cannot be used (no layer directory, an unreadable
+    /// manifest): listed as broken, removed by `del_image -f`.
+    pub broken: Option<String>,
 }
 
 /// What to do when a reference leaves the version open.
@@ -134,6 +139,14 @@ impl ImageStore {
 
     /// Versions of `name`, lowest first.
     pub fn versions(&self, name: &Name) -> Result<Vec<Version>, ImageError> {
+        let mut usable = self.all_versions(name)?;
+        usable.retain(|v| self.layer_dir(name, v).is_dir());
+        Ok(usable)
+    }
+
+    /// Every version directory of `name`, broken ones too (see
+    /// [`ImageEntry::broken`]), lowest first.
+    pub fn all_versions(&self, name: &Name) -> Result<Vec<Version>, ImageError> {
         let dir = self.home.images_dir().join(name.as_str());
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
@@ -155,7 +168,7 @@ impl ImageStore {
             let Some(v) = file_name.to_str().and_then(|s| s.parse::<Version>().ok()) else {
                 continue;
             };
-            if entry.path().join(LAYER_DIR).is_dir() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
                 out.push(v);
             }
         }
@@ -195,27 +208,46 @@ impl ImageStore {
     }
 
     /// Reads one version's manifest; a version made by hand without one gets
-    /// a manifest derived from its directory.
+    /// Reads one usable version's manifest; a version made by hand without
+    /// one gets a manifest derived from its directory. A broken version
+    /// (see [`ImageEntry::broken`]) is an error naming why.
     pub fn entry(&self, name: &Name, version: &Version) -> Result<ImageEntry, ImageError> {
+        let entry = self.inspect(name, version)?;
+        match &entry.broken {
+            Some(reason) => Err(ImageError::Broken {
+                image: label(name, version),
+                reason: reason.clone(),
+            }),
+            None => Ok(entry),
+        }
+    }
+
+    /// One version as it is, broken or not (for listing and deleting).
+    pub fn inspect(&self, name: &Name, version: &Version) -> Result<ImageEntry, ImageError> {
         let dir = self.dir(name, version);
         let image = label(name, version);
         let dir_meta = fs::metadata(&dir).map_err(io_err(&image, &dir))?;
         let modified: DateTime<Local> = dir_meta.modified().map_err(io_err(&image, &dir))?.into();
         let meta_path = dir.join(META_FILE);
+        let layer = dir.join(LAYER_DIR);
+        let mut broken = (!layer.is_dir()).then(|| "no layer directory (rlayer)".to_string());
+        let derived = || ImageMeta {
+            name: name.to_string(),
+            version: version.to_string(),
+            created: modified.to_rfc3339(),
+            size: tree_size(&layer).unwrap_or(0),
+            base_layers: Vec::new(),
+            source: "directory".to_string(),
+        };
         let meta = match fs::read_to_string(&meta_path) {
-            Ok(text) => toml::from_str(&text).map_err(|e| ImageError::BadMeta {
-                image: image.clone(),
-                path: meta_path.clone(),
-                reason: e.message().to_string(),
-            })?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => ImageMeta {
-                name: name.to_string(),
-                version: version.to_string(),
-                created: modified.to_rfc3339(),
-                size: tree_size(&dir.join(LAYER_DIR))?,
-                base_layers: Vec::new(),
-                source: "directory".to_string(),
+            Ok(text) => match toml::from_str(&text) {
+                Ok(meta) => meta,
+                Err(e) => {
+                    broken.get_or_insert(format!("{META_FILE}: {}", e.message()));
+                    derived()
+                }
             },
+            Err(e) if e.kind() == io::ErrorKind::NotFound => derived(),
             Err(e) => return Err(io_err(&image, &meta_path)(e)),
         };
         Ok(ImageEntry {
@@ -224,6 +256,7 @@ impl ImageStore {
             dir,
             meta,
             modified,
+            broken,
         })
     }
 
@@ -244,8 +277,8 @@ impl ImageStore {
         names.sort();
         let mut out = Vec::new();
         for name in names {
-            for version in self.versions(&name)? {
-                out.push(self.entry(&name, &version)?);
+            for version in self.all_versions(&name)? {
+                out.push(self.inspect(&name, &version)?);
             }
         }
         Ok(out)
@@ -340,6 +373,24 @@ impl ImageStore {
         }
         fs::rename(dir, &target).map_err(io_err(&image, &target))?;
         let _ = crate::fsutil::atomic::sync_dir(&parent);
+        Ok(())
+    }
+
+    /// Rewrites the manifest of an existing version (the caller holds the
+    /// lock).
+    pub fn write_meta(
+        &self,
+        name: &Name,
+        version: &Version,
+        meta: &ImageMeta,
+    ) -> Result<(), ImageError> {
+        let path = self.dir(name, version).join(META_FILE);
+        let text = toml::to_string_pretty(meta).map_err(|e| ImageError::BadMeta {
+            image: label(name, version),
+            path: path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&path, text.as_bytes(), 0o644)?;
         Ok(())
     }
 

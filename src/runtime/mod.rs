@@ -354,7 +354,12 @@ impl Runtime {
         if let Some(b) = &bridge {
             attempt(self.release_bridge(name, b));
         }
-        if let Some(ns) = &state.netns {
+        let netns = state.netns.clone().or_else(|| {
+            // A damaged state lost the name: derive it.
+            let config = self.containers.config(name).ok()?;
+            (config.net != Net::Host).then(|| self.netns_name(name))
+        });
+        if let Some(ns) = &netns {
             attempt(netns::remove(ns).map_err(RuntimeError::from));
         }
         attempt(
@@ -376,6 +381,39 @@ impl Runtime {
             .unmark(name)
             .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
         crate::logging::info(&format!("container {name}: released after stop"));
+        Ok(())
+    }
+
+    /// What a boot killed before it wrote its state file left behind, found
+    /// by the names derived from the container's: its network namespace
+    /// name (which would make the next boot fail with "file exists") and,
+    /// BRIDGE, its veth with its rules. No live container holds them: the
+    /// caller holds the container's lock and found no state. A failed
+    /// rmdir per cgroup hierarchy and two `stat`s when there is nothing to
+    /// release.
+    fn release_leftovers(&self, name: &Name, net: Net) -> Result<(), RuntimeError> {
+        // Processes of a killed boot die with it (see `child_main`), but
+        // may not be gone yet; with no state file and the lock held, no
+        // boot of this container is under way: they are leftovers.
+        self.cgroups()?.remove(name.as_str())?;
+        if net == Net::Host {
+            return Ok(());
+        }
+        let ns = self.netns_name(name);
+        if Path::new(netns::NETNS_DIR).join(&ns).exists() {
+            crate::logging::warn(&format!(
+                "container {name}: releasing the network namespace name {ns} of a boot that was \
+                 interrupted"
+            ));
+            netns::remove(&ns)?;
+        }
+        if net == Net::Bridge
+            && Path::new("/sys/class/net")
+                .join(net::veth_name(&ns))
+                .exists()
+        {
+            self.release_bridge(name, &self.derived_bridge_state(name))?;
+        }
         Ok(())
     }
 
@@ -415,6 +453,10 @@ impl Runtime {
                 .map_err(ContainerError::from)?
             {
                 // A boot killed between its entry and its state file.
+                match self.containers.config(&name) {
+                    Ok(config) => self.release_leftovers(&name, config.net)?,
+                    Err(_) => self.cgroups()?.remove(name.as_str())?,
+                }
                 index.unmark(&name).map_err(index_err)?;
             }
         }
@@ -460,6 +502,8 @@ impl Runtime {
         self.boot_with(name, exec, Some(created))
     }
 
+    /// Crash points (see [`crate::crashpoint`]): `boot.netns`,
+    /// `boot.bridge`, `boot.marked`, `boot.state`, `boot.exec`.
     fn boot_with(
         &self,
         name: &Name,
@@ -473,6 +517,8 @@ impl Runtime {
                 return Err(RuntimeError::Running(name.to_string(), pid));
             }
             self.release(name)?;
+        } else {
+            self.release_leftovers(name, config.net)?;
         }
         let bridge = match config.net {
             Net::Bridge => Some(self.bridge_plan(name, &config)?),
@@ -670,6 +716,7 @@ impl Runtime {
             netns_undo = Undo(Some(move || {
                 let _ = netns::remove(ns);
             }));
+            crate::crashpoint::hit("boot.netns");
         }
         let mut bridge_state = None;
         let mut bridge_undo = Undo(None);
@@ -681,6 +728,7 @@ impl Runtime {
                 let _ = net::release(&undo_state);
             }));
             bridge_state = Some(st);
+            crate::crashpoint::hit("boot.bridge");
         }
         drop(holder);
         // The state is on disk before the child may exec: if this command is
@@ -717,16 +765,19 @@ impl Runtime {
         let mut mark_undo = Undo(Some(|| {
             let _ = index.unmark(name);
         }));
+        crate::crashpoint::hit("boot.marked");
         let state_path = self.containers.path(name, STATE_FILE);
         state.save(&state_path).map_err(ContainerError::from)?;
         let mut state_undo = Undo(Some(|| {
             let _ = std::fs::remove_file(&state_path);
         }));
+        crate::crashpoint::hit("boot.state");
         // A child that failed before `go` closed its end: its reason is
         // what counts, not the broken pipe.
         let went = parent_end.go();
         parent_end.wait_exec().map_err(boot_err(name))?;
         went.map_err(boot_err(name))?;
+        crate::crashpoint::hit("boot.exec");
         // A new container's config reaches the disk while its first
         // program starts: once the child's own writes (the overlay's work
         // directory, /etc) are done, so that they do not wait behind the
@@ -776,7 +827,9 @@ impl Runtime {
     /// that is not running is an error, unless `force`.
     pub fn stop(&self, name: &Name, mode: StopMode, force: bool) -> Result<(), RuntimeError> {
         let _lock = self.containers.lock(name)?;
-        if !self.containers.exists(name) {
+        // A broken container (config missing or unreadable) is stopped all
+        // the same: what runs is the kernel's to say.
+        if !self.containers.present(name) {
             return Err(ContainerError::NotFound(name.to_string()).into());
         }
         let state = self.containers.run_state(name)?;
@@ -952,6 +1005,19 @@ fn child_main(
     // and before the cgroup namespace is made. The network inside and the
     // exec wait for `go`; a failure is reported then, so that the parent
     // never mistakes a child that died early for a failure of its own.
+    // Until it executes xdockerinit it dies with the parent: a killed boot
+    // leaves no half-built container process behind (a parent that died
+    // before this call closed the channel, which the child then reads).
+    // SAFETY: prctl(PR_SET_PDEATHSIG) takes only integers.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     let mut cgroup_told = false;
     let prepared = prepare_root(plan, inside.is_some(), confinement.userns, &io, &mut || {
         cgroup_told = channel.wait_cgroup();
@@ -961,6 +1027,18 @@ fn child_main(
         }
         cgroups.join_self(group).map_err(|e| e.to_string())
     });
+    // Entering a user namespace changed the credentials, which clears
+    // the parent-death signal: set again.
+    // SAFETY: as above.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
     if (!cgroup_told && !channel.wait_cgroup()) || !channel.wait_go() {
         // SAFETY: as above.
         unsafe { libc::_exit(1) };
@@ -1105,6 +1183,10 @@ fn exec_init(init: &File, exit_file: &File, session: RawFd, exec: Option<&str>) 
     {
         env.push(term);
     }
+    // xdockerinit outlives xdocker (the state file is on disk: the parent
+    // wrote it before `go`).
+    // SAFETY: prctl(PR_SET_PDEATHSIG, 0) takes only integers.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
     match nix::unistd::fexecve(init_fd, &argv, &env) {
         Err(e) => format!("execute xdockerinit: {}", e.desc().to_lowercase()),
         Ok(never) => match never {},
