@@ -26,8 +26,13 @@ fn main() -> Result<(), String> {
     let ns = std::fs::File::open(netns).map_err(|e| format!("{netns}: {e}"))?;
     let master = link_index(bridge).ok_or("no such bridge")?;
     let mut rtnl = Rtnl::open().map_err(|e| e.to_string())?;
-    rtnl.create_veth(veth, master, "eth0", PeerNs::Fd(ns.as_raw_fd()))
-        .map_err(|e| format!("create veth: {e}"))?;
+    rtnl.create_veth(
+        veth,
+        master,
+        ("eth0", xdocker::network::container_mac(veth)),
+        PeerNs::Fd(ns.as_raw_fd()),
+    )
+    .map_err(|e| format!("create veth: {e}"))?;
     nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
     InsideNet { eth0: Some(eth0) }.configure()
 }

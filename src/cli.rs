@@ -277,7 +277,13 @@ impl FromStr for MemLimit {
             Some((i, _)) => s.split_at(i),
             None => (s, ""),
         };
-        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let too_big = || format!("memory limit '{s}' is more than the kernel takes (8E)");
+        let n: u64 = digits
+            .parse()
+            .map_err(|e: std::num::ParseIntError| match e.kind() {
+                std::num::IntErrorKind::PosOverflow => too_big(),
+                _ => bad(),
+            })?;
         let mult: u64 = match unit.to_ascii_uppercase().as_str() {
             "" | "B" => 1,
             "K" | "KB" => 1 << 10,

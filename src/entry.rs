@@ -86,8 +86,10 @@ pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
         Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
     };
     let images = ImageStore::new(&home);
+    let mut runtime = Runtime::new(ContainerStore::new(&home), images.clone(), config.clone());
+    runtime.force = args.force;
     let ctx = Ctx {
-        runtime: Runtime::new(ContainerStore::new(&home), images.clone(), config.clone()),
+        runtime,
         images,
         home,
         config,

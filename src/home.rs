@@ -22,6 +22,8 @@ pub enum HomeError {
     Relative { path: PathBuf },
     #[error("lock {path}: {source}")]
     Lock { path: PathBuf, source: io::Error },
+    #[error("{what} is busy: {detail}")]
+    Busy { what: String, detail: String },
     #[error("staging directory {path}: {source}")]
     Staging { path: PathBuf, source: io::Error },
     #[error("move {path} away: {source}")]
@@ -43,6 +45,18 @@ pub enum LockKind {
     Network,
     /// The home's user-namespace id slots; the name is fixed.
     IdSlots,
+}
+
+impl LockKind {
+    /// What the lock protects, for messages.
+    pub fn label(self) -> &'static str {
+        match self {
+            LockKind::Image => "image",
+            LockKind::Container => "container",
+            LockKind::Network => "the network of",
+            LockKind::IdSlots => "the id slots of",
+        }
+    }
 }
 
 /// An exclusive lock on one object, released when dropped.
@@ -130,18 +144,23 @@ impl Home {
     }
 
     /// Takes the exclusive lock of an object, waiting for other xdocker
-    /// commands that hold it.
+    /// commands that hold it (see [`crate::lock_wait`]: after a second the
+    /// wait is said, naming the holder; a holder that stays stopped, or a
+    /// wait past the bound, is an error).
     pub fn lock(&self, kind: LockKind, name: &Name) -> Result<ObjectLock, HomeError> {
         let path = self.lock_path(kind, name);
         let file = open_lock_file(&path).map_err(|source| HomeError::Lock {
             path: path.clone(),
             source,
         })?;
-        let lock =
-            Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, errno)| HomeError::Lock {
+        let what = format!("{} {name}", kind.label());
+        let lock = crate::lock_wait::exclusive(file, &what).map_err(|e| match e {
+            crate::lock_wait::WaitError::Busy(detail) => HomeError::Busy { what, detail },
+            crate::lock_wait::WaitError::Sys(errno) => HomeError::Lock {
                 path,
                 source: errno.into(),
-            })?;
+            },
+        })?;
         Ok(ObjectLock { _lock: lock })
     }
 

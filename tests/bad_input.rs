@@ -113,3 +113,67 @@ fn rplfile_refuses_mapping_files_that_are_not_small_regular_files() {
     assert_eq!(out.ok(), "x=v\n");
     h.run("-a kill -c t").ok();
 }
+
+/// Holds the lock file `path` with util-linux `flock` for `secs`.
+fn hold_lock(path: &std::path::Path, secs: &str) -> std::process::Child {
+    let child = std::process::Command::new("flock")
+        .arg("-x")
+        .arg(path)
+        .args(["sleep", secs])
+        .spawn()
+        .expect("flock (package util-linux)");
+    // Until it holds it.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string("/proc/locks")
+        .unwrap_or_default()
+        .contains(&format!(" {} ", child.id()))
+    {
+        assert!(Instant::now() < deadline, "flock never took the lock");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+#[test]
+fn a_lock_held_by_a_stopped_process_is_named_and_given_up_on() {
+    let Some(h) =
+        RuntimeHome::with_test_image("a_lock_held_by_a_stopped_process_is_named_and_given_up_on")
+    else {
+        return;
+    };
+    let lock = h.home.path().join("locks/image.test");
+    // A holder that lets go after a while: waited for, and said so.
+    let mut holder = hold_lock(&lock, "1.5");
+    let r = h.run("-a copy_image --from-image test --to-image copy:1");
+    assert_eq!(r.code, 0, "{r:?}");
+    assert!(
+        r.stderr.contains(&format!(
+            "xdocker: warning: waiting for image test: locked by pid {} (flock -x",
+            holder.id()
+        )),
+        "{r:?}"
+    );
+    let _ = holder.wait();
+    // A holder that stays stopped: named, and given up on.
+    let mut holder = hold_lock(&lock, "60");
+    let pid = nix::unistd::Pid::from_raw(holder.id() as i32);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).expect("stop");
+    let start = Instant::now();
+    let r = h.run("-a del_image -m test");
+    let waited = start.elapsed();
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT);
+    let _ = holder.wait();
+    assert_eq!(r.code, 1, "{r:?}");
+    let last = r.stderr.lines().last().unwrap_or_default();
+    assert!(
+        last.starts_with("xdocker: error: image test is busy: locked by pid")
+            && last.contains("which is stopped"),
+        "{r:?}"
+    );
+    assert!(
+        waited >= Duration::from_secs(5) && waited < Duration::from_secs(20),
+        "{waited:?}"
+    );
+    assert!(h.home.layer("test", "_").is_dir(), "nothing deleted");
+}

@@ -337,6 +337,15 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
     );
     let info = h.run("-s info -c bomb").ok().to_string();
     assert!(info.contains("pids_limit: 40\n"), "{info}");
+    // A session needs a process too: at the limit, that is what is said,
+    // not a broken socket (--pids-limit 1: init alone fills it).
+    h.run("-a create -m test -c full -b --pids-limit 1").ok();
+    h.run_in(None, ["-a", "run", "-c", "full", "--cmd", "true"])
+        .fails(
+            1,
+            "container full is at its process limit (1 of --pids-limit 1)",
+        );
+    h.run("-a kill -c full").ok();
     // The host is fine and the container stops cleanly, sleeps and all.
     h.run("-a kill -c bomb").ok();
     assert!(h.cgroup_dirs().iter().all(|d| !d.join("bomb").exists()));

@@ -734,3 +734,101 @@ fn a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind() 
     }
     assert!(gone(), "empty cgroups of the killed boot are gone");
 }
+
+#[test]
+fn host_ports_interfaces_and_tables_of_others_are_never_taken_over() {
+    if !require_root("host_ports_interfaces_and_tables_of_others_are_never_taken_over") {
+        return;
+    }
+    let h = NetHome::new(5);
+    // A host service on the port: the boot is refused, naming it, and
+    // leaves nothing; -f maps it anyway, saying so.
+    let service = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = service.local_addr().expect("addr").port();
+    h.run(&format!(
+        "-a create -m test -c p --net BRIDGE --port-mapping {port}:80"
+    ))
+    .ok();
+    h.run("-a boot -c p").fails(
+        1,
+        &format!(
+            "host port {port}/tcp is in use by pid {}",
+            std::process::id()
+        ),
+    );
+    assert!(h.chains().is_empty() && h.bridge_ports().is_empty() && h.leases().is_empty());
+    assert!(h.run("-s containers").ok().contains("STOPPED"));
+    let forced = h.run("-a boot -c p -f");
+    assert_eq!(forced.code, 0, "{forced:?}");
+    assert!(forced.stderr.contains("mapped anyway (-f)"), "{forced:?}");
+    h.run("-a kill -c p").ok();
+    drop(service);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("udp");
+    let uport = udp.local_addr().expect("addr").port();
+    h.run(&format!(
+        "-a port_mapping -c p --port-mapping {uport}:53/udp"
+    ))
+    .ok();
+    h.run("-a boot -c p")
+        .fails(1, &format!("host port {uport}/udp is in use"));
+    drop(udp);
+    h.run("-a boot -c p").ok();
+
+    // The same MAC at every boot (the host's neighbour entry stays right).
+    let mac = || {
+        h.in_container("p", "cat /sys/class/net/eth0/address")
+            .ok()
+            .trim()
+            .to_string()
+    };
+    let first = mac();
+    assert!(first.starts_with("02:"), "{first}");
+    h.run("-a kill -c p").ok();
+    h.run("-a boot -c p").ok();
+    assert_eq!(mac(), first);
+    h.run("-a destroy -c p -h").ok();
+
+    // A host interface that is not a bridge is never taken as one.
+    let link = format!("xdn{}", std::process::id() % 100_000);
+    sh(&[
+        "ip",
+        "link",
+        "add",
+        &link,
+        "type",
+        "veth",
+        "peer",
+        "name",
+        &format!("{link}b"),
+    ]);
+    struct Link(String);
+    impl Drop for Link {
+        fn drop(&mut self) {
+            let _ = Command::new("ip").args(["link", "del", &self.0]).status();
+        }
+    }
+    let _link = Link(link.clone());
+    let toml = h.rt.home.path().join("xdocker.toml");
+    let text = std::fs::read_to_string(&toml).expect("toml");
+    let ours = format!("bridge = \"{}\"", h.net.bridge);
+    std::fs::write(&toml, text.replace(&ours, &format!("bridge = \"{link}\""))).expect("w");
+    h.run("-a create -m test -c q --net BRIDGE").ok();
+    h.run("-a boot -c q").fails(
+        1,
+        &format!("{link} is an interface of the host that is not a bridge"),
+    );
+    let addrs = sh(&["ip", "-4", "addr", "show", "dev", &link]);
+    assert!(!addrs.contains("inet "), "no address added: {addrs}");
+    // Nor is another program's nftables table.
+    let table = format!("nft_table = \"{}\"", h.net.table);
+    std::fs::write(&toml, text.replace(&table, "nft_table = \"nat\"")).expect("w");
+    h.run("-a boot -c q")
+        .fails(1, "nft_table 'nat' is iptables-nft's table");
+    let nat = Command::new("nft")
+        .args(["list", "table", "ip", "nat"])
+        .output()
+        .expect("nft");
+    assert!(!String::from_utf8_lossy(&nat.stdout).contains("q-pre"));
+    std::fs::write(&toml, text).expect("w");
+    h.run("-a destroy -c q").ok();
+}

@@ -70,6 +70,8 @@ pub struct Usage {
     pub memory_bytes: Option<u64>,
     /// CPU time used by the group since it was created, in nanoseconds.
     pub cpu_nanos: Option<u64>,
+    /// Processes (and threads) in the group now (`pids.current`).
+    pub pids: Option<u64>,
 }
 
 /// Errors of the cgroups module; each names the operation and the path.

@@ -369,6 +369,11 @@ impl Cgroups for V1 {
         Ok(Usage {
             memory_bytes: read("memory", "memory.usage_in_bytes")?,
             cpu_nanos: read("cpuacct", "cpuacct.usage")?,
+            pids: match self.controller("pids") {
+                Some(c) => read_optional(&self.group_dir(c, name).join("pids.current"))?
+                    .and_then(|t| t.trim().parse().ok()),
+                None => None,
+            },
         })
     }
 
@@ -697,7 +702,8 @@ mod tests {
             cg.usage("web").unwrap(),
             Usage {
                 memory_bytes: Some(4096),
-                cpu_nanos: Some(123_456_789)
+                cpu_nanos: Some(123_456_789),
+                pids: None,
             }
         );
         let only_cpu = root(&["cpu"]);

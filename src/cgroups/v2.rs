@@ -331,7 +331,12 @@ impl Cgroups for V2 {
             }
             None => None,
         };
+        let pids_path = group.join("pids.current");
+        let pids = read_optional(&pids_path)?
+            .map(|t| parse(pids_path.clone(), &t))
+            .transpose()?;
         Ok(Usage {
+            pids,
             memory_bytes,
             cpu_nanos,
         })
@@ -567,7 +572,8 @@ mod tests {
             cg.usage("web").unwrap(),
             Usage {
                 memory_bytes: Some(8192),
-                cpu_nanos: Some(1_500_000)
+                cpu_nanos: Some(1_500_000),
+                pids: None,
             }
         );
         fs::remove_file(g.join("memory.current")).unwrap();

@@ -16,7 +16,13 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let (Some(name), Some(cmd)) = (&args.container, &args.cmd) else {
         bail!("-a run needs -c/--container and --cmd");
     };
-    let client = connect(ctx, name)?;
+    let client = match connect(ctx, name) {
+        Ok(c) => c,
+        Err(e) => match at_process_limit(ctx, name) {
+            Some(reason) => bail!("{reason}"),
+            None => return Err(e),
+        },
+    };
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     let io = Stdio {
         stdin: stdin.as_fd(),
@@ -36,6 +42,32 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         }
         false => Open::Pipes { argv },
     };
-    let end = client.run(&open, io, Options::default())?;
+    let end = match client.run(&open, io, Options::default()) {
+        Ok(end) => end,
+        Err(e) => match at_process_limit(ctx, name) {
+            Some(reason) => bail!("{reason}"),
+            None => return Err(e.into()),
+        },
+    };
     Ok(Output::Exit(exit_code(end)))
+}
+
+/// Why a session broke, when the reason is the container's process limit:
+/// xdockerinit could not fork the session's helper, and the connection
+/// was closed without a word. None when the container is below its limit.
+pub fn at_process_limit(ctx: &Ctx, name: &crate::names::Name) -> Option<String> {
+    let max = ctx
+        .runtime
+        .containers
+        .config(name)
+        .ok()?
+        .limits
+        .pids_limit?;
+    let now = ctx.runtime.usage(name)?.pids?;
+    (now >= max).then(|| {
+        format!(
+            "container {name} is at its process limit ({now} of --pids-limit {max}): a session \
+             needs one more process; raise it with -a boot --pids-limit N after a shutdown"
+        )
+    })
 }

@@ -7,6 +7,7 @@
 pub mod etc_files;
 pub mod inside;
 pub mod ipam;
+pub mod listeners;
 pub mod nft;
 pub mod ports;
 pub mod rtnl;
@@ -71,6 +72,21 @@ pub fn veth_name(netns_name: &str) -> String {
     format!("vx{}", netns_name.trim_start_matches("nns"))
 }
 
+/// The MAC address of a container's eth0: locally administered, unicast
+/// (`02:`), then 5 bytes of the hash its veth name is made of (home and
+/// container name): the same at every boot, different between containers.
+pub fn container_mac(veth: &str) -> [u8; 6] {
+    let hex = veth.trim_start_matches("vx");
+    let mut mac = [0x02, 0, 0, 0, 0, 0];
+    for (i, byte) in mac.iter_mut().skip(1).enumerate() {
+        *byte = hex
+            .get(2 * i..2 * i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .unwrap_or(0);
+    }
+    mac
+}
+
 /// Checks an interface name the way the kernel would take it.
 pub fn check_ifname(what: &str, name: &str) -> Result<(), String> {
     if name.is_empty()
@@ -113,6 +129,24 @@ pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
     }
     let mut rtnl = Rtnl::open().map_err(net_err(&bridge, "open rtnetlink"))?;
     let index = match link_index(&plan.bridge) {
+        // An interface of the host that is not a bridge is never taken
+        // over (no address is added to it).
+        Some(_)
+            if !Path::new("/sys/class/net")
+                .join(&plan.bridge)
+                .join("bridge")
+                .is_dir() =>
+        {
+            return Err(NetError {
+                object: bridge.clone(),
+                step: "check",
+                reason: format!(
+                    "{} is an interface of the host that is not a bridge: name another in \
+                     [network] bridge",
+                    plan.bridge
+                ),
+            })
+        }
         Some(i) => i,
         None => {
             match rtnl.create_bridge(&plan.bridge) {
@@ -165,13 +199,19 @@ pub fn attach(plan: &BridgePlan, pid: u32) -> Result<BridgeState, NetError> {
     // A pair left by a container killed before its release goes first.
     rtnl.delete_link(&plan.veth)
         .map_err(net_err(&veth, "remove stale"))?;
+    // The container's eth0 has the same MAC at every boot, and the host
+    // forgets whatever it knew of the VIP (another MAC, of an earlier
+    // container or boot): the host reaches it at once, not after its
+    // neighbour entry times out.
     rtnl.create_veth(
         &plan.veth,
         bridge_index,
-        CONTAINER_IF,
+        (CONTAINER_IF, container_mac(&plan.veth)),
         rtnl::PeerNs::Pid(pid),
     )
     .map_err(net_err(&veth, "create"))?;
+    rtnl.delete_neighbour(bridge_index, plan.vip)
+        .map_err(net_err(&veth, "forget the old neighbour entry of the VIP"))?;
     // With br_netfilter loaded, a container reaching its own mapped port
     // through the host is DNATed back out of the port it came in by: the
     // bridge must allow that hairpin (as Docker does).
@@ -241,6 +281,19 @@ pub fn local_addresses(fib_trie: &str) -> Vec<Ipv4Addr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn container_macs_are_stable_local_unicast_and_apart() {
+        let a = container_mac(&veth_name("nns0123456789"));
+        assert_eq!(a, [0x02, 0x01, 0x23, 0x45, 0x67, 0x89]);
+        assert_eq!(
+            a,
+            container_mac(&veth_name("nns0123456789")),
+            "same every time"
+        );
+        assert_ne!(a, container_mac(&veth_name("nns0123456788")));
+        assert_eq!(a[0] & 0x03, 0x02, "locally administered, unicast");
+    }
 
     #[test]
     fn local_addresses_from_fib_trie() {

@@ -79,8 +79,34 @@ pub fn check_table_name(name: &str) -> Result<(), String> {
             "nft_table '{name}' is not a table name (1-64 letters, digits, '_' or '-')"
         ));
     }
+    if let Some(owner) = FOREIGN_TABLES
+        .iter()
+        .find(|(t, _)| t.eq_ignore_ascii_case(name))
+        .map(|(_, o)| o)
+    {
+        return Err(format!(
+            "nft_table '{name}' is {owner}'s table: xdocker writes only into a table of its own \
+             (the default is xdocker)"
+        ));
+    }
     Ok(())
 }
+
+/// Tables other programs make and own: xdocker never writes its chains
+/// into one of them (it deletes its chains, and with the last one the
+/// table, when containers stop).
+const FOREIGN_TABLES: &[(&str, &str)] = &[
+    ("filter", "iptables-nft"),
+    ("nat", "iptables-nft"),
+    ("mangle", "iptables-nft"),
+    ("raw", "iptables-nft"),
+    ("security", "iptables-nft"),
+    ("broute", "ebtables-nft"),
+    ("firewalld", "firewalld"),
+    ("docker", "Docker"),
+    ("incus", "Incus"),
+    ("lxd", "LXD"),
+];
 
 /// The chain names of a container.
 pub fn chain_names(name: &str) -> [String; 3] {
@@ -578,6 +604,20 @@ pub fn chain_exists(table: &str, chain: &str) -> io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_of_other_programs_are_never_xdockers() {
+        assert!(check_table_name("xdocker").is_ok());
+        assert!(check_table_name("xdtest1p42").is_ok());
+        for t in ["nat", "filter", "NAT", "firewalld", "docker"] {
+            let e = check_table_name(t).expect_err(t);
+            assert!(e.contains("table of its own"), "{e}");
+        }
+        assert!(check_table_name("nat")
+            .unwrap_err()
+            .contains("iptables-nft"));
+        assert!(check_table_name("a b").is_err());
+    }
 
     fn nat() -> ContainerNat {
         ContainerNat {

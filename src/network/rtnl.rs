@@ -13,6 +13,7 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressSco
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
 };
+use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::{
     RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
 };
@@ -138,12 +139,13 @@ impl Rtnl {
     }
 
     /// Creates a veth pair: `host` (up, a port of the bridge `master`) in
-    /// this namespace and `peer` in the network namespace `peer_ns`.
+    /// this namespace and `peer`, with the MAC address `peer_mac`, in the
+    /// network namespace `peer_ns`.
     pub fn create_veth(
         &mut self,
         host: &str,
         master: u32,
-        peer: &str,
+        (peer, peer_mac): (&str, [u8; 6]),
         peer_ns: PeerNs,
     ) -> io::Result<()> {
         let ns = match peer_ns {
@@ -151,7 +153,11 @@ impl Rtnl {
             PeerNs::Fd(fd) => LinkAttribute::NetNsFd(fd),
         };
         let mut peer_link = LinkMessage::default();
-        peer_link.attributes = vec![LinkAttribute::IfName(peer.to_string()), ns];
+        peer_link.attributes = vec![
+            LinkAttribute::IfName(peer.to_string()),
+            LinkAttribute::Address(peer_mac.to_vec()),
+            ns,
+        ];
         let mut link = up(LinkMessage::default());
         link.attributes = vec![
             LinkAttribute::IfName(host.to_string()),
@@ -165,6 +171,21 @@ impl Rtnl {
             RouteNetlinkMessage::NewLink(link),
             NLM_F_CREATE | NLM_F_EXCL,
         )
+    }
+
+    /// Forgets what this namespace's neighbour table holds for `addr` on
+    /// the link `index`; none held is fine.
+    pub fn delete_neighbour(&mut self, index: u32, addr: Ipv4Addr) -> io::Result<()> {
+        let mut msg = NeighbourMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.ifindex = index;
+        msg.attributes = vec![NeighbourAttribute::Destination(NeighbourAddress::Inet(
+            addr,
+        ))];
+        match self.request(RouteNetlinkMessage::DelNeighbour(msg), 0) {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(()),
+            other => other,
+        }
     }
 
     /// Deletes a link by name (both ends of a veth go); a missing link is fine.

@@ -100,6 +100,8 @@ pub struct Runtime {
     pub config: Config,
     /// The cgroup backend, detected on first use (once per command).
     cgroups: std::cell::OnceCell<Box<dyn Cgroups>>,
+    /// `-f`: a port map may take over a host port a host socket has.
+    pub force: bool,
 }
 
 fn step<'a>(name: &'a Name, step: &'static str) -> impl FnOnce(String) -> RuntimeError + 'a {
@@ -163,6 +165,7 @@ impl Runtime {
             images,
             config,
             cgroups: std::cell::OnceCell::new(),
+            force: false,
         }
     }
 
@@ -294,6 +297,27 @@ impl Runtime {
         self.port_leases()
             .give_back(name.as_str())
             .map_err(net_error(name))
+    }
+
+    /// Refuses a port map whose host port a host socket has (a host
+    /// service would lose its traffic to the container), unless `-f`.
+    fn check_host_ports(&self, name: &Name, maps: &[PortMap]) -> Result<(), RuntimeError> {
+        let Some(first) = net::listeners::busy(maps).into_iter().next() else {
+            return Ok(());
+        };
+        if !self.force {
+            return Err(RuntimeError::Network {
+                name: name.to_string(),
+                reason: format!(
+                    "{first}: its port map would take the host's traffic for it over (-f maps it \
+                     anyway)"
+                ),
+            });
+        }
+        crate::logging::warn_user(&format!(
+            "container {name}: {first}; mapped anyway (-f): its traffic goes to the container"
+        ));
+        Ok(())
     }
 
     /// True when container `name` runs now.
@@ -620,6 +644,7 @@ impl Runtime {
         let mut lease_undo = Undo(None);
         let network_lock = match &bridge {
             Some(b) => {
+                self.check_host_ports(name, &b.maps)?;
                 let lock = self.network_lock()?;
                 leases
                     .take(name.as_str(), &b.maps, |owner| self.is_running(owner))
