@@ -417,3 +417,49 @@ fn a_broken_image_version_is_listed_and_del_image_f_removes_it() {
     let rows = h.run("-s images").ok().to_string();
     assert!(!rows.contains("BROKEN"), "{rows}");
 }
+
+#[test]
+fn a_killed_export_leaves_no_file_behind() {
+    let Some(h) = RuntimeHome::with_test_image("a_killed_export_leaves_no_file_behind") else {
+        return;
+    };
+    let out = h.home.scratch("out");
+    let file = out.join("t.xdockerimage");
+    let f = file.to_str().expect("utf-8");
+    let entries = || {
+        let mut v: Vec<String> = std::fs::read_dir(&out)
+            .expect("dir")
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    let r = crash_at(
+        &h.home,
+        "export.written",
+        &["-a", "export", "-m", "test", "--image-file", f],
+    );
+    assert_eq!(r.code, -1, "killed: {r:?}");
+    assert!(entries().is_empty(), "nothing left: {:?}", entries());
+    h.run_in(None, ["-a", "export", "-m", "test", "--image-file", f])
+        .ok();
+    let first = std::fs::read(&file).expect("exported");
+    // Replacing with -f and killed: the old file stays whole, nothing else.
+    let r = crash_at(
+        &h.home,
+        "export.written",
+        &["-a", "export", "-m", "test", "--image-file", f, "-f"],
+    );
+    assert_eq!(r.code, -1, "killed: {r:?}");
+    assert_eq!(entries(), ["t.xdockerimage"]);
+    assert_eq!(std::fs::read(&file).expect("still there"), first);
+    h.run_in(
+        None,
+        ["-a", "export", "-m", "test", "--image-file", f, "-f"],
+    )
+    .ok();
+    assert_eq!(entries(), ["t.xdockerimage"]);
+    h.run_in(None, ["-a", "import", "--image-file", f, "-m", "back:1"])
+        .ok();
+}

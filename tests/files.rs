@@ -664,3 +664,55 @@ fn a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host() {
         }
     }
 }
+
+#[test]
+fn sparse_files_keep_their_holes_and_getfile_never_fills_the_host_disk() {
+    if !common::require_root("sparse_files_keep_their_holes_and_getfile_never_fills_the_host_disk")
+    {
+        return;
+    }
+    use std::os::unix::fs::MetadataExt;
+    let c = Booted::new("sparse");
+    // 2 GiB long, 8 bytes of data: a container could fill the host's disk
+    // with it if the holes were filled in.
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = fs::File::create(c.inside("/big.sparse")).expect("create");
+        f.write_all(b"head").expect("write");
+        f.seek(SeekFrom::Start(1 << 30)).expect("seek");
+        f.write_all(b"tail").expect("write");
+        f.set_len(2 << 30).expect("len");
+    }
+    let out = c.scratch("sparse");
+    c.get("/big.sparse", &out.join("big")).ok();
+    let m = fs::metadata(out.join("big")).expect("got");
+    assert_eq!(m.len(), 2 << 30);
+    assert!(
+        m.blocks() * 512 < 1 << 20,
+        "{} bytes on disk",
+        m.blocks() * 512
+    );
+    c.put(&out.join("big"), "/back.sparse").ok();
+    let m = fs::metadata(c.inside("/back.sparse")).expect("put");
+    assert_eq!(m.len(), 2 << 30);
+    assert!(
+        m.blocks() * 512 < 1 << 20,
+        "{} bytes on disk",
+        m.blocks() * 512
+    );
+    // A file with more data than the host's file system has free is
+    // refused before a byte is written (a 1 MiB tmpfs here).
+    fs::write(c.inside("/dense"), vec![7u8; 4 << 20]).expect("dense");
+    let small = c.scratch("small");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &small,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .expect("tmpfs");
+    let r = c.get("/dense", &small.join("dense"));
+    let _ = nix::mount::umount2(&small, nix::mount::MntFlags::MNT_DETACH);
+    r.fails(1, "are free on the host's file system");
+}

@@ -1,8 +1,13 @@
 //! `-a export -m NAME[:V] [--image-file F]`: writes `NAME[:V].xdockerimage`
-//! under a temporary name, renamed into place only when complete.
+//! as an unnamed file in the destination directory (O_TMPFILE), linked at
+//! its name only when complete: a killed export leaves nothing. Where the
+//! file system has no O_TMPFILE, a temporary name is used and renamed, and
+//! temporary files of exports whose process is gone are removed first.
+//! Crash point (see [`crate::crashpoint`]): `export.written`.
 
 use std::fs::{self, OpenOptions};
 use std::io::BufWriter;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -22,6 +27,40 @@ impl Drop for RemoveOnDrop {
     fn drop(&mut self) {
         if let Some(p) = self.0.take() {
             let _ = fs::remove_file(p);
+        }
+    }
+}
+
+/// An unnamed file in `dir` (O_TMPFILE), mode 0644.
+fn open_unnamed(dir: &Path) -> std::io::Result<fs::File> {
+    OpenOptions::new()
+        .write(true)
+        .mode(0o644)
+        .custom_flags(libc::O_TMPFILE | libc::O_CLOEXEC)
+        .open(dir)
+}
+
+/// Removes `.NAME.tmp.PID` files in `dir` whose PID runs no more (left by
+/// an export that was killed, where O_TMPFILE is not there).
+fn remove_stale_temps(dir: &Path, file_name: &str) {
+    let prefix = format!(".{file_name}.tmp.");
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(&prefix)
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if !Path::new(&format!("/proc/{pid}")).exists() {
+            crate::logging::warn(&format!(
+                "removing {} left by an interrupted export",
+                e.path().display()
+            ));
+            let _ = fs::remove_file(e.path());
         }
     }
 }
@@ -62,14 +101,21 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         file_name.to_string_lossy(),
         std::process::id()
     ));
-    let file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o644)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp)
-        .with_context(|| format!("create {}", tmp.display()))?;
-    let mut guard = RemoveOnDrop(Some(tmp.clone()));
+    let (file, named) = match open_unnamed(&dir) {
+        Ok(f) => (f, false),
+        Err(_) => {
+            remove_stale_temps(&dir, &file_name.to_string_lossy());
+            let f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o644)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                .open(&tmp)
+                .with_context(|| format!("create {}", tmp.display()))?;
+            (f, true)
+        }
+    };
+    let mut guard = RemoveOnDrop(named.then(|| tmp.clone()));
     let manifest = ArchiveManifest {
         format: FORMAT,
         name: image.name.to_string(),
@@ -88,8 +134,35 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     .with_context(|| format!("export image {}:{version}", image.name))?;
     drop(bar);
     file.sync_all()
-        .with_context(|| format!("fsync {}", tmp.display()))?;
-    fs::rename(&tmp, &target).with_context(|| format!("rename to {}", target.display()))?;
+        .with_context(|| format!("fsync {}", target.display()))?;
+    crate::crashpoint::hit("export.written");
+    if !named {
+        // Linked at its own name, or (replacing with -f) at the temporary
+        // one, then renamed over the old file.
+        let proc_fd = format!("/proc/self/fd/{}", file.as_raw_fd());
+        let link = |at: &Path| {
+            nix::unistd::linkat(
+                None,
+                Path::new(&proc_fd),
+                None,
+                at,
+                nix::fcntl::AtFlags::AT_SYMLINK_FOLLOW,
+            )
+        };
+        match link(&target) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EEXIST) if ctx.force => {
+                link(&tmp).with_context(|| format!("link {}", tmp.display()))?;
+                guard.0 = Some(tmp.clone());
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("link {}", target.display()));
+            }
+        }
+    }
+    if guard.0.is_some() {
+        fs::rename(&tmp, &target).with_context(|| format!("rename to {}", target.display()))?;
+    }
     guard.0 = None;
     let _ = crate::fsutil::atomic::sync_dir(Path::new(&dir));
     crate::logging::info(&format!(

@@ -794,9 +794,27 @@ impl Copier {
         fresh: bool,
     ) -> Result<(), InRootError> {
         let side = self.dst_side;
+        if side == Side::Host {
+            // A container's file may not fill the host's disk: what it
+            // really holds (its holes stay holes) must fit in what is free.
+            let need = u64::try_from(st.st_blocks).unwrap_or(0).saturating_mul(512);
+            let free = nix::sys::statvfs::fstatvfs(dir)
+                .map(|v| v.blocks_available().saturating_mul(v.fragment_size()))
+                .map_err(sys("check free space for", side, dpath))?;
+            if need > free {
+                return Err(refused(
+                    side,
+                    dpath,
+                    format!(
+                        "needs {need} bytes of disk and only {free} are free on the host's file \
+                         system"
+                    ),
+                ));
+            }
+        }
         let mut from = reopen_file(src.as_fd(), st).map_err(sys("open", self.src_side, spath))?;
         let mut write = |this: &mut Self, to: &mut File, sync: bool| -> Result<(), InRootError> {
-            let n = io::copy(&mut from, to).map_err(|e| InRootError::Sys {
+            let n = crate::fsutil::sparse::copy(&mut from, to).map_err(|e| InRootError::Sys {
                 op: "copy data to",
                 side,
                 path: dpath.to_path_buf(),

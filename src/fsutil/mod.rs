@@ -3,6 +3,7 @@ pub mod atomic;
 pub mod copy;
 pub mod fsids;
 pub mod inroot;
+pub mod sparse;
 pub mod tree;
 
 /// An error text as it reads inside a sentence: "Invalid argument" ->
