@@ -463,3 +463,105 @@ fn a_killed_export_leaves_no_file_behind() {
     h.run_in(None, ["-a", "import", "--image-file", f, "-m", "back:1"])
         .ok();
 }
+
+#[test]
+fn kills_at_random_times_of_the_other_operations_leave_whole_objects() {
+    // create, destroy, copy_image, del_image, export and import, each
+    // killed at a random time: the next command lists every object whole
+    // (an image with its files, a container that is not BROKEN) or not at
+    // all, and nothing is left in tmp/.
+    let Some(h) = RuntimeHome::with_test_image(
+        "kills_at_random_times_of_the_other_operations_leave_whole_objects",
+    ) else {
+        return;
+    };
+    let out = h.home.scratch("exp");
+    let file = out.join("t.xdockerimage");
+    h.run_in(
+        None,
+        [
+            "-a",
+            "export",
+            "-m",
+            "test",
+            "--image-file",
+            file.to_str().expect("utf-8"),
+        ],
+    )
+    .ok();
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut delay = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        Duration::from_micros(seed % 8_000)
+    };
+    let whole = |h: &RuntimeHome| {
+        let images = h.run("-s images").ok().to_string();
+        assert!(!images.contains("BROKEN"), "{images}");
+        for line in images.lines().skip(1) {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            assert!(
+                h.home.layer(f[0], f[1]).join("bin/busybox").exists(),
+                "image {line} incomplete"
+            );
+        }
+        let rows = h.run("-s containers").ok().to_string();
+        assert!(!rows.contains("BROKEN"), "{rows}");
+        assert_eq!(
+            h.home.staging_leftovers(),
+            Vec::<String>::new(),
+            "tmp/ is empty"
+        );
+    };
+    let f = file.to_str().expect("utf-8").to_string();
+    for round in 0..6 {
+        let c = format!("k{round}");
+        let i = format!("cp{round}:1");
+        let steps: Vec<Vec<String>> = vec![
+            vec![
+                "-a".into(),
+                "create".into(),
+                "-m".into(),
+                "test".into(),
+                "-c".into(),
+                c.clone(),
+            ],
+            vec![
+                "-a".into(),
+                "destroy".into(),
+                "-c".into(),
+                c.clone(),
+                "-f".into(),
+            ],
+            vec![
+                "-a".into(),
+                "copy_image".into(),
+                "--from-image".into(),
+                "test".into(),
+                "--to-image".into(),
+                i.clone(),
+            ],
+            vec![
+                "-a".into(),
+                "del_image".into(),
+                "-m".into(),
+                i.clone(),
+                "-f".into(),
+            ],
+            vec![
+                "-a".into(),
+                "import".into(),
+                "--image-file".into(),
+                f.clone(),
+                "-m".into(),
+                format!("im{round}:1"),
+            ],
+        ];
+        for step in &steps {
+            let args: Vec<&str> = step.iter().map(String::as_str).collect();
+            kill_after(&h, &args, delay());
+            whole(&h);
+        }
+    }
+}
