@@ -466,7 +466,7 @@ fn a_killed_export_leaves_no_file_behind() {
 
 #[test]
 fn kills_at_random_times_of_the_other_operations_leave_whole_objects() {
-    // create, destroy, copy_image, del_image, export and import, each
+    // create, destroy, copy_image, del_image, import and shutdown, each
     // killed at a random time: the next command lists every object whole
     // (an image with its files, a container that is not BROKEN) or not at
     // all, and nothing is left in tmp/.
@@ -563,5 +563,15 @@ fn kills_at_random_times_of_the_other_operations_leave_whole_objects() {
             kill_after(&h, &args, delay());
             whole(&h);
         }
+        // shutdown killed half-way: the container ends up running or
+        // stopped, and either way the next stop and boot work.
+        h.run(&format!("-a destroy -c s{round} -h -f")).ok();
+        h.run(&format!("-a create -m test -c s{round} -b")).ok();
+        kill_after(&h, &["-a", "shutdown", "-c", &format!("s{round}")], delay());
+        whole(&h);
+        let r = h.run(&format!("-a kill -c s{round}"));
+        assert!(r.code == 0 || r.stderr.contains("is not running"), "{r:?}");
+        h.run(&format!("-a boot -c s{round}")).ok();
+        h.run(&format!("-a kill -c s{round}")).ok();
     }
 }
