@@ -3,7 +3,8 @@
 //! `OUT_DIR/seccomp_default.bpf` (every container) and
 //! `OUT_DIR/seccomp_privileged.bpf` (the default plus the mount guard of
 //! privileged containers); `runtime/seccomp.rs` includes the bytes, so
-//! boot only hands them to the kernel.
+//! boot only hands them to the kernel. It also sets `cfg(xdocker_not_root)`
+//! when the build is not root's, so that root-only tests say "ignored".
 
 use std::env;
 use std::fs::File;
@@ -23,6 +24,12 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     println!("cargo:rerun-if-changed=src/runtime/seccomp_denied.in");
     println!("cargo:rerun-if-changed=src/runtime/seccomp_mount_guard.in");
+    // Root-only tests are reported as ignored when the build is not root's.
+    println!("cargo::rustc-check-cfg=cfg(xdocker_not_root)");
+    // SAFETY: geteuid has no arguments and cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("cargo:rustc-cfg=xdocker_not_root");
+    }
     let arch = env::var("CARGO_CFG_TARGET_ARCH").expect("CARGO_CFG_TARGET_ARCH");
     // The target's ABIs: a 64-bit container may run 32-bit programs too.
     let arches: &[ScmpArch] = match arch.as_str() {

@@ -85,6 +85,7 @@ fn fill_rich_layer(l: &Path) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn export_import_round_trip_is_exact() {
     if !common::require_root("export_import_round_trip_is_exact") {
         return;
@@ -140,6 +141,7 @@ fn export_import_round_trip_is_exact() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn archive_is_a_standard_tar_zst() {
     if !common::require_root("archive_is_a_standard_tar_zst") {
         return;
@@ -225,6 +227,7 @@ fn refused(h: &TestHome, file: &Path, name: Option<&str>, needle: &str) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn truncated_and_corrupted_archives_leave_nothing() {
     if !common::require_root("truncated_and_corrupted_archives_leave_nothing") {
         return;
@@ -352,6 +355,7 @@ fn plain_tar(path: &Path, entries: &[Entry]) {
 /// CVE-2014-9356/CVE-2014-9357 `docker load` class): absolute names, `..`,
 /// links pointing out, entries through earlier symlinks.
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn hostile_archives_never_touch_the_host() {
     if !common::require_root("hostile_archives_never_touch_the_host") {
         return;
@@ -452,6 +456,7 @@ fn hostile_archives_never_touch_the_host() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn entries_outside_the_layer_in_an_xdockerimage_are_refused() {
     if !common::require_root("entries_outside_the_layer_in_an_xdockerimage_are_refused") {
         return;
@@ -480,6 +485,7 @@ fn entries_outside_the_layer_in_an_xdockerimage_are_refused() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn docker_export_tarballs_import_with_a_name() {
     if !common::require_root("docker_export_tarballs_import_with_a_name") {
         return;

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use common::{RuntimeHome, TestHome};
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn limits_the_host_cannot_apply_are_refused_at_create() {
     let Some(h) =
         RuntimeHome::with_test_image("limits_the_host_cannot_apply_are_refused_at_create")
@@ -57,6 +58,7 @@ fn a_name_with_control_characters_is_escaped_in_the_one_error_line() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn rplfile_refuses_mapping_files_that_are_not_small_regular_files() {
     let Some(h) = RuntimeHome::with_test_image(
         "rplfile_refuses_mapping_files_that_are_not_small_regular_files",
@@ -135,6 +137,7 @@ fn hold_lock(path: &std::path::Path, secs: &str) -> std::process::Child {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_lock_held_by_a_stopped_process_is_named_and_given_up_on() {
     let Some(h) =
         RuntimeHome::with_test_image("a_lock_held_by_a_stopped_process_is_named_and_given_up_on")

@@ -32,6 +32,7 @@ fn containers_row(h: &RuntimeHome, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn lifecycle_create_boot_shutdown_destroy() {
     let Some(h) = RuntimeHome::with_test_image("lifecycle_create_boot_shutdown_destroy") else {
         return;
@@ -104,6 +105,7 @@ fn lifecycle_create_boot_shutdown_destroy() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn single_process_mode_returns_the_exit_code() {
     let Some(h) = RuntimeHome::with_test_image("single_process_mode_returns_the_exit_code") else {
         return;
@@ -137,6 +139,7 @@ fn single_process_mode_returns_the_exit_code() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn containers_from_one_image_keep_separate_writes() {
     let Some(h) = RuntimeHome::with_test_image("containers_from_one_image_keep_separate_writes")
     else {
@@ -186,6 +189,7 @@ fn containers_from_one_image_keep_separate_writes() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
     let Some(h) =
         RuntimeHome::with_test_image("kill_9_of_init_is_seen_and_released_by_the_next_command")
@@ -226,6 +230,7 @@ fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn any_command_releases_killed_containers_also_in_a_home_without_index() {
     if !common::require_root("any_command_releases_killed_containers_also_in_a_home_without_index")
     {
@@ -295,6 +300,7 @@ fn any_command_releases_killed_containers_also_in_a_home_without_index() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn destroy_with_h_shuts_down_first() {
     let Some(h) = RuntimeHome::with_test_image("destroy_with_h_shuts_down_first") else {
         return;
@@ -308,6 +314,7 @@ fn destroy_with_h_shuts_down_first() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_inputs_leave_nothing_behind() {
     let Some(h) = RuntimeHome::with_test_image("bad_inputs_leave_nothing_behind") else {
         return;
@@ -384,6 +391,7 @@ fn bad_inputs_leave_nothing_behind() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn volumes_are_bind_mounted_inside() {
     // Volumes are not idmapped (as in LXC and Docker's userns-remap): an
     // unprivileged container sees the host's owners as they are, so root
@@ -450,6 +458,7 @@ fn volumes_are_bind_mounted_inside() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn memory_and_cpu_limits_bite() {
     let Some(h) = RuntimeHome::with_test_image("memory_and_cpu_limits_bite") else {
         return;
@@ -513,6 +522,7 @@ fn memory_and_cpu_limits_bite() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn concurrent_boots_of_one_container_exactly_one_wins() {
     let Some(h) =
         RuntimeHome::with_test_image("concurrent_boots_of_one_container_exactly_one_wins")
@@ -538,6 +548,7 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn to_image_and_to_container_move_layers_without_loss() {
     let Some(h) =
         RuntimeHome::with_test_image("to_image_and_to_container_move_layers_without_loss")
@@ -640,6 +651,7 @@ fn to_image_and_to_container_move_layers_without_loss() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn orphans_are_reaped_inside_a_container() {
     let Some(h) = RuntimeHome::with_test_image("orphans_are_reaped_inside_a_container") else {
         return;
@@ -655,6 +667,7 @@ fn orphans_are_reaped_inside_a_container() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
     let Some(h) = RuntimeHome::with_test_image("kill_9_of_xdocker_mid_run_leaves_the_truth_behind")
     else {
@@ -693,6 +706,7 @@ fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn inside_view_is_a_small_host() {
     let Some(h) = RuntimeHome::with_test_image("inside_view_is_a_small_host") else {
         return;
@@ -739,6 +753,7 @@ fn inside_view_is_a_small_host() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn etc_files_replace_whatever_the_image_has_at_their_names() {
     let Some(h) = RuntimeHome::with_test_image("etc_files_replace_whatever_the_image_has") else {
         return;
@@ -777,6 +792,7 @@ fn etc_files_replace_whatever_the_image_has_at_their_names() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn destroy_never_deletes_through_a_live_mount() {
     let Some(h) = RuntimeHome::with_test_image("destroy_never_deletes_through_a_live_mount") else {
         return;
@@ -818,6 +834,7 @@ fn cap_sets(status: &str) -> std::collections::HashMap<String, u64> {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
     let Some(h) =
         RuntimeHome::with_test_image("root_inside_cannot_touch_the_host_kernel_clock_or_modules")
@@ -879,6 +896,7 @@ fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn proc_is_masked_and_kernel_knobs_are_read_only() {
     let Some(h) = RuntimeHome::with_test_image("proc_is_masked_and_kernel_knobs_are_read_only")
     else {

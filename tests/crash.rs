@@ -92,6 +92,7 @@ fn container_with_marker(h: &RuntimeHome, c: &str) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_killed_to_image_loses_nothing_at_any_step() {
     let Some(h) = RuntimeHome::with_test_image("a_killed_to_image_loses_nothing_at_any_step")
     else {
@@ -146,6 +147,7 @@ fn a_killed_to_image_loses_nothing_at_any_step() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_killed_to_container_loses_nothing_at_any_step() {
     let Some(h) = RuntimeHome::with_test_image("a_killed_to_container_loses_nothing_at_any_step")
     else {
@@ -220,6 +222,7 @@ fn kill_after(h: &RuntimeHome, args: &[&str], delay: Duration) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kills_at_random_times_during_conversions_lose_nothing() {
     let Some(h) =
         RuntimeHome::with_test_image("kills_at_random_times_during_conversions_lose_nothing")
@@ -268,6 +271,7 @@ fn kills_at_random_times_during_conversions_lose_nothing() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn broken_containers_are_listed_as_such_and_never_hide_the_others() {
     let Some(h) = RuntimeHome::with_test_image(
         "broken_containers_are_listed_as_such_and_never_hide_the_others",
@@ -371,6 +375,7 @@ fn broken_containers_are_listed_as_such_and_never_hide_the_others() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_broken_image_version_is_listed_and_del_image_f_removes_it() {
     let Some(h) =
         RuntimeHome::with_test_image("a_broken_image_version_is_listed_and_del_image_f_removes_it")
@@ -419,6 +424,7 @@ fn a_broken_image_version_is_listed_and_del_image_f_removes_it() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_killed_export_leaves_no_file_behind() {
     let Some(h) = RuntimeHome::with_test_image("a_killed_export_leaves_no_file_behind") else {
         return;
@@ -465,6 +471,7 @@ fn a_killed_export_leaves_no_file_behind() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kills_at_random_times_of_the_other_operations_leave_whole_objects() {
     // create, destroy, copy_image, del_image, import and shutdown, each
     // killed at a random time: the next command lists every object whole

@@ -175,6 +175,7 @@ fn host_tree(dir: &Path) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn putfile_and_getfile_round_trips() {
     if !common::require_root("putfile_and_getfile_round_trips") {
         return;
@@ -291,6 +292,7 @@ fn putfile_and_getfile_round_trips() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn overwrites_replace_atomically() {
     if !common::require_root("overwrites_replace_atomically") {
         return;
@@ -339,6 +341,7 @@ fn overwrites_replace_atomically() {
 /// Attack class: symlinks planted by root inside redirect a host-side copy
 /// to host files (CVE-2014-6407/CVE-2019-14271 `docker cp` class).
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn hostile_symlinks_never_reach_the_host() {
     if !common::require_root("hostile_symlinks_never_reach_the_host") {
         return;
@@ -473,6 +476,7 @@ fn hostile_symlinks_never_reach_the_host() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn putfile_reaches_volumes_inside_the_container() {
     if !common::require_root("putfile_reaches_volumes_inside_the_container") {
         return;
@@ -495,6 +499,7 @@ fn putfile_reaches_volumes_inside_the_container() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn rplfile_instantiates_templates_inside() {
     if !common::require_root("rplfile_instantiates_templates_inside") {
         return;
@@ -587,6 +592,7 @@ fn rplfile_instantiates_templates_inside() {
 /// Attack class: a directory swapped for a symlink while the host copies
 /// (CVE-2018-15664, the `docker cp` symlink-exchange race).
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host() {
     if !common::require_root("a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host") {
         return;
@@ -666,6 +672,7 @@ fn a_directory_swapped_for_a_symlink_mid_copy_never_reaches_the_host() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn sparse_files_keep_their_holes_and_getfile_never_fills_the_host_disk() {
     if !common::require_root("sparse_files_keep_their_holes_and_getfile_never_fills_the_host_disk")
     {

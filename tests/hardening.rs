@@ -81,6 +81,7 @@ fn status_field(h: &RuntimeHome, name: &str, field: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn seccomp_refuses_calls_that_reach_the_host_kernel() {
     // Classes: shared kernel keyring (CVE-2016-0728), userfaultfd-assisted
     // kernel races, open_by_handle_at past mounts (CVE-2014-3519 "shocker"),
@@ -131,6 +132,7 @@ fn bounding_set(h: &RuntimeHome, name: &str) -> u64 {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cap_add_and_cap_drop_change_what_root_inside_keeps() {
     // Class: capabilities of root inside a container (mknod of devices,
     // raw sockets, the clock).
@@ -221,6 +223,7 @@ fn assert_host_devices_refused(out: &str) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
     // Class: mknod + read/write of a host block device (raw disk access
     // around every mount), /dev/mem.
@@ -256,6 +259,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
     // The same on the cgroup v2 backend, whose device rules are an eBPF
     // program: this host's hybrid layout has an (empty) cgroup2 hierarchy
@@ -309,6 +313,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_fork_bomb_stops_at_the_pids_limit() {
     // Class: resource exhaustion of the host's process table.
     let Some(h) = RuntimeHome::with_test_image("a_fork_bomb_stops_at_the_pids_limit") else {
@@ -354,6 +359,7 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // CVE-2019-5736 class: root inside rewrites the runtime binary through
     // /proc/PID/exe; CVE-2024-21626 class: host descriptors of a runtime
@@ -422,6 +428,7 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_processes_cannot_be_signalled_from_inside() {
     // Class: signals across the PID namespace (killing host daemons).
     let Some(h) = RuntimeHome::with_test_image("host_processes_cannot_be_signalled_from_inside")
@@ -455,6 +462,7 @@ const DEFAULT: &[&str] = &[];
 const PRIVILEGED: &[&str] = &["--userns", "off"];
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is() {
     let Some(h) = RuntimeHome::with_test_image(
         "a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is",
@@ -509,6 +517,7 @@ fn a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged() {
     // A home on overlayfs, which takes no idmapped mounts: the probe says
     // so for real, create warns in one line, `--userns on` is refused.
@@ -580,6 +589,7 @@ fn where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn proc_sys_and_sys_stay_read_only_whatever_root_inside_tries() {
     // Host code execution class: undo the read-only /proc/sys or /sys
     // (remount, unmount, a new procfs or sysfs, a bare bind of /proc) to
@@ -647,6 +657,7 @@ impl Drop for CorePattern {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_core_pattern_written_through_a_new_procfs_never_runs_on_the_host() {
     // The whole attack of the issue: a new procfs, `|script %p` into its
     // kernel/core_pattern, a crash; the host kernel would run the script
@@ -697,6 +708,7 @@ fn lift_device_rules(h: &RuntimeHome, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn the_device_rules_cannot_be_lifted_from_inside_cgroup_v1() {
     // The container's cgroup namespace was rooted at the home's shared
     // devices group: mounting the hierarchy and writing devices.allow
@@ -776,6 +788,7 @@ impl Drop for HostLink {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_host_network_container_cannot_rewire_the_host() {
     // `ip link add … type bridge` inside a HOST-network container made it
     // on the host. Unprivileged: the host's network namespace is not its

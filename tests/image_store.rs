@@ -111,6 +111,7 @@ fn stray_file_in_images_does_not_break_the_listing() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn install_test_builds_a_runnable_image() {
     if !common::require_root("install_test_builds_a_runnable_image") {
         return;
@@ -134,6 +135,7 @@ fn install_test_builds_a_runnable_image() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn install_test_versions_and_replacing() {
     if !common::require_root("install_test_versions_and_replacing") {
         return;
@@ -232,6 +234,7 @@ fn special_layer(layer: &Path) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn copy_image_is_exact() {
     if !common::require_root("copy_image_is_exact") {
         return;

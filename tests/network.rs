@@ -230,6 +230,7 @@ fn serve(h: &NetHome, c: &str) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
     if !require_root("mapped_ports_answer_from_everywhere_and_nat_reaches_out") {
         return;
@@ -417,6 +418,7 @@ fn fetch_fails(url: &str) -> bool {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_network_inputs_are_refused_and_leave_nothing() {
     if !require_root("bad_network_inputs_are_refused_and_leave_nothing") {
         return;
@@ -553,6 +555,7 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
     if !require_root("killed_init_has_its_veth_and_rules_released_by_the_next_command") {
         return;
@@ -616,6 +619,7 @@ fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind() {
     // A killed BRIDGE or CUSTOM boot left its /run/netns name (every later
     // boot failed with "file exists" until destroy), a veth and cgroups.
@@ -736,6 +740,7 @@ fn a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind() 
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_ports_interfaces_and_tables_of_others_are_never_taken_over() {
     if !require_root("host_ports_interfaces_and_tables_of_others_are_never_taken_over") {
         return;

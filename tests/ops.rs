@@ -22,6 +22,7 @@ fn field(text: &str, key: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn info_shows_the_whole_config_and_the_live_state() {
     let Some(h) = RuntimeHome::with_test_image("info_shows_the_whole_config_and_the_live_state")
     else {
@@ -106,6 +107,7 @@ fn booted_at(h: &RuntimeHome, name: &str) -> chrono::DateTime<chrono::FixedOffse
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse() {
     let Some(h) = RuntimeHome::with_test_image(
         "autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse",
@@ -193,6 +195,7 @@ fn shell(h: &RuntimeHome, shell: &str, script: &str, arg: &str) -> std::process:
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn container_root_script_sets_the_variable_when_sourced() {
     let Some(h) =
         RuntimeHome::with_test_image("container_root_script_sets_the_variable_when_sourced")
@@ -239,6 +242,7 @@ fn container_root_script_sets_the_variable_when_sourced() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn shipped_config_templates_instantiate_to_valid_files() {
     let Some(h) =
         RuntimeHome::with_test_image("shipped_config_templates_instantiate_to_valid_files")

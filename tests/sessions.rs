@@ -135,6 +135,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_exit_codes_streams_and_stdin() {
     if !common::require_root("run_exit_codes_streams_and_stdin") {
         return;
@@ -181,6 +182,7 @@ fn run_exit_codes_streams_and_stdin() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_output_arrives_complete_and_stdin_streams_both_ways() {
     if !common::require_root("run_output_arrives_complete_and_stdin_streams_both_ways") {
         return;
@@ -207,6 +209,7 @@ fn run_output_arrives_complete_and_stdin_streams_both_ways() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn fifty_concurrent_runs() {
     if !common::require_root("fifty_concurrent_runs") {
         return;
@@ -249,6 +252,7 @@ fn fifty_concurrent_runs() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn silent_and_garbage_clients_block_nobody() {
     if !common::require_root("silent_and_garbage_clients_block_nobody") {
         return;
@@ -292,6 +296,7 @@ fn silent_and_garbage_clients_block_nobody() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn no_descriptor_leaks_into_the_container() {
     if !common::require_root("no_descriptor_leaks_into_the_container") {
         return;
@@ -357,6 +362,7 @@ fn no_descriptor_leaks_into_the_container() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_works_in_single_process_containers() {
     let Some(h) = RuntimeHome::with_test_image("run_works_in_single_process_containers") else {
         return;
@@ -382,6 +388,7 @@ fn run_works_in_single_process_containers() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stopped_and_unknown_containers_are_refused() {
     let Some(h) = RuntimeHome::with_test_image("stopped_and_unknown_containers_are_refused") else {
         return;
@@ -559,6 +566,7 @@ fn status_row(h: &RuntimeHome, name: &str) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn attach_through_tmux() {
     if !common::require_root("attach_through_tmux") {
         return;
@@ -668,6 +676,7 @@ fn find_client(h: &RuntimeHome) -> i32 {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn boot_t_attaches_at_once() {
     let Some(h) = RuntimeHome::with_test_image("boot_t_attaches_at_once") else {
         return;
@@ -701,6 +710,7 @@ fn boot_t_attaches_at_once() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn attach_in_a_user_namespace_gets_a_pty_of_its_own() {
     let Some(h) = RuntimeHome::with_test_image("attach_in_a_user_namespace_gets_a_pty_of_its_own")
     else {

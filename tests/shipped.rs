@@ -10,6 +10,7 @@ use std::process::Command;
 use clap::CommandFactory;
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn xdockerinit_is_static_and_runs_in_an_empty_root() {
     let init = common::static_init();
     let headers = Command::new("readelf")

@@ -344,6 +344,7 @@ fn stable_tar(file: &Path) -> Vec<u8> {
 // ------------------------------------------------------------------ tests
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn round_trip_search_and_saved_repository() {
     if !common::require_root("round_trip_search_and_saved_repository") {
         return;
@@ -462,6 +463,7 @@ fn round_trip_search_and_saved_repository() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn highest_version_no_op_and_force() {
     if !common::require_root("highest_version_no_op_and_force") {
         return;
@@ -528,6 +530,7 @@ fn highest_version_no_op_and_force() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_keys_and_client_keys_are_checked() {
     if !common::require_root("host_keys_and_client_keys_are_checked") {
         return;
@@ -610,6 +613,7 @@ fn host_keys_and_client_keys_are_checked() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn junk_in_the_repository_is_ignored() {
     if !common::require_root("junk_in_the_repository_is_ignored") {
         return;
@@ -652,6 +656,7 @@ fn junk_in_the_repository_is_ignored() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn corrupted_repository_file_is_refused() {
     if !common::require_root("corrupted_repository_file_is_refused") {
         return;
@@ -705,6 +710,7 @@ fn wait_for(secs: u64, mut pred: impl FnMut() -> bool) -> bool {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn dropped_connection_leaves_nothing_on_either_side() {
     if !common::require_root("dropped_connection_leaves_nothing_on_either_side") {
         return;

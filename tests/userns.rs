@@ -35,6 +35,7 @@ fn owner(path: &Path) -> (u32, u32) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn root_inside_is_an_unprivileged_host_id_and_layers_stay_shared() {
     // Class: root in a container being root on the host, which every
     // breakout of the CVE-2019-5736 kind relies on; containers sharing a
@@ -144,6 +145,7 @@ fn root_inside_is_an_unprivileged_host_id_and_layers_stay_shared() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn root_inside_has_no_power_over_host_files() {
     // Class: host files reached through a volume; planting a setuid-root
     // program for the host (the second half of most breakouts).
@@ -216,6 +218,7 @@ fn root_inside_has_no_power_over_host_files() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn files_cross_the_namespace_with_the_owners_seen_inside() {
     let Some(h) =
         RuntimeHome::with_test_image("files_cross_the_namespace_with_the_owners_seen_inside")
@@ -339,6 +342,7 @@ fn files_cross_the_namespace_with_the_owners_seen_inside() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn userns_ids_come_from_a_checked_range_one_slot_per_container() {
     let Some(h) =
         RuntimeHome::with_test_image("userns_ids_come_from_a_checked_range_one_slot_per_container")

@@ -108,6 +108,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[cfg_attr(xdocker_not_root, ignore = "needs root")]
     fn the_names_directory_becomes_a_shared_mount_point_of_its_own() {
         if !nix::unistd::geteuid().is_root() {
             assert_ne!(

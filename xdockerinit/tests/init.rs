@@ -190,6 +190,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn exit_code_of_cmd_is_recorded() {
     if !is_root("exit_code_of_cmd_is_recorded") {
         return;
@@ -202,6 +203,7 @@ fn exit_code_of_cmd_is_recorded() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cmd_killed_by_a_signal_is_128_plus_signal() {
     if !is_root("cmd_killed_by_a_signal_is_128_plus_signal") {
         return;
@@ -213,6 +215,7 @@ fn cmd_killed_by_a_signal_is_128_plus_signal() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cmd_gets_stdio_and_a_clean_environment() {
     if !is_root("cmd_gets_stdio_and_a_clean_environment") {
         return;
@@ -256,6 +259,7 @@ fn cmd_gets_stdio_and_a_clean_environment() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn orphans_are_reaped_and_stopped_with_term() {
     if !is_root("orphans_are_reaped_and_stopped_with_term") {
         return;
@@ -284,6 +288,7 @@ fn orphans_are_reaped_and_stopped_with_term() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn processes_ignoring_term_get_kill_after_the_grace_period() {
     if !is_root("processes_ignoring_term_get_kill_after_the_grace_period") {
         return;
@@ -302,6 +307,7 @@ fn processes_ignoring_term_get_kill_after_the_grace_period() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stopped_processes_get_term_and_cont() {
     if !is_root("stopped_processes_get_term_and_cont") {
         return;
@@ -316,6 +322,7 @@ fn stopped_processes_get_term_and_cont() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn sigterm_in_single_process_mode_records_cmds_status() {
     if !is_root("sigterm_in_single_process_mode_records_cmds_status") {
         return;
@@ -332,6 +339,7 @@ fn sigterm_in_single_process_mode_records_cmds_status() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn hup_is_forwarded_to_cmd() {
     if !is_root("hup_is_forwarded_to_cmd") {
         return;
@@ -347,6 +355,7 @@ fn hup_is_forwarded_to_cmd() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_mode_stops_on_sigterm_with_code_0() {
     if !is_root("host_mode_stops_on_sigterm_with_code_0") {
         return;
@@ -369,6 +378,7 @@ fn host_mode_stops_on_sigterm_with_code_0() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_mode_second_sigterm_cuts_the_grace_period() {
     if !is_root("host_mode_second_sigterm_cuts_the_grace_period") {
         return;
@@ -393,6 +403,7 @@ fn host_mode_second_sigterm_cuts_the_grace_period() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn missing_shell_is_127_with_a_message() {
     if !is_root("missing_shell_is_127_with_a_message") {
         return;
@@ -411,6 +422,7 @@ fn missing_shell_is_127_with_a_message() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn plain_commands_need_no_shell() {
     if !is_root("plain_commands_need_no_shell") {
         return;

@@ -205,6 +205,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn piped_sessions_carry_streams_and_exit_codes() {
     if !is_root("piped_sessions_carry_streams_and_exit_codes") {
         return;
@@ -244,6 +245,7 @@ fn piped_sessions_carry_streams_and_exit_codes() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
     if !is_root("terminal_sessions_get_their_size_and_a_controlling_terminal") {
         return;
@@ -286,6 +288,7 @@ fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_background_job_does_not_hold_the_session() {
     if !is_root("a_background_job_does_not_hold_the_session") {
         return;
@@ -306,6 +309,7 @@ fn a_background_job_does_not_hold_the_session() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_vanished_client_hangs_the_command_up() {
     if !is_root("a_vanished_client_hangs_the_command_up") {
         return;
@@ -327,6 +331,7 @@ fn a_vanished_client_hangs_the_command_up() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stop_hangs_up_terminal_sessions_and_refuses_new_ones() {
     if !is_root("stop_hangs_up_terminal_sessions_and_refuses_new_ones") {
         return;
@@ -361,6 +366,7 @@ fn stop_hangs_up_terminal_sessions_and_refuses_new_ones() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn garbage_is_refused_without_disturbing_init() {
     if !is_root("garbage_is_refused_without_disturbing_init") {
         return;
@@ -385,6 +391,7 @@ fn garbage_is_refused_without_disturbing_init() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn single_process_mode_serves_sessions_too() {
     if !is_root("single_process_mode_serves_sessions_too") {
         return;
