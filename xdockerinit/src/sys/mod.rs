@@ -31,7 +31,7 @@ pub use io::{
 pub use mount::{move_mount, open_tree_clone, set_idmap};
 pub use process::{
     clone3, close_range_cloexec, exit_now, namespace_holder, pidfd_open, pidfd_send_signal,
-    set_parent_death_signal, waitpid_status,
+    securebits, set_parent_death_signal, set_securebits, waitpid_status,
 };
 pub use term::{open_pty_slave, set_window_size, window_size};
 

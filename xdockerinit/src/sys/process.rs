@@ -121,6 +121,24 @@ pub fn set_parent_death_signal(signal: Option<Signal>) -> nix::Result<()> {
     nix::sys::prctl::set_pdeathsig(signal)
 }
 
+/// The calling thread's securebits (PR_GET_SECUREBITS; SECBIT_* of
+/// linux/securebits.h), every bit as the kernel has it.
+pub fn securebits() -> nix::Result<libc::c_ulong> {
+    // SAFETY: PR_GET_SECUREBITS takes no argument and reads this thread's
+    // securebits.
+    let r = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    Errno::result(r).map(|bits| bits as libc::c_ulong)
+}
+
+/// Sets the calling thread's securebits (PR_SET_SECUREBITS; needs
+/// CAP_SETPCAP).
+pub fn set_securebits(bits: libc::c_ulong) -> nix::Result<()> {
+    // SAFETY: PR_SET_SECUREBITS takes an integer and changes only this
+    // thread's credentials.
+    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) };
+    Errno::result(r).map(drop)
+}
+
 /// Marks every descriptor from `from` up close-on-exec (close_range(2)
 /// with CLOSE_RANGE_CLOEXEC, Linux 5.11+): what a process passes to the
 /// program it executes is then only what lies below `from`.
@@ -234,6 +252,23 @@ mod tests {
             let cleared = set_parent_death_signal(None).is_ok()
                 && nix::sys::prctl::get_pdeathsig() == Ok(None);
             i32::from(!(set && cleared))
+        });
+        let status = waitpid_status(pid).expect("waitpid");
+        assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
+    }
+
+    #[test]
+    fn securebits_read_and_set_in_a_child() {
+        // SECBIT_KEEP_CAPS (1 << 4): in a child, the test process is left alone.
+        let pid = fork_child(|| {
+            let Ok(before) = securebits() else { return 2 };
+            let set = set_securebits(before | 1 << 4);
+            let ok = if nix::unistd::geteuid().is_root() {
+                set.is_ok() && securebits() == Ok(before | 1 << 4)
+            } else {
+                set == Err(Errno::EPERM) && securebits() == Ok(before)
+            };
+            i32::from(!ok)
         });
         let status = waitpid_status(pid).expect("waitpid");
         assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
