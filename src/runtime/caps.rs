@@ -115,7 +115,9 @@ pub fn drop_set(add: &[String], drop: &[String], privileged_on_host_network: boo
 /// Restricts the calling process (the container's first process, still
 /// root with every capability): drops `caps` (see [`drop_set`]) from its
 /// bounding set and clears its inheritable and ambient sets. Capabilities
-/// the running kernel does not know are skipped.
+/// the running kernel does not know are skipped. The calls are rustix's
+/// (prctl PR_CAPBSET_DROP and PR_CAP_AMBIENT, capget/capset), which keep
+/// the errno; like the kernel's, they act on the calling thread.
 pub fn restrict(caps: &[u32]) -> Result<(), String> {
     let text = |e: rustix::io::Errno| ErrnoText(Errno::from_raw(e.raw_os_error()));
     for &cap in caps {
