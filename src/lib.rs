@@ -23,9 +23,6 @@ pub mod logging;
 pub mod names;
 pub mod network;
 pub mod progress;
-// Until `runtime/mod.rs` and `runtime/spawn.rs` call the layer too; every
-// other module of `runtime` denies unsafe code itself.
-#[allow(unsafe_code)]
 pub mod runtime;
 pub mod session;
 pub mod shipped;

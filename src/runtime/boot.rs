@@ -221,10 +221,7 @@ impl Runtime {
         undo.push("cgroup", || {
             let _ = cgroups.remove(&plan.cgroup);
         });
-        // SAFETY: xdocker is single-threaded here (no thread was started by
-        // this command), so the child may run Rust code until it execs.
-        let child =
-            unsafe { spawn::clone_into_namespaces(plan.clone_flags) }.map_err(boot_err(name))?;
+        let child = spawn::clone_into_namespaces(plan.clone_flags).map_err(boot_err(name))?;
         let Some(pid) = child else {
             drop(parent_end);
             let io = ChildIo {

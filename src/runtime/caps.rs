@@ -9,8 +9,6 @@
 //! xdockerinit runs, with no inheritable or ambient capabilities, so no
 //! process in the container can ever get them back.
 
-#![deny(unsafe_code)]
-
 use nix::errno::Errno;
 use rustix::thread::{self, CapabilitySet};
 use xdockerinit::sys::ErrnoText;

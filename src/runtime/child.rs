@@ -10,6 +10,8 @@ use std::path::Path;
 
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
+use nix::sys::signal::Signal;
+use xdockerinit::sys;
 
 use super::plan::{BootPlan, SeccompPlan};
 use super::rootfs::{self, RootfsError};
@@ -67,7 +69,7 @@ fn sys_failed(step: ChildStep, what: String) -> impl FnOnce(Errno) -> ChildFailu
         ChildFailure::new(
             step,
             Some(errno),
-            format!("{what}: {}", errno.desc().to_lowercase()),
+            format!("{what}: {}", sys::errno_text(errno)),
         )
     }
 }
@@ -76,21 +78,12 @@ fn sys_failed(step: ChildStep, what: String) -> impl FnOnce(Errno) -> ChildFailu
 /// boot leaves no half-built container process behind (a parent that died
 /// before this call closed the channel, which the child then reads).
 fn die_with_parent() {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) takes only integers.
-    unsafe {
-        libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
+    let _ = sys::set_parent_death_signal(Some(Signal::SIGKILL));
 }
 
+/// Nothing to flush in this child.
 fn exit_now() -> ! {
-    // SAFETY: _exit is always safe; nothing to flush in this child.
-    unsafe { libc::_exit(1) }
+    sys::exit_now(1)
 }
 
 /// The child after clone3. The root filesystem is built while the parent
@@ -253,15 +246,7 @@ fn pass_descriptors_and_exec(
     let session_fd = above_4(io.session.as_raw_fd()).map_err(pass("descriptors"))?;
     nix::unistd::dup2(exit_fd, 3).map_err(pass("exit record"))?;
     nix::unistd::dup2(session_fd, 4).map_err(pass("session socket"))?;
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on fds.
-    unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            5u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
+    sys::close_range_cloexec(5).map_err(pass("descriptors"))?;
     let mut argv = vec![
         CString::from(c"xdockerinit"),
         CString::from(c"--exit-fd"),
@@ -293,8 +278,7 @@ fn pass_descriptors_and_exec(
     }
     // xdockerinit outlives xdocker (the state file is on disk: the parent
     // wrote it before `Go`).
-    // SAFETY: prctl(PR_SET_PDEATHSIG, 0) takes only integers.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, 0, 0, 0, 0) };
+    let _ = sys::set_parent_death_signal(None);
     nix::unistd::fexecve(init_fd, &argv, &env).map_err(sys_failed(
         ChildStep::Exec,
         "execute xdockerinit".to_string(),

@@ -2,8 +2,6 @@
 //! `/run/netns/nns<10 hex>` bound to the container's namespace, the same
 //! convention as `ip netns`, so `ip netns exec` works on it.
 
-#![deny(unsafe_code)]
-
 use std::fs;
 use std::path::{Path, PathBuf};
 

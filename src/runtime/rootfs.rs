@@ -9,8 +9,6 @@
 //! symlinks (an image could carry `/dev -> /etc`), and the mount is made on
 //! the opened directory through /proc/self/fd.
 
-#![deny(unsafe_code)]
-
 use std::ffi::OsStr;
 use std::fs;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};

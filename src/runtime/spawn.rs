@@ -29,50 +29,12 @@ pub enum SpawnError {
     Child(#[from] ChildFailure),
 }
 
-/// `struct clone_args` of clone3(2).
-#[repr(C)]
-#[derive(Debug, Default)]
-struct CloneArgs {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-    set_tid: u64,
-    set_tid_size: u64,
-    cgroup: u64,
-}
-
-/// Forks into new namespaces. Returns `None` in the child, the child's PID
-/// in the parent.
-///
-/// # Safety
-/// Like fork(2): the calling process must be single-threaded, so the child
-/// may keep running Rust code (allocator and locks are in a sane state).
-pub unsafe fn clone_into_namespaces(flags: CloneFlags) -> Result<Option<Pid>, SpawnError> {
-    let mut args = CloneArgs {
-        flags: u64::from(flags.bits() as u32),
-        exit_signal: libc::SIGCHLD as u64,
-        ..CloneArgs::default()
-    };
-    // SAFETY: clone3 with a null stack behaves like fork(2) with the given
-    // namespace flags; `args` is a valid clone_args of the size passed. The
-    // caller guarantees the process is single-threaded.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &mut args as *mut CloneArgs,
-            std::mem::size_of::<CloneArgs>(),
-        )
-    };
-    match ret {
-        -1 => Err(SpawnError::Clone(io::Error::last_os_error())),
-        0 => Ok(None),
-        pid => Ok(Some(Pid::from_raw(pid as i32))),
-    }
+/// Forks into new namespaces as a direct child of xdocker. Returns `None`
+/// in the child, the child's PID in the parent. xdocker must be
+/// single-threaded here (it is checked), so that the child may run Rust
+/// code until it executes xdockerinit.
+pub fn clone_into_namespaces(flags: CloneFlags) -> Result<Option<Pid>, SpawnError> {
+    xdockerinit::sys::fork_into_namespaces(flags).map_err(|e| SpawnError::Clone(e.into()))
 }
 
 /// The parent's messages, one byte each, so that the child reads exactly
@@ -256,6 +218,7 @@ impl ChildChannel {
 }
 
 #[cfg(test)]
+#[allow(unsafe_code)] // fork(2) of the test process
 mod tests {
     use super::*;
     use nix::sys::wait::{waitpid, WaitStatus};

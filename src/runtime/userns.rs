@@ -8,8 +8,6 @@
 //! every mount made before is locked (LXC's unprivileged containers,
 //! crun's idmapped mounts).
 
-#![deny(unsafe_code)]
-
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sched::CloneFlags;

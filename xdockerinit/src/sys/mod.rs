@@ -30,8 +30,9 @@ pub use io::{
 };
 pub use mount::{move_mount, open_tree_clone, set_idmap};
 pub use process::{
-    clone3, close_range_cloexec, exit_now, namespace_holder, pidfd_open, pidfd_send_signal,
-    securebits, set_parent_death_signal, set_securebits, waitpid_status,
+    clone3, close_range_cloexec, exit_now, fork_into_namespaces, namespace_holder, pidfd_open,
+    pidfd_send_signal, securebits, set_parent_death_signal, set_securebits, thread_count,
+    waitpid_status,
 };
 pub use term::{open_pty_slave, set_window_size, window_size};
 

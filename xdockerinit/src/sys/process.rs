@@ -87,6 +87,29 @@ pub unsafe fn clone3(flags: CloneFlags) -> nix::Result<Option<Pid>> {
     }
 }
 
+/// The number of threads of this process (`Threads:` of
+/// /proc/self/status).
+pub fn thread_count() -> std::io::Result<usize> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .ok_or_else(|| std::io::Error::other("/proc/self/status has no Threads line"))
+}
+
+/// [`clone3`] for a process that checked it is single-threaded, so that
+/// the child may run Rust code until it execs (allocator and locks are in
+/// a sane state): EDEADLK when another thread runs.
+pub fn fork_into_namespaces(flags: CloneFlags) -> nix::Result<Option<Pid>> {
+    if thread_count().map_err(|_| Errno::EIO)? != 1 {
+        return Err(Errno::EDEADLK);
+    }
+    // SAFETY: the process is single-threaded (checked above; nothing here
+    // starts a thread between the check and the call).
+    unsafe { clone3(flags) }
+}
+
 /// A child in new namespaces (`flags`) that only sleeps, holding them for
 /// the caller (who reaches them through `/proc/PID/ns`), until it is
 /// killed; it dies with the caller (SIGKILL as its parent-death signal,
