@@ -1,0 +1,40 @@
+//! What a new user meets first (issue 18): the tutorial's commands as
+//! written, data the user did not ask to lose, two homes on one host, and
+//! the help, messages and files that make the tool discoverable.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use common::{RuntimeHome, TestHome};
+
+// ------------------------------------------------------ data not to lose
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn del_image_never_deletes_the_layer_of_a_running_container() {
+    let Some(h) =
+        RuntimeHome::with_test_image("del_image_never_deletes_the_layer_of_a_running_container")
+    else {
+        return;
+    };
+    h.run("-a create -m test -c runner").ok();
+    h.run("-a create -m test -c idle").ok();
+    h.run("-a boot -c runner").ok();
+    // Neither without nor with -f: the running user is named.
+    for line in ["-a del_image -m test", "-a del_image -m test -f"] {
+        let r = h.run(line);
+        let e = r.fails(1, "running container runner");
+        assert!(!e.contains("idle"), "{e}");
+    }
+    assert!(h.home.layer("test", "_").join("bin").exists());
+    h.run("-a run -c runner --cmd true").ok();
+    // Once it stopped, -f overrides the check for stopped users only.
+    h.run("-a shutdown -c runner").ok();
+    h.run("-a del_image -m test")
+        .fails(1, "used by container idle, runner (use -f");
+    h.run("-a del_image -m test -f").ok();
+    assert!(!h.home.layer("test", "_").exists());
+}
