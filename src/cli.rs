@@ -438,7 +438,9 @@ Actions:
   port_mapping    -c C --port-mapping H:C[,H:C...]
   volume          -c C --volume HOST[:CTR] [--volume ...]
   to_image        --from-container C --to-image NAME [--version V]
+                  consumes C: its writable layer becomes the image, C is gone
   to_container    --from-image NAME[:V] --to-container C [-m BASES] [create opts]
+                  consumes the image: its layer becomes C's writable layer
   copy_image      --from-image NAME[:V] --to-image NAME[:V]
   del_image       -m NAME[:V]
   export          -m NAME[:V] [--image-file F]
@@ -563,13 +565,13 @@ pub struct Args {
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
     pub cmd: Option<String>,
-    /// Source container of to_image
+    /// Source container of to_image (consumed: it becomes the image)
     #[arg(long = "from-container", value_name = "C", value_parser = parse_container_name)]
     pub from_container: Option<Name>,
     /// Target image
     #[arg(long = "to-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
     pub to_image: Option<ImageRef>,
-    /// Source image
+    /// Source image (copy_image; to_container consumes it)
     #[arg(long = "from-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
     pub from_image: Option<ImageRef>,
     /// Target container of to_container

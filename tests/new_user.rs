@@ -38,3 +38,26 @@ fn del_image_never_deletes_the_layer_of_a_running_container() {
     h.run("-a del_image -m test -f").ok();
     assert!(!h.home.layer("test", "_").exists());
 }
+
+/// The repository's file `rel`.
+fn shipped(rel: &str) -> String {
+    fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect(rel)
+}
+
+#[test]
+fn help_man_page_and_readme_say_what_conversions_consume() {
+    let help = TestHome::new().run("--help").ok().to_string();
+    let man = shipped("man/xdocker.1");
+    let readme = shipped("README.md");
+    for (what, text) in [("--help", &help), ("man page", &man)] {
+        assert!(
+            text.contains("consumes C: its writable layer becomes the image")
+                && text.contains("consumes the image: its layer becomes"),
+            "{what}:\n{text}"
+        );
+    }
+    assert!(
+        readme.contains("`to_image` consumes the container, `to_container` consumes the image"),
+        "README"
+    );
+}
