@@ -595,7 +595,8 @@ pub struct Args {
     /// Mapping file on the host
     #[arg(long = "mapping-file", value_name = "PATH")]
     pub mapping_file: Option<PathBuf>,
-    /// Instance file inside the container (default: the template without .tpl)
+    /// Instance file inside the container (default: the template without
+    /// its .tpl suffix; a template without one is instantiated in place)
     #[arg(long = "instance-file", value_name = "PATH")]
     pub instance_file: Option<PathBuf>,
     /// Source file

@@ -104,6 +104,71 @@ fn ssearch_of_a_new_repository_lists_nothing_and_saves_it() {
     assert!(!dir.exists(), "a search creates nothing on the server");
 }
 
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn rplfile_without_instance_file_instantiates_a_plain_template_in_place() {
+    use std::os::unix::fs::MetadataExt;
+    let Some(h) = RuntimeHome::with_test_image(
+        "rplfile_without_instance_file_instantiates_a_plain_template_in_place",
+    ) else {
+        return;
+    };
+    // Privileged, so that the test reaches its files as host root.
+    h.run("-a create -m test -c tpl -b --userns off").ok();
+    let root = Path::new("/proc")
+        .join(h.pid("tpl").expect("pid").to_string())
+        .join("root");
+    let mapping = h.home.scratch("maps").join("leaf.map");
+    fs::write(&mapping, "${LEAF} a value with spaces\n").expect("write");
+    let tpl = root.join("root/tpl.txt");
+    fs::set_permissions(&tpl, fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::os::unix::fs::lchown(&tpl, Some(33), Some(44)).expect("chown");
+    let rpl = |template: &str| {
+        h.run_in(
+            None,
+            [
+                "-a",
+                "rplfile",
+                "-c",
+                "tpl",
+                "--template-file",
+                template,
+                "--mapping-file",
+                mapping.to_str().expect("utf8"),
+            ],
+        )
+    };
+    // The tutorial's step: the test image's /root/tpl.txt, in place.
+    rpl("/root/tpl.txt").ok();
+    assert_eq!(
+        fs::read_to_string(&tpl).expect("read"),
+        "{ \"leaf\":\"a value with spaces\" }\n"
+    );
+    let m = fs::metadata(&tpl).expect("stat");
+    assert_eq!((m.mode() & 0o7777, m.uid(), m.gid()), (0o640, 33, 44));
+    let mut names: Vec<String> = fs::read_dir(root.join("root"))
+        .expect("ls /root")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert!(
+        !names.iter().any(|n| n.contains("tmp")),
+        "no temporary file left: {names:?}"
+    );
+    // The .tpl rule stands: X.tpl gives X, the template is kept.
+    fs::write(root.join("etc/motd.tpl"), "leaf ${LEAF}\n").expect("write");
+    rpl("/etc/motd.tpl").ok();
+    assert_eq!(
+        fs::read_to_string(root.join("etc/motd")).expect("read"),
+        "leaf a value with spaces\n"
+    );
+    assert_eq!(
+        fs::read_to_string(root.join("etc/motd.tpl")).expect("read"),
+        "leaf ${LEAF}\n"
+    );
+}
+
 // ------------------------------------------------------------------ sshd
 
 /// A private sshd; killed with everything it forked when dropped.
