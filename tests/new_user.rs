@@ -169,6 +169,113 @@ fn rplfile_without_instance_file_instantiates_a_plain_template_in_place() {
     );
 }
 
+// ------------------------------------------------------ several homes
+
+/// Removes a bridge and an nft table when dropped (a test's BRIDGE
+/// container leaves both behind when it stops, as designed).
+struct NetLeftovers {
+    bridge: String,
+    table: String,
+}
+
+impl Drop for NetLeftovers {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["link", "del", &self.bridge])
+            .stderr(Stdio::null())
+            .status();
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", &self.table])
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+/// The `home` of `-s info -c C --json`.
+fn home_names(h: &RuntimeHome, container: &str) -> serde_json::Value {
+    let r = h.run(&format!("-s info -c {container} --json"));
+    let v: serde_json::Value = serde_json::from_str(r.ok()).expect("json");
+    v["home"].clone()
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn two_homes_with_default_settings_run_containers_of_the_same_name() {
+    if !common::require_root("two_homes_with_default_settings_run_containers_of_the_same_name") {
+        return;
+    }
+    let mut homes = [RuntimeHome::new(), RuntimeHome::new()];
+    let mut names = Vec::new();
+    for h in &mut homes {
+        // Default settings: no xdocker.toml at all.
+        fs::remove_file(h.home.path().join("xdocker.toml")).expect("rm xdocker.toml");
+        h.install_test();
+        h.run("-a create -m test -c same").ok();
+        let n = home_names(h, "same");
+        // Drop cleans up this parent's cgroups.
+        h.cgroup_parent = n["cgroup_parent"].as_str().expect("parent").to_string();
+        let text = h.run("-s info -c same").ok().to_string();
+        assert!(
+            text.contains(&format!("cgroup parent {}", h.cgroup_parent)),
+            "{text}"
+        );
+        names.push(n);
+    }
+    for key in ["cgroup_parent", "bridge", "nft_table"] {
+        assert_ne!(names[0][key], names[1][key], "{key}: {names:?}");
+        for n in &names {
+            assert_ne!(n[key], "xdocker", "{key} is not /var/xdocker's: {n}");
+            assert_ne!(n[key], "xdocker0", "{key} is not /var/xdocker's: {n}");
+        }
+    }
+    for n in &names {
+        assert_ne!(n["subnet"], "172.30.254.0/24", "{n}");
+    }
+    // Both at once (before the fix: "create cgroup .../xdocker/same:
+    // already in use by pids").
+    for h in &homes {
+        h.run("-a boot -c same").ok();
+    }
+    for h in &homes {
+        let out = h.run("-s containers").ok().to_string();
+        assert!(out.contains("RUNNING("), "{out}");
+        assert!(
+            !h.cgroup_dirs().is_empty(),
+            "cgroup parent {}",
+            h.cgroup_parent
+        );
+    }
+    // The derived bridge and table work: a BRIDGE container of one home.
+    let h = &homes[0];
+    let (bridge, table) = (
+        names[0]["bridge"].as_str().expect("bridge").to_string(),
+        names[0]["nft_table"].as_str().expect("table").to_string(),
+    );
+    let _leftovers = NetLeftovers {
+        bridge: bridge.clone(),
+        table: table.clone(),
+    };
+    h.run("-a create -m test -c web --net BRIDGE -b").ok();
+    let link = Command::new("ip")
+        .args(["-o", "addr", "show", "dev", &bridge])
+        .output()
+        .expect("ip addr");
+    let link = String::from_utf8_lossy(&link.stdout);
+    let subnet = names[0]["subnet"].as_str().expect("subnet");
+    let gateway = subnet.replace(".0/24", ".1/24");
+    assert!(link.contains(&gateway), "{bridge}: {link}");
+    let nft = Command::new("nft")
+        .args(["list", "table", "ip", &table])
+        .output()
+        .expect("nft");
+    assert!(nft.status.success(), "{nft:?}");
+    assert!(String::from_utf8_lossy(&nft.stdout).contains("web-post"));
+    for h in &homes {
+        h.run("-a shutdown -c same").ok();
+    }
+    h.run("-a shutdown -c web").ok();
+}
+
 // ------------------------------------------------------------------ sshd
 
 /// A private sshd; killed with everything it forked when dropped.
