@@ -44,6 +44,7 @@ struct Info {
 #[derive(Debug, Serialize)]
 struct HomeNames {
     path: std::path::PathBuf,
+    cgroup_root: std::path::PathBuf,
     cgroup_parent: String,
     bridge: String,
     subnet: String,
@@ -55,6 +56,7 @@ impl HomeNames {
         let (net, cg) = (&ctx.config.network, &ctx.config.cgroups);
         Self {
             path: ctx.home.root().to_path_buf(),
+            cgroup_root: cg.root.clone(),
             cgroup_parent: cg.parent.clone(),
             bridge: net.bridge.clone(),
             subnet: net.subnet.clone(),
