@@ -65,7 +65,7 @@ pub fn connect(ctx: &Ctx, name: &Name) -> Result<Client> {
     if !ctx.runtime.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    if ctx.runtime.status(name)? == Status::Stopped {
+    if ctx.runtime.status_releasing_leftovers(name)? == Status::Stopped {
         return Err(RuntimeError::NotRunning(name.to_string()).into());
     }
     let path = ctx.runtime.containers.path(name, session::SOCKET_FILE);

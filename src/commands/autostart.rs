@@ -57,7 +57,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let mut report = String::new();
     let mut failed = Vec::new();
     for name in &order {
-        let running = matches!(ctx.runtime.status(name)?, Status::Running { .. });
+        let running = matches!(
+            ctx.runtime.status_releasing_leftovers(name)?,
+            Status::Running { .. }
+        );
         let outcome = match (args.shutdown, running) {
             (false, true) | (true, false) => Ok(if running { "running" } else { "stopped" }),
             (false, false) => ctx.runtime.boot(name, None).map(|_| "booted"),

@@ -4,9 +4,9 @@ use anyhow::{bail, Result};
 
 use super::create::volumes_from;
 use super::{Ctx, Output};
-use crate::cli::{Action, Args, Net};
-use crate::container::config::port_map_text;
+use crate::cli::{Action, Args};
 use crate::container::Status;
+use crate::network::Net;
 
 pub fn run(ctx: &Ctx, args: &Args, action: Action) -> Result<Output> {
     let Some(name) = &args.container else {
@@ -39,7 +39,7 @@ pub fn run(ctx: &Ctx, args: &Args, action: Action) -> Result<Output> {
             config.port_mappings = args
                 .port_mapping
                 .as_ref()
-                .map(|m| m.0.iter().map(port_map_text).collect())
+                .map(|m| m.0.clone())
                 .unwrap_or_default()
         }
         Action::Volume => config.volumes = volumes_from(args)?,

@@ -28,7 +28,7 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     let rt = &ctx.runtime;
     let mut rows = Vec::new();
     for name in rt.containers.names()? {
-        let status = rt.status(&name)?;
+        let status = rt.status_releasing_leftovers(&name)?;
         let config = match rt.containers.config(&name) {
             Ok(c) => c,
             // One bad entry never hides the others: listed as BROKEN (the
@@ -40,12 +40,12 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
         };
         let net = format!("{:?}", config.net).to_uppercase();
         let netns = match config.net {
-            crate::cli::Net::Host => "-".to_string(),
+            crate::network::Net::Host => "-".to_string(),
             _ => rt.netns_name(&name),
         };
         rows.push(Row {
             container_id: name.to_string(),
-            image: config.images.join(","),
+            image: config.images_text(),
             hostname: config.hostname,
             net,
             netns,
@@ -129,7 +129,7 @@ pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {
     if !ctx.runtime.containers.exists(name) {
         bail!("container {name} not found");
     }
-    match ctx.runtime.status(name)? {
+    match ctx.runtime.status_releasing_leftovers(name)? {
         // The running container's own view of its root, through its init.
         Status::Running { pid } if args.json => Ok(Output::Text(
             serde_json::to_string_pretty(&serde_json::json!({

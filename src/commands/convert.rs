@@ -65,14 +65,18 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
     }
     let bases = match &args.images {
         Some(list) => resolve_stack(ctx, &list.0)?,
-        None => entry.meta.base_layers.clone(),
+        None => entry
+            .meta
+            .base_layers
+            .iter()
+            .map(|b| b.parse())
+            .collect::<Result<Vec<crate::names::ImageRef>, _>>()?,
     };
     if bases.is_empty() {
         bail!("image {image} records no base layers: name them with -m");
     }
     for b in &bases {
-        let r: crate::names::ImageRef = b.parse()?;
-        ctx.images.resolve(&r, Pick::Highest)?;
+        ctx.images.resolve(b, Pick::Highest)?;
     }
     let _c = ctx.runtime.containers.lock(to)?;
     if ctx.runtime.containers.exists(to) {

@@ -3,16 +3,18 @@
 use anyhow::{bail, Result};
 
 use super::{Ctx, Output};
-use crate::cli::{Args, Net};
-use crate::container::config::{port_map_text, LimitsConfig, SecurityConfig, VolumeConfig};
+use crate::cli::Args;
+use crate::container::config::{LimitsConfig, SecurityConfig};
 use crate::container::ContainerConfig;
+use crate::container::Volume;
 use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
+use crate::network::Net;
 
 /// The image stack `-m` names, bottom first, versions resolved; a single
 /// image that records base layers brings them along.
-pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<String>> {
+pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<ImageRef>> {
     let mut stack = Vec::new();
     for r in refs {
         let v = ctx.images.resolve(r, Pick::Highest)?;
@@ -28,12 +30,24 @@ pub fn resolve_stack(ctx: &Ctx, refs: &[ImageRef]) -> Result<Vec<String>> {
                     "image {name}:{version} needs its base layer {b}, which is not here"
                 )
             })?;
-            full.push(format!("{}:{v}", r.name));
+            full.push(ImageRef {
+                name: r.name,
+                version: Some(v),
+            });
         }
-        full.push(format!("{name}:{version}"));
+        full.push(ImageRef {
+            name: name.clone(),
+            version: Some(version.clone()),
+        });
         return Ok(full);
     }
-    Ok(stack.iter().map(|(n, v)| format!("{n}:{v}")).collect())
+    Ok(stack
+        .into_iter()
+        .map(|(name, v)| ImageRef {
+            name,
+            version: Some(v),
+        })
+        .collect())
 }
 
 /// Cgroup limits from the command line, on top of `base`; a CPU list is
@@ -51,13 +65,13 @@ pub fn limits_from(args: &Args, base: LimitsConfig) -> Result<LimitsConfig> {
 }
 
 /// Checks that every volume source exists on the host.
-pub fn volumes_from(args: &Args) -> Result<Vec<VolumeConfig>> {
+pub fn volumes_from(args: &Args) -> Result<Vec<Volume>> {
     for v in &args.volume {
         if !v.host.exists() {
             bail!("volume source {} does not exist", v.host.display());
         }
     }
-    Ok(args.volume.iter().map(VolumeConfig::from).collect())
+    Ok(args.volume.clone())
 }
 
 /// Seccomp and capabilities from the command line.
@@ -95,7 +109,7 @@ pub fn config_from(
     ctx: &Ctx,
     args: &Args,
     name: &Name,
-    images: Vec<String>,
+    images: Vec<ImageRef>,
 ) -> Result<(ContainerConfig, Vec<ObjectLock>)> {
     let net = args.net.unwrap_or(Net::Host);
     if net != Net::Bridge {
@@ -146,7 +160,7 @@ pub fn config_from(
         port_mappings: args
             .port_mapping
             .as_ref()
-            .map(|m| m.0.iter().map(port_map_text).collect())
+            .map(|m| m.0.clone())
             .unwrap_or_default(),
         volumes: volumes_from(args)?,
         limits: limits_from(args, LimitsConfig::default())?,
@@ -172,7 +186,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     drop(allocation_locks);
     crate::logging::info(&format!(
         "container {name}: created from {}",
-        config.images.join(",")
+        config.images_text()
     ));
     drop(_lock);
     if !args.boot {

@@ -8,9 +8,10 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{human_size, Ctx, Output};
-use crate::cli::{Args, Net};
+use crate::cli::Args;
 use crate::container::{ContainerConfig, Status};
 use crate::names::Name;
+use crate::network::Net;
 
 /// Everything `-s info` knows; `--json` prints exactly this.
 #[derive(Debug, Serialize)]
@@ -71,7 +72,7 @@ fn gather(ctx: &Ctx, name: &Name) -> Result<Info> {
         bail!("container {name} not found");
     }
     let config = rt.containers.config(name)?;
-    let status = rt.status(name)?;
+    let status = rt.status_releasing_leftovers(name)?;
     let netns = (config.net != Net::Host).then(|| rt.netns_name(name));
     let mut info = Info {
         container_id: name.to_string(),
@@ -143,13 +144,21 @@ fn text(info: &Info) -> String {
     let lines: Vec<(&str, String)> = vec![
         ("container_id", info.container_id.clone()),
         ("status", info.status.clone()),
-        ("image", c.images.join(",")),
+        ("image", c.images_text()),
         ("hostname", c.hostname.clone()),
         ("net", format!("{:?}", c.net).to_uppercase()),
         ("netns", or_dash(info.netns.as_ref())),
         ("host_eth", or_dash(c.host_eth.as_ref())),
         ("vip", or_dash(c.vip)),
-        ("port_mappings", list(&c.port_mappings)),
+        (
+            "port_mappings",
+            list(
+                &c.port_mappings
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         ("volumes", list(&volumes)),
         (
             "cpus",

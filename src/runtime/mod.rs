@@ -24,7 +24,6 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::cgroups::{self, CgroupError, Cgroups, Limits};
-use crate::cli::Net;
 use crate::config::Config;
 use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
@@ -32,11 +31,11 @@ use crate::container::store::{Unsynced, EXIT_FILE, MERGED, RWLAYER, STATE_FILE, 
 use crate::container::{ContainerConfig, ContainerError, ContainerStore};
 use crate::home::LockKind;
 use crate::image::ImageStore;
-use crate::names::{ImageRef, Name};
+use crate::names::Name;
 use crate::network::inside::{Eth0, InsideNet};
 use crate::network::ipam::Subnet;
 use crate::network::ports::PortLeases;
-use crate::network::{self as net, BridgePlan, BridgeState, PortMap};
+use crate::network::{self as net, BridgePlan, BridgeState, Net, PortMap};
 use rootfs::RootfsPlan;
 use spawn::{ChildChannel, SpawnError};
 
@@ -262,12 +261,7 @@ impl Runtime {
         if let Some(eth) = &config.host_eth {
             net::check_ifname("--host-eth", eth).map_err(bad)?;
         }
-        let maps = config
-            .port_mappings
-            .iter()
-            .map(|m| m.parse::<PortMap>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(bad)?;
+        let maps = config.port_mappings.clone();
         Ok(BridgePlan {
             container: name.to_string(),
             bridge: network.bridge.clone(),
@@ -331,7 +325,7 @@ impl Runtime {
     /// The truth about a container; a container found stopped with state
     /// left behind (killed init, crashed xdocker) has its leftovers released
     /// when nobody else is working on it.
-    pub fn status(&self, name: &Name) -> Result<Status, RuntimeError> {
+    pub fn status_releasing_leftovers(&self, name: &Name) -> Result<Status, RuntimeError> {
         let status = self.containers.status(name)?;
         if status == Status::Stopped && self.containers.run_state(name)?.is_some() {
             if let Some(_lock) = self
@@ -469,7 +463,7 @@ impl Runtime {
                 continue;
             }
             if self.containers.path(&name, STATE_FILE).exists() {
-                self.status(&name)?;
+                self.status_releasing_leftovers(&name)?;
             } else if let Some(_lock) = self
                 .containers
                 .home()
@@ -492,12 +486,11 @@ impl Runtime {
         config
             .images
             .iter()
-            .map(|text| {
+            .map(|r| {
                 let missing = || RuntimeError::ImageMissing {
                     name: name.to_string(),
-                    image: text.clone(),
+                    image: r.to_string(),
                 };
-                let r: ImageRef = text.parse().map_err(|_| missing())?;
                 let v = r.version_or_none();
                 let dir = self.images.layer_dir(&r.name, &v);
                 if dir.is_dir() {
