@@ -286,8 +286,9 @@ fn parse_nonempty(s: &str) -> Result<String, String> {
     }
 }
 
-/// The shows and actions with the options they take, for --help and man.
-const VERBS_HELP: &str = "\
+/// The shows and actions with the options they take, for --help and the
+/// man page's SHOWS AND ACTIONS.
+pub const VERBS_HELP: &str = "\
 Shows:
   images          [--json]
   containers      [--json]
@@ -298,7 +299,7 @@ Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
   boot            -c C [cgroup opts] [-t | -e CMD]
-  attach          -c C
+  attach          -c C                 (Ctrl-a q detaches, the container runs on)
   run             -c C --cmd CMD
   shutdown | kill -c C
   destroy         -c C [-h]
@@ -320,7 +321,8 @@ Actions:
   getfile         -c C --src-file CTR --dst-file HOST
   autostart       [-h]                 boot (-h: shut down) every autostart container
   autostart       -c C --autostart ORDER|off
-Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
+Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
+             --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
              --userns on|off (default on: unprivileged; off: privileged,
              root inside is host root, for trusted workloads only)
@@ -386,7 +388,8 @@ pub struct Args {
     /// Hostname of the container (default: its name)
     #[arg(long = "host", value_name = "HOSTNAME", value_parser = parse_hostname)]
     pub host: Option<String>,
-    /// Network mode
+    /// Network: HOST (the default: the host's network), CUSTOM (a namespace
+    /// of its own) or BRIDGE (a VIP on the home's bridge, NAT, port maps)
     #[arg(long = "net", value_name = "NET", ignore_case = true)]
     pub net: Option<Net>,
     /// Outgoing interface for NAT

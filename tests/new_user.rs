@@ -16,6 +16,211 @@ use common::{RuntimeHome, TestHome};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+// ------------------------------------------------------ discoverability
+
+/// The man page as `man` shows it.
+fn man_text() -> String {
+    let page = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/xdocker.1");
+    let out = Command::new("man")
+        .args(["--nh", "--nj", "-l"])
+        .arg(&page)
+        .env("MANWIDTH", "100")
+        .env("MAN_KEEP_FORMATTING", "")
+        .output()
+        .expect("man (package man-db)");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// One section of the shown man page, up to the next heading.
+fn man_section(text: &str, heading: &str) -> String {
+    let mut lines = text.lines().skip_while(|l| *l != heading);
+    assert!(lines.next().is_some(), "no section {heading} in:\n{text}");
+    lines
+        .take_while(|l| l.is_empty() || l.starts_with(' '))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn man_page_has_examples_files_environment_and_configuration() {
+    let man = man_text();
+    // The verb table keeps its lines ("info -c C [--json] Actions:" was
+    // run together).
+    let verbs = man_section(&man, "SHOWS AND ACTIONS");
+    assert!(
+        verbs.lines().any(|l| l.trim() == "Actions:")
+            && verbs
+                .lines()
+                .any(|l| l.trim().split_whitespace().collect::<Vec<_>>()
+                    == ["info", "-c", "C", "[--json]"]),
+        "{verbs}"
+    );
+    let examples = man_section(&man, "EXAMPLES");
+    for command in [
+        "xdocker -a install_test",
+        "-a to_image",
+        "-s ssearch --srepo",
+        "-a rplfile",
+    ] {
+        assert!(
+            examples.contains(command),
+            "{command} in EXAMPLES:\n{examples}"
+        );
+    }
+    let files = man_section(&man, "FILES");
+    for f in [
+        "xdocker.toml",
+        "xdocker.log",
+        "images/NAME/VERSION/",
+        "containers/C/",
+        "rwlayer/",
+    ] {
+        assert!(files.contains(f), "{f} in FILES:\n{files}");
+    }
+    let flat = files.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(flat.contains("every command line verbatim"), "{files}");
+    let env = man_section(&man, "ENVIRONMENT");
+    for v in [
+        "XDOCKER_HOME",
+        "XDOCKER_INIT",
+        "XDOCKER_SHARE_DIR",
+        "XDOCKER_SSH_DIR",
+    ] {
+        assert!(env.contains(v), "{v} in ENVIRONMENT:\n{env}");
+    }
+    assert!(man.contains("Ctrl-a q"), "Ctrl-a q");
+    let networks = man_section(&man, "NETWORKS");
+    let flat = networks.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("(the default) the host's network"),
+        "{networks}"
+    );
+    // Every key of xdocker.toml, with its default.
+    let config = man_section(&man, "CONFIGURATION");
+    let config = config.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut all = xdocker::config::Config::default();
+    all.srepo = Some("ops@repo".into());
+    all.userns.range = Some("1:2".into());
+    let table: toml::Table = toml::from_str(&toml::to_string(&all).expect("toml")).expect("toml");
+    let mut keys = 0;
+    for (k, v) in &table {
+        let entries: Vec<(String, &toml::Value)> = match v.as_table() {
+            Some(t) => t
+                .iter()
+                .map(|(k2, v2)| (format!("[{k}] {k2}"), v2))
+                .collect(),
+            None => vec![(k.clone(), v)],
+        };
+        for (key, value) in entries {
+            keys += 1;
+            assert!(config.contains(&key), "{key} in CONFIGURATION:\n{config}");
+            let default = value.as_str().expect("a string");
+            if !["ops@repo", "1:2"].contains(&default) {
+                assert!(
+                    config.contains(&format!("default {default}")),
+                    "{key}'s default {default} in CONFIGURATION:\n{config}"
+                );
+            }
+        }
+    }
+    assert_eq!(keys, 7, "{table:?}");
+    // --help says the default network too.
+    let help = TestHome::new().run("--help").ok().to_string();
+    assert!(
+        help.contains("(default HOST: the host's network)"),
+        "{help}"
+    );
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn an_install_puts_the_scripts_on_path_and_the_readme_under_share_doc() {
+    if !common::require_root("an_install_puts_the_scripts_on_path_and_the_readme_under_share_doc") {
+        return;
+    }
+    let top = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefix = tempfile::Builder::new()
+        .prefix("xdocker-prefix-")
+        .tempdir()
+        .expect("tempdir");
+    let p = prefix.path();
+    let out = Command::new(top.join("scripts/install_files.sh"))
+        .arg(p)
+        .arg(common::bin())
+        .arg(common::static_init())
+        .arg(env!("CARGO_BIN_EXE_xdocker-srepo"))
+        .output()
+        .expect("install_files.sh");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        fs::read(p.join("share/doc/xdocker/README.md")).expect("README"),
+        fs::read(top.join("README.md")).expect("README")
+    );
+    // On PATH; the sourced one need not be executable (`.` reads it).
+    for (script, mode) in [
+        ("xdocker_create_image_debian.sh", 0o755),
+        ("xdocker_container_root.sh", 0o644),
+        ("xdocker_ldd_and_cp_lib64.sh", 0o755),
+    ] {
+        let m = fs::metadata(p.join("bin").join(script)).expect(script);
+        assert_eq!(
+            (m.is_file(), m.permissions().mode() & 0o777),
+            (true, mode),
+            "{script}"
+        );
+    }
+    // The README's commands, from the install: the scripts by name on PATH.
+    let home = TestHome::new();
+    let stubs = home.scratch("stubs");
+    fs::write(
+        stubs.join("debootstrap"),
+        "#!/bin/sh\necho 'stub debootstrap: no mirror here' >&2\nexit 1\n",
+    )
+    .expect("stub");
+    fs::set_permissions(stubs.join("debootstrap"), fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}:/usr/sbin:/usr/bin:/sbin:/bin",
+        p.join("bin").display(),
+        stubs.display()
+    );
+    let installed = |program: &str, args: &[&str]| {
+        let out = Command::new(program)
+            .args(args)
+            .env("PATH", &path)
+            .env("XDOCKER_HOME", home.path())
+            .env("XDOCKER_INIT", common::static_init())
+            .env_remove("XDOCKER_SHARE_DIR")
+            .env_remove("XDOCKER")
+            .env_remove("XDOCKER_TEMPLATES_DIR")
+            .current_dir(home.path())
+            .stdin(Stdio::null())
+            .output()
+            .expect(program);
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    // The Debian script finds its templates and xdocker, and gets as far
+    // as debootstrap.
+    let (code, err) = installed(
+        "xdocker_create_image_debian.sh",
+        &["-o", home.scratch("images").to_str().expect("utf8")],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("stub debootstrap: no mirror here"), "{err}");
+    assert!(!err.contains("templates"), "{err}");
+    // The sourced one, found on PATH by `.`, runs xdocker from PATH.
+    let (code, err) = installed("sh", &["-c", ". xdocker_container_root.sh", "sh", "nope"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("xdocker: error: container nope"), "{err}");
+    // xdocker finds the shipped files under PREFIX/share/xdocker.
+    let (code, err) = installed("xdocker", &["-a", "install_test"]);
+    assert_eq!(code, Some(0), "{err}");
+}
+
 // ------------------------------------------------------ data not to lose
 
 #[test]
