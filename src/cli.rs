@@ -381,7 +381,8 @@ pub struct Args {
     /// Run CMD as the container's main process (single-process mode)
     #[arg(short = 'e', long = "exec", value_name = "CMD", value_parser = parse_nonempty)]
     pub exec: Option<String>,
-    /// With destroy: shut the container down first; with autostart: shut down
+    /// With destroy: shut the container down first; with autostart: shut
+    /// down; alone: print help
     #[arg(short = 'h', long = "shutdown")]
     pub shutdown: bool,
 
@@ -631,6 +632,9 @@ impl Request {
             (Some(s), None) => Verb::Show(s),
             (None, Some(a)) => Verb::Action(a),
             (None, None) if args.print_version => return Ok(Self::PrintVersion),
+            // `-h` alone: help (in the original grammar `-h` is shutdown,
+            // which means nothing without a verb).
+            (None, None) if given == ["shutdown"] => return Ok(Self::Help(help_text())),
             (None, None) => {
                 return Err(UsageError(
                     "nothing to do: give -s SHOW or -a ACTION (see --help)".into(),
@@ -725,6 +729,28 @@ pub fn escape_controls(text: &str) -> String {
 /// clap's error as one line, the offending value escaped wherever it is
 /// quoted (by clap, and by the value parser's reason).
 fn clap_message(e: &clap::Error) -> String {
+    let line = clap_line(e);
+    match suggestion(e) {
+        Some(s) => format!("{line}: did you mean {s}?"),
+        None => line,
+    }
+}
+
+/// The nearest valid value or option clap found for a misspelt one
+/// (`-a destory`: destroy; `--hots`: --host).
+fn suggestion(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [ContextKind::SuggestedValue, ContextKind::SuggestedArg]
+        .into_iter()
+        .find_map(|kind| match e.get(kind) {
+            Some(ContextValue::String(s)) => Some(s.clone()),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join(" or ")),
+            _ => None,
+        })
+        .map(|s| escape_controls(&s))
+}
+
+fn clap_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
     let text = e.to_string();
     let Some(ContextValue::String(v)) = e.get(ContextKind::InvalidValue) else {
@@ -863,6 +889,15 @@ mod tests {
     fn help_version_and_nothing() {
         assert!(matches!(parse("--help"), Ok(Request::Help(_))));
         assert!(matches!(parse(""), Ok(Request::Help(_))));
+        assert!(matches!(parse("-h"), Ok(Request::Help(_))));
+        assert!(matches!(
+            parse("-c web -h -a destroy"),
+            Ok(Request::Run { .. })
+        ));
+        assert_eq!(
+            err("-h -d"),
+            "nothing to do: give -s SHOW or -a ACTION (see --help)"
+        );
         assert!(matches!(parse("-v"), Ok(Request::PrintVersion)));
         assert_eq!(
             err("-d"),
@@ -943,6 +978,22 @@ mod tests {
         );
         assert!(parse("-s info -c web --json").is_ok());
         assert_eq!(err("-s info"), "-s info needs -c/--container");
+    }
+
+    #[test]
+    fn a_misspelt_show_action_or_option_gets_the_nearest_valid_one() {
+        assert_eq!(
+            err("-a destory -c web"),
+            "invalid value 'destory' for '--action <ACTION>': did you mean destroy?"
+        );
+        assert!(err("-s imags").ends_with(": did you mean images?"));
+        assert!(err("-a to_imag").ends_with(": did you mean to_image?"));
+        assert!(err("-a create -m x --hots y").ends_with(": did you mean --host?"));
+        // Nothing near: no guess.
+        assert_eq!(
+            err("-a frobnicate"),
+            "invalid value 'frobnicate' for '--action <ACTION>'"
+        );
     }
 
     #[test]

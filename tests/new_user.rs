@@ -221,6 +221,29 @@ fn an_install_puts_the_scripts_on_path_and_the_readme_under_share_doc() {
     assert_eq!(code, Some(0), "{err}");
 }
 
+#[test]
+fn dash_h_alone_prints_usage_and_a_misspelt_verb_gets_a_suggestion() {
+    let home = TestHome::new();
+    let help = home.run("-h");
+    assert_eq!(help.code, 0, "{help:?}");
+    assert!(
+        help.stdout.starts_with("VM-like Linux system containers"),
+        "{help:?}"
+    );
+    assert!(help.stdout.contains("Usage: xdocker -s SHOW"), "{help:?}");
+    assert_eq!(help.stdout, home.run("--help").ok());
+    home.run("-a destory -c web").fails(
+        2,
+        "'destory' for '--action <ACTION>': did you mean destroy?",
+    );
+    home.run("-s contianers")
+        .fails(2, "did you mean containers?");
+    home.run("-a create -m test --mem-limt 1G").fails(
+        2,
+        "unexpected argument '--mem-limt' found: did you mean --mem-limit?",
+    );
+}
+
 // ------------------------------------------------------ data not to lose
 
 #[test]
