@@ -244,6 +244,26 @@ fn dash_h_alone_prints_usage_and_a_misspelt_verb_gets_a_suggestion() {
     );
 }
 
+#[test]
+fn the_log_holding_command_lines_is_root_s_alone() {
+    let home = TestHome::new();
+    let log = home.path().join("xdocker.log");
+    let mode = || fs::metadata(&log).expect("log").permissions().mode() & 0o7777;
+    home.run_in(None, ["-a", "run", "-c", "web", "--cmd", "echo s3cret"])
+        .fails(1, "container web");
+    assert_eq!(mode(), 0o600);
+    // What the docs say it records: the command line, verbatim.
+    let text = fs::read_to_string(&log).expect("read");
+    assert!(
+        text.contains("command: xdocker -a run -c web --cmd echo s3cret"),
+        "{text}"
+    );
+    // A log an older xdocker made world-readable is narrowed.
+    fs::set_permissions(&log, fs::Permissions::from_mode(0o644)).expect("chmod");
+    home.run("-s images").ok();
+    assert_eq!(mode(), 0o600);
+}
+
 // ------------------------------------------------------ data not to lose
 
 #[test]
