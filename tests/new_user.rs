@@ -264,6 +264,29 @@ fn the_log_holding_command_lines_is_root_s_alone() {
     assert_eq!(mode(), 0o600);
 }
 
+#[test]
+fn images_shows_an_empty_image_s_size_with_a_unit() {
+    let home = TestHome::new();
+    home.make_image("empty", "1", |_| {});
+    fs::write(
+        home.path().join("images/empty/1/image.toml"),
+        "name = \"empty\"\nversion = \"1\"\ncreated = \"2026-01-01T00:00:00+00:00\"\nsize = 0\n",
+    )
+    .expect("manifest");
+    let out = home.run("-s images").ok().to_string();
+    let row: Vec<&str> = out
+        .lines()
+        .nth(1)
+        .expect("a row")
+        .split_whitespace()
+        .collect();
+    assert_eq!((row[0], row[3]), ("empty", "0B"), "{out}");
+    // --json keeps the number.
+    let json: serde_json::Value =
+        serde_json::from_str(home.run("-s images --json").ok()).expect("json");
+    assert_eq!(json[0]["size"], 0, "{json}");
+}
+
 // ------------------------------------------------------ data not to lose
 
 #[test]
