@@ -50,10 +50,9 @@ fn man_page_has_examples_files_environment_and_configuration() {
     let verbs = man_section(&man, "SHOWS AND ACTIONS");
     assert!(
         verbs.lines().any(|l| l.trim() == "Actions:")
-            && verbs
-                .lines()
-                .any(|l| l.trim().split_whitespace().collect::<Vec<_>>()
-                    == ["info", "-c", "C", "[--json]"]),
+            && verbs.lines().any(
+                |l| l.split_whitespace().collect::<Vec<_>>() == ["info", "-c", "C", "[--json]"]
+            ),
         "{verbs}"
     );
     let examples = man_section(&man, "EXAMPLES");
@@ -99,9 +98,13 @@ fn man_page_has_examples_files_environment_and_configuration() {
     // Every key of xdocker.toml, with its default.
     let config = man_section(&man, "CONFIGURATION");
     let config = config.split_whitespace().collect::<Vec<_>>().join(" ");
-    let mut all = xdocker::config::Config::default();
-    all.srepo = Some("ops@repo".into());
-    all.userns.range = Some("1:2".into());
+    let all = xdocker::config::Config {
+        srepo: Some("ops@repo".into()),
+        userns: xdocker::config::UsernsConfig {
+            range: Some("1:2".into()),
+        },
+        ..Default::default()
+    };
     let table: toml::Table = toml::from_str(&toml::to_string(&all).expect("toml")).expect("toml");
     let mut keys = 0;
     for (k, v) in &table {
