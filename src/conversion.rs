@@ -51,6 +51,14 @@ pub fn to_image(
     if !rwlayer.is_dir() {
         bail!("container {from} has no writable layer");
     }
+    // xdocker's own run-time files are the container's, not the image's.
+    let lowers: Vec<_> = config
+        .images
+        .iter()
+        .map(|r| images.layer_dir(&r.name, &r.version_or_none()))
+        .collect();
+    crate::container::runtime_files::strip(&rwlayer, &lowers, config)
+        .map_err(|e| anyhow::anyhow!("container {from}: remove run-time files: {e}"))?;
     let record = intent::begin(
         images.home(),
         &Intent {

@@ -6,6 +6,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use xdockerinit::sys::ErrnoText;
+
 /// Errors finding xdockerinit.
 #[derive(Debug, thiserror::Error)]
 pub enum InitBinaryError {
@@ -56,11 +58,7 @@ pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
     use nix::mount::{mount, MsFlags};
     use std::os::fd::AsRawFd;
     let fail = |step: &str, e: nix::Error| {
-        format!(
-            "{step} xdockerinit {}: {}",
-            path.display(),
-            e.desc().to_lowercase()
-        )
+        format!("{step} xdockerinit {}: {}", path.display(), ErrnoText(e))
     };
     mount(
         Some(path),

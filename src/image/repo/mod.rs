@@ -422,16 +422,7 @@ pub(crate) fn ssh_reason(e: &ssh2::Error) -> String {
 }
 
 fn io_reason(e: &io::Error) -> String {
-    let text = e.to_string();
-    let text = match text.find(" (os error ") {
-        Some(i) => text[..i].to_string(),
-        None => text,
-    };
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(c) => c.to_lowercase().chain(chars).collect(),
-        None => "input/output error".to_string(),
-    }
+    xdockerinit::sys::io_text(e)
 }
 
 fn is_not_found(e: &ssh2::Error) -> bool {

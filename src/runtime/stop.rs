@@ -1,0 +1,76 @@
+//! Stopping a running container: SIGTERM (xdockerinit's orderly stop:
+//! TERM to all, grace period, KILL) or SIGKILL through a pidfd, so that a
+//! reused PID is never signalled, then releasing what it held.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use xdockerinit::sys;
+
+use crate::container::state::process_start_time;
+use crate::container::{ContainerError, Status};
+use crate::names::Name;
+
+use super::{step, Runtime, RuntimeError, StopMode, GRACE_SECONDS};
+
+impl Runtime {
+    /// Stops a running container and releases what it held. A container
+    /// that is not running is an error, unless `force`.
+    pub fn stop(&self, name: &Name, mode: StopMode, force: bool) -> Result<(), RuntimeError> {
+        let _lock = self.containers.lock(name)?;
+        // A broken container (config missing or unreadable) is stopped all
+        // the same: what runs is the kernel's to say.
+        if !self.containers.present(name) {
+            return Err(ContainerError::NotFound(name.to_string()).into());
+        }
+        let state = self.containers.run_state(name)?;
+        let running = state
+            .as_ref()
+            .map(|s| s.status(Path::new("/proc")))
+            .unwrap_or(Status::Stopped);
+        let Status::Running { pid } = running else {
+            self.release(name)?;
+            return if force {
+                Ok(())
+            } else {
+                Err(RuntimeError::NotRunning(name.to_string()))
+            };
+        };
+        let start_time = state.map(|s| s.start_time).unwrap_or(0);
+        let pidfd = match sys::pidfd_open(Pid::from_raw(pid)) {
+            Ok(fd) => fd,
+            Err(_) => return self.release(name),
+        };
+        // The pidfd pins this very process: check it is still ours.
+        if process_start_time(Path::new("/proc"), pid) != Some(start_time) {
+            return self.release(name);
+        }
+        let (signal, wait) = match mode {
+            StopMode::Shutdown => (Signal::SIGTERM, Duration::from_secs(GRACE_SECONDS + 3)),
+            StopMode::Kill => (Signal::SIGKILL, Duration::from_secs(5)),
+        };
+        sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
+        if !sys::wait_readable(&pidfd, wait) {
+            sys::pidfd_send_signal(&pidfd, Signal::SIGKILL)
+                .map_err(|e| step(name, "signal")(e.to_string()))?;
+            if !sys::wait_readable(&pidfd, Duration::from_secs(5)) {
+                return Err(step(name, "stop")(
+                    "init did not exit after SIGKILL".to_string(),
+                ));
+            }
+        }
+        // Not our child: its parent (the host's init) reaps it; wait until
+        // /proc shows it gone or a zombie.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while process_start_time(Path::new("/proc"), pid) == Some(start_time)
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        self.release(name)?;
+        crate::logging::info(&format!("container {name}: stopped ({mode:?})"));
+        Ok(())
+    }
+}
