@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # install.sh - set up xdocker on this machine: system packages, build,
-# install (binaries, the xdocker-srepo companion, scripts, templates, man pages, bash and zsh completions,
-# the xdocker-autostart systemd unit) under PREFIX
-# (default /usr/local), give root subordinate ids for unprivileged
+# install (binaries, the xdocker-srepo companion, the user's scripts on PATH,
+# templates, man pages, the README under share/doc/xdocker, bash and zsh
+# completions: scripts/install_files.sh; the xdocker-autostart systemd unit)
+# under PREFIX (default /usr/local), give root subordinate ids for unprivileged
 # containers if it has none (scripts/xdocker_subids.sh), then build the `test` image with
 # `xdocker -a install_test` and boot a container `test` from it. Needs root.
 #
@@ -21,20 +22,7 @@ cargo build --quiet --release --bin xdocker-srepo --manifest-path "$top/Cargo.to
 xdocker=$("$top/scripts/build_static.sh" xdocker release)
 init=$("$top/scripts/build_static.sh" xdockerinit release)
 
-install -D -m 0755 "$xdocker" "$prefix/bin/xdocker"
-# The ssh repository commands (xdocker hands them over; found in ../lib/xdocker).
-install -D -m 0755 "$top/target/release/xdocker-srepo" "$prefix/lib/xdocker/xdocker-srepo"
-install -D -m 0755 "$init" "$prefix/bin/xdockerinit"
-share="$prefix/share/xdocker"
-rm -rf "$share/scripts" "$share/templates"
-mkdir -p "$share"
-cp -r "$top/scripts" "$share/scripts"
-rm -rf "$share/scripts/tests"
-cp -r "$top/templates" "$share/templates"
-install -D -m 0644 "$top/man/xdocker.1" "$prefix/share/man/man1/xdocker.1"
-install -D -m 0644 "$top/man/xdockerinit.8" "$prefix/share/man/man8/xdockerinit.8"
-install -D -m 0644 "$top/completions/xdocker.bash" "$prefix/share/bash-completion/completions/xdocker"
-install -D -m 0644 "$top/completions/_xdocker" "$prefix/share/zsh/site-functions/_xdocker"
+"$top/scripts/install_files.sh" "$prefix" "$xdocker" "$init" "$top/target/release/xdocker-srepo"
 # The autostart unit (not enabled: systemctl enable --now xdocker-autostart).
 unit_dir=${SYSTEMD_UNIT_DIR:-/etc/systemd/system}
 mkdir -p "$unit_dir"

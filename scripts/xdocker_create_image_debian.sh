@@ -20,6 +20,9 @@
 #                           pkg-config) on top
 #   -o, --output DIR        where the .xdockerimage files go (default: .)
 #       --import            also import the images into this host's XDOCKER_HOME
+#       --config FILE       the settings (xdocker.toml) of the throw-away home
+#                           (default: the calling home's, $XDOCKER_HOME/xdocker.toml
+#                           or /var/xdocker/xdocker.toml, when it exists)
 #
 # Files written (in DIR):
 #   NAME:VERSION.xdockerimage           the base
@@ -30,10 +33,18 @@
 #
 # The layers are built in a throw-away XDOCKER_HOME under a temp directory with
 # a HOST-network container that runs apt-get; nothing of the host's own
-# XDOCKER_HOME is touched unless --import is given.
+# XDOCKER_HOME is touched unless --import is given. The throw-away home takes
+# the calling home's settings (cgroup root and parent, network, userns range:
+# a copy of its xdocker.toml, or --config FILE); without any, it has names of
+# its own (xdocker derives them from the home's path). Its build container has
+# a name of its own (debian-build-PID), so a shared cgroup parent never
+# collides, and every cgroup directory the script made (the parent, in every
+# controller) is removed at the end; those that existed before are left alone.
 #
 # Environment:
 #   XDOCKER                 the xdocker binary (default: xdocker on PATH)
+#   XDOCKER_HOME            the calling home (default /var/xdocker): its
+#                           xdocker.toml is copied, --import imports into it
 #   XDOCKER_TEMPLATES_DIR   where `profile` and `root_profile` are (default:
 #                           ../templates next to this script)
 #   TMPDIR                  where the work directory goes (default: /var/tmp)
@@ -67,6 +78,7 @@ sshd=0
 build=0
 outdir=.
 import=0
+config=
 
 need() { [ $# -ge 2 ] && [ -n "$2" ] || die "option $1 needs a value"; }
 while [ $# -gt 0 ]; do
@@ -81,7 +93,8 @@ while [ $# -gt 0 ]; do
     --build-tools) build=1; shift ;;
     -o | --output) need "$@"; outdir=$2; shift 2 ;;
     --import) import=1; shift ;;
-    -h | --help) sed -n '3,44p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --config) need "$@"; config=$2; shift 2 ;;
+    -h | --help) sed -n '3,55p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
     esac
 done
@@ -111,19 +124,35 @@ command -v "$xdocker" >/dev/null || die "xdocker binary '$xdocker' not found (se
     die "templates 'profile' and 'root_profile' not found in $templates"
 mkdir -p "$outdir" || die "cannot create output directory '$outdir'"
 outdir=$(cd "$outdir" && pwd)
+caller_home=${XDOCKER_HOME:-${xdocker_HOME:-/var/xdocker}}
+if [ -z "$config" ] && [ -f "$caller_home/xdocker.toml" ]; then
+    config=$caller_home/xdocker.toml
+fi
+if [ -n "$config" ] && { [ ! -f "$config" ] || [ ! -r "$config" ]; }; then
+    die "settings file '$config' is not a readable file"
+fi
 
 work=$(mktemp -d "${TMPDIR:-/var/tmp}/xdocker-debian.XXXXXX")
 home=$work/home
+builder=debian-build-$$
 written=()
+cgroups_made=()
+cgroups_noted=0
 ok=0
 cleanup() {
-    local rc=$?
+    local rc=$? d
     if [ -d "$home/containers" ]; then
         for c in "$home"/containers/*/; do
             [ -d "$c" ] || continue
             XDOCKER_HOME=$home "$xdocker" -a destroy -c "$(basename "$c")" -h -f >/dev/null 2>&1 || true
         done
     fi
+    # The cgroup directories this script made (empty once its container
+    # is gone; rmdir never removes a group that holds anything).
+    for d in "${cgroups_made[@]}"; do
+        [ -d "$d" ] || continue
+        find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+    done
     # debootstrap may leave /proc and /sys mounted in the rootfs when it fails.
     for m in $(awk -v w="$work/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r); do
         umount -l "$m" 2>/dev/null || true
@@ -139,9 +168,36 @@ trap 'exit 130' INT TERM
 
 x() { XDOCKER_HOME=$home "$xdocker" "$@"; }
 
+# One string field of `xdocker -s info --json` (pretty-printed: a key a line).
+info_field() {
+    sed -n "/^ *\"$1\": \"/{s/^ *\"$1\": \"\(.*\)\",\{0,1\}\$/\1/p;q}"
+}
+
+# Before the first boot: which of the home's cgroup parent directories (one
+# per controller on cgroup v1) do not exist yet, and so are this script's.
+note_cgroups() {
+    local info root parent h
+    [ "$cgroups_noted" -eq 0 ] || return 0
+    cgroups_noted=1
+    info=$(x -s info -c "$builder" --json) || die "xdocker -s info -c $builder failed"
+    root=$(printf '%s\n' "$info" | info_field cgroup_root)
+    parent=$(printf '%s\n' "$info" | info_field cgroup_parent)
+    [ -n "$root" ] && [ -n "$parent" ] || die "no cgroup root or parent in xdocker -s info"
+    for h in "$root" "$root"/*/; do
+        h=${h%/}
+        [ -d "$h/$parent" ] || cgroups_made+=("$h/$parent")
+    done
+}
+
 # --- the base ---------------------------------------------------------------
 rootfs=$work/rootfs
 mkdir -p "$rootfs" "$home"
+if [ -n "$config" ]; then
+    install -m 0644 "$config" "$home/xdocker.toml"
+    say "settings from $config"
+fi
+# A bad settings file stops here, before the minute of debootstrap.
+x -s images >/dev/null || die "the settings in ${config:-(defaults)} are not usable (see above)"
 say "debootstrap $suite from $mirror (packages: ${packages:-none})"
 include=()
 [ -n "$packages" ] && include=(--include="$packages")
@@ -185,15 +241,17 @@ export_image "$name:$version"
 layer() {
     local image=$1 pkgs=$2 after=${3:-true}
     say "building $image:$version ($pkgs)"
-    x -a create -m "$name:$version" -c build --net HOST -b >/dev/null
-    x -a run -c build --cmd "export DEBIAN_FRONTEND=noninteractive
+    x -a create -m "$name:$version" -c "$builder" --net HOST >/dev/null
+    note_cgroups
+    x -a boot -c "$builder" >/dev/null
+    x -a run -c "$builder" --cmd "export DEBIAN_FRONTEND=noninteractive
         apt-get update -qq &&
         apt-get install -y -qq --no-install-recommends $pkgs >/dev/null &&
         apt-get clean && rm -rf /var/lib/apt/lists/* /var/log/*.log &&
         mkdir -p /var/lib/apt/lists/partial && $after" ||
         die "installing $pkgs in $image failed"
-    x -a shutdown -c build >/dev/null
-    x -a to_image --from-container build --to-image "$image" --version "$version" >/dev/null
+    x -a shutdown -c "$builder" >/dev/null
+    x -a to_image --from-container "$builder" --to-image "$image" --version "$version" >/dev/null
     export_image "$image:$version"
 }
 # sshd: no host keys in the image (every host must get its own): the

@@ -10,9 +10,15 @@
 #           set to 0755 (it becomes the container's `/`).
 #
 # Userland:
-#   - If /bin/busybox is a statically linked busybox (Debian package
-#     busybox-static), it is copied to ROOTFS/bin/busybox and a relative
-#     symlink is created for every applet `busybox --list-full` prints.
+#   - If the host has a busybox ($XDOCKER_BUSYBOX, else /bin/busybox, else
+#     busybox on PATH), it is copied to ROOTFS/bin/busybox and a relative
+#     symlink is created for every applet it provides (`busybox --list-full`,
+#     or `busybox --list` into /bin), so vi, wget, nc, httpd, ... are all
+#     there. A statically linked one (Debian package busybox-static) is
+#     copied alone; a dynamically linked one (package busybox) with its
+#     shared libraries (xdocker_ldd_and_cp_lib64.sh). Commands the tutorial
+#     uses that a busybox build may lack (Debian's has no nohup) are added
+#     as small POSIX sh scripts.
 #   - Otherwise (or when XDOCKER_TEST_NO_BUSYBOX=1 is set, for testing) a set
 #     of host binaries (bash as /bin/bash and /bin/sh, coreutils, ps, mount,
 #     ip, ...) is copied together with their shared libraries using
@@ -30,6 +36,7 @@
 #
 # Environment:
 #   XDOCKER_TEMPLATES_DIR   directory holding `profile` and `root_profile`
+#   XDOCKER_BUSYBOX         the busybox binary to use (default /bin/busybox)
 #   XDOCKER_TEST_NO_BUSYBOX set to 1 to ignore busybox (forces the fallback)
 #
 # Must run as root (all files are root-owned). Exit status 0 on success;
@@ -39,7 +46,10 @@ set -euo pipefail
 umask 022
 
 PROG=xdocker_install_test.sh
-BUSYBOX=/bin/busybox
+BUSYBOX=${XDOCKER_BUSYBOX:-/bin/busybox}
+if [ -z "${XDOCKER_BUSYBOX:-}" ] && [ ! -e "$BUSYBOX" ]; then
+    BUSYBOX=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin type -P busybox) || BUSYBOX=/bin/busybox
+fi
 
 die() {
     printf '%s: error: %s\n' "$PROG" "$*" >&2
@@ -109,13 +119,39 @@ busybox_link_target() {
     printf '%sbin/busybox' "$up"
 }
 
+# True if $1 is a busybox that runs here (static or dynamic).
+is_busybox() {
+    [ -f "$1" ] && [ -x "$1" ] || return 1
+    case "$("$1" --help 2>&1)" in
+        BusyBox*) [ -n "$("$1" --list 2>/dev/null)" ] ;;
+        *) return 1 ;;
+    esac
+}
+
 install_busybox() {
     local applet dir
     mkdir -p -- "$ROOTFS/bin" "$ROOTFS/sbin" "$ROOTFS/usr/bin" "$ROOTFS/usr/sbin"
-    cp -L --preserve=mode,timestamps -- "$BUSYBOX" "$ROOTFS/bin/busybox"
+    if is_static "$BUSYBOX"; then
+        cp -L --preserve=mode,timestamps -- "$BUSYBOX" "$ROOTFS/bin/busybox"
+    else
+        # Dynamically linked: with its shared libraries and loader, copied
+        # to its own path, then moved to /bin/busybox.
+        [ -x "$LDD_AND_CP" ] || die "helper not found or not executable: $LDD_AND_CP"
+        "$LDD_AND_CP" "$ROOTFS" "$BUSYBOX" || die "copying $BUSYBOX and its libraries failed"
+        local copied
+        copied=$(realpath -m -s -- "$BUSYBOX")
+        if [ ! "$ROOTFS$copied" -ef "$ROOTFS/bin/busybox" ]; then
+            mv -f -- "$ROOTFS$copied" "$ROOTFS/bin/busybox"
+            (cd -- "$ROOTFS" && rmdir -p --ignore-fail-on-non-empty -- "$(dirname -- "${copied#/}")") 2>/dev/null || true
+        fi
+    fi
     chmod 0755 -- "$ROOTFS/bin/busybox"
     local applets
-    applets=$("$BUSYBOX" --list-full) || die "$BUSYBOX --list-full failed"
+    # --list-full gives each applet's directory; an older busybox has only
+    # --list (names, linked into /bin).
+    applets=$("$BUSYBOX" --list-full 2>/dev/null) ||
+        applets=$("$BUSYBOX" --list | sed 's|^|bin/|') ||
+        die "$BUSYBOX --list failed"
     while IFS= read -r applet; do
         [ -n "$applet" ] || continue
         [ "$applet" != bin/busybox ] || continue
@@ -132,13 +168,45 @@ install_busybox() {
     if [ ! -e "$ROOTFS/bin/sh" ]; then
         ln -sfn busybox "$ROOTFS/bin/sh"
     fi
+    add_missing_commands
+}
+
+# Commands of the tutorial that some busybox builds lack, as POSIX sh.
+add_missing_commands() {
+    if [ ! -e "$ROOTFS/usr/bin/nohup" ] && [ ! -e "$ROOTFS/bin/nohup" ]; then
+        # nohup(1) as POSIX specifies it: SIGHUP ignored, output that would
+        # go to a terminal appended to nohup.out (or $HOME/nohup.out).
+        cat >"$ROOTFS/usr/bin/nohup" <<'NOHUP'
+#!/bin/sh
+# nohup - run a command immune to hangups (xdocker test image; this
+# busybox was built without its nohup applet).
+if [ "$#" -eq 0 ]; then
+    echo "usage: nohup COMMAND [ARG]..." >&2
+    exit 127
+fi
+trap '' HUP
+if [ -t 1 ]; then
+    if { exec >>nohup.out; } 2>/dev/null; then
+        echo "nohup: appending output to nohup.out" >&2
+    else
+        exec >>"${HOME:-/}/nohup.out" || exit 127
+        echo "nohup: appending output to ${HOME:-/}/nohup.out" >&2
+    fi
+fi
+if [ -t 2 ]; then
+    exec 2>&1
+fi
+exec "$@"
+NOHUP
+        chmod 0755 -- "$ROOTFS/usr/bin/nohup"
+    fi
 }
 
 install_host_binaries() {
     [ -x "$LDD_AND_CP" ] || die "helper not found or not executable: $LDD_AND_CP"
     local required=(bash) optional=(ls cat cp mv rm mkdir ps sleep echo
         hostname id env grep sed mount umount ip stty tty uname true false
-        head tail wc kill)
+        head tail wc kill nohup touch chmod ln find)
     local cmds=() c
     # A fixed PATH so that host-local tools (/usr/local, ~/.cargo, ...) are
     # not picked up instead of the distribution's binaries.
@@ -170,8 +238,10 @@ install_host_binaries() {
 
 # ---------------------------------------------------------------- userland
 use_busybox=0
-if [ "${XDOCKER_TEST_NO_BUSYBOX:-0}" != 1 ] && is_static "$BUSYBOX"; then
+if [ "${XDOCKER_TEST_NO_BUSYBOX:-0}" != 1 ] && is_busybox "$BUSYBOX"; then
     use_busybox=1
+elif [ -n "${XDOCKER_BUSYBOX:-}" ]; then
+    die "XDOCKER_BUSYBOX is not a busybox that runs here: $XDOCKER_BUSYBOX"
 fi
 
 if [ "$use_busybox" = 1 ]; then

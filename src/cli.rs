@@ -286,8 +286,9 @@ fn parse_nonempty(s: &str) -> Result<String, String> {
     }
 }
 
-/// The shows and actions with the options they take, for --help and man.
-const VERBS_HELP: &str = "\
+/// The shows and actions with the options they take, for --help and the
+/// man page's SHOWS AND ACTIONS.
+pub const VERBS_HELP: &str = "\
 Shows:
   images          [--json]
   containers      [--json]
@@ -298,7 +299,7 @@ Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
   boot            -c C [cgroup opts] [-t | -e CMD]
-  attach          -c C
+  attach          -c C                 (Ctrl-a q detaches, the container runs on)
   run             -c C --cmd CMD
   shutdown | kill -c C
   destroy         -c C [-h]
@@ -307,7 +308,9 @@ Actions:
   port_mapping    -c C --port-mapping H:C[,H:C...]
   volume          -c C --volume HOST[:CTR] [--volume ...]
   to_image        --from-container C --to-image NAME [--version V]
+                  consumes C: its writable layer becomes the image, C is gone
   to_container    --from-image NAME[:V] --to-container C [-m BASES] [create opts]
+                  consumes the image: its layer becomes C's writable layer
   copy_image      --from-image NAME[:V] --to-image NAME[:V]
   del_image       -m NAME[:V]
   export          -m NAME[:V] [--image-file F]
@@ -318,7 +321,8 @@ Actions:
   getfile         -c C --src-file CTR --dst-file HOST
   autostart       [-h]                 boot (-h: shut down) every autostart container
   autostart       -c C --autostart ORDER|off
-Create opts: --host --net BRIDGE|HOST|CUSTOM --host-eth --vip --port-mapping --volume
+Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
+             --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
              --userns on|off (default on: unprivileged; off: privileged,
              root inside is host root, for trusted workloads only)
@@ -377,14 +381,16 @@ pub struct Args {
     /// Run CMD as the container's main process (single-process mode)
     #[arg(short = 'e', long = "exec", value_name = "CMD", value_parser = parse_nonempty)]
     pub exec: Option<String>,
-    /// With destroy: shut the container down first; with autostart: shut down
+    /// With destroy: shut the container down first; with autostart: shut
+    /// down; alone: print help
     #[arg(short = 'h', long = "shutdown")]
     pub shutdown: bool,
 
     /// Hostname of the container (default: its name)
     #[arg(long = "host", value_name = "HOSTNAME", value_parser = parse_hostname)]
     pub host: Option<String>,
-    /// Network mode
+    /// Network: HOST (the default: the host's network), CUSTOM (a namespace
+    /// of its own) or BRIDGE (a VIP on the home's bridge, NAT, port maps)
     #[arg(long = "net", value_name = "NET", ignore_case = true)]
     pub net: Option<Net>,
     /// Outgoing interface for NAT
@@ -432,13 +438,13 @@ pub struct Args {
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
     pub cmd: Option<String>,
-    /// Source container of to_image
+    /// Source container of to_image (consumed: it becomes the image)
     #[arg(long = "from-container", value_name = "C", value_parser = parse_container_name)]
     pub from_container: Option<Name>,
     /// Target image
     #[arg(long = "to-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
     pub to_image: Option<ImageRef>,
-    /// Source image
+    /// Source image (copy_image; to_container consumes it)
     #[arg(long = "from-image", value_name = "NAME[:V]", value_parser = parse_image_ref)]
     pub from_image: Option<ImageRef>,
     /// Target container of to_container
@@ -462,7 +468,8 @@ pub struct Args {
     /// Mapping file on the host
     #[arg(long = "mapping-file", value_name = "PATH")]
     pub mapping_file: Option<PathBuf>,
-    /// Instance file inside the container (default: the template without .tpl)
+    /// Instance file inside the container (default: the template without
+    /// its .tpl suffix; a template without one is instantiated in place)
     #[arg(long = "instance-file", value_name = "PATH")]
     pub instance_file: Option<PathBuf>,
     /// Source file
@@ -625,6 +632,9 @@ impl Request {
             (Some(s), None) => Verb::Show(s),
             (None, Some(a)) => Verb::Action(a),
             (None, None) if args.print_version => return Ok(Self::PrintVersion),
+            // `-h` alone: help (in the original grammar `-h` is shutdown,
+            // which means nothing without a verb).
+            (None, None) if given == ["shutdown"] => return Ok(Self::Help(help_text())),
             (None, None) => {
                 return Err(UsageError(
                     "nothing to do: give -s SHOW or -a ACTION (see --help)".into(),
@@ -719,6 +729,28 @@ pub fn escape_controls(text: &str) -> String {
 /// clap's error as one line, the offending value escaped wherever it is
 /// quoted (by clap, and by the value parser's reason).
 fn clap_message(e: &clap::Error) -> String {
+    let line = clap_line(e);
+    match suggestion(e) {
+        Some(s) => format!("{line}: did you mean {s}?"),
+        None => line,
+    }
+}
+
+/// The nearest valid value or option clap found for a misspelt one
+/// (`-a destory`: destroy; `--hots`: --host).
+fn suggestion(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue};
+    [ContextKind::SuggestedValue, ContextKind::SuggestedArg]
+        .into_iter()
+        .find_map(|kind| match e.get(kind) {
+            Some(ContextValue::String(s)) => Some(s.clone()),
+            Some(ContextValue::Strings(v)) if !v.is_empty() => Some(v.join(" or ")),
+            _ => None,
+        })
+        .map(|s| escape_controls(&s))
+}
+
+fn clap_line(e: &clap::Error) -> String {
     use clap::error::{ContextKind, ContextValue};
     let text = e.to_string();
     let Some(ContextValue::String(v)) = e.get(ContextKind::InvalidValue) else {
@@ -857,6 +889,15 @@ mod tests {
     fn help_version_and_nothing() {
         assert!(matches!(parse("--help"), Ok(Request::Help(_))));
         assert!(matches!(parse(""), Ok(Request::Help(_))));
+        assert!(matches!(parse("-h"), Ok(Request::Help(_))));
+        assert!(matches!(
+            parse("-c web -h -a destroy"),
+            Ok(Request::Run { .. })
+        ));
+        assert_eq!(
+            err("-h -d"),
+            "nothing to do: give -s SHOW or -a ACTION (see --help)"
+        );
         assert!(matches!(parse("-v"), Ok(Request::PrintVersion)));
         assert_eq!(
             err("-d"),
@@ -937,6 +978,22 @@ mod tests {
         );
         assert!(parse("-s info -c web --json").is_ok());
         assert_eq!(err("-s info"), "-s info needs -c/--container");
+    }
+
+    #[test]
+    fn a_misspelt_show_action_or_option_gets_the_nearest_valid_one() {
+        assert_eq!(
+            err("-a destory -c web"),
+            "invalid value 'destory' for '--action <ACTION>': did you mean destroy?"
+        );
+        assert!(err("-s imags").ends_with(": did you mean images?"));
+        assert!(err("-a to_imag").ends_with(": did you mean to_image?"));
+        assert!(err("-a create -m x --hots y").ends_with(": did you mean --host?"));
+        // Nothing near: no guess.
+        assert_eq!(
+            err("-a frobnicate"),
+            "invalid value 'frobnicate' for '--action <ACTION>'"
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The xdocker log: timestamped lines appended to `XDOCKER_HOME/xdocker.log`,
 //! and echoed on stderr with `-d`. The sink is set up once by `main`; library
-//! code only hands it lines, it never prints by itself.
+//! code only hands it lines, it never prints by itself. The log records
+//! every command line verbatim (`--cmd` and `-e` text included, where a
+//! password may be typed), so it is root's alone: mode 0600.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -36,19 +38,47 @@ struct Sink {
 
 static SINK: OnceLock<Mutex<Sink>> = OnceLock::new();
 
-/// Opens the log file (created 0640, appended) and sets whether debug lines
-/// go to stderr too. Later calls are ignored.
-pub fn init(path: &Path, echo_debug: bool) -> std::io::Result<()> {
+/// The mode of the log: it holds command lines verbatim.
+pub const LOG_MODE: u32 = 0o600;
+
+/// Opens the log for appending: created [`LOG_MODE`], and a log made
+/// with a wider mode (before xdocker made it 0600) narrowed to it. Returns
+/// the file and, when narrowing failed, why (for a warning line).
+fn open_log(path: &Path) -> std::io::Result<(File, Option<String>)> {
+    use std::os::unix::fs::PermissionsExt;
     let file = OpenOptions::new()
         .create(true)
         .append(true)
-        .mode(0o640)
+        .mode(LOG_MODE)
         .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
         .open(path)?;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    if mode & !LOG_MODE == 0 {
+        return Ok((file, None));
+    }
+    let problem = file
+        .set_permissions(std::fs::Permissions::from_mode(LOG_MODE))
+        .err()
+        .map(|e| {
+            format!(
+                "log {} has mode {mode:04o} and cannot be narrowed to {LOG_MODE:04o}: {e}",
+                path.display()
+            )
+        });
+    Ok((file, problem))
+}
+
+/// Opens the log file (created 0600, appended; a wider mode is narrowed)
+/// and sets whether debug lines go to stderr too. Later calls are ignored.
+pub fn init(path: &Path, echo_debug: bool) -> std::io::Result<()> {
+    let (file, problem) = open_log(path)?;
     let _ = SINK.set(Mutex::new(Sink {
         file: Some(file),
         echo_debug,
     }));
+    if let Some(problem) = problem {
+        warn(&problem);
+    }
     Ok(())
 }
 
@@ -101,6 +131,23 @@ pub fn warn_user(msg: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_log_is_made_0600_and_a_wider_one_is_narrowed() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().expect("tempdir");
+        let p = t.path().join("xdocker.log");
+        let mode = |p: &Path| std::fs::metadata(p).expect("stat").permissions().mode() & 0o7777;
+        let (_, problem) = open_log(&p).expect("create");
+        assert_eq!((mode(&p), problem), (0o600, None));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let (_, problem) = open_log(&p).expect("open");
+        assert_eq!((mode(&p), problem), (0o600, None));
+        // Narrower stays as it is.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o400)).expect("chmod");
+        open_log(&p).expect("open");
+        assert_eq!(mode(&p), 0o400);
+    }
 
     #[test]
     fn lines_are_timestamped_and_single() {

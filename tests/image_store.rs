@@ -88,7 +88,7 @@ fn hand_made_image_is_listed_with_its_size() {
         .expect("one row")
         .split_whitespace()
         .collect();
-    assert_eq!((row[0], row[1], row[3]), ("web", "1.0", "123"));
+    assert_eq!((row[0], row[1], row[3]), ("web", "1.0", "123B"));
     chrono::NaiveDateTime::parse_from_str(row[2], "%Y-%m-%dT%H:%M:%S").expect("datetime");
 
     let rows = json_images(&home);

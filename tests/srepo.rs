@@ -393,7 +393,8 @@ fn round_trip_search_and_saved_repository() {
     let size = fs::metadata(sshd.repo().join("db:2.0.xdockerimage"))
         .expect("stat")
         .len();
-    assert!(lines[1].ends_with(&format!(" {size}")), "{table}");
+    // (a small image: its size in bytes, with the unit)
+    assert!(lines[1].ends_with(&format!(" {size}B")), "{table}");
     let only = xd(&src, &sshd, &["-s", "ssearch", "--match", "ric"])
         .ok()
         .to_string();

@@ -200,6 +200,22 @@ test_install() {
     test_image "$label" "$root"
 }
 
+# check_busybox_commands LABEL ROOTFS BUSYBOX: every applet of BUSYBOX is a
+# command in the image, and so is the tutorial's nohup (Debian's busybox
+# has no nohup applet).
+check_busybox_commands() {
+    local label=$1 root=$2 bb=$3 out
+    out=$(in_chroot "$root" /bin/sh -c \
+        'for p in $1; do [ -x "/$p" ] || echo "missing /$p"; done; command -v nohup >/dev/null || echo "missing nohup"' \
+        sh "$("$bb" --list-full | tr '\n' ' ')" 2>&1)
+    check_eq "$label: every applet of busybox --list-full is in the image" "" "$out"
+    out=$(in_chroot "$root" /bin/sh -c 'cd /tmp && nohup sh -c "kill -HUP \$\$; echo survived"' 2>&1)
+    check_eq "$label: nohup runs the command immune to SIGHUP" survived "$out"
+    out=$(in_chroot "$root" /bin/sh -c 'vi --help 2>&1 | head -n 1; wget --help 2>&1 | grep -c Usage' 2>&1)
+    check_eq "$label: vi and wget run" "$("$bb" vi --help 2>&1 | head -n 1)
+1" "$out"
+}
+
 bb_static=0
 if [ -x /bin/busybox ] && readelf -lW /bin/busybox 2>/dev/null | grep -q LOAD &&
     ! readelf -lW /bin/busybox 2>/dev/null | grep -q INTERP; then
@@ -222,10 +238,34 @@ if [ "$bb_static" = 1 ]; then
         check_eq "busybox: one link per applet" "$n_applets" "$n_links"
         check_eq "busybox: applets run (ps, sleep, nc)" "ok" \
             "$(in_chroot "$root" /bin/sh -c 'command -v ps >/dev/null && sleep 0 && command -v nc >/dev/null && echo ok' 2>&1)"
+        check_busybox_commands busybox "$root" /bin/busybox
     fi
 else
     echo "note: /bin/busybox is missing or not static: busybox variant skipped"
 fi
+
+# A dynamically linked busybox (Debian's package busybox): used too, with
+# its libraries. XDOCKER_TEST_DYNAMIC_BUSYBOX names one where /bin/busybox
+# is the static one (e.g. extracted from the busybox .deb).
+dyn_bb=${XDOCKER_TEST_DYNAMIC_BUSYBOX:-}
+if [ -z "$dyn_bb" ] && [ -x /bin/busybox ] && [ "$bb_static" = 0 ]; then
+    dyn_bb=/bin/busybox
+fi
+if [ -n "$dyn_bb" ]; then
+    test_install "dynamic busybox" XDOCKER_BUSYBOX="$dyn_bb"
+    root="$TMP/dynamic busybox root fs"
+    if [ -d "$root" ]; then
+        check_eq "dynamic busybox: no host bash copied" "" "$(find "$root" -name bash)"
+        check_busybox_commands "dynamic busybox" "$root" "$dyn_bb"
+    fi
+else
+    echo "note: no dynamically linked busybox: that variant skipped"
+fi
+mkdir -p -- "$TMP/not busybox root"
+rc=0
+err=$(XDOCKER_BUSYBOX=/bin/true "$INSTALL" "$TMP/not busybox root" 2>&1) || rc=$?
+check_eq "XDOCKER_BUSYBOX not a busybox -> exit 1, one line" \
+    "1 xdocker_install_test.sh: error: XDOCKER_BUSYBOX is not a busybox that runs here: /bin/true" "$rc $err"
 
 test_install fallback XDOCKER_TEST_NO_BUSYBOX=1
 root="$TMP/fallback root fs"

@@ -141,10 +141,19 @@ fn read_mapping(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(data)
 }
 
-fn default_instance(template: &Path) -> Option<PathBuf> {
-    let name = template.file_name()?.to_str()?;
-    let stem = name.strip_suffix(".tpl").filter(|s| !s.is_empty())?;
-    Some(template.with_file_name(stem))
+/// The instance of a template when `--instance-file` is not given (SPEC
+/// §6): `X.tpl` gives `X`; any other template is instantiated in place, as
+/// the original tool does (atomically, keeping its mode and owner).
+fn default_instance(template: &Path) -> PathBuf {
+    let stem = template
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_suffix(".tpl"))
+        .filter(|s| !s.is_empty());
+    match stem {
+        Some(stem) => template.with_file_name(stem),
+        None => template.to_path_buf(),
+    }
 }
 
 /// `-a rplfile -c C --template-file T --mapping-file M [--instance-file I]`.
@@ -154,12 +163,7 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
     let mapping_path = required(&args.mapping_file, "--mapping-file")?;
     let instance_path = match &args.instance_file {
         Some(p) => p.clone(),
-        None => default_instance(template_path).ok_or_else(|| {
-            anyhow!(
-                "container {name}: rplfile: template {} has no .tpl suffix: give --instance-file",
-                template_path.display()
-            )
-        })?,
+        None => default_instance(template_path),
     };
     let (root, ids) = running_root(ctx, name)?;
     let mapping = read_mapping(mapping_path).map_err(|e| {
@@ -237,12 +241,13 @@ mod tests {
     }
 
     #[test]
-    fn instance_is_the_template_without_tpl() {
+    fn instance_is_the_template_without_tpl_or_the_template_itself() {
         let d = |p: &str| default_instance(Path::new(p));
-        assert_eq!(d("/etc/app.conf.tpl"), Some(PathBuf::from("/etc/app.conf")));
-        assert_eq!(d("rel/x.tpl"), Some(PathBuf::from("rel/x")));
-        assert_eq!(d("/etc/app.conf"), None);
-        assert_eq!(d("/etc/.tpl"), None);
-        assert_eq!(d("/"), None);
+        assert_eq!(d("/etc/app.conf.tpl"), PathBuf::from("/etc/app.conf"));
+        assert_eq!(d("rel/x.tpl"), PathBuf::from("rel/x"));
+        // Without the suffix: the template itself, in place.
+        assert_eq!(d("/etc/app.conf"), PathBuf::from("/etc/app.conf"));
+        assert_eq!(d("/etc/.tpl"), PathBuf::from("/etc/.tpl"));
+        assert_eq!(d("/"), PathBuf::from("/"));
     }
 }

@@ -37,6 +37,33 @@ struct Info {
     cpu_seconds: Option<f64>,
     /// Exit code of the last run, once stopped.
     exit_code: Option<i32>,
+    /// The home and the host-wide names it uses (derived from the home
+    /// unless xdocker.toml sets them).
+    home: HomeNames,
+}
+
+#[derive(Debug, Serialize)]
+struct HomeNames {
+    path: std::path::PathBuf,
+    cgroup_root: std::path::PathBuf,
+    cgroup_parent: String,
+    bridge: String,
+    subnet: String,
+    nft_table: String,
+}
+
+impl HomeNames {
+    fn of(ctx: &Ctx) -> Self {
+        let (net, cg) = (&ctx.config.network, &ctx.config.cgroups);
+        Self {
+            path: ctx.home.root().to_path_buf(),
+            cgroup_root: cg.root.clone(),
+            cgroup_parent: cg.parent.clone(),
+            bridge: net.bridge.clone(),
+            subnet: net.subnet.clone(),
+            nft_table: net.nft_table.clone(),
+        }
+    }
 }
 
 fn gather(ctx: &Ctx, name: &Name) -> Result<Info> {
@@ -62,6 +89,7 @@ fn gather(ctx: &Ctx, name: &Name) -> Result<Info> {
         cpu_seconds: None,
         exit_code: None,
         config,
+        home: HomeNames::of(ctx),
     };
     match status {
         Status::Stopped => info.exit_code = rt.exit_code(name),
@@ -184,6 +212,17 @@ fn text(info: &Info) -> String {
             or_dash(info.cpu_seconds.map(|s| format!("{s:.2}s"))),
         ),
         ("exit_code", or_dash(info.exit_code)),
+        (
+            "home",
+            format!(
+                "{} (cgroup parent {}, bridge {} {}, nft table {})",
+                info.home.path.display(),
+                info.home.cgroup_parent,
+                info.home.bridge,
+                info.home.subnet,
+                info.home.nft_table
+            ),
+        ),
     ];
     lines
         .iter()

@@ -121,11 +121,11 @@ fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
     }
 }
 
-/// Human size: 1023, 1.0K, 12.3M, 4.0G.
+/// Human size, always with a unit: 0B, 1023B, 1.0K, 12.3M, 4.0G.
 pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["K", "M", "G", "T", "P"];
     if bytes < 1024 {
-        return bytes.to_string();
+        return format!("{bytes}B");
     }
     let mut v = bytes as f64 / 1024.0;
     let mut unit = 0;
@@ -170,7 +170,9 @@ mod tests {
 
     #[test]
     fn sizes_and_tables() {
-        assert_eq!(human_size(1023), "1023");
+        assert_eq!(human_size(0), "0B");
+        assert_eq!(human_size(512), "512B");
+        assert_eq!(human_size(1023), "1023B");
         assert_eq!(human_size(1536), "1.5K");
         assert_eq!(human_size(5 << 30), "5.0G");
         let t = table(&["a", "bb"], &[vec!["long".into(), "x".into()]]);

@@ -33,6 +33,8 @@ pub enum ImageError {
     Ambiguous { name: String, versions: String },
     #[error("image {image} is used by container {containers} (use -f to delete anyway)")]
     InUse { image: String, containers: String },
+    #[error("image {image} is a layer of running container {containers}: shut it down first (-f does not override this)")]
+    InUseRunning { image: String, containers: String },
     #[error("image {image} is used by container {containers}: its version cannot change")]
     InUseRename { image: String, containers: String },
     #[error("image {image}: {path}: {source}")]

@@ -506,28 +506,25 @@ impl Repo {
         }
     }
 
-    /// Checks the repository directory exists (and is one).
-    fn check_dir(&self) -> Result<(), RepoError> {
+    /// True when the repository directory exists (and is one); false when
+    /// it does not exist yet (the first push creates it).
+    fn dir_exists(&self) -> Result<bool, RepoError> {
         let dir = &self.spec.dir;
         match self.sftp.stat(dir) {
-            Ok(st) if st.is_dir() => Ok(()),
+            Ok(st) if st.is_dir() => Ok(true),
             Ok(_) => Err(RepoError::BadDir {
                 repo: self.label.clone(),
                 dir: dir.display().to_string(),
                 reason: "not a directory",
             }),
-            Err(e) if is_not_found(&e) => Err(RepoError::BadDir {
-                repo: self.label.clone(),
-                dir: dir.display().to_string(),
-                reason: "does not exist (spush creates it)",
-            }),
+            Err(e) if is_not_found(&e) => Ok(false),
             Err(e) => Err(self.remote_err("stat", dir, &e)),
         }
     }
 
     /// Creates the repository directory and its missing parents.
     fn ensure_dir(&self) -> Result<(), RepoError> {
-        if self.check_dir().is_ok() {
+        if matches!(self.dir_exists(), Ok(true)) {
             return Ok(());
         }
         let mut at = PathBuf::new();
@@ -552,12 +549,24 @@ impl Repo {
                 }
             }
         }
-        self.check_dir()
+        if self.dir_exists()? {
+            Ok(())
+        } else {
+            Err(RepoError::BadDir {
+                repo: self.label.clone(),
+                dir: self.spec.dir.display().to_string(),
+                reason: "could not be created",
+            })
+        }
     }
 
-    /// Every valid image file of the directory (plus the raw listing).
+    /// Every valid image file of the directory (plus the raw listing). A
+    /// directory that does not exist yet is an empty repository: the
+    /// tutorial's first `ssearch` of a new repository lists nothing.
     fn scan(&self) -> Result<(Vec<RepoImage>, Listing), RepoError> {
-        self.check_dir()?;
+        if !self.dir_exists()? {
+            return Ok((Vec::new(), Vec::new()));
+        }
         let entries = self
             .sftp
             .readdir(&self.spec.dir)
