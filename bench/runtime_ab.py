@@ -1,0 +1,138 @@
+#!/usr/bin/env python3
+"""Two (or more) xdocker builds, side by side, interleaved: the runtime
+benchmark's cycle and boot figures of the build before a change against the
+build after it, in the same session.
+
+    bench/runtime_ab.py ROUNDS --bin LABEL=XDOCKER:XDOCKERINIT ... [--psi 5.0]
+
+cycle  `xdocker -a create -m test -c cyc -b -e /bin/true` then
+       `xdocker -a destroy -c cyc` (both timed, as bench/runtime.sh does)
+boot   `xdocker -a boot -c idle` of an idle host container (boot-to-ready:
+       it returns once xdockerinit runs); the kill after it is not timed
+
+Each build gets its own XDOCKER_HOME (and cgroup parent) under a temporary
+directory with the busybox `test` image; every round runs each build once,
+in alternating order (A B, B A, ...), each run starting only when the CPU
+pressure (/proc/pressure/cpu "some avg10") is below --psi %. Prints the
+mean, median and min wall time per build and the ratios to the first one.
+Needs root. Everything it made is removed at the end, containers by their
+recorded PIDs (kill), cgroups by rmdir.
+"""
+import argparse
+import os
+import shutil
+import statistics as st
+import subprocess
+import tempfile
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def psi():
+    try:
+        with open("/proc/pressure/cpu") as f:
+            return float(f.readline().split()[1].split("=")[1])
+    except OSError:
+        return 0.0
+
+
+def wait_quiet(limit, max_wait=30.0):
+    deadline = time.monotonic() + max_wait
+    while psi() > limit and time.monotonic() < deadline:
+        time.sleep(0.2)
+
+
+class Build:
+    def __init__(self, label, xdocker, init, top):
+        self.label = label
+        self.home = os.path.join(top, label)
+        os.makedirs(self.home)
+        self.parent = f"xdocker-ab-{os.getpid()}-{label}"
+        with open(os.path.join(self.home, "xdocker.toml"), "w") as f:
+            f.write(f'[cgroups]\nparent = "{self.parent}"\n')
+        self.xdocker = os.path.join(top, f"xdocker-{label}")
+        shutil.copy(xdocker, self.xdocker)
+        self.env = dict(os.environ, XDOCKER_HOME=self.home, XDOCKER_INIT=init,
+                        XDOCKER_SHARE_DIR=REPO)
+
+    def run(self, *args, check=True):
+        return subprocess.run([self.xdocker, *args], env=self.env, check=check,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+    def timed(self, *commands):
+        start = time.perf_counter()
+        for args in commands:
+            self.run(*args)
+        return (time.perf_counter() - start) * 1000.0
+
+    def cleanup(self):
+        self.run("-a", "kill", "-c", "idle", "-f", check=False)
+        self.run("-a", "destroy", "-c", "idle", "-f", check=False)
+        self.run("-a", "destroy", "-c", "cyc", "-h", "-f", check=False)
+        for c in os.listdir("/sys/fs/cgroup"):
+            d = os.path.join("/sys/fs/cgroup", c, self.parent)
+            if os.path.isdir(d):
+                for sub in os.listdir(d):
+                    p = os.path.join(d, sub)
+                    if os.path.isdir(p):
+                        try:
+                            os.rmdir(p)
+                        except OSError:
+                            pass
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+
+
+def summary(name, results, labels):
+    print(f"\n{name}: ms (mean / median / min over {len(results[labels[0]])} runs)")
+    base = st.median(results[labels[0]])
+    for label in labels:
+        r = results[label]
+        print(f"  {label:>10}  {st.mean(r):7.2f}  {st.median(r):7.2f}  {min(r):7.2f}"
+              f"   median ratio to {labels[0]}: {st.median(r) / base:.3f}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("rounds", type=int)
+    ap.add_argument("--bin", action="append", required=True,
+                    help="LABEL=XDOCKER:XDOCKERINIT")
+    ap.add_argument("--psi", type=float, default=5.0)
+    a = ap.parse_args()
+    top = tempfile.mkdtemp(prefix="xdocker-ab-", dir=os.environ.get("BENCH_DIR", "/tmp"))
+    builds = []
+    try:
+        for spec in a.bin:
+            label, paths = spec.split("=", 1)
+            xdocker, init = paths.split(":", 1)
+            b = Build(label, xdocker, init, top)
+            builds.append(b)
+            b.run("-a", "install_test")
+            b.run("-a", "create", "-m", "test", "-c", "idle")
+        labels = [b.label for b in builds]
+        cycle = {b.label: [] for b in builds}
+        boot = {b.label: [] for b in builds}
+        for i in range(a.rounds):
+            order = builds if i % 2 == 0 else list(reversed(builds))
+            for b in order:
+                wait_quiet(a.psi)
+                cycle[b.label].append(b.timed(
+                    ("-a", "create", "-m", "test", "-c", "cyc", "-b", "-e", "/bin/true"),
+                    ("-a", "destroy", "-c", "cyc")))
+            for b in order:
+                wait_quiet(a.psi)
+                boot[b.label].append(b.timed(("-a", "boot", "-c", "idle")))
+                b.run("-a", "kill", "-c", "idle")
+        summary("cycle (create -b -e /bin/true + destroy)", cycle, labels)
+        summary("boot (idle host container, to ready)", boot, labels)
+    finally:
+        for b in builds:
+            b.cleanup()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
