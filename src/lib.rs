@@ -27,3 +27,9 @@ pub mod runtime;
 pub mod session;
 pub mod shipped;
 pub mod template;
+
+// The root gate of the unit tests that need root: the one copy, shared
+// with the integration tests (see that file).
+#[cfg(test)]
+#[path = "../tests/common/root_gate.rs"]
+mod root_gate;

@@ -87,9 +87,7 @@ fn fill_rich_layer(l: &Path) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn export_import_round_trip_is_exact() {
-    if !common::require_root("export_import_round_trip_is_exact") {
-        return;
-    }
+    common::needs_root();
     let h = TestHome::new();
     h.make_image("rich", "1.0", fill_rich_layer);
     let before = snapshot(&h.layer("rich", "1.0"), false);
@@ -100,7 +98,7 @@ fn export_import_round_trip_is_exact() {
     assert!(file.is_file(), "default file name NAME:V.xdockerimage");
     // Exporting again refuses to overwrite; -f replaces.
     h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0"])
-        .fails(1, "already exists");
+        .fails(1, "image file rich:1.0.xdockerimage already exists");
     h.run_in(Some(&out), ["-a", "export", "-m", "rich:1.0", "-f"])
         .ok();
     h.run("-a del_image -m rich:1.0").ok();
@@ -141,11 +139,7 @@ fn export_import_round_trip_is_exact() {
 }
 
 #[test]
-#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn archive_is_a_standard_tar_zst() {
-    if !common::require_root("archive_is_a_standard_tar_zst") {
-        return;
-    }
     let h = TestHome::new();
     h.make_image("std", "_", |l| {
         fs::write(l.join("hello"), b"world").expect("write");
@@ -211,6 +205,7 @@ fn compress(data: &[u8], file: &Path) {
 }
 
 /// Runs an import that must fail; checks one clear line, no image, no staging.
+#[track_caller]
 fn refused(h: &TestHome, file: &Path, name: Option<&str>, needle: &str) {
     let mut args = vec!["-a", "import", "--image-file", file.to_str().expect("utf8")];
     if let Some(n) = name {
@@ -227,11 +222,7 @@ fn refused(h: &TestHome, file: &Path, name: Option<&str>, needle: &str) {
 }
 
 #[test]
-#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn truncated_and_corrupted_archives_leave_nothing() {
-    if !common::require_root("truncated_and_corrupted_archives_leave_nothing") {
-        return;
-    }
     let h = TestHome::new();
     h.make_image("img", "1", |l| {
         let data: Vec<u8> = (0..2_000_000u32).map(|i| (i * 7 % 256) as u8).collect();
@@ -246,11 +237,16 @@ fn truncated_and_corrupted_archives_leave_nothing() {
     let bytes = fs::read(&good).expect("read");
     let cut = out.join("cut.xdockerimage");
     fs::write(&cut, &bytes[..bytes.len() / 2]).expect("write");
-    refused(&h, &cut, None, "import");
+    refused(&h, &cut, None, "read archive: incomplete frame");
 
     let empty = out.join("empty.xdockerimage");
     fs::write(&empty, b"").expect("write");
-    refused(&h, &empty, None, "empty");
+    refused(
+        &h,
+        &empty,
+        None,
+        "archive is truncated or incomplete: the file is empty",
+    );
 
     // Content changed but recompressed cleanly: only the checksum can tell.
     let mut tar = decompress(&good);
@@ -271,7 +267,12 @@ fn truncated_and_corrupted_archives_leave_nothing() {
         .position(|w| w == b"xdocker-checksum.toml")
         .expect("checksum entry");
     compress(&tar[..pos], &no_sum);
-    refused(&h, &no_sum, None, "import");
+    refused(
+        &h,
+        &no_sum,
+        None,
+        "archive is truncated or incomplete: the checksum entry is missing",
+    );
 
     // A plain tar without manifest needs -m.
     let plain = out.join("plain.tar");
@@ -357,9 +358,7 @@ fn plain_tar(path: &Path, entries: &[Entry]) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn hostile_archives_never_touch_the_host() {
-    if !common::require_root("hostile_archives_never_touch_the_host") {
-        return;
-    }
+    common::needs_root();
     let h = TestHome::new();
     let out = h.scratch("hostile");
     let victim_dir = h.scratch("victim");
@@ -456,11 +455,7 @@ fn hostile_archives_never_touch_the_host() {
 }
 
 #[test]
-#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn entries_outside_the_layer_in_an_xdockerimage_are_refused() {
-    if !common::require_root("entries_outside_the_layer_in_an_xdockerimage_are_refused") {
-        return;
-    }
     let h = TestHome::new();
     h.make_image("x", "1", |l| fs::write(l.join("f"), b"1").expect("write"));
     let out = h.scratch("out");
@@ -487,9 +482,7 @@ fn entries_outside_the_layer_in_an_xdockerimage_are_refused() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn docker_export_tarballs_import_with_a_name() {
-    if !common::require_root("docker_export_tarballs_import_with_a_name") {
-        return;
-    }
+    common::needs_root();
     let h = TestHome::new();
     let out = h.scratch("docker");
     // Shaped like `docker export`: no leading ./, dirs, a symlink, a hard link.

@@ -1,8 +1,11 @@
-//! The cgroups module against this machine's real hierarchy (needs root):
-//! limits must bite (OOM kill, CPU affinity, CFS throttling), remove() must
-//! kill leftovers and delete every directory, and a freshly mounted cgroup2
-//! hierarchy must work without controllers. Every test uses its own parent
-//! group and removes it again, even when it fails.
+//! The cgroups module against this machine's real hierarchy (root, but for
+//! detecting which one is mounted): limits must bite (OOM kill, CPU
+//! affinity, CFS throttling), remove() must kill leftovers and delete every
+//! directory, and a freshly mounted cgroup2 hierarchy must work without
+//! controllers. Every test uses its own parent group and removes it again,
+//! even when it fails.
+
+mod common;
 
 use std::fs;
 use std::io::Write;
@@ -19,17 +22,6 @@ use xdocker::cgroups::{detect, CgroupError, Cgroups, Limits, DEFAULT_ROOT, V2};
 
 /// The v1 controllers the module uses (directories to check and clean up).
 const V1_CONTROLLERS: [&str; 5] = ["cpu", "cpuacct", "cpuset", "memory", "pids"];
-
-/// False (skip) when not root, outside CI; under `CI=true` a failure.
-fn can_run() -> bool {
-    if !nix::unistd::geteuid().is_root() {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!("needs root")
-        }
-        return false;
-    }
-    true
-}
 
 fn unique_parent() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -199,9 +191,6 @@ fn is_sigkill(status: ExitStatus) -> bool {
 
 #[test]
 fn detect_matches_the_mounted_hierarchy() {
-    if !can_run() {
-        return;
-    }
     let fx = Fixture::real();
     let pure_v2 = statfs(DEFAULT_ROOT).expect("statfs").filesystem_type() == CGROUP2_SUPER_MAGIC;
     assert_eq!(fx.cg.version(), if pure_v2 { "v2" } else { "v1" });
@@ -212,10 +201,9 @@ fn detect_matches_the_mounted_hierarchy() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn memory_limit_bites() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mut fx = Fixture::real();
     let limits = Limits {
         mem_limit_bytes: Some(64 << 20),
@@ -263,10 +251,9 @@ fn memory_limit_bites() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cpu_list_sets_the_affinity() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mut fx = Fixture::real();
     fx.create(
         "pinned",
@@ -287,10 +274,9 @@ fn cpu_list_sets_the_affinity() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_cpu_that_does_not_exist_is_refused() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mut fx = Fixture::real();
     let err = fx
         .cg
@@ -313,10 +299,9 @@ fn a_cpu_that_does_not_exist_is_refused() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cpu_quota_throttles() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mut fx = Fixture::real();
     fx.create(
         "quota",
@@ -379,10 +364,9 @@ fn cpu_quota_throttles() {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn remove_kills_leftovers_and_deletes_every_directory() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mut fx = Fixture::real();
     fx.create("left", &Limits::default());
     let mut a = Kid::spawn("exec sleep 100");
@@ -455,10 +439,9 @@ impl Drop for Cgroup2Mount {
 }
 
 #[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn v2_on_a_fresh_cgroup2_mount() {
-    if !can_run() {
-        return;
-    }
+    common::needs_root();
     let mnt = Cgroup2Mount::new();
     let mut fx = Fixture::on(mnt.dir.path());
     assert_eq!(fx.cg.version(), "v2");

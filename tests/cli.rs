@@ -116,13 +116,16 @@ fn bad_values_get_one_line_and_exit_2() {
         ),
         (
             vec!["-a", "install_test", "--version", "../x"],
-            "version '../x'",
+            "version '../x' contains '/'",
         ),
         (
             vec!["-a", "install_test", "--version", "a/b"],
-            "version 'a/b'",
+            "version 'a/b' contains '/'",
         ),
-        (vec!["-a", "boot", "-c", "../x"], "container name '../x'"),
+        (
+            vec!["-a", "boot", "-c", "../x"],
+            "container name '../x' contains '/'",
+        ),
         (vec!["-a", "boot", "-c=-x"], "must not start with '-'"),
         (
             vec!["-a", "boot", "--container=-x"],
@@ -137,8 +140,14 @@ fn bad_values_get_one_line_and_exit_2() {
             vec!["-a", "boot", "-c", ".."],
             "container name '..' is not allowed",
         ),
-        (vec!["-a", "frobnicate"], "frobnicate"),
-        (vec!["-s", "images", "--bogus"], "--bogus"),
+        (
+            vec!["-a", "frobnicate"],
+            "invalid value 'frobnicate' for '--action <ACTION>'",
+        ),
+        (
+            vec!["-s", "images", "--bogus"],
+            "unexpected argument '--bogus' found",
+        ),
         (
             vec!["-s", "images", "-a", "del_image", "-m", "x"],
             "give either -s SHOW or -a ACTION, not both",
@@ -283,8 +292,13 @@ fn broken_config_fails_every_command_with_one_line() {
         "-a copy_image --from-image a --to-image b",
     ] {
         let r = home.run(line);
-        let message = r.fails(1, &config.display().to_string());
-        assert!(message.contains("brigde"), "names the key: {message}");
+        r.fails(
+            1,
+            &format!(
+                "config {}: line 2: unknown field `brigde`",
+                config.display()
+            ),
+        );
     }
 }
 

@@ -34,9 +34,7 @@ fn containers_row(h: &RuntimeHome, name: &str) -> String {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn lifecycle_create_boot_shutdown_destroy() {
-    let Some(h) = RuntimeHome::with_test_image("lifecycle_create_boot_shutdown_destroy") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c life --host life-host").ok();
     let row = containers_row(&h, "life");
     assert!(
@@ -80,9 +78,14 @@ fn lifecycle_create_boot_shutdown_destroy() {
 
     h.run("-a boot -c life")
         .fails(1, "container life is running");
-    h.run("-a destroy -c life").fails(1, "is running");
-    h.run("-a vip -c life --vip 10.1.1.1")
-        .fails(1, "shut it down");
+    h.run("-a destroy -c life").fails(
+        1,
+        &format!("container life is running (pid {pid}): shut it down first, or use -h"),
+    );
+    h.run("-a vip -c life --vip 10.1.1.1").fails(
+        1,
+        &format!("container life is running (pid {pid}): shut it down before changing it"),
+    );
 
     let t = Instant::now();
     h.run("-a shutdown -c life").ok();
@@ -107,9 +110,7 @@ fn lifecycle_create_boot_shutdown_destroy() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn single_process_mode_returns_the_exit_code() {
-    let Some(h) = RuntimeHome::with_test_image("single_process_mode_returns_the_exit_code") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let r = h.run_in(
         None,
         [
@@ -141,10 +142,7 @@ fn single_process_mode_returns_the_exit_code() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn containers_from_one_image_keep_separate_writes() {
-    let Some(h) = RuntimeHome::with_test_image("containers_from_one_image_keep_separate_writes")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c a").ok();
     h.run("-a create -m test -c b").ok();
     let r = h.run_in(
@@ -191,11 +189,7 @@ fn containers_from_one_image_keep_separate_writes() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
-    let Some(h) =
-        RuntimeHome::with_test_image("kill_9_of_init_is_seen_and_released_by_the_next_command")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c victim --net CUSTOM").ok();
     h.run("-a boot -c victim").ok();
     let pid = h.pid("victim").expect("pid");
@@ -232,10 +226,7 @@ fn kill_9_of_init_is_seen_and_released_by_the_next_command() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn any_command_releases_killed_containers_also_in_a_home_without_index() {
-    if !common::require_root("any_command_releases_killed_containers_also_in_a_home_without_index")
-    {
-        return;
-    }
+    common::needs_root();
     let h = RuntimeHome::new();
     h.install_test();
     for c in ["k1", "k2", "up"] {
@@ -302,12 +293,13 @@ fn any_command_releases_killed_containers_also_in_a_home_without_index() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn destroy_with_h_shuts_down_first() {
-    let Some(h) = RuntimeHome::with_test_image("destroy_with_h_shuts_down_first") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c d -b").ok();
     let pid = h.pid("d").expect("pid");
-    h.run("-a destroy -c d").fails(1, "use -h");
+    h.run("-a destroy -c d").fails(
+        1,
+        &format!("container d is running (pid {pid}): shut it down first, or use -h"),
+    );
     h.run("-a destroy -c d -h").ok();
     assert!(!alive(pid));
     assert!(!h.home.path().join("containers/d").exists());
@@ -316,9 +308,7 @@ fn destroy_with_h_shuts_down_first() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_inputs_leave_nothing_behind() {
-    let Some(h) = RuntimeHome::with_test_image("bad_inputs_leave_nothing_behind") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m nope -c x")
         .fails(1, "image nope not found");
     assert!(!h.home.path().join("containers/x").exists());
@@ -344,7 +334,13 @@ fn bad_inputs_leave_nothing_behind() {
     )
     .ok();
     fs::remove_dir(&src).expect("rmdir");
-    h.run("-a boot -c v2").fails(1, "volume source");
+    h.run("-a boot -c v2").fails(
+        1,
+        &format!(
+            "container v2: volume source {} does not exist",
+            src.display()
+        ),
+    );
     // An image deleted under a stopped container: boot refuses.
     h.run("-a copy_image --from-image test --to-image gone:1")
         .ok();
@@ -396,9 +392,7 @@ fn volumes_are_bind_mounted_inside() {
     // Volumes are not idmapped (as in LXC and Docker's userns-remap): an
     // unprivileged container sees the host's owners as they are, so root
     // inside writes where its own host uid may, a privileged one anywhere.
-    let Some(h) = RuntimeHome::with_test_image("volumes_are_bind_mounted_inside") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let src = h.home.scratch("share");
     fs::write(src.join("in.txt"), "from host\n").expect("write");
     let volume = format!("{}:/srv/data", src.display());
@@ -460,9 +454,7 @@ fn volumes_are_bind_mounted_inside() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn memory_and_cpu_limits_bite() {
-    let Some(h) = RuntimeHome::with_test_image("memory_and_cpu_limits_bite") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c mem --mem-limit 64M").ok();
     // Command substitution keeps all of it in the shell's memory.
     let hog = |mb: u32| format!("x=$(head -c {mb}m /dev/zero | tr '\\0' a); echo survived");
@@ -524,11 +516,7 @@ fn memory_and_cpu_limits_bite() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn concurrent_boots_of_one_container_exactly_one_wins() {
-    let Some(h) =
-        RuntimeHome::with_test_image("concurrent_boots_of_one_container_exactly_one_wins")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c race").ok();
     let results: Vec<common::Run> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..4)
@@ -542,7 +530,7 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
     let ok = results.iter().filter(|r| r.code == 0).count();
     assert_eq!(ok, 1, "{results:?}");
     for r in results.iter().filter(|r| r.code != 0) {
-        r.fails(1, "is running");
+        r.fails(1, "container race is running");
     }
     h.run("-a kill -c race").ok();
 }
@@ -550,19 +538,19 @@ fn concurrent_boots_of_one_container_exactly_one_wins() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn to_image_and_to_container_move_layers_without_loss() {
-    let Some(h) =
-        RuntimeHome::with_test_image("to_image_and_to_container_move_layers_without_loss")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c edit").ok();
     let script = "echo v1 > /etc/app.conf; echo hidden > /root/.dot; rm /root/tpl.txt; \
                   mkdir -p /opt/d; echo x > /opt/d/a; ln /opt/d/a /opt/d/b; rm -rf /home; mkdir /home; touch /home/new";
     let r = h.run_in(None, ["-a", "boot", "-c", "edit", "-e", script]);
     assert_eq!(r.code, 0, "{r:?}");
     h.run("-a boot -c edit").ok();
+    let pid = h.pid("edit").expect("pid");
     h.run("-a to_image --from-container edit --to-image app --version 1.0")
-        .fails(1, "is running");
+        .fails(
+            1,
+            &format!("container edit is running (pid {pid}): shut it down first"),
+        );
     h.run("-a shutdown -c edit").ok();
     h.run("-a to_image --from-container edit --to-image app --version 1.0")
         .ok();
@@ -653,9 +641,7 @@ fn to_image_and_to_container_move_layers_without_loss() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn orphans_are_reaped_inside_a_container() {
-    let Some(h) = RuntimeHome::with_test_image("orphans_are_reaped_inside_a_container") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c reap").ok();
     // 100 children orphaned at once (their parent subshell exits), each
     // exiting soon after: they become children of xdockerinit.
@@ -669,10 +655,7 @@ fn orphans_are_reaped_inside_a_container() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
-    let Some(h) = RuntimeHome::with_test_image("kill_9_of_xdocker_mid_run_leaves_the_truth_behind")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c orphaned").ok();
     let mut xdocker = std::process::Command::new(common::bin())
         .args(["-a", "boot", "-c", "orphaned", "-e", "sleep 2"])
@@ -708,9 +691,7 @@ fn kill_9_of_xdocker_mid_run_leaves_the_truth_behind() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn inside_view_is_a_small_host() {
-    let Some(h) = RuntimeHome::with_test_image("inside_view_is_a_small_host") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c view --host view-1").ok();
     let script = "hostname; tr '\\0' ' ' < /proc/1/cmdline; echo; \
                   ls /dev | tr '\\n' ' '; echo; \
@@ -755,9 +736,7 @@ fn inside_view_is_a_small_host() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn etc_files_replace_whatever_the_image_has_at_their_names() {
-    let Some(h) = RuntimeHome::with_test_image("etc_files_replace_whatever_the_image_has") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c odd").ok();
     // What an image could carry there: a FIFO (opening it for writing
     // would block the boot) and a symlink to a host file.
@@ -794,9 +773,7 @@ fn etc_files_replace_whatever_the_image_has_at_their_names() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn destroy_never_deletes_through_a_live_mount() {
-    let Some(h) = RuntimeHome::with_test_image("destroy_never_deletes_through_a_live_mount") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c held").ok();
     let precious = h.home.scratch("precious");
     fs::write(precious.join("data"), "keep").expect("write");
@@ -811,7 +788,13 @@ fn destroy_never_deletes_through_a_live_mount() {
     .expect("bind");
     let r = h.run("-a destroy -c held");
     let _ = nix::mount::umount2(&merged, nix::mount::MntFlags::MNT_DETACH);
-    r.fails(1, "still mounted");
+    r.fails(
+        1,
+        &format!(
+            "container held: {} is still mounted; refusing to delete through a live mount",
+            merged.display()
+        ),
+    );
     assert_eq!(
         fs::read_to_string(precious.join("data")).expect("kept"),
         "keep"
@@ -836,11 +819,7 @@ fn cap_sets(status: &str) -> std::collections::HashMap<String, u64> {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
-    let Some(h) =
-        RuntimeHome::with_test_image("root_inside_cannot_touch_the_host_kernel_clock_or_modules")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c caps").ok();
     h.run("-a boot -c caps").ok();
     let pid = h.pid("caps").expect("pid");
@@ -898,10 +877,7 @@ fn root_inside_cannot_touch_the_host_kernel_clock_or_modules() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn proc_is_masked_and_kernel_knobs_are_read_only() {
-    let Some(h) = RuntimeHome::with_test_image("proc_is_masked_and_kernel_knobs_are_read_only")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c hostnet").ok();
     h.run("-a create -m test -c ownnet --net CUSTOM").ok();
     h.run("-a boot -c hostnet").ok();

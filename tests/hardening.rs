@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-use common::{require_root, RuntimeHome};
+use common::{needs_root, RuntimeHome};
 
 /// The probe, built once per test run with the host's C compiler.
 fn probe() -> PathBuf {
@@ -86,10 +86,7 @@ fn seccomp_refuses_calls_that_reach_the_host_kernel() {
     // Classes: shared kernel keyring (CVE-2016-0728), userfaultfd-assisted
     // kernel races, open_by_handle_at past mounts (CVE-2014-3519 "shocker"),
     // perf events, kexec and module loading.
-    let Some(h) = RuntimeHome::with_test_image("seccomp_refuses_calls_that_reach_the_host_kernel")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     boot_with_probe(&h, "fenced", &[]);
     boot_with_probe(&h, "open", &["--seccomp", "off"]);
 
@@ -136,11 +133,7 @@ fn bounding_set(h: &RuntimeHome, name: &str) -> u64 {
 fn cap_add_and_cap_drop_change_what_root_inside_keeps() {
     // Class: capabilities of root inside a container (mknod of devices,
     // raw sockets, the clock).
-    let Some(h) =
-        RuntimeHome::with_test_image("cap_add_and_cap_drop_change_what_root_inside_keeps")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     // Privileged, where capabilities act on the host's kernel (mknod of a
     // device needs the host's user namespace).
     // CUSTOM: on the host's network a privileged container loses net_raw
@@ -227,11 +220,7 @@ fn assert_host_devices_refused(out: &str) {
 fn a_node_for_the_host_disk_is_useless_inside_cgroup_v1() {
     // Class: mknod + read/write of a host block device (raw disk access
     // around every mount), /dev/mem.
-    let Some(h) =
-        RuntimeHome::with_test_image("a_node_for_the_host_disk_is_useless_inside_cgroup_v1")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     // Privileged: an unprivileged root cannot even make the nodes.
     h.run("-a create -m test -c devs -b --userns off").ok();
     // The rules live on the parent group; each container has a group of
@@ -264,9 +253,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
     // The same on the cgroup v2 backend, whose device rules are an eBPF
     // program: this host's hybrid layout has an (empty) cgroup2 hierarchy
     // at /sys/fs/cgroup/unified that the v2 backend can use for real.
-    if !require_root("a_node_for_the_host_disk_is_useless_inside_cgroup_v2") {
-        return;
-    }
+    needs_root();
     let unified = Path::new("/sys/fs/cgroup/unified");
     let is_cgroup2 = nix::sys::statfs::statfs(unified)
         .map(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
@@ -316,9 +303,7 @@ fn a_node_for_the_host_disk_is_useless_inside_cgroup_v2() {
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_fork_bomb_stops_at_the_pids_limit() {
     // Class: resource exhaustion of the host's process table.
-    let Some(h) = RuntimeHome::with_test_image("a_fork_bomb_stops_at_the_pids_limit") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c bomb -b --pids-limit 40").ok();
     // A bounded bomb: if the limit failed, 150 sleeps would appear, not a
     // hung test machine. busybox sh gives up at the first failed fork.
@@ -368,11 +353,7 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
     // with `--cap-add sys_ptrace` they open, but init was executed from a
     // read-only bind mount that no tree holds any more: the host's file
     // cannot be opened for writing (EROFS), on any kernel.
-    let Some(h) =
-        RuntimeHome::with_test_image("the_host_binary_and_descriptors_of_init_are_out_of_reach")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c exe -b").ok();
     h.run("-a create -m test -c tracer -b --cap-add sys_ptrace")
         .ok();
@@ -431,10 +412,7 @@ fn the_host_binary_and_descriptors_of_init_are_out_of_reach() {
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_processes_cannot_be_signalled_from_inside() {
     // Class: signals across the PID namespace (killing host daemons).
-    let Some(h) = RuntimeHome::with_test_image("host_processes_cannot_be_signalled_from_inside")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c sig -b").ok();
     let mut victim = Command::new("sleep").arg("60").spawn().expect("sleep");
     let pid = victim.id();
@@ -464,11 +442,7 @@ const PRIVILEGED: &[&str] = &["--userns", "off"];
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is() {
-    let Some(h) = RuntimeHome::with_test_image(
-        "a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is",
-    ) else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let made = h.run("-a create -m test -c plain");
     assert_eq!(made.stderr, "", "no warning where the host can idmap");
     h.run("-a create -m test -c priv --userns off").ok();
@@ -521,9 +495,7 @@ fn a_new_container_is_unprivileged_by_default_and_says_which_kind_it_is() {
 fn where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged() {
     // A home on overlayfs, which takes no idmapped mounts: the probe says
     // so for real, create warns in one line, `--userns on` is refused.
-    if !require_root("where_the_home_cannot_idmap_create_warns_once_and_makes_it_privileged") {
-        return;
-    }
+    needs_root();
     let h = RuntimeHome::new();
     let outside = tempfile::tempdir().expect("tempdir");
     let (lower, upper, work) = (
@@ -596,11 +568,7 @@ fn proc_sys_and_sys_stay_read_only_whatever_root_inside_tries() {
     // reach kernel/core_pattern, kernel/modprobe, uevent_helper, sysrq.
     // Nothing is written to any of them here: each attempt only reports
     // whether the way in opened.
-    let Some(h) =
-        RuntimeHome::with_test_image("proc_sys_and_sys_stay_read_only_whatever_root_inside_tries")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let script = "mkdir -p /x /y /z; \
         mount -o remount,rw /proc/sys && echo OPEN-remount-proc-sys; \
         mount -o remount,bind,rw /proc/sys && echo OPEN-remount-bind-proc-sys; \
@@ -662,11 +630,7 @@ fn a_core_pattern_written_through_a_new_procfs_never_runs_on_the_host() {
     // The whole attack of the issue: a new procfs, `|script %p` into its
     // kernel/core_pattern, a crash; the host kernel would run the script
     // as host root. The marker file it would make must never appear.
-    let Some(h) = RuntimeHome::with_test_image(
-        "a_core_pattern_written_through_a_new_procfs_never_runs_on_the_host",
-    ) else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let saved = CorePattern::save();
     let marker = h.home.scratch("pwn").join("pwned");
     for (name, kind) in [("unpriv", DEFAULT), ("priv", PRIVILEGED)] {
@@ -713,11 +677,7 @@ fn the_device_rules_cannot_be_lifted_from_inside_cgroup_v1() {
     // The container's cgroup namespace was rooted at the home's shared
     // devices group: mounting the hierarchy and writing devices.allow
     // opened a device in every container of the home.
-    let Some(h) =
-        RuntimeHome::with_test_image("the_device_rules_cannot_be_lifted_from_inside_cgroup_v1")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let is_v1 = std::fs::read_to_string("/proc/self/mountinfo")
         .expect("mountinfo")
         .lines()
@@ -795,10 +755,7 @@ fn a_host_network_container_cannot_rewire_the_host() {
     // own. Privileged: net_admin and net_raw are dropped, as Docker does,
     // unless `--cap-add` gives them back (and then it works: the docs say
     // what that means).
-    let Some(h) = RuntimeHome::with_test_image("a_host_network_container_cannot_rewire_the_host")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let link = format!("xdt{}", std::process::id() % 100_000_000);
     let _cleanup = HostLink(link.clone());
     let add = format!("ip link add {link} type bridge && echo added; echo end");

@@ -113,9 +113,7 @@ fn stray_file_in_images_does_not_break_the_listing() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn install_test_builds_a_runnable_image() {
-    if !common::require_root("install_test_builds_a_runnable_image") {
-        return;
-    }
+    common::needs_root();
     let home = TestHome::new();
     assert_eq!(home.run("-a install_test").ok(), "OK\n");
     assert_eq!(listed(&home), ["test:_"]);
@@ -137,9 +135,7 @@ fn install_test_builds_a_runnable_image() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn install_test_versions_and_replacing() {
-    if !common::require_root("install_test_versions_and_replacing") {
-        return;
-    }
+    common::needs_root();
     let home = TestHome::new();
     home.run("-a install_test").ok();
     home.run("-a install_test --version 1.0").ok();
@@ -236,9 +232,7 @@ fn special_layer(layer: &Path) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn copy_image_is_exact() {
-    if !common::require_root("copy_image_is_exact") {
-        return;
-    }
+    common::needs_root();
     let home = TestHome::new();
     home.make_image("src", "1", special_layer);
     assert_eq!(

@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{netns_names, require_root, RuntimeHome};
+use common::{needs_root, netns_names, RuntimeHome};
 
 /// What one test owns on the host, removed when dropped (after the
 /// containers: `NetHome` declares it after the runtime home).
@@ -232,9 +232,7 @@ fn serve(h: &NetHome, c: &str) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn mapped_ports_answer_from_everywhere_and_nat_reaches_out() {
-    if !require_root("mapped_ports_answer_from_everywhere_and_nat_reaches_out") {
-        return;
-    }
+    needs_root();
     let mut h = NetHome::new(1);
     let ns = h.client();
     let p = h.prefix.clone();
@@ -420,9 +418,7 @@ fn fetch_fails(url: &str) -> bool {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_network_inputs_are_refused_and_leave_nothing() {
-    if !require_root("bad_network_inputs_are_refused_and_leave_nothing") {
-        return;
-    }
+    needs_root();
     let mut h = NetHome::new(2);
     let p = h.prefix.clone();
     let port = 19000 + std::process::id() % 1000;
@@ -439,11 +435,17 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
             format!("{p}.7"),
             format!("VIP {p}.7 is already used by container a"),
         ),
-        (format!("{p}.1"), "gateway address".to_string()),
-        (format!("{p}.0"), "network address".to_string()),
+        (
+            format!("{p}.1"),
+            format!("VIP {p}.1 is the gateway address of the bridge subnet {p}.0/24"),
+        ),
+        (
+            format!("{p}.0"),
+            format!("VIP {p}.0 is the network address of the bridge subnet {p}.0/24"),
+        ),
         (
             "192.0.2.9".to_string(),
-            "outside the bridge subnet".to_string(),
+            format!("VIP 192.0.2.9 is outside the bridge subnet {p}.0/24"),
         ),
     ] {
         h.run(&format!(
@@ -453,15 +455,15 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
         assert!(!h.rt.home.path().join("containers/bad").exists());
     }
     h.run("-a create -m test -c bad --net BRIDGE --port-mapping 80:http")
-        .fails(2, "not a port");
+        .fails(2, "'http' is not a port (1-65535)");
     h.run("-a create -m test -c bad --net BRIDGE --port-mapping 80")
-        .fails(2, "HOST_PORT:CONTAINER_PORT");
+        .fails(2, "'80' is not HOST_PORT:CONTAINER_PORT");
     h.run("-a create -m test -c bad --vip 10.0.0.2")
         .fails(1, "--vip needs --net BRIDGE");
     assert!(!h.rt.home.path().join("containers/bad").exists());
     // -a vip re-checks.
     h.run(&format!("-a vip -c auto --vip {p}.7"))
-        .fails(1, "already used by container a");
+        .fails(1, &format!("VIP {p}.7 is already used by container a"));
     h.run(&format!("-a vip -c auto --vip {p}.9")).ok();
     h.run("-a destroy -c auto").ok();
     h.run("-a create -m test -c again --net BRIDGE").ok();
@@ -544,8 +546,10 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
     // Once a stops, b may have the port.
     h.run("-a shutdown -c a").ok();
     h.run("-a boot -c b").ok();
-    h.run("-a boot -c a")
-        .fails(1, "is already mapped by running container b");
+    h.run("-a boot -c a").fails(
+        1,
+        &format!("container a: host port {port}/tcp is already mapped by running container b"),
+    );
     h.run("-a kill -c b").ok();
     assert!(h.chains().is_empty() && h.bridge_ports().is_empty() && h.leases().is_empty());
     assert_eq!(
@@ -557,9 +561,7 @@ fn bad_network_inputs_are_refused_and_leave_nothing() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
-    if !require_root("killed_init_has_its_veth_and_rules_released_by_the_next_command") {
-        return;
-    }
+    needs_root();
     let h = NetHome::new(3);
     let port = 20000 + std::process::id() % 1000;
     h.run(&format!(
@@ -623,9 +625,7 @@ fn killed_init_has_its_veth_and_rules_released_by_the_next_command() {
 fn a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind() {
     // A killed BRIDGE or CUSTOM boot left its /run/netns name (every later
     // boot failed with "file exists" until destroy), a veth and cgroups.
-    if !require_root("a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind") {
-        return;
-    }
+    needs_root();
     let h = NetHome::new(4);
     let port = 21000 + std::process::id() % 1000;
     let kinds = [
@@ -742,9 +742,7 @@ fn a_boot_killed_at_any_step_leaves_the_container_bootable_and_nothing_behind() 
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_ports_interfaces_and_tables_of_others_are_never_taken_over() {
-    if !require_root("host_ports_interfaces_and_tables_of_others_are_never_taken_over") {
-        return;
-    }
+    needs_root();
     let h = NetHome::new(5);
     // A host service on the port: the boot is refused, naming it, and
     // leaves nothing; -f maps it anyway, saying so.

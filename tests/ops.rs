@@ -24,10 +24,7 @@ fn field(text: &str, key: &str) -> String {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn info_shows_the_whole_config_and_the_live_state() {
-    let Some(h) = RuntimeHome::with_test_image("info_shows_the_whole_config_and_the_live_state")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     let vol = h.home.scratch("vol");
     std::fs::create_dir_all(&vol).expect("mkdir");
     // (temp paths hold no blanks: h.run splits the line on whitespace)
@@ -109,11 +106,7 @@ fn booted_at(h: &RuntimeHome, name: &str) -> chrono::DateTime<chrono::FixedOffse
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse() {
-    let Some(h) = RuntimeHome::with_test_image(
-        "autostart_boots_flagged_containers_in_order_and_stops_them_in_reverse",
-    ) else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c late --autostart 20").ok();
     h.run("-a create -m test -c early --autostart 10").ok();
     h.run("-a create -m test -c manual").ok();
@@ -197,11 +190,7 @@ fn shell(h: &RuntimeHome, shell: &str, script: &str, arg: &str) -> std::process:
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn container_root_script_sets_the_variable_when_sourced() {
-    let Some(h) =
-        RuntimeHome::with_test_image("container_root_script_sets_the_variable_when_sourced")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c rooted --host rooted-1 -b").ok();
     let pid = h.pid("rooted").expect("pid");
     let script = ". scripts/xdocker_container_root.sh \"$1\"; rc=$?; \
@@ -244,11 +233,7 @@ fn container_root_script_sets_the_variable_when_sourced() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn shipped_config_templates_instantiate_to_valid_files() {
-    let Some(h) =
-        RuntimeHome::with_test_image("shipped_config_templates_instantiate_to_valid_files")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c tpl -b").ok();
     let top = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     h.run_in(

@@ -137,9 +137,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_exit_codes_streams_and_stdin() {
-    if !common::require_root("run_exit_codes_streams_and_stdin") {
-        return;
-    }
+    common::needs_root();
     let h = booted("rc");
     for (cmd, want) in [
         ("true", 0),
@@ -184,9 +182,7 @@ fn run_exit_codes_streams_and_stdin() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_output_arrives_complete_and_stdin_streams_both_ways() {
-    if !common::require_root("run_output_arrives_complete_and_stdin_streams_both_ways") {
-        return;
-    }
+    common::needs_root();
     let h = booted("long");
     let r = run_cmd(&h, "long", "head -c 20000000 /dev/zero", None);
     assert_eq!(r.code, 0, "{}", text(&r.stderr));
@@ -211,9 +207,7 @@ fn run_output_arrives_complete_and_stdin_streams_both_ways() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn fifty_concurrent_runs() {
-    if !common::require_root("fifty_concurrent_runs") {
-        return;
-    }
+    common::needs_root();
     let h = booted("many");
     let children: Vec<(usize, Child)> = (0..50)
         .map(|i| {
@@ -254,9 +248,7 @@ fn fifty_concurrent_runs() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn silent_and_garbage_clients_block_nobody() {
-    if !common::require_root("silent_and_garbage_clients_block_nobody") {
-        return;
-    }
+    common::needs_root();
     let h = booted("stuck");
     let path = socket_path(&h, "stuck");
     // Connects and says nothing.
@@ -298,9 +290,7 @@ fn silent_and_garbage_clients_block_nobody() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn no_descriptor_leaks_into_the_container() {
-    if !common::require_root("no_descriptor_leaks_into_the_container") {
-        return;
-    }
+    common::needs_root();
     let h = booted("fds");
     // The command's own view: 0, 1, 2 and ls's directory.
     let r = run_cmd(&h, "fds", "ls /proc/self/fd", None);
@@ -364,9 +354,7 @@ fn no_descriptor_leaks_into_the_container() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn run_works_in_single_process_containers() {
-    let Some(h) = RuntimeHome::with_test_image("run_works_in_single_process_containers") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c single").ok();
     let mut main = xdocker(&h)
         .args(["-a", "boot", "-c", "single", "-e", "sleep 60; exit 4"])
@@ -390,16 +378,16 @@ fn run_works_in_single_process_containers() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stopped_and_unknown_containers_are_refused() {
-    let Some(h) = RuntimeHome::with_test_image("stopped_and_unknown_containers_are_refused") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c idle").ok();
     h.run("-a run -c idle --cmd true")
         .fails(1, "container idle is not running");
     h.run("-a attach -c idle")
         .fails(1, "container idle is not running");
-    h.run("-a run -c ghost --cmd true").fails(1, "ghost");
-    h.run("-a attach -c ghost").fails(1, "ghost");
+    h.run("-a run -c ghost --cmd true")
+        .fails(1, "container ghost not found");
+    h.run("-a attach -c ghost")
+        .fails(1, "container ghost not found");
 }
 
 // ------------------------------------------------------------------ tmux
@@ -568,9 +556,7 @@ fn status_row(h: &RuntimeHome, name: &str) -> String {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn attach_through_tmux() {
-    if !common::require_root("attach_through_tmux") {
-        return;
-    }
+    common::needs_root();
     let h = booted("tty");
     let tmux = Tmux::start(&h, 100, 30);
     let prompt = "root@tty:/root#";
@@ -678,9 +664,7 @@ fn find_client(h: &RuntimeHome) -> i32 {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn boot_t_attaches_at_once() {
-    let Some(h) = RuntimeHome::with_test_image("boot_t_attaches_at_once") else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run_in(
         None,
         ["-a", "create", "-m", "test", "-c", "bt", "--host", "bt"],
@@ -712,10 +696,7 @@ fn boot_t_attaches_at_once() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn attach_in_a_user_namespace_gets_a_pty_of_its_own() {
-    let Some(h) = RuntimeHome::with_test_image("attach_in_a_user_namespace_gets_a_pty_of_its_own")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.set_userns_range("1600000:65536");
     h.run_in(
         None,

@@ -346,9 +346,7 @@ fn stable_tar(file: &Path) -> Vec<u8> {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn round_trip_search_and_saved_repository() {
-    if !common::require_root("round_trip_search_and_saved_repository") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let src = TestHome::new();
     src.make_image("rich", "1.0", fill_rich_layer);
@@ -466,9 +464,7 @@ fn round_trip_search_and_saved_repository() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn highest_version_no_op_and_force() {
-    if !common::require_root("highest_version_no_op_and_force") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let src = TestHome::new();
     small_image(&src, "web", "1.9.2", "old");
@@ -533,9 +529,7 @@ fn highest_version_no_op_and_force() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_keys_and_client_keys_are_checked() {
-    if !common::require_root("host_keys_and_client_keys_are_checked") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let home = TestHome::new();
     small_image(&home, "web", "1", "x");
@@ -550,12 +544,22 @@ fn host_keys_and_client_keys_are_checked() {
     let line = xd_env(&home, &empty, &push)
         .fails(1, &format!("host key of {host}"))
         .to_string();
+    let known_hosts = empty.join("known_hosts");
     assert!(
-        line.contains("is not in") && line.contains("known_hosts"),
+        line.contains(&format!(
+            "is not in {}: refusing to connect",
+            known_hosts.display()
+        )),
         "{line}"
     );
-    fs::remove_file(empty.join("known_hosts")).expect("rm");
-    xd_env(&home, &empty, &push).fails(1, "is not in");
+    fs::remove_file(&known_hosts).expect("rm");
+    xd_env(&home, &empty, &push).fails(
+        1,
+        &format!(
+            "is not in {} (which does not exist): refusing to connect",
+            known_hosts.display()
+        ),
+    );
     assert!(
         sshd.files().is_empty(),
         "nothing transferred: {:?}",
@@ -616,9 +620,7 @@ fn host_keys_and_client_keys_are_checked() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn junk_in_the_repository_is_ignored() {
-    if !common::require_root("junk_in_the_repository_is_ignored") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let home = TestHome::new();
     small_image(&home, "web", "1.0", "x");
@@ -646,7 +648,8 @@ fn junk_in_the_repository_is_ignored() {
     symlink("../..", r.join("up:1.xdockerimage")).expect("symlink");
     assert_eq!(listed(&home, &sshd), ["web:1.0"]);
     for missing in ["link:1", "sub:1", "up:1", "db:1.0"] {
-        xd(&home, &sshd, &["-a", "spull", "-m", missing]).fails(1, "not found");
+        xd(&home, &sshd, &["-a", "spull", "-m", missing])
+            .fails(1, &format!("image {missing} not found"));
     }
     // A young temporary file (maybe a push in progress) is left alone.
     small_image(&home, "db", "1", "y");
@@ -659,9 +662,7 @@ fn junk_in_the_repository_is_ignored() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn corrupted_repository_file_is_refused() {
-    if !common::require_root("corrupted_repository_file_is_refused") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let src = TestHome::new();
     random_image(&src, "web", "1", 2);
@@ -683,7 +684,7 @@ fn corrupted_repository_file_is_refused() {
         &sshd,
         &["-a", "spull", "-m", "web:1", "--srepo", &srepo],
     )
-    .fails(1, "web:1.xdockerimage");
+    .fails(1, "web:1.xdockerimage: archive checksum mismatch");
     assert!(!dst.path().join("images/web").exists());
     assert!(
         dst.staging_leftovers().is_empty(),
@@ -693,7 +694,7 @@ fn corrupted_repository_file_is_refused() {
     // A truncated file (its sidecar says otherwise) is refused before reading.
     data[at] ^= 0x40;
     fs::write(&file, &data[..data.len() - 100]).expect("write");
-    xd(&dst, &sshd, &["-a", "spull", "-m", "web:1"]).fails(1, "is corrupted");
+    xd(&dst, &sshd, &["-a", "spull", "-m", "web:1"]).fails(1, "web:1.xdockerimage is corrupted");
     assert!(!dst.path().join("images/web").exists());
     assert!(dst.staging_leftovers().is_empty());
 }
@@ -713,9 +714,7 @@ fn wait_for(secs: u64, mut pred: impl FnMut() -> bool) -> bool {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn dropped_connection_leaves_nothing_on_either_side() {
-    if !common::require_root("dropped_connection_leaves_nothing_on_either_side") {
-        return;
-    }
+    common::needs_root();
     let mut sshd = Sshd::start();
     let home = TestHome::new();
     random_image(&home, "big", "1", 160);

@@ -111,14 +111,7 @@ mod tests {
     #[test]
     #[cfg_attr(xdocker_not_root, ignore = "needs root")]
     fn the_names_directory_becomes_a_shared_mount_point_of_its_own() {
-        if !nix::unistd::geteuid().is_root() {
-            assert_ne!(
-                std::env::var("CI").as_deref(),
-                Ok("true"),
-                "needs root under CI"
-            );
-            return;
-        }
+        crate::root_gate::needs_root();
         let t = tempfile::tempdir().expect("tempdir");
         let dir = t.path().join("netns");
         fs::create_dir(&dir).expect("mkdir");

@@ -1,27 +1,17 @@
 //! Helpers shared by the integration tests: a private `XDOCKER_HOME` per
-//! test, running the real binary, and the root-only gate.
-#![allow(dead_code, clippy::print_stderr)]
+//! test, running the real binary, and the root gate ([`needs_root`]).
+#![allow(dead_code)]
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod root_gate;
+pub use root_gate::needs_root;
+
 /// The built `xdocker` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_xdocker"))
-}
-
-/// True when the test may run; false (skip) when not root outside CI.
-/// Under `CI=true` a missing root is a failure, never a silent skip.
-pub fn require_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root, and CI=true forbids skipping");
-    }
-    eprintln!("{test}: skipped (needs root)");
-    false
 }
 
 /// A private home in a temp dir, removed at the end of the test.
@@ -229,15 +219,14 @@ impl RuntimeHome {
         self.run("-a install_test").ok();
     }
 
-    /// The start of most root tests: a home with the `test` image, or None
-    /// (the test returns) where [`require_root`] lets it skip.
-    pub fn with_test_image(test: &str) -> Option<Self> {
-        if !require_root(test) {
-            return None;
-        }
+    /// The start of most root tests: a home with the `test` image; fails
+    /// the test without root ([`needs_root`]).
+    #[track_caller]
+    pub fn with_test_image() -> Self {
+        needs_root();
         let h = Self::new();
         h.install_test();
-        Some(h)
+        h
     }
 
     /// The recorded init pid of a container, if it has a state file.

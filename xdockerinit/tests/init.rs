@@ -13,21 +13,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-const INIT: &str = env!("CARGO_BIN_EXE_xdockerinit");
+#[path = "../../tests/common/root_gate.rs"]
+mod root_gate;
 
-/// True when the test may run; false (skip) for a non-root user, except on
-/// CI where a skipped root test would hide a failure.
-#[allow(clippy::print_stderr)] // the skip must be visible in the test output
-fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root, and CI=true forbids skipping");
-    }
-    eprintln!("{test}: skipped (needs root)");
-    false
-}
+const INIT: &str = env!("CARGO_BIN_EXE_xdockerinit");
 
 /// xdockerinit running as PID 1 of its own namespace, behind `unshare`.
 struct Container {
@@ -192,9 +181,7 @@ fn text(bytes: &[u8]) -> String {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn exit_code_of_cmd_is_recorded() {
-    if !is_root("exit_code_of_cmd_is_recorded") {
-        return;
-    }
+    root_gate::needs_root();
     let mut c = Container::start(&["-e", "exit 7"]);
     let (status, out, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(7), "{}", text(&out.stderr));
@@ -205,9 +192,7 @@ fn exit_code_of_cmd_is_recorded() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cmd_killed_by_a_signal_is_128_plus_signal() {
-    if !is_root("cmd_killed_by_a_signal_is_128_plus_signal") {
-        return;
-    }
+    root_gate::needs_root();
     let mut c = Container::start(&["-e", "kill -9 $$"]);
     let (status, _, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(137));
@@ -217,9 +202,7 @@ fn cmd_killed_by_a_signal_is_128_plus_signal() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn cmd_gets_stdio_and_a_clean_environment() {
-    if !is_root("cmd_gets_stdio_and_a_clean_environment") {
-        return;
-    }
+    root_gate::needs_root();
     let script = "echo out; echo err >&2; env | sort; echo pid=$$; \
                   cat /proc/self/status | grep -E '^(SigBlk|SigIgn)'; ls /proc/self/fd";
     let mut c = Container::start(&["-e", script]);
@@ -261,9 +244,7 @@ fn cmd_gets_stdio_and_a_clean_environment() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn orphans_are_reaped_and_stopped_with_term() {
-    if !is_root("orphans_are_reaped_and_stopped_with_term") {
-        return;
-    }
+    root_gate::needs_root();
     // 100 sleepers orphaned by a subshell (reparented to PID 1), then 100
     // double-forked processes that exit at once (orphan zombies for init to
     // reap), then a count of zombies and of sleepers whose parent is PID 1.
@@ -290,9 +271,7 @@ fn orphans_are_reaped_and_stopped_with_term() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn processes_ignoring_term_get_kill_after_the_grace_period() {
-    if !is_root("processes_ignoring_term_get_kill_after_the_grace_period") {
-        return;
-    }
+    root_gate::needs_root();
     let script = r#"sh -c 'trap "" TERM; sleep 1000' >/dev/null 2>&1 & sleep 0.3; exit 0"#;
     let mut c = Container::start(&["--grace", "1", "-e", script]);
     let (status, out, elapsed) = c.wait(Duration::from_secs(10));
@@ -309,9 +288,7 @@ fn processes_ignoring_term_get_kill_after_the_grace_period() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stopped_processes_get_term_and_cont() {
-    if !is_root("stopped_processes_get_term_and_cont") {
-        return;
-    }
+    root_gate::needs_root();
     // A stopped process only acts on SIGTERM once it is continued.
     let script = "sleep 1000 >/dev/null 2>&1 & kill -STOP $!; sleep 0.2; exit 0";
     let mut c = Container::start(&["--grace", "5", "-e", script]);
@@ -324,9 +301,7 @@ fn stopped_processes_get_term_and_cont() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn sigterm_in_single_process_mode_records_cmds_status() {
-    if !is_root("sigterm_in_single_process_mode_records_cmds_status") {
-        return;
-    }
+    root_gate::needs_root();
     let mut c = Container::start(&["-e", "sleep 1000; exit 3"]);
     let init = c.init_pid();
     first_child(first_child(init)); // CMD's sleep is running
@@ -341,9 +316,7 @@ fn sigterm_in_single_process_mode_records_cmds_status() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn hup_is_forwarded_to_cmd() {
-    if !is_root("hup_is_forwarded_to_cmd") {
-        return;
-    }
+    root_gate::needs_root();
     let script = r#"trap 'exit 42' HUP; while :; do sleep 0.05; done"#;
     let mut c = Container::start(&["-e", script]);
     let init = c.init_pid();
@@ -357,9 +330,7 @@ fn hup_is_forwarded_to_cmd() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_mode_stops_on_sigterm_with_code_0() {
-    if !is_root("host_mode_stops_on_sigterm_with_code_0") {
-        return;
-    }
+    root_gate::needs_root();
     let mut c = Container::start(&["--grace", "5"]);
     let init = c.init_pid();
     // A process of the container, orphaned at once: init inherits it.
@@ -380,9 +351,7 @@ fn host_mode_stops_on_sigterm_with_code_0() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn host_mode_second_sigterm_cuts_the_grace_period() {
-    if !is_root("host_mode_second_sigterm_cuts_the_grace_period") {
-        return;
-    }
+    root_gate::needs_root();
     let mut c = Container::start(&["--grace", "60"]);
     let init = c.init_pid();
     enter(
@@ -405,9 +374,7 @@ fn host_mode_second_sigterm_cuts_the_grace_period() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn missing_shell_is_127_with_a_message() {
-    if !is_root("missing_shell_is_127_with_a_message") {
-        return;
-    }
+    root_gate::needs_root();
     // In the private mount namespace, /bin/sh becomes /dev/null (not
     // executable) just before init starts.
     let wrap = r#"mount --bind /dev/null /bin/sh && exec "$0" "$@""#;
@@ -424,9 +391,7 @@ fn missing_shell_is_127_with_a_message() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn plain_commands_need_no_shell() {
-    if !is_root("plain_commands_need_no_shell") {
-        return;
-    }
+    root_gate::needs_root();
     // Without a usable /bin/sh a command of plain words still runs: it is
     // executed directly, found in PATH.
     let wrap = r#"mount --bind /dev/null /bin/sh && exec "$0" "$@""#;

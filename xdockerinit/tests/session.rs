@@ -16,19 +16,10 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use xdockerinit::protocol::{Decoder, Message, VERSION};
 
-const INIT: &str = env!("CARGO_BIN_EXE_xdockerinit");
+#[path = "../../tests/common/root_gate.rs"]
+mod root_gate;
 
-#[allow(clippy::print_stderr)] // the skip must be visible in the test output
-fn is_root(test: &str) -> bool {
-    if nix::unistd::geteuid().is_root() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!("{test}: needs root, and CI=true forbids skipping");
-    }
-    eprintln!("{test}: skipped (needs root)");
-    false
-}
+const INIT: &str = env!("CARGO_BIN_EXE_xdockerinit");
 
 /// xdockerinit as PID 1 with a session socket.
 struct Server {
@@ -207,9 +198,7 @@ fn wait_until(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn piped_sessions_carry_streams_and_exit_codes() {
-    if !is_root("piped_sessions_carry_streams_and_exit_codes") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&[]);
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
@@ -247,9 +236,7 @@ fn piped_sessions_carry_streams_and_exit_codes() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
-    if !is_root("terminal_sessions_get_their_size_and_a_controlling_terminal") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&[]);
     let mut s = server.connect();
     s.send(&Message::OpenPty {
@@ -290,9 +277,7 @@ fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_background_job_does_not_hold_the_session() {
-    if !is_root("a_background_job_does_not_hold_the_session") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&[]);
     let t = Instant::now();
     let mut s = server.connect();
@@ -311,9 +296,7 @@ fn a_background_job_does_not_hold_the_session() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_vanished_client_hangs_the_command_up() {
-    if !is_root("a_vanished_client_hangs_the_command_up") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&[]);
     let init = server.init_pid();
     let mut s = server.connect();
@@ -333,9 +316,7 @@ fn a_vanished_client_hangs_the_command_up() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn stop_hangs_up_terminal_sessions_and_refuses_new_ones() {
-    if !is_root("stop_hangs_up_terminal_sessions_and_refuses_new_ones") {
-        return;
-    }
+    root_gate::needs_root();
     let mut server = Server::start(&[]);
     let init = server.init_pid();
     // A client that never says hello must not delay the stop.
@@ -368,9 +349,7 @@ fn stop_hangs_up_terminal_sessions_and_refuses_new_ones() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn garbage_is_refused_without_disturbing_init() {
-    if !is_root("garbage_is_refused_without_disturbing_init") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&[]);
     let mut junk = UnixStream::connect(&server.socket).expect("connect");
     junk.set_read_timeout(Some(Duration::from_secs(10)))
@@ -393,9 +372,7 @@ fn garbage_is_refused_without_disturbing_init() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn single_process_mode_serves_sessions_too() {
-    if !is_root("single_process_mode_serves_sessions_too") {
-        return;
-    }
+    root_gate::needs_root();
     let server = Server::start(&["-e", "sleep 30"]);
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
