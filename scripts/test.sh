@@ -22,3 +22,6 @@ if grep -E '^test result: .*; [1-9][0-9]* (ignored|filtered out);' "$log"; then
     echo "test.sh: tests were ignored or filtered out (above)" >&2
     exit 1
 fi
+# The Debian image script end to end (a stub debootstrap), with the
+# xdocker the tests just built.
+bash scripts/tests/test_create_image_debian.sh

@@ -139,9 +139,7 @@ fn man_page_has_examples_files_environment_and_configuration() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn an_install_puts_the_scripts_on_path_and_the_readme_under_share_doc() {
-    if !common::require_root("an_install_puts_the_scripts_on_path_and_the_readme_under_share_doc") {
-        return;
-    }
+    common::needs_root();
     let top = Path::new(env!("CARGO_MANIFEST_DIR"));
     let prefix = tempfile::Builder::new()
         .prefix("xdocker-prefix-")
@@ -295,11 +293,7 @@ fn images_shows_an_empty_image_s_size_with_a_unit() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn del_image_never_deletes_the_layer_of_a_running_container() {
-    let Some(h) =
-        RuntimeHome::with_test_image("del_image_never_deletes_the_layer_of_a_running_container")
-    else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     h.run("-a create -m test -c runner").ok();
     h.run("-a create -m test -c idle").ok();
     h.run("-a boot -c runner").ok();
@@ -347,9 +341,7 @@ fn help_man_page_and_readme_say_what_conversions_consume() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn ssearch_of_a_new_repository_lists_nothing_and_saves_it() {
-    if !common::require_root("ssearch_of_a_new_repository_lists_nothing_and_saves_it") {
-        return;
-    }
+    common::needs_root();
     let sshd = Sshd::start();
     let home = TestHome::new();
     let dir = sshd.repo().join("not/yet");
@@ -382,11 +374,7 @@ fn ssearch_of_a_new_repository_lists_nothing_and_saves_it() {
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn rplfile_without_instance_file_instantiates_a_plain_template_in_place() {
     use std::os::unix::fs::MetadataExt;
-    let Some(h) = RuntimeHome::with_test_image(
-        "rplfile_without_instance_file_instantiates_a_plain_template_in_place",
-    ) else {
-        return;
-    };
+    let h = RuntimeHome::with_test_image();
     // Privileged, so that the test reaches its files as host root.
     h.run("-a create -m test -c tpl -b --userns off").ok();
     let root = Path::new("/proc")
@@ -475,9 +463,7 @@ fn home_names(h: &RuntimeHome, container: &str) -> serde_json::Value {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn two_homes_with_default_settings_run_containers_of_the_same_name() {
-    if !common::require_root("two_homes_with_default_settings_run_containers_of_the_same_name") {
-        return;
-    }
+    common::needs_root();
     let mut homes = [RuntimeHome::new(), RuntimeHome::new()];
     let mut names = Vec::new();
     for h in &mut homes {
