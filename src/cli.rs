@@ -9,7 +9,10 @@ use std::str::FromStr;
 use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
+use crate::container::Volume;
+use crate::image::repo::SshRepo;
 use crate::names::{parse_image_list, ImageRef, Name, Version};
+use crate::network::{parse_port_maps, Net, PortMap};
 
 /// Read-only shows (`-s`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,16 +53,6 @@ pub enum Action {
     Putfile,
     Getfile,
     Autostart,
-}
-
-/// Network modes of a container.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[value(rename_all = "UPPER")]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Net {
-    Bridge,
-    Host,
-    Custom,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -134,87 +127,6 @@ fn parse_on_off(s: &str) -> Result<bool, String> {
         "on" | "default" => Ok(true),
         "off" | "unconfined" => Ok(false),
         _ => Err(format!("'{s}' is not on or off")),
-    }
-}
-
-/// One `--port-mapping` entry: host port to container port.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PortMap {
-    pub host: u16,
-    pub container: u16,
-    pub udp: bool,
-}
-
-fn parse_port(s: &str) -> Result<u16, String> {
-    match s.parse::<u16>() {
-        Ok(p) if p > 0 => Ok(p),
-        _ => Err(format!("'{s}' is not a port (1-65535)")),
-    }
-}
-
-impl FromStr for PortMap {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (ports, proto) = match s.split_once('/') {
-            Some((p, "tcp")) => (p, false),
-            Some((p, "udp")) => (p, true),
-            Some((_, other)) => return Err(format!("protocol '{other}' is not tcp or udp")),
-            None => (s, false),
-        };
-        let (h, c) = ports
-            .split_once(':')
-            .ok_or_else(|| format!("'{s}' is not HOST_PORT:CONTAINER_PORT"))?;
-        Ok(Self {
-            host: parse_port(h)?,
-            container: parse_port(c)?,
-            udp: proto,
-        })
-    }
-}
-
-/// `--port-mapping H:C[,H:C...]`; the same host port twice is refused.
-pub fn parse_port_maps(s: &str) -> Result<Vec<PortMap>, String> {
-    let maps: Vec<PortMap> = s.split(',').map(str::parse).collect::<Result<_, _>>()?;
-    for (i, m) in maps.iter().enumerate() {
-        if maps[..i].iter().any(|o| o.host == m.host && o.udp == m.udp) {
-            return Err(format!("host port {} is mapped twice", m.host));
-        }
-    }
-    Ok(maps)
-}
-
-/// One `--volume HOST[:CTR]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Volume {
-    pub host: PathBuf,
-    pub container: PathBuf,
-}
-
-fn absolute_clean(s: &str, what: &str) -> Result<PathBuf, String> {
-    let p = PathBuf::from(s);
-    if !p.is_absolute() {
-        return Err(format!("{what} path '{s}' is not absolute"));
-    }
-    if p.components().any(|c| c == std::path::Component::ParentDir) {
-        return Err(format!("{what} path '{s}' contains '..'"));
-    }
-    Ok(p)
-}
-
-impl FromStr for Volume {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (h, c) = match s.split_once(':') {
-            Some((h, c)) => (h, c),
-            None => (s, s),
-        };
-        if c.contains(':') {
-            return Err(format!("'{s}' is not HOST[:CONTAINER]"));
-        }
-        Ok(Self {
-            host: absolute_clean(h, "host")?,
-            container: absolute_clean(c, "container")?,
-        })
     }
 }
 
@@ -303,49 +215,6 @@ impl FromStr for MemLimit {
                 "memory limit '{s}' is more than the kernel takes (8E)"
             )),
         }
-    }
-}
-
-/// `--srepo user@host[:port][/dir]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SshRepo {
-    pub user: String,
-    pub host: String,
-    pub port: u16,
-    pub dir: Option<String>,
-}
-
-impl FromStr for SshRepo {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = |why: &str| format!("'{s}' is not user@host[:port][/dir]: {why}");
-        let (user, rest) = s.split_once('@').ok_or_else(|| bad("no user"))?;
-        let (hostport, dir) = match rest.find('/') {
-            Some(i) => (&rest[..i], Some(rest[i..].to_string())),
-            None => (rest, None),
-        };
-        let (host, port) = match hostport.rsplit_once(':') {
-            Some((h, p)) => (h, parse_port(p).map_err(|e| bad(&e))?),
-            None => (hostport, 22),
-        };
-        let valid = |t: &str| {
-            !t.is_empty()
-                && !t.starts_with('-')
-                && t.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
-        };
-        if !valid(user) {
-            return Err(bad("bad user"));
-        }
-        if !valid(host) {
-            return Err(bad("bad host"));
-        }
-        Ok(Self {
-            user: user.to_string(),
-            host: host.to_string(),
-            port,
-            dir,
-        })
     }
 }
 

@@ -235,7 +235,7 @@ pub fn to_image(
     // The image appears first, with an empty layer that the container's
     // then replaces in one rename.
     let mut meta = new_meta(0, &format!("to_image from container {from}"));
-    meta.base_layers = config.images.clone();
+    meta.base_layers = config.images.iter().map(ToString::to_string).collect();
     let staging = images.stage("to_image")?;
     if let Err(e) = images.commit(staging, to, version, meta.clone(), false) {
         close(record);

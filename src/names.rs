@@ -196,8 +196,10 @@ impl PartialOrd for Version {
 }
 
 /// `NAME[:VERSION]` as the user wrote it: the version may be left open
-/// (meaning "the highest" or "none", depending on the command).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// (meaning "the highest" or "none", depending on the command). Stored in
+/// configs in the same text form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ImageRef {
     pub name: Name,
     pub version: Option<Version>,
@@ -230,6 +232,19 @@ impl fmt::Display for ImageRef {
             Some(v) => write!(f, "{}:{}", self.name, v),
             None => write!(f, "{}", self.name),
         }
+    }
+}
+
+impl TryFrom<String> for ImageRef {
+    type Error = NameError;
+    fn try_from(s: String) -> Result<Self, NameError> {
+        s.parse()
+    }
+}
+
+impl From<ImageRef> for String {
+    fn from(r: ImageRef) -> String {
+        r.to_string()
     }
 }
 

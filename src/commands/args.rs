@@ -4,10 +4,11 @@
 
 use anyhow::{bail, Result};
 
-use crate::cli::{Args, Net};
+use crate::cli::Args;
 use crate::container::config::LimitsConfig;
 use crate::lifecycle::{NewContainer, Security, Start, ToImageRequest};
 use crate::names::Version;
+use crate::network::Net;
 use crate::session::Stdio;
 
 /// Cgroup limits given on the command line (each None when not given).

@@ -73,7 +73,7 @@ fn row(s: Summary) -> Row {
     match s.config {
         Ok(config) => Row {
             container_id: s.name.to_string(),
-            image: config.images.join(","),
+            image: config.images_text(),
             hostname: config.hostname,
             net: format!("{:?}", config.net).to_uppercase(),
             netns: s.netns.unwrap_or_else(dash),

@@ -37,11 +37,10 @@ fn running_root(ctx: &Ctx, name: &Name) -> Result<(Root, Option<UsernsIds>)> {
         bail!("container {name} not found");
     }
     let ids = ctx.runtime.containers.config(name)?.security.userns;
-    let Status::Running { pid } = ctx.runtime.status(name)? else {
+    let Status::Running { pid } = ctx.runtime.status_releasing_leftovers(name)? else {
         bail!("container {name} is not running");
     };
-    let still_running =
-        || matches!(ctx.runtime.status(name), Ok(Status::Running { pid: p }) if p == pid);
+    let still_running = || matches!(ctx.runtime.status_releasing_leftovers(name), Ok(Status::Running { pid: p }) if p == pid);
     let root =
         Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
             Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {

@@ -32,13 +32,21 @@ fn text(info: &Inspection) -> String {
     let lines: Vec<(&str, String)> = vec![
         ("container_id", info.container_id.clone()),
         ("status", info.status.clone()),
-        ("image", c.images.join(",")),
+        ("image", c.images_text()),
         ("hostname", c.hostname.clone()),
         ("net", format!("{:?}", c.net).to_uppercase()),
         ("netns", or_dash(info.netns.as_ref())),
         ("host_eth", or_dash(c.host_eth.as_ref())),
         ("vip", or_dash(c.vip)),
-        ("port_mappings", list(&c.port_mappings)),
+        (
+            "port_mappings",
+            list(
+                &c.port_mappings
+                    .iter()
+                    .map(|m| m.to_string())
+                    .collect::<Vec<_>>(),
+            ),
+        ),
         ("volumes", list(&volumes)),
         (
             "cpus",

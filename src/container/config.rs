@@ -5,9 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{Net, PortMap, Volume};
 use crate::config::toml_reason;
+use crate::container::Volume;
 use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
+use crate::names::ImageRef;
+use crate::network::{Net, PortMap};
 
 /// Errors reading or writing a container config.
 #[derive(Debug, thiserror::Error)]
@@ -23,22 +25,6 @@ pub enum ConfigFileError {
     Serialise(#[from] toml::ser::Error),
     #[error(transparent)]
     Write(#[from] AtomicWriteError),
-}
-
-/// One volume as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VolumeConfig {
-    pub host: PathBuf,
-    pub container: PathBuf,
-}
-
-impl From<&Volume> for VolumeConfig {
-    fn from(v: &Volume) -> Self {
-        Self {
-            host: v.host.clone(),
-            container: v.container.clone(),
-        }
-    }
 }
 
 /// Cgroup limits as stored (applied at every boot).
@@ -103,18 +89,19 @@ impl Default for SecurityConfig {
 pub struct ContainerConfig {
     pub name: String,
     pub hostname: String,
-    /// `NAME:VERSION` of every layer, bottom first (base layers expanded).
-    pub images: Vec<String>,
+    /// `NAME:VERSION` of every layer, bottom first (base layers expanded;
+    /// versions resolved).
+    pub images: Vec<ImageRef>,
     pub net: Net,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_eth: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vip: Option<std::net::Ipv4Addr>,
-    /// `HOST:CONTAINER[/udp]`.
+    /// Stored as `HOST:CONTAINER[/udp]`.
     #[serde(default)]
-    pub port_mappings: Vec<String>,
+    pub port_mappings: Vec<PortMap>,
     #[serde(default)]
-    pub volumes: Vec<VolumeConfig>,
+    pub volumes: Vec<Volume>,
     #[serde(default)]
     pub limits: LimitsConfig,
     /// Booted by `-a autostart` (host start), lower orders first; None: not.
@@ -125,17 +112,13 @@ pub struct ContainerConfig {
     pub created: String,
 }
 
-/// A port map as stored.
-pub fn port_map_text(m: &PortMap) -> String {
-    format!(
-        "{}:{}{}",
-        m.host,
-        m.container,
-        if m.udp { "/udp" } else { "" }
-    )
-}
-
 impl ContainerConfig {
+    /// The image stack as the user reads it: `a:1,b:_`.
+    pub fn images_text(&self) -> String {
+        let texts: Vec<String> = self.images.iter().map(ImageRef::to_string).collect();
+        texts.join(",")
+    }
+
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigFileError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigFileError::Read {
@@ -181,12 +164,15 @@ mod tests {
         let c = ContainerConfig {
             name: "web".into(),
             hostname: "web".into(),
-            images: vec!["base:1".into(), "sshd:_".into()],
+            images: vec![
+                "base:1".parse().expect("ref"),
+                "sshd:_".parse().expect("ref"),
+            ],
             net: Net::Custom,
             host_eth: None,
             vip: Some("10.0.0.2".parse().expect("ip")),
-            port_mappings: vec!["8080:80".into()],
-            volumes: vec![VolumeConfig {
+            port_mappings: vec!["8080:80".parse().expect("map")],
+            volumes: vec![Volume {
                 host: "/srv".into(),
                 container: "/data".into(),
             }],
@@ -213,6 +199,9 @@ mod tests {
         let text = std::fs::read_to_string(&p).expect("read");
         assert!(text.contains("net = \"CUSTOM\""), "{text}");
         assert!(text.contains("images = ["), "{text}");
+        // Typed in memory, the same text on disk as before.
+        assert!(text.contains("\"base:1\""), "{text}");
+        assert!(text.contains("port_mappings = [\"8080:80\"]"), "{text}");
         assert!(text.contains("autostart = 20"), "{text}");
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");

@@ -5,7 +5,9 @@ pub mod running;
 pub mod state;
 pub mod store;
 pub mod subids;
+pub mod volume;
 
 pub use config::ContainerConfig;
 pub use state::{RunState, Status};
 pub use store::{ContainerError, ContainerStore};
+pub use volume::Volume;

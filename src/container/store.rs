@@ -201,7 +201,9 @@ impl ContainerStore {
         }))
     }
 
-    /// The truth about a container, from the kernel.
+    /// The truth about a container, from the kernel; reads only (a stopped
+    /// container's leftovers stay: `Runtime::status_releasing_leftovers`
+    /// releases them).
     pub fn status(&self, name: &Name) -> Result<Status, ContainerError> {
         Ok(match self.run_state(name)? {
             Some(s) => s.status(Path::new("/proc")),

@@ -58,7 +58,7 @@ pub fn autostart(
     let mut report = Vec::new();
     let mut failed = Vec::new();
     for name in &order {
-        let running = matches!(rt.status(name)?, Status::Running { .. });
+        let running = matches!(rt.status_releasing_leftovers(name)?, Status::Running { .. });
         let outcome = match (shutdown, running) {
             (false, true) | (true, false) => Ok(if running { "running" } else { "stopped" }),
             (false, false) => rt.boot(name, None).map(|_| "booted"),

@@ -3,11 +3,11 @@
 
 use std::net::Ipv4Addr;
 
-use super::create::{checked_volumes, stored_port_maps};
+use super::create::checked_volumes;
 use super::LifecycleError;
-use crate::cli::{Net, PortMap, Volume};
-use crate::container::Status;
+use crate::container::{Status, Volume};
 use crate::names::Name;
+use crate::network::{Net, PortMap};
 use crate::runtime::Runtime;
 
 /// One change.
@@ -63,7 +63,7 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
     };
     match change {
         Change::Vip(vip) => config.vip = Some(rt.choose_vip(name, vip)?),
-        Change::PortMaps(maps) => config.port_mappings = stored_port_maps(&maps),
+        Change::PortMaps(maps) => config.port_mappings = maps,
         Change::Volumes(volumes) => config.volumes = checked_volumes(&volumes)?,
     }
     rt.containers.save_config(&config)?;

@@ -86,14 +86,18 @@ pub fn to_container(rt: &Runtime, req: &ToContainerRequest) -> Result<Converted,
     }
     let bases = match &req.bases {
         Some(list) => resolve_stack(rt, list)?,
-        None => entry.meta.base_layers.clone(),
+        None => entry
+            .meta
+            .base_layers
+            .iter()
+            .map(|b| b.parse())
+            .collect::<Result<Vec<ImageRef>, _>>()?,
     };
     if bases.is_empty() {
         return Err(LifecycleError::NoBaseLayers { image });
     }
     for b in &bases {
-        let r: ImageRef = b.parse()?;
-        rt.images.resolve(&r, Pick::Highest)?;
+        rt.images.resolve(b, Pick::Highest)?;
     }
     let _c = rt.containers.lock(to)?;
     if rt.containers.exists(to) {

@@ -6,12 +6,12 @@ use std::net::Ipv4Addr;
 
 use super::boot::{self, Booted, Start};
 use super::LifecycleError;
-use crate::cli::{Net, PortMap, Volume};
-use crate::container::config::{port_map_text, LimitsConfig, SecurityConfig, VolumeConfig};
-use crate::container::ContainerConfig;
+use crate::container::config::{LimitsConfig, SecurityConfig};
+use crate::container::{ContainerConfig, Volume};
 use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
+use crate::network::{Net, PortMap};
 use crate::runtime::{Runtime, RuntimeError};
 
 /// Seccomp and capabilities asked for.
@@ -88,8 +88,8 @@ pub struct CreateRequest<'a> {
 #[derive(Debug)]
 pub struct Created {
     pub name: Name,
-    /// `NAME:VERSION` of every layer, bottom first.
-    pub images: Vec<String>,
+    /// Every layer, bottom first, versions resolved.
+    pub images: Vec<ImageRef>,
     /// How the boot went, when one was asked for.
     pub booted: Option<Booted>,
 }
@@ -111,7 +111,7 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
     drop(allocation_locks);
     crate::logging::info(&format!(
         "container {name}: created from {}",
-        config.images.join(",")
+        config.images_text()
     ));
     drop(lock);
     let Some(start) = req.boot else {
@@ -173,7 +173,7 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
 
 /// The image stack `refs` names, bottom first, versions resolved; a single
 /// image that records base layers brings them along.
-pub fn resolve_stack(rt: &Runtime, refs: &[ImageRef]) -> Result<Vec<String>, LifecycleError> {
+pub fn resolve_stack(rt: &Runtime, refs: &[ImageRef]) -> Result<Vec<ImageRef>, LifecycleError> {
     let images = &rt.images;
     let mut stack = Vec::new();
     for r in refs {
@@ -192,12 +192,24 @@ pub fn resolve_stack(rt: &Runtime, refs: &[ImageRef]) -> Result<Vec<String>, Lif
                     source: Box::new(source),
                 }
             })?;
-            full.push(format!("{}:{v}", r.name));
+            full.push(ImageRef {
+                name: r.name,
+                version: Some(v),
+            });
         }
-        full.push(format!("{name}:{version}"));
+        full.push(ImageRef {
+            name: name.clone(),
+            version: Some(version.clone()),
+        });
         return Ok(full);
     }
-    Ok(stack.iter().map(|(n, v)| format!("{n}:{v}")).collect())
+    Ok(stack
+        .into_iter()
+        .map(|(name, v)| ImageRef {
+            name,
+            version: Some(v),
+        })
+        .collect())
 }
 
 /// `given` limits on top of `base`; a CPU list is checked against the CPUs
@@ -218,19 +230,14 @@ pub(super) fn apply_limits(
     })
 }
 
-/// The volumes as stored, each source checked to exist on the host.
-pub(super) fn checked_volumes(volumes: &[Volume]) -> Result<Vec<VolumeConfig>, LifecycleError> {
+/// The volumes, each source checked to exist on the host.
+pub(super) fn checked_volumes(volumes: &[Volume]) -> Result<Vec<Volume>, LifecycleError> {
     if let Some(v) = volumes.iter().find(|v| !v.host.exists()) {
         return Err(LifecycleError::VolumeSource {
             path: v.host.clone(),
         });
     }
-    Ok(volumes.iter().map(VolumeConfig::from).collect())
-}
-
-/// The port maps as stored.
-pub(super) fn stored_port_maps(maps: &[PortMap]) -> Vec<String> {
-    maps.iter().map(port_map_text).collect()
+    Ok(volumes.to_vec())
 }
 
 /// Seccomp and capabilities as stored (ids are given later).
@@ -262,7 +269,7 @@ fn checked_security(security: &Security) -> Result<SecurityConfig, LifecycleErro
 pub(super) fn config_for(
     rt: &Runtime,
     name: &Name,
-    images: Vec<String>,
+    images: Vec<ImageRef>,
     new: &NewContainer,
 ) -> Result<(ContainerConfig, Vec<ObjectLock>), LifecycleError> {
     let net = new.net;
@@ -314,7 +321,7 @@ pub(super) fn config_for(
         net,
         host_eth: new.host_eth.clone(),
         vip,
-        port_mappings: stored_port_maps(&new.port_maps),
+        port_mappings: new.port_maps.clone(),
         volumes: checked_volumes(&new.volumes)?,
         limits: apply_limits(&new.limits, LimitsConfig::default())?,
         autostart: new.autostart,

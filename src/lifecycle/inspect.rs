@@ -8,9 +8,9 @@ use std::net::Ipv4Addr;
 use serde::Serialize;
 
 use super::LifecycleError;
-use crate::cli::Net;
 use crate::container::{ContainerConfig, ContainerError, Status};
 use crate::names::Name;
+use crate::network::Net;
 use crate::runtime::{Runtime, RuntimeError};
 
 /// One container of the list.
@@ -31,7 +31,7 @@ pub struct Summary {
 pub fn list(rt: &Runtime) -> Result<Vec<Summary>, LifecycleError> {
     let mut out = Vec::new();
     for name in rt.containers.names()? {
-        let status = rt.status(&name)?;
+        let status = rt.status_releasing_leftovers(&name)?;
         let config = rt.containers.config(&name).map_err(|e| e.to_string());
         let netns = match &config {
             Ok(c) if c.net != Net::Host => Some(rt.netns_name(&name)),
@@ -84,7 +84,7 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
     let config = rt.containers.config(name)?;
-    let status = rt.status(name)?;
+    let status = rt.status_releasing_leftovers(name)?;
     let netns = (config.net != Net::Host).then(|| rt.netns_name(name));
     let mut info = Inspection {
         container_id: name.to_string(),
@@ -137,7 +137,7 @@ pub fn running_pid(rt: &Runtime, name: &Name) -> Result<i32, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    match rt.status(name)? {
+    match rt.status_releasing_leftovers(name)? {
         Status::Running { pid } => Ok(pid),
         Status::Stopped => Err(RuntimeError::NotRunning(name.to_string()).into()),
     }

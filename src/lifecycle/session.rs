@@ -70,7 +70,7 @@ fn connect(rt: &Runtime, name: &Name) -> Result<Client, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    if rt.status(name)? == Status::Stopped {
+    if rt.status_releasing_leftovers(name)? == Status::Stopped {
         return Err(RuntimeError::NotRunning(name.to_string()).into());
     }
     let path = rt.containers.path(name, session::SOCKET_FILE);

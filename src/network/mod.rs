@@ -8,7 +8,9 @@ pub mod etc_files;
 pub mod inside;
 pub mod ipam;
 pub mod listeners;
+pub mod mode;
 pub mod nft;
+pub mod port_map;
 pub mod ports;
 pub mod rtnl;
 
@@ -18,8 +20,9 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::cli::PortMap;
 use ipam::Subnet;
+pub use mode::Net;
+pub use port_map::{parse_port_maps, PortMap};
 use rtnl::{link_index, Rtnl};
 
 /// The interface name of a container's end of the veth pair.

@@ -25,7 +25,7 @@ fn ids_error(name: &str, step: &'static str, reason: String) -> RuntimeError {
     RuntimeError::Step {
         name: name.to_string(),
         step,
-        reason,
+        source: reason.into(),
     }
 }
 

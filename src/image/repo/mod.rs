@@ -33,11 +33,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use ssh2::{ErrorCode, FileStat, OpenFlags, OpenType, Sftp};
 
-use crate::cli::SshRepo;
 use crate::image::archive::{self, ArchiveError, ArchiveManifest};
 use crate::names::{ImageRef, Name, Version};
 use crate::progress::Progress;
+pub use address::SshRepo;
 
+pub mod address;
 pub mod digest;
 mod pipe;
 mod ssh;

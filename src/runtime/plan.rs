@@ -1,0 +1,503 @@
+//! The boot plan: everything one boot will do — root filesystem, /etc
+//! files, network, cgroup limits, namespaces, confinement — computed from
+//! the stored config by pure code, so that it is tested without root and
+//! the parent (`boot.rs`) and the child (`child.rs`) only carry it out.
+//! A new container setting is one more plan field and one more step.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+
+use super::caps;
+use super::rootfs::RootfsPlan;
+use super::RuntimeError;
+use crate::cgroups::Limits;
+use crate::config::NetworkConfig;
+use crate::container::config::UsernsIds;
+use crate::container::store::{MERGED, RWLAYER, WORKDIR};
+use crate::container::ContainerConfig;
+use crate::names::Name;
+use crate::network::inside::{Eth0, InsideNet};
+use crate::network::ipam::Subnet;
+use crate::network::{self as net, BridgePlan, Net};
+
+/// The resolver files a boot may copy from the host, read by the caller
+/// (the plan does no I/O).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HostResolver {
+    /// The upstream servers (`etc_files::host_resolv_conf`), for BRIDGE.
+    pub upstream: String,
+    /// `/etc/resolv.conf` as it is, for HOST (None: unreadable).
+    pub etc_resolv_conf: Option<String>,
+}
+
+/// What a boot is computed from.
+#[derive(Debug)]
+pub struct PlanInput<'a> {
+    pub name: &'a Name,
+    pub config: &'a ContainerConfig,
+    /// The home's `[network]` settings (BRIDGE).
+    pub network: &'a NetworkConfig,
+    /// The container's network namespace name (see `netns::netns_name`).
+    pub netns_name: String,
+    /// `containers/C/`.
+    pub container_dir: &'a Path,
+    /// Layer directories of the image stack, bottom first.
+    pub layers: Vec<PathBuf>,
+    pub resolver: HostResolver,
+    /// `-e CMD`: the main process (single-process mode).
+    pub exec: Option<&'a str>,
+}
+
+/// The container's network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetworkPlan {
+    /// The host's network: no namespace of its own.
+    Host,
+    /// A named network namespace with only `lo`.
+    Custom { netns: String },
+    /// A named network namespace on the home's bridge.
+    Bridge { netns: String, bridge: BridgePlan },
+}
+
+impl NetworkPlan {
+    /// The network namespace name, when the container has its own.
+    pub fn netns(&self) -> Option<&str> {
+        match self {
+            NetworkPlan::Host => None,
+            NetworkPlan::Custom { netns } | NetworkPlan::Bridge { netns, .. } => Some(netns),
+        }
+    }
+
+    /// The BRIDGE side on the host.
+    pub fn bridge(&self) -> Option<&BridgePlan> {
+        match self {
+            NetworkPlan::Bridge { bridge, .. } => Some(bridge),
+            _ => None,
+        }
+    }
+
+    /// What the container's first process sets up inside.
+    pub fn inside(&self) -> Option<InsideNet> {
+        match self {
+            NetworkPlan::Host => None,
+            NetworkPlan::Custom { .. } => Some(InsideNet { eth0: None }),
+            NetworkPlan::Bridge { bridge, .. } => Some(InsideNet {
+                eth0: Some(Eth0 {
+                    vip: bridge.vip,
+                    prefix: bridge.subnet.prefix_len(),
+                    gateway: bridge.subnet.gateway(),
+                }),
+            }),
+        }
+    }
+}
+
+/// The seccomp filter a container gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SeccompPlan {
+    /// `--seccomp off`.
+    Off,
+    /// The default filter.
+    Default,
+    /// The default filter plus the mount guard of privileged containers.
+    Privileged,
+}
+
+/// Everything one boot does.
+#[derive(Debug, Clone)]
+pub struct BootPlan {
+    pub name: Name,
+    pub rootfs: RootfsPlan,
+    pub network: NetworkPlan,
+    /// The container's cgroup (below the home's parent) and its limits.
+    pub cgroup: String,
+    pub limits: Limits,
+    /// The namespaces `clone3` makes; a `--userns` container makes the
+    /// others itself once inside its user namespace.
+    pub clone_flags: CloneFlags,
+    pub drop_caps: Vec<u32>,
+    pub seccomp: SeccompPlan,
+    /// `--userns`: the host ids of root inside.
+    pub userns: Option<UsernsIds>,
+    pub exec: Option<String>,
+    /// Things the user should know, for the log.
+    pub warnings: Vec<String>,
+}
+
+/// A bad `[network]` setting in xdocker.toml.
+fn network_config_error(reason: String) -> RuntimeError {
+    RuntimeError::Step {
+        name: "xdocker.toml".to_string(),
+        step: "[network]",
+        source: reason.into(),
+    }
+}
+
+/// A network failure of container `name`.
+fn bad_network(name: &Name) -> impl Fn(String) -> RuntimeError + '_ {
+    move |reason| RuntimeError::Network {
+        name: name.to_string(),
+        source: reason.into(),
+    }
+}
+
+/// The bridge subnet of `[network]`, checked.
+pub fn subnet(network: &NetworkConfig) -> Result<Subnet, RuntimeError> {
+    Subnet::parse(&network.subnet).map_err(network_config_error)
+}
+
+/// What BRIDGE container `name` needs, from its config and the home's.
+fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
+    let (name, config, network) = (input.name, input.config, input.network);
+    let bad = bad_network(name);
+    net::check_ifname("[network] bridge", &network.bridge).map_err(network_config_error)?;
+    net::nft::check_table_name(&network.nft_table).map_err(network_config_error)?;
+    let subnet = subnet(network)?;
+    let vip = config
+        .vip
+        .ok_or_else(|| bad("has no VIP (set one with -a vip)".to_string()))?;
+    subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+    if let Some(eth) = &config.host_eth {
+        net::check_ifname("--host-eth", eth).map_err(&bad)?;
+    }
+    Ok(BridgePlan {
+        container: name.to_string(),
+        bridge: network.bridge.clone(),
+        subnet,
+        vip,
+        host_eth: config.host_eth.clone(),
+        maps: config.port_mappings.clone(),
+        nft_table: network.nft_table.clone(),
+        veth: net::veth_name(&input.netns_name),
+    })
+}
+
+/// The files xdocker gives every container at every boot: /etc/hostname
+/// and /etc/hosts naming its hostname (BRIDGE: at its VIP; otherwise at
+/// 127.0.1.1, as Debian does, so that `hostname -f`, sudo and mail agents
+/// resolve it), and /etc/resolv.conf (BRIDGE: the host's upstream
+/// servers; HOST: the host's file; CUSTOM: the user's, the image's file
+/// stays). The second value is a warning.
+fn etc_files(
+    hostname: &str,
+    network: &NetworkPlan,
+    resolver: &HostResolver,
+) -> (Vec<(PathBuf, String)>, Option<String>) {
+    let own_address = network
+        .bridge()
+        .map_or(Ipv4Addr::new(127, 0, 1, 1), |b| b.vip);
+    let mut files = vec![
+        (
+            PathBuf::from("/etc/hostname"),
+            net::etc_files::hostname(hostname),
+        ),
+        (
+            PathBuf::from("/etc/hosts"),
+            net::etc_files::hosts(hostname, own_address),
+        ),
+    ];
+    let mut warning = None;
+    match network {
+        NetworkPlan::Bridge { .. } => {
+            let (resolv, fell_back) = net::etc_files::resolv_conf(&resolver.upstream);
+            if fell_back {
+                warning = Some(
+                    "the host has no nameserver a container can reach; /etc/resolv.conf uses \
+                     public fallback servers"
+                        .to_string(),
+                );
+            }
+            files.push((PathBuf::from("/etc/resolv.conf"), resolv));
+        }
+        NetworkPlan::Host => {
+            if let Some(text) = &resolver.etc_resolv_conf {
+                files.push((PathBuf::from("/etc/resolv.conf"), text.clone()));
+            }
+        }
+        NetworkPlan::Custom { .. } => {}
+    }
+    (files, warning)
+}
+
+/// The namespaces clone3 makes. A `--userns` container gets only PID and
+/// mount namespaces from clone3 (owned by the host's user namespace, as
+/// `/proc` needs); it makes UTS, IPC and the network namespace owned by
+/// its own user namespace (see `userns`).
+pub fn clone_flags(own_netns: bool, userns: bool) -> CloneFlags {
+    let mut flags = CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWNS;
+    if !userns {
+        flags |= CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+        if own_netns {
+            flags |= CloneFlags::CLONE_NEWNET;
+        }
+    }
+    flags
+}
+
+impl BootPlan {
+    /// The plan for one boot; refuses a config the host cannot apply
+    /// (bad VIP, bad `[network]`), before anything is made.
+    pub fn new(input: PlanInput<'_>) -> Result<Self, RuntimeError> {
+        let config = input.config;
+        let network = match config.net {
+            Net::Host => NetworkPlan::Host,
+            Net::Custom => NetworkPlan::Custom {
+                netns: input.netns_name.clone(),
+            },
+            Net::Bridge => NetworkPlan::Bridge {
+                netns: input.netns_name.clone(),
+                bridge: bridge_plan(&input)?,
+            },
+        };
+        let (files, warning) = etc_files(&config.hostname, &network, &input.resolver);
+        let dir = input.container_dir;
+        let userns = config.security.userns;
+        let rootfs = RootfsPlan {
+            lowers: input.layers,
+            upper: dir.join(RWLAYER),
+            work: dir.join(WORKDIR),
+            merged: dir.join(MERGED),
+            volumes: config
+                .volumes
+                .iter()
+                .map(|v| (v.host.clone(), v.container.clone()))
+                .collect(),
+            hostname: config.hostname.clone(),
+            files,
+            userns,
+        };
+        let privileged = userns.is_none();
+        Ok(Self {
+            name: input.name.clone(),
+            clone_flags: clone_flags(network.netns().is_some(), userns.is_some()),
+            drop_caps: caps::drop_set(
+                &config.security.cap_add,
+                &config.security.cap_drop,
+                privileged && config.net == Net::Host,
+            ),
+            seccomp: match (config.security.seccomp, privileged) {
+                (false, _) => SeccompPlan::Off,
+                (true, false) => SeccompPlan::Default,
+                (true, true) => SeccompPlan::Privileged,
+            },
+            rootfs,
+            network,
+            cgroup: input.name.to_string(),
+            limits: Limits {
+                cpus: config.limits.cpus.clone(),
+                cpu_quota_percent: config.limits.cpu_quota_percent,
+                mem_limit_bytes: config.limits.mem_limit_bytes,
+                pids_max: config.limits.pids_limit,
+            },
+            userns,
+            exec: input.exec.map(str::to_string),
+            warnings: warning.into_iter().collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::container::config::{LimitsConfig, SecurityConfig};
+    use crate::container::Volume;
+
+    fn config(net: Net) -> ContainerConfig {
+        ContainerConfig {
+            name: "web".into(),
+            hostname: "web1".into(),
+            images: vec!["base:1".parse().expect("ref")],
+            net,
+            host_eth: None,
+            vip: (net == Net::Bridge).then(|| Ipv4Addr::new(172, 30, 254, 20)),
+            port_mappings: vec!["8080:80".parse().expect("map")],
+            volumes: vec![Volume {
+                host: "/srv/web".into(),
+                container: "/data".into(),
+            }],
+            limits: LimitsConfig {
+                cpus: Some(vec![0]),
+                cpu_quota_percent: Some(50),
+                mem_limit_bytes: Some(64 << 20),
+                pids_limit: Some(100),
+            },
+            autostart: None,
+            security: SecurityConfig::default(),
+            created: "now".into(),
+        }
+    }
+
+    fn network() -> NetworkConfig {
+        NetworkConfig {
+            bridge: "xdtest0".into(),
+            subnet: "172.30.254.0/24".into(),
+            nft_table: "xdtest".into(),
+        }
+    }
+
+    fn plan(c: &ContainerConfig, n: &NetworkConfig, exec: Option<&str>) -> BootPlan {
+        try_plan(c, n, exec).expect("plan")
+    }
+
+    fn try_plan(
+        c: &ContainerConfig,
+        n: &NetworkConfig,
+        exec: Option<&str>,
+    ) -> Result<BootPlan, RuntimeError> {
+        let name = Name::parse_as("container name", "web").expect("name");
+        BootPlan::new(PlanInput {
+            name: &name,
+            config: c,
+            network: n,
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/home/x/containers/web"),
+            layers: vec!["/home/x/images/base/1/rlayer".into()],
+            resolver: HostResolver {
+                upstream: "nameserver 192.0.2.53\n".into(),
+                etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
+            },
+            exec,
+        })
+    }
+
+    fn file<'a>(p: &'a BootPlan, path: &str) -> Option<&'a str> {
+        p.rootfs
+            .files
+            .iter()
+            .find(|(f, _)| f == Path::new(path))
+            .map(|(_, text)| text.as_str())
+    }
+
+    #[test]
+    fn a_bridge_container_gets_its_netns_veth_vip_and_files() {
+        let p = plan(&config(Net::Bridge), &network(), None);
+        assert_eq!(p.network.netns(), Some("nns0123456789"));
+        let b = p.network.bridge().expect("bridge");
+        assert_eq!(b.veth, "vx0123456789");
+        assert_eq!(b.bridge, "xdtest0");
+        assert_eq!(b.maps.len(), 1);
+        let eth0 = p.network.inside().and_then(|i| i.eth0).expect("eth0");
+        assert_eq!(eth0.vip, Ipv4Addr::new(172, 30, 254, 20));
+        assert_eq!(eth0.prefix, 24);
+        assert_eq!(eth0.gateway, Ipv4Addr::new(172, 30, 254, 1));
+        assert!(file(&p, "/etc/hosts")
+            .expect("hosts")
+            .contains("172.30.254.20"));
+        assert!(file(&p, "/etc/resolv.conf")
+            .expect("resolv")
+            .contains("192.0.2.53"));
+        assert!(p.clone_flags.contains(CloneFlags::CLONE_NEWNET) || p.userns.is_some());
+        assert!(p.warnings.is_empty());
+    }
+
+    #[test]
+    fn host_and_custom_containers_differ_in_netns_and_resolver() {
+        let host = plan(&config(Net::Host), &network(), None);
+        assert_eq!(host.network.netns(), None);
+        assert_eq!(host.network.inside(), None);
+        assert!(!host.clone_flags.contains(CloneFlags::CLONE_NEWNET));
+        assert_eq!(
+            file(&host, "/etc/resolv.conf"),
+            Some("nameserver 127.0.0.53\n")
+        );
+        assert!(file(&host, "/etc/hosts")
+            .expect("hosts")
+            .contains("127.0.1.1"));
+        let custom = plan(&config(Net::Custom), &network(), None);
+        assert_eq!(custom.network.netns(), Some("nns0123456789"));
+        assert_eq!(custom.network.inside(), Some(InsideNet { eth0: None }));
+        assert_eq!(file(&custom, "/etc/resolv.conf"), None);
+    }
+
+    #[test]
+    fn rootfs_limits_and_exec_come_from_the_config() {
+        let p = plan(&config(Net::Host), &network(), Some("echo hi"));
+        assert_eq!(
+            p.rootfs.upper,
+            PathBuf::from("/home/x/containers/web/rwlayer")
+        );
+        assert_eq!(p.rootfs.lowers.len(), 1);
+        assert_eq!(
+            p.rootfs.volumes,
+            vec![(PathBuf::from("/srv/web"), PathBuf::from("/data"))]
+        );
+        assert_eq!(p.rootfs.hostname, "web1");
+        assert_eq!(p.limits.cpu_quota_percent, Some(50));
+        assert_eq!(p.limits.pids_max, Some(100));
+        assert_eq!(p.cgroup, "web");
+        assert_eq!(p.exec.as_deref(), Some("echo hi"));
+    }
+
+    #[test]
+    fn privileged_and_unprivileged_containers_are_confined_differently() {
+        let mut c = config(Net::Host);
+        let privileged = plan(&c, &network(), None);
+        assert_eq!(privileged.seccomp, SeccompPlan::Privileged);
+        assert!(privileged.clone_flags.contains(CloneFlags::CLONE_NEWUTS));
+        c.security.userns = Some(UsernsIds {
+            uid: 1_000_000,
+            gid: 1_000_000,
+        });
+        let unprivileged = plan(&c, &network(), None);
+        assert_eq!(unprivileged.seccomp, SeccompPlan::Default);
+        // Made inside the user namespace instead.
+        assert!(!unprivileged.clone_flags.contains(CloneFlags::CLONE_NEWUTS));
+        assert!(!unprivileged.clone_flags.contains(CloneFlags::CLONE_NEWNET));
+        // HOST network: a privileged container loses net_admin, an
+        // unprivileged one never had it on the host.
+        assert!(privileged.drop_caps.len() > unprivileged.drop_caps.len());
+        c.security.seccomp = false;
+        assert_eq!(plan(&c, &network(), None).seccomp, SeccompPlan::Off);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_before_anything_is_made() {
+        let mut c = config(Net::Bridge);
+        c.vip = None;
+        let e = try_plan(&c, &network(), None).expect_err("no vip");
+        assert_eq!(
+            e.to_string(),
+            "container web: has no VIP (set one with -a vip)"
+        );
+        c.vip = Some(Ipv4Addr::new(10, 0, 0, 1));
+        let e = try_plan(&c, &network(), None).expect_err("outside");
+        assert!(e.to_string().starts_with("container web: "), "{e}");
+        let mut n = network();
+        n.bridge = "a/b".into();
+        let e = try_plan(&config(Net::Bridge), &n, None).expect_err("bridge name");
+        assert!(
+            e.to_string()
+                .contains("xdocker.toml: [network]: [network] bridge 'a/b'"),
+            "{e}"
+        );
+        let mut n = network();
+        n.subnet = "nonsense".into();
+        assert!(try_plan(&config(Net::Bridge), &n, None).is_err());
+        // Other networks do not look at [network].
+        assert!(try_plan(&config(Net::Custom), &n, None).is_ok());
+    }
+
+    #[test]
+    fn a_host_without_a_reachable_nameserver_is_warned_about() {
+        let name = Name::parse_as("container name", "web").expect("name");
+        let c = config(Net::Bridge);
+        let n = network();
+        let p = BootPlan::new(PlanInput {
+            name: &name,
+            config: &c,
+            network: &n,
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/x"),
+            layers: vec![],
+            resolver: HostResolver {
+                upstream: "nameserver 127.0.0.53\n".into(),
+                etc_resolv_conf: None,
+            },
+            exec: None,
+        })
+        .expect("plan");
+        assert_eq!(p.warnings.len(), 1);
+    }
+}

@@ -1,0 +1,196 @@
+//! Releasing what a stopped container still holds — cgroup, network
+//! namespace name, veth and rules, session socket, state — however it
+//! stopped (shutdown, kill, its init dying, `kill -9` of xdocker mid-boot),
+//! at the latest by the next command.
+
+use std::path::Path;
+
+use crate::container::running::Mark;
+use crate::container::store::STATE_FILE;
+use crate::container::{ContainerError, Status};
+use crate::home::LockKind;
+use crate::names::Name;
+use crate::network::{self as net, Net};
+
+use super::{netns, step, Runtime, RuntimeError};
+
+impl Runtime {
+    /// The truth about a container; a container found stopped with state
+    /// left behind (killed init, crashed xdocker) has its leftovers released
+    /// when nobody else is working on it.
+    pub fn status_releasing_leftovers(&self, name: &Name) -> Result<Status, RuntimeError> {
+        let status = self.containers.status(name)?;
+        if status == Status::Stopped && self.containers.run_state(name)?.is_some() {
+            if let Some(_lock) = self
+                .containers
+                .home()
+                .try_lock(LockKind::Container, name)
+                .map_err(ContainerError::from)?
+            {
+                self.release(name)?;
+            }
+        }
+        Ok(status)
+    }
+
+    /// Releases cgroup, netns and state of a container that is not running.
+    /// The caller holds the container's lock.
+    pub fn release(&self, name: &Name) -> Result<(), RuntimeError> {
+        let Some(state) = self.containers.run_state(name)? else {
+            return Ok(());
+        };
+        if state.status(Path::new("/proc")) != Status::Stopped {
+            return Err(RuntimeError::Running(name.to_string(), state.pid));
+        }
+        // Every piece is tried even when another fails; the state stays
+        // (for the next command to retry) until all of them are gone.
+        let mut failed: Option<RuntimeError> = None;
+        let mut attempt = |r: Result<(), RuntimeError>| {
+            if let Err(e) = r {
+                crate::logging::warn(&format!("container {name}: release: {e}"));
+                failed.get_or_insert(e);
+            }
+        };
+        if let Some(cg) = &state.cgroup {
+            attempt(
+                self.cgroups()
+                    .and_then(|c| c.remove(cg).map_err(RuntimeError::from)),
+            );
+        }
+        let bridge = state.bridge.clone().or_else(|| {
+            // A damaged state lost the names: derive them.
+            let config = self.containers.config(name).ok()?;
+            (config.net == Net::Bridge).then(|| self.derived_bridge_state(name))
+        });
+        if let Some(b) = &bridge {
+            attempt(self.release_bridge(name, b));
+        }
+        let netns = state.netns.clone().or_else(|| {
+            // A damaged state lost the name: derive it.
+            let config = self.containers.config(name).ok()?;
+            (config.net != Net::Host).then(|| self.netns_name(name))
+        });
+        if let Some(ns) = &netns {
+            attempt(netns::remove(ns).map_err(RuntimeError::from));
+        }
+        attempt(
+            crate::session::remove(&self.containers.path(name, crate::session::SOCKET_FILE))
+                .map_err(|e| step(name, "remove session socket")(e.to_string())),
+        );
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        let path = self.containers.path(name, STATE_FILE);
+        std::fs::remove_file(&path)
+            .or_else(|e| match e.kind() {
+                std::io::ErrorKind::NotFound => Ok(()),
+                _ => Err(e),
+            })
+            .map_err(|e| step(name, "remove state")(e.to_string()))?;
+        self.containers
+            .running()
+            .unmark(name)
+            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+        crate::logging::info(&format!("container {name}: released after stop"));
+        Ok(())
+    }
+
+    /// What a boot killed before it wrote its state file left behind, found
+    /// by the names derived from the container's: its network namespace
+    /// name (which would make the next boot fail with "file exists") and,
+    /// BRIDGE, its veth with its rules. No live container holds them: the
+    /// caller holds the container's lock and found no state. A failed
+    /// rmdir per cgroup hierarchy and two `stat`s when there is nothing to
+    /// release.
+    pub(super) fn release_leftovers(&self, name: &Name, net: Net) -> Result<(), RuntimeError> {
+        // Processes of a killed boot die with it (see `child_main`), but
+        // may not be gone yet; with no state file and the lock held, no
+        // boot of this container is under way: they are leftovers.
+        self.cgroups()?.remove(name.as_str())?;
+        if net == Net::Host {
+            return Ok(());
+        }
+        let ns = self.netns_name(name);
+        if Path::new(netns::NETNS_DIR).join(&ns).exists() {
+            crate::logging::warn(&format!(
+                "container {name}: releasing the network namespace name {ns} of a boot that was \
+                 interrupted"
+            ));
+            netns::remove(&ns)?;
+        }
+        if net == Net::Bridge
+            && Path::new("/sys/class/net")
+                .join(net::veth_name(&ns))
+                .exists()
+        {
+            self.release_bridge(name, &self.derived_bridge_state(name))?;
+        }
+        Ok(())
+    }
+
+    /// Releases every stopped container's leftovers (run by each command):
+    /// only entries of the running index whose process is gone are looked at.
+    pub fn release_stale(&self) -> Result<(), RuntimeError> {
+        let index = self.containers.running();
+        let index_err = |e: std::io::Error| RuntimeError::Step {
+            name: "running index".to_string(),
+            step: "read",
+            source: Box::new(e),
+        };
+        if !index.exists() {
+            // A home from before the index: rebuild it from the state files.
+            for name in self.containers.names()? {
+                if let Some(state) = self.containers.run_state(&name)? {
+                    let mark = Mark {
+                        pid: state.pid,
+                        start_time: state.start_time,
+                        mntns: 0,
+                    };
+                    index.mark(&name, mark).map_err(index_err)?;
+                }
+            }
+            index.create().map_err(index_err)?;
+        }
+        for (name, mark) in index.entries().map_err(index_err)? {
+            if mark.is_some_and(|m| m.alive(Path::new("/proc"))) {
+                continue;
+            }
+            if self.containers.path(&name, STATE_FILE).exists() {
+                self.status_releasing_leftovers(&name)?;
+            } else if let Some(_lock) = self
+                .containers
+                .home()
+                .try_lock(LockKind::Container, &name)
+                .map_err(ContainerError::from)?
+            {
+                // A boot killed between its entry and its state file.
+                match self.containers.config(&name) {
+                    Ok(config) => self.release_leftovers(&name, config.net)?,
+                    Err(_) => self.cgroups()?.remove(name.as_str())?,
+                }
+                index.unmark(&name).map_err(index_err)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes what a container may hold even without a state file (a boot
+    /// killed before it recorded one): its cgroup and its netns name. For
+    /// destroy; the caller holds the lock and knows it is stopped.
+    pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
+        self.cgroups()?.remove(name.as_str())?;
+        netns::remove(&self.netns_name(name))?;
+        self.containers
+            .running()
+            .unmark(name)
+            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+        if self
+            .containers
+            .config(name)
+            .is_ok_and(|c| c.net == Net::Bridge)
+        {
+            self.release_bridge(name, &self.derived_bridge_state(name))?;
+        }
+        Ok(())
+    }
+}
