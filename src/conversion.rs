@@ -35,6 +35,7 @@ use crate::image::ImageError;
 use crate::intent::{self, Held, Intent, Op};
 use crate::names::{Name, NameError, Version};
 use crate::runtime::Runtime;
+use xdockerinit::sys::io_text;
 
 /// Errors of a conversion.
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +61,12 @@ pub enum ConversionError {
         holder: String,
         #[source]
         source: Box<ConversionError>,
+    },
+    #[error("container {container}: remove run-time files: {source}")]
+    RuntimeFiles {
+        container: String,
+        #[source]
+        source: io::Error,
     },
     #[error("neither the {0} nor the {1} is there")]
     LayerGone(&'static str, &'static str),
@@ -162,8 +169,9 @@ fn after_failed_move(
         Left::Target(e) => {
             drop(record); // for the next command, which finishes the move
             return format!(
-                "moving it back failed too ({e}); the layer is kept in {target} at {}, and the \
+                "moving it back failed too ({}); the layer is kept in {target} at {}, and the \
                  next xdocker command finishes the conversion",
+                io_text(e),
                 to.display()
             );
         }
@@ -176,7 +184,7 @@ fn after_failed_move(
     };
     let undone = if no_layer_at(to) {
         fail(undo_point)
-            .map_err(|e| e.to_string())
+            .map_err(|e| io_text(&e))
             .and_then(|()| undo().map_err(|e| e.to_string()))
     } else {
         Err(format!("{} is not empty", to.display()))
@@ -221,6 +229,18 @@ pub fn to_image(
     if !rwlayer.is_dir() {
         return Err(ConversionError::NoRwLayer(from.to_string()));
     }
+    // xdocker's own run-time files are the container's, not the image's.
+    let lowers: Vec<_> = config
+        .images
+        .iter()
+        .map(|r| images.layer_dir(&r.name, &r.version_or_none()))
+        .collect();
+    crate::container::runtime_files::strip(&rwlayer, &lowers, config).map_err(|source| {
+        ConversionError::RuntimeFiles {
+            container: from.to_string(),
+            source,
+        }
+    })?;
     let record = intent::begin(
         images.home(),
         &Intent {

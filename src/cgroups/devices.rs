@@ -7,10 +7,11 @@
 //! go once on xdocker's parent group. LXC's defaults for system
 //! containers, minus the host's ttys.
 
-use std::ffi::CString;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::path::Path;
+
+use xdockerinit::sys::{self, BpfInsn};
 
 /// Block or character device.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,15 +102,7 @@ const DEV_BLOCK: i32 = 1;
 const DEV_CHAR: i32 = 2;
 
 /// One `struct bpf_insn`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(C)]
-pub struct Insn {
-    code: u8,
-    /// dst_reg in the low nibble, src_reg in the high one.
-    regs: u8,
-    off: i16,
-    imm: i32,
-}
+pub type Insn = BpfInsn;
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> Insn {
     Insn {
@@ -190,71 +183,9 @@ pub fn program(rules: &[Rule]) -> Vec<Insn> {
 }
 
 // linux/bpf.h
-const BPF_PROG_LOAD: libc::c_long = 5;
-const BPF_PROG_ATTACH: libc::c_long = 8;
-const BPF_PROG_QUERY: libc::c_long = 16;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
-
-/// The head of `union bpf_attr` for BPF_PROG_LOAD (the kernel takes a
-/// shorter struct as long as what it does not know is zero).
-#[repr(C)]
-#[derive(Default)]
-struct ProgLoadAttr {
-    prog_type: u32,
-    insn_cnt: u32,
-    insns: u64,
-    license: u64,
-    log_level: u32,
-    log_size: u32,
-    log_buf: u64,
-    kern_version: u32,
-    prog_flags: u32,
-    prog_name: [u8; 16],
-    prog_ifindex: u32,
-    expected_attach_type: u32,
-}
-
-/// `union bpf_attr` for BPF_PROG_ATTACH.
-#[repr(C)]
-#[derive(Default)]
-struct ProgAttachAttr {
-    target_fd: u32,
-    attach_bpf_fd: u32,
-    attach_type: u32,
-    attach_flags: u32,
-    replace_bpf_fd: u32,
-}
-
-/// `union bpf_attr` for BPF_PROG_QUERY (counting only: no id buffer).
-#[repr(C)]
-#[derive(Default)]
-struct ProgQueryAttr {
-    target_fd: u32,
-    attach_type: u32,
-    query_flags: u32,
-    attach_flags: u32,
-    prog_ids: u64,
-    prog_cnt: u32,
-}
-
-fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
-    // SAFETY: bpf(2) reads (and for PROG_LOAD may write a log into a buffer
-    // we do not give) a `union bpf_attr` of the size passed, which `attr` is.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_bpf,
-            cmd,
-            attr as *mut T,
-            std::mem::size_of::<T>() as libc::c_uint,
-        )
-    };
-    if r < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(r)
-}
 
 /// Makes sure a device program is attached to the cgroup v2 group at
 /// `group` (xdocker's parent group, which only xdocker uses): when none is,
@@ -263,13 +194,7 @@ fn bpf<T>(cmd: libc::c_long, attr: &mut T) -> io::Result<libc::c_long> {
 /// group, not once per boot.
 pub fn ensure_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
     let dir = std::fs::File::open(group)?;
-    let mut query = ProgQueryAttr {
-        target_fd: dir.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        ..Default::default()
-    };
-    bpf(BPF_PROG_QUERY, &mut query)?;
-    if query.prog_cnt > 0 {
+    if sys::bpf_prog_count(dir.as_fd(), BPF_CGROUP_DEVICE)? > 0 {
         return Ok(());
     }
     attach_v2(group, rules)
@@ -279,31 +204,20 @@ pub fn ensure_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
 /// `group` (a directory of a cgroup2 file system). The attachment lives as
 /// long as the group; our descriptors are closed on return.
 fn attach_v2(group: &Path, rules: &[Rule]) -> io::Result<()> {
-    let insns = program(rules);
-    let license = CString::from(c"GPL");
-    let mut name = [0u8; 16];
-    name[..9].copy_from_slice(b"xdocker_d");
-    let mut load = ProgLoadAttr {
-        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
-        insn_cnt: insns.len() as u32,
-        insns: insns.as_ptr() as u64,
-        license: license.as_ptr() as u64,
-        prog_name: name,
-        expected_attach_type: BPF_CGROUP_DEVICE,
-        ..Default::default()
-    };
-    let prog = bpf(BPF_PROG_LOAD, &mut load)?;
-    // SAFETY: BPF_PROG_LOAD returned a new descriptor that we now own.
-    let prog = unsafe { OwnedFd::from_raw_fd(prog as i32) };
+    let prog = sys::bpf_prog_load(
+        BPF_PROG_TYPE_CGROUP_DEVICE,
+        BPF_CGROUP_DEVICE,
+        &program(rules),
+        c"GPL",
+        "xdocker_d",
+    )?;
     let dir = std::fs::File::open(group)?;
-    let mut attach = ProgAttachAttr {
-        target_fd: dir.as_raw_fd() as u32,
-        attach_bpf_fd: prog.as_raw_fd() as u32,
-        attach_type: BPF_CGROUP_DEVICE,
-        attach_flags: BPF_F_ALLOW_MULTI,
-        ..Default::default()
-    };
-    bpf(BPF_PROG_ATTACH, &mut attach)?;
+    sys::bpf_prog_attach(
+        dir.as_fd(),
+        prog.as_fd(),
+        BPF_CGROUP_DEVICE,
+        BPF_F_ALLOW_MULTI,
+    )?;
     Ok(())
 }
 

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::signal::{self, Signal};
 use nix::unistd::Pid;
+use xdockerinit::sys::{ErrnoText, IoText};
 
 pub use detect::detect;
 pub use v1::V1;
@@ -84,7 +85,7 @@ pub enum CgroupError {
     #[error("invalid limit: {reason}")]
     BadLimit { reason: String },
     /// statfs on the hierarchy root failed.
-    #[error("detect cgroup hierarchy at {}: {}", .path.display(), Lower(.error))]
+    #[error("detect cgroup hierarchy at {}: {}", .path.display(), IoText(.error))]
     Statfs { path: PathBuf, error: io::Error },
     /// Neither cgroup2 nor the v1 memory or cpu controller at `path`.
     #[error("no cgroup hierarchy at {}: neither cgroup2 nor a v1 memory or cpu controller", .path.display())]
@@ -93,16 +94,16 @@ pub enum CgroupError {
     #[error("cgroup {} does not exist", .path.display())]
     Missing { path: PathBuf },
     /// mkdir of a group or of the parent failed.
-    #[error("create cgroup {}: {}", .path.display(), Lower(.error))]
+    #[error("create cgroup {}: {}", .path.display(), IoText(.error))]
     Mkdir { path: PathBuf, error: io::Error },
     /// Reading an interface file (or listing a group) failed.
-    #[error("read {}: {}", .path.display(), Lower(.error))]
+    #[error("read {}: {}", .path.display(), IoText(.error))]
     Read { path: PathBuf, error: io::Error },
     /// An interface file held something we cannot parse.
     #[error("read {}: unexpected content '{content}'", .path.display())]
     Parse { path: PathBuf, content: String },
     /// Writing a value (a limit, a controller list) failed.
-    #[error("write '{value}' to {}: {}", .path.display(), Lower(.error))]
+    #[error("write '{value}' to {}: {}", .path.display(), IoText(.error))]
     Write {
         path: PathBuf,
         value: String,
@@ -126,14 +127,14 @@ pub enum CgroupError {
     #[error("create cgroup {}: already in use by pids {pids:?}", .path.display())]
     InUse { path: PathBuf, pids: Vec<i32> },
     /// Writing the pid into `cgroup.procs` failed.
-    #[error("add pid {pid} to {}: {}", .path.display(), Lower(.error))]
+    #[error("add pid {pid} to {}: {}", .path.display(), IoText(.error))]
     AddPid {
         pid: i32,
         path: PathBuf,
         error: io::Error,
     },
     /// SIGKILL to a process of the group failed (other than "no such process").
-    #[error("kill pid {pid} of cgroup {}: {}", .path.display(), LowerErrno(*.error))]
+    #[error("kill pid {pid} of cgroup {}: {}", .path.display(), ErrnoText(*.error))]
     Kill {
         pid: i32,
         path: PathBuf,
@@ -147,10 +148,10 @@ pub enum CgroupError {
         waited_ms: u128,
     },
     /// Loading or attaching the v2 device program failed.
-    #[error("limit devices of cgroup {}: {}", .path.display(), Lower(.error))]
+    #[error("limit devices of cgroup {}: {}", .path.display(), IoText(.error))]
     Devices { path: PathBuf, error: io::Error },
     /// rmdir of a group failed (after retrying EBUSY).
-    #[error("remove cgroup {}: {}", .path.display(), Lower(.error))]
+    #[error("remove cgroup {}: {}", .path.display(), IoText(.error))]
     Rmdir { path: PathBuf, error: io::Error },
 }
 
@@ -214,36 +215,6 @@ fn real_rmdir(path: &Path) -> io::Result<()> {
 
 fn real_kill(pid: i32) -> Result<(), Errno> {
     signal::kill(Pid::from_raw(pid), Signal::SIGKILL)
-}
-
-/// Formats an `io::Error` the way our messages read: "permission denied",
-/// not "Permission denied (os error 13)".
-struct Lower<'a>(&'a io::Error);
-
-impl fmt::Display for Lower<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.0.raw_os_error() {
-            Some(code) => LowerErrno(Errno::from_raw(code)).fmt(f),
-            None => lower_first(f, &self.0.to_string()),
-        }
-    }
-}
-
-/// The same for a bare errno.
-struct LowerErrno(Errno);
-
-impl fmt::Display for LowerErrno {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        lower_first(f, self.0.desc())
-    }
-}
-
-fn lower_first(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => write!(f, "{}{}", first.to_lowercase(), chars.as_str()),
-        None => Ok(()),
-    }
 }
 
 /// Refuses anything but one plain path component: the caller validates

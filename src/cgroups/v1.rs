@@ -16,9 +16,15 @@ use super::{
 
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
 /// cpuset (CPU list), memory (limit and usage), pids (for a later limit),
-/// devices (which device nodes may be opened, see [`super::devices`]).
+/// devices (which device nodes may be opened, see [`super::devices`]),
+/// and systemd's named hierarchy (`name=systemd`, no controller): a
+/// container must leave the cgroup of whoever booted it there, or logging
+/// out of a session (`KillUserProcesses`) or stopping the unit that ran
+/// the boot kills it with everything else in that cgroup.
 /// The freezer is not used: remove() kills in a loop instead.
-const CONTROLLERS: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices"];
+const CONTROLLERS: [&str; 7] = [
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "systemd",
+];
 
 /// One mounted v1 controller.
 #[derive(Debug, Clone)]

@@ -4,22 +4,21 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fmt;
 use std::fs::{self, DirBuilder, Metadata, OpenOptions};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::errno::Errno;
 use nix::sys::stat::{self, FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
+use xdockerinit::sys::IoText;
 
 /// Errors of copying a tree; each names the path and the operation.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
     /// A system call on the entry `src` (being copied to `dst`) failed.
-    #[error("copy {} to {}: {op}: {}", .src.display(), .dst.display(), Lower(.error))]
+    #[error("copy {} to {}: {op}: {}", .src.display(), .dst.display(), IoText(.error))]
     Io {
         src: PathBuf,
         dst: PathBuf,
@@ -27,7 +26,7 @@ pub enum CopyError {
         error: io::Error,
     },
     /// Reading or writing the extended attribute `name` failed.
-    #[error("copy {} to {}: {op} {}: {}", .src.display(), .dst.display(), .name.to_string_lossy(), Lower(.error))]
+    #[error("copy {} to {}: {op} {}: {}", .src.display(), .dst.display(), .name.to_string_lossy(), IoText(.error))]
     Xattr {
         src: PathBuf,
         dst: PathBuf,
@@ -38,24 +37,6 @@ pub enum CopyError {
     /// `dst` lies inside `src`, so the copy would never end.
     #[error("copy {} to {}: destination is inside the source", .src.display(), .dst.display())]
     IntoItself { src: PathBuf, dst: PathBuf },
-}
-
-/// Formats an `io::Error` the way our messages read: "permission denied", not
-/// "Permission denied (os error 13)".
-struct Lower<'a>(&'a io::Error);
-
-impl fmt::Display for Lower<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = match self.0.raw_os_error() {
-            Some(code) => Errno::from_raw(code).desc().to_owned(),
-            None => self.0.to_string(),
-        };
-        let mut chars = text.chars();
-        match chars.next() {
-            Some(first) => write!(f, "{}{}", first.to_lowercase(), chars.as_str()),
-            None => Ok(()),
-        }
-    }
 }
 
 /// Builds the `map_err` closure for an operation on the entry `src` -> `dst`.

@@ -6,21 +6,9 @@
 //! whiteouts) and how putfile and rplfile create files in it.
 
 use nix::errno::Errno;
+use xdockerinit::sys::{securebits, set_securebits};
 
 use crate::container::config::UsernsIds;
-
-fn set_securebits(bits: libc::c_ulong) -> Result<(), Errno> {
-    // SAFETY: PR_SET_SECUREBITS takes an integer and changes only this
-    // thread's credentials.
-    let r = unsafe { libc::prctl(libc::PR_SET_SECUREBITS, bits, 0, 0, 0) };
-    Errno::result(r).map(drop)
-}
-
-fn get_securebits() -> libc::c_ulong {
-    // SAFETY: PR_GET_SECUREBITS reads this thread's securebits.
-    let r = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
-    r.max(0) as libc::c_ulong
-}
 
 /// Filesystem ids set to a container's root until dropped.
 #[derive(Debug)]
@@ -39,7 +27,7 @@ impl AsContainerRoot {
         let Some(ids) = ids else {
             return Ok(None);
         };
-        let bits = get_securebits();
+        let bits = securebits().unwrap_or(0);
         set_securebits(bits | NO_SETUID_FIXUP)?;
         nix::unistd::setfsuid(nix::unistd::Uid::from_raw(ids.uid));
         nix::unistd::setfsgid(nix::unistd::Gid::from_raw(ids.gid));

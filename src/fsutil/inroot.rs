@@ -22,16 +22,18 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use nix::errno::Errno;
-use nix::fcntl::{self, openat2, AtFlags, OFlag, OpenHow, RenameFlags, ResolveFlag};
+use nix::fcntl::{self, AtFlags, OFlag, OpenHow, RenameFlags, ResolveFlag};
 use nix::sys::stat::{self, FileStat, Mode, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{self, Gid, Uid, UnlinkatFlags};
+
+use xdockerinit::sys::{open, openat, openat2, ErrnoText};
 
 use super::copy::CopyStats;
 use crate::container::subids::IdShift;
@@ -62,12 +64,10 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
-use crate::fsutil::lower_first as lower;
-
 /// Errors of working on container files; each names the path and the reason.
 #[derive(Debug, thiserror::Error)]
 pub enum InRootError {
-    #[error("{op} {}: {}", Shown(.side, .path), lower(.errno.desc()))]
+    #[error("{op} {}: {}", Shown(.side, .path), ErrnoText(*.errno))]
     Sys {
         op: &'static str,
         side: Side,
@@ -111,13 +111,6 @@ fn refused(side: Side, path: &Path, reason: impl Into<String>) -> InRootError {
 
 fn errno_of(e: &io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
-/// Takes ownership of a descriptor a successful syscall just returned.
-fn owned(fd: RawFd) -> OwnedFd {
-    // SAFETY: every caller passes a descriptor freshly returned by open(2),
-    // openat(2) or openat2(2), which nothing else owns or closes.
-    unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
 fn fstat_fd(fd: BorrowedFd<'_>) -> nix::Result<FileStat> {
@@ -169,13 +162,12 @@ fn relative(path: &Path) -> &Path {
 /// checked before the open, so no device is ever opened).
 fn open_child_dir(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<OwnedFd> {
     debug_assert!(!name.as_bytes().contains(&b'/'));
-    fcntl::openat(
-        Some(dir.as_raw_fd()),
+    openat(
+        dir.as_fd(),
         name,
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
-    .map(owned)
 }
 
 fn lstat_at(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<Option<FileStat>> {
@@ -214,13 +206,13 @@ fn temp_name() -> OsString {
 /// Creates a new file `name` in `dir` (never an existing name, never
 /// through a symlink), owner-only until its metadata is set.
 fn create_excl(dir: BorrowedFd<'_>, name: &OsStr) -> nix::Result<File> {
-    fcntl::openat(
-        Some(dir.as_raw_fd()),
+    openat(
+        dir.as_fd(),
         name,
         OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
         Mode::from_bits_truncate(0o600),
     )
-    .map(|fd| File::from(owned(fd)))
+    .map(File::from)
 }
 
 /// Creates a temporary file in `dir`: its name and the open file.
@@ -274,12 +266,12 @@ fn reopen_file(fd: BorrowedFd<'_>, st: &FileStat) -> nix::Result<File> {
     }
     // The /proc magic link leads to exactly the file the descriptor holds.
     let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
-    let file = fcntl::open(
+    let file = open(
         path.as_str(),
         OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY,
         Mode::empty(),
     )
-    .map(|fd| File::from(owned(fd)))?;
+    .map(File::from)?;
     let now = fstat_fd(file.as_fd())?;
     if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino) || kind(&now) != libc::S_IFREG {
         return Err(Errno::ESTALE);
@@ -310,25 +302,23 @@ impl Root {
         still_running: impl FnOnce() -> bool,
     ) -> Result<Self, InRootError> {
         let dir_path = proc.join(pid.to_string());
-        let dir = fcntl::open(
+        let dir = open(
             &dir_path,
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map(owned)
         .map_err(sys("open", Side::Host, &dir_path))?;
         if !still_running() {
             return Err(sys("open", Side::Host, &dir_path)(Errno::ESRCH));
         }
         let root_path = dir_path.join("root");
         // `root` is a magic link to the process's root: followed on purpose.
-        let fd = fcntl::openat(
-            Some(dir.as_raw_fd()),
+        let fd = openat(
+            dir.as_fd(),
             "root",
             OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
             Mode::empty(),
         )
-        .map(owned)
         .map_err(sys("open", Side::Host, &root_path))?;
         Ok(Self { fd })
     }
@@ -343,12 +333,12 @@ impl Root {
         // EAGAIN: a rename raced with a `..` step; the kernel asks to retry.
         let mut result = Err(Errno::EAGAIN);
         for _ in 0..64 {
-            result = openat2(self.fd.as_raw_fd(), relative(path), how);
-            if result != Err(Errno::EAGAIN) {
+            result = openat2(self.fd.as_fd(), relative(path), how);
+            if !matches!(result, Err(Errno::EAGAIN)) {
                 break;
             }
         }
-        result.map(owned)
+        result
     }
 
     /// Where `path` is or would be created: its directory (resolved inside
@@ -456,8 +446,7 @@ impl Source {
     /// A host path, resolved as any host tool would (trusted).
     pub fn on_host(path: &Path) -> Result<Self, InRootError> {
         let side = Side::Host;
-        let fd = fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-            .map(owned)
+        let fd = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(sys("open", side, path))?;
         Self::new(fd, path, side)
     }
@@ -503,12 +492,11 @@ impl Spot {
             } else {
                 p
             };
-            fcntl::open(
+            open(
                 p,
                 OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
                 Mode::empty(),
             )
-            .map(owned)
         };
         let real = match std::fs::metadata(path) {
             Ok(m) if m.is_dir() => {
@@ -1049,13 +1037,13 @@ impl Copier {
             let (sp, dp) = (spath.join(&name), dpath.join(&name));
             // O_PATH | O_NOFOLLOW: a symlink is opened as itself, nothing is
             // opened for reading before its type is known.
-            let child = match fcntl::openat(
-                Some(src.as_raw_fd()),
+            let child = match openat(
+                src.as_fd(),
                 name.as_os_str(),
                 OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
                 Mode::empty(),
             ) {
-                Ok(fd) => owned(fd),
+                Ok(fd) => fd,
                 Err(Errno::ENOENT) => continue, // removed since the listing
                 Err(e) => return Err(sys("open", self.src_side, &sp)(e)),
             };
@@ -1075,8 +1063,8 @@ mod tests {
     use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 
     fn root_of(dir: &Path) -> Root {
-        let fd = fcntl::open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
-        Root::from_fd(owned(fd))
+        let fd = open(dir, OFlag::O_PATH | OFlag::O_DIRECTORY, Mode::empty()).unwrap();
+        Root::from_fd(fd)
     }
 
     /// A fake container root with hostile links, next to a host "victim".

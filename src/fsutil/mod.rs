@@ -5,12 +5,3 @@ pub mod fsids;
 pub mod inroot;
 pub mod sparse;
 pub mod tree;
-
-/// An error text as it reads inside a sentence: "Invalid argument" ->
-/// "invalid argument".
-pub fn lower_first(text: &str) -> String {
-    let mut c = text.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
-}

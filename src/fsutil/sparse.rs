@@ -7,6 +7,9 @@ use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
 
+use nix::errno::Errno;
+use nix::unistd::{lseek, Whence};
+
 /// Copies `from` (from its start) into the empty file `to`; returns the
 /// length copied (holes included).
 pub fn copy(from: &mut File, to: &mut File) -> io::Result<u64> {
@@ -15,23 +18,15 @@ pub fn copy(from: &mut File, to: &mut File) -> io::Result<u64> {
     let mut pos: i64 = 0;
     let end = i64::try_from(len).map_err(|_| io::Error::from_raw_os_error(libc::EFBIG))?;
     while pos < end {
-        // SAFETY: lseek on a descriptor we own, no memory involved.
-        let data = unsafe { libc::lseek(fd, pos, libc::SEEK_DATA) };
-        if data < 0 {
-            let e = io::Error::last_os_error();
-            match e.raw_os_error() {
-                // No data after pos: the rest is a hole.
-                Some(libc::ENXIO) => break,
-                // No SEEK_DATA here: everything, the plain way.
-                Some(libc::EINVAL) if pos == 0 => return whole(from, to),
-                _ => return Err(e),
-            }
-        }
-        // SAFETY: as above.
-        let hole = unsafe { libc::lseek(fd, data, libc::SEEK_HOLE) };
-        if hole < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let data = match lseek(fd, pos, Whence::SeekData) {
+            Ok(data) => data,
+            // No data after pos: the rest is a hole.
+            Err(Errno::ENXIO) => break,
+            // No SEEK_DATA here: everything, the plain way.
+            Err(Errno::EINVAL) if pos == 0 => return whole(from, to),
+            Err(e) => return Err(e.into()),
+        };
+        let hole = lseek(fd, data, Whence::SeekHole)?;
         copy_range(from, to, data, hole)?;
         pos = hole;
     }

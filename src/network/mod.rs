@@ -41,7 +41,7 @@ fn net_err<'a>(object: &'a str, step: &'static str) -> impl FnOnce(io::Error) ->
     move |e| NetError {
         object: object.to_string(),
         step,
-        reason: crate::fsutil::lower_first(&e.to_string()),
+        reason: xdockerinit::sys::io_text(&e),
     }
 }
 

@@ -1,7 +1,6 @@
 //! Links, addresses and routes over rtnetlink, in this process (no `ip`
 //! processes): the bridge, the veth pairs and the container's `eth0`.
 
-use std::ffi::CString;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -38,10 +37,7 @@ pub enum PeerNs {
 
 /// The index of a link in the caller's network namespace.
 pub fn link_index(name: &str) -> Option<u32> {
-    let c = CString::new(name).ok()?;
-    // SAFETY: if_nametoindex reads a NUL-terminated string.
-    let index = unsafe { libc::if_nametoindex(c.as_ptr()) };
-    (index != 0).then_some(index)
+    nix::net::if_::if_nametoindex(name).ok()
 }
 
 fn up(mut header: LinkMessage) -> LinkMessage {

@@ -9,6 +9,12 @@
 //! xdockerinit runs, with no inheritable or ambient capabilities, so no
 //! process in the container can ever get them back.
 
+#![deny(unsafe_code)]
+
+use nix::errno::Errno;
+use rustix::thread::{self, CapabilitySet};
+use xdockerinit::sys::ErrnoText;
+
 /// Dropped from every container: (name, number from linux/capability.h).
 pub const DROPPED: &[(&str, u32)] = &[
     ("sys_module", 16),
@@ -106,77 +112,76 @@ pub fn drop_set(add: &[String], drop: &[String], privileged_on_host_network: boo
     out
 }
 
-/// `struct __user_cap_header_struct`.
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: i32,
-}
-
-/// `struct __user_cap_data_struct`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
 /// Restricts the calling process (the container's first process, still
 /// root with every capability): drops `caps` (see [`drop_set`]) from its
 /// bounding set and clears its inheritable and ambient sets. Capabilities
-/// the running kernel does not know are skipped.
+/// the running kernel does not know are skipped. The calls are rustix's
+/// (prctl PR_CAPBSET_DROP and PR_CAP_AMBIENT, capget/capset), which keep
+/// the errno; like the kernel's, they act on the calling thread.
 pub fn restrict(caps: &[u32]) -> Result<(), String> {
-    for cap in caps {
-        // SAFETY: prctl(PR_CAPBSET_DROP, cap) takes only integers.
-        let r = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, *cap as libc::c_ulong, 0, 0, 0) };
-        if r != 0 {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EINVAL) {
-                return Err(format!("drop capability {cap}: {e}"));
-            }
+    let text = |e: rustix::io::Errno| ErrnoText(Errno::from_raw(e.raw_os_error()));
+    for &cap in caps {
+        let Some(set) = 1u64.checked_shl(cap).map(CapabilitySet::from_bits_retain) else {
+            continue;
+        };
+        match thread::remove_capability_from_bounding_set(set) {
+            // EINVAL: a capability this kernel does not have.
+            Ok(()) | Err(rustix::io::Errno::INVAL) => {}
+            Err(e) => return Err(format!("drop capability {}: {}", name(cap), text(e))),
         }
     }
-    // SAFETY: as above; EINVAL only on kernels without ambient capabilities.
-    unsafe {
-        libc::prctl(
-            libc::PR_CAP_AMBIENT,
-            libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
-            0,
-            0,
-            0,
-        )
-    };
-    let mut header = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [CapData::default(); 2];
-    // SAFETY: capget fills two data structs for version 3 of the header.
-    if unsafe { libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) } != 0 {
-        return Err(format!(
-            "read capabilities: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    for d in &mut data {
-        d.inheritable = 0;
-    }
-    // SAFETY: capset reads the header and two data structs.
-    if unsafe { libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) } != 0 {
-        return Err(format!(
-            "clear inheritable capabilities: {}",
-            std::io::Error::last_os_error()
-        ));
-    }
-    Ok(())
+    // Fails only on kernels without ambient capabilities (EINVAL).
+    let _ = thread::clear_ambient_capability_set();
+    let mut sets =
+        thread::capabilities(None).map_err(|e| format!("read capabilities: {}", text(e)))?;
+    sets.inheritable = CapabilitySet::empty();
+    thread::set_capabilities(None, sets)
+        .map_err(|e| format!("clear inheritable capabilities: {}", text(e)))
+}
+
+/// A capability's name by number, for messages.
+fn name(cap: u32) -> String {
+    ALL.iter()
+        .find(|(_, n)| *n == cap)
+        .map_or_else(|| cap.to_string(), |(name, _)| (*name).to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// In a thread of its own: the bounding, inheritable and ambient sets
+    /// are per thread, so the test's thread keeps its capabilities.
+    #[test]
+    fn restrict_acts_on_the_calling_thread() {
+        let sys_time = CapabilitySet::SYS_TIME;
+        let (result, bounding, inheritable) = std::thread::spawn(move || {
+            // Also a capability number no kernel has: skipped.
+            let result = restrict(&[25, 63]);
+            let bounding = thread::capability_is_in_bounding_set(sys_time);
+            let inheritable = thread::capabilities(None).map(|s| s.inheritable);
+            (result, bounding, inheritable)
+        })
+        .join()
+        .expect("thread");
+        let has_setpcap =
+            thread::capabilities(None).is_ok_and(|s| s.effective.contains(CapabilitySet::SETPCAP));
+        if has_setpcap {
+            assert_eq!(result, Ok(()));
+            assert_eq!(bounding, Ok(false));
+            assert_eq!(inheritable, Ok(CapabilitySet::empty()));
+        } else {
+            assert_eq!(
+                result,
+                Err("drop capability sys_time: operation not permitted".to_string())
+            );
+        }
+        assert_eq!(
+            thread::capability_is_in_bounding_set(sys_time),
+            Ok(true),
+            "the test's own thread is untouched"
+        );
+    }
 
     #[test]
     fn names_and_drop_sets() {

@@ -2,9 +2,13 @@
 //! checking that it is statically linked (the container's root filesystem
 //! need not hold any libraries or loader).
 
+#![deny(unsafe_code)]
+
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+
+use xdockerinit::sys::ErrnoText;
 
 /// Errors finding xdockerinit.
 #[derive(Debug, thiserror::Error)]
@@ -56,11 +60,7 @@ pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
     use nix::mount::{mount, MsFlags};
     use std::os::fd::AsRawFd;
     let fail = |step: &str, e: nix::Error| {
-        format!(
-            "{step} xdockerinit {}: {}",
-            path.display(),
-            e.desc().to_lowercase()
-        )
+        format!("{step} xdockerinit {}: {}", path.display(), ErrnoText(e))
     };
     mount(
         Some(path),

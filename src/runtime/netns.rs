@@ -2,11 +2,14 @@
 //! `/run/netns/nns<10 hex>` bound to the container's namespace, the same
 //! convention as `ip netns`, so `ip netns exec` works on it.
 
+#![deny(unsafe_code)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use xdockerinit::sys::errno_text;
 
 /// Where `ip netns` keeps its names.
 pub const NETNS_DIR: &str = "/run/netns";
@@ -69,7 +72,7 @@ pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
         reason,
     };
     fs::create_dir_all(NETNS_DIR).map_err(|e| err("create directory", e.to_string()))?;
-    shared_mount_point(Path::new(NETNS_DIR)).map_err(|e| err("share", e.desc().to_lowercase()))?;
+    shared_mount_point(Path::new(NETNS_DIR)).map_err(|e| err("share", errno_text(e)))?;
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -84,7 +87,7 @@ pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
         None::<&str>,
     ) {
         let _ = fs::remove_file(&path);
-        return Err(err("bind", e.desc().to_lowercase()));
+        return Err(err("bind", errno_text(e)));
     }
     Ok(path)
 }

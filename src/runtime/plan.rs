@@ -393,6 +393,19 @@ mod tests {
     }
 
     #[test]
+    fn the_files_written_are_the_ones_to_image_strips() {
+        for net in [Net::Host, Net::Custom, Net::Bridge] {
+            let p = plan(&config(net), &network(), None);
+            let written: Vec<&Path> = p.rootfs.files.iter().map(|(f, _)| f.as_path()).collect();
+            let stripped: Vec<&Path> = crate::container::runtime_files::etc_paths(net)
+                .iter()
+                .map(Path::new)
+                .collect();
+            assert_eq!(written, stripped, "{net}");
+        }
+    }
+
+    #[test]
     fn host_and_custom_containers_differ_in_netns_and_resolver() {
         let host = plan(&config(Net::Host), &network(), None);
         assert_eq!(host.network.netns(), None);

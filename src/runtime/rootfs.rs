@@ -9,24 +9,27 @@
 //! symlinks (an image could carry `/dev -> /etc`), and the mount is made on
 //! the opened directory through /proc/self/fd.
 
+#![deny(unsafe_code)]
+
 use std::ffi::OsStr;
 use std::fs;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, SFlag};
 
 use super::idmap;
 use crate::container::config::UsernsIds;
 use crate::fsutil::fsids::AsContainerRoot;
+use xdockerinit::sys::{openat2, ErrnoText};
 
 /// Why the root filesystem could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum RootfsError {
-    #[error("{step} {path}: {}", lower(.errno.desc()))]
+    #[error("{step} {path}: {}", ErrnoText(*.errno))]
     Sys {
         step: &'static str,
         path: PathBuf,
@@ -39,8 +42,6 @@ pub enum RootfsError {
         reason: &'static str,
     },
 }
-
-use crate::fsutil::lower_first as lower;
 
 fn sys<'a>(step: &'static str, path: &'a Path) -> impl FnOnce(Errno) -> RootfsError + 'a {
     move |errno| RootfsError::Sys {
@@ -105,14 +106,12 @@ pub fn open_dir_beneath(
     };
     // The root is ours (a directory of the home); only what lies beneath it
     // comes from images.
-    let fd = nix::fcntl::open(
+    let mut dir = xdockerinit::sys::open(
         root,
         OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
     )
     .map_err(sys("open", root))?;
-    // SAFETY: openat2 returned a new descriptor that nothing else owns.
-    let mut dir = unsafe { OwnedFd::from_raw_fd(fd) };
     for c in rel.components() {
         let name: &OsStr = match c {
             Component::RootDir | Component::CurDir => continue,
@@ -121,12 +120,12 @@ pub fn open_dir_beneath(
                 return Err(refused("'..' is not allowed"))
             }
         };
-        let next = match openat2(dir.as_raw_fd(), name, how()) {
+        let next = match openat2(dir.as_fd(), name, how()) {
             Ok(fd) => fd,
             Err(Errno::ENOENT) => {
                 mkdirat(Some(dir.as_raw_fd()), name, Mode::from_bits_truncate(0o755))
                     .map_err(sys("create directory", rel))?;
-                openat2(dir.as_raw_fd(), name, how()).map_err(sys("open", rel))?
+                openat2(dir.as_fd(), name, how()).map_err(sys("open", rel))?
             }
             Err(Errno::ELOOP) | Err(Errno::EXDEV) => {
                 return Err(refused("is a symlink inside the container"))
@@ -147,8 +146,7 @@ pub fn open_dir_beneath(
             }
             Err(e) => return Err(sys("open", rel)(e)),
         };
-        // SAFETY: as above, a fresh descriptor from openat2.
-        dir = unsafe { OwnedFd::from_raw_fd(next) };
+        dir = next;
     }
     Ok(dir)
 }
@@ -179,9 +177,8 @@ fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), Rootfs
         let how = OpenHow::new()
             .flags(OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
             .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
-        if let Ok(fd) = openat2(dir.as_raw_fd(), name, how) {
-            // SAFETY: a fresh descriptor from openat2 that nothing else owns.
-            let mut file = unsafe { fs::File::from_raw_fd(fd) };
+        if let Ok(fd) = openat2(dir.as_fd(), name, how) {
+            let mut file = fs::File::from(fd);
             let mut now = Vec::with_capacity(data.len());
             if file.read_to_end(&mut now).is_ok() && now == data {
                 return Ok(());
@@ -202,9 +199,8 @@ fn write_file_beneath(root: &Path, rel: &Path, data: &[u8]) -> Result<(), Rootfs
         )
         .mode(Mode::from_bits_truncate(0o644))
         .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
-    let fd = openat2(dir.as_raw_fd(), name, how).map_err(sys("create", rel))?;
-    // SAFETY: a fresh descriptor from openat2 that nothing else owns.
-    let mut file = unsafe { fs::File::from_raw_fd(fd) };
+    let fd = openat2(dir.as_fd(), name, how).map_err(sys("create", rel))?;
+    let mut file = fs::File::from(fd);
     file.write_all(data).map_err(|e| RootfsError::Sys {
         step: "write",
         path: rel.to_path_buf(),
@@ -290,9 +286,7 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<PathBu
                 .flags(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
                 .mode(Mode::from_bits_truncate(0o644))
                 .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
-            let fd = openat2(dir.as_raw_fd(), name, how).map_err(sys("create", inside))?;
-            // SAFETY: a fresh descriptor from openat2.
-            unsafe { OwnedFd::from_raw_fd(fd) }
+            openat2(dir.as_fd(), name, how).map_err(sys("create", inside))?
         };
         mount_on(
             Some(host),

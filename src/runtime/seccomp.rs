@@ -12,6 +12,10 @@
 //! with a user namespace needs none of it: the kernel locks its mounts and
 //! refuses it those file systems.
 
+#![deny(unsafe_code)]
+
+use xdockerinit::sys::ErrnoText;
+
 /// The refused system calls and why (the list build.rs compiled).
 pub const DENIED: &[(&str, &str)] = include!("seccomp_denied.in");
 
@@ -41,33 +45,14 @@ pub fn program(privileged: bool) -> Vec<libc::sock_filter> {
 /// Installs the filter on the calling thread (the container's first
 /// process, which still has CAP_SYS_ADMIN, so no `no_new_privs` is needed).
 pub fn load(program: &[libc::sock_filter]) -> Result<(), String> {
-    let len = u16::try_from(program.len()).map_err(|_| {
-        format!(
+    if u16::try_from(program.len()).is_err() {
+        return Err(format!(
             "seccomp filter of {} instructions is too long",
             program.len()
-        )
-    })?;
-    let fprog = libc::sock_fprog {
-        len,
-        filter: program.as_ptr().cast_mut(),
-    };
-    // SAFETY: seccomp(SET_MODE_FILTER) reads `fprog` and the `len`
-    // instructions it points to, which live until the call returns.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_seccomp,
-            libc::SECCOMP_SET_MODE_FILTER,
-            0,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if r != 0 {
-        return Err(format!(
-            "load seccomp filter: {}",
-            crate::fsutil::lower_first(&std::io::Error::last_os_error().to_string())
         ));
     }
-    Ok(())
+    xdockerinit::sys::seccomp_set_filter(program)
+        .map_err(|e| format!("load seccomp filter: {}", ErrnoText(e)))
 }
 
 #[cfg(test)]

@@ -6,6 +6,8 @@
 //! and pair of file systems; the answer is kept in
 //! `XDOCKER_HOME/userns-support`, so a create pays two small reads.
 
+#![deny(unsafe_code)]
+
 use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;

@@ -8,19 +8,18 @@
 //! every mount made before is locked (LXC's unprivileged containers,
 //! crun's idmapped mounts).
 
+#![deny(unsafe_code)]
+
 use std::os::fd::{AsFd, OwnedFd};
 
 use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Pid, Uid};
 
-use super::spawn;
+use xdockerinit::sys::{self, ErrnoText};
+
 use crate::container::config::UsernsIds;
 use crate::container::subids::IDS_PER_CONTAINER;
-
-fn lower(e: nix::Error) -> String {
-    e.desc().to_lowercase()
-}
 
 /// A process that holds a new user (and network) namespace while the
 /// container is wired; killed when dropped.
@@ -38,22 +37,7 @@ impl NsHolder {
         if with_netns {
             flags |= CloneFlags::CLONE_NEWNET;
         }
-        let parent = nix::unistd::getpid();
-        // SAFETY: xdocker is single-threaded while it boots a container;
-        // the child only makes async-signal-safe calls.
-        let child = unsafe { spawn::clone_into_namespaces(flags) }.map_err(|e| e.to_string())?;
-        let Some(pid) = child else {
-            // SAFETY: prctl, getppid, pause and _exit are async-signal-safe.
-            unsafe {
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                if libc::getppid() != parent.as_raw() {
-                    libc::_exit(0);
-                }
-                loop {
-                    libc::pause();
-                }
-            }
-        };
+        let pid = sys::namespace_holder(flags).map_err(|e| format!("clone3: {}", ErrnoText(e)))?;
         let reap = Reaper(pid);
         let proc = format!("/proc/{pid}");
         for (file, start) in [("uid_map", ids.uid), ("gid_map", ids.gid)] {
@@ -99,7 +83,7 @@ impl Drop for NsHolder {
 /// Joins the network namespace made by the holder (still as host root).
 pub fn join_netns(netns: &OwnedFd) -> Result<(), String> {
     nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("join network namespace: {}", lower(e)))
+        .map_err(|e| format!("join network namespace: {}", ErrnoText(e)))
 }
 
 /// Enters the user namespace as root inside, then makes the mount, UTS,
@@ -108,19 +92,19 @@ pub fn join_netns(netns: &OwnedFd) -> Result<(), String> {
 /// unmount them to see what they cover.
 pub fn enter(userns: &OwnedFd) -> Result<(), String> {
     nix::sched::setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| format!("join user namespace: {}", lower(e)))?;
-    nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {}", lower(e)))?;
+        .map_err(|e| format!("join user namespace: {}", ErrnoText(e)))?;
+    nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {}", ErrnoText(e)))?;
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
     nix::unistd::setresgid(root_gid, root_gid, root_gid)
-        .map_err(|e| format!("setresgid: {}", lower(e)))?;
+        .map_err(|e| format!("setresgid: {}", ErrnoText(e)))?;
     nix::unistd::setresuid(root_uid, root_uid, root_uid)
-        .map_err(|e| format!("setresuid: {}", lower(e)))?;
+        .map_err(|e| format!("setresuid: {}", ErrnoText(e)))?;
     nix::sched::unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
             | CloneFlags::CLONE_NEWIPC
             | CloneFlags::CLONE_NEWCGROUP,
     )
-    .map_err(|e| format!("unshare namespaces: {}", lower(e)))
+    .map_err(|e| format!("unshare namespaces: {}", ErrnoText(e)))
 }

@@ -20,14 +20,16 @@ pub mod terminal;
 
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use xdockerinit::protocol::{self, kind, Decoder, Message, ProtocolError};
+use xdockerinit::sys::{self, pollfd};
 
 use escape::Escape;
 use terminal::{RawMode, Signals};
@@ -79,8 +81,11 @@ pub enum SessionError {
     Remote(String),
 }
 
-fn io_err(op: &'static str) -> impl FnOnce(io::Error) -> SessionError {
-    move |source| SessionError::Io { op, source }
+fn io_err<E: Into<io::Error>>(op: &'static str) -> impl FnOnce(E) -> SessionError {
+    move |source| SessionError::Io {
+        op,
+        source: source.into(),
+    }
 }
 
 /// The path to use for a socket: `path` itself, or, when it is too long for
@@ -253,10 +258,10 @@ impl Client {
         let frame = message.to_frame();
         let mut done = 0;
         while done < frame.len() {
-            match write(self.conn.as_raw_fd(), &frame[done..]) {
+            match sys::write(self.conn.as_fd(), &frame[done..]) {
                 Ok(n) => done += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wait_fd(self.conn.as_fd(), libc::POLLOUT, -1)
+                Err(Errno::EAGAIN) => {
+                    sys::wait_fd(self.conn.as_fd(), libc::POLLOUT, -1)
                         .map_err(io_err("wait for the socket"))?;
                 }
                 Err(e) => return Err(io_err("send")(e)),
@@ -276,11 +281,12 @@ impl Client {
                 return Err(SessionError::Timeout(HANDSHAKE_TIMEOUT));
             }
             let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
-            wait_fd(self.conn.as_fd(), libc::POLLIN, ms).map_err(io_err("wait for the socket"))?;
-            match read(self.conn.as_raw_fd(), &mut buf) {
+            sys::wait_fd(self.conn.as_fd(), libc::POLLIN, ms)
+                .map_err(io_err("wait for the socket"))?;
+            match sys::read(self.conn.as_fd(), &mut buf) {
                 Ok(0) => return Err(SessionError::Closed),
                 Ok(n) => self.decoder.push(&buf[..n]),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(Errno::EAGAIN) => {}
                 Err(e) => return Err(io_err("receive")(e)),
             }
         }
@@ -293,11 +299,11 @@ impl Client {
     /// second one drops the session; in terminal mode (where Ctrl-C is just
     /// a byte for the container's terminal) one drops it.
     pub fn run(mut self, open: &Open, io: Stdio<'_>, opts: Options) -> Result<End, SessionError> {
-        let mut signals = Signals::block().map_err(|e| io_err("block signals")(e.into()))?;
+        let mut signals = Signals::block().map_err(|e| io_err("block signals")(e))?;
         self.send_blocking(&open.message())?;
         let pty = open.is_pty();
         let _raw = if pty && terminal::is_tty(io.stdin) {
-            Some(RawMode::enter(io.stdin).map_err(|e| io_err("set the terminal raw")(e.into()))?)
+            Some(RawMode::enter(io.stdin).map_err(|e| io_err("set the terminal raw")(e))?)
         } else {
             None
         };
@@ -338,21 +344,23 @@ impl Relay<'_, '_> {
         size_fd: Option<BorrowedFd<'_>>,
     ) -> Result<End, SessionError> {
         let mut buf = vec![0u8; CHUNK];
-        let conn = self.client.conn.as_raw_fd();
         loop {
             // Messages may be waiting from an earlier read (behind Hello).
             if let Some(end) = self.handle_messages()? {
                 return Ok(end);
             }
             let mut fds = vec![
-                pollfd(conn, libc::POLLIN | self.conn_out_events()),
-                pollfd(signals.as_fd().as_raw_fd(), libc::POLLIN),
+                pollfd(
+                    self.client.conn.as_fd(),
+                    libc::POLLIN | self.conn_out_events(),
+                ),
+                pollfd(signals.as_fd(), libc::POLLIN),
             ];
             let stdin_polled = self.stdin_open && self.out.len() - self.out_pos < QUEUE_LIMIT;
             if stdin_polled {
-                fds.push(pollfd(self.io.stdin.as_raw_fd(), libc::POLLIN));
+                fds.push(pollfd(self.io.stdin, libc::POLLIN));
             }
-            poll(&mut fds).map_err(io_err("poll"))?;
+            sys::poll(&mut fds, -1).map_err(io_err("poll"))?;
             if fds[1].revents != 0 {
                 while let Some(signo) = signals.pending() {
                     if signo == libc::SIGWINCH {
@@ -372,13 +380,11 @@ impl Relay<'_, '_> {
                 self.flush()?;
             }
             if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
-                match read(conn, &mut buf) {
+                match sys::read(self.client.conn.as_fd(), &mut buf) {
                     Ok(0) => return Err(self.closed()),
                     Ok(n) => self.client.decoder.push(&buf[..n]),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {
-                        return Err(self.closed())
-                    }
+                    Err(Errno::EAGAIN) => {}
+                    Err(Errno::ECONNRESET) => return Err(self.closed()),
                     Err(e) => return Err(io_err("receive")(e)),
                 }
             }
@@ -432,9 +438,9 @@ impl Relay<'_, '_> {
 
     /// Reads stdin once and queues it; `Some` when the user detached.
     fn read_stdin(&mut self, buf: &mut [u8]) -> Result<Option<End>, SessionError> {
-        let data = match read(self.io.stdin.as_raw_fd(), buf) {
+        let data = match sys::read(self.io.stdin, buf) {
             Ok(n) => &buf[..n],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(Errno::EAGAIN) => return Ok(None),
             // EIO: the terminal went away; like EOF.
             Err(_) => &buf[..0],
         };
@@ -469,13 +475,12 @@ impl Relay<'_, '_> {
 
     /// Sends queued frames until the socket would block.
     fn flush(&mut self) -> Result<(), SessionError> {
-        let conn = self.client.conn.as_raw_fd();
         while self.out_pos < self.out.len() {
-            match write(conn, &self.out[self.out_pos..]) {
+            match sys::write(self.client.conn.as_fd(), &self.out[self.out_pos..]) {
                 Ok(n) => self.out_pos += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(Errno::EAGAIN) => break,
                 // The server closed: what it said last is read next.
-                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                Err(Errno::EPIPE) => {
                     self.out.clear();
                     self.out_pos = 0;
                     self.stdin_open = false;
@@ -497,88 +502,17 @@ impl Relay<'_, '_> {
         while self.out_pos < self.out.len() && Instant::now() < deadline {
             self.flush()?;
             if self.out_pos < self.out.len() {
-                let _ = wait_fd(self.client.conn.as_fd(), libc::POLLOUT, 100);
+                let _ = sys::wait_fd(self.client.conn.as_fd(), libc::POLLOUT, 100);
             }
         }
         Ok(())
     }
 }
 
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
-}
-
-/// poll(2), retried on EINTR.
-fn poll(fds: &mut [libc::pollfd]) -> io::Result<usize> {
-    poll_timeout(fds, -1)
-}
-
-fn poll_timeout(fds: &mut [libc::pollfd], ms: i32) -> io::Result<usize> {
-    loop {
-        // SAFETY: fds is a valid array of fds.len() pollfd structs.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-fn wait_fd(fd: BorrowedFd<'_>, events: libc::c_short, ms: i32) -> io::Result<()> {
-    let mut fds = [pollfd(fd.as_raw_fd(), events)];
-    poll_timeout(&mut fds, ms).map(|_| ())
-}
-
-fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: buf is valid for buf.len() bytes of writes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
-fn write(fd: RawFd, buf: &[u8]) -> io::Result<usize> {
-    loop {
-        // SAFETY: buf is valid for buf.len() bytes of reads. SIGPIPE is
-        // ignored in Rust programs, so a closed peer is EPIPE.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// Writes all of `data` to a (normally blocking) descriptor; waits in poll
 /// if someone made it non-blocking. `Ok(false)` when the reader is gone.
-fn write_all(fd: BorrowedFd<'_>, mut data: &[u8]) -> Result<bool, SessionError> {
-    while !data.is_empty() {
-        match write(fd.as_raw_fd(), data) {
-            Ok(n) => data = &data[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                wait_fd(fd, libc::POLLOUT, -1).map_err(io_err("wait for the output"))?;
-            }
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(false),
-            Err(e) => return Err(io_err("write the output")(e)),
-        }
-    }
-    Ok(true)
+fn write_all(fd: BorrowedFd<'_>, data: &[u8]) -> Result<bool, SessionError> {
+    sys::write_all(fd, data).map_err(io_err("write the output"))
 }
 
 #[cfg(test)]

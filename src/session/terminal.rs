@@ -18,15 +18,9 @@ pub fn is_tty(fd: BorrowedFd<'_>) -> bool {
 
 /// The window size of the terminal `fd` as (rows, cols), when it is one.
 pub fn window_size(fd: BorrowedFd<'_>) -> Option<(u16, u16)> {
-    let mut size = libc::winsize {
-        ws_row: 0,
-        ws_col: 0,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCGWINSZ writes a winsize to a valid pointer.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut size) };
-    (r == 0 && size.ws_row > 0 && size.ws_col > 0).then_some((size.ws_row, size.ws_col))
+    xdockerinit::sys::window_size(fd)
+        .ok()
+        .filter(|&(rows, cols)| rows > 0 && cols > 0)
 }
 
 /// The terminal in raw mode until dropped.

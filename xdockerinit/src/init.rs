@@ -506,11 +506,11 @@ impl Init {
 
     /// Hands each pending connection to a helper process of its own.
     fn on_connection(&mut self, notify: &mut dyn FnMut(Notice<'_>)) {
-        let Some(listener) = self.sessions.as_ref().map(AsRawFd::as_raw_fd) else {
+        let Some(listener) = self.sessions.as_ref() else {
             return;
         };
         for _ in 0..MAX_ACCEPTS_PER_ROUND {
-            let conn = match session::accept(listener) {
+            let conn = match crate::sys::accept(listener.as_fd()) {
                 Ok(Some(conn)) => conn,
                 Ok(None) => return,
                 Err(source) => {

@@ -63,48 +63,9 @@ pub mod process;
 pub mod protocol;
 pub mod session;
 pub mod signals;
+pub mod sys;
 
-use std::fmt;
-
-use nix::errno::Errno;
+pub use sys::ErrnoText;
 
 /// Version of xdockerinit, the same as the workspace version.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// An errno shown the way our messages are written: lowercase, no code
-/// ("no such file or directory"), without allocating.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ErrnoText(pub Errno);
-
-impl fmt::Display for ErrnoText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let desc = self.0.desc();
-        let mut chars = desc.chars();
-        match chars.next() {
-            Some(first) => {
-                for lower in first.to_lowercase() {
-                    fmt::Write::write_char(f, lower)?;
-                }
-                f.write_str(chars.as_str())
-            }
-            None => write!(f, "errno {}", self.0 as i32),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn errno_text_is_lowercase_without_code() {
-        assert_eq!(
-            ErrnoText(Errno::ENOENT).to_string(),
-            "no such file or directory"
-        );
-        assert_eq!(
-            ErrnoText(Errno::EPERM).to_string(),
-            "operation not permitted"
-        );
-    }
-}

@@ -27,18 +27,21 @@
 //! client still gets the output and the exit status.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{SigSet, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
+use nix::sys::stat::Mode;
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::process::{self, CHILD_PATH};
 use crate::protocol::{self, kind, Decoder, Message, ProtocolError};
-use crate::{signals, ErrnoText};
+use crate::signals;
+use crate::sys::{self, pollfd, ErrnoText};
 
 /// How long a new connection may take to send `Hello` and its open request.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -61,34 +64,6 @@ const QUEUE_LIMIT: usize = 256 * 1024;
 /// Name of a helper process (ps, /proc/PID/comm).
 const HELPER_NAME: &CStr = c"xdinit-session";
 
-/// Accepts one pending connection of the listening socket: `Ok(None)` when
-/// there is none left. The connection is close-on-exec and non-blocking.
-pub fn accept(listener: RawFd) -> Result<Option<OwnedFd>, Errno> {
-    loop {
-        // SAFETY: accept4 with null address pointers only returns a new
-        // descriptor (or -1); `listener` is the listening socket init owns.
-        let fd = unsafe {
-            libc::accept4(
-                listener,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: accept4 returned a new descriptor that nothing owns.
-            return Ok(Some(unsafe { OwnedFd::from_raw_fd(fd) }));
-        }
-        match Errno::last() {
-            Errno::EINTR => continue,
-            Errno::EAGAIN => return Ok(None),
-            // The peer gave up before we accepted: try the next one.
-            Errno::ECONNABORTED | Errno::EPROTO => continue,
-            e => return Err(e),
-        }
-    }
-}
-
 /// Forks the helper that serves `conn`; returns its PID in init. The helper
 /// never returns: it exits when the session ends.
 pub fn spawn_helper(conn: OwnedFd) -> Result<Pid, Errno> {
@@ -97,10 +72,8 @@ pub fn spawn_helper(conn: OwnedFd) -> Result<Pid, Errno> {
     // returns into init's loop.
     match unsafe { fork() }? {
         ForkResult::Child => {
-            let code = serve(conn);
-            // SAFETY: _exit ends the helper without running init's
-            // destructors or atexit handlers (they belong to PID 1).
-            unsafe { libc::_exit(code) }
+            // _exit: init's destructors and atexit handlers belong to PID 1.
+            sys::exit_now(serve(conn))
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -136,7 +109,7 @@ impl From<ProtocolError> for HelperError {
     }
 }
 
-fn sys(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
+fn failed(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
     move |e| HelperError::Sys(op, e)
 }
 
@@ -147,17 +120,14 @@ fn serve(conn: OwnedFd) -> i32 {
     crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
     // Init's fds 0-2 are the host's terminal or pipes in `-e` mode: the
     // helper needs none of them.
-    // SAFETY: open of a NUL-terminated path, dup2 and close of descriptors
-    // this process owns; on failure 0-2 stay as they were.
-    unsafe {
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if null >= 0 {
-            for fd in 0..3 {
-                libc::dup2(null, fd);
-            }
-            if null > 2 {
-                libc::close(null);
-            }
+    // On failure 0-2 stay as they were.
+    if let Ok(null) = sys::open("/dev/null", OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty()) {
+        for fd in 0..3 {
+            let _ = nix::unistd::dup2(null.as_raw_fd(), fd);
+        }
+        if null.as_raw_fd() <= 2 {
+            // It is one of 0-2 itself now: stays open.
+            let _ = std::os::fd::IntoRawFd::into_raw_fd(null);
         }
     }
     let _ = nix::sys::prctl::set_name(HELPER_NAME);
@@ -234,7 +204,7 @@ impl Session {
         }
         // The mask inherited from init blocks every signal already.
         let signals = SignalFd::with_flags(&set, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
-            .map_err(sys("create the signalfd"))?;
+            .map_err(failed("create the signalfd"))?;
         Ok(Session {
             conn,
             signals,
@@ -277,10 +247,10 @@ impl Session {
         let mut done = 0;
         let deadline = Instant::now() + Duration::from_secs(1);
         while done < frame.len() && Instant::now() < deadline {
-            match write(self.conn.as_raw_fd(), &frame[done..]) {
+            match sys::write(self.conn.as_fd(), &frame[done..]) {
                 Ok(n) => done += n,
                 Err(Errno::EAGAIN) => {
-                    wait_one(self.conn.as_raw_fd(), libc::POLLOUT, 50);
+                    let _ = sys::wait_fd(self.conn.as_fd(), libc::POLLOUT, 50);
                 }
                 Err(_) => return,
             }
@@ -300,16 +270,16 @@ impl Session {
                 return Err(HelperError::Timeout);
             }
             let mut fds = [
-                pollfd(self.conn.as_raw_fd(), libc::POLLIN),
-                pollfd(self.signals.as_fd().as_raw_fd(), libc::POLLIN),
+                pollfd(self.conn.as_fd(), libc::POLLIN),
+                pollfd(self.signals.as_fd(), libc::POLLIN),
             ];
             let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
-            poll(&mut fds, ms).map_err(sys("poll"))?;
+            sys::poll(&mut fds, ms).map_err(failed("poll"))?;
             if fds[1].revents != 0 && self.take_signal().is_some() {
                 return Err(HelperError::Closed);
             }
             if fds[0].revents != 0 {
-                match read(self.conn.as_raw_fd(), &mut buf) {
+                match sys::read(self.conn.as_fd(), &mut buf) {
                     Ok(0) => return Err(HelperError::Closed),
                     Ok(n) => self.decoder.push(&buf[..n]),
                     Err(Errno::EAGAIN) => {}
@@ -353,12 +323,9 @@ impl Session {
             if self.out_pos < self.out.len() {
                 conn_events |= libc::POLLOUT;
             }
-            slots.push((Slot::Conn, pollfd(self.conn.as_raw_fd(), conn_events)));
-            slots.push((
-                Slot::Signals,
-                pollfd(self.signals.as_fd().as_raw_fd(), libc::POLLIN),
-            ));
-            slots.push((Slot::Child, pollfd(cmd.pidfd.as_raw_fd(), libc::POLLIN)));
+            slots.push((Slot::Conn, pollfd(self.conn.as_fd(), conn_events)));
+            slots.push((Slot::Signals, pollfd(self.signals.as_fd(), libc::POLLIN)));
+            slots.push((Slot::Child, pollfd(cmd.pidfd.as_fd(), libc::POLLIN)));
             let room = self.out.len() - self.out_pos < QUEUE_LIMIT;
             match &cmd.stdio {
                 Stdio::Pty { master, eof } => {
@@ -370,7 +337,7 @@ impl Session {
                         ev |= libc::POLLOUT;
                     }
                     if ev != 0 {
-                        slots.push((Slot::Master, pollfd(master.as_raw_fd(), ev)));
+                        slots.push((Slot::Master, pollfd(master.as_fd(), ev)));
                     }
                 }
                 Stdio::Pipes {
@@ -379,18 +346,18 @@ impl Session {
                     stderr,
                 } => {
                     if let (Some(fd), false) = (stdin, cmd.input.is_empty()) {
-                        slots.push((Slot::Stdin, pollfd(fd.as_raw_fd(), libc::POLLOUT)));
+                        slots.push((Slot::Stdin, pollfd(fd.as_fd(), libc::POLLOUT)));
                     }
                     if let (Some(fd), true) = (stdout, room) {
-                        slots.push((Slot::Stdout, pollfd(fd.as_raw_fd(), libc::POLLIN)));
+                        slots.push((Slot::Stdout, pollfd(fd.as_fd(), libc::POLLIN)));
                     }
                     if let (Some(fd), true) = (stderr, room) {
-                        slots.push((Slot::Stderr, pollfd(fd.as_raw_fd(), libc::POLLIN)));
+                        slots.push((Slot::Stderr, pollfd(fd.as_fd(), libc::POLLIN)));
                     }
                 }
             }
             let mut fds: Vec<libc::pollfd> = slots.iter().map(|(_, p)| *p).collect();
-            poll(&mut fds, -1).map_err(sys("poll"))?;
+            sys::poll(&mut fds, -1).map_err(failed("poll"))?;
             for ((slot, _), pfd) in slots.iter().zip(&fds) {
                 if pfd.revents == 0 {
                     continue;
@@ -403,7 +370,7 @@ impl Session {
                         if pfd.revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
                             && conn_events & libc::POLLIN != 0
                         {
-                            match read(self.conn.as_raw_fd(), &mut buf) {
+                            match sys::read(self.conn.as_fd(), &mut buf) {
                                 Ok(0) | Err(Errno::ECONNRESET) => client_eof = true,
                                 Ok(n) => {
                                     self.decoder.push(&buf[..n]);
@@ -469,7 +436,7 @@ impl Session {
         let Some((fd, frame_kind)) = cmd.output_fd(slot) else {
             return 0;
         };
-        match read(fd, buf) {
+        match sys::read(fd, buf) {
             Ok(0) => {
                 cmd.output_closed(slot);
                 0
@@ -508,10 +475,10 @@ impl Session {
         let mut buf = [0u8; 4096];
         while self.out_pos < self.out.len() {
             let mut fds = [
-                pollfd(self.conn.as_raw_fd(), libc::POLLOUT | libc::POLLIN),
-                pollfd(self.signals.as_fd().as_raw_fd(), libc::POLLIN),
+                pollfd(self.conn.as_fd(), libc::POLLOUT | libc::POLLIN),
+                pollfd(self.signals.as_fd(), libc::POLLIN),
             ];
-            poll(&mut fds, -1).map_err(sys("poll"))?;
+            sys::poll(&mut fds, -1).map_err(failed("poll"))?;
             // The container is stopping and the client does not read: give up.
             if fds[1].revents != 0 && self.take_signal().is_some() {
                 return Err(HelperError::Closed);
@@ -520,22 +487,23 @@ impl Session {
                 self.flush().map_err(|_| HelperError::Closed)?;
             } else if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0 {
                 // Input that arrives now has nowhere to go.
-                match read(self.conn.as_raw_fd(), &mut buf) {
+                match sys::read(self.conn.as_fd(), &mut buf) {
                     Ok(0) => return Err(HelperError::Closed),
                     Ok(_) | Err(Errno::EAGAIN) => {}
                     Err(_) => return Err(HelperError::Closed),
                 }
             }
         }
-        // SAFETY: shutdown on a socket we own; a failure is harmless.
-        unsafe { libc::shutdown(self.conn.as_raw_fd(), libc::SHUT_WR) };
+        // A failure is harmless: the helper exits and closes it anyway.
+        let _ =
+            nix::sys::socket::shutdown(self.conn.as_raw_fd(), nix::sys::socket::Shutdown::Write);
         Ok(())
     }
 
     /// Writes queued frames until the socket would block.
     fn flush(&mut self) -> Result<(), Errno> {
         while self.out_pos < self.out.len() {
-            match write(self.conn.as_raw_fd(), &self.out[self.out_pos..]) {
+            match sys::write(self.conn.as_fd(), &self.out[self.out_pos..]) {
                 Ok(n) => self.out_pos += n,
                 Err(Errno::EAGAIN) => break,
                 Err(e) => return Err(e),
@@ -553,23 +521,23 @@ impl Session {
 }
 
 impl Command {
-    fn output_fd(&self, slot: Slot) -> Option<(RawFd, u16)> {
+    fn output_fd(&self, slot: Slot) -> Option<(BorrowedFd<'_>, u16)> {
         match (&self.stdio, slot) {
             (Stdio::Pty { master, eof: false }, Slot::Master) => {
-                Some((master.as_raw_fd(), kind::STDOUT))
+                Some((master.as_fd(), kind::STDOUT))
             }
             (
                 Stdio::Pipes {
                     stdout: Some(fd), ..
                 },
                 Slot::Stdout,
-            ) => Some((fd.as_raw_fd(), kind::STDOUT)),
+            ) => Some((fd.as_fd(), kind::STDOUT)),
             (
                 Stdio::Pipes {
                     stderr: Some(fd), ..
                 },
                 Slot::Stderr,
-            ) => Some((fd.as_raw_fd(), kind::STDERR)),
+            ) => Some((fd.as_fd(), kind::STDERR)),
             _ => None,
         }
     }
@@ -595,7 +563,7 @@ impl Command {
             }
             Message::Resize { rows, cols } => {
                 if let Stdio::Pty { master, .. } = &self.stdio {
-                    set_window_size(master.as_raw_fd(), rows, cols);
+                    set_window_size(master.as_fd(), rows, cols);
                 }
             }
             Message::Signal(signo) => self.signal(signo),
@@ -616,31 +584,30 @@ impl Command {
     /// of its own to pass on, the client sends ^D as data).
     fn write_input(&mut self) {
         let fd = match &self.stdio {
-            Stdio::Pty { master, .. } => master.as_raw_fd(),
+            Stdio::Pty { master, .. } => master.as_fd(),
             Stdio::Pipes {
                 stdin: Some(fd), ..
-            } => fd.as_raw_fd(),
+            } => fd.as_fd(),
             Stdio::Pipes { stdin: None, .. } => {
                 self.input.clear();
                 return;
             }
         };
         let mut done = 0;
+        let mut broken = false;
         while done < self.input.len() {
-            match write(fd, &self.input[done..]) {
+            match sys::write(fd, &self.input[done..]) {
                 Ok(n) => done += n,
                 Err(Errno::EAGAIN) => break,
                 // EPIPE: the command closed its stdin; EIO: no slave left.
                 Err(_) => {
                     done = self.input.len();
-                    if let Stdio::Pipes { stdin, .. } = &mut self.stdio {
-                        *stdin = None;
-                    }
+                    broken = true;
                 }
             }
         }
         self.input.drain(..done);
-        if self.input.is_empty() && self.input_eof {
+        if broken || (self.input.is_empty() && self.input_eof) {
             if let Stdio::Pipes { stdin, .. } = &mut self.stdio {
                 *stdin = None;
             }
@@ -654,15 +621,10 @@ impl Command {
             return;
         };
         let group = match &self.stdio {
-            Stdio::Pty { master, .. } => {
-                // SAFETY: tcgetpgrp on the master we own; no pointers.
-                let pgrp = unsafe { libc::tcgetpgrp(master.as_raw_fd()) };
-                if pgrp > 0 {
-                    pgrp
-                } else {
-                    self.pid.as_raw()
-                }
-            }
+            Stdio::Pty { master, .. } => match nix::unistd::tcgetpgrp(master) {
+                Ok(pgrp) if pgrp.as_raw() > 0 => pgrp.as_raw(),
+                _ => self.pid.as_raw(),
+            },
             Stdio::Pipes { .. } => self.pid.as_raw(),
         };
         let _ = nix::sys::signal::kill(Pid::from_raw(-group), signal);
@@ -692,21 +654,18 @@ impl Command {
     /// Reaps the command (its pidfd is readable) and returns its exit code.
     fn wait(&mut self) -> i32 {
         loop {
-            let mut status: libc::c_int = 0;
-            // SAFETY: status is a valid out pointer; pid is our child.
-            let r = unsafe { libc::waitpid(self.pid.as_raw(), &mut status, 0) };
-            if r == self.pid.as_raw() {
-                self.reaped = true;
-                if let Some(code) = process::exit_code(status) {
-                    return code;
+            match sys::waitpid_status(self.pid) {
+                Ok(status) => {
+                    self.reaped = true;
+                    if let Some(code) = process::exit_code(status) {
+                        return code;
+                    }
                 }
-                continue;
+                Err(_) => {
+                    self.reaped = true;
+                    return crate::init::UNKNOWN_STATUS;
+                }
             }
-            if r < 0 && Errno::last() == Errno::EINTR {
-                continue;
-            }
-            self.reaped = true;
-            return crate::init::UNKNOWN_STATUS;
         }
     }
 }
@@ -731,7 +690,7 @@ fn start(request: &Message) -> Result<Command, HelperError> {
             let raw = slave.as_raw_fd();
             let (pid, exec_error) = spawn(&argv, &env, [raw, raw, raw], true)?;
             drop(slave);
-            set_nonblocking(master.as_raw_fd())?;
+            set_nonblocking(master.as_fd())?;
             Command::started(pid, exec_error, &argv, Stdio::Pty { master, eof: false })
         }
         Message::OpenPipes { argv } => {
@@ -748,7 +707,7 @@ fn start(request: &Message) -> Result<Command, HelperError> {
             )?;
             drop((in_r, out_w, err_w));
             for fd in [&in_w, &out_r, &err_r] {
-                set_nonblocking(fd.as_raw_fd())?;
+                set_nonblocking(fd.as_fd())?;
             }
             Command::started(
                 pid,
@@ -776,16 +735,14 @@ impl Command {
     ) -> Result<Command, HelperError> {
         if let Some(e) = exec_error {
             // The child exited with 127/126; reap it so it is not left to init.
-            let mut status = 0;
-            // SAFETY: status is a valid out pointer; pid is our child.
-            unsafe { libc::waitpid(pid.as_raw(), &mut status, 0) };
+            let _ = sys::waitpid_status(pid);
             let program = argv
                 .first()
                 .map(|a| a.to_string_lossy().into_owned())
                 .unwrap_or_default();
             return Err(HelperError::Exec(program, e));
         }
-        let pidfd = pidfd_open(pid).map_err(sys("open a pidfd for the command"))?;
+        let pidfd = sys::pidfd_open(pid).map_err(failed("open a pidfd for the command"))?;
         Ok(Command {
             pid,
             pidfd,
@@ -801,8 +758,7 @@ impl Command {
 /// `/bin/sh -l`.
 fn login_shell() -> Vec<CString> {
     let bash = c"/bin/bash";
-    // SAFETY: access reads a NUL-terminated path.
-    let has_bash = unsafe { libc::access(bash.as_ptr(), libc::X_OK) } == 0;
+    let has_bash = nix::unistd::access(bash, nix::unistd::AccessFlags::X_OK).is_ok();
     let shell = if has_bash { bash } else { process::SHELL };
     vec![shell.to_owned(), c"-l".to_owned()]
 }
@@ -854,7 +810,7 @@ fn spawn(
     let (report_r, report_w) = pipe()?;
     // SAFETY: the helper is single-threaded; the child only makes
     // async-signal-safe calls before execve or _exit.
-    match unsafe { fork() }.map_err(sys("fork the command"))? {
+    match unsafe { fork() }.map_err(failed("fork the command"))? {
         ForkResult::Child => {
             drop(report_r);
             exec_child(
@@ -872,10 +828,9 @@ fn spawn(
             let mut buf = [0u8; 4];
             let mut got = 0;
             while got < buf.len() {
-                match read(report_r.as_raw_fd(), &mut buf[got..]) {
+                match sys::read(report_r.as_fd(), &mut buf[got..]) {
                     Ok(0) => break,
                     Ok(n) => got += n,
-                    Err(Errno::EINTR) => continue,
                     Err(e) => return Err(HelperError::Sys("read the exec pipe", e)),
                 }
             }
@@ -912,12 +867,7 @@ fn exec_child(
         }
         // Everything from 3 up closes at exec (the report pipe only then):
         // the command gets fds 0-2 and nothing else.
-        libc::syscall(
-            libc::SYS_close_range,
-            3u32,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        );
+        let _ = sys::close_range_cloexec(3);
         if libc::chdir(c"/root".as_ptr()) != 0 {
             libc::chdir(c"/".as_ptr());
         }
@@ -937,160 +887,34 @@ fn exec_child(
 }
 
 /// A new pseudo-terminal of the container's devpts, with its window size
-/// set before anything runs on it. The slave comes from TIOCGPTPEER (no
-/// path lookup in /dev/pts that a process of the container could race),
-/// else from its /dev/pts name.
+/// set before anything runs on it (see [`sys::open_pty_slave`]).
 fn open_pty(rows: u16, cols: u16) -> Result<(OwnedFd, OwnedFd), HelperError> {
-    // SAFETY: open of a NUL-terminated path; returns a new fd or -1.
-    let fd = unsafe {
-        libc::open(
-            c"/dev/ptmx".as_ptr(),
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    if fd < 0 {
-        return Err(HelperError::Sys("open /dev/ptmx", Errno::last()));
-    }
-    // SAFETY: a new descriptor that nothing else owns.
-    let master = unsafe { OwnedFd::from_raw_fd(fd) };
-    let unlock: libc::c_int = 0;
-    // SAFETY: TIOCSPTLCK reads an int from a valid pointer.
-    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } != 0 {
-        return Err(HelperError::Sys("unlock the pty", Errno::last()));
-    }
-    set_window_size(master.as_raw_fd(), rows, cols);
-    // SAFETY: TIOCGPTPEER takes open flags by value and returns a new fd.
-    let peer = unsafe {
-        libc::ioctl(
-            master.as_raw_fd(),
-            libc::TIOCGPTPEER,
-            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-        )
-    };
-    let slave = if peer >= 0 {
-        peer
-    } else {
-        let mut n: libc::c_uint = 0;
-        // SAFETY: TIOCGPTN writes an unsigned int to a valid pointer.
-        if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTN, &mut n) } != 0 {
-            return Err(HelperError::Sys("find the pty's number", Errno::last()));
-        }
-        let path = CString::new(format!("/dev/pts/{n}")).unwrap_or_default();
-        // SAFETY: open of a NUL-terminated path.
-        let fd = unsafe {
-            libc::open(
-                path.as_ptr(),
-                libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(HelperError::Sys("open the pty", Errno::last()));
-        }
-        fd
-    };
-    // SAFETY: a new descriptor that nothing else owns.
-    let slave = unsafe { OwnedFd::from_raw_fd(slave) };
+    let master = sys::open(
+        "/dev/ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(failed("open /dev/ptmx"))?;
+    set_window_size(master.as_fd(), rows, cols);
+    let slave = sys::open_pty_slave(master.as_fd()).map_err(|(op, e)| HelperError::Sys(op, e))?;
     Ok((master, slave))
 }
 
 /// TIOCSWINSZ; a size of 0 (a client without a terminal) leaves it alone.
 /// On a change the kernel sends SIGWINCH to the foreground process group.
-fn set_window_size(master: RawFd, rows: u16, cols: u16) {
+fn set_window_size(master: BorrowedFd<'_>, rows: u16, cols: u16) {
     if rows == 0 || cols == 0 {
         return;
     }
-    let size = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize from a valid pointer.
-    unsafe { libc::ioctl(master, libc::TIOCSWINSZ, &size) };
+    let _ = sys::set_window_size(master, rows, cols);
 }
 
 fn pipe() -> Result<(OwnedFd, OwnedFd), HelperError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("create a pipe"))
+    nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(failed("create a pipe"))
 }
 
-fn set_nonblocking(fd: RawFd) -> Result<(), HelperError> {
-    // SAFETY: fcntl F_GETFL/F_SETFL on a descriptor we own; no pointers.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags < 0 || libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
-            return Err(HelperError::Sys(
-                "make a descriptor non-blocking",
-                Errno::last(),
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
-    // SAFETY: pidfd_open takes a pid and flags; returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
-    if fd < 0 {
-        return Err(Errno::last());
-    }
-    // SAFETY: the kernel returned a new (close-on-exec) descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
-}
-
-fn pollfd(fd: RawFd, events: libc::c_short) -> libc::pollfd {
-    libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    }
-}
-
-/// poll(2), retried on EINTR.
-fn poll(fds: &mut [libc::pollfd], timeout_ms: i32) -> Result<usize, Errno> {
-    loop {
-        // SAFETY: fds is a valid array of fds.len() pollfd structs.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        if Errno::last() != Errno::EINTR {
-            return Err(Errno::last());
-        }
-    }
-}
-
-fn wait_one(fd: RawFd, events: libc::c_short, timeout_ms: i32) {
-    let mut fds = [pollfd(fd, events)];
-    let _ = poll(&mut fds, timeout_ms);
-}
-
-/// read(2), retried on EINTR.
-fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize, Errno> {
-    loop {
-        // SAFETY: buf is valid for buf.len() bytes of writes.
-        let n = unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        if Errno::last() != Errno::EINTR {
-            return Err(Errno::last());
-        }
-    }
-}
-
-/// write(2), retried on EINTR. SIGPIPE stays blocked in the helper, so a
-/// closed peer is EPIPE here, not the end of the process.
-fn write(fd: RawFd, buf: &[u8]) -> Result<usize, Errno> {
-    loop {
-        // SAFETY: buf is valid for buf.len() bytes of reads.
-        let n = unsafe { libc::write(fd, buf.as_ptr().cast(), buf.len()) };
-        if n >= 0 {
-            return Ok(n as usize);
-        }
-        if Errno::last() != Errno::EINTR {
-            return Err(Errno::last());
-        }
-    }
+fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), HelperError> {
+    sys::set_nonblocking(fd).map_err(failed("make a descriptor non-blocking"))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::fd::AsFd;
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{channel, Sender};
@@ -337,16 +338,7 @@ impl Write for Writeback<'_> {
             ) {
                 // Only a head start: the caller's fsync reports real errors,
                 // so the result is not looked at.
-                // SAFETY: sync_file_range takes only integers; the descriptor
-                // stays open while `self.file` is borrowed.
-                unsafe {
-                    libc::sync_file_range(
-                        std::os::fd::AsRawFd::as_raw_fd(self.file),
-                        from,
-                        len,
-                        libc::SYNC_FILE_RANGE_WRITE,
-                    );
-                }
+                let _ = xdockerinit::sys::start_writeback(self.file.as_fd(), from, len);
             }
             self.started = self.written;
         }

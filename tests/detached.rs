@@ -1,0 +1,93 @@
+//! A container outlives whoever booted it: it leaves the booter's session,
+//! process group and (cgroup v1) `name=systemd` cgroup, so a script killed
+//! with its process group, a closed terminal or a stopped unit does not
+//! take the containers it booted along.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::RuntimeHome;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+/// Session and process group of `pid` (fields 6 and 5 of /proc/PID/stat).
+fn session_and_group(pid: i32) -> (i32, i32) {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after = &stat[stat.rfind(')').expect("comm") + 2..];
+    let f: Vec<&str> = after.split_whitespace().collect();
+    (f[3].parse().expect("sid"), f[2].parse().expect("pgid"))
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_container_outlives_the_session_and_process_group_that_booted_it() {
+    let Some(h) = RuntimeHome::with_test_image("a_container_outlives_the_session") else {
+        return;
+    };
+    h.run("-a create -m test -c c1").ok();
+    // A script in a session of its own boots the container, then waits,
+    // as a CI job or a login shell would.
+    let mut script = Command::new("setsid")
+        .args([
+            "sh",
+            "-c",
+            "\"$XD\" -a boot -c c1 >/dev/null && echo booted && exec sleep 60",
+        ])
+        .env("XD", common::bin())
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("setsid sh");
+    let mut line = String::new();
+    BufReader::new(script.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "booted");
+    let script_pid = script.id() as i32;
+    let init = h.pid("c1").expect("c1 runs");
+    let (init_sid, init_pgid) = session_and_group(init);
+    assert_ne!(
+        init_sid, script_pid,
+        "the container kept the script's session"
+    );
+    assert_ne!(
+        init_pgid, script_pid,
+        "the container kept the script's group"
+    );
+    // Ctrl-C of the script, a runner's timeout, a closed terminal.
+    kill(Pid::from_raw(-script_pid), Signal::SIGTERM).expect("TERM the group");
+    kill(Pid::from_raw(-script_pid), Signal::SIGHUP).expect("HUP the group");
+    script.wait().expect("script ends");
+    std::thread::sleep(Duration::from_millis(300));
+    let row = h.run("-s containers").ok().to_string();
+    assert!(row.contains(&format!("RUNNING({init})")), "{row}");
+    // cgroup v1 with systemd's named hierarchy: the container is in its
+    // own group there, not in the caller's.
+    let cgroups = std::fs::read_to_string(format!("/proc/{init}/cgroup")).expect("cgroup");
+    if Path::new("/sys/fs/cgroup/systemd").is_dir() {
+        let line = cgroups
+            .lines()
+            .find(|l| l.contains(":name=systemd:"))
+            .expect("name=systemd line");
+        // Seen from the host: below the home's cgroup parent.
+        let own = std::fs::read_to_string("/proc/self/cgroup").expect("own cgroup");
+        assert!(!own.contains(&h.cgroup_parent));
+        let host_view = std::fs::read_to_string(format!(
+            "/sys/fs/cgroup/systemd/{}/c1/cgroup.procs",
+            h.cgroup_parent
+        ))
+        .expect("the container's name=systemd group");
+        assert!(
+            host_view.lines().any(|p| p == init.to_string()),
+            "{line}: {host_view}"
+        );
+    }
+    h.run("-a shutdown -c c1").ok();
+    h.run("-a destroy -c c1").ok();
+}
