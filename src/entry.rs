@@ -101,6 +101,11 @@ pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
             println!("OK");
             0
         }
+        Ok(Output::Done(what)) => {
+            logging::info(&format!("result: OK: {what}"));
+            println!("OK: {what}");
+            0
+        }
         Ok(Output::Exit(code)) => {
             logging::info(&format!("result: exit code {code}"));
             code

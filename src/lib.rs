@@ -18,6 +18,7 @@ pub mod fsutil;
 pub mod home;
 pub mod image;
 pub mod intent;
+pub mod lifecycle;
 pub mod lock_wait;
 pub mod logging;
 pub mod names;

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::{table, Ctx, Output};
 use crate::cli::Args;
 use crate::container::Status;
+use crate::lifecycle::{self, Summary};
 
 #[derive(Serialize)]
 struct Row {
@@ -25,47 +26,10 @@ struct Row {
 }
 
 pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
-    let rt = &ctx.runtime;
-    let mut rows = Vec::new();
-    for name in rt.containers.names()? {
-        let status = rt.status_releasing_leftovers(&name)?;
-        let config = match rt.containers.config(&name) {
-            Ok(c) => c,
-            // One bad entry never hides the others: listed as BROKEN (the
-            // reason in --json), destroy removes it.
-            Err(e) => {
-                rows.push(broken_row(&name, status, e.to_string()));
-                continue;
-            }
-        };
-        let net = format!("{:?}", config.net).to_uppercase();
-        let netns = match config.net {
-            crate::network::Net::Host => "-".to_string(),
-            _ => rt.netns_name(&name),
-        };
-        rows.push(Row {
-            container_id: name.to_string(),
-            image: config.images_text(),
-            hostname: config.hostname,
-            net,
-            netns,
-            vip: config
-                .vip
-                .map(|v| v.to_string())
-                .unwrap_or_else(|| "-".into()),
-            status: status.label(),
-            privileged: config.security.userns.is_none(),
-            pid: match status {
-                Status::Running { pid } => Some(pid),
-                Status::Stopped => None,
-            },
-            exit_code: match status {
-                Status::Running { .. } => None,
-                Status::Stopped => rt.exit_code(&name),
-            },
-            broken: None,
-        });
-    }
+    let rows: Vec<Row> = lifecycle::list(&ctx.runtime)?
+        .into_iter()
+        .map(row)
+        .collect();
     if json {
         return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
     }
@@ -97,28 +61,45 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     )))
 }
 
-/// The row of a container whose config cannot be read: what runs is still
-/// the kernel's to say (status BROKEN, with its pid if it runs).
-fn broken_row(name: &crate::names::Name, status: Status, reason: String) -> Row {
+/// One container as listed; one whose config cannot be read shows what
+/// runs, the kernel's to say (status BROKEN, with its pid if it runs), and
+/// why (in --json).
+fn row(s: Summary) -> Row {
+    let pid = match s.status {
+        Status::Running { pid } => Some(pid),
+        Status::Stopped => None,
+    };
     let dash = || "-".to_string();
-    Row {
-        container_id: name.to_string(),
-        image: dash(),
-        hostname: dash(),
-        net: dash(),
-        netns: dash(),
-        vip: dash(),
-        status: match status {
-            Status::Running { pid } => format!("BROKEN({pid})"),
-            Status::Stopped => "BROKEN".to_string(),
+    match s.config {
+        Ok(config) => Row {
+            container_id: s.name.to_string(),
+            image: config.images_text(),
+            hostname: config.hostname,
+            net: format!("{:?}", config.net).to_uppercase(),
+            netns: s.netns.unwrap_or_else(dash),
+            vip: config.vip.map(|v| v.to_string()).unwrap_or_else(dash),
+            status: s.status.label(),
+            privileged: config.security.userns.is_none(),
+            pid,
+            exit_code: s.exit_code,
+            broken: None,
         },
-        privileged: false,
-        pid: match status {
-            Status::Running { pid } => Some(pid),
-            Status::Stopped => None,
+        Err(reason) => Row {
+            container_id: s.name.to_string(),
+            image: dash(),
+            hostname: dash(),
+            net: dash(),
+            netns: dash(),
+            vip: dash(),
+            status: match s.status {
+                Status::Running { pid } => format!("BROKEN({pid})"),
+                Status::Stopped => "BROKEN".to_string(),
+            },
+            privileged: false,
+            pid,
+            exit_code: None,
+            broken: Some(reason),
         },
-        exit_code: None,
-        broken: Some(reason),
     }
 }
 
@@ -126,18 +107,15 @@ pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-s container_root needs -c/--container");
     };
-    if !ctx.runtime.containers.exists(name) {
-        bail!("container {name} not found");
-    }
-    match ctx.runtime.status_releasing_leftovers(name)? {
-        // The running container's own view of its root, through its init.
-        Status::Running { pid } if args.json => Ok(Output::Text(
+    // The running container's own view of its root, through its init.
+    let pid = lifecycle::running_pid(&ctx.runtime, name)?;
+    if args.json {
+        return Ok(Output::Text(
             serde_json::to_string_pretty(&serde_json::json!({
                 "container_id": name.as_str(),
                 "root": format!("/proc/{pid}/root"),
             }))? + "\n",
-        )),
-        Status::Running { pid } => Ok(Output::Text(format!("/proc/{pid}/root\n"))),
-        Status::Stopped => bail!("container {name} is not running"),
+        ));
     }
+    Ok(Output::Text(format!("/proc/{pid}/root\n")))
 }

@@ -2,41 +2,18 @@
 //! (pid, uptime, cgroup memory and CPU use, addresses, ports), like
 //! `docker inspect` / `lxc-info`.
 
-use std::net::Ipv4Addr;
-
 use anyhow::{bail, Result};
 use serde::Serialize;
 
 use super::{human_size, Ctx, Output};
 use crate::cli::Args;
-use crate::container::{ContainerConfig, Status};
-use crate::names::Name;
-use crate::network::Net;
+use crate::lifecycle::{self, Inspection};
 
-/// Everything `-s info` knows; `--json` prints exactly this.
+/// `-s info`: the container's inspection and the home it lives in.
 #[derive(Debug, Serialize)]
 struct Info {
-    container_id: String,
-    status: String,
-    /// True without a user namespace: root inside is root on the host.
-    privileged: bool,
-    config: ContainerConfig,
-    /// Named network namespace (CUSTOM, BRIDGE).
-    netns: Option<String>,
-    /// Only while running.
-    pid: Option<i32>,
-    booted_at: Option<String>,
-    uptime_seconds: Option<i64>,
-    /// The main command of a single-process container.
-    exec: Option<String>,
-    /// Host end of the veth (BRIDGE).
-    veth: Option<String>,
-    /// IPv4 addresses of the container's own network namespace.
-    addresses: Vec<Ipv4Addr>,
-    memory_bytes: Option<u64>,
-    cpu_seconds: Option<f64>,
-    /// Exit code of the last run, once stopped.
-    exit_code: Option<i32>,
+    #[serde(flatten)]
+    inspection: Inspection,
     /// The home and the host-wide names it uses (derived from the home
     /// unless xdocker.toml sets them).
     home: HomeNames,
@@ -66,60 +43,6 @@ impl HomeNames {
     }
 }
 
-fn gather(ctx: &Ctx, name: &Name) -> Result<Info> {
-    let rt = &ctx.runtime;
-    if !rt.containers.exists(name) {
-        bail!("container {name} not found");
-    }
-    let config = rt.containers.config(name)?;
-    let status = rt.status_releasing_leftovers(name)?;
-    let netns = (config.net != Net::Host).then(|| rt.netns_name(name));
-    let mut info = Info {
-        container_id: name.to_string(),
-        status: status.label(),
-        privileged: config.security.userns.is_none(),
-        netns,
-        pid: None,
-        booted_at: None,
-        uptime_seconds: None,
-        exec: None,
-        veth: None,
-        addresses: Vec::new(),
-        memory_bytes: None,
-        cpu_seconds: None,
-        exit_code: None,
-        config,
-        home: HomeNames::of(ctx),
-    };
-    match status {
-        Status::Stopped => info.exit_code = rt.exit_code(name),
-        Status::Running { pid } => {
-            info.pid = Some(pid);
-            if let Some(state) = rt.containers.run_state(name)? {
-                info.uptime_seconds = chrono::DateTime::parse_from_rfc3339(&state.booted_at)
-                    .ok()
-                    .map(|t| {
-                        (chrono::Local::now().fixed_offset() - t)
-                            .num_seconds()
-                            .max(0)
-                    });
-                info.booted_at = Some(state.booted_at);
-                info.exec = state.exec;
-                info.veth = state.bridge.map(|b| b.veth);
-            }
-            if info.config.net != Net::Host {
-                let trie = std::fs::read_to_string(format!("/proc/{pid}/net/fib_trie"))
-                    .unwrap_or_default();
-                info.addresses = crate::network::local_addresses(&trie);
-            }
-            let usage = rt.usage(name).unwrap_or_default();
-            info.memory_bytes = usage.memory_bytes;
-            info.cpu_seconds = usage.cpu_nanos.map(|n| n as f64 / 1e9);
-        }
-    }
-    Ok(info)
-}
-
 fn or_dash<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_else(|| "-".into())
 }
@@ -132,7 +55,8 @@ fn list(items: &[String]) -> String {
     }
 }
 
-fn text(info: &Info) -> String {
+fn text(all: &Info) -> String {
+    let (info, home) = (&all.inspection, &all.home);
     let c = &info.config;
     let limits = &c.limits;
     let volumes: Vec<String> = c
@@ -216,11 +140,11 @@ fn text(info: &Info) -> String {
             "home",
             format!(
                 "{} (cgroup parent {}, bridge {} {}, nft table {})",
-                info.home.path.display(),
-                info.home.cgroup_parent,
-                info.home.bridge,
-                info.home.subnet,
-                info.home.nft_table
+                home.path.display(),
+                home.cgroup_parent,
+                home.bridge,
+                home.subnet,
+                home.nft_table
             ),
         ),
     ];
@@ -244,7 +168,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-s info needs -c/--container");
     };
-    let info = gather(ctx, name)?;
+    let info = Info {
+        inspection: lifecycle::inspect(&ctx.runtime, name)?,
+        home: HomeNames::of(ctx),
+    };
     if args.json {
         return Ok(Output::Text(serde_json::to_string_pretty(&info)? + "\n"));
     }

@@ -1,6 +1,9 @@
 //! One module per show or action: each turns checked options into one
-//! library call and returns what `main` prints. Nothing here prints.
+//! library call and returns what `main` prints. Nothing here prints. No
+//! command uses another; what they share is here and in [`args`] (options
+//! mapped onto the library's requests).
 
+mod args;
 mod attach;
 mod autostart;
 mod boot;
@@ -23,19 +26,26 @@ mod srepo;
 mod stop;
 mod version;
 
+use std::os::fd::AsFd;
+
 use anyhow::Result;
 
 use crate::cli::{Action, Args, Show, Verb};
 use crate::config::Config;
 use crate::home::Home;
 use crate::image::ImageStore;
+use crate::lifecycle::{exit_code, Booted};
+use crate::names::Name;
 use crate::runtime::{Runtime, StopMode};
+use crate::session::{End, Stdio};
 
 /// What a successful command prints on stdout.
 #[derive(Debug)]
 pub enum Output {
     /// An action that succeeded: `OK`.
     Ok,
+    /// An action that succeeded, and what it did: `OK: TEXT`.
+    Done(String),
     /// A show's text (ends with a newline when not empty).
     Text(String),
     /// Exit with this code and print nothing (boot -e: CMD's exit code).
@@ -118,6 +128,36 @@ fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
     match args.images.as_ref().map(|l| l.0.as_slice()) {
         Some([one]) => Ok(one.clone()),
         _ => anyhow::bail!("-a {action} takes exactly one image with -m"),
+    }
+}
+
+/// Runs `f` with this process's standard streams (for a session).
+fn with_stdio<T>(f: impl FnOnce(Stdio<'_>) -> T) -> T {
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    f(Stdio {
+        stdin: stdin.as_fd(),
+        stdout: stdout.as_fd(),
+        stderr: stderr.as_fd(),
+    })
+}
+
+/// What the user sees of an attached session's end: the shell's exit
+/// code, or `[detached from C]` on a line of its own (wherever the shell
+/// left the cursor).
+fn session_ended(name: &Name, end: End) -> Output {
+    match end {
+        End::Detached => Output::Text(format!("\n[detached from {name}]\n")),
+        other => Output::Exit(exit_code(other)),
+    }
+}
+
+/// What the user sees of a boot: `OK`, the `-e` command's exit code, or
+/// the attached session's end.
+fn booted(name: &Name, booted: Booted) -> Output {
+    match booted {
+        Booted::Detached { .. } => Output::Ok,
+        Booted::Exited { code } => Output::Exit(code),
+        Booted::Attached(end) => session_ended(name, end),
     }
 }
 

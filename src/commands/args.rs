@@ -1,0 +1,80 @@
+//! The command line's options mapped onto the lifecycle's requests
+//! ([`crate::lifecycle`]): what every command that makes or changes a
+//! container shares. Nothing here looks at the home.
+
+use anyhow::{bail, Result};
+
+use crate::cli::Args;
+use crate::container::config::LimitsConfig;
+use crate::lifecycle::{NewContainer, Security, Start, ToImageRequest};
+use crate::names::Version;
+use crate::network::Net;
+use crate::session::Stdio;
+
+/// Cgroup limits given on the command line (each None when not given).
+pub fn limits(args: &Args) -> LimitsConfig {
+    LimitsConfig {
+        cpus: args.cpus.as_ref().map(|c| c.0.clone()),
+        cpu_quota_percent: args.cpu_quota.map(|q| q.0),
+        mem_limit_bytes: args.mem_limit.map(|m| m.0),
+        pids_limit: args.pids_limit,
+    }
+}
+
+/// What a new container is to be (create and to_container options).
+pub fn new_container(args: &Args) -> NewContainer {
+    NewContainer {
+        hostname: args.host.clone(),
+        net: args.net.unwrap_or(Net::Host),
+        host_eth: args.host_eth.clone(),
+        vip: args.vip,
+        port_maps: args
+            .port_mapping
+            .as_ref()
+            .map(|m| m.0.clone())
+            .unwrap_or_default(),
+        volumes: args.volume.clone(),
+        limits: limits(args),
+        security: Security {
+            seccomp: args.seccomp.unwrap_or(true),
+            cap_add: args
+                .cap_add
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+            cap_drop: args
+                .cap_drop
+                .as_ref()
+                .map(|c| c.0.clone())
+                .unwrap_or_default(),
+        },
+        userns: args.userns,
+        autostart: args.autostart.and_then(|a| a.order()),
+    }
+}
+
+/// How to start: `-t` attaches `io`, `-e CMD` runs CMD, else detached.
+pub fn start<'a>(args: &Args, io: Stdio<'a>) -> Start<'a> {
+    match (&args.exec, args.tty) {
+        (_, true) => Start::Attach(io),
+        (Some(cmd), false) => Start::Exec(cmd.clone()),
+        (None, false) => Start::Detached,
+    }
+}
+
+/// `--from-container C --to-image NAME[:V] [--version V]`.
+pub fn to_image(args: &Args) -> Result<ToImageRequest> {
+    let (Some(from), Some(to)) = (&args.from_container, &args.to_image) else {
+        bail!("-a to_image needs --from-container and --to-image");
+    };
+    let version = match (&to.version, &args.version) {
+        (Some(a), Some(b)) if a != b => bail!("--to-image {to} and --version {b} disagree"),
+        (Some(v), _) | (None, Some(v)) => v.clone(),
+        (None, None) => Version::none(),
+    };
+    Ok(ToImageRequest {
+        container: from.clone(),
+        image: to.name.clone(),
+        version,
+    })
+}

@@ -1,0 +1,75 @@
+//! `boot`: cgroup limits given with it are stored first (they apply to this
+//! and every later boot); then the container boots detached, runs one
+//! command (`-e`), or boots with the caller attached to its shell (`-t`).
+
+use super::create::apply_limits;
+use super::LifecycleError;
+use crate::container::config::LimitsConfig;
+use crate::names::Name;
+use crate::runtime::{BootOutcome, Runtime};
+use crate::session::{End, Stdio};
+
+/// How a container is started.
+#[derive(Debug)]
+pub enum Start<'a> {
+    /// In the background.
+    Detached,
+    /// With this command as its main process, waited for (`-e`).
+    Exec(String),
+    /// In the background, the caller's terminal attached to root's shell
+    /// at once (`-t`).
+    Attach(Stdio<'a>),
+}
+
+/// `boot`.
+#[derive(Debug)]
+pub struct BootRequest<'a> {
+    pub name: Name,
+    /// Limits to store before the boot (empty: the stored ones apply).
+    pub limits: LimitsConfig,
+    pub start: Start<'a>,
+}
+
+/// How a boot went for the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Booted {
+    /// Running in the background.
+    Detached { pid: i32 },
+    /// The `-e` command ran to its end with this exit code.
+    Exited { code: i32 },
+    /// Booted, and the attached session ended so.
+    Attached(End),
+}
+
+/// Boots a stopped container.
+pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
+    let name = &req.name;
+    if !req.limits.is_empty() {
+        let _lock = rt.containers.lock(name)?;
+        let mut config = rt.containers.config(name)?;
+        config.limits = apply_limits(&req.limits, config.limits.clone())?;
+        rt.containers.save_config(&config)?;
+    }
+    let exec = match &req.start {
+        Start::Exec(cmd) => Some(cmd.as_str()),
+        _ => None,
+    };
+    let outcome = rt.boot(name, exec)?;
+    after_boot(rt, name, outcome, req.start)
+}
+
+/// What follows a boot that worked: the caller attached, when asked.
+pub(super) fn after_boot(
+    rt: &Runtime,
+    name: &Name,
+    outcome: BootOutcome,
+    start: Start<'_>,
+) -> Result<Booted, LifecycleError> {
+    Ok(match (outcome, start) {
+        // The session socket listens from before the container's first
+        // instruction, so there is no wait.
+        (_, Start::Attach(io)) => Booted::Attached(super::session::attach(rt, name, io)?),
+        (BootOutcome::Detached { pid }, _) => Booted::Detached { pid },
+        (BootOutcome::Exited { code }, _) => Booted::Exited { code },
+    })
+}

@@ -1,0 +1,72 @@
+//! `vip`, `port_mapping`, `volume`: changes of a stopped container's
+//! config, applied at its next boot.
+
+use std::net::Ipv4Addr;
+
+use super::create::checked_volumes;
+use super::LifecycleError;
+use crate::container::{Status, Volume};
+use crate::names::Name;
+use crate::network::{Net, PortMap};
+use crate::runtime::Runtime;
+
+/// One change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// This VIP (checked), or the next free one (BRIDGE only).
+    Vip(Option<Ipv4Addr>),
+    /// These port maps instead of the stored ones (BRIDGE only).
+    PortMaps(Vec<PortMap>),
+    /// These volumes instead of the stored ones (each source must exist).
+    Volumes(Vec<Volume>),
+}
+
+impl Change {
+    /// As the log names it.
+    fn label(&self) -> &'static str {
+        match self {
+            Change::Vip(_) => "Vip",
+            Change::PortMaps(_) => "PortMapping",
+            Change::Volumes(_) => "Volume",
+        }
+    }
+}
+
+/// Changes stopped container `name`.
+pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), LifecycleError> {
+    let _lock = rt.containers.lock(name)?;
+    let mut config = rt.containers.config(name)?;
+    if let Status::Running { pid } = rt.containers.status(name)? {
+        return Err(LifecycleError::Running {
+            name: name.to_string(),
+            pid,
+            hint: "shut it down before changing it",
+        });
+    }
+    let what = match change {
+        Change::Vip(_) => Some("a VIP"),
+        Change::PortMaps(_) => Some("a port map"),
+        Change::Volumes(_) => None,
+    };
+    if let (Some(what), false) = (what, config.net == Net::Bridge) {
+        return Err(LifecycleError::ChangeNeedsBridge {
+            name: name.to_string(),
+            what,
+            net: format!("{:?}", config.net).to_uppercase(),
+        });
+    }
+    let label = change.label();
+    // Held until the config is saved: nobody else takes the VIP meanwhile.
+    let _network_lock = match change {
+        Change::Vip(_) => Some(rt.network_lock()?),
+        _ => None,
+    };
+    match change {
+        Change::Vip(vip) => config.vip = Some(rt.choose_vip(name, vip)?),
+        Change::PortMaps(maps) => config.port_mappings = maps,
+        Change::Volumes(volumes) => config.volumes = checked_volumes(&volumes)?,
+    }
+    rt.containers.save_config(&config)?;
+    crate::logging::info(&format!("container {name}: {label} changed"));
+    Ok(())
+}

@@ -1,0 +1,136 @@
+//! The life of a container as library calls: create, boot, attach and run,
+//! change, destroy, and the conversions between containers and images.
+//! Each call takes a typed request, takes the locks it needs itself and
+//! returns what happened; the commands only map arguments onto requests
+//! and results onto output (DESIGN.md habit 1).
+
+mod autostart;
+mod boot;
+mod change;
+mod convert;
+mod create;
+mod destroy;
+mod inspect;
+mod session;
+
+use std::path::PathBuf;
+
+pub use autostart::{autostart, set_autostart, AutostartReport};
+pub use boot::{boot, BootRequest, Booted, Start};
+pub use change::{change, Change};
+pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
+pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
+pub use destroy::{destroy, DestroyRequest, Destroyed};
+pub use inspect::{inspect, list, running_pid, Inspection, Summary};
+pub use session::{attach, exit_code, run_command};
+
+use crate::cgroups::CgroupError;
+use crate::container::ContainerError;
+use crate::conversion::ConversionError;
+use crate::image::ImageError;
+use crate::names::NameError;
+use crate::runtime::RuntimeError;
+use crate::session::SessionError;
+
+/// Errors of the container lifecycle.
+#[derive(Debug, thiserror::Error)]
+pub enum LifecycleError {
+    #[error("image {image} needs its base layer {base}, which is not here")]
+    BaseLayerMissing {
+        image: String,
+        base: String,
+        #[source]
+        source: Box<ImageError>,
+    },
+    #[error("image {image} records no base layers: name them with -m")]
+    NoBaseLayers { image: String },
+    #[error("image {image} is used by container {containers}: it cannot become a container")]
+    ImageInUse { image: String, containers: String },
+    #[error("image {image} is a base layer of {dependents}: it cannot become a container")]
+    ImageIsBase { image: String, dependents: String },
+    #[error("--cpus: {source}")]
+    Cpus {
+        #[source]
+        source: CgroupError,
+    },
+    #[error("volume source {} does not exist", .path.display())]
+    VolumeSource { path: PathBuf },
+    #[error("capability {0} is in both --cap-add and --cap-drop")]
+    CapabilityTwice(String),
+    #[error("container {name}: {option} needs --net BRIDGE")]
+    NeedsBridge { name: String, option: &'static str },
+    #[error("container {name}: {what} needs --net BRIDGE (it is {net})")]
+    ChangeNeedsBridge {
+        name: String,
+        what: &'static str,
+        net: String,
+    },
+    #[error("container {name} is running (pid {pid}): {hint}")]
+    Running {
+        name: String,
+        pid: i32,
+        hint: &'static str,
+    },
+    #[error("container {name} was not created: its boot failed: {source}")]
+    BootOfNewFailed {
+        name: String,
+        #[source]
+        source: Box<RuntimeError>,
+    },
+    #[error(
+        "container {name}: its boot failed: {source}; the container was created and stays \
+         stopped (removing it failed: {cleanup})"
+    )]
+    BootOfNewFailedKept {
+        name: String,
+        cleanup: String,
+        #[source]
+        source: Box<RuntimeError>,
+    },
+    #[error("container {name} has no session socket {} (booted by an older xdocker? reboot it)", .path.display())]
+    NoSessionSocket { name: String, path: PathBuf },
+    #[error("container {0} is stopping: its session socket refuses connections")]
+    Stopping(String),
+    #[error(
+        "container {name} is at its process limit ({now} of --pids-limit {max}): a session \
+         needs one more process; raise it with -a boot --pids-limit N after a shutdown"
+    )]
+    ProcessLimit { name: String, now: u64, max: u64 },
+    #[error("autostart: {failed} of {total} containers failed: {list}")]
+    Autostart {
+        failed: usize,
+        total: usize,
+        list: String,
+    },
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    /// Boxed (here and below), as these errors are large.
+    #[error(transparent)]
+    Runtime(Box<RuntimeError>),
+    #[error(transparent)]
+    Image(Box<ImageError>),
+    #[error(transparent)]
+    Conversion(Box<ConversionError>),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+}
+
+impl From<ImageError> for LifecycleError {
+    fn from(e: ImageError) -> Self {
+        Self::Image(Box::new(e))
+    }
+}
+
+impl From<ConversionError> for LifecycleError {
+    fn from(e: ConversionError) -> Self {
+        Self::Conversion(Box::new(e))
+    }
+}
+
+impl From<RuntimeError> for LifecycleError {
+    fn from(e: RuntimeError) -> Self {
+        Self::Runtime(Box::new(e))
+    }
+}

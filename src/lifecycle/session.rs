@@ -1,0 +1,119 @@
+//! Sessions in a running container: `attach` (root's login shell on a
+//! terminal of the caller's size, `Ctrl-a q` detaches) and `run` (one
+//! command through `/bin/sh -c`, on a terminal when the caller has one,
+//! on pipes otherwise). The container keeps running either way.
+
+use super::LifecycleError;
+use crate::container::state::Status;
+use crate::container::ContainerError;
+use crate::names::Name;
+use crate::runtime::{Runtime, RuntimeError};
+use crate::session::{self, terminal, Client, End, Open, Options, SessionError, Stdio};
+
+/// Attaches the caller's `io` to root's login shell in running container
+/// `name`, until the shell exits or the caller detaches.
+pub fn attach(rt: &Runtime, name: &Name, io: Stdio<'_>) -> Result<End, LifecycleError> {
+    let client = connect(rt, name)?;
+    let (rows, cols) = [io.stdin, io.stdout]
+        .into_iter()
+        .find_map(terminal::window_size)
+        .unwrap_or(session::DEFAULT_SIZE);
+    let open = Open::Pty {
+        rows,
+        cols,
+        term: session::client_term(),
+        argv: Vec::new(),
+    };
+    crate::logging::info(&format!("container {name}: attach"));
+    Ok(client.run(&open, io, Options { escape: true })?)
+}
+
+/// Runs `cmd` through `/bin/sh -c` in running container `name`, on a
+/// terminal when `io`'s stdin and stdout both are terminals.
+pub fn run_command(
+    rt: &Runtime,
+    name: &Name,
+    cmd: &str,
+    io: Stdio<'_>,
+) -> Result<End, LifecycleError> {
+    let client = connect(rt, name).map_err(|e| at_process_limit(rt, name).unwrap_or(e))?;
+    let argv = session::shell_command(cmd);
+    let open = match terminal::is_tty(io.stdin) && terminal::is_tty(io.stdout) {
+        true => {
+            let (rows, cols) = terminal::window_size(io.stdin).unwrap_or(session::DEFAULT_SIZE);
+            Open::Pty {
+                rows,
+                cols,
+                term: session::client_term(),
+                argv,
+            }
+        }
+        false => Open::Pipes { argv },
+    };
+    client
+        .run(&open, io, Options::default())
+        .map_err(|e| at_process_limit(rt, name).unwrap_or(e.into()))
+}
+
+/// The exit code of xdocker for how a session ended.
+pub fn exit_code(end: End) -> i32 {
+    match end {
+        End::Exited(code) => code,
+        End::Detached => 0,
+        End::Signalled(signo) => 128 + signo,
+        End::BrokenPipe => 128 + libc::SIGPIPE,
+    }
+}
+
+/// Connects to the session socket of a running container.
+fn connect(rt: &Runtime, name: &Name) -> Result<Client, LifecycleError> {
+    if !rt.containers.exists(name) {
+        return Err(ContainerError::NotFound(name.to_string()).into());
+    }
+    if rt.status_releasing_leftovers(name)? == Status::Stopped {
+        return Err(RuntimeError::NotRunning(name.to_string()).into());
+    }
+    let path = rt.containers.path(name, session::SOCKET_FILE);
+    if !path.exists() {
+        return Err(LifecycleError::NoSessionSocket {
+            name: name.to_string(),
+            path,
+        });
+    }
+    match Client::connect(&path) {
+        Ok(client) => Ok(client),
+        // Init closes the socket when its orderly stop begins.
+        Err(SessionError::Connect { source, .. })
+            if source.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            Err(LifecycleError::Stopping(name.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Why a session broke, when the reason is the container's process limit:
+/// xdockerinit could not fork the session's helper, and the connection
+/// was closed without a word. None when the container is below its limit.
+fn at_process_limit(rt: &Runtime, name: &Name) -> Option<LifecycleError> {
+    let max = rt.containers.config(name).ok()?.limits.pids_limit?;
+    let now = rt.usage(name)?.pids?;
+    (now >= max).then(|| LifecycleError::ProcessLimit {
+        name: name.to_string(),
+        now,
+        max,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_shell_convention() {
+        assert_eq!(exit_code(End::Exited(7)), 7);
+        assert_eq!(exit_code(End::Detached), 0);
+        assert_eq!(exit_code(End::Signalled(15)), 143);
+        assert_eq!(exit_code(End::BrokenPipe), 141);
+    }
+}
