@@ -1,6 +1,7 @@
 //! Containers: their stored configuration, their run state as the kernel
 //! sees it, and the directory layout of `containers/C/`.
 pub mod config;
+pub mod logs;
 pub mod running;
 pub mod runtime_files;
 pub mod state;

@@ -11,6 +11,7 @@ mod convert;
 mod create;
 mod destroy;
 mod inspect;
+mod logs;
 mod session;
 
 use std::path::PathBuf;
@@ -21,10 +22,12 @@ pub use change::{change, Change};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
-pub use inspect::{inspect, list, running_pid, Inspection, Summary};
+pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary};
+pub use logs::{logs, LogsRequest};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
+use crate::container::logs::LogsError;
 use crate::container::ContainerError;
 use crate::conversion::ConversionError;
 use crate::image::ImageError;
@@ -101,6 +104,12 @@ pub enum LifecycleError {
         failed: usize,
         total: usize,
         list: String,
+    },
+    #[error("container {name}: {source}")]
+    Logs {
+        name: String,
+        #[source]
+        source: LogsError,
     },
     #[error(transparent)]
     Container(#[from] ContainerError),

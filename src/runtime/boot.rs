@@ -5,6 +5,8 @@
 //! once xdockerinit runs. The child side is `child.rs`.
 
 use std::fs::OpenOptions;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -15,9 +17,10 @@ use super::plan::{BootPlan, HostResolver, PlanInput};
 use super::rollback::Rollback;
 use super::spawn::{self, ParentMessage, SpawnError};
 use super::{init_binary, net_error, netns, step, userns, BootOutcome, Runtime, RuntimeError};
+use crate::container::config::UsernsIds;
 use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
-use crate::container::store::{Unsynced, EXIT_FILE, STATE_FILE};
+use crate::container::store::{Unsynced, EXIT_FILE, LOG_DIR, STATE_FILE};
 use crate::container::{ContainerConfig, ContainerError};
 use crate::names::Name;
 use crate::network::{self as net, Net};
@@ -26,6 +29,91 @@ fn boot_err(name: &Name) -> impl FnOnce(SpawnError) -> RuntimeError + '_ {
     move |source| RuntimeError::Boot {
         name: name.to_string(),
         source,
+    }
+}
+
+/// `containers/C/log/`, made (0700) when missing and opened for
+/// xdockerinit, which writes the console log there with `*at` calls. It
+/// belongs to the container's root: with `--userns` that is an
+/// unprivileged host id, which must create and rename files in it; what
+/// an earlier boot with other ids left there is given to it too.
+pub fn open_log_dir(dir: &Path, userns: Option<UsernsIds>) -> std::io::Result<OwnedFd> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    let fd: OwnedFd = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)?
+        .into();
+    let (uid, gid) = userns.map_or((0, 0), |ids| (ids.uid, ids.gid));
+    let owner = (
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    let meta = std::fs::metadata(dir)?;
+    if (meta.uid(), meta.gid()) != (uid, gid) {
+        nix::unistd::fchown(fd.as_raw_fd(), owner.0, owner.1)?;
+        for entry in std::fs::read_dir(dir)? {
+            let entry = entry?;
+            nix::unistd::fchownat(
+                Some(fd.as_raw_fd()),
+                entry.file_name().as_os_str(),
+                owner.0,
+                owner.1,
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )?;
+        }
+    }
+    Ok(fd)
+}
+
+/// `-e`: this process's descriptor `fd` (1 or 2), when it is a terminal,
+/// opened afresh, write-only and non-blocking: a description of its own,
+/// so that O_NONBLOCK does not reach the shell that shares the old one.
+fn reopen_terminal(fd: std::os::fd::BorrowedFd<'_>) -> Option<OwnedFd> {
+    if !crate::session::terminal::is_tty(fd) {
+        return None;
+    }
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+        .map(OwnedFd::from)
+}
+
+/// The modes of the caller's terminal (stdin), put back when dropped: a
+/// `-e` main process on a terminal runs with it in raw mode (xdockerinit
+/// relays the keys to its pty, as `docker run -it`), and if xdockerinit
+/// is killed it cannot undo that itself.
+struct TerminalModes(Option<nix::sys::termios::Termios>);
+
+impl TerminalModes {
+    fn save() -> Self {
+        let stdin = std::io::stdin();
+        let fd = stdin.as_fd();
+        let foreground = nix::unistd::tcgetpgrp(fd).is_ok_and(|g| g == nix::unistd::getpgrp());
+        Self(
+            foreground
+                .then(|| nix::sys::termios::tcgetattr(fd).ok())
+                .flatten(),
+        )
+    }
+}
+
+impl Drop for TerminalModes {
+    fn drop(&mut self) {
+        if let Some(modes) = &self.0 {
+            let stdin = std::io::stdin();
+            let _ = nix::sys::termios::tcsetattr(
+                stdin.as_fd(),
+                nix::sys::termios::SetArg::TCSADRAIN,
+                modes,
+            );
+        }
     }
 }
 
@@ -82,6 +170,7 @@ impl Runtime {
             layers: self.layers(config, name)?,
             resolver: host_resolver(config.net),
             exec,
+            logs: &self.config.logs,
         })?;
         for (host, _) in &plan.rootfs.volumes {
             if !host.exists() {
@@ -131,6 +220,7 @@ impl Runtime {
         for warning in &plan.warnings {
             crate::logging::warn(&format!("container {name}: {warning}"));
         }
+        let modes = exec.map(|_| TerminalModes::save());
         let pid = self.execute(&plan, created)?;
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
         if exec.is_none() {
@@ -147,6 +237,7 @@ impl Runtime {
                 )));
             }
         };
+        drop(modes);
         let _lock = self.containers.lock(name)?;
         self.release(name)?;
         Ok(BootOutcome::Exited { code })
@@ -167,6 +258,15 @@ impl Runtime {
             .truncate(true)
             .open(self.containers.path(name, EXIT_FILE))
             .map_err(|e| step(name, "open exit record")(e.to_string()))?;
+        let log_dir = open_log_dir(&self.containers.path(name, LOG_DIR), plan.userns)
+            .map_err(|e| step(name, "open log directory")(e.to_string()))?;
+        let terminals = match plan.exec {
+            Some(_) => [
+                reopen_terminal(std::io::stdout().as_fd()),
+                reopen_terminal(std::io::stderr().as_fd()),
+            ],
+            None => [None, None],
+        };
         // The session socket listens before the container exists; its
         // directory is not in the container's mount namespace.
         let session_path = self.containers.path(name, crate::session::SOCKET_FILE);
@@ -229,6 +329,8 @@ impl Runtime {
                 init_path: &init_path,
                 exit_file,
                 session: &session,
+                log_dir,
+                terminals,
             };
             child::run(child_end, cgroups, plan, &prepared, io);
         };

@@ -13,7 +13,7 @@ use super::caps;
 use super::rootfs::RootfsPlan;
 use super::RuntimeError;
 use crate::cgroups::Limits;
-use crate::config::NetworkConfig;
+use crate::config::{LogsConfig, NetworkConfig};
 use crate::container::config::UsernsIds;
 use crate::container::store::{MERGED, RWLAYER, WORKDIR};
 use crate::container::ContainerConfig;
@@ -48,6 +48,8 @@ pub struct PlanInput<'a> {
     pub resolver: HostResolver,
     /// `-e CMD`: the main process (single-process mode).
     pub exec: Option<&'a str>,
+    /// The home's `[logs]` settings.
+    pub logs: &'a LogsConfig,
 }
 
 /// The container's network.
@@ -122,6 +124,9 @@ pub struct BootPlan {
     /// `--userns`: the host ids of root inside.
     pub userns: Option<UsernsIds>,
     pub exec: Option<String>,
+    /// The console log's rotation (xdockerinit writes it into
+    /// `containers/C/log/`).
+    pub logs: xdockerinit::log::Limits,
     /// Things the user should know, for the log.
     pub warnings: Vec<String>,
 }
@@ -293,6 +298,10 @@ impl BootPlan {
             },
             userns,
             exec: input.exec.map(str::to_string),
+            logs: xdockerinit::log::Limits {
+                max_size: input.logs.max_size.0,
+                max_files: input.logs.max_files,
+            },
             warnings: warning.into_iter().collect(),
         })
     }
@@ -359,6 +368,7 @@ mod tests {
                 etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
             },
             exec,
+            logs: &LogsConfig::default(),
         })
     }
 
@@ -441,6 +451,7 @@ mod tests {
         assert_eq!(p.limits.pids_max, Some(100));
         assert_eq!(p.cgroup, "web");
         assert_eq!(p.exec.as_deref(), Some("echo hi"));
+        assert_eq!(p.logs, xdockerinit::log::Limits::default());
     }
 
     #[test]
@@ -509,6 +520,7 @@ mod tests {
                 etc_resolv_conf: None,
             },
             exec: None,
+            logs: &LogsConfig::default(),
         })
         .expect("plan");
         assert_eq!(p.warnings.len(), 1);

@@ -7,6 +7,8 @@ use std::fmt;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStringExt;
 
+use crate::log::{Limits, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, MAX_MAX_FILES, MIN_MAX_SIZE};
+
 /// Grace period of the orderly stop when `--grace` is not given.
 pub const DEFAULT_GRACE_SECS: u32 = 10;
 
@@ -60,6 +62,76 @@ defined in the xdockerinit crate\n\
         value: Some("SECONDS"),
         help: "grace period between TERM and KILL (default 10)",
         manual: "Grace period between TERM and KILL (default 10).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--log-dir-fd"),
+        value: Some("N"),
+        help: "write the console log into this open directory",
+        manual: "An open directory (N >= 3) of the host, outside the container's mount\n\
+namespace: xdocker passes\n\
+.IR XDOCKER_HOME/containers/C/log .\n\
+The console log is written there with\n\
+.BR *at (2)\n\
+calls only: what the main process of\n\
+.B \\-e\n\
+writes on stdout and stderr and what is written to\n\
+.I /dev/console\n\
+(see\n\
+.BR \\-\\-console\\-fd ),\n\
+one record per line:\n\
+.I TIME STREAM F|P TEXT\n\
+(the CRI log format: RFC 3339 UTC time with nanoseconds; stream\n\
+.BR stdout ,\n\
+.BR stderr ,\n\
+.B console\n\
+or\n\
+.B xdocker\n\
+for init's own records, a\n\
+.B boot\n\
+marker at every boot and a\n\
+.B stop\n\
+record with the exit code; F ends a line, P is a piece of a longer one).\n\
+The file\n\
+.I console.log\n\
+is rotated to\n\
+.IR console.log.1 ,\n\
+\\&.2 and so on. Lines are read without blocking the writer; when the disk\n\
+is full records are dropped and counted, never waited for.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--log-max-size"),
+        value: Some("BYTES"),
+        help: "rotate the log file before it grows past BYTES (default 10M)",
+        manual: "Rotate\n\
+.I console.log\n\
+before a record would take it past BYTES (at least 65536; default\n\
+10485760). Needs\n\
+.BR \\-\\-log\\-dir\\-fd .",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--log-max-files"),
+        value: Some("N"),
+        help: "keep at most N log files (1-100, default 5)",
+        manual: "Keep at most N files of the log, the one being written included (1 to\n\
+100; default 5): the log never takes more than N times\n\
+.BR \\-\\-log\\-max\\-size .\n\
+Needs\n\
+.BR \\-\\-log\\-dir\\-fd .",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--console-fd"),
+        value: Some("N"),
+        help: "log what is written to /dev/console (this pty master)",
+        manual: "The master (N >= 3) of the pty whose slave xdocker mounted on the\n\
+container's\n\
+.IR /dev/console .\n\
+Init keeps a slave open (so the master never reads end of file), reads the\n\
+master and logs its lines as stream\n\
+.BR console .",
     },
     OptionSpec {
         short: Some("-e"),
@@ -155,6 +227,12 @@ pub struct Args {
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
     pub command: Option<CString>,
+    /// `--log-dir-fd N`: the console log's directory.
+    pub log_dir_fd: Option<RawFd>,
+    /// `--log-max-size`, `--log-max-files`.
+    pub log_limits: Limits,
+    /// `--console-fd N`: the master of /dev/console's pty.
+    pub console_fd: Option<RawFd>,
 }
 
 impl Default for Args {
@@ -164,6 +242,9 @@ impl Default for Args {
             session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
+            log_dir_fd: None,
+            log_limits: Limits::default(),
+            console_fd: None,
         }
     }
 }
@@ -185,6 +266,21 @@ pub enum ArgsError {
     SameFd(RawFd),
     /// `--grace` that is not a whole number of seconds.
     BadGrace(String),
+    /// Two descriptor options naming the same descriptor.
+    FdTaken {
+        /// The option given second.
+        opt: &'static str,
+        /// The option that has it.
+        other: &'static str,
+        /// The descriptor.
+        fd: RawFd,
+    },
+    /// `--log-max-size` that is not a number of bytes of at least 64 KiB.
+    BadLogSize(String),
+    /// `--log-max-files` that is not 1 to 100.
+    BadLogFiles(String),
+    /// A log limit without `--log-dir-fd`.
+    NeedsLogDir(&'static str),
     /// `-e ''`.
     EmptyCommand,
     /// `-e` with a NUL byte (cannot come from argv, kept for totality).
@@ -213,6 +309,18 @@ impl fmt::Display for ArgsError {
             ArgsError::BadGrace(value) => {
                 write!(f, "--grace: '{value}' is not a whole number of seconds")
             }
+            ArgsError::FdTaken { opt, other, fd } => {
+                write!(f, "{opt}: {fd} is given to {other} too, give another one")
+            }
+            ArgsError::BadLogSize(value) => write!(
+                f,
+                "--log-max-size: '{value}' is not a number of bytes of {MIN_MAX_SIZE} or more"
+            ),
+            ArgsError::BadLogFiles(value) => write!(
+                f,
+                "--log-max-files: '{value}' is not a number of files from 1 to {MAX_MAX_FILES}"
+            ),
+            ArgsError::NeedsLogDir(opt) => write!(f, "{opt} needs --log-dir-fd"),
             ArgsError::EmptyCommand => write!(f, "-e: empty command"),
             ArgsError::NulInCommand => write!(f, "-e: the command contains a nul byte"),
         }
@@ -235,6 +343,10 @@ where
     let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
+    let mut log_dir_fd = None;
+    let mut log_max_size = None;
+    let mut log_max_files = None;
+    let mut console_fd = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -263,6 +375,31 @@ where
                 let secs = parse_grace(&value)?;
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
+            "--log-dir-fd" => {
+                let value = value_of("--log-dir-fd", inline, &mut args)?;
+                let fd = parse_fd("--log-dir-fd", &value)?;
+                set_once(&mut log_dir_fd, fd, "--log-dir-fd")?;
+            }
+            "--console-fd" => {
+                let value = value_of("--console-fd", inline, &mut args)?;
+                let fd = parse_fd("--console-fd", &value)?;
+                set_once(&mut console_fd, fd, "--console-fd")?;
+            }
+            "--log-max-size" => {
+                let value = value_of("--log-max-size", inline, &mut args)?;
+                let size = parse_number(&value)
+                    .filter(|&n| n >= MIN_MAX_SIZE)
+                    .ok_or(ArgsError::BadLogSize(value))?;
+                set_once(&mut log_max_size, size, "--log-max-size")?;
+            }
+            "--log-max-files" => {
+                let value = value_of("--log-max-files", inline, &mut args)?;
+                let files = parse_number(&value)
+                    .and_then(|n| u32::try_from(n).ok())
+                    .filter(|n| (1..=MAX_MAX_FILES).contains(n))
+                    .ok_or(ArgsError::BadLogFiles(value))?;
+                set_once(&mut log_max_files, files, "--log-max-files")?;
+            }
             "-e" => {
                 let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
                 let cmd = parse_command(value)?;
@@ -275,11 +412,40 @@ where
     if let (Some(fd), true) = (session_fd, session_fd == exit_fd) {
         return Err(ArgsError::SameFd(fd));
     }
+    let fds = [
+        ("--exit-fd", exit_fd),
+        ("--session-fd", session_fd),
+        ("--log-dir-fd", log_dir_fd),
+        ("--console-fd", console_fd),
+    ];
+    for (i, (opt, fd)) in fds.iter().enumerate().skip(2) {
+        if let Some((other, _)) = fds[..i].iter().find(|(_, o)| fd.is_some() && o == fd) {
+            return Err(ArgsError::FdTaken {
+                opt,
+                other,
+                fd: fd.unwrap_or_default(),
+            });
+        }
+    }
+    if log_dir_fd.is_none() {
+        if log_max_size.is_some() {
+            return Err(ArgsError::NeedsLogDir("--log-max-size"));
+        }
+        if log_max_files.is_some() {
+            return Err(ArgsError::NeedsLogDir("--log-max-files"));
+        }
+    }
     Ok(Invocation::Run(Args {
         exit_fd,
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
         command,
+        log_dir_fd,
+        log_limits: Limits {
+            max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
+            max_files: log_max_files.unwrap_or(DEFAULT_MAX_FILES),
+        },
+        console_fd,
     }))
 }
 
@@ -315,6 +481,14 @@ fn parse_fd(opt: &'static str, value: &str) -> Result<RawFd, ArgsError> {
         return Err(ArgsError::StandardFd(opt, fd));
     }
     Ok(fd)
+}
+
+/// A whole decimal number.
+fn parse_number(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
 }
 
 fn parse_grace(value: &str) -> Result<u32, ArgsError> {
@@ -355,7 +529,14 @@ mod tests {
             for name in o.short.iter().chain(o.long.iter()) {
                 let mut argv = vec![*name];
                 if o.value.is_some() {
-                    argv.push(if *name == "-e" { "true" } else { "5" });
+                    argv.push(match *name {
+                        "-e" => "true",
+                        "--log-max-size" => "65536",
+                        _ => "5",
+                    });
+                }
+                if name.starts_with("--log-max") {
+                    argv.extend(["--log-dir-fd", "6"]);
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
                 assert!(usage().contains(name), "{name} in --help");
@@ -391,6 +572,7 @@ mod tests {
             session_fd: Some(4),
             grace_secs: 5,
             command: Some(CString::new("exit 7").unwrap()),
+            ..Args::default()
         };
         assert_eq!(
             run(&[
@@ -408,6 +590,66 @@ mod tests {
         assert_eq!(
             run(&["-e", "exit 7", "--session-fd=4", "--grace=5", "--exit-fd=3"]),
             want
+        );
+    }
+
+    #[test]
+    fn log_options() {
+        let args = run(&[
+            "--log-dir-fd",
+            "5",
+            "--console-fd=6",
+            "--log-max-size",
+            "1048576",
+            "--log-max-files=2",
+        ]);
+        assert_eq!(args.log_dir_fd, Some(5));
+        assert_eq!(args.console_fd, Some(6));
+        assert_eq!(
+            args.log_limits,
+            Limits {
+                max_size: 1 << 20,
+                max_files: 2
+            }
+        );
+        assert_eq!(run(&["--log-dir-fd", "5"]).log_limits, Limits::default());
+        assert_eq!(
+            p(&["--log-dir-fd", "5", "--log-max-size", "65535"]),
+            Err(ArgsError::BadLogSize("65535".into()))
+        );
+        assert_eq!(
+            p(&["--log-dir-fd", "5", "--log-max-size", "10M"]),
+            Err(ArgsError::BadLogSize("10M".into()))
+        );
+        for bad in ["0", "101", "-1", "x"] {
+            assert_eq!(
+                p(&["--log-dir-fd", "5", "--log-max-files", bad]),
+                Err(ArgsError::BadLogFiles(bad.into()))
+            );
+        }
+        assert_eq!(
+            p(&["--log-max-files", "3"]),
+            Err(ArgsError::NeedsLogDir("--log-max-files"))
+        );
+        assert_eq!(
+            p(&["--exit-fd", "3", "--log-dir-fd", "3"]),
+            Err(ArgsError::FdTaken {
+                opt: "--log-dir-fd",
+                other: "--exit-fd",
+                fd: 3
+            })
+        );
+        assert_eq!(
+            p(&["--log-dir-fd", "5", "--console-fd", "5"]),
+            Err(ArgsError::FdTaken {
+                opt: "--console-fd",
+                other: "--log-dir-fd",
+                fd: 5
+            })
+        );
+        assert_eq!(
+            p(&["--console-fd", "2"]),
+            Err(ArgsError::StandardFd("--console-fd", 2))
         );
     }
 
@@ -498,6 +740,14 @@ mod tests {
             ArgsError::StandardFd("--session-fd", 1),
             ArgsError::SameFd(3),
             ArgsError::BadGrace("x".into()),
+            ArgsError::FdTaken {
+                opt: "--console-fd",
+                other: "--exit-fd",
+                fd: 3,
+            },
+            ArgsError::BadLogSize("1".into()),
+            ArgsError::BadLogFiles("0".into()),
+            ArgsError::NeedsLogDir("--log-max-size"),
             ArgsError::EmptyCommand,
             ArgsError::NulInCommand,
         ];

@@ -17,9 +17,11 @@ use nix::unistd::{getpid, Pid};
 
 use crate::args::Args;
 use crate::exit_record::{ExitRecord, ExitRecordError};
+use crate::log::{Capture, LogError, LogFile, Stream};
 use crate::process::{self, Reaped};
 use crate::session;
 use crate::signals::Signals;
+use crate::stdio::MainStdio;
 use crate::ErrnoText;
 
 /// Signals read from the signalfd per poll round at most.
@@ -28,6 +30,14 @@ const MAX_SIGNALS_PER_ROUND: usize = 64;
 /// Connections accepted per poll round at most, so a flood of connections
 /// cannot keep the loop from reaping.
 const MAX_ACCEPTS_PER_ROUND: usize = 32;
+
+/// Reads per source at the stop, before the last SIGKILL: what is already
+/// in the pipes, not what a process still writing adds meanwhile.
+const DRAIN_READS: usize = 32;
+
+/// How long the stop waits for the user's terminal or pipe to take the
+/// last bytes of the main process's output.
+const TEE_WAIT: Duration = Duration::from_millis(500);
 
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
 /// (it cannot happen: CMD is our child and we reap until ECHILD).
@@ -71,6 +81,16 @@ pub enum InitError {
         /// Why.
         source: Errno,
     },
+    /// The console log (init runs on without it, or loses records).
+    Log(LogError),
+    /// The main process's streams could not be captured: it gets init's
+    /// own descriptors, and its output is not logged.
+    Stdio {
+        /// What we were doing.
+        op: &'static str,
+        /// Why.
+        source: Errno,
+    },
     /// kill(2) failed.
     Kill {
         /// The signal.
@@ -101,6 +121,12 @@ impl fmt::Display for InitError {
             InitError::Exec { path, source } => {
                 write!(f, "exec {path}: {}", ErrnoText(*source))
             }
+            InitError::Log(e) => e.fmt(f),
+            InitError::Stdio { op, source } => write!(
+                f,
+                "capture the main process's output: {op}: {}",
+                ErrnoText(*source)
+            ),
             InitError::Kill {
                 signal,
                 target: -1,
@@ -151,6 +177,8 @@ enum Source {
     Signals,
     /// The listening session socket.
     Sessions,
+    /// A stream of the console log (its token).
+    Log(usize),
 }
 
 /// What woke the loop up.
@@ -162,6 +190,8 @@ enum Event {
     GraceOver,
     /// A client connected to the session socket.
     Connection,
+    /// A captured stream can be read (or its copy written).
+    Log(usize),
 }
 
 /// Where the container is in its life.
@@ -198,6 +228,12 @@ pub struct Init {
     phase: Phase,
     /// 128+signal of a second SIGTERM/SIGINT that cut the grace short.
     forced: Option<i32>,
+    /// The console log and the streams it captures.
+    capture: Capture,
+    /// The main process's fds 0-2 (`-e`), made once and handed to it.
+    stdio: Option<MainStdio>,
+    /// A failure of the log's setup, told when the loop starts.
+    log_error: Option<LogError>,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -313,6 +349,35 @@ fn adopt_session_socket(fd: RawFd) -> Result<OwnedFd, InitError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The console log: the log file in the host's directory (when given) and
+/// the console pty's master as its first source. A failure leaves init
+/// without a log (told when the loop starts), never without a container.
+fn open_capture(
+    log_dir: Option<OwnedFd>,
+    console: Option<OwnedFd>,
+    limits: crate::log::Limits,
+) -> (Capture, Option<LogError>) {
+    let mut error = None;
+    let log = log_dir.and_then(|dir| match LogFile::open(dir, limits) {
+        Ok(log) => Some(log),
+        Err(e) => {
+            error = Some(e);
+            None
+        }
+    });
+    let mut capture = Capture::new(log);
+    if let Some(master) = console {
+        // A slave of our own: without one open the master reads EIO.
+        let added = crate::sys::open_pty_slave(master.as_fd())
+            .map_err(|(op, source)| LogError { op, source })
+            .and_then(|slave| capture.add(Stream::Console, master, true, Some(slave), None));
+        if let Err(e) = added {
+            error = error.or(Some(e));
+        }
+    }
+    (capture, error)
+}
+
 impl Init {
     /// Takes over the process as PID 1: adopts the exit fd and the session
     /// socket (close-on-exec first of all), closes any other inherited fd,
@@ -334,12 +399,34 @@ impl Init {
             Some(fd) => Some(adopt_session_socket(fd)?),
             None => None,
         };
-        let keep: Vec<RawFd> = [args.exit_fd, args.session_fd]
-            .into_iter()
-            .flatten()
-            .collect();
+        let keep: Vec<RawFd> = [
+            args.exit_fd,
+            args.session_fd,
+            args.log_dir_fd,
+            args.console_fd,
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
         close_inherited_fds(&keep);
+        // SAFETY: the host handed us these descriptors by the --log-dir-fd
+        // and --console-fd contract; nothing in this process has claimed
+        // them, and the ones of other options are refused as duplicates.
+        let (log_dir, console) = unsafe {
+            (
+                args.log_dir_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+                args.console_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+            )
+        };
+        // Close-on-exec before anything can be started.
+        for fd in log_dir.iter().chain(console.iter()) {
+            let _ = nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            );
+        }
         ensure_std_fds()?;
+        let (capture, log_error) = open_capture(log_dir, console, args.log_limits);
         // fexecve names the process after the fd ("3"); ps and the host's
         // status want "xdockerinit".
         nix::sys::prctl::set_name(c"xdockerinit").map_err(|source| InitError::Sys {
@@ -367,6 +454,9 @@ impl Init {
             main_code: None,
             phase: Phase::Running,
             forced: None,
+            capture,
+            stdio: None,
+            log_error,
         })
     }
 
@@ -375,9 +465,27 @@ impl Init {
     /// failure of the loop itself: no record is written, and the kernel
     /// kills what is left of the namespace when PID 1 exits.
     pub fn run(mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<i32, InitError> {
+        if let Some(e) = self.log_error.take() {
+            notify(Notice::Error(&InitError::Log(e)));
+        }
+        let boot = match &self.command {
+            Some(command) => format!("boot -e {}", command.to_string_lossy()),
+            None => "boot".to_string(),
+        };
+        self.capture.note(&boot);
         if let Some(command) = self.command.take() {
             let env = process::child_env(self.term.as_deref());
-            let spawned = process::spawn_shell(&command, &env)
+            match MainStdio::prepare(&mut self.capture) {
+                Ok(stdio) => {
+                    for note in stdio.notes() {
+                        self.capture.note(note);
+                    }
+                    self.stdio = Some(stdio);
+                }
+                Err((op, source)) => notify(Notice::Error(&InitError::Stdio { op, source })),
+            }
+            let fds = self.stdio.as_ref().map_or(&[0, 1, 2], MainStdio::fds);
+            let spawned = process::spawn_shell(&command, &env, fds)
                 .map_err(|(op, source)| InitError::Sys { op, source })?;
             self.main = Some(spawned.pid);
             if let Some(source) = spawned.exec_error {
@@ -398,10 +506,17 @@ impl Init {
     }
 
     /// The poll set: one entry per source, in the same order as the sources.
-    fn sources(&self) -> Vec<(Source, RawFd)> {
-        let mut sources = vec![(Source::Signals, self.signals.as_fd().as_raw_fd())];
+    fn sources(&self) -> Vec<(Source, RawFd, libc::c_short)> {
+        let mut sources = vec![(
+            Source::Signals,
+            self.signals.as_fd().as_raw_fd(),
+            libc::POLLIN,
+        )];
         if let Some(listener) = &self.sessions {
-            sources.push((Source::Sessions, listener.as_raw_fd()));
+            sources.push((Source::Sessions, listener.as_raw_fd(), libc::POLLIN));
+        }
+        for i in self.capture.interests() {
+            sources.push((Source::Log(i.token), i.fd, i.events));
         }
         sources
     }
@@ -412,9 +527,9 @@ impl Init {
         let sources = self.sources();
         let mut fds: Vec<libc::pollfd> = sources
             .iter()
-            .map(|&(_, fd)| libc::pollfd {
+            .map(|&(_, fd, events)| libc::pollfd {
                 fd,
-                events: libc::POLLIN,
+                events,
                 revents: 0,
             })
             .collect();
@@ -436,7 +551,7 @@ impl Init {
             };
         }
         let mut events = Vec::new();
-        for (pfd, &(source, _)) in fds.iter().zip(&sources) {
+        for (pfd, &(source, _, _)) in fds.iter().zip(&sources) {
             if pfd.revents == 0 {
                 continue;
             }
@@ -457,6 +572,7 @@ impl Init {
                     }
                 }
                 Source::Sessions => events.push(Event::Connection),
+                Source::Log(token) => events.push(Event::Log(token)),
             }
         }
         // Checked even when signals came in, so a stream of them cannot
@@ -484,6 +600,16 @@ impl Init {
             }
             Event::Connection => {
                 self.on_connection(notify);
+                Ok(Flow::Continue)
+            }
+            Event::Log(token) => {
+                self.capture.ready(token);
+                Ok(Flow::Continue)
+            }
+            Event::Signal(libc::SIGWINCH) => {
+                if let Some(stdio) = &self.stdio {
+                    stdio.window_changed();
+                }
                 Ok(Flow::Continue)
             }
             Event::Signal(libc::SIGCHLD) => self.on_child(notify),
@@ -623,6 +749,8 @@ impl Init {
     /// such as ones entered with setns, included), reap until ECHILD, write
     /// the record.
     fn finish(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> i32 {
+        // What the processes wrote before they are killed is logged.
+        self.capture.drain(DRAIN_READS);
         self.kill_all(Signal::SIGKILL, notify);
         loop {
             match process::reap(true) {
@@ -643,6 +771,13 @@ impl Init {
             Some(_) => self.main_code.unwrap_or(UNKNOWN_STATUS),
             None => self.forced.unwrap_or(0),
         };
+        // The log is whole before the exit record says the container
+        // stopped (and before `-s logs --follow` sees init end).
+        self.capture
+            .finish(&format!("stop: exit code {code}"), TEE_WAIT);
+        if let Some(stdio) = self.stdio.as_mut() {
+            stdio.restore();
+        }
         if let Some(record) = &self.exit_record {
             if let Err(e) = record.write(code) {
                 notify(Notice::Error(&InitError::ExitRecord(e)));

@@ -59,10 +59,12 @@
 pub mod args;
 pub mod exit_record;
 pub mod init;
+pub mod log;
 pub mod process;
 pub mod protocol;
 pub mod session;
 pub mod signals;
+pub mod stdio;
 pub mod sys;
 
 pub use sys::ErrnoText;

@@ -53,14 +53,19 @@ pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
 }
 
 /// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
-/// whole environment and our fds 0-2.
+/// whole environment and `stdio` as its fds 0-2 (`[0, 1, 2]`: ours; see
+/// [`crate::stdio::MainStdio::fds`]).
 ///
 /// The child resets its signal state ([`signals::reset_for_child`]), calls
 /// setsid, and takes fd 0 as its controlling terminal when it is a terminal
 /// that no other session owns (TIOCSCTTY without stealing), so an
 /// interactive CMD gets job control and Ctrl-C, as with LXC's `lxc-init`.
 /// An execve failure travels back through a close-on-exec pipe.
-pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static str, Errno)> {
+pub fn spawn_shell(
+    command: &CStr,
+    env: &[CString],
+    stdio: &[libc::c_int; 3],
+) -> Result<Spawned, (&'static str, Errno)> {
     // Everything the child needs is built before fork: after it, only
     // async-signal-safe calls, no allocation.
     let argv: [&CStr; 3] = [c"sh", c"-c", command];
@@ -86,6 +91,7 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
                 direct.as_ref().map(DirectExec::parts),
                 &argv_ptrs,
                 &env_ptrs,
+                stdio,
                 report_w.as_raw_fd(),
             )
         }
@@ -255,9 +261,18 @@ fn exec_child(
     direct: Option<(&CStr, &[*const libc::c_char])>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
+    stdio: &[libc::c_int; 3],
     report: libc::c_int,
 ) -> ! {
     signals::reset_for_child();
+    for (target, &fd) in (0..).zip(stdio) {
+        if fd != target {
+            // SAFETY: dup2 takes descriptor numbers (the sources are >= 3,
+            // opened after fds 0-2, so no earlier dup2 overwrote one); the
+            // copy is not close-on-exec.
+            unsafe { libc::dup2(fd, target) };
+        }
+    }
     // SAFETY: setsid, isatty and ioctl(TIOCSCTTY, 0) take no pointers; their
     // failures are harmless (no new session if we already lead one, no
     // controlling terminal if fd 0 is not a free terminal).

@@ -1,0 +1,1395 @@
+//! The container's console log, written by PID 1: what the main process
+//! writes on stdout and stderr and what anything writes to `/dev/console`,
+//! one record per line, timestamped when read, in size-rotated files of a
+//! host directory that PID 1 reaches only through a descriptor.
+//!
+//! # Record format (shared with the reader, `xdocker -s logs`)
+//!
+//! The CRI log format of Kubernetes (`containerd`, CRI-O), one record per
+//! line, raw bytes, nothing escaped:
+//!
+//! ```text
+//! 2024-05-01T12:34:56.123456789Z stdout F a line as the process wrote it
+//! 2024-05-01T12:34:56.123456789Z stderr P the first 16 KiB of a longer li
+//! 2024-05-01T12:34:56.123456789Z xdocker F boot
+//! ```
+//!
+//! The time is UTC, always 30 bytes with nine digits of nanoseconds (so the
+//! byte order of two times is their order in time), taken when the bytes
+//! were read. The stream is `stdout`, `stderr`, `console` or `xdocker`
+//! (records of xdockerinit itself: the boot marker, the stop, lost bytes).
+//! The tag is `F` for a whole line (its newline dropped) and `P` for a piece
+//! of one (a line longer than [`MAX_LINE`], or an unfinished line when its
+//! stream closed): the pieces of a line, in order, end with its `F` record.
+//! A trailing carriage return is dropped from the lines of a terminal (the
+//! console, the main process's pty).
+//!
+//! # Files
+//!
+//! `console.log` is written; when a record would take it past `max_size`
+//! it becomes `console.log.1` (`.1` becomes `.2`, and so on, the oldest
+//! beyond `max_files` files is deleted), all with `*at` calls on the
+//! directory descriptor. The log never takes more than `max_size *
+//! max_files` bytes. A write that fails (the disk is full) drops its records
+//! and counts them; the next write that works says how many bytes were lost.
+//! Nothing here ever waits for a reader: the sources are non-blocking and
+//! read at most a bounded amount per turn of the loop.
+
+use std::fmt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::Mode;
+
+use crate::sys;
+use crate::ErrnoText;
+
+/// The file being written, in the log directory.
+pub const CURRENT: &str = "console.log";
+
+/// Length of a record's time: `2024-05-01T12:34:56.123456789Z`.
+pub const TIME_LEN: usize = 30;
+
+/// The longest content of one record: a longer line is cut into `P`
+/// pieces of this size (Docker and containerd cut at 16 KiB too).
+pub const MAX_LINE: usize = 16 * 1024;
+
+/// `--log-max-size` when not given, in bytes.
+pub const DEFAULT_MAX_SIZE: u64 = 10 << 20;
+/// `--log-max-files` when not given.
+pub const DEFAULT_MAX_FILES: u32 = 5;
+/// The smallest `max_size`: a few records of [`MAX_LINE`] fit in a file.
+pub const MIN_MAX_SIZE: u64 = 64 << 10;
+/// The most files.
+pub const MAX_MAX_FILES: u32 = 100;
+
+/// Bytes read from a source per read call.
+const READ_CHUNK: usize = 64 << 10;
+/// Reads from one source per turn of the loop at most, so that a process
+/// writing without pause cannot keep the loop from its other work.
+const READS_PER_TURN: usize = 16;
+/// Records are written to the file when this many bytes are pending.
+const FLUSH_AT: usize = 256 << 10;
+/// Room kept in a file for the record that tells of lost bytes.
+const NOTE_RESERVE: u64 = 128;
+/// Bytes written to a terminal per write when its descriptor blocks: a
+/// terminal that reports POLLOUT takes at least this much (see [`Tee`]).
+const TTY_CHUNK: usize = 256;
+/// Bytes written to a pipe or socket per write: POLLOUT on a pipe means a
+/// free page, which takes PIPE_BUF bytes without waiting.
+const PIPE_CHUNK: usize = libc::PIPE_BUF;
+
+/// The name of file `index` of the log: 0 is [`CURRENT`], `n` is the
+/// n-th rotated one, `console.log.n` (higher is older).
+pub fn file_name(index: u32) -> String {
+    match index {
+        0 => CURRENT.to_string(),
+        n => format!("{CURRENT}.{n}"),
+    }
+}
+
+/// Where a record comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    /// The main process's standard output.
+    Stdout,
+    /// The main process's standard error.
+    Stderr,
+    /// `/dev/console` inside the container.
+    Console,
+    /// xdockerinit's own records: boot, stop, lost bytes.
+    Xdocker,
+}
+
+impl Stream {
+    /// Every stream.
+    pub const ALL: [Stream; 4] = [
+        Stream::Stdout,
+        Stream::Stderr,
+        Stream::Console,
+        Stream::Xdocker,
+    ];
+
+    /// The name in a record.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+            Stream::Console => "console",
+            Stream::Xdocker => "xdocker",
+        }
+    }
+
+    /// The stream of a record's name.
+    pub fn from_name(name: &[u8]) -> Option<Stream> {
+        Stream::ALL
+            .into_iter()
+            .find(|s| s.name().as_bytes() == name)
+    }
+}
+
+impl fmt::Display for Stream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One record, as read back from a log line (without its newline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    /// [`TIME_LEN`] bytes of RFC 3339 time.
+    pub time: &'a [u8],
+    pub stream: Stream,
+    /// A piece of a line (`P`); the line goes on in the next record of the
+    /// same stream.
+    pub partial: bool,
+    pub content: &'a [u8],
+}
+
+/// Parses one line of a log file (without its newline); `None` for a line
+/// that is not a record (a record cut short by a crash).
+pub fn parse_record(line: &[u8]) -> Option<Record<'_>> {
+    let time = line.get(..TIME_LEN)?;
+    if time[4] != b'-' || time[10] != b'T' || time[TIME_LEN - 1] != b'Z' {
+        return None;
+    }
+    let rest = line.get(TIME_LEN..)?.strip_prefix(b" ")?;
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let stream = Stream::from_name(&rest[..space])?;
+    let rest = &rest[space + 1..];
+    let partial = match rest.first()? {
+        b'F' => false,
+        b'P' => true,
+        _ => return None,
+    };
+    let content = match rest.get(1) {
+        None => &[][..],
+        Some(b' ') => &rest[2..],
+        Some(_) => return None,
+    };
+    Some(Record {
+        time,
+        stream,
+        partial,
+        content,
+    })
+}
+
+/// Appends one record to `out`.
+pub fn format_record(
+    out: &mut Vec<u8>,
+    time: &[u8; TIME_LEN],
+    stream: Stream,
+    partial: bool,
+    content: &[u8],
+) {
+    out.extend_from_slice(time);
+    out.push(b' ');
+    out.extend_from_slice(stream.name().as_bytes());
+    out.extend_from_slice(if partial { b" P " } else { b" F " });
+    out.extend_from_slice(content);
+    out.push(b'\n');
+}
+
+/// The length of a record with `content_len` bytes of content.
+fn record_len(stream: Stream, content_len: usize) -> usize {
+    TIME_LEN + 1 + stream.name().len() + 3 + content_len + 1
+}
+
+/// Days since 1970-01-01 as a civil date (year, month, day), after Howard
+/// Hinnant's `civil_from_days` (proleptic Gregorian calendar).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097); // [0, 146096]
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+    let mp = (5 * doy + 2) / 153; // [0, 11], March first
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = (if mp < 10 { mp + 3 } else { mp - 9 }) as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// `secs.nanos` since the epoch as `YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ` (UTC).
+/// Years outside 0..=9999 are clamped to its ends.
+pub fn format_time(secs: i64, nanos: u32) -> [u8; TIME_LEN] {
+    const MIN: i64 = -62_167_219_200; // 0000-01-01T00:00:00Z
+    const MAX: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+    let (secs, nanos) = match secs {
+        s if s < MIN => (MIN, 0),
+        s if s > MAX => (MAX, 999_999_999),
+        s => (s, nanos.min(999_999_999)),
+    };
+    let (year, month, day) = civil_from_days(secs.div_euclid(86_400));
+    let of_day = secs.rem_euclid(86_400);
+    let mut out = *b"0000-00-00T00:00:00.000000000Z";
+    let mut put = |at: usize, width: usize, mut value: u64| {
+        for i in (at..at + width).rev() {
+            out[i] = b'0' + (value % 10) as u8;
+            value /= 10;
+        }
+    };
+    put(0, 4, year as u64);
+    put(5, 2, u64::from(month));
+    put(8, 2, u64::from(day));
+    put(11, 2, (of_day / 3600) as u64);
+    put(14, 2, (of_day / 60 % 60) as u64);
+    put(17, 2, (of_day % 60) as u64);
+    put(20, 9, u64::from(nanos));
+    out
+}
+
+/// The time now (CLOCK_REALTIME), formatted.
+pub fn now() -> [u8; TIME_LEN] {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    format_time(
+        i64::try_from(since.as_secs()).unwrap_or(i64::MAX),
+        since.subsec_nanos(),
+    )
+}
+
+/// The first `\n` of `data` (libc's memchr: word-wise or vectorised, where
+/// a byte loop would cost a third of the log's time on long outputs).
+fn find_newline(data: &[u8]) -> Option<usize> {
+    // SAFETY: memchr reads at most data.len() bytes from data's start; the
+    // pointer it returns, if any, points into data.
+    let found = unsafe { libc::memchr(data.as_ptr().cast(), i32::from(b'\n'), data.len()) };
+    if found.is_null() {
+        None
+    } else {
+        Some(found as usize - data.as_ptr() as usize)
+    }
+}
+
+/// Size limits of the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// A file is rotated before it would grow past this many bytes.
+    pub max_size: u64,
+    /// Files kept, the one being written included.
+    pub max_files: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_size: DEFAULT_MAX_SIZE,
+            max_files: DEFAULT_MAX_FILES,
+        }
+    }
+}
+
+/// A failure of the log that init carries on after (the log is then off,
+/// or loses records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogError {
+    /// What we were doing.
+    pub op: &'static str,
+    /// Why.
+    pub source: Errno,
+}
+
+impl fmt::Display for LogError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "console log: {}: {}", self.op, ErrnoText(self.source))
+    }
+}
+
+impl std::error::Error for LogError {}
+
+/// The files of the log: records are gathered in a buffer and written in
+/// one call per batch, rotating between records.
+#[derive(Debug)]
+pub struct LogFile {
+    dir: OwnedFd,
+    /// None after a rotation failed to make a new file: retried at the
+    /// next write, records are dropped meanwhile.
+    file: Option<OwnedFd>,
+    /// Bytes in `file`.
+    size: u64,
+    limits: Limits,
+    /// Records not written yet.
+    buf: Vec<u8>,
+    /// Bytes lost since the last write that worked, and the last reason.
+    dropped: u64,
+    drop_reason: Option<Errno>,
+    /// Bytes lost in this boot, all told.
+    dropped_total: u64,
+}
+
+impl LogFile {
+    /// Takes the log directory (a descriptor that reads it; made
+    /// close-on-exec by the caller) and opens [`CURRENT`] to append to,
+    /// removing files beyond `max_files` left by a larger setting. A
+    /// current file already past `max_size` is rotated at the first record.
+    pub fn open(dir: OwnedFd, limits: Limits) -> Result<LogFile, LogError> {
+        let fail = |op| move |source| LogError { op, source };
+        let limits = Limits {
+            max_size: limits.max_size.max(MIN_MAX_SIZE),
+            max_files: limits.max_files.clamp(1, MAX_MAX_FILES),
+        };
+        let mut log = LogFile {
+            dir,
+            file: None,
+            size: 0,
+            limits,
+            buf: Vec::new(),
+            dropped: 0,
+            drop_reason: None,
+            dropped_total: 0,
+        };
+        for index in limits.max_files..=MAX_MAX_FILES {
+            match log.unlink(&file_name(index)) {
+                Ok(()) => continue,
+                Err(_) => break,
+            }
+        }
+        let (file, size) = log.open_current(false).map_err(fail("open console.log"))?;
+        log.file = Some(file);
+        log.size = size;
+        Ok(log)
+    }
+
+    /// The limits in force (after clamping).
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Bytes lost in this boot so far.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped_total
+    }
+
+    fn unlink(&self, name: &str) -> nix::Result<()> {
+        nix::unistd::unlinkat(
+            Some(self.dir.as_raw_fd()),
+            name,
+            nix::unistd::UnlinkatFlags::NoRemoveDir,
+        )
+    }
+
+    /// Opens [`CURRENT`] for appending (`fresh`: empty, a new file), with
+    /// its size. A symlink or anything but a regular file at that name is
+    /// removed first: the directory is the host's, never followed.
+    fn open_current(&self, fresh: bool) -> nix::Result<(OwnedFd, u64)> {
+        let mut flags = OFlag::O_WRONLY
+            | OFlag::O_CREAT
+            | OFlag::O_APPEND
+            | OFlag::O_NOFOLLOW
+            | OFlag::O_NONBLOCK
+            | OFlag::O_CLOEXEC;
+        if fresh {
+            flags |= OFlag::O_TRUNC;
+        }
+        let mode = Mode::from_bits_truncate(0o640);
+        for _ in 0..2 {
+            let regular = nix::sys::stat::fstatat(
+                Some(self.dir.as_raw_fd()),
+                CURRENT,
+                AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
+            if let Ok(false) = regular {
+                self.unlink(CURRENT)?;
+            }
+            match sys::openat(self.dir.as_fd(), CURRENT, flags, mode) {
+                Ok(file) => {
+                    let size = nix::sys::stat::fstat(file.as_raw_fd())?.st_size;
+                    return Ok((file, u64::try_from(size).unwrap_or(0)));
+                }
+                // Replaced between the check and the open: once more.
+                Err(Errno::ELOOP | Errno::ENXIO | Errno::EISDIR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Errno::ELOOP)
+    }
+
+    /// Adds one record, flushing and rotating first when it would take the
+    /// file past `max_size`.
+    pub fn push(&mut self, time: &[u8; TIME_LEN], stream: Stream, partial: bool, content: &[u8]) {
+        let len = record_len(stream, content.len()) as u64;
+        let reserve = if self.dropped > 0 { NOTE_RESERVE } else { 0 };
+        let pending = self.size + self.buf.len() as u64;
+        if pending > 0 && pending + len + reserve > self.limits.max_size {
+            self.flush();
+            self.rotate();
+        }
+        format_record(&mut self.buf, time, stream, partial, content);
+        if self.buf.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    /// Writes the pending records. A failure drops them (counted); the
+    /// file is cut back to its last whole record.
+    pub fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        if self.file.is_none() {
+            self.reopen();
+        }
+        let Some(file) = self.file.as_ref() else {
+            self.drop_pending(None);
+            return;
+        };
+        if self.dropped > 0 {
+            let mut note = Vec::with_capacity(NOTE_RESERVE as usize);
+            let reason = self.drop_reason.map(|e| ErrnoText(e).to_string());
+            let text = format!(
+                "dropped {} bytes of log: {}",
+                self.dropped,
+                reason.as_deref().unwrap_or("no file")
+            );
+            format_record(&mut note, &now(), Stream::Xdocker, false, text.as_bytes());
+            self.buf.splice(0..0, note);
+        }
+        let mut written = 0;
+        let failure = loop {
+            if written == self.buf.len() {
+                break None;
+            }
+            match sys::write(file.as_fd(), &self.buf[written..]) {
+                Ok(0) => break Some(Errno::ENOSPC),
+                Ok(n) => written += n,
+                // The file is ours and regular: EAGAIN does not happen.
+                Err(e) => break Some(e),
+            }
+        };
+        match failure {
+            None => {
+                self.size += written as u64;
+                self.dropped = 0;
+                self.drop_reason = None;
+                self.buf.clear();
+                if self.buf.capacity() > 2 * FLUSH_AT {
+                    self.buf.shrink_to(FLUSH_AT);
+                }
+            }
+            Some(errno) => {
+                if written > 0 {
+                    // Half a record is no record: back to the last whole one.
+                    let _ = nix::unistd::ftruncate(file, self.size as libc::off_t);
+                }
+                self.drop_pending(Some(errno));
+            }
+        }
+    }
+
+    fn drop_pending(&mut self, reason: Option<Errno>) {
+        let lost = self.buf.len() as u64;
+        self.dropped += lost;
+        self.dropped_total += lost;
+        if reason.is_some() {
+            self.drop_reason = reason;
+        }
+        self.buf.clear();
+    }
+
+    /// After a failed rotation: a new current file, if it can be made now.
+    fn reopen(&mut self) {
+        match self.open_current(true) {
+            Ok((file, size)) => {
+                self.file = Some(file);
+                self.size = size;
+            }
+            Err(e) => self.drop_reason = Some(e),
+        }
+    }
+
+    /// `.n` becomes `.n+1` from the oldest kept down, the current file
+    /// `.1`, and a new current file is made; the oldest beyond `max_files`
+    /// is overwritten by the rename (or deleted when only one file is kept).
+    fn rotate(&mut self) {
+        self.file = None;
+        self.size = 0;
+        let dir = Some(self.dir.as_raw_fd());
+        let last = self.limits.max_files - 1;
+        if last == 0 {
+            let _ = self.unlink(CURRENT);
+        } else {
+            for index in (1..last).rev() {
+                let _ = nix::fcntl::renameat(
+                    dir,
+                    file_name(index).as_str(),
+                    dir,
+                    file_name(index + 1).as_str(),
+                );
+            }
+            let _ = nix::fcntl::renameat(dir, CURRENT, dir, file_name(1).as_str());
+        }
+        self.reopen();
+    }
+
+    /// The descriptor of the file being written (tests swap it).
+    #[cfg(test)]
+    fn file_fd(&self) -> Option<RawFd> {
+        self.file.as_ref().map(AsRawFd::as_raw_fd)
+    }
+}
+
+/// How the copy of a stream reaches its original destination (the
+/// terminal or pipe `xdocker -a boot -e` was started with) without ever
+/// making init wait on a slow or stopped reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TeeMode {
+    /// A regular file or a device that is not a terminal: writes return.
+    Direct,
+    /// A non-blocking descriptor (xdocker opens the terminal afresh with
+    /// O_NONBLOCK): write what it takes, keep the rest.
+    NonBlocking,
+    /// A blocking pipe, socket or terminal: write a chunk each time poll
+    /// says there is room (a page for a pipe; for a terminal a best effort,
+    /// xdocker always hands a non-blocking one).
+    Chunked(usize),
+}
+
+/// Where a captured stream is copied to, as it is read.
+#[derive(Debug)]
+pub struct Tee {
+    /// A descriptor of the process (1 or 2), not owned.
+    fd: RawFd,
+    mode: TeeMode,
+    /// Bytes not written yet; the source is not read while there are any.
+    pending: Vec<u8>,
+}
+
+/// What a tee did with its bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TeeState {
+    /// Everything written.
+    Done,
+    /// Bytes left: wait for POLLOUT.
+    Waiting,
+    /// The reader is gone (EPIPE): the source is closed, so that the
+    /// writer gets EPIPE (or SIGPIPE) as it would have without the log.
+    ReaderGone,
+    /// Another failure (a terminal hung up): no more copies.
+    Failed,
+}
+
+impl Tee {
+    /// A tee to this process's descriptor `fd` (1 or 2), which stays open
+    /// as long as the tee.
+    pub fn to(fd: RawFd) -> Tee {
+        // SAFETY: fstat and fcntl on a descriptor number with a valid out
+        // pointer; a closed one fails (the tee then writes directly and
+        // fails at its first write).
+        let (kind, flags) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let kind = if libc::fstat(fd, &mut st) == 0 {
+                st.st_mode & libc::S_IFMT
+            } else {
+                0
+            };
+            (kind, libc::fcntl(fd, libc::F_GETFL))
+        };
+        // SAFETY: isatty takes a descriptor number.
+        let tty = unsafe { libc::isatty(fd) } == 1;
+        let mode = if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
+            TeeMode::NonBlocking
+        } else if tty {
+            TeeMode::Chunked(TTY_CHUNK)
+        } else if kind == libc::S_IFIFO || kind == libc::S_IFSOCK {
+            TeeMode::Chunked(PIPE_CHUNK)
+        } else {
+            TeeMode::Direct
+        };
+        Tee {
+            fd,
+            mode,
+            pending: Vec::new(),
+        }
+    }
+
+    fn borrowed(&self) -> BorrowedFd<'_> {
+        // SAFETY: the process keeps fds 1 and 2 open for its whole life;
+        // the borrow lasts one system call.
+        unsafe { BorrowedFd::borrow_raw(self.fd) }
+    }
+
+    /// Copies `data` (or queues it) and writes what can be written now.
+    fn push(&mut self, data: &[u8]) -> TeeState {
+        if self.pending.is_empty() && self.mode == TeeMode::Direct {
+            return match sys::write_all(self.borrowed(), data) {
+                Ok(true) => TeeState::Done,
+                Ok(false) => TeeState::ReaderGone,
+                Err(_) => TeeState::Failed,
+            };
+        }
+        self.pending.extend_from_slice(data);
+        self.write_pending()
+    }
+
+    /// Writes as much of `pending` as goes without waiting.
+    fn write_pending(&mut self) -> TeeState {
+        let mut done = 0;
+        let state = loop {
+            if done == self.pending.len() {
+                break TeeState::Done;
+            }
+            let chunk = match self.mode {
+                TeeMode::Direct | TeeMode::NonBlocking => self.pending.len() - done,
+                TeeMode::Chunked(size) => {
+                    match sys::wait_fd(self.borrowed(), libc::POLLOUT, 0) {
+                        Ok(true) => {}
+                        Ok(false) => break TeeState::Waiting,
+                        Err(_) => break TeeState::Failed,
+                    }
+                    size.min(self.pending.len() - done)
+                }
+            };
+            match sys::write(self.borrowed(), &self.pending[done..done + chunk]) {
+                Ok(n) => done += n,
+                Err(Errno::EAGAIN) => break TeeState::Waiting,
+                Err(Errno::EPIPE) => break TeeState::ReaderGone,
+                Err(_) => break TeeState::Failed,
+            }
+        };
+        self.pending.drain(..done);
+        state
+    }
+}
+
+/// A descriptor the loop reads and logs as one stream.
+#[derive(Debug)]
+struct Source {
+    /// Non-blocking; None once closed.
+    fd: Option<OwnedFd>,
+    stream: Stream,
+    /// A terminal's lines: a trailing `\r` is dropped.
+    pty: bool,
+    /// The unfinished line (shorter than [`MAX_LINE`]).
+    carry: Vec<u8>,
+    tee: Option<Tee>,
+    /// Held open, never read: a pty master reads EIO (and polls POLLHUP
+    /// for ever) while no slave is open, so its owner keeps one.
+    _hold: Option<OwnedFd>,
+}
+
+/// Bytes from the user's terminal to the main process's pty (the input
+/// half of `docker run -it`).
+#[derive(Debug)]
+struct Input {
+    /// This process's fd 0, not owned; None once it ended.
+    from: Option<RawFd>,
+    /// The pty master (non-blocking).
+    to: OwnedFd,
+    pending: Vec<u8>,
+}
+
+/// What the loop polls for the log: opaque tokens with a descriptor and
+/// the events to wait for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Interest {
+    /// Handed back to [`Capture::ready`].
+    pub token: usize,
+    pub fd: RawFd,
+    pub events: libc::c_short,
+}
+
+/// Every captured stream and the log they go to. PID 1 owns one: it adds
+/// the sources (the console, the main process's pipes or pty), polls
+/// [`Capture::interests`] with the rest of its loop and calls
+/// [`Capture::ready`]; other code hands it bytes with [`Capture::note`].
+/// Without a log (no `--log-dir-fd`) the sources are still read and their
+/// tees still fed.
+#[derive(Debug)]
+pub struct Capture {
+    log: Option<LogFile>,
+    sources: Vec<Source>,
+    input: Option<Input>,
+    /// One read buffer for every source, allocated at the first read.
+    buf: Vec<u8>,
+}
+
+/// The token of the input relay; sources are numbered from 0.
+const INPUT_TOKEN: usize = usize::MAX;
+
+impl Capture {
+    /// A capture writing to `log` (None: no log, sources are only teed).
+    pub fn new(log: Option<LogFile>) -> Capture {
+        Capture {
+            log,
+            sources: Vec::new(),
+            input: None,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Whether records go to a log.
+    pub fn has_log(&self) -> bool {
+        self.log.is_some()
+    }
+
+    /// The log, when there is one.
+    pub fn log(&self) -> Option<&LogFile> {
+        self.log.as_ref()
+    }
+
+    /// Reads `fd` (made non-blocking here) as `stream`; `pty`: a terminal
+    /// master, whose lines lose a trailing `\r`; `hold`: a descriptor kept
+    /// open as long as the source (the master's own slave); `tee`: where
+    /// the bytes are copied as read.
+    pub fn add(
+        &mut self,
+        stream: Stream,
+        fd: OwnedFd,
+        pty: bool,
+        hold: Option<OwnedFd>,
+        tee: Option<Tee>,
+    ) -> Result<(), LogError> {
+        sys::set_nonblocking(fd.as_fd()).map_err(|source| LogError {
+            op: "make a source non-blocking",
+            source,
+        })?;
+        self.sources.push(Source {
+            fd: Some(fd),
+            stream,
+            pty,
+            carry: Vec::new(),
+            tee,
+            _hold: hold,
+        });
+        Ok(())
+    }
+
+    /// Relays what this process reads on `from` (fd 0, a terminal in raw
+    /// mode) to `to` (a pty master, made non-blocking here).
+    pub fn relay_input(&mut self, from: RawFd, to: OwnedFd) -> Result<(), LogError> {
+        sys::set_nonblocking(to.as_fd()).map_err(|source| LogError {
+            op: "make the pty non-blocking",
+            source,
+        })?;
+        self.input = Some(Input {
+            from: Some(from),
+            to,
+            pending: Vec::new(),
+        });
+        Ok(())
+    }
+
+    /// One whole record of xdockerinit's own (`stream` xdocker), written
+    /// at once: the boot marker, the stop. Newlines in `text` become spaces.
+    pub fn note(&mut self, text: &str) {
+        let Some(log) = self.log.as_mut() else {
+            return;
+        };
+        let text: Vec<u8> = text
+            .bytes()
+            .map(|b| if b == b'\n' { b' ' } else { b })
+            .take(MAX_LINE)
+            .collect();
+        log.push(&now(), Stream::Xdocker, false, &text);
+        log.flush();
+    }
+
+    /// The descriptors to poll now: each open source (or its tee while
+    /// bytes wait to be copied) and the input relay.
+    pub fn interests(&self) -> Vec<Interest> {
+        let mut out = Vec::with_capacity(self.sources.len() + 1);
+        for (token, source) in self.sources.iter().enumerate() {
+            let Some(fd) = &source.fd else { continue };
+            match &source.tee {
+                Some(tee) if !tee.pending.is_empty() => out.push(Interest {
+                    token,
+                    fd: tee.fd,
+                    events: libc::POLLOUT,
+                }),
+                _ => out.push(Interest {
+                    token,
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                }),
+            }
+        }
+        if let Some(input) = &self.input {
+            match input.from {
+                Some(_) if !input.pending.is_empty() => out.push(Interest {
+                    token: INPUT_TOKEN,
+                    fd: input.to.as_raw_fd(),
+                    events: libc::POLLOUT,
+                }),
+                Some(from) => out.push(Interest {
+                    token: INPUT_TOKEN,
+                    fd: from,
+                    events: libc::POLLIN,
+                }),
+                None => {}
+            }
+        }
+        out
+    }
+
+    /// An interest of [`Capture::interests`] is ready.
+    pub fn ready(&mut self, token: usize) {
+        if token == INPUT_TOKEN {
+            self.relay();
+        } else if token < self.sources.len() {
+            self.service(token, READS_PER_TURN);
+        }
+    }
+
+    /// Reads every source until it has nothing more (at most `reads`
+    /// chunks each) and writes the records: before the stop's SIGKILL and
+    /// after the last process is gone.
+    pub fn drain(&mut self, reads: usize) {
+        for index in 0..self.sources.len() {
+            self.service(index, reads);
+        }
+        if let Some(log) = self.log.as_mut() {
+            log.flush();
+        }
+    }
+
+    /// The end of the boot: what is left is read, unfinished lines are
+    /// logged as `P` pieces, tees get up to `tee_wait` to take their last
+    /// bytes, and the `stop` record is written last.
+    pub fn finish(&mut self, stop: &str, tee_wait: std::time::Duration) {
+        self.drain(READS_PER_TURN * 4);
+        let deadline = std::time::Instant::now() + tee_wait;
+        let time = now();
+        for source in &mut self.sources {
+            if let Some(log) = self.log.as_mut() {
+                if !source.carry.is_empty() {
+                    log.push(&time, source.stream, true, &source.carry);
+                    source.carry.clear();
+                }
+            }
+            if let Some(tee) = source.tee.as_mut() {
+                while !tee.pending.is_empty() {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+                    if ms == 0
+                        || !matches!(sys::wait_fd(tee.borrowed(), libc::POLLOUT, ms), Ok(true))
+                    {
+                        break;
+                    }
+                    if tee.write_pending() != TeeState::Waiting && !tee.pending.is_empty() {
+                        break;
+                    }
+                }
+            }
+        }
+        self.note(stop);
+    }
+
+    /// Reads up to `reads` chunks of source `index`, logs them and feeds
+    /// its tee (or first writes what its tee holds).
+    fn service(&mut self, index: usize, reads: usize) {
+        let Capture {
+            log, sources, buf, ..
+        } = self;
+        let source = &mut sources[index];
+        if let Some(tee) = source.tee.as_mut() {
+            if !tee.pending.is_empty() {
+                match tee.write_pending() {
+                    TeeState::Done => {}
+                    TeeState::Waiting => return,
+                    TeeState::ReaderGone => return close(source, log.as_mut()),
+                    TeeState::Failed => source.tee = None,
+                }
+            }
+        }
+        if buf.is_empty() {
+            buf.resize(READ_CHUNK, 0);
+        }
+        for _ in 0..reads {
+            let Some(fd) = source.fd.as_ref() else { return };
+            let n = match sys::read(fd.as_fd(), buf) {
+                Ok(0) => return close(source, log.as_mut()),
+                Ok(n) => n,
+                Err(Errno::EAGAIN) => break,
+                // EIO: a pty whose slaves are all closed (hung up).
+                Err(_) => return close(source, log.as_mut()),
+            };
+            let data = &buf[..n];
+            if let Some(log) = log.as_mut() {
+                log_bytes(log, source, &now(), data);
+            }
+            if let Some(tee) = source.tee.as_mut() {
+                match tee.push(data) {
+                    TeeState::Done => {}
+                    TeeState::Waiting => break,
+                    TeeState::ReaderGone => return close(source, log.as_mut()),
+                    TeeState::Failed => source.tee = None,
+                }
+            }
+            if n < buf.len() {
+                // The pipe is empty for now: no need for a read that says so.
+                break;
+            }
+        }
+        if let Some(log) = log.as_mut() {
+            log.flush();
+        }
+    }
+
+    /// Copies the user's keys to the main process's pty.
+    fn relay(&mut self) {
+        let Some(input) = self.input.as_mut() else {
+            return;
+        };
+        let Some(from) = input.from else { return };
+        if input.pending.is_empty() {
+            let mut keys = [0u8; 4096];
+            // SAFETY: fd 0 stays open for the process's life; the borrow
+            // lasts one read.
+            let stdin = unsafe { BorrowedFd::borrow_raw(from) };
+            match sys::read(stdin, &mut keys) {
+                Ok(n) if n > 0 => input.pending.extend_from_slice(&keys[..n]),
+                Err(Errno::EAGAIN) => return,
+                // The terminal hung up (EOF, EIO): no more input.
+                _ => {
+                    input.from = None;
+                    return;
+                }
+            }
+        }
+        match sys::write(input.to.as_fd(), &input.pending) {
+            Ok(n) => {
+                input.pending.drain(..n);
+            }
+            Err(Errno::EAGAIN) => {}
+            Err(_) => input.from = None,
+        }
+    }
+}
+
+/// A source ends: its unfinished line is logged as a piece, its
+/// descriptor closed.
+fn close(source: &mut Source, log: Option<&mut LogFile>) {
+    if let Some(log) = log {
+        if !source.carry.is_empty() {
+            log.push(&now(), source.stream, true, &source.carry);
+            source.carry.clear();
+        }
+        log.flush();
+    }
+    source.fd = None;
+    source.tee = None;
+}
+
+/// Cuts `data` into records: each finished line (with the unfinished one
+/// carried from before) is one `F` record, longer ones are cut into `P`
+/// pieces; what follows the last newline is carried.
+fn log_bytes(log: &mut LogFile, source: &mut Source, time: &[u8; TIME_LEN], data: &[u8]) {
+    let mut rest = data;
+    while let Some(at) = find_newline(rest) {
+        let line = &rest[..at];
+        rest = &rest[at + 1..];
+        if source.carry.is_empty() {
+            push_line(log, source.stream, source.pty, time, line);
+        } else {
+            let mut whole = std::mem::take(&mut source.carry);
+            whole.extend_from_slice(line);
+            push_line(log, source.stream, source.pty, time, &whole);
+            whole.clear();
+            source.carry = whole;
+        }
+    }
+    source.carry.extend_from_slice(rest);
+    if source.carry.len() >= MAX_LINE {
+        let whole = source.carry.len() / MAX_LINE * MAX_LINE;
+        for piece in source.carry[..whole].chunks(MAX_LINE) {
+            log.push(time, source.stream, true, piece);
+        }
+        source.carry.drain(..whole);
+    }
+}
+
+/// One finished line: `P` pieces of [`MAX_LINE`] and the last one `F`.
+fn push_line(log: &mut LogFile, stream: Stream, pty: bool, time: &[u8; TIME_LEN], line: &[u8]) {
+    let line = match line {
+        [head @ .., b'\r'] if pty => head,
+        _ => line,
+    };
+    let mut rest = line;
+    while rest.len() > MAX_LINE {
+        log.push(time, stream, true, &rest[..MAX_LINE]);
+        rest = &rest[MAX_LINE..];
+    }
+    log.push(time, stream, false, rest);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn open_dir(path: &Path) -> OwnedFd {
+        sys::open(
+            path,
+            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("open dir")
+    }
+
+    fn log_in(dir: &Path, max_size: u64, max_files: u32) -> LogFile {
+        LogFile::open(
+            open_dir(dir),
+            Limits {
+                max_size,
+                max_files,
+            },
+        )
+        .expect("log")
+    }
+
+    fn records(path: &Path) -> Vec<(Stream, bool, Vec<u8>)> {
+        let text = std::fs::read(path).unwrap_or_default();
+        text.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| {
+                let r =
+                    parse_record(l).unwrap_or_else(|| panic!("{:?}", String::from_utf8_lossy(l)));
+                (r.stream, r.partial, r.content.to_vec())
+            })
+            .collect()
+    }
+
+    const T: &[u8; TIME_LEN] = b"2024-05-01T12:34:56.123456789Z";
+
+    #[test]
+    fn times_are_rfc3339_utc_with_nanoseconds() {
+        assert_eq!(&format_time(0, 0), b"1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            &format_time(951_782_400, 5),
+            b"2000-02-29T00:00:00.000000005Z"
+        );
+        assert_eq!(
+            &format_time(1_709_251_199, 999_999_999),
+            b"2024-02-29T23:59:59.999999999Z"
+        );
+        assert_eq!(&format_time(-1, 0), b"1969-12-31T23:59:59.000000000Z");
+        assert_eq!(
+            &format_time(253_402_300_799, 0),
+            b"9999-12-31T23:59:59.000000000Z"
+        );
+        assert_eq!(&format_time(i64::MAX, 0), b"9999-12-31T23:59:59.999999999Z");
+        assert_eq!(&format_time(i64::MIN, 7), b"0000-01-01T00:00:00.000000000Z");
+        // Every day of four centuries against a naive day count.
+        let (mut y, mut m, mut d) = (1970i64, 1u32, 1u32);
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        for days in 0..146_097i64 {
+            assert_eq!(civil_from_days(days), (y, m, d), "day {days}");
+            let len = match m {
+                2 if leap(y) => 29,
+                2 => 28,
+                4 | 6 | 9 | 11 => 30,
+                _ => 31,
+            };
+            d += 1;
+            if d > len {
+                d = 1;
+                m += 1;
+                if m > 12 {
+                    m = 1;
+                    y += 1;
+                }
+            }
+        }
+        let t = now();
+        assert!(parse_record(&[&t[..], b" xdocker F x"].concat()).is_some());
+    }
+
+    #[test]
+    fn records_round_trip_with_any_bytes() {
+        for (stream, partial, content) in [
+            (Stream::Stdout, false, &b"hello world"[..]),
+            (Stream::Stderr, true, b""),
+            (Stream::Console, false, b"  spaces  and \t tabs \r"),
+            (Stream::Xdocker, false, b"\xff\x00 binary F P"),
+        ] {
+            let mut out = Vec::new();
+            format_record(&mut out, T, stream, partial, content);
+            assert_eq!(out.len(), record_len(stream, content.len()));
+            assert_eq!(out.last(), Some(&b'\n'));
+            let r = parse_record(&out[..out.len() - 1]).expect("parses");
+            assert_eq!(
+                (r.time, r.stream, r.partial, r.content),
+                (&T[..], stream, partial, content)
+            );
+        }
+        for bad in [
+            &b""[..],
+            b"2024-05-01T12:34:56.123456789Z",
+            b"2024-05-01T12:34:56.123456789Z stdout",
+            b"2024-05-01T12:34:56.123456789Z stdin F x",
+            b"2024-05-01T12:34:56.123456789Z stdout X x",
+            b"2024-05-01T12:34:56.123456789Z stdout Fx",
+            b"garbage garbage garbage garbage garbage stdout F x",
+        ] {
+            assert_eq!(
+                parse_record(bad),
+                None,
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        // An empty line: no content.
+        let r = parse_record(b"2024-05-01T12:34:56.123456789Z stdout F").expect("empty");
+        assert_eq!(r.content, b"");
+    }
+
+    #[test]
+    fn lines_are_cut_at_newlines_and_long_ones_into_pieces() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = log_in(dir.path(), 10 << 20, 2);
+        let mut src = Source {
+            fd: None,
+            stream: Stream::Stdout,
+            pty: false,
+            carry: Vec::new(),
+            tee: None,
+            _hold: None,
+        };
+        log_bytes(&mut log, &mut src, T, b"one\ntw");
+        log_bytes(&mut log, &mut src, T, b"o\n\nthree");
+        assert_eq!(src.carry, b"three");
+        let long = vec![b'x'; MAX_LINE * 2 + 10];
+        log_bytes(&mut log, &mut src, T, b"\n");
+        log_bytes(&mut log, &mut src, T, &long);
+        assert_eq!(src.carry.len(), 10, "whole pieces go at once");
+        log_bytes(&mut log, &mut src, T, b"end\r\n");
+        let mut tty = Source {
+            pty: true,
+            stream: Stream::Console,
+            ..src
+        };
+        tty.carry.clear();
+        log_bytes(&mut log, &mut tty, T, b"crlf\r\n");
+        log.flush();
+        let got = records(&dir.path().join(CURRENT));
+        let x = |n| vec![b'x'; n];
+        assert_eq!(
+            got,
+            vec![
+                (Stream::Stdout, false, b"one".to_vec()),
+                (Stream::Stdout, false, b"two".to_vec()),
+                (Stream::Stdout, false, b"".to_vec()),
+                (Stream::Stdout, false, b"three".to_vec()),
+                (Stream::Stdout, true, x(MAX_LINE)),
+                (Stream::Stdout, true, x(MAX_LINE)),
+                (Stream::Stdout, false, [&x(10)[..], b"end\r"].concat()),
+                (Stream::Console, false, b"crlf".to_vec()),
+            ]
+        );
+    }
+
+    #[test]
+    fn rotation_keeps_max_files_each_under_max_size() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let max = MIN_MAX_SIZE;
+        // Left by a larger max_files before: removed.
+        std::fs::write(dir.path().join("console.log.3"), b"old").expect("write");
+        std::fs::write(dir.path().join("console.log.4"), b"old").expect("write");
+        let mut log = log_in(dir.path(), max, 3);
+        assert!(!dir.path().join("console.log.3").exists());
+        assert!(!dir.path().join("console.log.4").exists());
+        let line = [b'y'; 1000];
+        for i in 0..1000u32 {
+            let mut content = i.to_string().into_bytes();
+            content.extend_from_slice(&line);
+            log.push(T, Stream::Stdout, false, &content);
+        }
+        log.flush();
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .expect("ls")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["console.log", "console.log.1", "console.log.2"]);
+        let mut numbers = Vec::new();
+        for index in (0..3).rev() {
+            let path = dir.path().join(file_name(index));
+            let size = std::fs::metadata(&path).expect("stat").len();
+            assert!(size <= max, "{path:?}: {size}");
+            if index > 0 {
+                assert!(size > max - 1100, "rotated only when full: {size}");
+            }
+            for (_, _, content) in records(&path) {
+                let digits: Vec<u8> = content
+                    .iter()
+                    .copied()
+                    .take_while(u8::is_ascii_digit)
+                    .collect();
+                numbers.push(
+                    String::from_utf8(digits)
+                        .expect("digits")
+                        .parse::<u32>()
+                        .expect("n"),
+                );
+            }
+        }
+        // The newest records, in order, none lost or doubled.
+        let first = numbers[0];
+        assert_eq!(numbers, (first..1000).collect::<Vec<_>>());
+        assert!(first > 0, "older ones were rotated away");
+        // A second boot appends to the current file.
+        drop(log);
+        let before = std::fs::metadata(dir.path().join(CURRENT))
+            .expect("stat")
+            .len();
+        let mut log = log_in(dir.path(), max, 3);
+        log.push(T, Stream::Xdocker, false, b"boot");
+        log.flush();
+        let after = std::fs::metadata(dir.path().join(CURRENT))
+            .expect("stat")
+            .len();
+        assert_eq!(after, before + record_len(Stream::Xdocker, 4) as u64);
+    }
+
+    #[test]
+    fn one_file_only_starts_over() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = log_in(dir.path(), MIN_MAX_SIZE, 1);
+        for _ in 0..200 {
+            log.push(T, Stream::Stdout, false, &[b'z'; 1000]);
+        }
+        log.flush();
+        let size = std::fs::metadata(dir.path().join(CURRENT))
+            .expect("stat")
+            .len();
+        assert!(size <= MIN_MAX_SIZE);
+        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
+    }
+
+    #[test]
+    fn a_full_disk_drops_and_counts_then_says_so() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = log_in(dir.path(), 10 << 20, 2);
+        log.push(T, Stream::Stdout, false, b"before");
+        log.flush();
+        // The file becomes /dev/full: every write fails with ENOSPC.
+        let full = sys::open("/dev/full", OFlag::O_WRONLY, Mode::empty()).expect("/dev/full");
+        let fd = log.file_fd().expect("file");
+        nix::unistd::dup2(full.as_raw_fd(), fd).expect("dup2");
+        log.push(T, Stream::Stdout, false, b"lost");
+        log.flush();
+        let lost = record_len(Stream::Stdout, 4) as u64;
+        assert_eq!(log.dropped_total(), lost);
+        // The disk has room again: the same descriptor, the real file.
+        let real = sys::open(
+            &dir.path().join(CURRENT),
+            OFlag::O_WRONLY | OFlag::O_APPEND,
+            Mode::empty(),
+        )
+        .expect("reopen");
+        nix::unistd::dup2(real.as_raw_fd(), fd).expect("dup2");
+        log.push(T, Stream::Stdout, false, b"after");
+        log.flush();
+        let got = records(&dir.path().join(CURRENT));
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert_eq!(got[0].2, b"before");
+        assert_eq!(got[1].0, Stream::Xdocker);
+        assert_eq!(
+            String::from_utf8_lossy(&got[1].2),
+            format!("dropped {lost} bytes of log: no space left on device")
+        );
+        assert_eq!(got[2].2, b"after");
+    }
+
+    #[test]
+    fn symlinks_in_the_directory_are_never_followed() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"precious").expect("write");
+        std::os::unix::fs::symlink(&target, dir.path().join(CURRENT)).expect("symlink");
+        let mut log = log_in(dir.path(), 10 << 20, 2);
+        log.push(T, Stream::Stdout, false, b"x");
+        log.flush();
+        assert_eq!(std::fs::read(&target).expect("read"), b"precious");
+        assert!(!std::fs::symlink_metadata(dir.path().join(CURRENT))
+            .expect("stat")
+            .file_type()
+            .is_symlink());
+    }
+
+    #[test]
+    fn a_capture_logs_and_tees_a_pipe() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = log_in(dir.path(), 10 << 20, 2);
+        let mut capture = Capture::new(Some(log));
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let (tee_r, tee_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        capture
+            .add(
+                Stream::Stderr,
+                r,
+                false,
+                None,
+                Some(Tee::to(tee_w.as_raw_fd())),
+            )
+            .expect("add");
+        capture.note("boot");
+        sys::write_all(w.as_fd(), b"first\nsecond").expect("write");
+        let interests = capture.interests();
+        assert_eq!(interests.len(), 1);
+        assert_eq!(interests[0].events, libc::POLLIN);
+        capture.ready(interests[0].token);
+        let mut copy = [0u8; 64];
+        let n = sys::read(tee_r.as_fd(), &mut copy).expect("read tee");
+        assert_eq!(&copy[..n], b"first\nsecond", "the tee gets bytes as read");
+        drop(w);
+        capture.ready(0);
+        assert!(capture.interests().is_empty(), "closed at EOF");
+        capture.finish("stop: exit code 0", std::time::Duration::ZERO);
+        let got: Vec<(Stream, bool, String)> = records(&dir.path().join(CURRENT))
+            .into_iter()
+            .map(|(s, p, c)| (s, p, String::from_utf8(c).expect("utf8")))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                (Stream::Xdocker, false, "boot".into()),
+                (Stream::Stderr, false, "first".into()),
+                (Stream::Stderr, true, "second".into()),
+                (Stream::Xdocker, false, "stop: exit code 0".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_full_tee_pipe_holds_the_source_and_a_closed_one_closes_it() {
+        let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let (tee_r, tee_w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let mut capture = Capture::new(None);
+        capture
+            .add(
+                Stream::Stdout,
+                r,
+                false,
+                None,
+                Some(Tee::to(tee_w.as_raw_fd())),
+            )
+            .expect("add");
+        sys::set_nonblocking(w.as_fd()).expect("nonblock");
+        // Fill the source; the tee pipe (64 KiB) fills too.
+        let chunk = [b'a'; 4096];
+        let mut written = 0;
+        while written < 128 << 10 {
+            match sys::write(w.as_fd(), &chunk) {
+                Ok(n) => written += n,
+                Err(Errno::EAGAIN) => capture.ready(0),
+                Err(e) => panic!("{e}"),
+            }
+        }
+        capture.ready(0);
+        let interests = capture.interests();
+        assert_eq!(interests[0].fd, tee_w.as_raw_fd(), "waits for the tee");
+        assert_eq!(interests[0].events, libc::POLLOUT);
+        // The tee's reader goes away: the source is closed, its writer
+        // gets EPIPE as it would have without the log.
+        drop(tee_r);
+        capture.ready(0);
+        assert!(capture.interests().is_empty());
+        assert_eq!(sys::write(w.as_fd(), b"x"), Err(Errno::EPIPE));
+    }
+}
