@@ -244,8 +244,18 @@ impl Printer<'_, '_> {
                     true => &mut *self.sinks.err,
                     false => &mut *self.sinks.out,
                 };
-                let start = &mut self.at_line_start[stream_index(r.stream)];
-                if timestamps && *start {
+                if r.stream == Stream::Xdocker {
+                    // A marker starts a line of its own, even after an
+                    // unfinished one of stdout or the console.
+                    for s in [Stream::Stdout, Stream::Console] {
+                        let start = &mut self.at_line_start[stream_index(s)];
+                        if !*start {
+                            *start = true;
+                            out.write_all(b"\n")?;
+                        }
+                    }
+                }
+                if timestamps && self.at_line_start[stream_index(r.stream)] {
                     out.write_all(time.as_bytes())?;
                     out.write_all(b" ")?;
                 }
@@ -255,7 +265,7 @@ impl Printer<'_, '_> {
                     return out.write_all(b" --\n");
                 }
                 out.write_all(r.content)?;
-                *start = !r.partial;
+                self.at_line_start[stream_index(r.stream)] = !r.partial;
                 if !r.partial {
                     out.write_all(b"\n")?;
                 }
@@ -631,13 +641,14 @@ mod tests {
                 (3, Stream::Console, true, "con"),
                 (3, Stream::Console, false, "sole"),
                 (4, Stream::Stdout, false, ""),
+                (4, Stream::Stdout, true, "unfinished"),
                 (5, Stream::Xdocker, false, "stop: exit code 0"),
             ],
         );
         let (out, err) = run(dir.path(), plain());
         assert_eq!(
             out,
-            "-- boot -e sh --\nout\nconsole\n\n-- stop: exit code 0 --\n"
+            "-- boot -e sh --\nout\nconsole\n\nunfinished\n-- stop: exit code 0 --\n"
         );
         assert_eq!(err, "err\n");
         let (out, _) = run(
@@ -669,7 +680,7 @@ mod tests {
             .lines()
             .map(|l| serde_json::from_str(l).expect("json"))
             .collect();
-        assert_eq!(lines.len(), 7);
+        assert_eq!(lines.len(), 8);
         assert_eq!(lines[2]["stream"], "stderr");
         assert_eq!(lines[2]["log"], "err\n");
         assert_eq!(lines[3]["log"], "con", "a piece has no newline");

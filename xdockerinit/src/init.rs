@@ -202,6 +202,11 @@ enum Phase {
     Stopping {
         deadline: Instant,
     },
+    /// No process is left, but the main process's last output has not
+    /// reached the terminal or pipe it goes to: no deadline (as without
+    /// the log, where the writer waited for its reader), a second
+    /// SIGTERM/SIGINT or SIGKILL ends it.
+    Draining,
 }
 
 /// What the loop does after an event.
@@ -534,7 +539,7 @@ impl Init {
             })
             .collect();
         let timeout = match self.phase {
-            Phase::Running => -1,
+            Phase::Running | Phase::Draining => -1,
             Phase::Stopping { deadline } => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 // Rounded up, so the deadline has passed when poll times out.
@@ -604,7 +609,10 @@ impl Init {
             }
             Event::Log(token) => {
                 self.capture.ready(token);
-                Ok(Flow::Continue)
+                match self.phase {
+                    Phase::Draining if self.capture.flushed() => Ok(Flow::Finish),
+                    _ => Ok(Flow::Continue),
+                }
             }
             Event::Signal(libc::SIGWINCH) => {
                 if let Some(stdio) = &self.stdio {
@@ -615,7 +623,7 @@ impl Init {
             Event::Signal(libc::SIGCHLD) => self.on_child(notify),
             Event::Signal(signo @ (libc::SIGTERM | libc::SIGINT)) => match self.phase {
                 Phase::Running => self.begin_stop(notify),
-                Phase::Stopping { .. } => {
+                Phase::Stopping { .. } | Phase::Draining => {
                     // A second request: do not wait out the grace period.
                     self.forced = Some(128 + signo);
                     Ok(Flow::Finish)
@@ -668,7 +676,7 @@ impl Init {
             Phase::Running if self.main.is_some() && self.main_code.is_some() => {
                 self.begin_stop(notify)
             }
-            Phase::Stopping { .. } if !children_left => Ok(Flow::Finish),
+            Phase::Stopping { .. } if !children_left => Ok(self.children_gone()),
             _ => Ok(Flow::Continue),
         }
     }
@@ -710,7 +718,18 @@ impl Init {
         if self.reap_ready()? {
             Ok(Flow::Continue)
         } else {
-            Ok(Flow::Finish)
+            Ok(self.children_gone())
+        }
+    }
+
+    /// The stop has no process left: done once the main process's output
+    /// has reached its reader, else [`Phase::Draining`] until it has.
+    fn children_gone(&mut self) -> Flow {
+        if self.capture.flushed() {
+            Flow::Finish
+        } else {
+            self.phase = Phase::Draining;
+            Flow::Continue
         }
     }
 

@@ -626,6 +626,26 @@ impl Tee {
         self.write_pending()
     }
 
+    /// Writes `pending`, waiting for room until `deadline`; false when it
+    /// could not (time is up, the reader is gone).
+    fn flush_until(&mut self, deadline: std::time::Instant) -> bool {
+        loop {
+            match self.write_pending() {
+                TeeState::Done => return true,
+                TeeState::Waiting => {
+                    let left = deadline.saturating_duration_since(std::time::Instant::now());
+                    let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
+                    if ms == 0
+                        || !matches!(sys::wait_fd(self.borrowed(), libc::POLLOUT, ms), Ok(true))
+                    {
+                        return false;
+                    }
+                }
+                TeeState::ReaderGone | TeeState::Failed => return false,
+            }
+        }
+    }
+
     /// Writes as much of `pending` as goes without waiting.
     fn write_pending(&mut self) -> TeeState {
         let mut done = 0;
@@ -847,32 +867,62 @@ impl Capture {
         }
     }
 
-    /// The end of the boot: what is left is read, unfinished lines are
-    /// logged as `P` pieces, tees get up to `tee_wait` to take their last
-    /// bytes, and the `stop` record is written last.
+    /// Whether every tee has written all its source had: nothing pending,
+    /// nothing left to read (the stop waits for that, see
+    /// [`crate::init`]'s draining).
+    pub fn flushed(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|source| match (&source.fd, &source.tee) {
+                (Some(fd), Some(tee)) => tee.pending.is_empty() && readable_bytes(fd) == 0,
+                _ => true,
+            })
+    }
+
+    /// The end of the boot, every process gone: all that is left in the
+    /// sources is read and logged (unfinished lines as `P` pieces), tees
+    /// get up to `tee_wait` in all to take their share (a tee that does
+    /// not is dropped), and the `stop` record is written last.
     pub fn finish(&mut self, stop: &str, tee_wait: std::time::Duration) {
-        self.drain(READS_PER_TURN * 4);
         let deadline = std::time::Instant::now() + tee_wait;
-        let time = now();
-        for source in &mut self.sources {
-            if let Some(log) = self.log.as_mut() {
-                if !source.carry.is_empty() {
-                    log.push(&time, source.stream, true, &source.carry);
-                    source.carry.clear();
+        let Capture {
+            log, sources, buf, ..
+        } = self;
+        if buf.is_empty() {
+            buf.resize(READ_CHUNK, 0);
+        }
+        for source in sources.iter_mut() {
+            // Bounded: no writer is left, so the sources only hold what
+            // their buffers hold.
+            for _ in 0..1024 {
+                if let Some(tee) = source.tee.as_mut() {
+                    if !tee.flush_until(deadline) {
+                        source.tee = None;
+                    }
+                }
+                let Some(fd) = source.fd.as_ref() else { break };
+                let n = match sys::read(fd.as_fd(), buf) {
+                    Ok(n) if n > 0 => n,
+                    Err(Errno::EAGAIN) => break,
+                    _ => {
+                        close(source, log.as_mut());
+                        break;
+                    }
+                };
+                if let Some(log) = log.as_mut() {
+                    log_bytes(log, source, &now(), &buf[..n]);
+                }
+                if let Some(tee) = source.tee.as_mut() {
+                    tee.pending.extend_from_slice(&buf[..n]);
                 }
             }
             if let Some(tee) = source.tee.as_mut() {
-                while !tee.pending.is_empty() {
-                    let left = deadline.saturating_duration_since(std::time::Instant::now());
-                    let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-                    if ms == 0
-                        || !matches!(sys::wait_fd(tee.borrowed(), libc::POLLOUT, ms), Ok(true))
-                    {
-                        break;
-                    }
-                    if tee.write_pending() != TeeState::Waiting && !tee.pending.is_empty() {
-                        break;
-                    }
+                tee.flush_until(deadline);
+            }
+            if let Some(log) = log.as_mut() {
+                if !source.carry.is_empty() {
+                    log.push(&now(), source.stream, true, &source.carry);
+                    source.carry.clear();
                 }
             }
         }
@@ -958,6 +1008,18 @@ impl Capture {
             Err(Errno::EAGAIN) => {}
             Err(_) => input.from = None,
         }
+    }
+}
+
+/// Bytes waiting to be read in a pipe or pty master (FIONREAD).
+fn readable_bytes(fd: &OwnedFd) -> libc::c_int {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes an int to a valid pointer.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        0
+    } else {
+        n
     }
 }
 
@@ -1385,11 +1447,13 @@ mod tests {
         let interests = capture.interests();
         assert_eq!(interests[0].fd, tee_w.as_raw_fd(), "waits for the tee");
         assert_eq!(interests[0].events, libc::POLLOUT);
+        assert!(!capture.flushed(), "bytes wait for the tee");
         // The tee's reader goes away: the source is closed, its writer
         // gets EPIPE as it would have without the log.
         drop(tee_r);
         capture.ready(0);
         assert!(capture.interests().is_empty());
+        assert!(capture.flushed());
         assert_eq!(sys::write(w.as_fd(), b"x"), Err(Errno::EPIPE));
     }
 }
