@@ -395,7 +395,6 @@ fn a_fast_writer_is_not_held_back_and_the_disk_stays_bounded() {
     set_logs(&h, "64K", 2);
     h.run("-a create -m test -c fast").ok();
     const BYTES: usize = 20 << 20;
-    let start = Instant::now();
     let mut main = xdocker(&h)
         .args([
             "-a",
