@@ -4,7 +4,9 @@
 //! # Command-line contract (host side -> xdockerinit)
 //!
 //! ```text
-//! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
+//! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS]
+//!             [--log-dir-fd N] [--log-max-size BYTES] [--log-max-files N]
+//!             [--console-fd N] [-e CMD]
 //! xdockerinit -v | --version        prints "xdockerinit v<version>"
 //! xdockerinit -h | --help           prints the usage
 //! ```
@@ -20,8 +22,9 @@
 //!   containers lack unless given `--cap-add sys_ptrace`).
 //!   xdockerinit makes it close-on-exec at once (no process of the container
 //!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
-//!   descriptor from 3 up is closed at start: fds 0-2, the exit fd and the
-//!   session socket are the whole interface. When the container stops, xdockerinit writes the exit
+//!   descriptor from 3 up is closed at start: fds 0-2, the exit fd, the
+//!   session socket, the log directory and the console (below) are the
+//!   whole interface. When the container stops, xdockerinit writes the exit
 //!   record, one line `exit_code=<N>\n`, with `pwrite` at offset 0,
 //!   `ftruncate` (see [`exit_record`]). Without `--exit-fd`
 //!   nothing is written. No record (an empty file) means xdockerinit did not
@@ -38,10 +41,17 @@
 //!   (root with ptrace rights over PID 1) is the hardening issue's concern.
 //! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
 //!   how long the orderly stop waits after SIGTERM before SIGKILL.
+//! * `--log-dir-fd N`, `--log-max-size BYTES`, `--log-max-files N`: the
+//!   host directory `containers/C/log/` (reachable only through the
+//!   descriptor) where the console log is written with `*at` calls, and its
+//!   rotation ([`log`]).
+//! * `--console-fd N`: the master of the pty xdocker mounted on
+//!   `/dev/console`; what is written there is logged as stream `console`.
 //! * `-e CMD` (single-process mode): CMD runs as the main child through
 //!   `/bin/sh -c CMD`, in a new session, with a clean environment
 //!   ([`process::CHILD_PATH`], `HOME=/root`, `TERM` if xdockerinit has one,
-//!   `container=xdocker`) and xdockerinit's fds 0-2. When CMD exits, the rest
+//!   `container=xdocker`) and fds 0-2 that xdockerinit reads, logs and
+//!   copies to its own ([`stdio`]: pipes, or a pty for a terminal). When CMD exits, the rest
 //!   of the container gets the orderly stop, and the exit code (xdockerinit's
 //!   own and the record's) is CMD's status: its exit code, or 128+signal
 //!   (127 with an error line if /bin/sh cannot be executed).
