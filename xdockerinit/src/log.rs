@@ -689,7 +689,7 @@ struct Source {
     tee: Option<Tee>,
     /// Held open, never read: a pty master reads EIO (and polls POLLHUP
     /// for ever) while no slave is open, so its owner keeps one.
-    _hold: Option<OwnedFd>,
+    hold: Option<OwnedFd>,
 }
 
 /// Bytes from the user's terminal to the main process's pty (the input
@@ -752,6 +752,18 @@ impl Capture {
         self.log.as_ref()
     }
 
+    /// The slave of the console's pty that init holds (O_NOCTTY): what a
+    /// process is given as its stdout and stderr to be logged as stream
+    /// `console` (boot services), without a lookup of `/dev/console` in a
+    /// tree the container controls.
+    pub fn console(&self) -> Option<BorrowedFd<'_>> {
+        self.sources
+            .iter()
+            .find(|s| s.stream == Stream::Console && s.fd.is_some())
+            .and_then(|s| s.hold.as_ref())
+            .map(AsFd::as_fd)
+    }
+
     /// Reads `fd` (made non-blocking here) as `stream`; `pty`: a terminal
     /// master, whose lines lose a trailing `\r`; `hold`: a descriptor kept
     /// open as long as the source (the master's own slave); `tee`: where
@@ -774,7 +786,7 @@ impl Capture {
             pty,
             carry: Vec::new(),
             tee,
-            _hold: hold,
+            hold,
         });
         Ok(())
     }
@@ -1210,7 +1222,7 @@ mod tests {
             pty: false,
             carry: Vec::new(),
             tee: None,
-            _hold: None,
+            hold: None,
         };
         log_bytes(&mut log, &mut src, T, b"one\ntw");
         log_bytes(&mut log, &mut src, T, b"o\n\nthree");
@@ -1415,6 +1427,33 @@ mod tests {
                 (Stream::Stderr, true, "second".into()),
                 (Stream::Xdocker, false, "stop: exit code 0".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn the_held_console_slave_feeds_the_console_stream() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut capture = Capture::new(Some(log_in(dir.path(), 10 << 20, 2)));
+        assert!(capture.console().is_none());
+        let pty = nix::pty::openpty(None, None).expect("openpty");
+        capture
+            .add(Stream::Console, pty.master, true, Some(pty.slave), None)
+            .expect("add");
+        let console = capture.console().expect("console slave");
+        // A terminal's line discipline makes "\n" "\r\n": the log drops "\r".
+        sys::write_all(console, b"service started\n").expect("write");
+        assert!(sys::wait_fd(
+            capture.sources[0].fd.as_ref().expect("master").as_fd(),
+            libc::POLLIN,
+            1000
+        )
+        .expect("poll"));
+        capture.ready(0);
+        capture.finish("stop", std::time::Duration::ZERO);
+        let got = records(&dir.path().join(CURRENT));
+        assert_eq!(
+            got[0],
+            (Stream::Console, false, b"service started".to_vec())
         );
     }
 
