@@ -604,3 +604,64 @@ fn bad_input_is_refused_in_one_line() {
         .fails(1, "[logs] max_size '1K' is below 64K");
     assert!(!log_dir(&h, "bad").exists());
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn on_a_terminal_keys_reach_the_main_process_and_the_terminal_is_restored() {
+    use std::io::Write;
+    let h = RuntimeHome::with_test_image();
+    h.run("-a create -m test -c keys").ok();
+    // Under script, stdin and stdout are one terminal in the foreground:
+    // the main process gets a pty as its controlling terminal, the keys
+    // are relayed (Ctrl-C included), the terminal's modes come back.
+    let line = format!(
+        "stty -g; {} -a boot -c keys -e 'read x; echo got $x; sleep 100'; echo rc=$?; stty -g",
+        common::bin().display()
+    );
+    let mut script = Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("script");
+    let out = collect(script.stdout.take().expect("stdout"));
+    let mut keys = script.stdin.take().expect("stdin");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let init_runs = || {
+        let state = h.home.path().join("containers/keys/state.toml");
+        std::fs::read_to_string(state).is_ok_and(|s| s.contains("pid = "))
+    };
+    while !init_runs() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    keys.write_all(b"typed\n").expect("keys");
+    std::thread::sleep(Duration::from_millis(500));
+    keys.write_all(b"\x03").expect("ctrl-c");
+    wait_for(&mut script, "script", Duration::from_secs(30));
+    drop(keys);
+    let shown = out.join().expect("reader").replace('\r', "");
+    assert!(shown.contains("got typed\n"), "{shown:?}");
+    assert!(
+        shown.contains("rc=130\n"),
+        "Ctrl-C reached sleep inside: {shown:?}"
+    );
+    let modes: Vec<&str> = shown
+        .lines()
+        .filter(|l| l.split(':').count() > 10)
+        .collect();
+    assert_eq!(modes.len(), 2, "{shown:?}");
+    assert_eq!(modes[0], modes[1], "the terminal's modes are restored");
+    let records = json_records(&h, "keys");
+    assert!(
+        records.contains(&("stdout".to_string(), "got typed\n".to_string())),
+        "{records:?}"
+    );
+    assert_eq!(
+        records.last(),
+        Some(&("xdocker".to_string(), "stop: exit code 130\n".to_string()))
+    );
+}
