@@ -21,6 +21,7 @@ recorded PIDs (kill), cgroups by rmdir.
 import argparse
 import os
 import shutil
+import signal
 import statistics as st
 import subprocess
 import tempfile
@@ -102,6 +103,9 @@ def main():
                     help="LABEL=XDOCKER:XDOCKERINIT")
     ap.add_argument("--psi", type=float, default=5.0)
     a = ap.parse_args()
+    # SIGTERM and SIGHUP end the run through the cleanup below, like Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     top = tempfile.mkdtemp(prefix="xdocker-ab-", dir=os.environ.get("BENCH_DIR", "/tmp"))
     builds = []
     try:
