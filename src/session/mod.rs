@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use xdockerinit::protocol::{self, kind, Decoder, Message, ProtocolError};
+use xdockerinit::protocol::{self, kind, Decoder, Message, ProcessStatus, ProtocolError};
 use xdockerinit::sys::{self, pollfd};
 
 use escape::Escape;
@@ -248,6 +248,24 @@ impl Client {
                     client.version = version.min(protocol::VERSION);
                     return Ok(client);
                 }
+                Message::Error(text) => return Err(SessionError::Remote(text)),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The container's supervised processes (the `-e` main process and the
+    /// boot services), as xdockerinit sees them now; None when its
+    /// xdockerinit predates the question (protocol version 1).
+    pub fn status(mut self) -> Result<Option<Vec<ProcessStatus>>, SessionError> {
+        if self.version < protocol::STATUS_VERSION {
+            return Ok(None);
+        }
+        self.send_blocking(&Message::QueryStatus)?;
+        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        loop {
+            match self.next_before(deadline)? {
+                Message::Status(list) => return Ok(Some(list)),
                 Message::Error(text) => return Err(SessionError::Remote(text)),
                 _ => continue,
             }
