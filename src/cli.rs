@@ -887,6 +887,23 @@ mod tests {
     }
 
     #[test]
+    fn restart_policies_and_services() {
+        let a =
+            args("-a create -m test --service web=httpd --service db=true --restart on-failure:3");
+        assert_eq!(a.restart, Some(RestartPolicy::OnFailure(Some(3))));
+        assert_eq!(a.service.len(), 2);
+        assert!(matches!(&a.service[0], ServiceArg::Service(s) if s.name.as_str() == "web"));
+        let a = args("-a service -c web --service none");
+        assert_eq!(a.service, vec![ServiceArg::None]);
+        assert!(parse("-a boot -c web --restart always -e true").is_ok());
+        assert!(parse("-a to_container --from-image a --to-container b --service x=y").is_ok());
+        assert_eq!(
+            err("-a boot -c web --service a=b"),
+            "--service does not apply to -a boot"
+        );
+    }
+
+    #[test]
     fn missing_required_options_are_named() {
         assert_eq!(err("-a create"), "-a create needs -m/--image");
         assert_eq!(err("-a run -c x"), "-a run needs --cmd");
@@ -938,21 +955,36 @@ mod tests {
             ("-a volume -c a --volume /a:/b/../c", "'..'"),
             ("-a create -m a --host bad_host", "hostname"),
             ("-s ssearch --srepo host", "user@host"),
-            ("-a boot -c a --restart sometimes", "'sometimes' is not a restart policy"),
+            (
+                "-a boot -c a --restart sometimes",
+                "'sometimes' is not a restart policy",
+            ),
             (
                 "-a create -m a --restart on-failure:x",
                 "'x' is not a restart count of 1 or more",
             ),
             ("-a create -m a --service web", "'web' is not NAME=CMD"),
-            ("-a create -m a --service we/b=x", "service name 'we/b' contains '/'"),
-            ("-a create -m a --service web=", "service web: the command is empty"),
+            (
+                "-a create -m a --service we/b=x",
+                "service name 'we/b' contains '/'",
+            ),
+            (
+                "-a create -m a --service web=",
+                "service web: the command is empty",
+            ),
             ("-a service -c a", "-a service needs --service"),
-            ("-a create -m a --service none", "--service none applies to -a service"),
+            (
+                "-a create -m a --service none",
+                "--service none applies to -a service",
+            ),
             (
                 "-a service -c a --service none --service a=b",
                 "give it alone",
             ),
-            ("-a vip -c a --vip 10.0.0.2 --restart always", "--restart does not apply"),
+            (
+                "-a vip -c a --vip 10.0.0.2 --restart always",
+                "--restart does not apply",
+            ),
         ] {
             let e = err(line);
             assert!(e.contains(needle), "{line}: {e}");

@@ -161,10 +161,8 @@ fn text(all: &Info) -> String {
             ),
         ),
     ];
-    let mut lines: Vec<(String, String)> = lines
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+    let mut lines: Vec<(String, String)> =
+        lines.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     // One line per service, right after the count.
     let at = lines
         .iter()
@@ -197,7 +195,10 @@ fn restart(info: &Inspection) -> String {
 fn process(p: &Supervised) -> String {
     let mut text = p.state.clone();
     if let Some(ms) = p.next_start_ms {
-        text.push_str(&format!(" (starts again in {:.1}s)", f64::from(ms) / 1000.0));
+        text.push_str(&format!(
+            " (starts again in {:.1}s)",
+            f64::from(ms) / 1000.0
+        ));
     }
     if let Some(pid) = p.pid {
         text.push_str(&format!(", pid {pid}"));

@@ -253,7 +253,11 @@ mod tests {
         let text = std::fs::read_to_string(&p).expect("read");
         std::fs::write(&p, text.replace("on-failure:3", "sometimes")).expect("write");
         let e = ContainerConfig::load(&p).expect_err("bad policy");
-        assert!(e.to_string().contains("'sometimes' is not a restart policy"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("'sometimes' is not a restart policy"),
+            "{e}"
+        );
         c.save(&p).expect("save");
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");

@@ -11,10 +11,10 @@ use serde::Serialize;
 
 use super::LifecycleError;
 use crate::container::{ContainerConfig, ContainerError, Status};
-use xdockerinit::protocol::{ProcessStatus, Role};
 use crate::names::Name;
 use crate::network::Net;
 use crate::runtime::{Runtime, RuntimeError};
+use xdockerinit::protocol::{ProcessStatus, Role};
 
 /// One container of the list.
 #[derive(Debug)]
@@ -93,7 +93,11 @@ impl Supervised {
     }
 
     /// A configured service, not asked of a running xdockerinit.
-    fn configured(config: &ContainerConfig, service: &crate::container::Service, state: &str) -> Self {
+    fn configured(
+        config: &ContainerConfig,
+        service: &crate::container::Service,
+        state: &str,
+    ) -> Self {
         Self {
             name: service.name.to_string(),
             command: Some(service.command.clone()),
@@ -236,12 +240,18 @@ fn configured_services(config: &ContainerConfig, state: &str) -> Vec<Supervised>
         .collect()
 }
 
+/// How long `-s info` waits for a running xdockerinit's answers.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What the xdockerinit of running container `name` supervises; None when
 /// it cannot tell (stopping, older than supervision, at its process
-/// limit: a session needs a process).
+/// limit: a session needs a process) or does not answer in time.
 fn live_status(rt: &Runtime, name: &Name) -> Option<Vec<ProcessStatus>> {
     let path = rt.containers.path(name, crate::session::SOCKET_FILE);
-    crate::session::Client::connect(&path).ok()?.status().ok()?
+    crate::session::Client::connect_within(&path, STATUS_TIMEOUT)
+        .ok()?
+        .status(STATUS_TIMEOUT)
+        .ok()?
 }
 
 /// The pid of running container `name`'s init, whose `/proc/PID/root` is

@@ -398,9 +398,8 @@ where
                     Some(v) => OsString::from(v),
                     None => args.next().ok_or(ArgsError::MissingValue("--service"))?,
                 };
-                let spec = ServiceSpec::parse(value.as_bytes()).ok_or_else(|| {
-                    ArgsError::BadService(value.to_string_lossy().into_owned())
-                })?;
+                let spec = ServiceSpec::parse(value.as_bytes())
+                    .ok_or_else(|| ArgsError::BadService(value.to_string_lossy().into_owned()))?;
                 if services.iter().any(|s| s.name == spec.name) {
                     return Err(ArgsError::ServiceTwice(spec.name));
                 }

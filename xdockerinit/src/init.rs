@@ -604,8 +604,7 @@ impl Init {
             };
             match spawned {
                 Ok(spawned) => {
-                    self.supervisor
-                        .started(index, spawned.pid, Instant::now());
+                    self.supervisor.started(index, spawned.pid, Instant::now());
                     if let Some(source) = spawned.exec_error {
                         notify(Notice::Error(&InitError::Exec {
                             path: "/bin/sh",

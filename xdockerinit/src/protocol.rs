@@ -734,6 +734,39 @@ mod tests {
     }
 
     #[test]
+    fn status_entries_may_grow() {
+        let entry = ProcessStatus {
+            role: Role::Main,
+            name: "main".into(),
+            command: b"x".to_vec(),
+            policy: "always".into(),
+            state: "running".into(),
+            pid: Some(3),
+            restarts: 1,
+            last_exit: Some(0),
+            next_start_ms: 0,
+        };
+        let mut item = Vec::new();
+        entry.encode(&mut item);
+        // A newer xdockerinit appends a field to each entry.
+        item.extend_from_slice(&[0xaa, 0xbb]);
+        let mut payload = Vec::new();
+        put_list(&mut payload, &[item]);
+        assert_eq!(
+            Message::decode(kind::STATUS, &payload),
+            Ok(Some(Message::Status(vec![entry])))
+        );
+        // A short entry is an error, not a guess.
+        let mut payload = Vec::new();
+        put_list(&mut payload, &[vec![0, 0, 0, 0, 4, b'm']]);
+        assert_eq!(
+            Message::decode(kind::STATUS, &payload),
+            Err(ProtocolError::Truncated { kind: kind::STATUS })
+        );
+        assert_eq!(Message::QueryStatus.to_frame(), [0, 0, 0, 2, 0, 12]);
+    }
+
+    #[test]
     fn truncated_payloads_are_errors() {
         // Hello with one byte of its u16.
         assert_eq!(

@@ -455,7 +455,11 @@ impl Supervisor {
         if !self.has_services() {
             return Vec::new();
         }
-        self.procs.iter().rev().filter_map(Supervised::pid).collect()
+        self.procs
+            .iter()
+            .rev()
+            .filter_map(Supervised::pid)
+            .collect()
     }
 
     /// What `Status` reports.
@@ -653,7 +657,10 @@ mod tests {
         assert_eq!(s.get(1).unwrap().state, State::Exited);
         assert!(s.due(now + BACKOFF_MAX).is_empty());
         assert_eq!(s.next_due(), None);
-        assert_eq!(s.exited(Pid::from_raw(10), 143, now).unwrap().restart_at, None);
+        assert_eq!(
+            s.exited(Pid::from_raw(10), 143, now).unwrap().restart_at,
+            None
+        );
     }
 
     #[test]
@@ -738,7 +745,12 @@ mod tests {
         let names: Vec<&str> = got.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
             names,
-            ["boot.d/10-db", "boot.d/12-link", "boot.d/20-web", "boot.d/30 it's"]
+            [
+                "boot.d/10-db",
+                "boot.d/12-link",
+                "boot.d/20-web",
+                "boot.d/30 it's"
+            ]
         );
         let d = dir.path().display();
         assert_eq!(got[0].command.to_str().unwrap(), format!("{d}/10-db"));
