@@ -22,6 +22,7 @@ mod info;
 mod install_test;
 mod progress_bar;
 mod run;
+mod service;
 mod srepo;
 mod stop;
 mod version;
@@ -120,6 +121,7 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Putfile) => files::putfile(ctx, args),
         Verb::Action(Action::Getfile) => files::getfile(ctx, args),
         Verb::Action(Action::Rplfile) => files::rplfile(ctx, args),
+        Verb::Action(Action::Service) => service::run(ctx, args),
     }
 }
 

@@ -21,7 +21,7 @@ pub use change::{change, Change};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
-pub use inspect::{inspect, list, running_pid, Inspection, Summary};
+pub use inspect::{inspect, list, running_pid, Inspection, Summary, Supervised};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
@@ -57,6 +57,9 @@ pub enum LifecycleError {
     VolumeSource { path: PathBuf },
     #[error("capability {0} is in both --cap-add and --cap-drop")]
     CapabilityTwice(String),
+    /// `--service`: a name given twice.
+    #[error("--service: {0}")]
+    Services(String),
     #[error("container {name}: {option} needs --net BRIDGE")]
     NeedsBridge { name: String, option: &'static str },
     #[error("container {name}: {what} needs --net BRIDGE (it is {net})")]

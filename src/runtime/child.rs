@@ -131,7 +131,12 @@ pub fn run(
         if let Some(program) = &prepared.seccomp {
             seccomp::load(program).map_err(failed(ChildStep::Confine))?;
         }
-        Ok(exec_init(&init, &io, plan.exec.as_deref()))
+        Ok(exec_init(
+            &init,
+            &io,
+            plan.exec.as_deref(),
+            &plan.supervision.init_args(),
+        ))
     }) {
         Ok(f) | Err(f) => f,
     };
@@ -218,10 +223,15 @@ fn detach(exec: Option<&str>) -> Step<()> {
     Ok(())
 }
 
-/// Executes xdockerinit with its descriptors; returns only on failure,
-/// with the reason.
-fn exec_init(init: &File, io: &ChildIo<'_>, exec: Option<&str>) -> ChildFailure {
-    match pass_descriptors_and_exec(init, io, exec) {
+/// Executes xdockerinit with its descriptors and `options` (supervision);
+/// returns only on failure, with the reason.
+fn exec_init(
+    init: &File,
+    io: &ChildIo<'_>,
+    exec: Option<&str>,
+    options: &[String],
+) -> ChildFailure {
+    match pass_descriptors_and_exec(init, io, exec, options) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -231,6 +241,7 @@ fn pass_descriptors_and_exec(
     init: &File,
     io: &ChildIo<'_>,
     exec: Option<&str>,
+    options: &[String],
 ) -> Step<std::convert::Infallible> {
     detach(exec)?;
     // The exit record is fd 3 and the session socket fd 4 for xdockerinit;
@@ -256,6 +267,15 @@ fn pass_descriptors_and_exec(
         CString::from(c"--grace"),
     ];
     argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
+    for option in options {
+        argv.push(CString::new(option.as_str()).map_err(|_| {
+            ChildFailure::new(
+                ChildStep::Exec,
+                None,
+                format!("xdockerinit option '{option}' contains a NUL byte"),
+            )
+        })?);
+    }
     if let Some(cmd) = exec {
         argv.push(CString::from(c"-e"));
         argv.push(CString::new(cmd).map_err(|_| {

@@ -5,7 +5,10 @@
 use std::ffi::{CString, OsString};
 use std::fmt;
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
+
+use crate::supervise::{RestartPolicy, ServiceSpec};
 
 /// Grace period of the orderly stop when `--grace` is not given.
 pub const DEFAULT_GRACE_SECS: u32 = 10;
@@ -79,6 +82,76 @@ it. When CMD exits, the rest of the\n\
 container is stopped, CMD's status (its exit code, or 128+signal) is\n\
 recorded and xdockerinit exits with it. HUP, USR1 and USR2 are forwarded to\n\
 CMD.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--restart"),
+        value: Some("POLICY"),
+        help: "restart CMD: no (default), on-failure[:N] or always",
+        manual: "With\n\
+.BR \\-e :\n\
+when CMD ends, start it again:\n\
+.B no\n\
+(the default: the container stops),\n\
+.BR on\\-failure [: \\fIN\\fP]\n\
+(after an exit code other than 0 or a signal; at most N times when given)\n\
+or\n\
+.B always\n\
+(after an exit 0 too). The wait between two starts is 100 ms, doubling\n\
+up to 10 s, and back to 100 ms after a run of 10 s or more. Nothing is\n\
+restarted once the orderly stop has begun; the recorded exit code is\n\
+CMD's last one, and the exit record gets a line\n\
+.BR restarts=N .",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--service"),
+        value: Some("NAME=CMD"),
+        help: "start CMD as boot service NAME (repeatable)",
+        manual: "A boot service (repeatable; NAME is what comes before the first\n\
+.BR = ):\n\
+CMD runs through\n\
+.B /bin/sh \\-c\n\
+in a session of its own, stdin\n\
+.IR /dev/null ,\n\
+stdout and stderr on\n\
+.I /dev/console\n\
+(opened write\\-only, without becoming a controlling terminal;\n\
+.I /dev/null\n\
+if it cannot be opened), with the clean environment of CMD. Services\n\
+start before CMD, those of\n\
+.B \\-\\-boot\\-dir\n\
+first, then these in the order given; they are restarted by the policy of\n\
+.BR \\-\\-service\\-restart .\n\
+At the orderly stop CMD and then the services, last started first, get\n\
+TERM (and CONT) one by one, to their process group, each waited for up to\n\
+an equal share of what is left of the grace period; then everything gets\n\
+TERM as without services.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--service-restart"),
+        value: Some("POLICY"),
+        help: "restart policy of the services (default on-failure)",
+        manual: "The restart policy of every service, as for\n\
+.B \\-\\-restart\n\
+(default\n\
+.BR on\\-failure ).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--boot-dir"),
+        value: Some("DIR"),
+        help: "start the executables of DIR as services, in name order",
+        manual: "Every executable regular file of DIR (an absolute path inside the\n\
+container; symlinks are followed; dotfiles are skipped), in byte order of\n\
+their names, is a service named\n\
+.BR boot.d/ \\fIFILE\\fP,\n\
+started before those of\n\
+.BR \\-\\-service .\n\
+xdocker passes\n\
+.IR /etc/xdocker/boot.d .\n\
+A missing directory has none.",
     },
     OptionSpec {
         short: Some("-v"),
@@ -155,7 +228,18 @@ pub struct Args {
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
     pub command: Option<CString>,
+    /// `--restart POLICY`: of CMD (only with `-e`).
+    pub restart: RestartPolicy,
+    /// `--service NAME=CMD`, in the order given.
+    pub services: Vec<ServiceSpec>,
+    /// `--service-restart POLICY`.
+    pub service_restart: RestartPolicy,
+    /// `--boot-dir DIR`.
+    pub boot_dir: Option<PathBuf>,
 }
+
+/// The restart policy of services when `--service-restart` is not given.
+pub const DEFAULT_SERVICE_RESTART: RestartPolicy = RestartPolicy::OnFailure(None);
 
 impl Default for Args {
     fn default() -> Self {
@@ -164,6 +248,10 @@ impl Default for Args {
             session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
+            restart: RestartPolicy::No,
+            services: Vec::new(),
+            service_restart: DEFAULT_SERVICE_RESTART,
+            boot_dir: None,
         }
     }
 }
@@ -189,6 +277,16 @@ pub enum ArgsError {
     EmptyCommand,
     /// `-e` with a NUL byte (cannot come from argv, kept for totality).
     NulInCommand,
+    /// `--restart`/`--service-restart` that is not a policy.
+    BadPolicy(&'static str, String),
+    /// `--restart` without `-e`.
+    RestartWithoutCommand,
+    /// `--service` that is not `NAME=CMD`.
+    BadService(String),
+    /// Two services of one name.
+    ServiceTwice(String),
+    /// `--boot-dir` that is not an absolute path.
+    BadBootDir(String),
 }
 
 impl fmt::Display for ArgsError {
@@ -215,6 +313,17 @@ impl fmt::Display for ArgsError {
             }
             ArgsError::EmptyCommand => write!(f, "-e: empty command"),
             ArgsError::NulInCommand => write!(f, "-e: the command contains a nul byte"),
+            ArgsError::BadPolicy(opt, reason) => write!(f, "{opt}: {reason}"),
+            ArgsError::RestartWithoutCommand => {
+                write!(f, "--restart applies to the -e command: give -e too")
+            }
+            ArgsError::BadService(value) => {
+                write!(f, "--service: '{value}' is not NAME=CMD")
+            }
+            ArgsError::ServiceTwice(name) => write!(f, "--service: {name} given twice"),
+            ArgsError::BadBootDir(value) => {
+                write!(f, "--boot-dir: '{value}' is not an absolute path")
+            }
         }
     }
 }
@@ -235,6 +344,10 @@ where
     let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
+    let mut restart = None;
+    let mut service_restart = None;
+    let mut services: Vec<ServiceSpec> = Vec::new();
+    let mut boot_dir = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -268,6 +381,37 @@ where
                 let cmd = parse_command(value)?;
                 set_once(&mut command, cmd, "-e")?;
             }
+            "--restart" => {
+                let value = value_of("--restart", inline, &mut args)?;
+                let policy = parse_policy("--restart", &value)?;
+                set_once(&mut restart, policy, "--restart")?;
+            }
+            "--service-restart" => {
+                let value = value_of("--service-restart", inline, &mut args)?;
+                let policy = parse_policy("--service-restart", &value)?;
+                set_once(&mut service_restart, policy, "--service-restart")?;
+            }
+            "--service" => {
+                // The value is bytes (CMD may be any); only `--service=` is
+                // split on its first `=` as text.
+                let value = match inline {
+                    Some(v) => OsString::from(v),
+                    None => args.next().ok_or(ArgsError::MissingValue("--service"))?,
+                };
+                let spec = ServiceSpec::parse(value.as_bytes())
+                    .ok_or_else(|| ArgsError::BadService(value.to_string_lossy().into_owned()))?;
+                if services.iter().any(|s| s.name == spec.name) {
+                    return Err(ArgsError::ServiceTwice(spec.name));
+                }
+                services.push(spec);
+            }
+            "--boot-dir" => {
+                let value = value_of("--boot-dir", inline, &mut args)?;
+                if !value.starts_with('/') {
+                    return Err(ArgsError::BadBootDir(value));
+                }
+                set_once(&mut boot_dir, PathBuf::from(value), "--boot-dir")?;
+            }
             _ => return Err(ArgsError::Unknown(text.to_owned())),
         }
     }
@@ -275,11 +419,18 @@ where
     if let (Some(fd), true) = (session_fd, session_fd == exit_fd) {
         return Err(ArgsError::SameFd(fd));
     }
+    if restart.is_some() && command.is_none() {
+        return Err(ArgsError::RestartWithoutCommand);
+    }
     Ok(Invocation::Run(Args {
         exit_fd,
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
         command,
+        restart: restart.unwrap_or(RestartPolicy::No),
+        services,
+        service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
+        boot_dir,
     }))
 }
 
@@ -326,6 +477,12 @@ fn parse_grace(value: &str) -> Result<u32, ArgsError> {
         .map_err(|_| ArgsError::BadGrace(value.to_owned()))
 }
 
+fn parse_policy(opt: &'static str, value: &str) -> Result<RestartPolicy, ArgsError> {
+    value
+        .parse()
+        .map_err(|e: crate::supervise::PolicyError| ArgsError::BadPolicy(opt, e.0))
+}
+
 fn parse_command(value: OsString) -> Result<CString, ArgsError> {
     if value.is_empty() {
         return Err(ArgsError::EmptyCommand);
@@ -354,8 +511,14 @@ mod tests {
         for o in OPTIONS {
             for name in o.short.iter().chain(o.long.iter()) {
                 let mut argv = vec![*name];
-                if o.value.is_some() {
-                    argv.push(if *name == "-e" { "true" } else { "5" });
+                match (o.value.is_some(), *name) {
+                    (false, _) => {}
+                    (true, "-e") => argv.push("true"),
+                    (true, "--restart") => argv.extend(["always", "-e", "true"]),
+                    (true, "--service-restart") => argv.push("no"),
+                    (true, "--service") => argv.push("web=httpd"),
+                    (true, "--boot-dir") => argv.push("/etc/xdocker/boot.d"),
+                    (true, _) => argv.push("5"),
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
                 assert!(usage().contains(name), "{name} in --help");
@@ -391,6 +554,7 @@ mod tests {
             session_fd: Some(4),
             grace_secs: 5,
             command: Some(CString::new("exit 7").unwrap()),
+            ..Args::default()
         };
         assert_eq!(
             run(&[
@@ -485,6 +649,58 @@ mod tests {
             p(&["--exit-fd", "3", "--exit-fd=4"]),
             Err(ArgsError::Repeated("--exit-fd"))
         );
+    }
+
+    #[test]
+    fn supervision_options() {
+        let args = run(&[
+            "--service",
+            "db=sleep 1",
+            "--service=web=httpd -f -p 80",
+            "--service-restart",
+            "always",
+            "--boot-dir",
+            "/etc/xdocker/boot.d",
+            "--restart=on-failure:3",
+            "-e",
+            "exit 1",
+        ]);
+        let names: Vec<&str> = args.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["db", "web"]);
+        assert_eq!(args.services[1].command.as_bytes(), b"httpd -f -p 80");
+        assert_eq!(args.service_restart, RestartPolicy::Always);
+        assert_eq!(args.restart, RestartPolicy::OnFailure(Some(3)));
+        assert_eq!(args.boot_dir, Some(PathBuf::from("/etc/xdocker/boot.d")));
+        let defaults = run(&[]);
+        assert_eq!(defaults.restart, RestartPolicy::No);
+        assert_eq!(defaults.service_restart, RestartPolicy::OnFailure(None));
+        assert!(defaults.services.is_empty());
+        for (argv, want) in [
+            (
+                &["--restart", "sometimes", "-e", "x"][..],
+                "--restart: 'sometimes' is not a restart policy (no, on-failure[:N] or always)",
+            ),
+            (
+                &["--restart", "always"][..],
+                "--restart applies to the -e command: give -e too",
+            ),
+            (
+                &["--service-restart", "on-failure:x"][..],
+                "--service-restart: restart policy 'on-failure:x': 'x' is not a restart count of 1 or more",
+            ),
+            (&["--service", "web"][..], "--service: 'web' is not NAME=CMD"),
+            (&["--service", "web="][..], "--service: 'web=' is not NAME=CMD"),
+            (
+                &["--service", "a=x", "--service", "a=y"][..],
+                "--service: a given twice",
+            ),
+            (
+                &["--boot-dir", "etc/boot.d"][..],
+                "--boot-dir: 'etc/boot.d' is not an absolute path",
+            ),
+        ] {
+            assert_eq!(p(argv).unwrap_err().to_string(), want, "{argv:?}");
+        }
     }
 
     #[test]

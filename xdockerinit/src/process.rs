@@ -8,7 +8,7 @@
 //! child's status.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -52,15 +52,30 @@ pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
     env
 }
 
+/// The standard streams of a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStdio {
+    /// Our own fds 0-2.
+    Inherit,
+    /// These descriptors as its 0, 1 and 2 (they must not be 0-2 themselves
+    /// unless in their own place; close-on-exec ones are fine: dup2 gives
+    /// the copies without the flag).
+    Fds([RawFd; 3]),
+}
+
 /// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
-/// whole environment and our fds 0-2.
+/// whole environment and `stdio` as its fds 0-2.
 ///
 /// The child resets its signal state ([`signals::reset_for_child`]), calls
 /// setsid, and takes fd 0 as its controlling terminal when it is a terminal
 /// that no other session owns (TIOCSCTTY without stealing), so an
 /// interactive CMD gets job control and Ctrl-C, as with LXC's `lxc-init`.
 /// An execve failure travels back through a close-on-exec pipe.
-pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static str, Errno)> {
+pub fn spawn_shell(
+    command: &CStr,
+    env: &[CString],
+    stdio: ChildStdio,
+) -> Result<Spawned, (&'static str, Errno)> {
     // Everything the child needs is built before fork: after it, only
     // async-signal-safe calls, no allocation.
     let argv: [&CStr; 3] = [c"sh", c"-c", command];
@@ -86,6 +101,7 @@ pub fn spawn_shell(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static
                 direct.as_ref().map(DirectExec::parts),
                 &argv_ptrs,
                 &env_ptrs,
+                stdio,
                 report_w.as_raw_fd(),
             )
         }
@@ -255,9 +271,21 @@ fn exec_child(
     direct: Option<(&CStr, &[*const libc::c_char])>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
+    stdio: ChildStdio,
     report: libc::c_int,
 ) -> ! {
     signals::reset_for_child();
+    if let ChildStdio::Fds(fds) = stdio {
+        for (target, fd) in (0..).zip(fds) {
+            if fd != target {
+                // SAFETY: dup2 takes no pointers and is async-signal-safe;
+                // a failure leaves the child's own descriptor in place.
+                unsafe {
+                    libc::dup2(fd, target);
+                }
+            }
+        }
+    }
     // SAFETY: setsid, isatty and ioctl(TIOCSCTTY, 0) take no pointers; their
     // failures are harmless (no new session if we already lead one, no
     // controlling terminal if fd 0 is not a free terminal).
