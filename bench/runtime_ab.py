@@ -20,7 +20,9 @@ recorded PIDs (kill), cgroups by rmdir.
 """
 import argparse
 import os
+import resource
 import shutil
+import signal
 import statistics as st
 import subprocess
 import tempfile
@@ -61,10 +63,17 @@ class Build:
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def timed(self, *commands):
+        """Wall time and CPU time (user + sys of xdocker and what it
+        waited for) of `commands`, in ms. CPU time hardly moves when other
+        work shares the machine; wall time does."""
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         for args in commands:
             self.run(*args)
-        return (time.perf_counter() - start) * 1000.0
+        wall = (time.perf_counter() - start) * 1000.0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000.0
+        return wall, cpu
 
     def cleanup(self):
         self.run("-a", "kill", "-c", "idle", "-f", check=False)
@@ -87,12 +96,17 @@ class Build:
 
 
 def summary(name, results, labels):
-    print(f"\n{name}: ms (mean / median / min over {len(results[labels[0]])} runs)")
-    base = st.median(results[labels[0]])
+    n = len(results[labels[0]])
+    print(f"\n{name}, {n} runs each: wall ms (mean / median / min), CPU ms (median)")
+    walls = {label: [w for w, _ in results[label]] for label in labels}
+    cpus = {label: [c for _, c in results[label]] for label in labels}
+    base = labels[0]
     for label in labels:
-        r = results[label]
-        print(f"  {label:>10}  {st.mean(r):7.2f}  {st.median(r):7.2f}  {min(r):7.2f}"
-              f"   median ratio to {labels[0]}: {st.median(r) / base:.3f}")
+        w, c = walls[label], cpus[label]
+        print(f"  {label:>10}  {st.mean(w):7.2f}  {st.median(w):7.2f}  {min(w):7.2f}"
+              f"   cpu {st.median(c):6.2f}"
+              f"   ratios to {base}: median {st.median(w) / st.median(walls[base]):.3f},"
+              f" min {min(w) / min(walls[base]):.3f}, cpu {st.median(c) / st.median(cpus[base]):.3f}")
 
 
 def main():
@@ -102,6 +116,9 @@ def main():
                     help="LABEL=XDOCKER:XDOCKERINIT")
     ap.add_argument("--psi", type=float, default=5.0)
     a = ap.parse_args()
+    # SIGTERM and SIGHUP end the run through the cleanup below, like Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.default_int_handler)
     top = tempfile.mkdtemp(prefix="xdocker-ab-", dir=os.environ.get("BENCH_DIR", "/tmp"))
     builds = []
     try:

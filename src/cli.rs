@@ -10,7 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::container::logs::Since;
-use crate::container::Volume;
+use crate::container::{RestartPolicy, Service, Volume};
 use crate::image::repo::SshRepo;
 use crate::names::{parse_image_list, ImageRef, Name, Version};
 use crate::network::{parse_port_maps, Net, PortMap};
@@ -55,6 +55,7 @@ pub enum Action {
     Putfile,
     Getfile,
     Autostart,
+    Service,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -84,6 +85,23 @@ impl Autostart {
         match self {
             Self::Order(n) => Some(n),
             Self::Off => None,
+        }
+    }
+}
+
+/// `--service NAME=CMD`, or `none` (with `-a service`: no services).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServiceArg {
+    Service(Service),
+    None,
+}
+
+impl FromStr for ServiceArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "none" => Ok(Self::None),
+            _ => s.parse().map(Self::Service),
         }
     }
 }
@@ -326,12 +344,19 @@ Actions:
   getfile         -c C --src-file CTR --dst-file HOST
   autostart       [-h]                 boot (-h: shut down) every autostart container
   autostart       -c C --autostart ORDER|off
+  service         -c C [--service NAME=CMD ... | --service none] [--restart POLICY]
+                  replaces the services (none: removes them) of a stopped container
 Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
              --userns on|off (default on: unprivileged; off: privileged,
              root inside is host root, for trusted workloads only)
-Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit
+             --service NAME=CMD (repeatable) --restart POLICY
+Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit (boot also: --restart)
+Restart policies: no | on-failure[:N] | always, for the -e main process
+             (default no) and the services (default on-failure); boot
+             services: --service ones and the executables of the image's
+             /etc/xdocker/boot.d, started at every boot
 Names: letters, digits and =._-, at most 64, not . or .., not starting with -.
 Images are NAME[:VERSION]; no version is stored as _. Exit codes: 0 ok,
 1 failure, 2 bad command line. Home: $XDOCKER_HOME (default /var/xdocker).";
@@ -431,6 +456,14 @@ pub struct Args {
     /// Drop more capabilities, e.g. net_raw,mknod
     #[arg(long = "cap-drop", value_name = "CAPS")]
     pub cap_drop: Option<CapList>,
+    /// Restart policy: no, on-failure[:N] or always; of the -e main process
+    /// (default no) and of the services (default on-failure)
+    #[arg(long = "restart", value_name = "POLICY")]
+    pub restart: Option<RestartPolicy>,
+    /// Boot service NAME=CMD, started at every boot through /bin/sh -c
+    /// (repeatable; -a service --service none removes them all)
+    #[arg(long = "service", value_name = "NAME=CMD")]
+    pub service: Vec<ServiceArg>,
     /// The default seccomp filter: on (default) or off
     #[arg(long = "seccomp", value_name = "on|off", value_parser = parse_on_off)]
     pub seccomp: Option<bool>,
@@ -548,6 +581,8 @@ const CREATE_OPTS: &[&str] = &[
     "cap_drop",
     "seccomp",
     "userns",
+    "restart",
+    "service",
 ];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit", "pids_limit"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
@@ -575,7 +610,10 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                 ]
                 .concat(),
             ),
-            Action::Boot => (&["container"], both(CGROUP_OPTS, BOOT_OPTS)),
+            Action::Boot => (
+                &["container"],
+                [CGROUP_OPTS, BOOT_OPTS, &["restart"][..]].concat(),
+            ),
             Action::Attach | Action::Shutdown | Action::Kill => (&["container"], vec![]),
             Action::Destroy => (&["container"], vec!["shutdown"]),
             Action::Run => (&["container", "cmd"], vec![]),
@@ -599,6 +637,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             ),
             Action::Putfile | Action::Getfile => (&["container", "src_file", "dst_file"], vec![]),
             Action::Autostart => (&[], vec!["container", "autostart", "shutdown"]),
+            Action::Service => (&["container"], vec!["service", "restart"]),
         },
     }
 }
@@ -721,6 +760,27 @@ impl Request {
                 "--timestamps and --json cannot be used together (every JSON record has its time)"
                     .into(),
             ));
+        }
+        if verb == Verb::Action(Action::Service)
+            && !given.contains(&"service")
+            && !given.contains(&"restart")
+        {
+            return Err(UsageError(
+                "-a service needs --service NAME=CMD, --service none or --restart".into(),
+            ));
+        }
+        if args.service.contains(&ServiceArg::None) {
+            if verb != Verb::Action(Action::Service) {
+                return Err(UsageError(format!(
+                    "--service none applies to -a service, not {}",
+                    verb_name(verb)
+                )));
+            }
+            if args.service.len() > 1 {
+                return Err(UsageError(
+                    "--service none removes every service: give it alone".into(),
+                ));
+            }
         }
         if args.tty && args.exec.is_some() {
             return Err(UsageError("-t and -e cannot be used together".into()));
@@ -869,6 +929,23 @@ mod tests {
     }
 
     #[test]
+    fn restart_policies_and_services() {
+        let a =
+            args("-a create -m test --service web=httpd --service db=true --restart on-failure:3");
+        assert_eq!(a.restart, Some(RestartPolicy::OnFailure(Some(3))));
+        assert_eq!(a.service.len(), 2);
+        assert!(matches!(&a.service[0], ServiceArg::Service(s) if s.name.as_str() == "web"));
+        let a = args("-a service -c web --service none");
+        assert_eq!(a.service, vec![ServiceArg::None]);
+        assert!(parse("-a boot -c web --restart always -e true").is_ok());
+        assert!(parse("-a to_container --from-image a --to-container b --service x=y").is_ok());
+        assert_eq!(
+            err("-a boot -c web --service a=b"),
+            "--service does not apply to -a boot"
+        );
+    }
+
+    #[test]
     fn missing_required_options_are_named() {
         assert_eq!(err("-a create"), "-a create needs -m/--image");
         assert_eq!(err("-a run -c x"), "-a run needs --cmd");
@@ -920,6 +997,36 @@ mod tests {
             ("-a volume -c a --volume /a:/b/../c", "'..'"),
             ("-a create -m a --host bad_host", "hostname"),
             ("-s ssearch --srepo host", "user@host"),
+            (
+                "-a boot -c a --restart sometimes",
+                "'sometimes' is not a restart policy",
+            ),
+            (
+                "-a create -m a --restart on-failure:x",
+                "'x' is not a restart count of 1 or more",
+            ),
+            ("-a create -m a --service web", "'web' is not NAME=CMD"),
+            (
+                "-a create -m a --service we/b=x",
+                "service name 'we/b' contains '/'",
+            ),
+            (
+                "-a create -m a --service web=",
+                "service web: the command is empty",
+            ),
+            ("-a service -c a", "-a service needs --service"),
+            (
+                "-a create -m a --service none",
+                "--service none applies to -a service",
+            ),
+            (
+                "-a service -c a --service none --service a=b",
+                "give it alone",
+            ),
+            (
+                "-a vip -c a --vip 10.0.0.2 --restart always",
+                "--restart does not apply",
+            ),
         ] {
             let e = err(line);
             assert!(e.contains(needle), "{line}: {e}");

@@ -4,8 +4,9 @@
 
 use anyhow::{bail, Result};
 
-use crate::cli::Args;
+use crate::cli::{Args, ServiceArg};
 use crate::container::config::LimitsConfig;
+use crate::container::Service;
 use crate::lifecycle::{NewContainer, Security, Start, ToImageRequest};
 use crate::names::Version;
 use crate::network::Net;
@@ -19,6 +20,22 @@ pub fn limits(args: &Args) -> LimitsConfig {
         mem_limit_bytes: args.mem_limit.map(|m| m.0),
         pids_limit: args.pids_limit,
     }
+}
+
+/// `--service` as given: None when not given, empty for `--service none`.
+pub fn services(args: &Args) -> Option<Vec<Service>> {
+    if args.service.is_empty() {
+        return None;
+    }
+    Some(
+        args.service
+            .iter()
+            .filter_map(|s| match s {
+                ServiceArg::Service(s) => Some(s.clone()),
+                ServiceArg::None => None,
+            })
+            .collect(),
+    )
 }
 
 /// What a new container is to be (create and to_container options).
@@ -50,6 +67,8 @@ pub fn new_container(args: &Args) -> NewContainer {
         },
         userns: args.userns,
         autostart: args.autostart.and_then(|a| a.order()),
+        restart: args.restart,
+        services: services(args).unwrap_or_default(),
     }
 }
 

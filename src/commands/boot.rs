@@ -1,6 +1,6 @@
-//! `-a boot -c C [cgroup opts] [-t | -e CMD]`: cgroup options given here are
-//! stored in the config and apply to this and every later boot; `-t`
-//! attaches right after the boot.
+//! `-a boot -c C [cgroup opts] [--restart POLICY] [-t | -e CMD]`: cgroup
+//! options and the restart policy given here are stored in the config and
+//! apply to this and every later boot; `-t` attaches right after the boot.
 
 use anyhow::{bail, Result};
 
@@ -16,6 +16,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         let req = BootRequest {
             name: name.clone(),
             limits: args::limits(args),
+            restart: args.restart,
             start: args::start(args, io),
         };
         Ok(booted(name, lifecycle::boot(&ctx.runtime, req)?))

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::{human_size, Ctx, Output};
 use crate::cli::Args;
-use crate::lifecycle::{self, Inspection};
+use crate::lifecycle::{self, Inspection, Supervised};
 
 /// `-s info`: the container's inspection and the home it lives in.
 #[derive(Debug, Serialize)]
@@ -128,6 +128,19 @@ fn text(all: &Info) -> String {
         ("booted_at", or_dash(info.booted_at.as_ref())),
         ("uptime", or_dash(info.uptime_seconds.map(uptime))),
         ("exec", or_dash(info.exec.as_ref())),
+        ("restart", restart(info)),
+        (
+            "main_process",
+            or_dash(info.main_process.as_ref().map(process)),
+        ),
+        (
+            "services",
+            if info.services.is_empty() {
+                "-".to_string()
+            } else {
+                info.services.len().to_string()
+            },
+        ),
         ("veth", or_dash(info.veth.as_ref())),
         ("addresses", list(&addresses)),
         ("memory", or_dash(info.memory_bytes.map(human_size))),
@@ -160,10 +173,54 @@ fn text(all: &Info) -> String {
             ),
         ),
     ];
+    let mut lines: Vec<(String, String)> =
+        lines.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    // One line per service, right after the count.
+    let at = lines
+        .iter()
+        .position(|(k, _)| k == "services")
+        .map_or(lines.len(), |i| i + 1);
+    let services = info.services.iter().map(|s| {
+        let command = s.command.as_deref().unwrap_or("-");
+        (
+            format!("service {}", s.name),
+            format!("{}; {command}", process(s)),
+        )
+    });
+    lines.splice(at..at, services);
     lines
         .iter()
         .map(|(k, v)| format!("{k}: {v}\n"))
         .collect::<String>()
+}
+
+/// `no (main process), on-failure (services)`.
+fn restart(info: &Inspection) -> String {
+    format!(
+        "{} (main process), {} (services)",
+        info.main_restart, info.service_restart
+    )
+}
+
+/// `running, pid 12, restarts 2, last exit 1` (with the policy when it is
+/// not the container's).
+fn process(p: &Supervised) -> String {
+    let mut text = p.state.clone();
+    if let Some(ms) = p.next_start_ms {
+        text.push_str(&format!(
+            " (starts again in {:.1}s)",
+            f64::from(ms) / 1000.0
+        ));
+    }
+    if let Some(pid) = p.pid {
+        text.push_str(&format!(", pid {pid}"));
+    }
+    text.push_str(&format!(
+        ", restarts {}, last exit {}",
+        or_dash(p.restarts),
+        or_dash(p.last_exit)
+    ));
+    text
 }
 
 /// `3d 04:05:06`, `04:05:06`.

@@ -23,6 +23,7 @@ mod install_test;
 mod logs;
 mod progress_bar;
 mod run;
+mod service;
 mod srepo;
 mod stop;
 mod version;
@@ -122,6 +123,7 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Putfile) => files::putfile(ctx, args),
         Verb::Action(Action::Getfile) => files::getfile(ctx, args),
         Verb::Action(Action::Rplfile) => files::rplfile(ctx, args),
+        Verb::Action(Action::Service) => service::run(ctx, args),
     }
 }
 

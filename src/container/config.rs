@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::toml_reason;
+use crate::container::service::{self, RestartPolicy, Service};
 use crate::container::Volume;
 use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
 use crate::names::ImageRef;
@@ -107,6 +108,19 @@ pub struct ContainerConfig {
     /// Booted by `-a autostart` (host start), lower orders first; None: not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub autostart: Option<u32>,
+    /// `--restart`: how xdockerinit restarts the `-e` main process and the
+    /// services. None: the defaults (the main process is not restarted,
+    /// services restart on failure).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "service::policy_text"
+    )]
+    pub restart: Option<RestartPolicy>,
+    /// `--service NAME=CMD`: started at every boot, in this order, after
+    /// the image's own (`/etc/xdocker/boot.d`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub services: Vec<Service>,
     #[serde(default)]
     pub security: SecurityConfig,
     pub created: String,
@@ -117,6 +131,16 @@ impl ContainerConfig {
     pub fn images_text(&self) -> String {
         let texts: Vec<String> = self.images.iter().map(ImageRef::to_string).collect();
         texts.join(",")
+    }
+
+    /// The restart policy of the `-e` main process.
+    pub fn main_restart(&self) -> RestartPolicy {
+        self.restart.unwrap_or(RestartPolicy::No)
+    }
+
+    /// The restart policy of the services.
+    pub fn service_restart(&self) -> RestartPolicy {
+        self.restart.unwrap_or(service::DEFAULT_SERVICE_RESTART)
     }
 
     /// Reads a config file.
@@ -183,6 +207,11 @@ mod tests {
                 pids_limit: Some(100),
             },
             autostart: Some(20),
+            restart: Some(RestartPolicy::OnFailure(Some(3))),
+            services: vec![
+                "web=httpd -f -p 8080".parse().expect("service"),
+                "db=sleep 1000".parse().expect("service"),
+            ],
             security: SecurityConfig {
                 seccomp: false,
                 cap_add: vec!["sys_time".into()],
@@ -203,6 +232,33 @@ mod tests {
         assert!(text.contains("\"base:1\""), "{text}");
         assert!(text.contains("port_mappings = [\"8080:80\"]"), "{text}");
         assert!(text.contains("autostart = 20"), "{text}");
+        assert!(text.contains("restart = \"on-failure:3\""), "{text}");
+        assert!(
+            text.contains("services = [\n    \"web=httpd -f -p 8080\",")
+                || text.contains("services = [\"web=httpd -f -p 8080\","),
+            "{text}"
+        );
+        // Configs written before supervision load with the defaults.
+        let mut bare = c.clone();
+        bare.restart = None;
+        bare.services.clear();
+        bare.save(&p).expect("save");
+        let text = std::fs::read_to_string(&p).expect("read");
+        assert!(!text.contains("restart"), "{text}");
+        assert!(!text.contains("services"), "{text}");
+        let loaded = ContainerConfig::load(&p).expect("load");
+        assert_eq!(loaded.main_restart(), RestartPolicy::No);
+        assert_eq!(loaded.service_restart(), RestartPolicy::OnFailure(None));
+        c.save(&p).expect("save");
+        let text = std::fs::read_to_string(&p).expect("read");
+        std::fs::write(&p, text.replace("on-failure:3", "sometimes")).expect("write");
+        let e = ContainerConfig::load(&p).expect_err("bad policy");
+        assert!(
+            e.to_string()
+                .contains("'sometimes' is not a restart policy"),
+            "{e}"
+        );
+        c.save(&p).expect("save");
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");

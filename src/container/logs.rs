@@ -1,13 +1,13 @@
-//! A container's console log read back (`-s logs`): the files xdockerinit
-//! writes in `containers/C/log/` (record format and rotation in
-//! [`xdockerinit::log`], one definition for both sides), oldest first,
-//! `--tail` found by reading backwards from the end in blocks, `--since`
-//! compared on the records' fixed-width UTC times, and `--follow` reading
-//! on across rotations until the container stops.
+//! A container's console log read back (`-s logs`): the ring of files
+//! xdockerinit writes in `containers/C/log/` (record format and rotation in
+//! [`xdockerinit::log`], one definition for both sides), ordered by the
+//! time of their first record, `--tail` found by reading backwards from the
+//! end in blocks, `--since` compared on the records' fixed-width UTC times,
+//! and `--follow` reading on from file to file until the container stops.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -285,40 +285,62 @@ impl Printer<'_, '_> {
 struct Part {
     path: PathBuf,
     file: File,
-    /// (device, inode): the same file under another name after a rotation.
-    id: (u64, u64),
+    /// The time of its first record: the ring's files are in this order.
+    first: [u8; TIME_LEN],
     /// Next byte to read.
     pos: u64,
     /// Bytes of an unfinished record (being written while we read).
     partial: Vec<u8>,
 }
 
+/// What is at a file name of the ring.
+enum Found {
+    /// Nothing: the ring ends before.
+    Missing,
+    /// A file without a record (not written yet, or just truncated).
+    Empty,
+    Part(Part),
+}
+
+/// The time at the start of `file`, when it begins with a record.
+fn first_time(file: &File) -> Option<[u8; TIME_LEN]> {
+    let mut head = [0u8; TIME_LEN];
+    file.read_exact_at(&mut head, 0).ok()?;
+    (head[4] == b'-' && head[10] == b'T' && head[TIME_LEN - 1] == b'Z').then_some(head)
+}
+
 impl Part {
-    /// Opens a file of the log: never through a symlink, never a FIFO
-    /// (the directory is writable by the container's init); `None` when
-    /// there is no regular file at that name.
-    fn open(path: &Path) -> Result<Option<Part>, LogsError> {
+    /// Opens a file of the log: never through a symlink, never a FIFO.
+    fn open(path: &Path) -> Result<Found, LogsError> {
         let file = match OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(path)
         {
             Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Found::Missing),
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Found::Empty),
             Err(e) => return Err(read_err(path)(e)),
         };
-        let meta = file.metadata().map_err(read_err(path))?;
-        if !meta.is_file() {
-            return Ok(None);
+        if !file.metadata().map_err(read_err(path))?.is_file() {
+            return Ok(Found::Empty);
         }
-        Ok(Some(Part {
-            path: path.to_path_buf(),
-            file,
-            id: (meta.dev(), meta.ino()),
-            pos: 0,
-            partial: Vec::new(),
-        }))
+        Ok(match first_time(&file) {
+            Some(first) => Found::Part(Part {
+                path: path.to_path_buf(),
+                file,
+                first,
+                pos: 0,
+                partial: Vec::new(),
+            }),
+            None => Found::Empty,
+        })
+    }
+
+    /// The writer came round the ring to this file again: it holds newer
+    /// records than when it was opened.
+    fn recycled(&self) -> bool {
+        first_time(&self.file) != Some(self.first)
     }
 
     fn len(&self) -> Result<u64, LogsError> {
@@ -355,20 +377,49 @@ impl Part {
     }
 }
 
-/// The files of the log in `dir`, oldest first: `console.log.N` down to
-/// `console.log`, as far as they go without a gap; a file seen twice
-/// (renamed by a rotation while we opened) once.
+/// The files of the log in `dir` that hold records, oldest first: the
+/// ring `console.0`, `console.1`... as far as it goes, ordered by the time
+/// of their first record.
 fn open_parts(dir: &Path) -> Result<Vec<Part>, LogsError> {
     let mut parts: Vec<Part> = Vec::new();
     for index in 0..=MAX_MAX_FILES {
         match Part::open(&dir.join(file_name(index)))? {
-            Some(p) if !parts.iter().any(|q| q.id == p.id) => parts.push(p),
-            Some(_) => {}
-            None => break,
+            Found::Part(p) => parts.push(p),
+            Found::Empty => {}
+            Found::Missing => break,
         }
     }
-    parts.reverse();
+    parts.sort_by_key(|p| p.first);
     Ok(parts)
+}
+
+/// The indexes of the ring's `count` files in the order xdockerinit is to
+/// write them: the one written last first (the newest first record: it is
+/// appended to), then the empty ones, then the others oldest first (each
+/// is truncated when its turn comes).
+pub fn ring_order(dir: &Path, count: u32) -> Vec<u32> {
+    let times: Vec<Option<[u8; TIME_LEN]>> = (0..count)
+        .map(|i| {
+            let file = OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(dir.join(file_name(i)))
+                .ok()?;
+            first_time(&file)
+        })
+        .collect();
+    let current = (0..count)
+        .filter(|&i| times[i as usize].is_some())
+        .max_by_key(|&i| times[i as usize])
+        .unwrap_or(0);
+    let mut used: Vec<u32> = (0..count)
+        .filter(|&i| i != current && times[i as usize].is_some())
+        .collect();
+    used.sort_by_key(|&i| times[i as usize]);
+    let mut order = vec![current];
+    order.extend((0..count).filter(|&i| i != current && times[i as usize].is_none()));
+    order.extend(used);
+    order
 }
 
 /// Where the last `n` records start: (part, offset). Reads each file
@@ -518,9 +569,9 @@ fn show_inner(
     let mut current = match parts.pop() {
         Some(p) => p,
         None => loop {
-            // No log yet (the container's first boot is starting).
+            // No record yet (the container's first boot is starting).
             let stopped = wait(FOLLOW_POLL);
-            if let Some(p) = Part::open(&dir.join(file_name(0)))? {
+            if let Some(p) = open_parts(dir)?.pop() {
                 break p;
             }
             if stopped {
@@ -530,11 +581,20 @@ fn show_inner(
     };
     loop {
         let stopped = wait(FOLLOW_POLL);
-        current.pump(&mut |l| printer.line(l))?;
-        let now_current = Part::open(&dir.join(file_name(0)))?;
-        if now_current.as_ref().is_some_and(|p| p.id != current.id) {
-            // Rotated: whatever is newer than our file, oldest first.
-            for mut part in newer_than(dir, current.id)? {
+        if !current.recycled() {
+            current.pump(&mut |l| printer.line(l))?;
+        }
+        let newer: Vec<Part> = open_parts(dir)?
+            .into_iter()
+            .filter(|p| p.first > current.first)
+            .collect();
+        if !newer.is_empty() {
+            // The writer went on to the next file: what it wrote in ours
+            // before, then the newer ones in order.
+            if !current.recycled() {
+                current.pump(&mut |l| printer.line(l))?;
+            }
+            for mut part in newer {
                 part.pump(&mut |l| printer.line(l))?;
                 current = part;
             }
@@ -544,16 +604,6 @@ fn show_inner(
             return Ok(());
         }
     }
-}
-
-/// The files newer than the one with `id`, oldest first (all of them when
-/// it was rotated away already).
-fn newer_than(dir: &Path, id: (u64, u64)) -> Result<Vec<Part>, LogsError> {
-    let parts = open_parts(dir)?;
-    Ok(match parts.iter().position(|p| p.id == id) {
-        Some(at) => parts.into_iter().skip(at + 1).collect(),
-        None => parts,
-    })
 }
 
 /// Bytes and files of the log in `dir` (for `-s info`).
@@ -633,7 +683,7 @@ mod tests {
     fn streams_are_shown_apart_with_boot_markers() {
         let dir = tempfile::tempdir().expect("tempdir");
         write_log(
-            &dir.path().join("console.log"),
+            &dir.path().join("console.0"),
             &[
                 (0, Stream::Xdocker, false, "boot -e sh"),
                 (1, Stream::Stdout, false, "out"),
@@ -692,10 +742,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let line = |i: u32| format!("line {i}");
         let texts: Vec<String> = (0..30).map(line).collect();
+        // A ring that went round: console.0 is the newest.
         for (file, range) in [
-            ("console.log.2", 0..10),
-            ("console.log.1", 10..20),
-            ("console.log", 20..30),
+            ("console.1", 0..10),
+            ("console.2", 10..20),
+            ("console.0", 20..30),
         ] {
             let records: Vec<(u32, Stream, bool, &str)> = range
                 .map(|i| (i, Stream::Stdout, false, texts[i as usize].as_str()))
@@ -704,7 +755,7 @@ mod tests {
         }
         // A stale file beyond a gap is not part of the log.
         write_log(
-            &dir.path().join("console.log.4"),
+            &dir.path().join("console.4"),
             &[(99, Stream::Stdout, false, "stale")],
         );
         let all: String = texts.iter().map(|t| format!("{t}\n")).collect();
@@ -764,7 +815,7 @@ mod tests {
         data.extend_from_slice(b"not a record\n");
         format_record(&mut data, T0, Stream::Stdout, false, b"second");
         data.extend_from_slice(&T0[..10]);
-        std::fs::write(dir.path().join("console.log"), data).expect("write");
+        std::fs::write(dir.path().join("console.0"), data).expect("write");
         assert_eq!(run(dir.path(), plain()).0, "whole\nsecond\n");
         assert_eq!(
             run(
@@ -803,7 +854,7 @@ mod tests {
     #[test]
     fn tail_of_a_big_file_reads_only_its_end() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("console.log");
+        let path = dir.path().join("console.0");
         // 16 MiB of records: a full read would take far longer than the
         // few blocks --tail needs.
         let mut block = Vec::new();
@@ -839,21 +890,32 @@ mod tests {
     }
 
     #[test]
-    fn follow_reads_on_across_rotations_until_stopped() {
+    fn follow_reads_on_round_the_ring_until_stopped() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let current = dir.path().join("console.log");
-        write_log(&current, &[(0, Stream::Stdout, false, "a")]);
+        write_log(
+            &dir.path().join("console.0"),
+            &[(0, Stream::Stdout, false, "a")],
+        );
+        for empty in ["console.1", "console.2"] {
+            std::fs::write(dir.path().join(empty), b"").expect("empty");
+        }
         let mut round = 0;
         let d = dir.path().to_path_buf();
         let mut wait = |_: Duration| {
             round += 1;
-            let append = |path: &Path, rec: &[u8]| {
+            let append = |name: &str, rec: &[u8]| {
                 let mut f = OpenOptions::new()
                     .append(true)
-                    .create(true)
-                    .open(path)
+                    .open(d.join(name))
                     .expect("open");
                 f.write_all(rec).expect("append");
+            };
+            let truncate = |name: &str| {
+                OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(d.join(name))
+                    .expect("truncate");
             };
             let rec = |t: u32, s: &str| {
                 let mut v = Vec::new();
@@ -861,22 +923,17 @@ mod tests {
                 v
             };
             match round {
-                1 => append(&d.join("console.log"), &rec(1, "b")),
+                1 => append("console.0", &rec(1, "b")),
                 2 => {
-                    // Two rotations before we look again.
-                    append(&d.join("console.log"), &rec(2, "c"));
-                    std::fs::rename(d.join("console.log"), d.join("console.log.1")).expect("mv");
-                    append(&d.join("console.log"), &rec(3, "d"));
-                    std::fs::rename(d.join("console.log.1"), d.join("console.log.2")).expect("mv");
-                    std::fs::rename(d.join("console.log"), d.join("console.log.1")).expect("mv");
+                    // Two files further before we look again.
+                    append("console.0", &rec(2, "c"));
+                    truncate("console.1");
+                    append("console.1", &rec(3, "d"));
+                    truncate("console.2");
                     // Half a record: shown once whole.
-                    let r = rec(4, "e");
-                    append(&d.join("console.log"), &r[..20]);
+                    append("console.2", &rec(4, "e")[..20]);
                 }
-                3 => {
-                    let r = rec(4, "e");
-                    append(&d.join("console.log"), &r[20..]);
-                }
+                3 => append("console.2", &rec(4, "e")[20..]),
                 _ => {}
             }
             round >= 4
@@ -893,6 +950,28 @@ mod tests {
         )
         .expect("follow");
         assert_eq!(String::from_utf8(out).expect("utf8"), "a\nb\nc\nd\ne\n");
+    }
+
+    #[test]
+    fn the_ring_is_written_from_the_newest_file_on() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        assert_eq!(ring_order(dir.path(), 3), [0, 1, 2], "a new log");
+        write_log(
+            &dir.path().join("console.0"),
+            &[(5, Stream::Stdout, false, "x")],
+        );
+        write_log(
+            &dir.path().join("console.1"),
+            &[(9, Stream::Stdout, false, "y")],
+        );
+        write_log(
+            &dir.path().join("console.3"),
+            &[(1, Stream::Stdout, false, "z")],
+        );
+        // 1 is appended to, 2 (empty) and 4 (missing) come next, then the
+        // oldest, 3, then 0.
+        assert_eq!(ring_order(dir.path(), 5), [1, 2, 4, 3, 0]);
+        assert_eq!(ring_order(dir.path(), 1), [0]);
     }
 
     #[test]

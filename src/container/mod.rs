@@ -4,12 +4,14 @@ pub mod config;
 pub mod logs;
 pub mod running;
 pub mod runtime_files;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod subids;
 pub mod volume;
 
 pub use config::ContainerConfig;
+pub use service::{RestartPolicy, Service};
 pub use state::{RunState, Status};
 pub use store::{ContainerError, ContainerStore};
 pub use volume::Volume;

@@ -173,6 +173,8 @@ mod tests {
                 .collect(),
             limits: LimitsConfig::default(),
             autostart: None,
+            restart: None,
+            services: Vec::new(),
             security: SecurityConfig::default(),
             created: "now".into(),
         }

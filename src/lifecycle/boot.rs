@@ -1,10 +1,12 @@
-//! `boot`: cgroup limits given with it are stored first (they apply to this
-//! and every later boot); then the container boots detached, runs one
-//! command (`-e`), or boots with the caller attached to its shell (`-t`).
+//! `boot`: cgroup limits and the restart policy given with it are stored
+//! first (they apply to this and every later boot); then the container
+//! boots detached, runs one command (`-e`), or boots with the caller
+//! attached to its shell (`-t`).
 
 use super::create::apply_limits;
 use super::LifecycleError;
 use crate::container::config::LimitsConfig;
+use crate::container::RestartPolicy;
 use crate::names::Name;
 use crate::runtime::{BootOutcome, Runtime};
 use crate::session::{End, Stdio};
@@ -27,6 +29,8 @@ pub struct BootRequest<'a> {
     pub name: Name,
     /// Limits to store before the boot (empty: the stored ones apply).
     pub limits: LimitsConfig,
+    /// `--restart` to store before the boot (None: the stored one applies).
+    pub restart: Option<RestartPolicy>,
     pub start: Start<'a>,
 }
 
@@ -44,10 +48,11 @@ pub enum Booted {
 /// Boots a stopped container.
 pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
     let name = &req.name;
-    if !req.limits.is_empty() {
+    if !req.limits.is_empty() || req.restart.is_some() {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
+        config.restart = req.restart.or(config.restart);
         rt.containers.save_config(&config)?;
     }
     let exec = match &req.start {

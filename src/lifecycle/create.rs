@@ -7,7 +7,8 @@ use std::net::Ipv4Addr;
 use super::boot::{self, Booted, Start};
 use super::LifecycleError;
 use crate::container::config::{LimitsConfig, SecurityConfig};
-use crate::container::{ContainerConfig, Volume};
+use crate::container::service::check_unique;
+use crate::container::{ContainerConfig, RestartPolicy, Service, Volume};
 use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
@@ -53,6 +54,10 @@ pub struct NewContainer {
     pub userns: Option<bool>,
     /// Booted by `-a autostart`, lower orders first.
     pub autostart: Option<u32>,
+    /// `--restart` (None: the defaults).
+    pub restart: Option<RestartPolicy>,
+    /// `--service NAME=CMD`, each name once.
+    pub services: Vec<Service>,
 }
 
 impl Default for NewContainer {
@@ -68,6 +73,8 @@ impl Default for NewContainer {
             security: Security::default(),
             userns: None,
             autostart: None,
+            restart: None,
+            services: Vec::new(),
         }
     }
 }
@@ -240,6 +247,12 @@ pub(super) fn checked_volumes(volumes: &[Volume]) -> Result<Vec<Volume>, Lifecyc
     Ok(volumes.to_vec())
 }
 
+/// The services, each name once.
+pub(super) fn checked_services(services: &[Service]) -> Result<Vec<Service>, LifecycleError> {
+    check_unique(services).map_err(LifecycleError::Services)?;
+    Ok(services.to_vec())
+}
+
 /// Seccomp and capabilities as stored (ids are given later).
 fn checked_security(security: &Security) -> Result<SecurityConfig, LifecycleError> {
     let Security {
@@ -325,6 +338,8 @@ pub(super) fn config_for(
         volumes: checked_volumes(&new.volumes)?,
         limits: apply_limits(&new.limits, LimitsConfig::default())?,
         autostart: new.autostart,
+        restart: new.restart,
+        services: checked_services(&new.services)?,
         security,
         created: chrono::Local::now().to_rfc3339(),
     };

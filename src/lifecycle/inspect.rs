@@ -2,6 +2,8 @@
 //! one container's config and live state (`-s info`), and the root of a
 //! running one (`-s container_root`). Looking repairs leftovers of
 //! containers found stopped, as every status lookup of the runtime does.
+//! The supervised processes of a running container (main process,
+//! services) are asked of its xdockerinit over the session socket.
 
 use std::net::Ipv4Addr;
 
@@ -12,6 +14,7 @@ use crate::container::{ContainerConfig, ContainerError, Status};
 use crate::names::Name;
 use crate::network::Net;
 use crate::runtime::{Runtime, RuntimeError};
+use xdockerinit::protocol::{ProcessStatus, Role};
 
 /// One container of the list.
 #[derive(Debug)]
@@ -52,6 +55,62 @@ pub fn list(rt: &Runtime) -> Result<Vec<Summary>, LifecycleError> {
     Ok(out)
 }
 
+/// A supervised process (the `-e` main process or a boot service) as
+/// `-s info` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Supervised {
+    /// `main`, the service's name, or `boot.d/FILE` for the image's own.
+    pub name: String,
+    /// What it runs (None: not known any more, after the stop).
+    pub command: Option<String>,
+    /// Its restart policy.
+    pub policy: String,
+    /// `running`, `backoff` (waiting to start again), `exited` (for good);
+    /// `stopped` with the container; `unknown` when its xdockerinit cannot
+    /// tell (older than supervision, or at its process limit).
+    pub state: String,
+    pub pid: Option<i32>,
+    /// Times it was started again in this run (or the last one).
+    pub restarts: Option<u32>,
+    /// Exit code of its last run.
+    pub last_exit: Option<i32>,
+    /// In `backoff`: milliseconds until it starts again.
+    pub next_start_ms: Option<u32>,
+}
+
+impl Supervised {
+    fn live(p: ProcessStatus) -> Self {
+        Self {
+            name: p.name,
+            command: Some(String::from_utf8_lossy(&p.command).into_owned()),
+            policy: p.policy,
+            pid: p.pid,
+            restarts: Some(p.restarts),
+            last_exit: p.last_exit,
+            next_start_ms: (p.state == "backoff").then_some(p.next_start_ms),
+            state: p.state,
+        }
+    }
+
+    /// A configured service, not asked of a running xdockerinit.
+    fn configured(
+        config: &ContainerConfig,
+        service: &crate::container::Service,
+        state: &str,
+    ) -> Self {
+        Self {
+            name: service.name.to_string(),
+            command: Some(service.command.clone()),
+            policy: config.service_restart().to_string(),
+            state: state.to_string(),
+            pid: None,
+            restarts: None,
+            last_exit: None,
+            next_start_ms: None,
+        }
+    }
+}
+
 /// Everything `-s info` knows; `--json` prints exactly this.
 #[derive(Debug, Serialize)]
 pub struct Inspection {
@@ -76,6 +135,19 @@ pub struct Inspection {
     pub cpu_seconds: Option<f64>,
     /// Exit code of the last run, once stopped.
     pub exit_code: Option<i32>,
+    /// The restart policy of the `-e` main process (`--restart`; `no`
+    /// unless set).
+    pub main_restart: String,
+    /// The restart policy of the services (`--restart`; `on-failure`
+    /// unless set).
+    pub service_restart: String,
+    /// The `-e` main process: live while running; once stopped, its
+    /// restarts and last exit code of the last run (when it was a `-e`
+    /// run).
+    pub main_process: Option<Supervised>,
+    /// The boot services: live while running (the image's `boot.d` ones
+    /// included), the configured ones otherwise.
+    pub services: Vec<Supervised>,
     /// The console log (`-s logs`).
     pub log: LogInfo,
 }
@@ -123,10 +195,27 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
         cpu_seconds: None,
         exit_code: None,
         log,
+        main_restart: config.main_restart().to_string(),
+        service_restart: config.service_restart().to_string(),
+        main_process: None,
+        services: Vec::new(),
         config,
     };
     match status {
-        Status::Stopped => info.exit_code = rt.exit_code(name),
+        Status::Stopped => {
+            info.exit_code = rt.exit_code(name);
+            info.services = configured_services(&info.config, "stopped");
+            info.main_process = rt.main_restarts(name).map(|restarts| Supervised {
+                name: "main".into(),
+                command: None,
+                policy: info.main_restart.clone(),
+                state: "stopped".into(),
+                pid: None,
+                restarts: Some(restarts),
+                last_exit: info.exit_code,
+                next_start_ms: None,
+            });
+        }
         Status::Running { pid } => {
             info.pid = Some(pid);
             if let Some(state) = rt.containers.run_state(name)? {
@@ -146,12 +235,46 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
                     .unwrap_or_default();
                 info.addresses = crate::network::local_addresses(&trie);
             }
+            match live_status(rt, name) {
+                Some(list) => {
+                    for p in list {
+                        match p.role {
+                            Role::Main => info.main_process = Some(Supervised::live(p)),
+                            Role::Service => info.services.push(Supervised::live(p)),
+                        }
+                    }
+                }
+                None => info.services = configured_services(&info.config, "unknown"),
+            }
             let usage = rt.usage(name).unwrap_or_default();
             info.memory_bytes = usage.memory_bytes;
             info.cpu_seconds = usage.cpu_nanos.map(|n| n as f64 / 1e9);
         }
     }
     Ok(info)
+}
+
+/// The configured services, in `state`.
+fn configured_services(config: &ContainerConfig, state: &str) -> Vec<Supervised> {
+    config
+        .services
+        .iter()
+        .map(|s| Supervised::configured(config, s, state))
+        .collect()
+}
+
+/// How long `-s info` waits for a running xdockerinit's answers.
+const STATUS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// What the xdockerinit of running container `name` supervises; None when
+/// it cannot tell (stopping, older than supervision, at its process
+/// limit: a session needs a process) or does not answer in time.
+fn live_status(rt: &Runtime, name: &Name) -> Option<Vec<ProcessStatus>> {
+    let path = rt.containers.path(name, crate::session::SOCKET_FILE);
+    crate::session::Client::connect_within(&path, STATUS_TIMEOUT)
+        .ok()?
+        .status(STATUS_TIMEOUT)
+        .ok()?
 }
 
 /// The pid of running container `name`'s init, whose `/proc/PID/root` is

@@ -22,7 +22,7 @@ pub use change::{change, Change};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
-pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary};
+pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
 pub use session::{attach, exit_code, run_command};
 
@@ -60,6 +60,9 @@ pub enum LifecycleError {
     VolumeSource { path: PathBuf },
     #[error("capability {0} is in both --cap-add and --cap-drop")]
     CapabilityTwice(String),
+    /// `--service`: a name given twice.
+    #[error("--service: {0}")]
+    Services(String),
     #[error("container {name}: {option} needs --net BRIDGE")]
     NeedsBridge { name: String, option: &'static str },
     #[error("container {name}: {what} needs --net BRIDGE (it is {net})")]

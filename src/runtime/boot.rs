@@ -17,7 +17,6 @@ use super::plan::{BootPlan, HostResolver, PlanInput};
 use super::rollback::Rollback;
 use super::spawn::{self, ParentMessage, SpawnError};
 use super::{init_binary, net_error, netns, step, userns, BootOutcome, Runtime, RuntimeError};
-use crate::container::config::UsernsIds;
 use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
 use crate::container::store::{Unsynced, EXIT_FILE, LOG_DIR, STATE_FILE};
@@ -32,42 +31,49 @@ fn boot_err(name: &Name) -> impl FnOnce(SpawnError) -> RuntimeError + '_ {
     }
 }
 
-/// `containers/C/log/`, made (0700) when missing and opened for
-/// xdockerinit, which writes the console log there with `*at` calls. It
-/// belongs to the container's root: with `--userns` that is an
-/// unprivileged host id, which must create and rename files in it; what
-/// an earlier boot with other ids left there is given to it too.
-pub fn open_log_dir(dir: &Path, userns: Option<UsernsIds>) -> std::io::Result<OwnedFd> {
-    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+/// The console log's ring, `containers/C/log/console.0` to
+/// `console.N-1` (N = `[logs] max_files`), opened here, by the host, for
+/// xdockerinit to write: no directory of the host is handed to the
+/// container (from a directory descriptor its processes could walk to the
+/// host's root, CVE-2024-21626). The directory is made (0700) when
+/// missing; files beyond N, left by a larger setting, are removed. The
+/// files come in the order xdockerinit writes them (see
+/// [`crate::container::logs::ring_order`]).
+pub fn open_log_files(dir: &Path, count: u32) -> std::io::Result<Vec<OwnedFd>> {
+    use std::os::unix::fs::DirBuilderExt;
+    use xdockerinit::log::{file_name, MAX_MAX_FILES};
     match std::fs::DirBuilder::new().mode(0o700).create(dir) {
         Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
         _ => {}
     }
-    let fd: OwnedFd = OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .open(dir)?
-        .into();
-    let (uid, gid) = userns.map_or((0, 0), |ids| (ids.uid, ids.gid));
-    let owner = (
-        Some(nix::unistd::Uid::from_raw(uid)),
-        Some(nix::unistd::Gid::from_raw(gid)),
-    );
-    let meta = std::fs::metadata(dir)?;
-    if (meta.uid(), meta.gid()) != (uid, gid) {
-        nix::unistd::fchown(fd.as_raw_fd(), owner.0, owner.1)?;
-        for entry in std::fs::read_dir(dir)? {
-            let entry = entry?;
-            nix::unistd::fchownat(
-                Some(fd.as_raw_fd()),
-                entry.file_name().as_os_str(),
-                owner.0,
-                owner.1,
-                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-            )?;
+    for index in count..=MAX_MAX_FILES {
+        match std::fs::remove_file(dir.join(file_name(index))) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            other => other?,
         }
     }
-    Ok(fd)
+    let mut files: Vec<Option<OwnedFd>> = (0..count)
+        .map(|index| {
+            let path = dir.join(file_name(index));
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o640)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&path)?;
+            if !file.metadata()?.is_file() {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a regular file",
+                    path.display()
+                )));
+            }
+            Ok(Some(OwnedFd::from(file)))
+        })
+        .collect::<std::io::Result<_>>()?;
+    Ok(crate::container::logs::ring_order(dir, count)
+        .into_iter()
+        .filter_map(|index| files.get_mut(index as usize)?.take())
+        .collect())
 }
 
 /// `-e`: this process's descriptor `fd` (1 or 2), when it is a terminal,
@@ -258,8 +264,8 @@ impl Runtime {
             .truncate(true)
             .open(self.containers.path(name, EXIT_FILE))
             .map_err(|e| step(name, "open exit record")(e.to_string()))?;
-        let log_dir = open_log_dir(&self.containers.path(name, LOG_DIR), plan.userns)
-            .map_err(|e| step(name, "open log directory")(e.to_string()))?;
+        let log_files = open_log_files(&self.containers.path(name, LOG_DIR), plan.logs.max_files)
+            .map_err(|e| step(name, "open the console log")(e.to_string()))?;
         let terminals = match plan.exec {
             Some(_) => [
                 reopen_terminal(std::io::stdout().as_fd()),
@@ -329,7 +335,7 @@ impl Runtime {
                 init_path: &init_path,
                 exit_file,
                 session: &session,
-                log_dir,
+                log_files,
                 terminals,
             };
             child::run(child_end, cgroups, plan, &prepared, io);

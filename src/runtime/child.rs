@@ -26,8 +26,9 @@ pub struct ChildIo<'a> {
     pub init_path: &'a Path,
     pub exit_file: File,
     pub session: &'a std::os::unix::net::UnixListener,
-    /// `containers/C/log/`, where xdockerinit writes the console log.
-    pub log_dir: OwnedFd,
+    /// The console log's ring of files, in the order xdockerinit writes
+    /// them (see `boot::open_log_files`).
+    pub log_files: Vec<OwnedFd>,
     /// `-e`: xdocker's stdout and stderr when they are terminals, opened
     /// afresh non-blocking, so that xdockerinit's copy of the main
     /// process's output never makes PID 1 wait for a stalled terminal;
@@ -238,10 +239,11 @@ fn exec_init(init: &File, io: &ChildIo<'_>, console: &OwnedFd, plan: &BootPlan) 
 }
 
 /// xdockerinit's numbered descriptors: the exit record, the session
-/// socket, the log directory, the console's pty master.
-const PASSED_FDS: std::ops::RangeInclusive<RawFd> = 3..=6;
-/// The first descriptor after them: everything from here is closed at exec.
-const FIRST_UNPASSED: u32 = 7;
+/// socket, the console's pty master, then the log's files.
+const EXIT_FD: RawFd = 3;
+const SESSION_FD: RawFd = 4;
+const CONSOLE_FD: RawFd = 5;
+const FIRST_LOG_FD: RawFd = 6;
 
 fn pass_descriptors_and_exec(
     init: &File,
@@ -251,52 +253,74 @@ fn pass_descriptors_and_exec(
 ) -> Step<std::convert::Infallible> {
     let exec = plan.exec.as_deref();
     detach(exec)?;
-    // The exit record is fd 3, the session socket fd 4, the log directory
-    // fd 5 and the console fd 6 for xdockerinit; every other inherited fd
-    // is closed at exec. Whichever of ours sits on 3 to 6 moves up first,
-    // so no dup2 overwrites another one.
+    // The exit record is fd 3, the session socket fd 4, the console fd 5
+    // and the log's files 6 on for xdockerinit; every other inherited fd
+    // is closed at exec. Whichever of ours sits on one of these moves up
+    // first, so no dup2 overwrites another one.
+    let logs = RawFd::try_from(io.log_files.len()).unwrap_or(0);
+    let last = CONSOLE_FD + logs;
     let above = |fd: RawFd| match fd {
-        fd if PASSED_FDS.contains(&fd) => nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(PASSED_FDS.end() + 1),
-        ),
+        fd if (EXIT_FD..=last).contains(&fd) => {
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(last + 1))
+        }
         _ => Ok(fd),
     };
     let pass = |what: &str| sys_failed(ChildStep::Descriptors, format!("pass {what}"));
     let init_fd = above(init.as_raw_fd()).map_err(pass("descriptors"))?;
     let exit_fd = above(io.exit_file.as_raw_fd()).map_err(pass("descriptors"))?;
     let session_fd = above(io.session.as_raw_fd()).map_err(pass("descriptors"))?;
-    let log_fd = above(io.log_dir.as_raw_fd()).map_err(pass("descriptors"))?;
     let console_fd = above(console.as_raw_fd()).map_err(pass("descriptors"))?;
+    let log_fds = io
+        .log_files
+        .iter()
+        .map(|f| above(f.as_raw_fd()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pass("descriptors"))?;
     for (target, terminal) in (1..).zip(&io.terminals) {
         if let Some(t) = terminal {
             nix::unistd::dup2(t.as_raw_fd(), target).map_err(pass("the terminal"))?;
         }
     }
-    nix::unistd::dup2(exit_fd, 3).map_err(pass("exit record"))?;
-    nix::unistd::dup2(session_fd, 4).map_err(pass("session socket"))?;
-    nix::unistd::dup2(log_fd, 5).map_err(pass("log directory"))?;
-    nix::unistd::dup2(console_fd, 6).map_err(pass("console"))?;
-    sys::close_range_cloexec(FIRST_UNPASSED).map_err(pass("descriptors"))?;
-    let mut argv = vec![
-        CString::from(c"xdockerinit"),
-        CString::from(c"--exit-fd"),
-        CString::from(c"3"),
-        CString::from(c"--session-fd"),
-        CString::from(c"4"),
-        CString::from(c"--log-dir-fd"),
-        CString::from(c"5"),
-        CString::from(c"--console-fd"),
-        CString::from(c"6"),
-        CString::from(c"--grace"),
-    ];
-    argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
-    for (option, value) in [
-        (c"--log-max-size", plan.logs.max_size),
-        (c"--log-max-files", u64::from(plan.logs.max_files)),
-    ] {
-        argv.push(CString::from(option));
-        argv.push(CString::new(value.to_string()).unwrap_or_default());
+    nix::unistd::dup2(exit_fd, EXIT_FD).map_err(pass("exit record"))?;
+    nix::unistd::dup2(session_fd, SESSION_FD).map_err(pass("session socket"))?;
+    nix::unistd::dup2(console_fd, CONSOLE_FD).map_err(pass("console"))?;
+    for (target, fd) in (FIRST_LOG_FD..).zip(&log_fds) {
+        nix::unistd::dup2(*fd, target).map_err(pass("log files"))?;
+    }
+    let first_unpassed = u32::try_from(last + 1).unwrap_or(u32::MAX);
+    sys::close_range_cloexec(first_unpassed).map_err(pass("descriptors"))?;
+    let mut argv: Vec<CString> = [
+        "xdockerinit".to_string(),
+        "--exit-fd".to_string(),
+        EXIT_FD.to_string(),
+        "--session-fd".to_string(),
+        SESSION_FD.to_string(),
+        "--console-fd".to_string(),
+        CONSOLE_FD.to_string(),
+        "--grace".to_string(),
+        GRACE_SECONDS.to_string(),
+    ]
+    .into_iter()
+    .filter_map(|a| CString::new(a).ok())
+    .collect();
+    if logs > 0 {
+        for arg in [
+            "--log-fds".to_string(),
+            format!("{FIRST_LOG_FD}-{last}"),
+            "--log-max-size".to_string(),
+            plan.logs.max_size.to_string(),
+        ] {
+            argv.extend(CString::new(arg).ok());
+        }
+    }
+    for option in plan.supervision.init_args() {
+        argv.push(CString::new(option.as_str()).map_err(|_| {
+            ChildFailure::new(
+                ChildStep::Exec,
+                None,
+                format!("xdockerinit option '{option}' contains a NUL byte"),
+            )
+        })?);
     }
     if let Some(cmd) = exec {
         argv.push(CString::from(c"-e"));

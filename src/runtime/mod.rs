@@ -162,6 +162,14 @@ impl Runtime {
         self.cgroups().ok()?.usage(&group).ok()
     }
 
+    /// How many times the `-e` main process was restarted in the last run
+    /// (None: the last run was not a `-e` one, or its record predates
+    /// supervision).
+    pub fn main_restarts(&self, name: &Name) -> Option<u32> {
+        let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;
+        xdockerinit::exit_record::parse_restarts(&text)
+    }
+
     /// The exit record xdockerinit wrote at its last stop.
     pub fn exit_code(&self, name: &Name) -> Option<i32> {
         let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;

@@ -15,6 +15,7 @@ use super::RuntimeError;
 use crate::cgroups::Limits;
 use crate::config::{LogsConfig, NetworkConfig};
 use crate::container::config::UsernsIds;
+use crate::container::service::{RestartPolicy, Service, BOOT_DIR};
 use crate::container::store::{MERGED, RWLAYER, WORKDIR};
 use crate::container::ContainerConfig;
 use crate::names::Name;
@@ -96,6 +97,49 @@ impl NetworkPlan {
     }
 }
 
+/// What xdockerinit supervises, and how (see `xdockerinit::supervise`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SupervisionPlan {
+    /// With `-e`: the main process's restart policy.
+    pub main_restart: Option<RestartPolicy>,
+    /// The services' restart policy.
+    pub service_restart: RestartPolicy,
+    /// `--service NAME=CMD`, in order.
+    pub services: Vec<Service>,
+    /// The image's own services, resolved inside the container.
+    pub boot_dir: &'static str,
+}
+
+impl SupervisionPlan {
+    /// The container's policies and services; the main process's policy
+    /// only when there is one (`-e`).
+    pub fn of(config: &ContainerConfig, exec: bool) -> Self {
+        Self {
+            main_restart: exec.then(|| config.main_restart()),
+            service_restart: config.service_restart(),
+            services: config.services.clone(),
+            boot_dir: BOOT_DIR,
+        }
+    }
+
+    /// xdockerinit's options for it (`--restart` goes with `-e`).
+    pub fn init_args(&self) -> Vec<String> {
+        let mut args = vec![
+            "--boot-dir".to_string(),
+            self.boot_dir.to_string(),
+            "--service-restart".to_string(),
+            self.service_restart.to_string(),
+        ];
+        if let Some(policy) = self.main_restart {
+            args.extend(["--restart".to_string(), policy.to_string()]);
+        }
+        for service in &self.services {
+            args.extend(["--service".to_string(), service.to_string()]);
+        }
+        args
+    }
+}
+
 /// The seccomp filter a container gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeccompPlan {
@@ -105,6 +149,14 @@ pub enum SeccompPlan {
     Default,
     /// The default filter plus the mount guard of privileged containers.
     Privileged,
+}
+
+/// The console log of a boot (`[logs]` of xdocker.toml): a ring of
+/// `max_files` files in `containers/C/log/`, each written up to `max_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPlan {
+    pub max_size: u64,
+    pub max_files: u32,
 }
 
 /// Everything one boot does.
@@ -126,7 +178,9 @@ pub struct BootPlan {
     pub exec: Option<String>,
     /// The console log's rotation (xdockerinit writes it into
     /// `containers/C/log/`).
-    pub logs: xdockerinit::log::Limits,
+    pub logs: LogPlan,
+    /// The restart policies and the boot services.
+    pub supervision: SupervisionPlan,
     /// Things the user should know, for the log.
     pub warnings: Vec<String>,
 }
@@ -298,10 +352,11 @@ impl BootPlan {
             },
             userns,
             exec: input.exec.map(str::to_string),
-            logs: xdockerinit::log::Limits {
+            logs: LogPlan {
                 max_size: input.logs.max_size.0,
                 max_files: input.logs.max_files,
             },
+            supervision: SupervisionPlan::of(config, input.exec.is_some()),
             warnings: warning.into_iter().collect(),
         })
     }
@@ -333,6 +388,8 @@ mod tests {
                 pids_limit: Some(100),
             },
             autostart: None,
+            restart: None,
+            services: vec!["web=httpd -f -p 8080".parse().expect("service")],
             security: SecurityConfig::default(),
             created: "now".into(),
         }
@@ -451,7 +508,48 @@ mod tests {
         assert_eq!(p.limits.pids_max, Some(100));
         assert_eq!(p.cgroup, "web");
         assert_eq!(p.exec.as_deref(), Some("echo hi"));
-        assert_eq!(p.logs, xdockerinit::log::Limits::default());
+        assert_eq!(
+            p.logs,
+            LogPlan {
+                max_size: 10 << 20,
+                max_files: 5
+            }
+        );
+    }
+
+    #[test]
+    fn services_and_restart_policies_reach_xdockerinit() {
+        let mut c = config(Net::Host);
+        let host = plan(&c, &network(), None);
+        assert_eq!(
+            host.supervision.init_args(),
+            [
+                "--boot-dir",
+                "/etc/xdocker/boot.d",
+                "--service-restart",
+                "on-failure",
+                "--service",
+                "web=httpd -f -p 8080",
+            ]
+        );
+        let exec = plan(&c, &network(), Some("exit 1"));
+        assert_eq!(exec.supervision.main_restart, Some(RestartPolicy::No));
+        c.restart = Some(RestartPolicy::OnFailure(Some(3)));
+        c.services.clear();
+        let exec = plan(&c, &network(), Some("exit 1"));
+        assert_eq!(
+            exec.supervision.init_args(),
+            [
+                "--boot-dir",
+                "/etc/xdocker/boot.d",
+                "--service-restart",
+                "on-failure:3",
+                "--restart",
+                "on-failure:3",
+            ]
+        );
+        // A host container has no main process to restart.
+        assert_eq!(plan(&c, &network(), None).supervision.main_restart, None);
     }
 
     #[test]

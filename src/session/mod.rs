@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use xdockerinit::protocol::{self, kind, Decoder, Message, ProtocolError};
+use xdockerinit::protocol::{self, kind, Decoder, Message, ProcessStatus, ProtocolError};
 use xdockerinit::sys::{self, pollfd};
 
 use escape::Escape;
@@ -220,11 +220,19 @@ pub struct Client {
     decoder: Decoder,
     /// The protocol version both sides speak.
     pub version: u16,
+    /// How long the current wait for the server may last (for messages).
+    timeout: Duration,
 }
 
 impl Client {
     /// Connects to the session socket at `path` and exchanges `Hello`.
     pub fn connect(path: &Path) -> Result<Client, SessionError> {
+        Self::connect_within(path, HANDSHAKE_TIMEOUT)
+    }
+
+    /// [`Client::connect`], the answer to `Hello` waited for `timeout` at
+    /// most.
+    pub fn connect_within(path: &Path, timeout: Duration) -> Result<Client, SessionError> {
         let err = |source| SessionError::Connect {
             path: path.to_path_buf(),
             source,
@@ -237,17 +245,38 @@ impl Client {
             conn,
             decoder: Decoder::new(),
             version: protocol::VERSION,
+            timeout,
         };
         client.send_blocking(&Message::Hello {
             version: protocol::VERSION,
         })?;
-        let deadline = Instant::now() + HANDSHAKE_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         loop {
             match client.next_before(deadline)? {
                 Message::Hello { version } => {
                     client.version = version.min(protocol::VERSION);
                     return Ok(client);
                 }
+                Message::Error(text) => return Err(SessionError::Remote(text)),
+                _ => continue,
+            }
+        }
+    }
+
+    /// The container's supervised processes (the `-e` main process and the
+    /// boot services), as xdockerinit sees them now; None when its
+    /// xdockerinit predates the question (protocol version 1). The answer
+    /// is waited for `timeout` at most.
+    pub fn status(mut self, timeout: Duration) -> Result<Option<Vec<ProcessStatus>>, SessionError> {
+        if self.version < protocol::STATUS_VERSION {
+            return Ok(None);
+        }
+        self.send_blocking(&Message::QueryStatus)?;
+        self.timeout = timeout;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match self.next_before(deadline)? {
+                Message::Status(list) => return Ok(Some(list)),
                 Message::Error(text) => return Err(SessionError::Remote(text)),
                 _ => continue,
             }
@@ -278,7 +307,7 @@ impl Client {
             }
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(SessionError::Timeout(HANDSHAKE_TIMEOUT));
+                return Err(SessionError::Timeout(self.timeout));
             }
             let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
             sys::wait_fd(self.conn.as_fd(), libc::POLLIN, ms)

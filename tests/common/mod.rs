@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 mod root_gate;
+pub mod sshd;
 pub use root_gate::needs_root;
 
 /// The built `xdocker` binary.

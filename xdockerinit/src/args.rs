@@ -5,9 +5,12 @@
 use std::ffi::{CString, OsString};
 use std::fmt;
 use std::os::fd::RawFd;
-use std::os::unix::ffi::OsStringExt;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::path::PathBuf;
 
-use crate::log::{Limits, DEFAULT_MAX_FILES, DEFAULT_MAX_SIZE, MAX_MAX_FILES, MIN_MAX_SIZE};
+use crate::supervise::{RestartPolicy, ServiceSpec};
+
+use crate::log::{DEFAULT_MAX_SIZE, MAX_MAX_FILES, MIN_MAX_SIZE};
 
 /// Grace period of the orderly stop when `--grace` is not given.
 pub const DEFAULT_GRACE_SECS: u32 = 10;
@@ -65,15 +68,20 @@ defined in the xdockerinit crate\n\
     },
     OptionSpec {
         short: None,
-        long: Some("--log-dir-fd"),
-        value: Some("N"),
-        help: "write the console log into this open directory",
-        manual: "An open directory (N >= 3) of the host, outside the container's mount\n\
-namespace: xdocker passes\n\
-.IR XDOCKER_HOME/containers/C/log .\n\
-The console log is written there with\n\
-.BR *at (2)\n\
-calls only: what the main process of\n\
+        long: Some("--log-fds"),
+        value: Some("FIRST-LAST"),
+        help: "write the console log into these open files, a ring",
+        manual: "The files of the console log: descriptors FIRST to LAST (or one,\n\
+.BR N ;\n\
+at most 100), regular files of the host opened for appending, in the order\n\
+they are written: xdocker passes\n\
+.IR XDOCKER_HOME/containers/C/log/console.N ,\n\
+the one written last first. No directory of the host is handed to the\n\
+container (a directory descriptor would be a way out of it,\n\
+CVE\\-2024\\-21626): when a record would take the file being written past\n\
+.BR \\-\\-log\\-max\\-size ,\n\
+init goes on with the next descriptor of the ring, truncated to nothing.\n\
+The log is what the main process of\n\
 .B \\-e\n\
 writes on stdout and stderr and what is written to\n\
 .I /dev/console\n\
@@ -92,34 +100,20 @@ for init's own records, a\n\
 marker at every boot and a\n\
 .B stop\n\
 record with the exit code; F ends a line, P is a piece of a longer one).\n\
-The file\n\
-.I console.log\n\
-is rotated to\n\
-.IR console.log.1 ,\n\
-\\&.2 and so on. Lines are read without blocking the writer; when the disk\n\
-is full records are dropped and counted, never waited for.",
+Lines are read without blocking the writer; when the disk is full records\n\
+are dropped and counted, never waited for.",
     },
     OptionSpec {
         short: None,
         long: Some("--log-max-size"),
         value: Some("BYTES"),
-        help: "rotate the log file before it grows past BYTES (default 10M)",
-        manual: "Rotate\n\
-.I console.log\n\
-before a record would take it past BYTES (at least 65536; default\n\
-10485760). Needs\n\
-.BR \\-\\-log\\-dir\\-fd .",
-    },
-    OptionSpec {
-        short: None,
-        long: Some("--log-max-files"),
-        value: Some("N"),
-        help: "keep at most N log files (1-100, default 5)",
-        manual: "Keep at most N files of the log, the one being written included (1 to\n\
-100; default 5): the log never takes more than N times\n\
-.BR \\-\\-log\\-max\\-size .\n\
-Needs\n\
-.BR \\-\\-log\\-dir\\-fd .",
+        help: "go on with the next log file before one grows past BYTES (default 10M)",
+        manual: "Go on with the next file of\n\
+.B \\-\\-log\\-fds\n\
+before a record would take the one being written past BYTES (at least\n\
+65536; default 10485760): the log never takes more than BYTES times the\n\
+number of files. Needs\n\
+.BR \\-\\-log\\-fds .",
     },
     OptionSpec {
         short: None,
@@ -151,6 +145,76 @@ it. When CMD exits, the rest of the\n\
 container is stopped, CMD's status (its exit code, or 128+signal) is\n\
 recorded and xdockerinit exits with it. HUP, USR1 and USR2 are forwarded to\n\
 CMD.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--restart"),
+        value: Some("POLICY"),
+        help: "restart CMD: no (default), on-failure[:N] or always",
+        manual: "With\n\
+.BR \\-e :\n\
+when CMD ends, start it again:\n\
+.B no\n\
+(the default: the container stops),\n\
+.BR on\\-failure [: \\fIN\\fP]\n\
+(after an exit code other than 0 or a signal; at most N times when given)\n\
+or\n\
+.B always\n\
+(after an exit 0 too). The wait between two starts is 100 ms, doubling\n\
+up to 10 s, and back to 100 ms after a run of 10 s or more. Nothing is\n\
+restarted once the orderly stop has begun; the recorded exit code is\n\
+CMD's last one, and the exit record gets a line\n\
+.BR restarts=N .",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--service"),
+        value: Some("NAME=CMD"),
+        help: "start CMD as boot service NAME (repeatable)",
+        manual: "A boot service (repeatable; NAME is what comes before the first\n\
+.BR = ):\n\
+CMD runs through\n\
+.B /bin/sh \\-c\n\
+in a session of its own, stdin\n\
+.IR /dev/null ,\n\
+stdout and stderr on\n\
+.I /dev/console\n\
+(opened write\\-only, without becoming a controlling terminal;\n\
+.I /dev/null\n\
+if it cannot be opened), with the clean environment of CMD. Services\n\
+start before CMD, those of\n\
+.B \\-\\-boot\\-dir\n\
+first, then these in the order given; they are restarted by the policy of\n\
+.BR \\-\\-service\\-restart .\n\
+At the orderly stop CMD and then the services, last started first, get\n\
+TERM (and CONT) one by one, to their process group, each waited for up to\n\
+an equal share of what is left of the grace period; then everything gets\n\
+TERM as without services.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--service-restart"),
+        value: Some("POLICY"),
+        help: "restart policy of the services (default on-failure)",
+        manual: "The restart policy of every service, as for\n\
+.B \\-\\-restart\n\
+(default\n\
+.BR on\\-failure ).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--boot-dir"),
+        value: Some("DIR"),
+        help: "start the executables of DIR as services, in name order",
+        manual: "Every executable regular file of DIR (an absolute path inside the\n\
+container; symlinks are followed; dotfiles are skipped), in byte order of\n\
+their names, is a service named\n\
+.BR boot.d/ \\fIFILE\\fP,\n\
+started before those of\n\
+.BR \\-\\-service .\n\
+xdocker passes\n\
+.IR /etc/xdocker/boot.d .\n\
+A missing directory has none.",
     },
     OptionSpec {
         short: Some("-v"),
@@ -227,13 +291,25 @@ pub struct Args {
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
     pub command: Option<CString>,
-    /// `--log-dir-fd N`: the console log's directory.
-    pub log_dir_fd: Option<RawFd>,
-    /// `--log-max-size`, `--log-max-files`.
-    pub log_limits: Limits,
     /// `--console-fd N`: the master of /dev/console's pty.
     pub console_fd: Option<RawFd>,
+    /// `--log-fds FIRST-LAST`: the console log's files, in the order they
+    /// are written (the current one first).
+    pub log_fds: Option<(RawFd, RawFd)>,
+    /// `--log-max-size BYTES`.
+    pub log_max_size: u64,
+    /// `--restart POLICY`: of CMD (only with `-e`).
+    pub restart: RestartPolicy,
+    /// `--service NAME=CMD`, in the order given.
+    pub services: Vec<ServiceSpec>,
+    /// `--service-restart POLICY`.
+    pub service_restart: RestartPolicy,
+    /// `--boot-dir DIR`.
+    pub boot_dir: Option<PathBuf>,
 }
+
+/// The restart policy of services when `--service-restart` is not given.
+pub const DEFAULT_SERVICE_RESTART: RestartPolicy = RestartPolicy::OnFailure(None);
 
 impl Default for Args {
     fn default() -> Self {
@@ -242,9 +318,13 @@ impl Default for Args {
             session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
-            log_dir_fd: None,
-            log_limits: Limits::default(),
             console_fd: None,
+            log_fds: None,
+            log_max_size: DEFAULT_MAX_SIZE,
+            restart: RestartPolicy::No,
+            services: Vec::new(),
+            service_restart: DEFAULT_SERVICE_RESTART,
+            boot_dir: None,
         }
     }
 }
@@ -277,14 +357,24 @@ pub enum ArgsError {
     },
     /// `--log-max-size` that is not a number of bytes of at least 64 KiB.
     BadLogSize(String),
-    /// `--log-max-files` that is not 1 to 100.
-    BadLogFiles(String),
-    /// A log limit without `--log-dir-fd`.
-    NeedsLogDir(&'static str),
+    /// `--log-fds` that is not `FIRST-LAST` (>= 3, at most 100 files).
+    BadLogFds(String),
+    /// `--log-max-size` without `--log-fds`.
+    NeedsLogFds(&'static str),
     /// `-e ''`.
     EmptyCommand,
     /// `-e` with a NUL byte (cannot come from argv, kept for totality).
     NulInCommand,
+    /// `--restart`/`--service-restart` that is not a policy.
+    BadPolicy(&'static str, String),
+    /// `--restart` without `-e`.
+    RestartWithoutCommand,
+    /// `--service` that is not `NAME=CMD`.
+    BadService(String),
+    /// Two services of one name.
+    ServiceTwice(String),
+    /// `--boot-dir` that is not an absolute path.
+    BadBootDir(String),
 }
 
 impl fmt::Display for ArgsError {
@@ -316,13 +406,25 @@ impl fmt::Display for ArgsError {
                 f,
                 "--log-max-size: '{value}' is not a number of bytes of {MIN_MAX_SIZE} or more"
             ),
-            ArgsError::BadLogFiles(value) => write!(
+            ArgsError::BadLogFds(value) => write!(
                 f,
-                "--log-max-files: '{value}' is not a number of files from 1 to {MAX_MAX_FILES}"
+                "--log-fds: '{value}' is not FIRST-LAST, descriptors of 3 or more, at most \
+                 {MAX_MAX_FILES}"
             ),
-            ArgsError::NeedsLogDir(opt) => write!(f, "{opt} needs --log-dir-fd"),
+            ArgsError::NeedsLogFds(opt) => write!(f, "{opt} needs --log-fds"),
             ArgsError::EmptyCommand => write!(f, "-e: empty command"),
             ArgsError::NulInCommand => write!(f, "-e: the command contains a nul byte"),
+            ArgsError::BadPolicy(opt, reason) => write!(f, "{opt}: {reason}"),
+            ArgsError::RestartWithoutCommand => {
+                write!(f, "--restart applies to the -e command: give -e too")
+            }
+            ArgsError::BadService(value) => {
+                write!(f, "--service: '{value}' is not NAME=CMD")
+            }
+            ArgsError::ServiceTwice(name) => write!(f, "--service: {name} given twice"),
+            ArgsError::BadBootDir(value) => {
+                write!(f, "--boot-dir: '{value}' is not an absolute path")
+            }
         }
     }
 }
@@ -343,10 +445,13 @@ where
     let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
-    let mut log_dir_fd = None;
+    let mut log_fds = None;
     let mut log_max_size = None;
-    let mut log_max_files = None;
     let mut console_fd = None;
+    let mut restart = None;
+    let mut service_restart = None;
+    let mut services: Vec<ServiceSpec> = Vec::new();
+    let mut boot_dir = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -375,10 +480,10 @@ where
                 let secs = parse_grace(&value)?;
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
-            "--log-dir-fd" => {
-                let value = value_of("--log-dir-fd", inline, &mut args)?;
-                let fd = parse_fd("--log-dir-fd", &value)?;
-                set_once(&mut log_dir_fd, fd, "--log-dir-fd")?;
+            "--log-fds" => {
+                let value = value_of("--log-fds", inline, &mut args)?;
+                let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
+                set_once(&mut log_fds, range, "--log-fds")?;
             }
             "--console-fd" => {
                 let value = value_of("--console-fd", inline, &mut args)?;
@@ -392,18 +497,41 @@ where
                     .ok_or(ArgsError::BadLogSize(value))?;
                 set_once(&mut log_max_size, size, "--log-max-size")?;
             }
-            "--log-max-files" => {
-                let value = value_of("--log-max-files", inline, &mut args)?;
-                let files = parse_number(&value)
-                    .and_then(|n| u32::try_from(n).ok())
-                    .filter(|n| (1..=MAX_MAX_FILES).contains(n))
-                    .ok_or(ArgsError::BadLogFiles(value))?;
-                set_once(&mut log_max_files, files, "--log-max-files")?;
-            }
             "-e" => {
                 let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
                 let cmd = parse_command(value)?;
                 set_once(&mut command, cmd, "-e")?;
+            }
+            "--restart" => {
+                let value = value_of("--restart", inline, &mut args)?;
+                let policy = parse_policy("--restart", &value)?;
+                set_once(&mut restart, policy, "--restart")?;
+            }
+            "--service-restart" => {
+                let value = value_of("--service-restart", inline, &mut args)?;
+                let policy = parse_policy("--service-restart", &value)?;
+                set_once(&mut service_restart, policy, "--service-restart")?;
+            }
+            "--service" => {
+                // The value is bytes (CMD may be any); only `--service=` is
+                // split on its first `=` as text.
+                let value = match inline {
+                    Some(v) => OsString::from(v),
+                    None => args.next().ok_or(ArgsError::MissingValue("--service"))?,
+                };
+                let spec = ServiceSpec::parse(value.as_bytes())
+                    .ok_or_else(|| ArgsError::BadService(value.to_string_lossy().into_owned()))?;
+                if services.iter().any(|s| s.name == spec.name) {
+                    return Err(ArgsError::ServiceTwice(spec.name));
+                }
+                services.push(spec);
+            }
+            "--boot-dir" => {
+                let value = value_of("--boot-dir", inline, &mut args)?;
+                if !value.starts_with('/') {
+                    return Err(ArgsError::BadBootDir(value));
+                }
+                set_once(&mut boot_dir, PathBuf::from(value), "--boot-dir")?;
             }
             _ => return Err(ArgsError::Unknown(text.to_owned())),
         }
@@ -412,40 +540,40 @@ where
     if let (Some(fd), true) = (session_fd, session_fd == exit_fd) {
         return Err(ArgsError::SameFd(fd));
     }
-    let fds = [
-        ("--exit-fd", exit_fd),
-        ("--session-fd", session_fd),
-        ("--log-dir-fd", log_dir_fd),
-        ("--console-fd", console_fd),
+    let taken = [
+        ("--exit-fd", exit_fd.map(|fd| (fd, fd))),
+        ("--session-fd", session_fd.map(|fd| (fd, fd))),
+        ("--console-fd", console_fd.map(|fd| (fd, fd))),
+        ("--log-fds", log_fds),
     ];
-    for (i, (opt, fd)) in fds.iter().enumerate().skip(2) {
-        if let Some((other, _)) = fds[..i].iter().find(|(_, o)| fd.is_some() && o == fd) {
-            return Err(ArgsError::FdTaken {
-                opt,
-                other,
-                fd: fd.unwrap_or_default(),
-            });
+    for (i, &(opt, range)) in taken.iter().enumerate().skip(2) {
+        let Some((first, last)) = range else { continue };
+        let overlap = taken[..i].iter().find_map(|&(other, r)| {
+            let (a, b) = r?;
+            (first <= b && a <= last).then_some((other, first.max(a)))
+        });
+        if let Some((other, fd)) = overlap {
+            return Err(ArgsError::FdTaken { opt, other, fd });
         }
     }
-    if log_dir_fd.is_none() {
-        if log_max_size.is_some() {
-            return Err(ArgsError::NeedsLogDir("--log-max-size"));
-        }
-        if log_max_files.is_some() {
-            return Err(ArgsError::NeedsLogDir("--log-max-files"));
-        }
+    if log_fds.is_none() && log_max_size.is_some() {
+        return Err(ArgsError::NeedsLogFds("--log-max-size"));
+    }
+    if restart.is_some() && command.is_none() {
+        return Err(ArgsError::RestartWithoutCommand);
     }
     Ok(Invocation::Run(Args {
         exit_fd,
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
         command,
-        log_dir_fd,
-        log_limits: Limits {
-            max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
-            max_files: log_max_files.unwrap_or(DEFAULT_MAX_FILES),
-        },
+        restart: restart.unwrap_or(RestartPolicy::No),
+        services,
+        service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
+        boot_dir,
         console_fd,
+        log_fds,
+        log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
     }))
 }
 
@@ -483,6 +611,22 @@ fn parse_fd(opt: &'static str, value: &str) -> Result<RawFd, ArgsError> {
     Ok(fd)
 }
 
+/// `FIRST-LAST` (or `N`): descriptors of 3 or more, at most
+/// [`MAX_MAX_FILES`] of them.
+fn parse_fd_range(value: &str) -> Option<(RawFd, RawFd)> {
+    let (first, last) = value.split_once('-').unwrap_or((value, value));
+    let fd = |s: &str| {
+        parse_number(s)
+            .and_then(|n| RawFd::try_from(n).ok())
+            .filter(|&fd| fd >= 3)
+    };
+    let (first, last) = (fd(first)?, fd(last)?);
+    let count = i64::from(last) - i64::from(first) + 1;
+    (1..=i64::from(MAX_MAX_FILES))
+        .contains(&count)
+        .then_some((first, last))
+}
+
 /// A whole decimal number.
 fn parse_number(value: &str) -> Option<u64> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
@@ -498,6 +642,12 @@ fn parse_grace(value: &str) -> Result<u32, ArgsError> {
     value
         .parse()
         .map_err(|_| ArgsError::BadGrace(value.to_owned()))
+}
+
+fn parse_policy(opt: &'static str, value: &str) -> Result<RestartPolicy, ArgsError> {
+    value
+        .parse()
+        .map_err(|e: crate::supervise::PolicyError| ArgsError::BadPolicy(opt, e.0))
 }
 
 fn parse_command(value: OsString) -> Result<CString, ArgsError> {
@@ -528,15 +678,16 @@ mod tests {
         for o in OPTIONS {
             for name in o.short.iter().chain(o.long.iter()) {
                 let mut argv = vec![*name];
-                if o.value.is_some() {
-                    argv.push(match *name {
-                        "-e" => "true",
-                        "--log-max-size" => "65536",
-                        _ => "5",
-                    });
-                }
-                if name.starts_with("--log-max") {
-                    argv.extend(["--log-dir-fd", "6"]);
+                match (o.value.is_some(), *name) {
+                    (false, _) => {}
+                    (true, "-e") => argv.push("true"),
+                    (true, "--restart") => argv.extend(["always", "-e", "true"]),
+                    (true, "--service-restart") => argv.push("no"),
+                    (true, "--service") => argv.push("web=httpd"),
+                    (true, "--boot-dir") => argv.push("/etc/xdocker/boot.d"),
+                    (true, "--log-fds") => argv.push("6-10"),
+                    (true, "--log-max-size") => argv.extend(["65536", "--log-fds", "6"]),
+                    (true, _) => argv.push("5"),
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
                 assert!(usage().contains(name), "{name} in --help");
@@ -596,54 +747,58 @@ mod tests {
     #[test]
     fn log_options() {
         let args = run(&[
-            "--log-dir-fd",
-            "5",
-            "--console-fd=6",
+            "--log-fds",
+            "6-10",
+            "--console-fd=5",
             "--log-max-size",
             "1048576",
-            "--log-max-files=2",
         ]);
-        assert_eq!(args.log_dir_fd, Some(5));
-        assert_eq!(args.console_fd, Some(6));
-        assert_eq!(
-            args.log_limits,
-            Limits {
-                max_size: 1 << 20,
-                max_files: 2
-            }
-        );
-        assert_eq!(run(&["--log-dir-fd", "5"]).log_limits, Limits::default());
-        assert_eq!(
-            p(&["--log-dir-fd", "5", "--log-max-size", "65535"]),
-            Err(ArgsError::BadLogSize("65535".into()))
-        );
-        assert_eq!(
-            p(&["--log-dir-fd", "5", "--log-max-size", "10M"]),
-            Err(ArgsError::BadLogSize("10M".into()))
-        );
-        for bad in ["0", "101", "-1", "x"] {
+        assert_eq!(args.log_fds, Some((6, 10)));
+        assert_eq!(args.console_fd, Some(5));
+        assert_eq!(args.log_max_size, 1 << 20);
+        assert_eq!(run(&["--log-fds=7"]).log_fds, Some((7, 7)));
+        assert_eq!(run(&["--log-fds", "5"]).log_max_size, DEFAULT_MAX_SIZE);
+        assert_eq!(run(&["--log-fds", "3-102"]).log_fds, Some((3, 102)));
+        for bad in ["2-5", "6-5", "3-103", "x", "6-", "-6", "6-7-8", ""] {
             assert_eq!(
-                p(&["--log-dir-fd", "5", "--log-max-files", bad]),
-                Err(ArgsError::BadLogFiles(bad.into()))
+                p(&["--log-fds", bad]),
+                Err(ArgsError::BadLogFds(bad.into())),
+                "{bad}"
             );
         }
         assert_eq!(
-            p(&["--log-max-files", "3"]),
-            Err(ArgsError::NeedsLogDir("--log-max-files"))
+            p(&["--log-fds", "5", "--log-max-size", "65535"]),
+            Err(ArgsError::BadLogSize("65535".into()))
         );
         assert_eq!(
-            p(&["--exit-fd", "3", "--log-dir-fd", "3"]),
+            p(&["--log-fds", "5", "--log-max-size", "10M"]),
+            Err(ArgsError::BadLogSize("10M".into()))
+        );
+        assert_eq!(
+            p(&["--log-max-size", "65536"]),
+            Err(ArgsError::NeedsLogFds("--log-max-size"))
+        );
+        assert_eq!(
+            p(&["--exit-fd", "3", "--console-fd", "3"]),
             Err(ArgsError::FdTaken {
-                opt: "--log-dir-fd",
+                opt: "--console-fd",
                 other: "--exit-fd",
                 fd: 3
             })
         );
         assert_eq!(
-            p(&["--log-dir-fd", "5", "--console-fd", "5"]),
+            p(&["--session-fd", "8", "--log-fds", "6-10"]),
             Err(ArgsError::FdTaken {
-                opt: "--console-fd",
-                other: "--log-dir-fd",
+                opt: "--log-fds",
+                other: "--session-fd",
+                fd: 8
+            })
+        );
+        assert_eq!(
+            p(&["--console-fd", "5", "--log-fds", "5-6"]),
+            Err(ArgsError::FdTaken {
+                opt: "--log-fds",
+                other: "--console-fd",
                 fd: 5
             })
         );
@@ -730,6 +885,58 @@ mod tests {
     }
 
     #[test]
+    fn supervision_options() {
+        let args = run(&[
+            "--service",
+            "db=sleep 1",
+            "--service=web=httpd -f -p 80",
+            "--service-restart",
+            "always",
+            "--boot-dir",
+            "/etc/xdocker/boot.d",
+            "--restart=on-failure:3",
+            "-e",
+            "exit 1",
+        ]);
+        let names: Vec<&str> = args.services.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["db", "web"]);
+        assert_eq!(args.services[1].command.as_bytes(), b"httpd -f -p 80");
+        assert_eq!(args.service_restart, RestartPolicy::Always);
+        assert_eq!(args.restart, RestartPolicy::OnFailure(Some(3)));
+        assert_eq!(args.boot_dir, Some(PathBuf::from("/etc/xdocker/boot.d")));
+        let defaults = run(&[]);
+        assert_eq!(defaults.restart, RestartPolicy::No);
+        assert_eq!(defaults.service_restart, RestartPolicy::OnFailure(None));
+        assert!(defaults.services.is_empty());
+        for (argv, want) in [
+            (
+                &["--restart", "sometimes", "-e", "x"][..],
+                "--restart: 'sometimes' is not a restart policy (no, on-failure[:N] or always)",
+            ),
+            (
+                &["--restart", "always"][..],
+                "--restart applies to the -e command: give -e too",
+            ),
+            (
+                &["--service-restart", "on-failure:x"][..],
+                "--service-restart: restart policy 'on-failure:x': 'x' is not a restart count of 1 or more",
+            ),
+            (&["--service", "web"][..], "--service: 'web' is not NAME=CMD"),
+            (&["--service", "web="][..], "--service: 'web=' is not NAME=CMD"),
+            (
+                &["--service", "a=x", "--service", "a=y"][..],
+                "--service: a given twice",
+            ),
+            (
+                &["--boot-dir", "etc/boot.d"][..],
+                "--boot-dir: 'etc/boot.d' is not an absolute path",
+            ),
+        ] {
+            assert_eq!(p(argv).unwrap_err().to_string(), want, "{argv:?}");
+        }
+    }
+
+    #[test]
     fn messages_are_one_lowercase_line() {
         let errors = [
             ArgsError::Unknown("--bogus".into()),
@@ -746,8 +953,8 @@ mod tests {
                 fd: 3,
             },
             ArgsError::BadLogSize("1".into()),
-            ArgsError::BadLogFiles("0".into()),
-            ArgsError::NeedsLogDir("--log-max-size"),
+            ArgsError::BadLogFds("0".into()),
+            ArgsError::NeedsLogFds("--log-max-size"),
             ArgsError::EmptyCommand,
             ArgsError::NulInCommand,
         ];

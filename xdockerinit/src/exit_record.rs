@@ -20,9 +20,14 @@ use nix::sys::stat::{fstat, SFlag};
 
 use crate::ErrnoText;
 
-/// The text of the record for an exit code.
-pub fn format(code: i32) -> String {
-    format!("exit_code={code}\n")
+/// The text of the record for an exit code, and, in `-e` mode, how many
+/// times the main process was restarted (a second line, which readers of
+/// the first line alone skip).
+pub fn format(code: i32, restarts: Option<u32>) -> String {
+    match restarts {
+        Some(n) => format!("exit_code={code}\nrestarts={n}\n"),
+        None => format!("exit_code={code}\n"),
+    }
 }
 
 /// Reads a record back (the host side's view): `None` when the file holds no
@@ -31,6 +36,15 @@ pub fn parse(text: &str) -> Option<i32> {
     let line = text.strip_suffix('\n').unwrap_or(text);
     let line = line.lines().next()?;
     line.strip_prefix("exit_code=")?.parse().ok()
+}
+
+/// The `restarts=N` line of a record: None when there is none (a host
+/// container, or a record of an xdockerinit before supervision).
+pub fn parse_restarts(text: &str) -> Option<u32> {
+    parse(text)?;
+    text.lines()
+        .find_map(|l| l.strip_prefix("restarts="))
+        .and_then(|n| n.parse().ok())
 }
 
 /// What went wrong with the exit descriptor.
@@ -115,15 +129,16 @@ impl ExitRecord {
         Ok(ExitRecord { fd })
     }
 
-    /// Writes the record for `code`, replacing whatever the file held.
-    pub fn write(&self, code: i32) -> Result<(), ExitRecordError> {
+    /// Writes the record for `code` (and the main process's `restarts`),
+    /// replacing whatever the file held.
+    pub fn write(&self, code: i32, restarts: Option<u32>) -> Result<(), ExitRecordError> {
         let raw = self.fd.as_raw_fd();
         let fail = |op, source| ExitRecordError::Sys {
             fd: raw,
             op,
             source,
         };
-        let text = format(code);
+        let text = format(code, restarts);
         let bytes = text.as_bytes();
         let mut done = 0;
         while done < bytes.len() {
@@ -155,8 +170,13 @@ mod tests {
 
     #[test]
     fn format_and_parse() {
-        assert_eq!(format(0), "exit_code=0\n");
-        assert_eq!(format(137), "exit_code=137\n");
+        assert_eq!(format(0, None), "exit_code=0\n");
+        assert_eq!(format(137, None), "exit_code=137\n");
+        assert_eq!(format(1, Some(3)), "exit_code=1\nrestarts=3\n");
+        assert_eq!(parse("exit_code=1\nrestarts=3\n"), Some(1));
+        assert_eq!(parse_restarts("exit_code=1\nrestarts=3\n"), Some(3));
+        assert_eq!(parse_restarts("exit_code=1\n"), None);
+        assert_eq!(parse_restarts("restarts=3\n"), None);
         assert_eq!(parse("exit_code=7\n"), Some(7));
         assert_eq!(parse("exit_code=7"), Some(7));
         assert_eq!(parse(""), None);
@@ -180,9 +200,12 @@ mod tests {
             .unwrap();
         file.write_all(b"some older and longer content\n").unwrap();
         let record = adopt(file).unwrap();
-        record.write(137).unwrap();
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "exit_code=137\n");
-        record.write(0).unwrap();
+        record.write(137, Some(2)).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "exit_code=137\nrestarts=2\n"
+        );
+        record.write(0, None).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "exit_code=0\n");
     }
 

@@ -1,12 +1,15 @@
 //! The init loop: PID 1 of a container, after LXC's `initutils.c` and
 //! systemd's `nspawn-stub-pid1.c`. One poll loop over a signalfd and the
-//! listening session socket, reaping every child, and the orderly stop:
-//! SIGTERM to every process, a grace period, SIGKILL, reap until no child is
-//! left, write the exit record, exit. A session connection is handed at once
-//! to a helper process of its own ([`crate::session`]): nothing a client
-//! does can hold this loop.
+//! listening session socket, reaping every child, starting the supervised
+//! processes and starting them again by their policies
+//! ([`crate::supervise`]), and the orderly stop: the services one by one in
+//! reverse order, SIGTERM to every process, a grace period, SIGKILL, reap
+//! until no child is left, write the exit record, exit. The same loop reads
+//! the console log's sources ([`crate::log`]). A session connection is
+//! handed at once to a helper process of its own ([`crate::session`]):
+//! nothing a client does can hold this loop.
 
-use std::ffi::{CString, OsString};
+use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::{Duration, Instant};
@@ -18,10 +21,12 @@ use nix::unistd::{getpid, Pid};
 use crate::args::Args;
 use crate::exit_record::{ExitRecord, ExitRecordError};
 use crate::log::{Capture, LogError, LogFile, Stream};
-use crate::process::{self, Reaped};
+use crate::process::{self, ChildStdio, Reaped};
+use crate::protocol::{Message, Role};
 use crate::session;
 use crate::signals::Signals;
 use crate::stdio::MainStdio;
+use crate::supervise::{self, State, Supervisor};
 use crate::ErrnoText;
 
 /// Signals read from the signalfd per poll round at most.
@@ -35,8 +40,8 @@ const MAX_ACCEPTS_PER_ROUND: usize = 32;
 /// in the pipes, not what a process still writing adds meanwhile.
 const DRAIN_READS: usize = 32;
 
-/// How long the stop waits for the user's terminal or pipe to take the
-/// last bytes of the main process's output.
+/// How long the end of a forced stop waits for the user's terminal or
+/// pipe to take the last bytes of the main process's output.
 const TEE_WAIT: Duration = Duration::from_millis(500);
 
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
@@ -95,7 +100,8 @@ pub enum InitError {
     Kill {
         /// The signal.
         signal: Signal,
-        /// The target: -1 for every process, else a PID.
+        /// The target: -1 for every process, -PID for a process group,
+        /// else a PID.
         target: i32,
         /// Why.
         source: Errno,
@@ -135,6 +141,17 @@ impl fmt::Display for InitError {
                 f,
                 "send {} to every process: {}",
                 signal.as_str(),
+                ErrnoText(*source)
+            ),
+            InitError::Kill {
+                signal,
+                target,
+                source,
+            } if *target < -1 => write!(
+                f,
+                "send {} to process group {}: {}",
+                signal.as_str(),
+                -target,
                 ErrnoText(*source)
             ),
             InitError::Kill {
@@ -190,6 +207,11 @@ enum Event {
     GraceOver,
     /// A client connected to the session socket.
     Connection,
+    /// A supervised process is due to start (again).
+    Due,
+    /// The process being stopped on its own did not end in its share of
+    /// the grace period: on to the next.
+    StepOver,
     /// A captured stream can be read (or its copy written).
     Log(usize),
 }
@@ -198,13 +220,16 @@ enum Event {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Running,
-    /// TERM was sent to everyone; KILL at the deadline.
+    /// KILL at the deadline. While `step` is set, one supervised process
+    /// (a PID) was sent TERM and is waited for until its time is up; then
+    /// the next, and last TERM to everyone.
     Stopping {
         deadline: Instant,
+        step: Option<(Pid, Instant)>,
     },
     /// No process is left, but the main process's last output has not
     /// reached the terminal or pipe it goes to: no deadline (as without
-    /// the log, where the writer waited for its reader), a second
+    /// the log, where the writer waited for its reader); a second
     /// SIGTERM/SIGINT or SIGKILL ends it.
     Draining,
 }
@@ -222,20 +247,24 @@ enum Flow {
 #[derive(Debug)]
 pub struct Init {
     grace_secs: u32,
-    command: Option<CString>,
-    term: Option<OsString>,
     exit_record: Option<ExitRecord>,
     signals: Signals,
     /// The listening session socket; closed when the stop begins.
     sessions: Option<OwnedFd>,
-    main: Option<Pid>,
-    main_code: Option<i32>,
+    /// The main process (`-e`) and the services.
+    supervisor: Supervisor,
+    /// The environment of the main process and of the services.
+    main_env: Vec<CString>,
+    service_env: Vec<CString>,
+    /// Supervised processes still to stop one by one (see [`Phase`]).
+    stop_queue: Vec<Pid>,
     phase: Phase,
     /// 128+signal of a second SIGTERM/SIGINT that cut the grace short.
     forced: Option<i32>,
     /// The console log and the streams it captures.
     capture: Capture,
-    /// The main process's fds 0-2 (`-e`), made once and handed to it.
+    /// The main process's fds 0-2 (`-e`), made once and handed to every
+    /// run of it.
     stdio: Option<MainStdio>,
     /// A failure of the log's setup, told when the loop starts.
     log_error: Option<LogError>,
@@ -354,22 +383,25 @@ fn adopt_session_socket(fd: RawFd) -> Result<OwnedFd, InitError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// The console log: the log file in the host's directory (when given) and
-/// the console pty's master as its first source. A failure leaves init
-/// without a log (told when the loop starts), never without a container.
+/// The console log: its ring of files (when given) and the console pty's
+/// master as its first source. A failure leaves init without a log (told
+/// when the loop starts), never without a container.
 fn open_capture(
-    log_dir: Option<OwnedFd>,
+    log_files: Vec<OwnedFd>,
+    max_size: u64,
     console: Option<OwnedFd>,
-    limits: crate::log::Limits,
 ) -> (Capture, Option<LogError>) {
     let mut error = None;
-    let log = log_dir.and_then(|dir| match LogFile::open(dir, limits) {
-        Ok(log) => Some(log),
-        Err(e) => {
-            error = Some(e);
-            None
-        }
-    });
+    let log = match log_files.is_empty() {
+        true => None,
+        false => match LogFile::open(log_files, max_size) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                error = Some(e);
+                None
+            }
+        },
+    };
     let mut capture = Capture::new(log);
     if let Some(master) = console {
         // A slave of our own: without one open the master reads EIO.
@@ -404,34 +436,42 @@ impl Init {
             Some(fd) => Some(adopt_session_socket(fd)?),
             None => None,
         };
-        let keep: Vec<RawFd> = [
-            args.exit_fd,
-            args.session_fd,
-            args.log_dir_fd,
-            args.console_fd,
-        ]
-        .into_iter()
-        .flatten()
-        .collect();
+        let log_range: Vec<RawFd> = args
+            .log_fds
+            .map(|(first, last)| (first..=last).collect())
+            .unwrap_or_default();
+        let keep: Vec<RawFd> = [args.exit_fd, args.session_fd, args.console_fd]
+            .into_iter()
+            .flatten()
+            .chain(log_range.iter().copied())
+            .collect();
         close_inherited_fds(&keep);
-        // SAFETY: the host handed us these descriptors by the --log-dir-fd
-        // and --console-fd contract; nothing in this process has claimed
-        // them, and the ones of other options are refused as duplicates.
-        let (log_dir, console) = unsafe {
+        // SAFETY: the host handed us these descriptors by the --console-fd
+        // and --log-fds contract; nothing in this process has claimed them,
+        // and descriptors given to two options are refused by the parser.
+        let (console, log_files): (Option<OwnedFd>, Vec<OwnedFd>) = unsafe {
             (
-                args.log_dir_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
                 args.console_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+                log_range
+                    .into_iter()
+                    .map(|fd| OwnedFd::from_raw_fd(fd))
+                    .collect(),
             )
         };
-        // Close-on-exec before anything can be started.
-        for fd in log_dir.iter().chain(console.iter()) {
+        // Close-on-exec before anything can be started (the log files are
+        // made so by LogFile::open).
+        if let Some(fd) = &console {
             let _ = nix::fcntl::fcntl(
                 fd.as_raw_fd(),
                 nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
             );
         }
         ensure_std_fds()?;
-        let (capture, log_error) = open_capture(log_dir, console, args.log_limits);
+        let (mut capture, log_error) = open_capture(log_files, args.log_max_size, console);
+        capture.note(&match &args.command {
+            Some(command) => format!("boot -e {}", command.to_string_lossy()),
+            None => "boot".to_string(),
+        });
         // fexecve names the process after the fd ("3"); ps and the host's
         // status want "xdockerinit".
         nix::sys::prctl::set_name(c"xdockerinit").map_err(|source| InitError::Sys {
@@ -448,15 +488,25 @@ impl Init {
         })?;
         let signals =
             Signals::block_and_open().map_err(|(op, source)| InitError::Sys { op, source })?;
+        // The image's services first (resolved here, inside the
+        // container), then the container's own.
+        let mut services = args
+            .boot_dir
+            .as_deref()
+            .map(supervise::boot_dir_services)
+            .unwrap_or_default();
+        services.extend(args.services);
+        let main = args.command.map(|command| (command, args.restart));
+        let term = std::env::var_os("TERM");
         Ok(Init {
             grace_secs: args.grace_secs,
-            command: args.command,
-            term: std::env::var_os("TERM"),
             exit_record,
             signals,
             sessions,
-            main: None,
-            main_code: None,
+            supervisor: Supervisor::new(services, args.service_restart, main),
+            main_env: process::child_env(term.as_deref()),
+            service_env: process::child_env(None),
+            stop_queue: Vec::new(),
             phase: Phase::Running,
             forced: None,
             capture,
@@ -473,13 +523,8 @@ impl Init {
         if let Some(e) = self.log_error.take() {
             notify(Notice::Error(&InitError::Log(e)));
         }
-        let boot = match &self.command {
-            Some(command) => format!("boot -e {}", command.to_string_lossy()),
-            None => "boot".to_string(),
-        };
-        self.capture.note(&boot);
-        if let Some(command) = self.command.take() {
-            let env = process::child_env(self.term.as_deref());
+        // The main process's streams, once for all its runs.
+        if self.supervisor.main().is_some() {
             match MainStdio::prepare(&mut self.capture) {
                 Ok(stdio) => {
                     for note in stdio.notes() {
@@ -489,16 +534,10 @@ impl Init {
                 }
                 Err((op, source)) => notify(Notice::Error(&InitError::Stdio { op, source })),
             }
-            let fds = self.stdio.as_ref().map_or(&[0, 1, 2], MainStdio::fds);
-            let spawned = process::spawn_shell(&command, &env, fds)
-                .map_err(|(op, source)| InitError::Sys { op, source })?;
-            self.main = Some(spawned.pid);
-            if let Some(source) = spawned.exec_error {
-                notify(Notice::Error(&InitError::Exec {
-                    path: "/bin/sh",
-                    source,
-                }));
-            }
+        }
+        // The services, then the main process.
+        if self.start_due(notify)? == Flow::Finish {
+            return Ok(self.finish(notify));
         }
         'lp: loop {
             for event in self.wait()? {
@@ -538,11 +577,18 @@ impl Init {
                 revents: 0,
             })
             .collect();
-        let timeout = match self.phase {
-            Phase::Running | Phase::Draining => -1,
-            Phase::Stopping { deadline } => {
-                let left = deadline.saturating_duration_since(Instant::now());
-                // Rounded up, so the deadline has passed when poll times out.
+        let wake = match self.phase {
+            Phase::Running => self.supervisor.next_due(),
+            Phase::Stopping { deadline, step } => {
+                Some(step.map_or(deadline, |(_, until)| until.min(deadline)))
+            }
+            Phase::Draining => None,
+        };
+        let timeout = match wake {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_duration_since(Instant::now());
+                // Rounded up, so the time has come when poll times out.
                 let ms = left.as_micros().div_ceil(1000);
                 i32::try_from(ms).unwrap_or(i32::MAX)
             }
@@ -581,12 +627,23 @@ impl Init {
             }
         }
         // Checked even when signals came in, so a stream of them cannot
-        // hold the grace period open. Signals go first: a last SIGCHLD may
-        // still end the stop in time.
-        if let Phase::Stopping { deadline } = self.phase {
-            if Instant::now() >= deadline {
-                events.push(Event::GraceOver);
+        // hold the grace period open (or a restart back). Signals go
+        // first: a last SIGCHLD may still end the stop in time.
+        let now = Instant::now();
+        match self.phase {
+            Phase::Running => {
+                if self.supervisor.next_due().is_some_and(|at| at <= now) {
+                    events.push(Event::Due);
+                }
             }
+            Phase::Stopping { deadline, step } => {
+                if now >= deadline {
+                    events.push(Event::GraceOver);
+                } else if step.is_some_and(|(_, until)| now >= until) {
+                    events.push(Event::StepOver);
+                }
+            }
+            Phase::Draining => {}
         }
         Ok(events)
     }
@@ -607,6 +664,10 @@ impl Init {
                 self.on_connection(notify);
                 Ok(Flow::Continue)
             }
+            Event::Due => match self.phase {
+                Phase::Running => self.start_due(notify),
+                Phase::Stopping { .. } | Phase::Draining => Ok(Flow::Continue),
+            },
             Event::Log(token) => {
                 self.capture.ready(token);
                 match self.phase {
@@ -620,6 +681,7 @@ impl Init {
                 }
                 Ok(Flow::Continue)
             }
+            Event::StepOver => self.next_stop_step(notify),
             Event::Signal(libc::SIGCHLD) => self.on_child(notify),
             Event::Signal(signo @ (libc::SIGTERM | libc::SIGINT)) => match self.phase {
                 Phase::Running => self.begin_stop(notify),
@@ -658,8 +720,11 @@ impl Init {
                 }
             };
             // Init's copy of the connection closes when `conn` drops here;
-            // the helper has its own.
-            if let Err(source) = session::spawn_helper(conn) {
+            // the helper has its own, and its own copy of the supervisor
+            // to report from.
+            let supervisor = &self.supervisor;
+            let status = || Message::Status(supervisor.report(Instant::now()));
+            if let Err(source) = session::spawn_helper(conn, &status) {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,
@@ -668,15 +733,74 @@ impl Init {
         }
     }
 
-    /// SIGCHLD: reap everything that ended. In `-e` mode the end of CMD
-    /// starts the orderly stop; while stopping, the last child ends it.
+    /// Starts every supervised process that is due: at boot the services
+    /// and then the main process, later those whose wait is over. A main
+    /// process that cannot be started the first time is a failure of init
+    /// (as before supervision); later, a failed start counts as a failed
+    /// run. `Finish` when nothing is left to wait for.
+    fn start_due(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
+        for index in self.supervisor.due(Instant::now()) {
+            let Some(p) = self.supervisor.get(index) else {
+                continue;
+            };
+            let (role, first) = (p.role, p.state == State::Idle);
+            if role == Role::Main && !first {
+                self.capture.note(&format!(
+                    "restart -e (restart {}, the last run ended with exit code {})",
+                    p.restarts,
+                    p.last_exit.unwrap_or(UNKNOWN_STATUS)
+                ));
+            }
+            let spawned = match role {
+                Role::Main => {
+                    let stdio = self
+                        .stdio
+                        .as_ref()
+                        .map_or(ChildStdio::Inherit, |s| ChildStdio::Fds(*s.fds()));
+                    supervise::spawn_main(&p.command, &self.main_env, stdio)
+                }
+                Role::Service => {
+                    supervise::spawn_service(&p.command, &self.service_env, self.capture.console())
+                }
+            };
+            match spawned {
+                Ok(spawned) => {
+                    self.supervisor.started(index, spawned.pid, Instant::now());
+                    if let Some(source) = spawned.exec_error {
+                        notify(Notice::Error(&InitError::Exec {
+                            path: "/bin/sh",
+                            source,
+                        }));
+                    }
+                }
+                Err((op, source)) if role == Role::Main && first => {
+                    return Err(InitError::Sys { op, source });
+                }
+                Err((op, source)) => {
+                    notify(Notice::Error(&InitError::Sys { op, source }));
+                    self.supervisor.start_failed(index, Instant::now());
+                }
+            }
+        }
+        if self.supervisor.main_done() {
+            return self.begin_stop(notify);
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// SIGCHLD: reap everything that ended (a supervised process gets its
+    /// restart scheduled). In `-e` mode the end for good of CMD starts the
+    /// orderly stop; while stopping, the end of the process stopped on its
+    /// own moves on to the next, and the last child ends the stop.
     fn on_child(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
         let children_left = self.reap_ready()?;
         match self.phase {
-            Phase::Running if self.main.is_some() && self.main_code.is_some() => {
-                self.begin_stop(notify)
-            }
+            Phase::Running if self.supervisor.main_done() => self.begin_stop(notify),
             Phase::Stopping { .. } if !children_left => Ok(self.children_gone()),
+            Phase::Stopping {
+                step: Some((pid, _)),
+                ..
+            } if !self.supervisor.is_running(pid) => self.next_stop_step(notify),
             _ => Ok(Flow::Continue),
         }
     }
@@ -696,24 +820,57 @@ impl Init {
     }
 
     fn note_exit(&mut self, pid: Pid, code: i32) {
-        if Some(pid) == self.main {
-            self.main_code = Some(code);
-        }
+        self.supervisor.exited(pid, code, Instant::now());
     }
 
-    /// SIGTERM to every process of the namespace (kill(-1) spares PID 1),
-    /// then SIGCONT so that stopped processes act on it (as systemd does),
-    /// then wait for them until the deadline.
+    /// The orderly stop: nothing is started any more; the supervised
+    /// processes are stopped one by one in reverse start order (when there
+    /// are services), then everything else (see [`Self::next_stop_step`]),
+    /// within the grace period.
     fn begin_stop(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
         // No new sessions in a stopping container: once the host's copy is
         // gone too, a client's connect is refused.
         self.sessions = None;
-        self.kill_all(Signal::SIGTERM, notify);
-        self.kill_all(Signal::SIGCONT, notify);
+        self.stop_queue = self.supervisor.stop();
         let grace = Duration::from_secs(u64::from(self.grace_secs));
         self.phase = Phase::Stopping {
             deadline: Instant::now() + grace,
+            step: None,
         };
+        self.next_stop_step(notify)
+    }
+
+    /// The next step of the stop: TERM (and CONT) to the process group of
+    /// the next supervised process still running, waited for up to its
+    /// share of the grace period left; after the last one, SIGTERM to every
+    /// process of the namespace (kill(-1) spares PID 1), then SIGCONT so
+    /// that stopped processes act on it (as systemd does), then wait for
+    /// them until the deadline.
+    fn next_stop_step(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<Flow, InitError> {
+        let Phase::Stopping { deadline, .. } = self.phase else {
+            return Ok(Flow::Continue);
+        };
+        while !self.stop_queue.is_empty() {
+            let pid = self.stop_queue.remove(0);
+            if !self.supervisor.is_running(pid) {
+                continue;
+            }
+            self.kill_group(pid, Signal::SIGTERM, notify);
+            self.kill_group(pid, Signal::SIGCONT, notify);
+            let left = self.stop_queue.len() + 1;
+            let until = supervise::stop_step_deadline(Instant::now(), deadline, left);
+            self.phase = Phase::Stopping {
+                deadline,
+                step: Some((pid, until)),
+            };
+            return Ok(Flow::Continue);
+        }
+        self.phase = Phase::Stopping {
+            deadline,
+            step: None,
+        };
+        self.kill_all(Signal::SIGTERM, notify);
+        self.kill_all(Signal::SIGCONT, notify);
         // Nothing may be left (host mode with no processes): no need to wait.
         if self.reap_ready()? {
             Ok(Flow::Continue)
@@ -733,10 +890,23 @@ impl Init {
         }
     }
 
+    /// A signal to the process group `pid` leads (a supervised process
+    /// leads a session of its own), so that what it started gets it too.
+    fn kill_group(&self, pid: Pid, signal: Signal, notify: &mut dyn FnMut(Notice<'_>)) {
+        match kill(Pid::from_raw(-pid.as_raw()), signal) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(source) => notify(Notice::Error(&InitError::Kill {
+                signal,
+                target: -pid.as_raw(),
+                source,
+            })),
+        }
+    }
+
     /// `-e` mode: pass HUP/USR1/USR2 on to CMD (a reload request meant for
     /// the service). Host mode has no one to pass them to.
     fn forward(&mut self, signo: libc::c_int, notify: &mut dyn FnMut(Notice<'_>)) {
-        let (Some(pid), None) = (self.main, self.main_code) else {
+        let Some(pid) = self.supervisor.main().and_then(|m| m.pid()) else {
             return;
         };
         let Ok(signal) = Signal::try_from(signo) else {
@@ -786,10 +956,12 @@ impl Init {
                 }
             }
         }
-        let code = match self.main {
-            Some(_) => self.main_code.unwrap_or(UNKNOWN_STATUS),
+        let main = self.supervisor.main();
+        let code = match main {
+            Some(m) => m.last_exit.unwrap_or(UNKNOWN_STATUS),
             None => self.forced.unwrap_or(0),
         };
+        let restarts = main.map(|m| m.restarts);
         // The log is whole before the exit record says the container
         // stopped (and before `-s logs --follow` sees init end).
         self.capture
@@ -798,7 +970,7 @@ impl Init {
             stdio.restore();
         }
         if let Some(record) = &self.exit_record {
-            if let Err(e) = record.write(code) {
+            if let Err(e) = record.write(code, restarts) {
                 notify(Notice::Error(&InitError::ExitRecord(e)));
             }
         }

@@ -4,9 +4,10 @@
 //! # Command-line contract (host side -> xdockerinit)
 //!
 //! ```text
-//! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS]
-//!             [--log-dir-fd N] [--log-max-size BYTES] [--log-max-files N]
-//!             [--console-fd N] [-e CMD]
+//! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
+//!             [--restart POLICY] [--service NAME=CMD]... [--service-restart POLICY]
+//!             [--boot-dir DIR] [--console-fd N] [--log-fds FIRST-LAST]
+//!             [--log-max-size BYTES]
 //! xdockerinit -v | --version        prints "xdockerinit v<version>"
 //! xdockerinit -h | --help           prints the usage
 //! ```
@@ -55,6 +56,16 @@
 //!   of the container gets the orderly stop, and the exit code (xdockerinit's
 //!   own and the record's) is CMD's status: its exit code, or 128+signal
 //!   (127 with an error line if /bin/sh cannot be executed).
+//! * `--restart POLICY` (with `-e`; `no`, the default, `on-failure[:N]`,
+//!   `always`): CMD is started again when it ends, after a backoff (see
+//!   [`supervise`]); the container stops when CMD ends for good, and its
+//!   exit code is CMD's last one. The record gets a line `restarts=N`.
+//! * `--service NAME=CMD` (repeatable) and `--boot-dir DIR` (its
+//!   executables, in name order): boot services, started before CMD,
+//!   restarted by `--service-restart POLICY` (default `on-failure`), their
+//!   output on `/dev/console`, stopped one by one in reverse start order
+//!   at the orderly stop (see [`supervise`]). The session protocol's
+//!   `QueryStatus` reports every supervised process.
 //! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
 //!   exit code is 0 after an orderly stop, or 128+signal when a second
 //!   SIGTERM/SIGINT during the grace period forced the stop.
@@ -75,6 +86,7 @@ pub mod protocol;
 pub mod session;
 pub mod signals;
 pub mod stdio;
+pub mod supervise;
 pub mod sys;
 
 pub use sys::ErrnoText;

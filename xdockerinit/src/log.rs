@@ -26,27 +26,27 @@
 //!
 //! # Files
 //!
-//! `console.log` is written; when a record would take it past `max_size`
-//! it becomes `console.log.1` (`.1` becomes `.2`, and so on, the oldest
-//! beyond `max_files` files is deleted), all with `*at` calls on the
-//! directory descriptor. The log never takes more than `max_size *
-//! max_files` bytes. A write that fails (the disk is full) drops its records
-//! and counts them; the next write that works says how many bytes were lost.
-//! Nothing here ever waits for a reader: the sources are non-blocking and
-//! read at most a bounded amount per turn of the loop.
+//! A ring of files, `console.0` to `console.N-1` in the container's
+//! `log/` directory, opened by the host and handed over as descriptors
+//! (`--log-fds`, the one written last first): no directory of the host is
+//! ever given to the container, whose processes could otherwise walk from
+//! it to the host's root (CVE-2024-21626). When a record would take the
+//! file being written past `max_size`, init goes on with the next
+//! descriptor of the ring, truncated to nothing: the log never takes more
+//! than `max_size` times the number of files, and a reader orders the files
+//! by the time of their first record. A write that fails (the disk is full)
+//! drops its records and counts them; the next write that works says how
+//! many bytes were lost. Nothing here ever waits for a reader: the sources
+//! are non-blocking and read a bounded amount per turn of the loop.
 
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::Mode;
+use nix::fcntl::OFlag;
 
 use crate::sys;
 use crate::ErrnoText;
-
-/// The file being written, in the log directory.
-pub const CURRENT: &str = "console.log";
 
 /// Length of a record's time: `2024-05-01T12:34:56.123456789Z`.
 pub const TIME_LEN: usize = 30;
@@ -80,13 +80,10 @@ const TTY_CHUNK: usize = 256;
 /// free page, which takes PIPE_BUF bytes without waiting.
 const PIPE_CHUNK: usize = libc::PIPE_BUF;
 
-/// The name of file `index` of the log: 0 is [`CURRENT`], `n` is the
-/// n-th rotated one, `console.log.n` (higher is older).
+/// The name of file `index` of the log's ring, in the container's
+/// `log/` directory.
 pub fn file_name(index: u32) -> String {
-    match index {
-        0 => CURRENT.to_string(),
-        n => format!("{CURRENT}.{n}"),
-    }
+    format!("console.{index}")
 }
 
 /// Where a record comes from.
@@ -265,24 +262,6 @@ fn find_newline(data: &[u8]) -> Option<usize> {
     }
 }
 
-/// Size limits of the log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    /// A file is rotated before it would grow past this many bytes.
-    pub max_size: u64,
-    /// Files kept, the one being written included.
-    pub max_files: u32,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_size: DEFAULT_MAX_SIZE,
-            max_files: DEFAULT_MAX_FILES,
-        }
-    }
-}
-
 /// A failure of the log that init carries on after (the log is then off,
 /// or loses records).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -302,16 +281,17 @@ impl fmt::Display for LogError {
 impl std::error::Error for LogError {}
 
 /// The files of the log: records are gathered in a buffer and written in
-/// one call per batch, rotating between records.
+/// one call per batch, going on with the next file of the ring between
+/// records.
 #[derive(Debug)]
 pub struct LogFile {
-    dir: OwnedFd,
-    /// None after a rotation failed to make a new file: retried at the
-    /// next write, records are dropped meanwhile.
-    file: Option<OwnedFd>,
-    /// Bytes in `file`.
+    /// The ring, in the order the files are written.
+    files: Vec<OwnedFd>,
+    /// The file being written.
+    current: usize,
+    /// Bytes in it.
     size: u64,
-    limits: Limits,
+    max_size: u64,
     /// Records not written yet.
     buf: Vec<u8>,
     /// Bytes lost since the last write that worked, and the last reason.
@@ -322,41 +302,54 @@ pub struct LogFile {
 }
 
 impl LogFile {
-    /// Takes the log directory (a descriptor that reads it; made
-    /// close-on-exec by the caller) and opens [`CURRENT`] to append to,
-    /// removing files beyond `max_files` left by a larger setting. A
-    /// current file already past `max_size` is rotated at the first record.
-    pub fn open(dir: OwnedFd, limits: Limits) -> Result<LogFile, LogError> {
+    /// Takes the ring's files (regular files opened for writing, the one
+    /// written last first: it is appended to) and makes them close-on-exec
+    /// and append-only. A first file already past `max_size` is left for
+    /// the next one at the first record.
+    pub fn open(files: Vec<OwnedFd>, max_size: u64) -> Result<LogFile, LogError> {
         let fail = |op| move |source| LogError { op, source };
-        let limits = Limits {
-            max_size: limits.max_size.max(MIN_MAX_SIZE),
-            max_files: limits.max_files.clamp(1, MAX_MAX_FILES),
-        };
-        let mut log = LogFile {
-            dir,
-            file: None,
-            size: 0,
-            limits,
+        if files.is_empty() {
+            return Err(LogError {
+                op: "open the log",
+                source: Errno::EINVAL,
+            });
+        }
+        for file in &files {
+            let st = nix::sys::stat::fstat(file.as_raw_fd()).map_err(fail("look at a log file"))?;
+            if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+                return Err(LogError {
+                    op: "a log file is not a regular file",
+                    source: Errno::EINVAL,
+                });
+            }
+            let raw = file.as_raw_fd();
+            let flags = nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_GETFL)
+                .map_err(fail("look at a log file"))?;
+            let append = OFlag::from_bits_retain(flags) | OFlag::O_APPEND;
+            nix::fcntl::fcntl(raw, nix::fcntl::FcntlArg::F_SETFL(append))
+                .map_err(fail("make a log file append-only"))?;
+            nix::fcntl::fcntl(
+                raw,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            )
+            .map_err(fail("make a log file close-on-exec"))?;
+        }
+        let size = file_size(&files[0]);
+        Ok(LogFile {
+            files,
+            current: 0,
+            size,
+            max_size: max_size.max(MIN_MAX_SIZE),
             buf: Vec::new(),
             dropped: 0,
             drop_reason: None,
             dropped_total: 0,
-        };
-        for index in limits.max_files..=MAX_MAX_FILES {
-            match log.unlink(&file_name(index)) {
-                Ok(()) => continue,
-                Err(_) => break,
-            }
-        }
-        let (file, size) = log.open_current(false).map_err(fail("open console.log"))?;
-        log.file = Some(file);
-        log.size = size;
-        Ok(log)
+        })
     }
 
-    /// The limits in force (after clamping).
-    pub fn limits(&self) -> Limits {
-        self.limits
+    /// The size a file is kept under (after clamping).
+    pub fn max_size(&self) -> u64 {
+        self.max_size
     }
 
     /// Bytes lost in this boot so far.
@@ -364,58 +357,13 @@ impl LogFile {
         self.dropped_total
     }
 
-    fn unlink(&self, name: &str) -> nix::Result<()> {
-        nix::unistd::unlinkat(
-            Some(self.dir.as_raw_fd()),
-            name,
-            nix::unistd::UnlinkatFlags::NoRemoveDir,
-        )
-    }
-
-    /// Opens [`CURRENT`] for appending (`fresh`: empty, a new file), with
-    /// its size. A symlink or anything but a regular file at that name is
-    /// removed first: the directory is the host's, never followed.
-    fn open_current(&self, fresh: bool) -> nix::Result<(OwnedFd, u64)> {
-        let mut flags = OFlag::O_WRONLY
-            | OFlag::O_CREAT
-            | OFlag::O_APPEND
-            | OFlag::O_NOFOLLOW
-            | OFlag::O_NONBLOCK
-            | OFlag::O_CLOEXEC;
-        if fresh {
-            flags |= OFlag::O_TRUNC;
-        }
-        let mode = Mode::from_bits_truncate(0o640);
-        for _ in 0..2 {
-            let regular = nix::sys::stat::fstatat(
-                Some(self.dir.as_raw_fd()),
-                CURRENT,
-                AtFlags::AT_SYMLINK_NOFOLLOW,
-            )
-            .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG);
-            if let Ok(false) = regular {
-                self.unlink(CURRENT)?;
-            }
-            match sys::openat(self.dir.as_fd(), CURRENT, flags, mode) {
-                Ok(file) => {
-                    let size = nix::sys::stat::fstat(file.as_raw_fd())?.st_size;
-                    return Ok((file, u64::try_from(size).unwrap_or(0)));
-                }
-                // Replaced between the check and the open: once more.
-                Err(Errno::ELOOP | Errno::ENXIO | Errno::EISDIR) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(Errno::ELOOP)
-    }
-
-    /// Adds one record, flushing and rotating first when it would take the
-    /// file past `max_size`.
+    /// Adds one record, flushing first and going on with the next file
+    /// when it would take the current one past `max_size`.
     pub fn push(&mut self, time: &[u8; TIME_LEN], stream: Stream, partial: bool, content: &[u8]) {
         let len = record_len(stream, content.len()) as u64;
         let reserve = if self.dropped > 0 { NOTE_RESERVE } else { 0 };
         let pending = self.size + self.buf.len() as u64;
-        if pending > 0 && pending + len + reserve > self.limits.max_size {
+        if pending > 0 && pending + len + reserve > self.max_size {
             self.flush();
             self.rotate();
         }
@@ -431,24 +379,18 @@ impl LogFile {
         if self.buf.is_empty() {
             return;
         }
-        if self.file.is_none() {
-            self.reopen();
-        }
-        let Some(file) = self.file.as_ref() else {
-            self.drop_pending(None);
-            return;
-        };
         if self.dropped > 0 {
             let mut note = Vec::with_capacity(NOTE_RESERVE as usize);
             let reason = self.drop_reason.map(|e| ErrnoText(e).to_string());
             let text = format!(
                 "dropped {} bytes of log: {}",
                 self.dropped,
-                reason.as_deref().unwrap_or("no file")
+                reason.as_deref().unwrap_or("write failed")
             );
             format_record(&mut note, &now(), Stream::Xdocker, false, text.as_bytes());
             self.buf.splice(0..0, note);
         }
+        let file = &self.files[self.current];
         let mut written = 0;
         let failure = loop {
             if written == self.buf.len() {
@@ -457,7 +399,7 @@ impl LogFile {
             match sys::write(file.as_fd(), &self.buf[written..]) {
                 Ok(0) => break Some(Errno::ENOSPC),
                 Ok(n) => written += n,
-                // The file is ours and regular: EAGAIN does not happen.
+                // The file is regular: EAGAIN does not happen.
                 Err(e) => break Some(e),
             }
         };
@@ -476,61 +418,38 @@ impl LogFile {
                     // Half a record is no record: back to the last whole one.
                     let _ = nix::unistd::ftruncate(file, self.size as libc::off_t);
                 }
-                self.drop_pending(Some(errno));
+                let lost = self.buf.len() as u64;
+                self.dropped += lost;
+                self.dropped_total += lost;
+                self.drop_reason = Some(errno);
+                self.buf.clear();
             }
         }
     }
 
-    fn drop_pending(&mut self, reason: Option<Errno>) {
-        let lost = self.buf.len() as u64;
-        self.dropped += lost;
-        self.dropped_total += lost;
-        if reason.is_some() {
-            self.drop_reason = reason;
-        }
-        self.buf.clear();
-    }
-
-    /// After a failed rotation: a new current file, if it can be made now.
-    fn reopen(&mut self) {
-        match self.open_current(true) {
-            Ok((file, size)) => {
-                self.file = Some(file);
-                self.size = size;
-            }
-            Err(e) => self.drop_reason = Some(e),
-        }
-    }
-
-    /// `.n` becomes `.n+1` from the oldest kept down, the current file
-    /// `.1`, and a new current file is made; the oldest beyond `max_files`
-    /// is overwritten by the rename (or deleted when only one file is kept).
+    /// On with the next file of the ring (the oldest), truncated to
+    /// nothing; with one file, that file starts over.
     fn rotate(&mut self) {
-        self.file = None;
-        self.size = 0;
-        let dir = Some(self.dir.as_raw_fd());
-        let last = self.limits.max_files - 1;
-        if last == 0 {
-            let _ = self.unlink(CURRENT);
-        } else {
-            for index in (1..last).rev() {
-                let _ = nix::fcntl::renameat(
-                    dir,
-                    file_name(index).as_str(),
-                    dir,
-                    file_name(index + 1).as_str(),
-                );
-            }
-            let _ = nix::fcntl::renameat(dir, CURRENT, dir, file_name(1).as_str());
-        }
-        self.reopen();
+        self.current = (self.current + 1) % self.files.len();
+        let file = &self.files[self.current];
+        self.size = match nix::unistd::ftruncate(file, 0) {
+            Ok(()) => 0,
+            Err(_) => file_size(file),
+        };
     }
 
     /// The descriptor of the file being written (tests swap it).
     #[cfg(test)]
-    fn file_fd(&self) -> Option<RawFd> {
-        self.file.as_ref().map(AsRawFd::as_raw_fd)
+    fn file_fd(&self) -> RawFd {
+        self.files[self.current].as_raw_fd()
     }
+}
+
+/// The size of a regular file (0 when it cannot be read).
+fn file_size(file: &OwnedFd) -> u64 {
+    nix::sys::stat::fstat(file.as_raw_fd())
+        .map(|st| u64::try_from(st.st_size).unwrap_or(0))
+        .unwrap_or(0)
 }
 
 /// How the copy of a stream reaches its original destination (the
@@ -1096,24 +1015,25 @@ mod tests {
     use super::*;
     use std::path::Path;
 
-    fn open_dir(path: &Path) -> OwnedFd {
-        sys::open(
-            path,
-            OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-        .expect("open dir")
+    /// The ring `console.0` .. `console.N-1` in `dir`, opened (created
+    /// when missing) the way the host opens it, `console.0` first.
+    fn log_in(dir: &Path, max_size: u64, files: u32) -> LogFile {
+        let fds = (0..files)
+            .map(|i| {
+                sys::open(
+                    &dir.join(file_name(i)),
+                    OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::from_bits_truncate(0o640),
+                )
+                .expect("open log file")
+            })
+            .collect();
+        LogFile::open(fds, max_size).expect("log")
     }
 
-    fn log_in(dir: &Path, max_size: u64, max_files: u32) -> LogFile {
-        LogFile::open(
-            open_dir(dir),
-            Limits {
-                max_size,
-                max_files,
-            },
-        )
-        .expect("log")
+    /// The first file of the ring, written first.
+    fn first(dir: &Path) -> std::path::PathBuf {
+        dir.join(file_name(0))
     }
 
     fn records(path: &Path) -> Vec<(Stream, bool, Vec<u8>)> {
@@ -1240,7 +1160,7 @@ mod tests {
         tty.carry.clear();
         log_bytes(&mut log, &mut tty, T, b"crlf\r\n");
         log.flush();
-        let got = records(&dir.path().join(CURRENT));
+        let got = records(&first(dir.path()));
         let x = |n| vec![b'x'; n];
         assert_eq!(
             got,
@@ -1258,20 +1178,20 @@ mod tests {
     }
 
     #[test]
-    fn rotation_keeps_max_files_each_under_max_size() {
+    fn rotation_goes_round_the_ring_each_file_under_max_size() {
         let dir = tempfile::tempdir().expect("tempdir");
         let max = MIN_MAX_SIZE;
-        // Left by a larger max_files before: removed.
-        std::fs::write(dir.path().join("console.log.3"), b"old").expect("write");
-        std::fs::write(dir.path().join("console.log.4"), b"old").expect("write");
         let mut log = log_in(dir.path(), max, 3);
-        assert!(!dir.path().join("console.log.3").exists());
-        assert!(!dir.path().join("console.log.4").exists());
         let line = [b'y'; 1000];
         for i in 0..1000u32 {
             let mut content = i.to_string().into_bytes();
             content.extend_from_slice(&line);
-            log.push(T, Stream::Stdout, false, &content);
+            log.push(
+                &format_time(i64::from(i), 0),
+                Stream::Stdout,
+                false,
+                &content,
+            );
         }
         log.flush();
         let mut names: Vec<String> = std::fs::read_dir(dir.path())
@@ -1279,16 +1199,26 @@ mod tests {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .collect();
         names.sort();
-        assert_eq!(names, ["console.log", "console.log.1", "console.log.2"]);
+        assert_eq!(names, ["console.0", "console.1", "console.2"]);
+        // Oldest first: by the time of their first record, as -s logs reads.
+        type Recs = Vec<(Stream, bool, Vec<u8>)>;
+        let mut files: Vec<(Vec<u8>, Recs)> = (0..3)
+            .map(|i| {
+                let path = dir.path().join(file_name(i));
+                let size = std::fs::metadata(&path).expect("stat").len();
+                assert!(size <= max, "{path:?}: {size}");
+                let text = std::fs::read(&path).expect("read");
+                (text[..TIME_LEN].to_vec(), records(&path))
+            })
+            .collect();
+        files.sort_by(|a, b| a.0.cmp(&b.0));
         let mut numbers = Vec::new();
-        for index in (0..3).rev() {
-            let path = dir.path().join(file_name(index));
-            let size = std::fs::metadata(&path).expect("stat").len();
-            assert!(size <= max, "{path:?}: {size}");
-            if index > 0 {
-                assert!(size > max - 1100, "rotated only when full: {size}");
+        for (i, (_, recs)) in files.iter().enumerate() {
+            let size: usize = recs.iter().map(|r| record_len(r.0, r.2.len())).sum();
+            if i < 2 {
+                assert!(size as u64 > max - 1100, "left only when full: {size}");
             }
-            for (_, _, content) in records(&path) {
+            for (_, _, content) in recs {
                 let digits: Vec<u8> = content
                     .iter()
                     .copied()
@@ -1303,20 +1233,16 @@ mod tests {
             }
         }
         // The newest records, in order, none lost or doubled.
-        let first = numbers[0];
-        assert_eq!(numbers, (first..1000).collect::<Vec<_>>());
-        assert!(first > 0, "older ones were rotated away");
-        // A second boot appends to the current file.
+        let first_kept = numbers[0];
+        assert_eq!(numbers, (first_kept..1000).collect::<Vec<_>>());
+        assert!(first_kept > 0, "the oldest were overwritten");
+        // A second boot appends to the file it is given first.
         drop(log);
-        let before = std::fs::metadata(dir.path().join(CURRENT))
-            .expect("stat")
-            .len();
+        let before = std::fs::metadata(first(dir.path())).expect("stat").len();
         let mut log = log_in(dir.path(), max, 3);
         log.push(T, Stream::Xdocker, false, b"boot");
         log.flush();
-        let after = std::fs::metadata(dir.path().join(CURRENT))
-            .expect("stat")
-            .len();
+        let after = std::fs::metadata(first(dir.path())).expect("stat").len();
         assert_eq!(after, before + record_len(Stream::Xdocker, 4) as u64);
     }
 
@@ -1328,9 +1254,7 @@ mod tests {
             log.push(T, Stream::Stdout, false, &[b'z'; 1000]);
         }
         log.flush();
-        let size = std::fs::metadata(dir.path().join(CURRENT))
-            .expect("stat")
-            .len();
+        let size = std::fs::metadata(first(dir.path())).expect("stat").len();
         assert!(size <= MIN_MAX_SIZE);
         assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 1);
     }
@@ -1342,8 +1266,9 @@ mod tests {
         log.push(T, Stream::Stdout, false, b"before");
         log.flush();
         // The file becomes /dev/full: every write fails with ENOSPC.
-        let full = sys::open("/dev/full", OFlag::O_WRONLY, Mode::empty()).expect("/dev/full");
-        let fd = log.file_fd().expect("file");
+        let full = sys::open("/dev/full", OFlag::O_WRONLY, nix::sys::stat::Mode::empty())
+            .expect("/dev/full");
+        let fd = log.file_fd();
         nix::unistd::dup2(full.as_raw_fd(), fd).expect("dup2");
         log.push(T, Stream::Stdout, false, b"lost");
         log.flush();
@@ -1351,15 +1276,15 @@ mod tests {
         assert_eq!(log.dropped_total(), lost);
         // The disk has room again: the same descriptor, the real file.
         let real = sys::open(
-            &dir.path().join(CURRENT),
+            &first(dir.path()),
             OFlag::O_WRONLY | OFlag::O_APPEND,
-            Mode::empty(),
+            nix::sys::stat::Mode::empty(),
         )
         .expect("reopen");
         nix::unistd::dup2(real.as_raw_fd(), fd).expect("dup2");
         log.push(T, Stream::Stdout, false, b"after");
         log.flush();
-        let got = records(&dir.path().join(CURRENT));
+        let got = records(&first(dir.path()));
         assert_eq!(got.len(), 3, "{got:?}");
         assert_eq!(got[0].2, b"before");
         assert_eq!(got[1].0, Stream::Xdocker);
@@ -1371,19 +1296,11 @@ mod tests {
     }
 
     #[test]
-    fn symlinks_in_the_directory_are_never_followed() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let target = dir.path().join("target");
-        std::fs::write(&target, b"precious").expect("write");
-        std::os::unix::fs::symlink(&target, dir.path().join(CURRENT)).expect("symlink");
-        let mut log = log_in(dir.path(), 10 << 20, 2);
-        log.push(T, Stream::Stdout, false, b"x");
-        log.flush();
-        assert_eq!(std::fs::read(&target).expect("read"), b"precious");
-        assert!(!std::fs::symlink_metadata(dir.path().join(CURRENT))
-            .expect("stat")
-            .file_type()
-            .is_symlink());
+    fn only_regular_files_make_a_log() {
+        let (r, _w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        let e = LogFile::open(vec![r], MIN_MAX_SIZE).expect_err("a pipe");
+        assert_eq!(e.op, "a log file is not a regular file");
+        assert!(LogFile::open(Vec::new(), MIN_MAX_SIZE).is_err());
     }
 
     #[test]
@@ -1415,7 +1332,7 @@ mod tests {
         capture.ready(0);
         assert!(capture.interests().is_empty(), "closed at EOF");
         capture.finish("stop: exit code 0", std::time::Duration::ZERO);
-        let got: Vec<(Stream, bool, String)> = records(&dir.path().join(CURRENT))
+        let got: Vec<(Stream, bool, String)> = records(&first(dir.path()))
             .into_iter()
             .map(|(s, p, c)| (s, p, String::from_utf8(c).expect("utf8")))
             .collect();
@@ -1450,7 +1367,7 @@ mod tests {
         .expect("poll"));
         capture.ready(0);
         capture.finish("stop", std::time::Duration::ZERO);
-        let got = records(&dir.path().join(CURRENT));
+        let got = records(&first(dir.path()));
         assert_eq!(
             got[0],
             (Stream::Console, false, b"service started".to_vec())

@@ -8,7 +8,7 @@
 //! child's status.
 
 use std::ffi::{CStr, CString, OsStr};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
 use nix::errno::Errno;
@@ -52,9 +52,19 @@ pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
     env
 }
 
+/// The standard streams of a child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStdio {
+    /// Our own fds 0-2.
+    Inherit,
+    /// These descriptors as its 0, 1 and 2 (they must not be 0-2 themselves
+    /// unless in their own place; close-on-exec ones are fine: dup2 gives
+    /// the copies without the flag).
+    Fds([RawFd; 3]),
+}
+
 /// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
-/// whole environment and `stdio` as its fds 0-2 (`[0, 1, 2]`: ours; see
-/// [`crate::stdio::MainStdio::fds`]).
+/// whole environment and `stdio` as its fds 0-2.
 ///
 /// The child resets its signal state ([`signals::reset_for_child`]), calls
 /// setsid, and takes fd 0 as its controlling terminal when it is a terminal
@@ -64,7 +74,7 @@ pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
 pub fn spawn_shell(
     command: &CStr,
     env: &[CString],
-    stdio: &[libc::c_int; 3],
+    stdio: ChildStdio,
 ) -> Result<Spawned, (&'static str, Errno)> {
     // Everything the child needs is built before fork: after it, only
     // async-signal-safe calls, no allocation.
@@ -261,16 +271,19 @@ fn exec_child(
     direct: Option<(&CStr, &[*const libc::c_char])>,
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
-    stdio: &[libc::c_int; 3],
+    stdio: ChildStdio,
     report: libc::c_int,
 ) -> ! {
     signals::reset_for_child();
-    for (target, &fd) in (0..).zip(stdio) {
-        if fd != target {
-            // SAFETY: dup2 takes descriptor numbers (the sources are >= 3,
-            // opened after fds 0-2, so no earlier dup2 overwrote one); the
-            // copy is not close-on-exec.
-            unsafe { libc::dup2(fd, target) };
+    if let ChildStdio::Fds(fds) = stdio {
+        for (target, fd) in (0..).zip(fds) {
+            if fd != target {
+                // SAFETY: dup2 takes no pointers and is async-signal-safe;
+                // a failure leaves the child's own descriptor in place.
+                unsafe {
+                    libc::dup2(fd, target);
+                }
+            }
         }
     }
     // SAFETY: setsid, isatty and ioctl(TIOCSCTTY, 0) take no pointers; their

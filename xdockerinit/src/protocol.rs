@@ -44,15 +44,30 @@
 //! | 9 | `Signal` | `i32 signal number` |
 //! | 10 | `Exit` | `i32 code`: exit status, or 128+signal |
 //! | 11 | `Error` | `bytes text` (one line, lowercase, for a person) |
+//! | 12 | `QueryStatus` | (nothing); version 2 |
+//! | 13 | `Status` | `list<bytes entry>`, each entry a [`ProcessStatus`]; version 2 |
 //!
 //! A session is: `Hello` both ways, one `OpenPty` or `OpenPipes` from the
 //! client, then data both ways, and last `Exit` from the server (or `Error`
 //! and the end of the connection when the command could not be started).
+//! Or, from version 2 on: `Hello` both ways, `QueryStatus` from the client,
+//! one `Status` from the server and the end of the connection. A client
+//! sends `QueryStatus` only to a server whose `Hello` says 2 or more: an
+//! older server would skip it and wait for an open request.
+//!
+//! A `Status` entry is itself a payload, so that fields can be appended
+//! to it: `u8 role` (0 the `-e` main process, 1 a service), `bytes name`,
+//! `bytes command`, `bytes policy` (`no`, `on-failure`, `on-failure:N`,
+//! `always`), `bytes state` (`running`, `backoff`, `exited`), `i32 pid` (0:
+//! none), `u32 restarts`, `i32 last exit code` (-1: none yet), `u32`
+//! milliseconds until the next start (in `backoff`, else 0).
 
 use std::fmt;
 
 /// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+///
+/// 1: sessions. 2: `QueryStatus` and `Status` (supervised processes).
+pub const VERSION: u16 = 2;
 
 /// Largest value of a frame's length field: type and payload together.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -87,6 +102,85 @@ pub mod kind {
     pub const EXIT: u16 = 10;
     /// [`super::Message::Error`].
     pub const ERROR: u16 = 11;
+    /// [`super::Message::QueryStatus`] (version 2).
+    pub const QUERY_STATUS: u16 = 12;
+    /// [`super::Message::Status`] (version 2).
+    pub const STATUS: u16 = 13;
+}
+
+/// The first protocol version with `QueryStatus` and `Status`.
+pub const STATUS_VERSION: u16 = 2;
+
+/// Who a supervised process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// The `-e` main process.
+    Main,
+    /// A boot service.
+    Service,
+}
+
+/// One supervised process as xdockerinit reports it (`Status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessStatus {
+    /// The main process or a service.
+    pub role: Role,
+    /// `main`, the service's name, or `boot.d/FILE`.
+    pub name: String,
+    /// What it runs.
+    pub command: Vec<u8>,
+    /// Its restart policy, as written on the command line.
+    pub policy: String,
+    /// `running`, `backoff` (waiting to be started again) or `exited`.
+    pub state: String,
+    /// Its PID while running.
+    pub pid: Option<i32>,
+    /// How many times it was started again.
+    pub restarts: u32,
+    /// The exit code of its last run (128+signal for a signal).
+    pub last_exit: Option<i32>,
+    /// In `backoff`: milliseconds until it starts again.
+    pub next_start_ms: u32,
+}
+
+impl ProcessStatus {
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.push(match self.role {
+            Role::Main => 0,
+            Role::Service => 1,
+        });
+        put_bytes(out, self.name.as_bytes());
+        put_bytes(out, &self.command);
+        put_bytes(out, self.policy.as_bytes());
+        put_bytes(out, self.state.as_bytes());
+        out.extend_from_slice(&self.pid.unwrap_or(0).to_be_bytes());
+        out.extend_from_slice(&self.restarts.to_be_bytes());
+        out.extend_from_slice(&self.last_exit.unwrap_or(-1).to_be_bytes());
+        out.extend_from_slice(&self.next_start_ms.to_be_bytes());
+    }
+
+    fn decode(entry: &[u8]) -> Result<Self, ProtocolError> {
+        let mut r = Fields {
+            kind: kind::STATUS,
+            rest: entry,
+        };
+        let role = match r.u8()? {
+            0 => Role::Main,
+            _ => Role::Service,
+        };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        Ok(ProcessStatus {
+            role,
+            name: text(r.bytes()?),
+            command: r.bytes()?.to_vec(),
+            policy: text(r.bytes()?),
+            state: text(r.bytes()?),
+            pid: Some(r.i32()?).filter(|&p| p > 0),
+            restarts: r.u32()?,
+            last_exit: Some(r.i32()?).filter(|&c| c >= 0),
+            next_start_ms: r.u32()?,
+        })
+    }
 }
 
 /// One message of the session protocol.
@@ -138,6 +232,11 @@ pub enum Message {
     },
     /// Something failed on the server side; one line for a person.
     Error(String),
+    /// Ask for the supervised processes (version 2).
+    QueryStatus,
+    /// The supervised processes: the main process and the services, in
+    /// the order they were started (version 2).
+    Status(Vec<ProcessStatus>),
 }
 
 /// A frame that breaks the protocol.
@@ -242,6 +341,8 @@ impl Message {
             Message::Signal(_) => kind::SIGNAL,
             Message::Exit { .. } => kind::EXIT,
             Message::Error(_) => kind::ERROR,
+            Message::QueryStatus => kind::QUERY_STATUS,
+            Message::Status(_) => kind::STATUS,
         }
     }
 
@@ -275,6 +376,18 @@ impl Message {
             Message::Signal(n) => payload.extend_from_slice(&n.to_be_bytes()),
             Message::Exit { code } => payload.extend_from_slice(&code.to_be_bytes()),
             Message::Error(text) => put_bytes(&mut payload, text.as_bytes()),
+            Message::QueryStatus => {}
+            Message::Status(entries) => {
+                let items: Vec<Vec<u8>> = entries
+                    .iter()
+                    .map(|e| {
+                        let mut item = Vec::new();
+                        e.encode(&mut item);
+                        item
+                    })
+                    .collect();
+                put_list(&mut payload, &items);
+            }
         }
         header(out, self.kind(), payload.len());
         out.extend_from_slice(&payload);
@@ -324,6 +437,13 @@ impl Message {
             kind::SIGNAL => Message::Signal(r.i32()?),
             kind::EXIT => Message::Exit { code: r.i32()? },
             kind::ERROR => Message::Error(String::from_utf8_lossy(r.bytes()?).into_owned()),
+            kind::QUERY_STATUS => Message::QueryStatus,
+            kind::STATUS => Message::Status(
+                r.list()?
+                    .iter()
+                    .map(|e| ProcessStatus::decode(e))
+                    .collect::<Result<_, _>>()?,
+            ),
             _ => return Ok(None),
         };
         Ok(Some(message))
@@ -344,6 +464,10 @@ impl<'a> Fields<'a> {
         let (head, tail) = self.rest.split_at(n);
         self.rest = tail;
         Ok(head)
+    }
+
+    fn u8(&mut self) -> Result<u8, ProtocolError> {
+        Ok(self.take(1)?[0])
     }
 
     fn u16(&mut self) -> Result<u16, ProtocolError> {
@@ -487,6 +611,32 @@ mod tests {
             Message::Exit { code: 137 },
             Message::Exit { code: -1 },
             Message::Error("exec /bin/sh: no such file or directory".into()),
+            Message::QueryStatus,
+            Message::Status(vec![]),
+            Message::Status(vec![
+                ProcessStatus {
+                    role: Role::Service,
+                    name: "web".into(),
+                    command: b"httpd -f".to_vec(),
+                    policy: "always".into(),
+                    state: "running".into(),
+                    pid: Some(12),
+                    restarts: 0,
+                    last_exit: None,
+                    next_start_ms: 0,
+                },
+                ProcessStatus {
+                    role: Role::Main,
+                    name: "main".into(),
+                    command: b"exit 1".to_vec(),
+                    policy: "on-failure:3".into(),
+                    state: "backoff".into(),
+                    pid: None,
+                    restarts: 2,
+                    last_exit: Some(1),
+                    next_start_ms: 400,
+                },
+            ]),
         ]
     }
 
@@ -581,6 +731,39 @@ mod tests {
             decode_all(&frame),
             Ok(vec![Message::Resize { rows: 10, cols: 20 }])
         );
+    }
+
+    #[test]
+    fn status_entries_may_grow() {
+        let entry = ProcessStatus {
+            role: Role::Main,
+            name: "main".into(),
+            command: b"x".to_vec(),
+            policy: "always".into(),
+            state: "running".into(),
+            pid: Some(3),
+            restarts: 1,
+            last_exit: Some(0),
+            next_start_ms: 0,
+        };
+        let mut item = Vec::new();
+        entry.encode(&mut item);
+        // A newer xdockerinit appends a field to each entry.
+        item.extend_from_slice(&[0xaa, 0xbb]);
+        let mut payload = Vec::new();
+        put_list(&mut payload, &[item]);
+        assert_eq!(
+            Message::decode(kind::STATUS, &payload),
+            Ok(Some(Message::Status(vec![entry])))
+        );
+        // A short entry is an error, not a guess.
+        let mut payload = Vec::new();
+        put_list(&mut payload, &[vec![0, 0, 0, 0, 4, b'm']]);
+        assert_eq!(
+            Message::decode(kind::STATUS, &payload),
+            Err(ProtocolError::Truncated { kind: kind::STATUS })
+        );
+        assert_eq!(Message::QueryStatus.to_frame(), [0, 0, 0, 2, 0, 12]);
     }
 
     #[test]
@@ -707,6 +890,24 @@ mod tests {
             any::<i32>().prop_map(Message::Signal),
             any::<i32>().prop_map(|code| Message::Exit { code }),
             ".{0,40}".prop_map(Message::Error),
+            Just(Message::QueryStatus),
+            proptest::collection::vec(
+                (".{0,10}", bytes(), any::<u32>(), 0i32..300).prop_map(
+                    |(name, command, restarts, code)| ProcessStatus {
+                        role: Role::Service,
+                        name,
+                        command,
+                        policy: "on-failure".into(),
+                        state: "running".into(),
+                        pid: Some(7),
+                        restarts,
+                        last_exit: Some(code),
+                        next_start_ms: 0,
+                    }
+                ),
+                0..3
+            )
+            .prop_map(Message::Status),
         ]
     }
 

@@ -65,15 +65,17 @@ const QUEUE_LIMIT: usize = 256 * 1024;
 const HELPER_NAME: &CStr = c"xdinit-session";
 
 /// Forks the helper that serves `conn`; returns its PID in init. The helper
-/// never returns: it exits when the session ends.
-pub fn spawn_helper(conn: OwnedFd) -> Result<Pid, Errno> {
+/// never returns: it exits when the session ends. `status` makes the answer
+/// to `QueryStatus`; the helper calls it on its own copy of init's memory,
+/// as it was at the fork (the moment the client connected).
+pub fn spawn_helper(conn: OwnedFd, status: &dyn Fn() -> Message) -> Result<Pid, Errno> {
     // SAFETY: xdockerinit is single-threaded, so the child may run any code
     // (allocator and locks are in a sane state); it ends with _exit and never
     // returns into init's loop.
     match unsafe { fork() }? {
         ForkResult::Child => {
             // _exit: init's destructors and atexit handlers belong to PID 1.
-            sys::exit_now(serve(conn))
+            sys::exit_now(serve(conn, status))
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -114,7 +116,7 @@ fn failed(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
 }
 
 /// The helper's whole life; returns its exit code.
-fn serve(conn: OwnedFd) -> i32 {
+fn serve(conn: OwnedFd, status: &dyn Fn() -> Message) -> i32 {
     // Nothing of init stays open here: not the listening socket, not the
     // exit record, not init's signalfd (they are all >= 3).
     crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
@@ -135,7 +137,7 @@ fn serve(conn: OwnedFd) -> i32 {
         Ok(s) => s,
         Err(_) => return 1,
     };
-    match session.run() {
+    match session.run(status) {
         Ok(()) => 0,
         Err(e) => {
             if !matches!(e, HelperError::Closed | HelperError::Timeout) {
@@ -214,7 +216,7 @@ impl Session {
         })
     }
 
-    fn run(&mut self) -> Result<(), HelperError> {
+    fn run(&mut self, status: &dyn Fn() -> Message) -> Result<(), HelperError> {
         let deadline = Instant::now() + HELLO_TIMEOUT;
         match self.next_before(deadline)? {
             Message::Hello { .. } => {}
@@ -226,6 +228,10 @@ impl Session {
         let request = loop {
             match self.next_before(deadline)? {
                 m @ (Message::OpenPty { .. } | Message::OpenPipes { .. }) => break m,
+                Message::QueryStatus => {
+                    self.send_now(&status());
+                    return Ok(());
+                }
                 // Nothing else means anything before the command runs.
                 _ => continue,
             }

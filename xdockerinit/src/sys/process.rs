@@ -87,15 +87,16 @@ pub unsafe fn clone3(flags: CloneFlags) -> nix::Result<Option<Pid>> {
     }
 }
 
-/// The number of threads of this process (`Threads:` of
-/// /proc/self/status).
+/// The number of threads of this process: the link count of
+/// /proc/self/task is 2 plus the number of threads (`proc_task_getattr`),
+/// one stat instead of formatting all of /proc/self/status.
 pub fn thread_count() -> std::io::Result<usize> {
-    let status = std::fs::read_to_string("/proc/self/status")?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .ok_or_else(|| std::io::Error::other("/proc/self/status has no Threads line"))
+    use std::os::unix::fs::MetadataExt;
+    let links = std::fs::metadata("/proc/self/task")?.nlink();
+    usize::try_from(links.saturating_sub(2))
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| std::io::Error::other("/proc/self/task has no thread"))
 }
 
 /// [`clone3`] for a process that checked it is single-threaded, so that
@@ -205,6 +206,17 @@ pub fn exit_now(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_thread_count_sees_a_new_thread() {
+        assert!(thread_count().expect("count") >= 1);
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        let t = std::thread::spawn(move || rx.recv().ok());
+        // This thread and the new one at least (the harness runs others).
+        assert!(thread_count().expect("count") >= 2);
+        tx.send(()).expect("send");
+        t.join().expect("join");
+    }
     use crate::sys::wait_readable;
     use nix::unistd::{fork, ForkResult};
     use std::time::Duration;
