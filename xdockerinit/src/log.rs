@@ -238,6 +238,70 @@ pub fn format_time(secs: i64, nanos: u32) -> [u8; TIME_LEN] {
     out
 }
 
+/// Days since 1970-01-01 of a civil date, after Howard Hinnant's
+/// `days_from_civil`.
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year - era * 400; // [0, 399]
+    let mp = i64::from((month + 9) % 12); // March first
+    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1; // [0, 365]
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
+    era * 146_097 + doe - 719_468
+}
+
+/// A record's time back to (seconds, nanoseconds) since the epoch.
+pub fn parse_time(text: &[u8]) -> Option<(i64, u32)> {
+    let t = text.get(..TIME_LEN)?;
+    let num = |from: usize, to: usize| -> Option<u64> {
+        let digits = t.get(from..to)?;
+        if !digits.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(
+            digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+        )
+    };
+    let seps = [
+        (4, b'-'),
+        (7, b'-'),
+        (10, b'T'),
+        (13, b':'),
+        (16, b':'),
+        (19, b'.'),
+        (29, b'Z'),
+    ];
+    if seps.iter().any(|&(at, c)| t[at] != c) {
+        return None;
+    }
+    let (month, day) = (num(5, 7)? as u32, num(8, 10)? as u32);
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let days = days_from_civil(num(0, 4)? as i64, month, day);
+    let secs = days * 86_400 + (num(11, 13)? * 3600 + num(14, 16)? * 60 + num(17, 19)?) as i64;
+    Some((secs, num(20, 29)? as u32))
+}
+
+/// The time one nanosecond after `time` (both formatted).
+fn next_nanosecond(time: &[u8; TIME_LEN]) -> [u8; TIME_LEN] {
+    let mut next = *time;
+    for digit in next[20..29].iter_mut().rev() {
+        if *digit < b'9' {
+            *digit += 1;
+            return next;
+        }
+        *digit = b'0';
+    }
+    // The last nanosecond of a second: the next second.
+    match parse_time(time) {
+        Some((secs, _)) => format_time(secs.saturating_add(1), 0),
+        None => *time,
+    }
+}
+
 /// The time now (CLOCK_REALTIME), formatted.
 pub fn now() -> [u8; TIME_LEN] {
     let since = std::time::SystemTime::now()
@@ -299,6 +363,8 @@ pub struct LogFile {
     drop_reason: Option<Errno>,
     /// Bytes lost in this boot, all told.
     dropped_total: u64,
+    /// The time of the last record: every record gets a later one.
+    last: [u8; TIME_LEN],
 }
 
 impl LogFile {
@@ -344,7 +410,21 @@ impl LogFile {
             dropped: 0,
             drop_reason: None,
             dropped_total: 0,
+            last: [0; TIME_LEN],
         })
+    }
+
+    /// `time`, or when it is not after the last record's (records read
+    /// together, or a clock set back), the nanosecond after that: every
+    /// record's time is its own and they increase through the log, so the
+    /// ring's files are ordered by their first record's time.
+    fn unique(&mut self, time: &[u8; TIME_LEN]) -> [u8; TIME_LEN] {
+        self.last = if *time > self.last {
+            *time
+        } else {
+            next_nanosecond(&self.last)
+        };
+        self.last
     }
 
     /// The size a file is kept under (after clamping).
@@ -367,7 +447,8 @@ impl LogFile {
             self.flush();
             self.rotate();
         }
-        format_record(&mut self.buf, time, stream, partial, content);
+        let time = self.unique(time);
+        format_record(&mut self.buf, &time, stream, partial, content);
         if self.buf.len() >= FLUSH_AT {
             self.flush();
         }
@@ -387,7 +468,8 @@ impl LogFile {
                 self.dropped,
                 reason.as_deref().unwrap_or("write failed")
             );
-            format_record(&mut note, &now(), Stream::Xdocker, false, text.as_bytes());
+            let time = self.unique(&now());
+            format_record(&mut note, &time, Stream::Xdocker, false, text.as_bytes());
             self.buf.splice(0..0, note);
         }
         let file = &self.files[self.current];
@@ -1091,6 +1173,55 @@ mod tests {
         }
         let t = now();
         assert!(parse_record(&[&t[..], b" xdocker F x"].concat()).is_some());
+    }
+
+    #[test]
+    fn times_parse_back_and_records_get_times_of_their_own() {
+        for secs in [
+            0i64,
+            -1,
+            951_782_400,
+            1_709_251_199,
+            253_402_300_799,
+            -62_167_219_200,
+        ] {
+            for nanos in [0u32, 1, 999_999_999] {
+                assert_eq!(parse_time(&format_time(secs, nanos)), Some((secs, nanos)));
+            }
+        }
+        assert_eq!(parse_time(b"2024-13-01T00:00:00.000000000Z"), None);
+        assert_eq!(parse_time(b"2024-05-01 00:00:00.000000000Z"), None);
+        assert_eq!(
+            &next_nanosecond(b"2024-05-01T12:34:56.123456789Z"),
+            b"2024-05-01T12:34:56.123456790Z"
+        );
+        assert_eq!(
+            &next_nanosecond(b"2024-12-31T23:59:59.999999999Z"),
+            b"2025-01-01T00:00:00.000000000Z"
+        );
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = log_in(dir.path(), 10 << 20, 1);
+        for content in ["a", "b", "c"] {
+            log.push(T, Stream::Stdout, false, content.as_bytes());
+        }
+        // The clock set back: still after the last one.
+        log.push(&format_time(0, 0), Stream::Stdout, false, b"d");
+        log.flush();
+        let text = std::fs::read(first(dir.path())).expect("read");
+        let times: Vec<&[u8]> = text
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| &l[..TIME_LEN])
+            .collect();
+        assert_eq!(
+            times,
+            [
+                &b"2024-05-01T12:34:56.123456789Z"[..],
+                b"2024-05-01T12:34:56.123456790Z",
+                b"2024-05-01T12:34:56.123456791Z",
+                b"2024-05-01T12:34:56.123456792Z",
+            ]
+        );
     }
 
     #[test]
