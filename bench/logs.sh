@@ -137,7 +137,7 @@ if want tail; then
     dir=$XDOCKER_HOME/containers/t/log
     mkdir -p "$dir"
     log "tail: making a $LOG_MB MB log"
-    python3 - "$dir/console.log" "$LOG_MB" <<'EOF'
+    python3 - "$dir/console.0" "$LOG_MB" <<'EOF'
 import sys
 path, mb = sys.argv[1], int(sys.argv[2])
 block = bytearray()
@@ -152,11 +152,11 @@ EOF
     hyperfine --runs "$TRUNS" --warmup "$TWARMUP" -N \
         --export-json "$RESULTS_DIR/$pre-tail.json" --export-markdown "$RESULTS_DIR/$pre-tail.md" \
         -n "xdocker --tail 100" "$XD -s logs -c t --tail 100" \
-        -n "tail -n 100" "tail -n 100 $dir/console.log" \
+        -n "tail -n 100" "tail -n 100 $dir/console.0" \
         -n "xdocker -v" "$XD -v" \
         --output=null >&2
     x=$(mean "$RESULTS_DIR/$pre-tail.json" 0) c=$(mean "$RESULTS_DIR/$pre-tail.json" 1) v=$(mean "$RESULTS_DIR/$pre-tail.json" 2)
-    python3 - "$x" "$c" "$v" "$(stat -c %s "$dir/console.log")" >>"$summary" <<'EOF'
+    python3 - "$x" "$c" "$v" "$(stat -c %s "$dir/console.0")" >>"$summary" <<'EOF'
 import sys
 x, c, v, size = *map(float, sys.argv[1:4]), int(sys.argv[4])
 print(f"tail: -s logs --tail 100 on {size/2**20:.0f} MiB: {x*1000:.1f} ms (target < 20 ms); "

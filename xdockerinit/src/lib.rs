@@ -24,7 +24,7 @@
 //!   xdockerinit makes it close-on-exec at once (no process of the container
 //!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
 //!   descriptor from 3 up is closed at start: fds 0-2, the exit fd, the
-//!   session socket, the log directory and the console (below) are the
+//!   session socket, the console and the log's files (below) are the
 //!   whole interface. When the container stops, xdockerinit writes the exit
 //!   record, one line `exit_code=<N>\n`, with `pwrite` at offset 0,
 //!   `ftruncate` (see [`exit_record`]). Without `--exit-fd`
@@ -42,10 +42,10 @@
 //!   (root with ptrace rights over PID 1) is the hardening issue's concern.
 //! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
 //!   how long the orderly stop waits after SIGTERM before SIGKILL.
-//! * `--log-dir-fd N`, `--log-max-size BYTES`, `--log-max-files N`: the
-//!   host directory `containers/C/log/` (reachable only through the
-//!   descriptor) where the console log is written with `*at` calls, and its
-//!   rotation ([`log`]).
+//! * `--log-fds FIRST-LAST`, `--log-max-size BYTES`: the console log's ring
+//!   of files, opened by the host (`containers/C/log/console.N`, the one
+//!   written last first; never a directory of the host), each written up to
+//!   BYTES before init goes on with the next one, truncated ([`log`]).
 //! * `--console-fd N`: the master of the pty xdocker mounted on
 //!   `/dev/console`; what is written there is logged as stream `console`.
 //! * `-e CMD` (single-process mode): CMD runs as the main child through
