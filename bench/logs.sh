@@ -12,9 +12,11 @@
 #             file   xdocker -a boot -c C -e 'GEN > /tmp/out'   (a file in the
 #                    container's writable layer, on the same file system as
 #                    the log)
-#           producers: lines = 100-byte lines (yes LINE | head -c), each a
-#           record of its own; zero = /dev/zero, no newline at all (records
-#           of 16 KiB pieces: the copy's own cost).
+#           producers (PRODUCERS="lines zero short"): lines = 100-byte
+#           lines (yes LINE | head -c), each a record of its own; zero =
+#           /dev/zero, no newline at all (records of 16 KiB pieces: the
+#           copy's own cost); short = `yes`, two-byte lines, the worst case
+#           (each becomes a 41-byte record, 20 times the bytes).
 #   tail    `xdocker -s logs -c C --tail 100` on a 1 GB log (made by
 #           python in the record format), against coreutils `tail -n 100` of
 #           the same file.
@@ -22,6 +24,7 @@
 # Targets: log under 1.3x of file; --tail 100 on 1 GB under 20 ms.
 #
 # Environment: RUNS=5 WARMUP=1 (write), TRUNS=50 TWARMUP=5 (tail),
+#   PRODUCERS="lines zero short",
 #   SIZE_MB=200, LOG_MB=1024, BENCH_DIR=/tmp, RESULTS_DIR=bench/results, TAG=,
 #   XDOCKER=path XDOCKER_INIT=path (else built with scripts/build_static.sh),
 #   KEEP=1 keeps the temporary directory.
@@ -38,6 +41,7 @@ TRUNS=${TRUNS:-50}
 TWARMUP=${TWARMUP:-5}
 SIZE_MB=${SIZE_MB:-200}
 LOG_MB=${LOG_MB:-1024}
+PRODUCERS=${PRODUCERS:-lines zero short}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 TAG=${TAG:-}
@@ -108,10 +112,12 @@ if want write; then
     "$XD" -a create -m test -c w >/dev/null
     bytes=$((SIZE_MB << 20))
     line=$(printf '%099d' 0)
-    for producer in lines zero; do
+    for producer in $PRODUCERS; do
         case $producer in
         lines) gen="yes $line | head -c $bytes" ;;
         zero) gen="head -c $bytes /dev/zero" ;;
+        short) gen="yes | head -c $bytes" ;;
+        *) die "unknown producer $producer" ;;
         esac
         log "write: $producer ($SIZE_MB MB)"
         out=$RESULTS_DIR/$pre-write-$producer

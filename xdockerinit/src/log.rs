@@ -189,7 +189,43 @@ pub fn format_record(
     out.push(b'\n');
 }
 
+/// The start of the records of one read of one stream (`TIME STREAM F `),
+/// made once: each record is then one copy of it, one of its content and
+/// a newline (with short lines the log's time is mostly these copies).
+#[derive(Debug, Clone, Copy)]
+pub struct Prefix {
+    bytes: [u8; PREFIX_MAX],
+    len: usize,
+}
+
+/// The longest prefix: a time, the longest stream name and ` F `.
+const PREFIX_MAX: usize = TIME_LEN + 1 + 7 + 3;
+
+impl Prefix {
+    /// The prefix of `stream`'s records read at `time`.
+    pub fn new(time: &[u8; TIME_LEN], stream: Stream) -> Prefix {
+        let mut bytes = [b' '; PREFIX_MAX];
+        bytes[..TIME_LEN].copy_from_slice(time);
+        let name = stream.name().as_bytes();
+        bytes[TIME_LEN + 1..TIME_LEN + 1 + name.len()].copy_from_slice(name);
+        let len = TIME_LEN + 1 + name.len() + 3;
+        bytes[len - 2] = b'F';
+        Prefix { bytes, len }
+    }
+
+    fn time(&self) -> &[u8; TIME_LEN] {
+        self.bytes[..TIME_LEN]
+            .try_into()
+            .unwrap_or(&[b'0'; TIME_LEN])
+    }
+
+    fn stream(&self) -> Stream {
+        Stream::from_name(&self.bytes[TIME_LEN + 1..self.len - 3]).unwrap_or(Stream::Xdocker)
+    }
+}
+
 /// The length of a record with `content_len` bytes of content.
+#[cfg(test)]
 fn record_len(stream: Stream, content_len: usize) -> usize {
     TIME_LEN + 1 + stream.name().len() + 3 + content_len + 1
 }
@@ -363,8 +399,9 @@ pub struct LogFile {
     drop_reason: Option<Errno>,
     /// Bytes lost in this boot, all told.
     dropped_total: u64,
-    /// The time of the last record: every record gets a later one.
-    last: [u8; TIME_LEN],
+    /// The time of the first record of the file being written (None: an
+    /// earlier boot's file, not read back).
+    file_first: Option<[u8; TIME_LEN]>,
 }
 
 impl LogFile {
@@ -410,21 +447,23 @@ impl LogFile {
             dropped: 0,
             drop_reason: None,
             dropped_total: 0,
-            last: [0; TIME_LEN],
+            file_first: None,
         })
     }
 
-    /// `time`, or when it is not after the last record's (records read
-    /// together, or a clock set back), the nanosecond after that: every
-    /// record's time is its own and they increase through the log, so the
-    /// ring's files are ordered by their first record's time.
-    fn unique(&mut self, time: &[u8; TIME_LEN]) -> [u8; TIME_LEN] {
-        self.last = if *time > self.last {
-            *time
-        } else {
-            next_nanosecond(&self.last)
+    /// The time of the first record of a file: `time`, or when that is not
+    /// after the first record of the file before (a read that filled more
+    /// than a file, a clock set back), the nanosecond after it, so that the
+    /// ring's files are ordered by their first record's time. (Only there:
+    /// a check per record costs a quarter of the log's time with short
+    /// lines.)
+    fn first_time(&mut self, time: &[u8; TIME_LEN]) -> [u8; TIME_LEN] {
+        let first = match &self.file_first {
+            Some(before) if time <= before => next_nanosecond(before),
+            _ => *time,
         };
-        self.last
+        self.file_first = Some(first);
+        first
     }
 
     /// The size a file is kept under (after clamping).
@@ -440,15 +479,37 @@ impl LogFile {
     /// Adds one record, flushing first and going on with the next file
     /// when it would take the current one past `max_size`.
     pub fn push(&mut self, time: &[u8; TIME_LEN], stream: Stream, partial: bool, content: &[u8]) {
-        let len = record_len(stream, content.len()) as u64;
+        self.push_prefixed(&Prefix::new(time, stream), partial, content);
+    }
+
+    /// [`LogFile::push`] with the prefix made once for many records.
+    pub fn push_prefixed(&mut self, prefix: &Prefix, partial: bool, content: &[u8]) {
+        let len = prefix.len + content.len() + 1;
         let reserve = if self.dropped > 0 { NOTE_RESERVE } else { 0 };
         let pending = self.size + self.buf.len() as u64;
-        if pending > 0 && pending + len + reserve > self.max_size {
+        let starts_file = if pending > 0 && pending + len as u64 + reserve > self.max_size {
             self.flush();
             self.rotate();
+            true
+        } else {
+            pending == 0
+        };
+        let first = starts_file.then(|| self.first_time(prefix.time()));
+        match first {
+            Some(time) if &time != prefix.time() => {
+                format_record(&mut self.buf, &time, prefix.stream(), partial, content);
+            }
+            _ => {
+                self.buf.reserve(len);
+                self.buf.extend_from_slice(&prefix.bytes[..prefix.len]);
+                if partial {
+                    let tag = self.buf.len() - 2;
+                    self.buf[tag] = b'P';
+                }
+                self.buf.extend_from_slice(content);
+                self.buf.push(b'\n');
+            }
         }
-        let time = self.unique(time);
-        format_record(&mut self.buf, &time, stream, partial, content);
         if self.buf.len() >= FLUSH_AT {
             self.flush();
         }
@@ -468,8 +529,7 @@ impl LogFile {
                 self.dropped,
                 reason.as_deref().unwrap_or("write failed")
             );
-            let time = self.unique(&now());
-            format_record(&mut note, &time, Stream::Xdocker, false, text.as_bytes());
+            format_record(&mut note, &now(), Stream::Xdocker, false, text.as_bytes());
             self.buf.splice(0..0, note);
         }
         let file = &self.files[self.current];
@@ -1054,16 +1114,17 @@ fn close(source: &mut Source, log: Option<&mut LogFile>) {
 /// carried from before) is one `F` record, longer ones are cut into `P`
 /// pieces; what follows the last newline is carried.
 fn log_bytes(log: &mut LogFile, source: &mut Source, time: &[u8; TIME_LEN], data: &[u8]) {
+    let prefix = Prefix::new(time, source.stream);
     let mut rest = data;
     while let Some(at) = find_newline(rest) {
         let line = &rest[..at];
         rest = &rest[at + 1..];
         if source.carry.is_empty() {
-            push_line(log, source.stream, source.pty, time, line);
+            push_line(log, &prefix, source.pty, line);
         } else {
             let mut whole = std::mem::take(&mut source.carry);
             whole.extend_from_slice(line);
-            push_line(log, source.stream, source.pty, time, &whole);
+            push_line(log, &prefix, source.pty, &whole);
             whole.clear();
             source.carry = whole;
         }
@@ -1072,24 +1133,24 @@ fn log_bytes(log: &mut LogFile, source: &mut Source, time: &[u8; TIME_LEN], data
     if source.carry.len() >= MAX_LINE {
         let whole = source.carry.len() / MAX_LINE * MAX_LINE;
         for piece in source.carry[..whole].chunks(MAX_LINE) {
-            log.push(time, source.stream, true, piece);
+            log.push_prefixed(&prefix, true, piece);
         }
         source.carry.drain(..whole);
     }
 }
 
 /// One finished line: `P` pieces of [`MAX_LINE`] and the last one `F`.
-fn push_line(log: &mut LogFile, stream: Stream, pty: bool, time: &[u8; TIME_LEN], line: &[u8]) {
+fn push_line(log: &mut LogFile, prefix: &Prefix, pty: bool, line: &[u8]) {
     let line = match line {
         [head @ .., b'\r'] if pty => head,
         _ => line,
     };
     let mut rest = line;
     while rest.len() > MAX_LINE {
-        log.push(time, stream, true, &rest[..MAX_LINE]);
+        log.push_prefixed(prefix, true, &rest[..MAX_LINE]);
         rest = &rest[MAX_LINE..];
     }
-    log.push(time, stream, false, rest);
+    log.push_prefixed(prefix, false, rest);
 }
 
 #[cfg(test)]
@@ -1176,7 +1237,7 @@ mod tests {
     }
 
     #[test]
-    fn times_parse_back_and_records_get_times_of_their_own() {
+    fn times_parse_back_and_files_start_at_times_of_their_own() {
         for secs in [
             0i64,
             -1,
@@ -1199,29 +1260,46 @@ mod tests {
             &next_nanosecond(b"2024-12-31T23:59:59.999999999Z"),
             b"2025-01-01T00:00:00.000000000Z"
         );
+        // A read that fills files: each one's first record is later than
+        // the one before, whatever the clock says.
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut log = log_in(dir.path(), 10 << 20, 1);
-        for content in ["a", "b", "c"] {
-            log.push(T, Stream::Stdout, false, content.as_bytes());
+        let mut log = log_in(dir.path(), MIN_MAX_SIZE, 3);
+        for _ in 0..150 {
+            log.push(T, Stream::Stdout, false, &[b'x'; 1000]);
         }
-        // The clock set back: still after the last one.
-        log.push(&format_time(0, 0), Stream::Stdout, false, b"d");
+        log.push(&format_time(0, 0), Stream::Stdout, false, b"clock set back");
         log.flush();
-        let text = std::fs::read(first(dir.path())).expect("read");
-        let times: Vec<&[u8]> = text
-            .split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| &l[..TIME_LEN])
+        let mut firsts: Vec<Vec<u8>> = (0..3)
+            .map(|i| {
+                std::fs::read(dir.path().join(file_name(i))).expect("read")[..TIME_LEN].to_vec()
+            })
             .collect();
         assert_eq!(
-            times,
-            [
-                &b"2024-05-01T12:34:56.123456789Z"[..],
-                b"2024-05-01T12:34:56.123456790Z",
-                b"2024-05-01T12:34:56.123456791Z",
-                b"2024-05-01T12:34:56.123456792Z",
-            ]
+            firsts[0],
+            T.to_vec(),
+            "the first file starts at the read's time"
         );
+        assert_eq!(firsts[1], b"2024-05-01T12:34:56.123456790Z".to_vec());
+        firsts.dedup();
+        assert_eq!(firsts.len(), 3, "{firsts:?}");
+    }
+
+    #[test]
+    fn a_prefix_makes_the_same_records() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = log_in(dir.path(), 10 << 20, 1);
+        let mut want = Vec::new();
+        for stream in Stream::ALL {
+            let prefix = Prefix::new(T, stream);
+            assert_eq!(prefix.stream(), stream);
+            assert_eq!(prefix.time(), T);
+            for partial in [false, true] {
+                log.push_prefixed(&prefix, partial, b"same bytes");
+                format_record(&mut want, T, stream, partial, b"same bytes");
+            }
+        }
+        log.flush();
+        assert_eq!(std::fs::read(first(dir.path())).expect("read"), want);
     }
 
     #[test]
