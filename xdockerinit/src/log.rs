@@ -16,7 +16,9 @@
 //!
 //! The time is UTC, always 30 bytes with nine digits of nanoseconds (so the
 //! byte order of two times is their order in time), taken when the bytes
-//! were read. The stream is `stdout`, `stderr`, `console` or `xdocker`
+//! were read (the records of one read share it; the first record of each
+//! file of the ring is made a nanosecond later than the first of the file
+//! before when it would not be, so that the files order by it). The stream is `stdout`, `stderr`, `console` or `xdocker`
 //! (records of xdockerinit itself: the boot marker, the stop, lost bytes).
 //! The tag is `F` for a whole line (its newline dropped) and `P` for a piece
 //! of one (a line longer than [`MAX_LINE`], or an unfinished line when its
