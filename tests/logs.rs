@@ -668,3 +668,62 @@ fn on_a_terminal_keys_reach_the_main_process_and_the_terminal_is_restored() {
         Some(&("xdocker".to_string(), "stop: exit code 130\n".to_string()))
     );
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_restarted_main_process_is_captured_the_same_way() {
+    let h = RuntimeHome::with_test_image();
+    run(
+        &h,
+        &[
+            "-a",
+            "create",
+            "-m",
+            "test",
+            "-c",
+            "again",
+            "--restart",
+            "on-failure:2",
+        ],
+    )
+    .ok();
+    let r = run(
+        &h,
+        &[
+            "-a",
+            "boot",
+            "-c",
+            "again",
+            "-e",
+            "echo run; echo oops >&2; exit 1",
+        ],
+    );
+    assert_eq!(r.code, 1, "{r:?}");
+    assert_eq!(r.stdout, "run\nrun\nrun\n", "every run reaches the caller");
+    assert_eq!(r.stderr, "oops\noops\noops\n");
+    let records = json_records(&h, "again");
+    let count = |stream: &str, log: &str| {
+        records
+            .iter()
+            .filter(|(s, l)| s == stream && l == log)
+            .count()
+    };
+    assert_eq!(count("stdout", "run\n"), 3, "{records:?}");
+    assert_eq!(count("stderr", "oops\n"), 3, "{records:?}");
+    let restarts: Vec<&str> = records
+        .iter()
+        .filter(|(s, l)| s == "xdocker" && l.starts_with("restart -e"))
+        .map(|(_, l)| l.as_str())
+        .collect();
+    assert_eq!(
+        restarts,
+        [
+            "restart -e (restart 1, the last run ended with exit code 1)\n",
+            "restart -e (restart 2, the last run ended with exit code 1)\n"
+        ]
+    );
+    assert_eq!(
+        records.last(),
+        Some(&("xdocker".to_string(), "stop: exit code 1\n".to_string()))
+    );
+}
