@@ -218,6 +218,8 @@ pub trait Cgroups: fmt::Debug {
     /// Freezes every process of the group and its sub-groups, and returns
     /// once the kernel says they are all frozen (a bounded wait); when it
     /// never does, the group is thawed again and the error says so.
+    /// Crash point (see [`crate::crashpoint`]): `pause.written`, right
+    /// after the kernel was first asked to freeze.
     fn freeze(&self, name: &str) -> Result<(), CgroupError>;
     /// Thaws the group (a thawed group stays as it is).
     fn thaw(&self, name: &str) -> Result<(), CgroupError>;
