@@ -90,12 +90,6 @@ impl Status {
         *self == Status::Stopped
     }
 
-    /// Shutdown and kill: a running or a paused container (which is
-    /// thawed for it).
-    pub fn can_stop(&self) -> bool {
-        *self != Status::Stopped
-    }
-
     /// `attach` and `run` need processes that run: a paused container
     /// would take the connection and never answer.
     pub fn can_session(&self) -> bool {
@@ -251,7 +245,6 @@ mod tests {
         assert_eq!(paused.pid(), Some(42));
         assert_eq!(Status::Stopped.pid(), None);
         assert!(!paused.can_boot() && !paused.can_destroy());
-        assert!(paused.can_stop() && running.can_stop() && !Status::Stopped.can_stop());
         assert!(!paused.can_session() && running.can_session());
         assert!(running.can_pause() && !paused.can_pause() && !Status::Stopped.can_pause());
         assert!(paused.can_continue() && !running.can_continue());

@@ -131,8 +131,8 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     Ok(info)
 }
 
-/// The pid of running (or paused) container `name`'s init, whose `/proc/PID/root` is
-/// the container's own view of its root.
+/// The pid of running (or paused) container `name`'s init, whose
+/// `/proc/PID/root` is the container's own view of its root.
 pub fn running_pid(rt: &Runtime, name: &Name) -> Result<i32, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());

@@ -46,16 +46,17 @@ impl Runtime {
     /// container's lock. A paused or stopped container is an error.
     pub fn freeze(&self, name: &Name) -> Result<i32, RuntimeError> {
         let state = self.live_state(name)?;
-        match self.status_of(name, &state) {
-            Status::Running { pid } => {
+        let status = self.status_of(name, &state);
+        match status.pid() {
+            Some(pid) if status.can_pause() => {
                 self.cgroups()?
                     .freeze(group(name, &state))
                     .map_err(freezer_error(name, "pause"))?;
                 crate::logging::info(&format!("container {name}: paused"));
                 Ok(pid)
             }
-            Status::Paused { pid } => Err(RuntimeError::AlreadyPaused(name.to_string(), pid)),
-            Status::Stopped => Err(RuntimeError::NotRunning(name.to_string())),
+            Some(pid) => Err(RuntimeError::AlreadyPaused(name.to_string(), pid)),
+            None => Err(RuntimeError::NotRunning(name.to_string())),
         }
     }
 
@@ -64,16 +65,17 @@ impl Runtime {
     /// is an error.
     pub fn thaw(&self, name: &Name) -> Result<i32, RuntimeError> {
         let state = self.live_state(name)?;
-        match self.status_of(name, &state) {
-            Status::Paused { pid } => {
+        let status = self.status_of(name, &state);
+        match status.pid() {
+            Some(pid) if status.can_continue() => {
                 self.cgroups()?
                     .thaw(group(name, &state))
                     .map_err(freezer_error(name, "continue"))?;
                 crate::logging::info(&format!("container {name}: continued"));
                 Ok(pid)
             }
-            Status::Running { pid } => Err(RuntimeError::NotPaused(name.to_string(), pid)),
-            Status::Stopped => Err(RuntimeError::NotRunning(name.to_string())),
+            Some(pid) => Err(RuntimeError::NotPaused(name.to_string(), pid)),
+            None => Err(RuntimeError::NotRunning(name.to_string())),
         }
     }
 
