@@ -229,12 +229,14 @@ measure() { # SECTION
     xr=$(median_ms "$j.json" 0); lr=$(median_ms "$j.json" 1); fr=$(median_ms "$j.json" 2)
     log "$s: each step alone"
     j=$RESULTS_DIR/$pre-$s-steps
+    # A prepare refused (continue of a running container) is no error.
+    prep() { printf "sh -c '%s >/dev/null 2>&1; true'" "$1"; }
     hyperfine --style basic -N --warmup "$WARMUP" --runs "$RUNS" \
         --export-json "$j.json" --export-markdown "$j.md" \
-        -n "xdocker -a pause" --prepare "$x_cont" "$x_pause" \
-        -n "lxc-freeze" --prepare "$l_cont" "$l_pause" \
-        -n "xdocker -a continue" --prepare "$x_pause" "$x_cont" \
-        -n "lxc-unfreeze" --prepare "$l_pause" "$l_cont" >&2
+        -n "xdocker -a pause" --prepare "$(prep "$x_cont")" "$x_pause" \
+        -n "lxc-freeze" --prepare "$(prep "$l_cont")" "$l_pause" \
+        -n "xdocker -a continue" --prepare "$(prep "$x_pause")" "$x_cont" \
+        -n "lxc-unfreeze" --prepare "$(prep "$l_pause")" "$l_cont" >&2
     # The last prepare left both frozen for the last run of each; thaw.
     "$XD" -a continue -c "$C" >/dev/null 2>&1 || true
     lxc-unfreeze -n "$LXC" -P "$LXCP" >/dev/null 2>&1 || true
