@@ -1,5 +1,6 @@
 //! The life of a container as library calls: create, boot, attach and run,
-//! change, destroy, and the conversions between containers and images.
+//! pause and continue, restart, change, destroy, and the conversions
+//! between containers and images.
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -11,6 +12,8 @@ mod convert;
 mod create;
 mod destroy;
 mod inspect;
+mod pause;
+mod restart;
 mod session;
 
 use std::path::PathBuf;
@@ -22,6 +25,8 @@ pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImage
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use inspect::{inspect, list, running_pid, Inspection, Summary, Supervised};
+pub use pause::{pause, resume};
+pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
@@ -94,6 +99,10 @@ pub enum LifecycleError {
     NoSessionSocket { name: String, path: PathBuf },
     #[error("container {0} is stopping: its session socket refuses connections")]
     Stopping(String),
+    #[error(
+        "container {name} is paused (pid {pid}): continue it first with -a continue -c {name}"
+    )]
+    Paused { name: String, pid: i32 },
     #[error(
         "container {name} is at its process limit ({now} of --pids-limit {max}): a session \
          needs one more process; raise it with -a boot --pids-limit N after a shutdown"
