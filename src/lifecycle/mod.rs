@@ -1,5 +1,6 @@
 //! The life of a container as library calls: create, boot, attach and run,
-//! change, destroy, and the conversions between containers and images.
+//! change, destroy, the conversions between containers and images, and the
+//! copies that leave the container as it is (commit, export).
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -7,9 +8,11 @@
 mod autostart;
 mod boot;
 mod change;
+mod commit;
 mod convert;
 mod create;
 mod destroy;
+mod export;
 mod inspect;
 mod session;
 
@@ -18,15 +21,19 @@ use std::path::PathBuf;
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
 pub use change::{change, Change};
+pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
+pub use export::{export_container, ContainerExport};
 pub use inspect::{inspect, list, running_pid, Inspection, Summary};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
 use crate::container::ContainerError;
 use crate::conversion::ConversionError;
+use crate::fsutil::copy::CopyError;
+use crate::image::archive::ArchiveError;
 use crate::image::ImageError;
 use crate::names::NameError;
 use crate::runtime::RuntimeError;
@@ -101,6 +108,25 @@ pub enum LifecycleError {
         failed: usize,
         total: usize,
         list: String,
+    },
+    // commit and a container's export
+    #[error(
+        "image {image} already exists: commit makes a new image, give another name or --version"
+    )]
+    CommitTargetExists { image: String },
+    #[error("container {container}: copy its writable layer: {source}")]
+    CopyLayer {
+        container: String,
+        #[source]
+        source: CopyError,
+    },
+    #[error("container {container}: pause for the copy of its layer: {reason}")]
+    Pause { container: String, reason: String },
+    #[error("export container {container}: {source}")]
+    Export {
+        container: String,
+        #[source]
+        source: ArchiveError,
     },
     #[error(transparent)]
     Container(#[from] ContainerError),
