@@ -441,7 +441,7 @@ mod tests {
     }
 
     #[test]
-    fn without_reflinks_the_bytes_are_copied() {
+    fn the_data_is_shared_where_reflinks_are_and_copied_elsewhere() {
         // /tmp here is ext4 and /dev/shm tmpfs: neither has reflinks.
         for dir in [std::env::temp_dir(), PathBuf::from("/dev/shm")] {
             let tmp = tempfile::tempdir_in(&dir).unwrap();

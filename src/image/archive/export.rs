@@ -429,6 +429,35 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+    fn a_merged_view_drops_overlays_xattrs_and_refuses_its_redirects() {
+        crate::root_gate::needs_root(); // trusted.* xattrs
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("d");
+        fs::create_dir(&d).expect("mkdir");
+        xattr::set(&d, "trusted.overlay.opaque", b"y").expect("xattr");
+        xattr::set(&d, "user.kept", b"1").expect("xattr");
+        let layer = xattr_records(&d, false).expect("records");
+        let merged = xattr_records(&d, true).expect("records");
+        let text = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
+        assert!(text(&layer).contains("SCHILY.xattr.trusted.overlay.opaque=y"));
+        assert!(text(&layer).contains("SCHILY.xattr.user.kept=1"));
+        assert!(
+            !text(&merged).contains("trusted.overlay"),
+            "{}",
+            text(&merged)
+        );
+        assert!(text(&merged).contains("SCHILY.xattr.user.kept=1"));
+        xattr::set(&d, "trusted.overlay.redirect", b"/elsewhere").expect("xattr");
+        let e = xattr_records(&d, true).expect_err("refused");
+        assert!(e.to_string().contains("uses overlayfs's redirect"), "{e}");
+        assert!(
+            xattr_records(&d, false).is_ok(),
+            "a layer keeps it as it is"
+        );
+    }
+
+    #[test]
     fn a_missing_root_is_a_walk_error() {
         let t = tempfile::tempdir().expect("tempdir");
         let (tx, rx) = channel();
