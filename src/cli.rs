@@ -54,6 +54,9 @@ pub enum Action {
     Putfile,
     Getfile,
     Autostart,
+    Pause,
+    Continue,
+    Restart,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -303,6 +306,8 @@ Actions:
   attach          -c C                 (Ctrl-a q detaches, the container runs on)
   run             -c C --cmd CMD
   shutdown | kill -c C
+  pause | continue -c C                freeze every process of C / let them run on
+  restart         -c C [cgroup opts]   shutdown and boot again (a stopped C just boots)
   destroy         -c C [-h]
   version         -m NAME[:V] [--version NEW]
   vip             -c C --vip IP
@@ -571,6 +576,8 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             ),
             Action::Putfile | Action::Getfile => (&["container", "src_file", "dst_file"], vec![]),
             Action::Autostart => (&[], vec!["container", "autostart", "shutdown"]),
+            Action::Pause | Action::Continue => (&["container"], vec![]),
+            Action::Restart => (&["container"], CGROUP_OPTS.to_vec()),
         },
     }
 }

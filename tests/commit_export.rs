@@ -173,6 +173,17 @@ fn commit_refuses_in_one_line_and_a_killed_commit_leaves_no_image() {
     assert_ne!(proc_state(pid), 'T', "the container runs on");
     assert_eq!(run(&h, "c", "cat /root/f"), "kept\n");
 
+    // One its user paused is copied as it is, and stays paused.
+    h.run("-a pause -c c").ok();
+    let out = h
+        .run("-a commit --from-container c --to-image x --version frozen")
+        .ok()
+        .to_string();
+    assert!(!out.contains("paused "), "{out}");
+    let listed = h.run("-s containers").ok().to_string();
+    assert!(listed.contains(&format!("PAUSED({pid})")), "{listed}");
+    h.run("-a continue -c c").ok();
+
     // A stopped container is copied as it is, without a pause.
     h.run("-a shutdown -c c").ok();
     let out = h

@@ -21,7 +21,9 @@ mod images;
 mod import;
 mod info;
 mod install_test;
+mod pause;
 mod progress_bar;
+mod restart;
 mod run;
 mod srepo;
 mod stop;
@@ -122,6 +124,9 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Putfile) => files::putfile(ctx, args),
         Verb::Action(Action::Getfile) => files::getfile(ctx, args),
         Verb::Action(Action::Rplfile) => files::rplfile(ctx, args),
+        Verb::Action(Action::Pause) => pause::pause(ctx, args),
+        Verb::Action(Action::Continue) => pause::resume(ctx, args),
+        Verb::Action(Action::Restart) => restart::run(ctx, args),
     }
 }
 

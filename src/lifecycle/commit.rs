@@ -8,15 +8,15 @@
 //! built in a staging directory of the home and appears as an image with
 //! one rename ([`crate::image::ImageStore::commit`]); killed before that,
 //! the next command removes the staging directory and no image appears.
-//! A running container is paused for the copy and continued after it, so
-//! the image is one moment of its file system; a stopped one is copied as
-//! it is. The container's lock is held throughout: it can neither boot,
+//! A running container is paused for the copy (the cgroup freezer, as
+//! `-a pause`) and continued after it, so the image is one moment of its
+//! file system; a stopped one, or one its user paused, is copied as it is. The container's lock is held throughout: it can neither boot,
 //! stop nor change meanwhile.
 //!
 //! Crash point ([`crate::crashpoint`]): `commit.copied` (the layer copied,
 //! the container continued, the image not yet there).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use super::LifecycleError;
@@ -29,7 +29,7 @@ use crate::home::Staging;
 use crate::image::store::{new_meta, LAYER_DIR};
 use crate::image::ImageError;
 use crate::names::{Name, Version};
-use crate::runtime::Runtime;
+use crate::runtime::{Runtime, RuntimeError};
 
 /// `commit`: container `container`'s changes become image `image:version`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,7 +45,7 @@ pub struct Committed {
     /// `web:2.0`.
     pub image: String,
     /// How long the running container was paused for the copy; None for
-    /// a stopped one.
+    /// a stopped one, or one its user had paused (it stays paused).
     pub paused: Option<Duration>,
     pub copy: CopyStats,
     /// xdocker's run-time files left out of the image (paths inside).
@@ -70,7 +70,8 @@ impl Snapshot {
 
 /// Copies the writable layer of container `name` (whose lock the caller
 /// holds, with `status` read under it) into a new staging directory
-/// `purpose.*`; a running container is paused for the copy.
+/// `purpose.*`; a running container is paused for the copy (one its user
+/// paused stays paused).
 pub(super) fn snapshot(
     rt: &Runtime,
     name: &Name,
@@ -88,12 +89,13 @@ pub(super) fn snapshot(
         .map_err(ImageError::from)?;
     let to = staging.path().join(LAYER_DIR);
     let (copied, paused) = match status {
-        Status::Running { pid } => {
-            let guard = pause_for_copy(rt, name, pid)?;
+        Status::Running { .. } => {
+            let guard = pause_for_copy(rt, name)?;
             let copied = copy_tree(&rwlayer, &to);
             (copied, Some(guard.resume()?))
         }
-        Status::Stopped => (copy_tree(&rwlayer, &to), None),
+        // Paused by its user, it stays paused; stopped, it stays stopped.
+        Status::Paused { .. } | Status::Stopped => (copy_tree(&rwlayer, &to), None),
     };
     let copy = copied.map_err(|source| LifecycleError::CopyLayer {
         container: name.to_string(),
@@ -137,7 +139,7 @@ pub fn commit(rt: &Runtime, req: &CommitRequest) -> Result<Committed, LifecycleE
         return Err(LifecycleError::CommitTargetExists { image });
     }
     let lowers = image_layers(rt, &config)?;
-    let status = rt.containers.status(from)?;
+    let status = rt.status(from)?;
     let snap = snapshot(rt, from, status, "commit")?;
     crate::crashpoint::hit("commit.copied");
     let layer = snap.layer();
@@ -173,108 +175,47 @@ pub fn commit(rt: &Runtime, req: &CommitRequest) -> Result<Committed, LifecycleE
     })
 }
 
-/// A running container held still for a copy of its layer; continued by
-/// [`Paused::resume`], or when dropped (an error on the way).
-///
-/// INTERIM, until the pause-restart branch's freezer (`-a pause`) is
-/// merged: the container's processes (those of its PID namespace) are
-/// stopped with SIGSTOP and continued with SIGCONT. `pause_for_copy` and
-/// `Paused` are the only things to switch over to the cgroup freezer
-/// (which also leaves a container that the user paused paused).
+/// A running container held still for a copy of its layer by the cgroup
+/// freezer (as `-a pause` holds it); continued by [`Paused::resume`], or
+/// when dropped (an error on the way). A commit killed meanwhile leaves
+/// it PAUSED, as `-s containers` shows: `-a continue` lets it go on.
 #[derive(Debug)]
-pub(super) struct Paused {
-    pids: Vec<i32>,
+pub(super) struct Paused<'a> {
+    rt: &'a Runtime,
+    name: &'a Name,
     since: Instant,
+    resumed: bool,
 }
 
-impl Paused {
-    /// Continues the container; returns how long it was paused.
+impl Paused<'_> {
+    /// Continues the container; returns how long it was paused. One that
+    /// stopped meanwhile (its init killed) has nothing to continue.
     pub fn resume(mut self) -> Result<Duration, LifecycleError> {
-        let paused = self.since.elapsed();
-        for pid in std::mem::take(&mut self.pids) {
-            let _ = signal(pid, nix::sys::signal::Signal::SIGCONT);
+        self.resumed = true;
+        match self.rt.thaw(self.name) {
+            Ok(_) | Err(RuntimeError::NotRunning(_)) => Ok(self.since.elapsed()),
+            Err(e) => Err(e.into()),
         }
-        Ok(paused)
     }
 }
 
-impl Drop for Paused {
+impl Drop for Paused<'_> {
     fn drop(&mut self) {
-        for &pid in &self.pids {
-            let _ = signal(pid, nix::sys::signal::Signal::SIGCONT);
+        if !self.resumed {
+            let _ = self.rt.thaw(self.name);
         }
     }
 }
 
-fn signal(pid: i32, sig: nix::sys::signal::Signal) -> nix::Result<()> {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
-}
-
-/// The processes in the PID namespace of `init`, init first.
-fn namespace_pids(proc: &Path, init: i32) -> Vec<i32> {
-    let ns = |pid: i32| std::fs::read_link(proc.join(format!("{pid}/ns/pid"))).ok();
-    let Some(wanted) = ns(init) else {
-        return Vec::new();
-    };
-    let mut pids = vec![init];
-    if let Ok(entries) = std::fs::read_dir(proc) {
-        for e in entries.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-                continue;
-            };
-            if pid != init && ns(pid).as_ref() == Some(&wanted) {
-                pids.push(pid);
-            }
-        }
-    }
-    pids
-}
-
-/// True when /proc says process `pid` is stopped (or gone).
-fn stopped(proc: &Path, pid: i32) -> bool {
-    match std::fs::read_to_string(proc.join(format!("{pid}/stat"))) {
-        // The state follows the command's closing parenthesis.
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.trim_start().chars().next())
-            .is_none_or(|state| matches!(state, 'T' | 't' | 'Z' | 'X')),
-        Err(_) => true,
-    }
-}
-
-/// How long a pause may take before the copy goes ahead without it.
-const PAUSE_WAIT: Duration = Duration::from_secs(5);
-
-/// Pauses running container `name` (init `pid`) for a copy of its layer.
-fn pause_for_copy(_rt: &Runtime, name: &Name, pid: i32) -> Result<Paused, LifecycleError> {
-    let proc = Path::new("/proc");
-    let mut paused = Paused {
-        pids: Vec::new(),
-        since: Instant::now(),
-    };
-    loop {
-        // Until a look finds every process stopped: one forked meanwhile
-        // is found by the next.
-        let found = namespace_pids(proc, pid);
-        let mut all_stopped = true;
-        for p in found {
-            if !paused.pids.contains(&p) {
-                if signal(p, nix::sys::signal::Signal::SIGSTOP).is_err() {
-                    continue;
-                }
-                paused.pids.push(p);
-            }
-            all_stopped &= stopped(proc, p);
-        }
-        if all_stopped {
-            return Ok(paused);
-        }
-        if paused.since.elapsed() > PAUSE_WAIT {
-            return Err(LifecycleError::Pause {
-                container: name.to_string(),
-                reason: format!("not all processes stopped within {PAUSE_WAIT:?}"),
-            });
-        }
-        std::thread::sleep(Duration::from_millis(1));
-    }
+/// Pauses running container `name` (the caller holds its lock) for a copy
+/// of its layer.
+fn pause_for_copy<'a>(rt: &'a Runtime, name: &'a Name) -> Result<Paused<'a>, LifecycleError> {
+    let since = Instant::now();
+    rt.freeze(name)?;
+    Ok(Paused {
+        rt,
+        name,
+        since,
+        resumed: false,
+    })
 }

@@ -76,8 +76,8 @@ pub fn export_container(rt: &Runtime, name: &Name) -> Result<ContainerExport, Li
     let config = rt.containers.config(name)?;
     let mut layers = image_layers(rt, &config)?;
     let lowers = layers.clone();
-    let (upper, snap, lock) = match rt.containers.status(name)? {
-        status @ Status::Running { .. } => {
+    let (upper, snap, lock) = match rt.status(name)? {
+        status @ (Status::Running { .. } | Status::Paused { .. }) => {
             let snap = snapshot(rt, name, status, "export")?;
             // The copy is ours: the container may stop or change now.
             drop(lock);

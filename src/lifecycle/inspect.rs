@@ -104,7 +104,7 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     };
     match status {
         Status::Stopped => info.exit_code = rt.exit_code(name),
-        Status::Running { pid } => {
+        Status::Running { pid } | Status::Paused { pid } => {
             info.pid = Some(pid);
             if let Some(state) = rt.containers.run_state(name)? {
                 info.uptime_seconds = chrono::DateTime::parse_from_rfc3339(&state.booted_at)
@@ -131,14 +131,14 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     Ok(info)
 }
 
-/// The pid of running container `name`'s init, whose `/proc/PID/root` is
+/// The pid of running (or paused) container `name`'s init, whose `/proc/PID/root` is
 /// the container's own view of its root.
 pub fn running_pid(rt: &Runtime, name: &Name) -> Result<i32, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    match rt.status_releasing_leftovers(name)? {
-        Status::Running { pid } => Ok(pid),
-        Status::Stopped => Err(RuntimeError::NotRunning(name.to_string()).into()),
-    }
+    // A paused container's root is there all the same.
+    rt.status_releasing_leftovers(name)?
+        .pid()
+        .ok_or_else(|| RuntimeError::NotRunning(name.to_string()).into())
 }

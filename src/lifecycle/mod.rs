@@ -1,6 +1,7 @@
 //! The life of a container as library calls: create, boot, attach and run,
-//! change, destroy, the conversions between containers and images, and the
-//! copies that leave the container as it is (commit, export).
+//! pause and continue, restart, change, destroy, the conversions between
+//! containers and images, and the copies that leave the container as it is
+//! (commit, export).
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -14,6 +15,8 @@ mod create;
 mod destroy;
 mod export;
 mod inspect;
+mod pause;
+mod restart;
 mod session;
 
 use std::path::PathBuf;
@@ -27,6 +30,8 @@ pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Se
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
 pub use inspect::{inspect, list, running_pid, Inspection, Summary};
+pub use pause::{pause, resume};
+pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
@@ -99,6 +104,10 @@ pub enum LifecycleError {
     #[error("container {0} is stopping: its session socket refuses connections")]
     Stopping(String),
     #[error(
+        "container {name} is paused (pid {pid}): continue it first with -a continue -c {name}"
+    )]
+    Paused { name: String, pid: i32 },
+    #[error(
         "container {name} is at its process limit ({now} of --pids-limit {max}): a session \
          needs one more process; raise it with -a boot --pids-limit N after a shutdown"
     )]
@@ -120,8 +129,6 @@ pub enum LifecycleError {
         #[source]
         source: CopyError,
     },
-    #[error("container {container}: pause for the copy of its layer: {reason}")]
-    Pause { container: String, reason: String },
     #[error("export container {container}: {source}")]
     Export {
         container: String,

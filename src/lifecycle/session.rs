@@ -70,8 +70,16 @@ fn connect(rt: &Runtime, name: &Name) -> Result<Client, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    if rt.status_releasing_leftovers(name)? == Status::Stopped {
-        return Err(RuntimeError::NotRunning(name.to_string()).into());
+    match rt.status_releasing_leftovers(name)? {
+        Status::Stopped => return Err(RuntimeError::NotRunning(name.to_string()).into()),
+        // Its init would take the connection and never answer.
+        Status::Paused { pid } => {
+            return Err(LifecycleError::Paused {
+                name: name.to_string(),
+                pid,
+            })
+        }
+        Status::Running { .. } => {}
     }
     let path = rt.containers.path(name, session::SOCKET_FILE);
     if !path.exists() {

@@ -148,7 +148,11 @@ impl Runtime {
             }
         };
         let _lock = self.containers.lock(name)?;
-        self.release(name)?;
+        match self.release(name) {
+            // Booted again meanwhile (`restart`): that boot's to release.
+            Err(RuntimeError::Running(..)) => {}
+            other => other?,
+        }
         Ok(BootOutcome::Exited { code })
     }
 
