@@ -38,11 +38,11 @@ _xdocker() {
                     return 0
                     ;;
                 --action)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart" -- "${cur}"))
                     return 0
                     ;;
                 -a)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart" -- "${cur}"))
                     return 0
                     ;;
                 --container)

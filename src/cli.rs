@@ -43,6 +43,7 @@ pub enum Action {
     Volume,
     ToImage,
     ToContainer,
+    Commit,
     CopyImage,
     DelImage,
     Export,
@@ -334,9 +335,13 @@ Actions:
                   consumes C: its writable layer becomes the image, C is gone
   to_container    --from-image NAME[:V] --to-container C [-m BASES] [create opts]
                   consumes the image: its layer becomes C's writable layer
+  commit          --from-container C --to-image NAME [--version V]
+                  a new image from C's changes; C stays (paused for the
+                  copy if it runs)
   copy_image      --from-image NAME[:V] --to-image NAME[:V]
   del_image       -m NAME[:V]
   export          -m NAME[:V] [--image-file F]
+  export          -c C [--image-file F]  C's whole file system as one layer
   import          --image-file F [-m NAME[:V]]
   spush | spull   -m NAME[:V]
   rplfile         -c C --template-file T --mapping-file M [--instance-file I]
@@ -476,7 +481,8 @@ pub struct Args {
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
     pub cmd: Option<String>,
-    /// Source container of to_image (consumed: it becomes the image)
+    /// Source container of to_image (consumed: it becomes the image) or
+    /// commit (it stays)
     #[arg(long = "from-container", value_name = "C", value_parser = parse_container_name)]
     pub from_container: Option<Name>,
     /// Target image
@@ -595,9 +601,11 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                 &["from_image", "to_container"],
                 both(&["images"], CREATE_OPTS),
             ),
+            Action::Commit => (&["from_container", "to_image"], vec!["version"]),
             Action::CopyImage => (&["from_image", "to_image"], vec![]),
             Action::DelImage => (&["images"], vec![]),
-            Action::Export => (&["images"], vec!["image_file"]),
+            // -m IMAGE or -c C: checked in `from_args`.
+            Action::Export => (&[], vec!["images", "container", "image_file"]),
             Action::Import => (&["image_file"], vec!["images"]),
             Action::Spush | Action::Spull => (&["images"], vec!["srepo"]),
             Action::Rplfile => (
@@ -745,6 +753,22 @@ impl Request {
                 return Err(UsageError(
                     "--service none removes every service: give it alone".into(),
                 ));
+            }
+        }
+        if verb == Verb::Action(Action::Export) {
+            match (given.contains(&"images"), given.contains(&"container")) {
+                (false, false) => {
+                    return Err(UsageError(
+                        "-a export needs -m/--image (an image) or -c/--container (a container)"
+                            .into(),
+                    ))
+                }
+                (true, true) => {
+                    return Err(UsageError(
+                        "-a export takes -m/--image or -c/--container, not both".into(),
+                    ))
+                }
+                _ => {}
             }
         }
         if args.tty && args.exec.is_some() {
@@ -1070,6 +1094,30 @@ mod tests {
             Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
         );
         assert!("sys_godmode".parse::<CapList>().is_err());
+    }
+
+    #[test]
+    fn commit_and_export_forms() {
+        let a = args("-a commit --from-container web --to-image web --version 2");
+        assert_eq!(a.action, Some(Action::Commit));
+        assert_eq!(
+            err("-a commit --from-container web"),
+            "-a commit needs --to-image"
+        );
+        assert_eq!(
+            err("-a commit --to-image x --from-container web -c web"),
+            "-c/--container does not apply to -a commit"
+        );
+        assert!(parse("-a export -m web:1.0 --image-file f").is_ok());
+        assert!(parse("-a export -c web --image-file f").is_ok());
+        assert_eq!(
+            err("-a export"),
+            "-a export needs -m/--image (an image) or -c/--container (a container)"
+        );
+        assert_eq!(
+            err("-a export -m web -c web"),
+            "-a export takes -m/--image or -c/--container, not both"
+        );
     }
 
     #[test]

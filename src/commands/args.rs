@@ -7,8 +7,8 @@ use anyhow::{bail, Result};
 use crate::cli::{Args, ServiceArg};
 use crate::container::config::LimitsConfig;
 use crate::container::Service;
-use crate::lifecycle::{NewContainer, Security, Start, ToImageRequest};
-use crate::names::Version;
+use crate::lifecycle::{CommitRequest, NewContainer, Security, Start, ToImageRequest};
+use crate::names::{Name, Version};
 use crate::network::Net;
 use crate::session::Stdio;
 
@@ -81,19 +81,36 @@ pub fn start<'a>(args: &Args, io: Stdio<'a>) -> Start<'a> {
     }
 }
 
-/// `--from-container C --to-image NAME[:V] [--version V]`.
-pub fn to_image(args: &Args) -> Result<ToImageRequest> {
+/// `--from-container C --to-image NAME[:V] [--version V]` of `action`:
+/// the container, the image and its version.
+fn container_to_image(args: &Args, action: &str) -> Result<(Name, Name, Version)> {
     let (Some(from), Some(to)) = (&args.from_container, &args.to_image) else {
-        bail!("-a to_image needs --from-container and --to-image");
+        bail!("-a {action} needs --from-container and --to-image");
     };
     let version = match (&to.version, &args.version) {
         (Some(a), Some(b)) if a != b => bail!("--to-image {to} and --version {b} disagree"),
         (Some(v), _) | (None, Some(v)) => v.clone(),
         (None, None) => Version::none(),
     };
+    Ok((from.clone(), to.name.clone(), version))
+}
+
+/// `to_image --from-container C --to-image NAME[:V] [--version V]`.
+pub fn to_image(args: &Args) -> Result<ToImageRequest> {
+    let (container, image, version) = container_to_image(args, "to_image")?;
     Ok(ToImageRequest {
-        container: from.clone(),
-        image: to.name.clone(),
+        container,
+        image,
+        version,
+    })
+}
+
+/// `commit --from-container C --to-image NAME[:V] [--version V]`.
+pub fn commit(args: &Args) -> Result<CommitRequest> {
+    let (container, image, version) = container_to_image(args, "commit")?;
+    Ok(CommitRequest {
+        container,
+        image,
         version,
     })
 }

@@ -8,6 +8,7 @@ mod attach;
 mod autostart;
 mod boot;
 mod change;
+mod commit;
 mod containers;
 mod convert;
 mod copy_image;
@@ -107,6 +108,7 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Destroy) => destroy::run(ctx, args),
         Verb::Action(Action::ToImage) => convert::to_image(ctx, args),
         Verb::Action(Action::ToContainer) => convert::to_container(ctx, args),
+        Verb::Action(Action::Commit) => commit::run(ctx, args),
         Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume)) => {
             change::run(ctx, args, a)
         }

@@ -1,6 +1,7 @@
 //! The life of a container as library calls: create, boot, attach and run,
-//! pause and continue, restart, change, destroy, and the conversions
-//! between containers and images.
+//! pause and continue, restart, change, destroy, the conversions between
+//! containers and images, and the copies that leave the container as it is
+//! (commit, export).
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -8,9 +9,11 @@
 mod autostart;
 mod boot;
 mod change;
+mod commit;
 mod convert;
 mod create;
 mod destroy;
+mod export;
 mod inspect;
 mod pause;
 mod restart;
@@ -21,9 +24,11 @@ use std::path::PathBuf;
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
 pub use change::{change, Change};
+pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
+pub use export::{export_container, ContainerExport};
 pub use inspect::{inspect, list, running_pid, Inspection, Summary, Supervised};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
@@ -32,6 +37,8 @@ pub use session::{attach, exit_code, run_command};
 use crate::cgroups::CgroupError;
 use crate::container::ContainerError;
 use crate::conversion::ConversionError;
+use crate::fsutil::copy::CopyError;
+use crate::image::archive::ArchiveError;
 use crate::image::ImageError;
 use crate::names::NameError;
 use crate::runtime::RuntimeError;
@@ -113,6 +120,23 @@ pub enum LifecycleError {
         failed: usize,
         total: usize,
         list: String,
+    },
+    // commit and a container's export
+    #[error(
+        "image {image} already exists: commit makes a new image, give another name or --version"
+    )]
+    CommitTargetExists { image: String },
+    #[error("container {container}: copy its writable layer: {source}")]
+    CopyLayer {
+        container: String,
+        #[source]
+        source: CopyError,
+    },
+    #[error("export container {container}: {source}")]
+    Export {
+        container: String,
+        #[source]
+        source: ArchiveError,
     },
     #[error(transparent)]
     Container(#[from] ContainerError),

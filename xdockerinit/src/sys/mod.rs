@@ -24,7 +24,7 @@ use std::fmt;
 use nix::errno::Errno;
 
 pub use bpf::{bpf_prog_attach, bpf_prog_count, bpf_prog_load, seccomp_set_filter, BpfInsn};
-pub use fs::{open, openat, openat2, start_writeback};
+pub use fs::{clone_file, open, openat, openat2, start_writeback};
 pub use io::{
     accept, poll, pollfd, read, set_nonblocking, wait_fd, wait_readable, write, write_all,
 };
