@@ -1,5 +1,6 @@
-//! `-a boot -c C [cgroup opts] [-t | -e CMD]`: cgroup options given here are
-//! stored in the config and apply to this and every later boot; `-t`
+//! `-a boot -c C [cgroup opts] [env opts] [-t | -e CMD]`: cgroup options
+//! and variables given here are stored in the config and apply to this
+//! and every later boot; `-t`
 //! attaches right after the boot.
 
 use anyhow::{bail, Result};
@@ -16,6 +17,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         let req = BootRequest {
             name: name.clone(),
             limits: args::limits(args),
+            env: args::env(args)?,
             start: args::start(args, io),
         };
         Ok(booted(name, lifecycle::boot(&ctx.runtime, req)?))

@@ -169,12 +169,14 @@ mod tests {
                 .map(|v| Volume {
                     host: "/srv".into(),
                     container: (*v).into(),
+                    read_only: false,
                 })
                 .collect(),
             limits: LimitsConfig::default(),
             autostart: None,
             security: SecurityConfig::default(),
             created: "now".into(),
+            env: vec![],
         }
     }
 

@@ -1,10 +1,11 @@
-//! `boot`: cgroup limits given with it are stored first (they apply to this
-//! and every later boot); then the container boots detached, runs one
+//! `boot`: cgroup limits and variables given with it are stored first (they
+//! apply to this and every later boot); then the container boots detached, runs one
 //! command (`-e`), or boots with the caller attached to its shell (`-t`).
 
 use super::create::apply_limits;
 use super::LifecycleError;
 use crate::container::config::LimitsConfig;
+use crate::container::EnvVar;
 use crate::names::Name;
 use crate::runtime::{BootOutcome, Runtime};
 use crate::session::{End, Stdio};
@@ -27,6 +28,9 @@ pub struct BootRequest<'a> {
     pub name: Name,
     /// Limits to store before the boot (empty: the stored ones apply).
     pub limits: LimitsConfig,
+    /// Variables to store before the boot, over the stored ones (a key
+    /// given again takes the new value).
+    pub env: Vec<EnvVar>,
     pub start: Start<'a>,
 }
 
@@ -44,10 +48,11 @@ pub enum Booted {
 /// Boots a stopped container.
 pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
     let name = &req.name;
-    if !req.limits.is_empty() {
+    if !req.limits.is_empty() || !req.env.is_empty() {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
+        config.env = crate::container::env::merge(&config.env, &req.env);
         rt.containers.save_config(&config)?;
     }
     let exec = match &req.start {

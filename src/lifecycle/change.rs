@@ -1,11 +1,11 @@
-//! `vip`, `port_mapping`, `volume`: changes of a stopped container's
-//! config, applied at its next boot.
+//! `vip`, `port_mapping`, `volume`, `env`: changes of a stopped
+//! container's config, applied at its next boot.
 
 use std::net::Ipv4Addr;
 
 use super::create::checked_volumes;
 use super::LifecycleError;
-use crate::container::{Status, Volume};
+use crate::container::{EnvVar, Status, Volume};
 use crate::names::Name;
 use crate::network::{Net, PortMap};
 use crate::runtime::Runtime;
@@ -19,6 +19,8 @@ pub enum Change {
     PortMaps(Vec<PortMap>),
     /// These volumes instead of the stored ones (each source must exist).
     Volumes(Vec<Volume>),
+    /// These variables instead of the stored ones (none: no variables).
+    Env(Vec<EnvVar>),
 }
 
 impl Change {
@@ -28,6 +30,7 @@ impl Change {
             Change::Vip(_) => "Vip",
             Change::PortMaps(_) => "PortMapping",
             Change::Volumes(_) => "Volume",
+            Change::Env(_) => "Env",
         }
     }
 }
@@ -46,7 +49,7 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
     let what = match change {
         Change::Vip(_) => Some("a VIP"),
         Change::PortMaps(_) => Some("a port map"),
-        Change::Volumes(_) => None,
+        Change::Volumes(_) | Change::Env(_) => None,
     };
     if let (Some(what), false) = (what, config.net == Net::Bridge) {
         return Err(LifecycleError::ChangeNeedsBridge {
@@ -65,6 +68,7 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
         Change::Vip(vip) => config.vip = Some(rt.choose_vip(name, vip)?),
         Change::PortMaps(maps) => config.port_mappings = maps,
         Change::Volumes(volumes) => config.volumes = checked_volumes(&volumes)?,
+        Change::Env(env) => config.env = env,
     }
     rt.containers.save_config(&config)?;
     crate::logging::info(&format!("container {name}: {label} changed"));

@@ -7,7 +7,7 @@ use std::net::Ipv4Addr;
 use super::boot::{self, Booted, Start};
 use super::LifecycleError;
 use crate::container::config::{LimitsConfig, SecurityConfig};
-use crate::container::{ContainerConfig, Volume};
+use crate::container::{ContainerConfig, EnvVar, Volume};
 use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
@@ -53,6 +53,8 @@ pub struct NewContainer {
     pub userns: Option<bool>,
     /// Booted by `-a autostart`, lower orders first.
     pub autostart: Option<u32>,
+    /// `--env`: what every process of the container gets.
+    pub env: Vec<EnvVar>,
 }
 
 impl Default for NewContainer {
@@ -68,6 +70,7 @@ impl Default for NewContainer {
             security: Security::default(),
             userns: None,
             autostart: None,
+            env: Vec::new(),
         }
     }
 }
@@ -227,6 +230,7 @@ pub(super) fn apply_limits(
         cpu_quota_percent: given.cpu_quota_percent.or(base.cpu_quota_percent),
         mem_limit_bytes: given.mem_limit_bytes.or(base.mem_limit_bytes),
         pids_limit: given.pids_limit.or(base.pids_limit),
+        cpu_shares: given.cpu_shares.or(base.cpu_shares),
     })
 }
 
@@ -327,6 +331,7 @@ pub(super) fn config_for(
         autostart: new.autostart,
         security,
         created: chrono::Local::now().to_rfc3339(),
+        env: new.env.clone(),
     };
     Ok((config, locks))
 }
@@ -370,6 +375,7 @@ mod tests {
         let volumes = [Volume {
             host: "/nonexistent/src".into(),
             container: "/data".into(),
+            read_only: false,
         }];
         let e = checked_volumes(&volumes).expect_err("refused");
         assert_eq!(

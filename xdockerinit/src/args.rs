@@ -69,7 +69,9 @@ defined in the xdockerinit crate\n\
         manual: "Single\\-process mode: run\n\
 .B /bin/sh \\-c\n\
 .I CMD\n\
-as the main child with a clean environment. A CMD of plain words (letters,\n\
+as the main child with a clean environment (see\n\
+.BR \\-\\-pass\\-env ).\n\
+A CMD of plain words (letters,\n\
 digits, spaces and\n\
 .BR /._\\-+,:@%= ;\n\
 no quoting, expansion, redirection or leading assignment, and not a shell\n\
@@ -79,6 +81,21 @@ it. When CMD exits, the rest of the\n\
 container is stopped, CMD's status (its exit code, or 128+signal) is\n\
 recorded and xdockerinit exits with it. HUP, USR1 and USR2 are forwarded to\n\
 CMD.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--pass-env"),
+        value: None,
+        help: "give the processes started this environment, not a clean one",
+        manual: "Every process xdockerinit starts (CMD of\n\
+.BR \\-e ,\n\
+and the commands of sessions) gets xdockerinit's own environment instead of\n\
+the clean one (PATH, HOME=/root, container=xdocker), TERM aside: a\n\
+terminal session gets the client's TERM, a session with pipes none, CMD\n\
+xdockerinit's. Programs are looked up in its PATH. xdocker passes it with\n\
+the container's variables\n\
+.RB ( \\-\\-env )\n\
+over the clean ones; its values reach the processes byte for byte.",
     },
     OptionSpec {
         short: Some("-v"),
@@ -99,6 +116,12 @@ and exit.",
 ];
 
 impl OptionSpec {
+    /// `-v` and `-h`: a form of the command line of their own, not an
+    /// option of a run.
+    pub fn is_mode(&self) -> bool {
+        matches!(self.long, Some("--version" | "--help"))
+    }
+
     /// `-v, --version`, `--grace SECONDS`.
     pub fn spelling(&self) -> String {
         let names: Vec<&str> = self.short.iter().chain(self.long.iter()).copied().collect();
@@ -112,7 +135,7 @@ impl OptionSpec {
 /// Usage text, printed by `--help`.
 pub fn usage() -> String {
     let mut out = String::from("usage: xdockerinit");
-    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
+    for o in OPTIONS.iter().filter(|o| !o.is_mode()) {
         out.push_str(&format!(" [{}]", o.spelling()));
     }
     out.push_str(
@@ -155,6 +178,8 @@ pub struct Args {
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
     pub command: Option<CString>,
+    /// `--pass-env`: children get xdockerinit's environment (TERM aside).
+    pub pass_env: bool,
 }
 
 impl Default for Args {
@@ -164,6 +189,7 @@ impl Default for Args {
             session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
+            pass_env: false,
         }
     }
 }
@@ -235,6 +261,7 @@ where
     let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
+    let mut pass_env = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -263,6 +290,7 @@ where
                 let secs = parse_grace(&value)?;
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
+            "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
             "-e" => {
                 let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
                 let cmd = parse_command(value)?;
@@ -280,6 +308,7 @@ where
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
         command,
+        pass_env: pass_env.unwrap_or(false),
     }))
 }
 
@@ -391,6 +420,7 @@ mod tests {
             session_fd: Some(4),
             grace_secs: 5,
             command: Some(CString::new("exit 7").unwrap()),
+            pass_env: false,
         };
         assert_eq!(
             run(&[
@@ -429,6 +459,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn pass_env_is_a_flag_given_once() {
+        assert!(run(&["--pass-env", "--grace", "1"]).pass_env);
+        assert!(!run(&[]).pass_env);
+        assert_eq!(
+            p(&["--pass-env", "--pass-env"]),
+            Err(ArgsError::Repeated("--pass-env"))
+        );
+        assert_eq!(
+            p(&["--pass-env=1"]),
+            Err(ArgsError::Unknown("--pass-env=1".into()))
+        );
     }
 
     #[test]

@@ -189,6 +189,8 @@ pub struct Init {
     grace_secs: u32,
     command: Option<CString>,
     term: Option<OsString>,
+    /// What every child starts with, TERM aside ([`process::base_env`]).
+    env: Vec<CString>,
     exit_record: Option<ExitRecord>,
     signals: Signals,
     /// The listening session socket; closed when the stop begins.
@@ -360,6 +362,7 @@ impl Init {
             grace_secs: args.grace_secs,
             command: args.command,
             term: std::env::var_os("TERM"),
+            env: process::base_env(args.pass_env.then(|| std::env::vars_os().collect())),
             exit_record,
             signals,
             sessions,
@@ -376,7 +379,7 @@ impl Init {
     /// kills what is left of the namespace when PID 1 exits.
     pub fn run(mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<i32, InitError> {
         if let Some(command) = self.command.take() {
-            let env = process::child_env(self.term.as_deref());
+            let env = process::child_env(&self.env, self.term.as_deref());
             let spawned = process::spawn_shell(&command, &env)
                 .map_err(|(op, source)| InitError::Sys { op, source })?;
             self.main = Some(spawned.pid);
@@ -525,7 +528,7 @@ impl Init {
             };
             // Init's copy of the connection closes when `conn` drops here;
             // the helper has its own.
-            if let Err(source) = session::spawn_helper(conn) {
+            if let Err(source) = session::spawn_helper(conn, &self.env) {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,

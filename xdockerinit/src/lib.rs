@@ -45,6 +45,11 @@
 //!   of the container gets the orderly stop, and the exit code (xdockerinit's
 //!   own and the record's) is CMD's status: its exit code, or 128+signal
 //!   (127 with an error line if /bin/sh cannot be executed).
+//! * `--pass-env`: every process started (CMD, session commands) gets
+//!   xdockerinit's own environment instead of the clean one, TERM aside (a
+//!   terminal session's own, none for pipes, xdockerinit's for CMD), and
+//!   programs are looked up in its PATH. xdocker passes it, with the
+//!   container's `--env` variables over the clean ones.
 //! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
 //!   exit code is 0 after an orderly stop, or 128+signal when a second
 //!   SIGTERM/SIGINT during the grace period forced the stop.
