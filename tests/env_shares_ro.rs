@@ -293,6 +293,7 @@ const ATTACK: &str = "touch /ro/new; echo write=$?; \
     touch /ro/new; echo write_after=$?; \
     echo changed > /ro/file; echo overwrite=$?; \
     umount /ro; echo umount=$?; \
+    echo changed > /rofile; echo file_write=$?; \
     touch /rw/new; echo rw_write=$?; \
     grep -c ' /ro ro,' /proc/self/mountinfo";
 
@@ -305,6 +306,7 @@ fn assert_read_only(r: &Run, ro: &Path, what: &str) {
         "bind_remount",
         "write_after",
         "overwrite",
+        "file_write",
     ] {
         assert!(
             out.lines()
@@ -341,9 +343,15 @@ fn a_read_only_volume_stays_read_only_for_root_inside() {
     std::fs::set_permissions(&rw, std::os::unix::fs::PermissionsExt::from_mode(0o777))
         .expect("chmod");
     std::fs::write(ro.join("file"), "host's\n").expect("file");
+    // A file volume too, writable by anyone but through the mount.
+    let file = h.home.scratch("file").join("conf");
+    std::fs::write(&file, "host's\n").expect("file");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("chmod");
     let volumes = [
         format!("{}:/ro:ro", ro.display()),
         format!("{}:/rw:rw", rw.display()),
+        format!("{}:/rofile:ro", file.display()),
     ];
     for (name, userns) in [("unpriv", "on"), ("priv", "off")] {
         let r = h.run_in(
@@ -361,6 +369,8 @@ fn a_read_only_volume_stays_read_only_for_root_inside() {
                 &volumes[0],
                 "--volume",
                 &volumes[1],
+                "--volume",
+                &volumes[2],
                 "-b",
                 "-e",
                 ATTACK,
@@ -369,13 +379,15 @@ fn a_read_only_volume_stays_read_only_for_root_inside() {
         assert_eq!(r.code, 0, "grep found the read-only mount: {r:?}");
         assert_read_only(&r, &ro, name);
         assert!(rw.join("new").exists());
+        assert_eq!(std::fs::read_to_string(&file).expect("file"), "host's\n");
         std::fs::remove_file(rw.join("new")).expect("rm");
         let shown = info(&h, name);
         assert!(
             shown.contains(&format!(
-                "volumes: {}:/ro:ro,{}:/rw\n",
+                "volumes: {}:/ro:ro,{}:/rw,{}:/rofile:ro\n",
                 ro.display(),
-                rw.display()
+                rw.display(),
+                file.display()
             )),
             "{shown}"
         );
