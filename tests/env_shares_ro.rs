@@ -214,6 +214,7 @@ fn env_replaces_the_variables_and_boot_adds_to_them() {
     // A running container is not changed.
     h.run("-a boot -c e").ok();
     h.run("-a env -c e --env X=1").fails(1, "is running");
+    h.run("-a boot -c e --env X=1").fails(1, "is running");
     h.run("-a shutdown -c e").ok();
     assert!(!info(&h, "e").contains("X=1"));
     // Nothing given: no variables.

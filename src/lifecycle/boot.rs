@@ -5,9 +5,9 @@
 use super::create::apply_limits;
 use super::LifecycleError;
 use crate::container::config::LimitsConfig;
-use crate::container::EnvVar;
+use crate::container::{EnvVar, Status};
 use crate::names::Name;
-use crate::runtime::{BootOutcome, Runtime};
+use crate::runtime::{BootOutcome, Runtime, RuntimeError};
 use crate::session::{End, Stdio};
 
 /// How a container is started.
@@ -51,6 +51,10 @@ pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError
     if !req.limits.is_empty() || !req.env.is_empty() {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
+        // A running container keeps its config: the boot would fail.
+        if let Status::Running { pid } = rt.containers.status(name)? {
+            return Err(RuntimeError::Running(name.to_string(), pid).into());
+        }
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
         config.env = crate::container::env::merge(&config.env, &req.env);
         rt.containers.save_config(&config)?;
