@@ -55,7 +55,10 @@ fn mkdir(path: &Path) -> io::Result<()> {
         put("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n")?;
         for c in &enabled {
             match c.as_str() {
-                "cpu" => put("cpu.max", "max 100000\n")?,
+                "cpu" => {
+                    put("cpu.max", "max 100000\n")?;
+                    put("cpu.weight", "100\n")?;
+                }
                 "memory" => {
                     put("memory.max", "max\n")?;
                     put("memory.swap.max", "max\n")?;

@@ -64,6 +64,25 @@ pub struct Limits {
     /// Most processes (and threads) at once: a fork bomb stops there.
     #[serde(default)]
     pub pids_max: Option<u64>,
+    /// Relative CPU weight against other groups when CPUs are busy, in v1
+    /// `cpu.shares` units ([`CPU_SHARES_MIN`] to [`CPU_SHARES_MAX`]; the
+    /// kernel's default is 1024); v2 gets [`shares_to_weight`] of it.
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
+}
+
+/// The range of v1 `cpu.shares` (the kernel's MIN_SHARES and MAX_SHARES).
+pub const CPU_SHARES_MIN: u64 = 2;
+pub const CPU_SHARES_MAX: u64 = 262_144;
+/// What `cpu.shares` and `cpu.weight` hold when nothing is asked.
+const CPU_SHARES_DEFAULT: u64 = 1024;
+const CPU_WEIGHT_DEFAULT: u64 = 100;
+
+/// v1 shares as a v2 `cpu.weight` (1 to 10000), converted as crun and
+/// runc do: the ends of the two ranges meet (2 -> 1, 262144 -> 10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(CPU_SHARES_MIN, CPU_SHARES_MAX);
+    1 + ((shares - 2) * 9999) / 262_142
 }
 
 /// Resource use of a group; `None` when the hierarchy does not account it
@@ -305,6 +324,14 @@ pub(crate) fn check_limits(limits: &Limits) -> Result<(), CgroupError> {
     if limits.mem_limit_bytes == Some(0) {
         return Err(CgroupError::BadLimit {
             reason: "memory limit must be more than 0 bytes".to_string(),
+        });
+    }
+    if let Some(shares) = limits
+        .cpu_shares
+        .filter(|s| !(CPU_SHARES_MIN..=CPU_SHARES_MAX).contains(s))
+    {
+        return Err(CgroupError::BadLimit {
+            reason: format!("cpu shares {shares} is not {CPU_SHARES_MIN} to {CPU_SHARES_MAX}"),
         });
     }
     Ok(())
@@ -638,6 +665,14 @@ mod tests {
                 mem_limit_bytes: Some(0),
                 ..Limits::default()
             },
+            Limits {
+                cpu_shares: Some(1),
+                ..Limits::default()
+            },
+            Limits {
+                cpu_shares: Some(CPU_SHARES_MAX + 1),
+                ..Limits::default()
+            },
         ];
         for limits in bad {
             assert!(matches!(
@@ -645,8 +680,31 @@ mod tests {
                 Err(CgroupError::BadLimit { .. })
             ));
         }
+        let e = check_limits(&Limits {
+            cpu_shares: Some(1),
+            ..Limits::default()
+        })
+        .expect_err("1 share");
+        assert_eq!(
+            e.to_string(),
+            "invalid limit: cpu shares 1 is not 2 to 262144"
+        );
         assert_eq!(quota_us(25), 25_000);
         assert_eq!(quota_us(250), 250_000);
+    }
+
+    #[test]
+    fn shares_convert_to_weights_as_crun_does() {
+        // crun's table (`convert_shares_to_weight`): the ends meet, the
+        // default of v1 is not the default of v2.
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(512), 20);
+        assert_eq!(shares_to_weight(4096), 157);
+        for s in [2, 3, 100, 1024, 100_000, 262_144] {
+            assert!((1..=10_000).contains(&shares_to_weight(s)), "{s}");
+        }
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::{
     check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, freeze_backoff,
     kill_all, kill_pids, make_dir, quota_us, read_optional, read_u64, read_value, remove_tree,
     removed_at_once, undo_created, write_value, CgroupError, Cgroups, FreezerState, KernelOps,
-    Limits, Usage, CPU_PERIOD_US, FREEZE_WAIT,
+    Limits, Usage, CPU_PERIOD_US, CPU_SHARES_DEFAULT, FREEZE_WAIT,
 };
 
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
@@ -275,6 +275,15 @@ impl V1 {
                 None => "-1".to_string(),
             };
             write_value(&group.join("cpu.cfs_quota_us"), &quota)?;
+            // A new group starts at the default; a reused one is reset.
+            let shares = match limits.cpu_shares {
+                Some(shares) => Some(shares),
+                None if existed.contains(&group) => Some(CPU_SHARES_DEFAULT),
+                None => None,
+            };
+            if let Some(shares) = shares {
+                write_value(&group.join("cpu.shares"), &shares.to_string())?;
+            }
         }
         if let Some(c) = self.controller("memory") {
             let group = self.group_dir(c, name);
@@ -391,6 +400,7 @@ impl Cgroups for V1 {
         let needs = [
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
+            (limits.cpu_shares.is_some(), "cpu", "cpu shares"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
             (limits.pids_max.is_some(), "pids", "pids"),
         ];
@@ -596,9 +606,11 @@ mod tests {
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
             pids_max: Some(100),
+            cpu_shares: Some(512),
         };
         cg.create("web", &limits).unwrap();
         let p = r.path();
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "512");
         // The parent got the root's cpuset, the group the requested CPU.
         assert_eq!(content(p.join("cpuset/xd/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpuset/xd/cpuset.mems")), "0");
@@ -641,6 +653,8 @@ mod tests {
         let p = r.path();
         assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        // A new group has the kernel's default shares: nothing written.
+        assert!(!p.join("cpu/xd/web/cpu.shares").exists());
         assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
         // memsw lifted, and not pinned without a memory limit.
         assert_eq!(
@@ -658,13 +672,32 @@ mod tests {
             cpu_quota_percent: Some(50),
             mem_limit_bytes: Some(1 << 30),
             pids_max: None,
+            cpu_shares: Some(2048),
         };
         cg.create("web", &limited).unwrap();
-        cg.create("web", &Limits::default()).unwrap();
         let p = r.path();
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "2048");
+        cg.create("web", &Limits::default()).unwrap();
         assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "1024");
         assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
+    }
+
+    #[test]
+    fn cpu_shares_need_the_cpu_controller() {
+        let r = root(&["memory"]);
+        let limits = Limits {
+            cpu_shares: Some(512),
+            ..Limits::default()
+        };
+        let err = v1(r.path()).create("web", &limits).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cpu shares limit needs the cpu cgroup controller"),
+            "{err}"
+        );
+        assert!(!r.path().join("memory/xd/web").exists());
     }
 
     #[test]

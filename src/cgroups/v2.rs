@@ -17,8 +17,8 @@ use std::time::Duration;
 use super::{
     check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, freeze_backoff,
     kill_all, make_dir, quota_us, read_optional, read_value, remove_tree, removed_at_once,
-    undo_created, write_value, CgroupError, Cgroups, FreezerState, KernelOps, Limits, Usage,
-    CPU_PERIOD_US, FREEZE_WAIT, KILL_WAIT, POLL,
+    shares_to_weight, undo_created, write_value, CgroupError, Cgroups, FreezerState, KernelOps,
+    Limits, Usage, CPU_PERIOD_US, CPU_WEIGHT_DEFAULT, FREEZE_WAIT, KILL_WAIT, POLL,
 };
 
 /// The controllers xdocker enables for its groups, in the order written.
@@ -100,6 +100,7 @@ impl V2 {
         let needs = [
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
+            (limits.cpu_shares.is_some(), "cpu", "cpu shares"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
             (limits.pids_max.is_some(), "pids", "pids"),
         ];
@@ -137,7 +138,8 @@ impl V2 {
         }
 
         let group = self.group_dir(name);
-        if make_dir(&self.ops, &group)? {
+        let new_group = make_dir(&self.ops, &group)?;
+        if new_group {
             created.push(group.clone());
         } else {
             let mut pids = BTreeSet::new();
@@ -158,6 +160,15 @@ impl V2 {
                 None => "max".to_string(),
             };
             write_value(&group.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+            // A new group starts at the default; a reused one is reset.
+            let weight = match limits.cpu_shares {
+                Some(shares) => Some(shares_to_weight(shares)),
+                None if !new_group => Some(CPU_WEIGHT_DEFAULT),
+                None => None,
+            };
+            if let Some(weight) = weight {
+                write_value(&group.join("cpu.weight"), &weight.to_string())?;
+            }
         }
         if has("memory") {
             let (max, swap) = match limits.mem_limit_bytes {
@@ -477,6 +488,7 @@ mod tests {
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
             pids_max: Some(100),
+            cpu_shares: Some(512),
         }
     }
 
@@ -495,6 +507,8 @@ mod tests {
             "+cpu +cpuset +memory +pids"
         );
         assert_eq!(content(p.join("xd/web/cpu.max")), "25000 100000");
+        // 512 shares as crun converts them.
+        assert_eq!(content(p.join("xd/web/cpu.weight")), "20");
         assert_eq!(content(p.join("xd/web/memory.max")), "67108864");
         assert_eq!(content(p.join("xd/web/memory.swap.max")), "0");
         assert_eq!(content(p.join("xd/web/cpuset.cpus")), "0");
@@ -511,6 +525,8 @@ mod tests {
         cg.create("web", &Limits::default()).unwrap();
         let g = r.path().join("xd/web");
         assert_eq!(content(g.join("cpu.max")), "max 100000");
+        // A new group has the kernel's default weight: nothing written.
+        assert_eq!(content(g.join("cpu.weight")), "100\n");
         assert_eq!(content(g.join("memory.max")), "max");
         assert_eq!(content(g.join("memory.swap.max")), "max");
         assert_eq!(content(g.join("cpuset.cpus")), "");
@@ -521,9 +537,11 @@ mod tests {
         let r = root(ALL);
         let cg = v2(r.path());
         cg.create("web", &limited()).unwrap();
-        cg.create("web", &Limits::default()).unwrap();
         let g = r.path().join("xd/web");
+        assert_eq!(content(g.join("cpu.weight")), "20");
+        cg.create("web", &Limits::default()).unwrap();
         assert_eq!(content(g.join("cpu.max")), "max 100000");
+        assert_eq!(content(g.join("cpu.weight")), "100");
         assert_eq!(content(g.join("memory.max")), "max");
         assert_eq!(content(g.join("memory.swap.max")), "max");
         assert_eq!(content(g.join("cpuset.cpus")).trim(), "");

@@ -109,7 +109,7 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::ToImage) => convert::to_image(ctx, args),
         Verb::Action(Action::ToContainer) => convert::to_container(ctx, args),
         Verb::Action(Action::Commit) => commit::run(ctx, args),
-        Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume)) => {
+        Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume | Action::Env)) => {
             change::run(ctx, args, a)
         }
         Verb::Show(Show::Images) => images::run(ctx, args.json),

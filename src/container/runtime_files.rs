@@ -203,6 +203,7 @@ mod tests {
                 .map(|v| Volume {
                     host: "/srv".into(),
                     container: (*v).into(),
+                    read_only: false,
                 })
                 .collect(),
             limits: LimitsConfig::default(),
@@ -211,6 +212,7 @@ mod tests {
             services: Vec::new(),
             security: SecurityConfig::default(),
             created: "now".into(),
+            env: vec![],
         }
     }
 

@@ -61,6 +61,7 @@ pub fn restart(rt: &Runtime, req: RestartRequest) -> Result<Restarted, Lifecycle
             name: name.clone(),
             limits: req.limits,
             restart: None,
+            env: Vec::new(),
             start,
         },
     )?;

@@ -83,11 +83,11 @@ impl Runtime {
             resolver: host_resolver(config.net),
             exec,
         })?;
-        for (host, _) in &plan.rootfs.volumes {
-            if !host.exists() {
+        for volume in &plan.rootfs.volumes {
+            if !volume.host.exists() {
                 return Err(RuntimeError::VolumeSource {
                     name: name.to_string(),
-                    path: host.clone(),
+                    path: volume.host.clone(),
                 });
             }
         }

@@ -131,12 +131,7 @@ pub fn run(
         if let Some(program) = &prepared.seccomp {
             seccomp::load(program).map_err(failed(ChildStep::Confine))?;
         }
-        Ok(exec_init(
-            &init,
-            &io,
-            plan.exec.as_deref(),
-            &plan.supervision.init_args(),
-        ))
+        Ok(exec_init(&init, &io, plan))
     }) {
         Ok(f) | Err(f) => f,
     };
@@ -223,15 +218,10 @@ fn detach(exec: Option<&str>) -> Step<()> {
     Ok(())
 }
 
-/// Executes xdockerinit with its descriptors and `options` (supervision);
-/// returns only on failure, with the reason.
-fn exec_init(
-    init: &File,
-    io: &ChildIo<'_>,
-    exec: Option<&str>,
-    options: &[String],
-) -> ChildFailure {
-    match pass_descriptors_and_exec(init, io, exec, options) {
+/// Executes xdockerinit with its descriptors; returns only on failure,
+/// with the reason.
+fn exec_init(init: &File, io: &ChildIo<'_>, plan: &BootPlan) -> ChildFailure {
+    match pass_descriptors_and_exec(init, io, plan) {
         Ok(never) => match never {},
         Err(f) => f,
     }
@@ -240,9 +230,9 @@ fn exec_init(
 fn pass_descriptors_and_exec(
     init: &File,
     io: &ChildIo<'_>,
-    exec: Option<&str>,
-    options: &[String],
+    plan: &BootPlan,
 ) -> Step<std::convert::Infallible> {
+    let exec = plan.exec.as_deref();
     detach(exec)?;
     // The exit record is fd 3 and the session socket fd 4 for xdockerinit;
     // every other inherited fd is closed at exec. Whichever of ours sits on
@@ -267,7 +257,7 @@ fn pass_descriptors_and_exec(
         CString::from(c"--grace"),
     ];
     argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
-    for option in options {
+    for option in &plan.supervision.init_args() {
         argv.push(CString::new(option.as_str()).map_err(|_| {
             ChildFailure::new(
                 ChildStep::Exec,
@@ -286,12 +276,25 @@ fn pass_descriptors_and_exec(
             )
         })?);
     }
-    let mut env = vec![
-        CString::from(c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        CString::from(c"HOME=/root"),
-        CString::from(c"container=xdocker"),
-    ];
+    // The container's environment (see `plan::init_env`), which
+    // `--pass-env` has xdockerinit give every process it starts; TERM is
+    // the booting terminal's (for `-e`) unless the container sets one.
+    argv.push(CString::from(c"--pass-env"));
+    let mut env = plan
+        .env
+        .iter()
+        .map(|e| CString::new(e.as_str()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ChildFailure::new(
+                ChildStep::Exec,
+                None,
+                "a variable contains a NUL byte".to_string(),
+            )
+        })?;
+    let has_term = plan.env.iter().any(|e| e.starts_with("TERM="));
     if let Some(term) = std::env::var_os("TERM")
+        .filter(|_| !has_term)
         .and_then(|t| CString::new(format!("TERM={}", t.to_string_lossy())).ok())
     {
         env.push(term);

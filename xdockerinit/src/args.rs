@@ -72,7 +72,9 @@ defined in the xdockerinit crate\n\
         manual: "Single\\-process mode: run\n\
 .B /bin/sh \\-c\n\
 .I CMD\n\
-as the main child with a clean environment. A CMD of plain words (letters,\n\
+as the main child with a clean environment (see\n\
+.BR \\-\\-pass\\-env ).\n\
+A CMD of plain words (letters,\n\
 digits, spaces and\n\
 .BR /._\\-+,:@%= ;\n\
 no quoting, expansion, redirection or leading assignment, and not a shell\n\
@@ -154,6 +156,21 @@ xdocker passes\n\
 A missing directory has none.",
     },
     OptionSpec {
+        short: None,
+        long: Some("--pass-env"),
+        value: None,
+        help: "give the processes started this environment, not a clean one",
+        manual: "Every process xdockerinit starts (CMD of\n\
+.BR \\-e ,\n\
+and the commands of sessions) gets xdockerinit's own environment instead of\n\
+the clean one (PATH, HOME=/root, container=xdocker), TERM aside: a\n\
+terminal session gets the client's TERM, a session with pipes none, CMD\n\
+xdockerinit's. Programs are looked up in its PATH. xdocker passes it with\n\
+the container's variables\n\
+.RB ( \\-\\-env )\n\
+over the clean ones; its values reach the processes byte for byte.",
+    },
+    OptionSpec {
         short: Some("-v"),
         long: Some("--version"),
         value: None,
@@ -172,6 +189,12 @@ and exit.",
 ];
 
 impl OptionSpec {
+    /// `-v` and `-h`: a form of the command line of their own, not an
+    /// option of a run.
+    pub fn is_mode(&self) -> bool {
+        matches!(self.long, Some("--version" | "--help"))
+    }
+
     /// `-v, --version`, `--grace SECONDS`.
     pub fn spelling(&self) -> String {
         let names: Vec<&str> = self.short.iter().chain(self.long.iter()).copied().collect();
@@ -185,7 +208,7 @@ impl OptionSpec {
 /// Usage text, printed by `--help`.
 pub fn usage() -> String {
     let mut out = String::from("usage: xdockerinit");
-    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
+    for o in OPTIONS.iter().filter(|o| !o.is_mode()) {
         out.push_str(&format!(" [{}]", o.spelling()));
     }
     out.push_str(
@@ -236,6 +259,8 @@ pub struct Args {
     pub service_restart: RestartPolicy,
     /// `--boot-dir DIR`.
     pub boot_dir: Option<PathBuf>,
+    /// `--pass-env`: children get xdockerinit's environment (TERM aside).
+    pub pass_env: bool,
 }
 
 /// The restart policy of services when `--service-restart` is not given.
@@ -252,6 +277,7 @@ impl Default for Args {
             services: Vec::new(),
             service_restart: DEFAULT_SERVICE_RESTART,
             boot_dir: None,
+            pass_env: false,
         }
     }
 }
@@ -348,6 +374,7 @@ where
     let mut service_restart = None;
     let mut services: Vec<ServiceSpec> = Vec::new();
     let mut boot_dir = None;
+    let mut pass_env = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -376,6 +403,7 @@ where
                 let secs = parse_grace(&value)?;
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
+            "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
             "-e" => {
                 let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
                 let cmd = parse_command(value)?;
@@ -431,6 +459,7 @@ where
         services,
         service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
         boot_dir,
+        pass_env: pass_env.unwrap_or(false),
     }))
 }
 
@@ -593,6 +622,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn pass_env_is_a_flag_given_once() {
+        assert!(run(&["--pass-env", "--grace", "1"]).pass_env);
+        assert!(!run(&[]).pass_env);
+        assert_eq!(
+            p(&["--pass-env", "--pass-env"]),
+            Err(ArgsError::Repeated("--pass-env"))
+        );
+        assert_eq!(
+            p(&["--pass-env=1"]),
+            Err(ArgsError::Unknown("--pass-env=1".into()))
+        );
     }
 
     #[test]
