@@ -23,18 +23,18 @@ _xdocker() {
 
     case "${cmd}" in
         xdocker)
-            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --env --env-file --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file"
+            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --env --env-file --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file --follow --tail --since --timestamps"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --show)
-                    COMPREPLY=($(compgen -W "images containers container_root ssearch info" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -W "images containers container_root ssearch info" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs" -- "${cur}"))
                     return 0
                     ;;
                 --action)
@@ -202,6 +202,14 @@ _xdocker() {
                     return 0
                     ;;
                 --dst-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tail)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -10,6 +10,7 @@ use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::container::env::EnvArg;
+use crate::container::logs::Since;
 use crate::container::{RestartPolicy, Service, Volume};
 use crate::image::repo::SshRepo;
 use crate::names::{parse_image_list, ImageRef, Name, Version};
@@ -24,6 +25,7 @@ pub enum Show {
     ContainerRoot,
     Ssearch,
     Info,
+    Logs,
 }
 
 /// Actions (`-a`).
@@ -330,6 +332,9 @@ Shows:
   container_root  -c C [--json]
   ssearch         [--srepo user@host[:port][/dir]] [--match S] [--json]
   info            -c C [--json]
+  logs            -c C [--follow] [--tail N|all] [--since TIME] [--timestamps] [--json]
+                  the console log: the -e main process's stdout and stderr,
+                  /dev/console; --follow ends when the container stops
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
@@ -554,6 +559,33 @@ pub struct Args {
     /// Destination file
     #[arg(long = "dst-file", value_name = "PATH")]
     pub dst_file: Option<PathBuf>,
+
+    /// With logs: go on printing new records until the container stops
+    #[arg(long = "follow")]
+    pub follow: bool,
+    /// With logs: the last N records only (all: every one)
+    #[arg(long = "tail", value_name = "N", allow_hyphen_values = true, value_parser = parse_tail)]
+    pub tail: Option<Tail>,
+    /// With logs: records from TIME on: RFC 3339 (2024-05-01T12:00:00Z),
+    /// a local date and time (2024-05-01 12:00), a date, Unix seconds, or
+    /// a duration ago (10m, 2h30m, 3d)
+    #[arg(long = "since", value_name = "TIME", allow_hyphen_values = true, value_parser = parse_since)]
+    pub since: Option<Since>,
+    /// With logs: each line's time (RFC 3339, UTC, nanoseconds) first
+    #[arg(long = "timestamps")]
+    pub timestamps: bool,
+}
+
+/// `--tail N|all` (None: all).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail(pub Option<u64>);
+
+fn parse_tail(s: &str) -> Result<Tail, String> {
+    crate::container::logs::parse_tail(s).map(Tail)
+}
+
+fn parse_since(s: &str) -> Result<Since, String> {
+    Since::parse(s, chrono::Utc::now())
 }
 
 /// What the user asked for.
@@ -605,6 +637,10 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
         Verb::Show(Show::Images) | Verb::Show(Show::Containers) => (&[], vec!["json"]),
         Verb::Show(Show::ContainerRoot) | Verb::Show(Show::Info) => (&["container"], vec!["json"]),
         Verb::Show(Show::Ssearch) => (&[], vec!["srepo", "match_", "json"]),
+        Verb::Show(Show::Logs) => (
+            &["container"],
+            vec!["follow", "tail", "since", "timestamps", "json"],
+        ),
         Verb::Action(a) => match a {
             Action::InstallTest => (&[], vec!["version"]),
             Action::Create => (
@@ -767,6 +803,12 @@ impl Request {
                 }
                 _ => {}
             }
+        }
+        if args.timestamps && args.json {
+            return Err(UsageError(
+                "--timestamps and --json cannot be used together (every JSON record has its time)"
+                    .into(),
+            ));
         }
         if verb == Verb::Action(Action::Service)
             && !given.contains(&"service")
@@ -1209,6 +1251,39 @@ mod tests {
         );
         assert!(parse("-s info -c web --json").is_ok());
         assert_eq!(err("-s info"), "-s info needs -c/--container");
+    }
+
+    #[test]
+    fn logs_options() {
+        let a = args("-s logs -c web --follow --tail 100 --since 10m --timestamps");
+        assert_eq!(a.show, Some(Show::Logs));
+        assert!(a.follow && a.timestamps);
+        assert_eq!(a.tail, Some(Tail(Some(100))));
+        assert!(a.since.is_some());
+        assert_eq!(args("-s logs -c web --tail all").tail, Some(Tail(None)));
+        assert!(parse("-s logs -c web --json --since 2024-05-01T12:00:00Z").is_ok());
+        assert_eq!(err("-s logs"), "-s logs needs -c/--container");
+        assert_eq!(
+            err("-s logs -c web --tail -1"),
+            "invalid value '-1' for '--tail <N>': --tail '-1' is not a number of lines (0 or more, or all)"
+        );
+        let e = err("-s logs -c web --since yesterday-ish");
+        assert!(
+            e.contains("--since 'yesterday-ish' is not a time") && !e.contains('\n'),
+            "{e}"
+        );
+        assert_eq!(
+            err("-s logs -c web --timestamps --json"),
+            "--timestamps and --json cannot be used together (every JSON record has its time)"
+        );
+        assert_eq!(
+            err("-s info -c web --follow"),
+            "--follow does not apply to -s info"
+        );
+        assert_eq!(
+            err("-a boot -c web --tail 3"),
+            "--tail does not apply to -a boot"
+        );
     }
 
     #[test]

@@ -33,6 +33,7 @@ pub struct Config {
     pub network: NetworkConfig,
     pub cgroups: CgroupsConfig,
     pub userns: UsernsConfig,
+    pub logs: LogsConfig,
     /// The ssh image repository saved by `--srepo`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub srepo: Option<String>,
@@ -66,6 +67,100 @@ pub struct UsernsConfig {
     /// /etc/subuid and /etc/subgid.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub range: Option<String>,
+}
+
+/// The `[logs]` table: the console log of every container
+/// (`containers/C/log/`, written by its xdockerinit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogsConfig {
+    /// A log file is rotated before it grows past this size: bytes, or a
+    /// size like `"10M"` (K, M, G); at least 64K.
+    pub max_size: LogSize,
+    /// Files kept per container, the one being written included (1-100):
+    /// a log takes at most `max_size * max_files`.
+    pub max_files: u32,
+}
+
+impl Default for LogsConfig {
+    fn default() -> Self {
+        Self {
+            max_size: LogSize(xdockerinit::log::DEFAULT_MAX_SIZE),
+            max_files: xdockerinit::log::DEFAULT_MAX_FILES,
+        }
+    }
+}
+
+impl LogsConfig {
+    /// Refuses files outside 1..=100 (the size is checked when parsed).
+    fn check(&self) -> Result<(), String> {
+        let max = xdockerinit::log::MAX_MAX_FILES;
+        if !(1..=max).contains(&self.max_files) {
+            return Err(format!(
+                "[logs] max_files {} is not a number of files from 1 to {max}",
+                self.max_files
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `[logs] max_size`: bytes, written in the file as a number or a string
+/// with a unit (`"512K"`, `"10M"`, `"1G"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SizeValue", into = "SizeValue")]
+pub struct LogSize(pub u64);
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum SizeValue {
+    Bytes(u64),
+    Text(String),
+}
+
+impl TryFrom<SizeValue> for LogSize {
+    type Error = String;
+    fn try_from(v: SizeValue) -> Result<Self, String> {
+        let (bytes, shown) = match v {
+            SizeValue::Bytes(n) => (Some(n), n.to_string()),
+            SizeValue::Text(t) => (parse_size(&t), t),
+        };
+        let min = xdockerinit::log::MIN_MAX_SIZE;
+        match bytes {
+            Some(n) if n >= min => Ok(LogSize(n)),
+            Some(_) => Err(format!("[logs] max_size '{shown}' is below 64K")),
+            None => Err(format!(
+                "[logs] max_size '{shown}' is not a size like 10M or 512K"
+            )),
+        }
+    }
+}
+
+impl From<LogSize> for SizeValue {
+    fn from(s: LogSize) -> Self {
+        for (unit, shift) in [("G", 30), ("M", 20), ("K", 10)] {
+            if s.0 >= 1 << shift && s.0 % (1 << shift) == 0 {
+                return SizeValue::Text(format!("{}{unit}", s.0 >> shift));
+            }
+        }
+        SizeValue::Bytes(s.0)
+    }
+}
+
+/// `1234`, `512K`, `10M`, `1G` (also `KB`, `MiB`... and lowercase).
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    let (n, unit) = t.split_at(digits);
+    let n: u64 = n.parse().ok()?;
+    let shift = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KB" | "KIB" => 10,
+        "M" | "MB" | "MIB" => 20,
+        "G" | "GB" | "GIB" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
 }
 
 impl Default for CgroupsConfig {
@@ -187,6 +282,10 @@ impl Config {
         if !has("network", "nft_table") {
             config.network.nft_table = defaults.network.nft_table;
         }
+        config.logs.check().map_err(|reason| ConfigError::Parse {
+            path: path.to_path_buf(),
+            reason,
+        })?;
         Ok(config)
     }
 
@@ -249,6 +348,58 @@ mod tests {
         assert_eq!(c.network.bridge, "br7");
         assert_eq!(c.network.nft_table, ca.network.nft_table);
         assert_eq!(c.cgroups, ca.cgroups);
+    }
+
+    #[test]
+    fn logs_sizes_and_counts() {
+        let t = tempfile::tempdir().expect("tempdir");
+        let p = t.path().join("xdocker.toml");
+        let c = Config::load(&p).expect("defaults");
+        assert_eq!(c.logs.max_size, LogSize(10 << 20));
+        assert_eq!(c.logs.max_files, 5);
+        for (text, bytes) in [
+            ("\"512K\"", 512 << 10),
+            ("\"10M\"", 10 << 20),
+            ("\"1g\"", 1 << 30),
+            ("\"2MiB\"", 2 << 20),
+            ("70000", 70_000),
+        ] {
+            std::fs::write(&p, format!("[logs]\nmax_size = {text}\nmax_files = 2\n"))
+                .expect("write");
+            let c = Config::load(&p).expect(text);
+            assert_eq!(
+                c.logs,
+                LogsConfig {
+                    max_size: LogSize(bytes),
+                    max_files: 2
+                }
+            );
+            // Saved and loaded back the same.
+            c.save(&p).expect("save");
+            assert_eq!(Config::load(&p).expect("reload").logs, c.logs, "{text}");
+        }
+        for (text, needle) in [
+            ("max_size = \"1K\"", "[logs] max_size '1K' is below 64K"),
+            (
+                "max_size = \"ten\"",
+                "[logs] max_size 'ten' is not a size like 10M or 512K",
+            ),
+            ("max_size = 100", "[logs] max_size '100' is below 64K"),
+            (
+                "max_files = 0",
+                "[logs] max_files 0 is not a number of files from 1 to 100",
+            ),
+            ("max_files = 101", "max_files 101"),
+            ("max_filez = 3", "max_filez"),
+        ] {
+            std::fs::write(&p, format!("[logs]\n{text}\n")).expect("write");
+            let e = Config::load(&p).expect_err(text).to_string();
+            assert!(
+                e.contains(needle) && e.contains("xdocker.toml"),
+                "{text}: {e}"
+            );
+            assert!(!e.contains('\n'), "{e}");
+        }
     }
 
     #[test]

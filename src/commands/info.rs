@@ -148,6 +148,18 @@ fn text(all: &Info) -> String {
         ),
         ("exit_code", or_dash(info.exit_code)),
         (
+            "log",
+            format!(
+                "{} ({} in {} file{}; rotated at {}, {} files kept)",
+                info.log.path.display(),
+                human_size(info.log.bytes),
+                info.log.files,
+                if info.log.files == 1 { "" } else { "s" },
+                human_size(info.log.max_size),
+                info.log.max_files
+            ),
+        ),
+        (
             "home",
             format!(
                 "{} (cgroup parent {}, bridge {} {}, nft table {})",

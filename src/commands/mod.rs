@@ -21,6 +21,7 @@ mod images;
 mod import;
 mod info;
 mod install_test;
+mod logs;
 mod pause;
 mod progress_bar;
 mod restart;
@@ -98,6 +99,7 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
         Verb::Show(Show::Info) => info::run(ctx, args),
+        Verb::Show(Show::Logs) => logs::run(ctx, args),
         Verb::Action(Action::Autostart) => autostart::run(ctx, args),
         Verb::Action(Action::Create) => create::run(ctx, args),
         Verb::Action(Action::Boot) => boot::run(ctx, args),

@@ -2,6 +2,7 @@
 //! sees it, and the directory layout of `containers/C/`.
 pub mod config;
 pub mod env;
+pub mod logs;
 pub mod running;
 pub mod runtime_files;
 pub mod service;

@@ -93,6 +93,8 @@ pub struct ContainerStore {
 pub const CONFIG_FILE: &str = "config.toml";
 pub const STATE_FILE: &str = "state.toml";
 pub const EXIT_FILE: &str = "exit";
+/// The console log's directory (written by xdockerinit, read by `-s logs`).
+pub const LOG_DIR: &str = "log";
 pub const RWLAYER: &str = "rwlayer";
 pub const WORKDIR: &str = "workdir";
 pub const MERGED: &str = "merged";

@@ -148,6 +148,19 @@ pub struct Inspection {
     /// The boot services: live while running (the image's `boot.d` ones
     /// included), the configured ones otherwise.
     pub services: Vec<Supervised>,
+    /// The console log (`-s logs`).
+    pub log: LogInfo,
+}
+
+/// Where a container's console log is and how big.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LogInfo {
+    pub path: std::path::PathBuf,
+    pub bytes: u64,
+    pub files: usize,
+    /// `[logs]` of xdocker.toml, as the next boot applies it.
+    pub max_size: u64,
+    pub max_files: u32,
 }
 
 /// A container's whole config and its live state.
@@ -158,6 +171,15 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     let config = rt.containers.config(name)?;
     let status = rt.status_releasing_leftovers(name)?;
     let netns = (config.net != Net::Host).then(|| rt.netns_name(name));
+    let log_path = rt.containers.path(name, crate::container::store::LOG_DIR);
+    let (bytes, files) = crate::container::logs::usage(&log_path);
+    let log = LogInfo {
+        path: log_path,
+        bytes,
+        files,
+        max_size: rt.config.logs.max_size.0,
+        max_files: rt.config.logs.max_files,
+    };
     let mut info = Inspection {
         container_id: name.to_string(),
         status: status.label(),
@@ -172,6 +194,7 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
         memory_bytes: None,
         cpu_seconds: None,
         exit_code: None,
+        log,
         main_restart: config.main_restart().to_string(),
         service_restart: config.service_restart().to_string(),
         main_process: None,

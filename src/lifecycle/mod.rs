@@ -15,6 +15,7 @@ mod create;
 mod destroy;
 mod export;
 mod inspect;
+mod logs;
 mod pause;
 mod restart;
 mod session;
@@ -29,12 +30,14 @@ pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImage
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
-pub use inspect::{inspect, list, running_pid, Inspection, Summary, Supervised};
+pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
+pub use logs::{logs, LogsRequest};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
+use crate::container::logs::LogsError;
 use crate::container::ContainerError;
 use crate::conversion::ConversionError;
 use crate::fsutil::copy::CopyError;
@@ -137,6 +140,12 @@ pub enum LifecycleError {
         container: String,
         #[source]
         source: ArchiveError,
+    },
+    #[error("container {name}: {source}")]
+    Logs {
+        name: String,
+        #[source]
+        source: LogsError,
     },
     #[error(transparent)]
     Container(#[from] ContainerError),

@@ -5,6 +5,8 @@
 //! once xdockerinit runs. The child side is `child.rs`.
 
 use std::fs::OpenOptions;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use nix::sys::signal::Signal;
@@ -17,7 +19,7 @@ use super::spawn::{self, ParentMessage, SpawnError};
 use super::{init_binary, net_error, netns, step, userns, BootOutcome, Runtime, RuntimeError};
 use crate::container::running::{mount_namespace, Mark};
 use crate::container::state::{process_start_time, RunState, Status};
-use crate::container::store::{Unsynced, EXIT_FILE, STATE_FILE};
+use crate::container::store::{Unsynced, EXIT_FILE, LOG_DIR, STATE_FILE};
 use crate::container::{ContainerConfig, ContainerError};
 use crate::names::Name;
 use crate::network::{self as net, Net};
@@ -26,6 +28,98 @@ fn boot_err(name: &Name) -> impl FnOnce(SpawnError) -> RuntimeError + '_ {
     move |source| RuntimeError::Boot {
         name: name.to_string(),
         source,
+    }
+}
+
+/// The console log's ring, `containers/C/log/console.0` to
+/// `console.N-1` (N = `[logs] max_files`), opened here, by the host, for
+/// xdockerinit to write: no directory of the host is handed to the
+/// container (from a directory descriptor its processes could walk to the
+/// host's root, CVE-2024-21626). The directory is made (0700) when
+/// missing; files beyond N, left by a larger setting, are removed. The
+/// files come in the order xdockerinit writes them (see
+/// [`crate::container::logs::ring_order`]).
+pub fn open_log_files(dir: &Path, count: u32) -> std::io::Result<Vec<OwnedFd>> {
+    use std::os::unix::fs::DirBuilderExt;
+    use xdockerinit::log::{file_name, MAX_MAX_FILES};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+        _ => {}
+    }
+    for index in count..=MAX_MAX_FILES {
+        match std::fs::remove_file(dir.join(file_name(index))) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            other => other?,
+        }
+    }
+    let mut files: Vec<Option<OwnedFd>> = (0..count)
+        .map(|index| {
+            let path = dir.join(file_name(index));
+            let file = OpenOptions::new()
+                .append(true)
+                .create(true)
+                .mode(0o640)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(&path)?;
+            if !file.metadata()?.is_file() {
+                return Err(std::io::Error::other(format!(
+                    "{} is not a regular file",
+                    path.display()
+                )));
+            }
+            Ok(Some(OwnedFd::from(file)))
+        })
+        .collect::<std::io::Result<_>>()?;
+    Ok(crate::container::logs::ring_order(dir, count)
+        .into_iter()
+        .filter_map(|index| files.get_mut(index as usize)?.take())
+        .collect())
+}
+
+/// `-e`: this process's descriptor `fd` (1 or 2), when it is a terminal,
+/// opened afresh, write-only and non-blocking: a description of its own,
+/// so that O_NONBLOCK does not reach the shell that shares the old one.
+fn reopen_terminal(fd: std::os::fd::BorrowedFd<'_>) -> Option<OwnedFd> {
+    if !crate::session::terminal::is_tty(fd) {
+        return None;
+    }
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
+        .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+        .ok()
+        .map(OwnedFd::from)
+}
+
+/// The modes of the caller's terminal (stdin), put back when dropped: a
+/// `-e` main process on a terminal runs with it in raw mode (xdockerinit
+/// relays the keys to its pty, as `docker run -it`), and if xdockerinit
+/// is killed it cannot undo that itself.
+struct TerminalModes(Option<nix::sys::termios::Termios>);
+
+impl TerminalModes {
+    fn save() -> Self {
+        let stdin = std::io::stdin();
+        let fd = stdin.as_fd();
+        let foreground = nix::unistd::tcgetpgrp(fd).is_ok_and(|g| g == nix::unistd::getpgrp());
+        Self(
+            foreground
+                .then(|| nix::sys::termios::tcgetattr(fd).ok())
+                .flatten(),
+        )
+    }
+}
+
+impl Drop for TerminalModes {
+    fn drop(&mut self) {
+        if let Some(modes) = &self.0 {
+            let stdin = std::io::stdin();
+            let _ = nix::sys::termios::tcsetattr(
+                stdin.as_fd(),
+                nix::sys::termios::SetArg::TCSADRAIN,
+                modes,
+            );
+        }
     }
 }
 
@@ -82,6 +176,7 @@ impl Runtime {
             layers: self.layers(config, name)?,
             resolver: host_resolver(config.net),
             exec,
+            logs: &self.config.logs,
         })?;
         for volume in &plan.rootfs.volumes {
             if !volume.host.exists() {
@@ -131,6 +226,7 @@ impl Runtime {
         for warning in &plan.warnings {
             crate::logging::warn(&format!("container {name}: {warning}"));
         }
+        let modes = exec.map(|_| TerminalModes::save());
         let pid = self.execute(&plan, created)?;
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
         if exec.is_none() {
@@ -147,6 +243,7 @@ impl Runtime {
                 )));
             }
         };
+        drop(modes);
         let _lock = self.containers.lock(name)?;
         match self.release(name) {
             // Booted again meanwhile (`restart`): that boot's to release.
@@ -171,6 +268,15 @@ impl Runtime {
             .truncate(true)
             .open(self.containers.path(name, EXIT_FILE))
             .map_err(|e| step(name, "open exit record")(e.to_string()))?;
+        let log_files = open_log_files(&self.containers.path(name, LOG_DIR), plan.logs.max_files)
+            .map_err(|e| step(name, "open the console log")(e.to_string()))?;
+        let terminals = match plan.exec {
+            Some(_) => [
+                reopen_terminal(std::io::stdout().as_fd()),
+                reopen_terminal(std::io::stderr().as_fd()),
+            ],
+            None => [None, None],
+        };
         // The session socket listens before the container exists; its
         // directory is not in the container's mount namespace.
         let session_path = self.containers.path(name, crate::session::SOCKET_FILE);
@@ -233,6 +339,8 @@ impl Runtime {
                 init_path: &init_path,
                 exit_file,
                 session: &session,
+                log_files,
+                terminals,
             };
             child::run(child_end, cgroups, plan, &prepared, io);
         };

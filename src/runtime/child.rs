@@ -5,7 +5,7 @@
 
 use std::ffi::CString;
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -26,6 +26,14 @@ pub struct ChildIo<'a> {
     pub init_path: &'a Path,
     pub exit_file: File,
     pub session: &'a std::os::unix::net::UnixListener,
+    /// The console log's ring of files, in the order xdockerinit writes
+    /// them (see `boot::open_log_files`).
+    pub log_files: Vec<OwnedFd>,
+    /// `-e`: xdocker's stdout and stderr when they are terminals, opened
+    /// afresh non-blocking, so that xdockerinit's copy of the main
+    /// process's output never makes PID 1 wait for a stalled terminal;
+    /// they become xdockerinit's fds 1 and 2.
+    pub terminals: [Option<OwnedFd>; 2],
 }
 
 /// What the parent made for the child before clone3: the user namespace
@@ -131,7 +139,8 @@ pub fn run(
         if let Some(program) = &prepared.seccomp {
             seccomp::load(program).map_err(failed(ChildStep::Confine))?;
         }
-        Ok(exec_init(&init, &io, plan))
+        let (init, console) = init;
+        Ok(exec_init(&init, &io, &console, plan))
     }) {
         Ok(f) | Err(f) => f,
     };
@@ -142,7 +151,7 @@ pub fn run(
 /// The root filesystem (ending with pivot_root and the limits on /proc),
 /// the cgroup (`join_cgroup`, between the two) and its namespace, and the
 /// hostname; returns xdockerinit as the container will execute it (see
-/// `init_binary::read_only_view`). A `--userns` container joins its
+/// `init_binary::read_only_view`) and the master of /dev/console's pty. A `--userns` container joins its
 /// network namespace first (sysfs shows the one it is mounted in), and its
 /// user namespace last, making the namespaces it owns.
 fn prepare_root(
@@ -150,41 +159,43 @@ fn prepare_root(
     holder: Option<&userns::NsHolder>,
     io: &ChildIo<'_>,
     join_cgroup: &mut dyn FnMut() -> Step<()>,
-) -> Step<File> {
+) -> Step<(File, OwnedFd)> {
     let own_network = plan.network.netns().is_some();
     rootfs::make_private().map_err(rootfs_failed(ChildStep::Prepare))?;
     let init =
         init_binary::read_only_view(&io.init, io.init_path).map_err(failed(ChildStep::Prepare))?;
-    match holder {
+    let console = match holder {
         None => {
-            let root =
+            let built =
                 rootfs::build(&plan.rootfs, None).map_err(rootfs_failed(ChildStep::Rootfs))?;
             join_cgroup()?;
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys_failed(
                 ChildStep::Cgroup,
                 "unshare cgroup namespace".to_string(),
             ))?;
-            rootfs::switch_root(&root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
+            rootfs::switch_root(&built.root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
             rootfs::restrict_proc(own_network).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
+            built.console
         }
         Some(h) => {
             if let Some(netns) = &h.netns {
                 userns::join_netns(netns).map_err(failed(ChildStep::Userns))?;
             }
-            let root = rootfs::build(&plan.rootfs, Some(h.userns.as_fd()))
+            let built = rootfs::build(&plan.rootfs, Some(h.userns.as_fd()))
                 .map_err(rootfs_failed(ChildStep::Rootfs))?;
             join_cgroup()?;
-            rootfs::switch_root(&root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
+            rootfs::switch_root(&built.root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
             rootfs::restrict_proc(own_network).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
             userns::enter(&h.userns).map_err(failed(ChildStep::Userns))?;
+            built.console
         }
-    }
+    };
     let hostname = &plan.rootfs.hostname;
     nix::unistd::sethostname(hostname).map_err(sys_failed(
         ChildStep::Hostname,
         format!("sethostname {hostname}"),
     ))?;
-    Ok(init)
+    Ok((init, console))
 }
 
 /// A host container leaves the terminal and the session and process group
@@ -220,44 +231,89 @@ fn detach(exec: Option<&str>) -> Step<()> {
 
 /// Executes xdockerinit with its descriptors; returns only on failure,
 /// with the reason.
-fn exec_init(init: &File, io: &ChildIo<'_>, plan: &BootPlan) -> ChildFailure {
-    match pass_descriptors_and_exec(init, io, plan) {
+fn exec_init(init: &File, io: &ChildIo<'_>, console: &OwnedFd, plan: &BootPlan) -> ChildFailure {
+    match pass_descriptors_and_exec(init, io, console, plan) {
         Ok(never) => match never {},
         Err(f) => f,
     }
 }
 
+/// xdockerinit's numbered descriptors: the exit record, the session
+/// socket, the console's pty master, then the log's files.
+const EXIT_FD: RawFd = 3;
+const SESSION_FD: RawFd = 4;
+const CONSOLE_FD: RawFd = 5;
+const FIRST_LOG_FD: RawFd = 6;
+
 fn pass_descriptors_and_exec(
     init: &File,
     io: &ChildIo<'_>,
+    console: &OwnedFd,
     plan: &BootPlan,
 ) -> Step<std::convert::Infallible> {
     let exec = plan.exec.as_deref();
     detach(exec)?;
-    // The exit record is fd 3 and the session socket fd 4 for xdockerinit;
-    // every other inherited fd is closed at exec. Whichever of ours sits on
-    // 3 or 4 moves up first, so neither dup2 overwrites another one.
-    let above_4 = |fd: RawFd| match fd {
-        3 | 4 => nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(5)),
+    // The exit record is fd 3, the session socket fd 4, the console fd 5
+    // and the log's files 6 on for xdockerinit; every other inherited fd
+    // is closed at exec. Whichever of ours sits on one of these moves up
+    // first, so no dup2 overwrites another one.
+    let logs = RawFd::try_from(io.log_files.len()).unwrap_or(0);
+    let last = CONSOLE_FD + logs;
+    let above = |fd: RawFd| match fd {
+        fd if (EXIT_FD..=last).contains(&fd) => {
+            nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(last + 1))
+        }
         _ => Ok(fd),
     };
     let pass = |what: &str| sys_failed(ChildStep::Descriptors, format!("pass {what}"));
-    let init_fd = above_4(init.as_raw_fd()).map_err(pass("descriptors"))?;
-    let exit_fd = above_4(io.exit_file.as_raw_fd()).map_err(pass("descriptors"))?;
-    let session_fd = above_4(io.session.as_raw_fd()).map_err(pass("descriptors"))?;
-    nix::unistd::dup2(exit_fd, 3).map_err(pass("exit record"))?;
-    nix::unistd::dup2(session_fd, 4).map_err(pass("session socket"))?;
-    sys::close_range_cloexec(5).map_err(pass("descriptors"))?;
-    let mut argv = vec![
-        CString::from(c"xdockerinit"),
-        CString::from(c"--exit-fd"),
-        CString::from(c"3"),
-        CString::from(c"--session-fd"),
-        CString::from(c"4"),
-        CString::from(c"--grace"),
-    ];
-    argv.push(CString::new(GRACE_SECONDS.to_string()).unwrap_or_default());
-    for option in &plan.supervision.init_args() {
+    let init_fd = above(init.as_raw_fd()).map_err(pass("descriptors"))?;
+    let exit_fd = above(io.exit_file.as_raw_fd()).map_err(pass("descriptors"))?;
+    let session_fd = above(io.session.as_raw_fd()).map_err(pass("descriptors"))?;
+    let console_fd = above(console.as_raw_fd()).map_err(pass("descriptors"))?;
+    let log_fds = io
+        .log_files
+        .iter()
+        .map(|f| above(f.as_raw_fd()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(pass("descriptors"))?;
+    for (target, terminal) in (1..).zip(&io.terminals) {
+        if let Some(t) = terminal {
+            nix::unistd::dup2(t.as_raw_fd(), target).map_err(pass("the terminal"))?;
+        }
+    }
+    nix::unistd::dup2(exit_fd, EXIT_FD).map_err(pass("exit record"))?;
+    nix::unistd::dup2(session_fd, SESSION_FD).map_err(pass("session socket"))?;
+    nix::unistd::dup2(console_fd, CONSOLE_FD).map_err(pass("console"))?;
+    for (target, fd) in (FIRST_LOG_FD..).zip(&log_fds) {
+        nix::unistd::dup2(*fd, target).map_err(pass("log files"))?;
+    }
+    let first_unpassed = u32::try_from(last + 1).unwrap_or(u32::MAX);
+    sys::close_range_cloexec(first_unpassed).map_err(pass("descriptors"))?;
+    let mut argv: Vec<CString> = [
+        "xdockerinit".to_string(),
+        "--exit-fd".to_string(),
+        EXIT_FD.to_string(),
+        "--session-fd".to_string(),
+        SESSION_FD.to_string(),
+        "--console-fd".to_string(),
+        CONSOLE_FD.to_string(),
+        "--grace".to_string(),
+        GRACE_SECONDS.to_string(),
+    ]
+    .into_iter()
+    .filter_map(|a| CString::new(a).ok())
+    .collect();
+    if logs > 0 {
+        for arg in [
+            "--log-fds".to_string(),
+            format!("{FIRST_LOG_FD}-{last}"),
+            "--log-max-size".to_string(),
+            plan.logs.max_size.to_string(),
+        ] {
+            argv.extend(CString::new(arg).ok());
+        }
+    }
+    for option in plan.supervision.init_args() {
         argv.push(CString::new(option.as_str()).map_err(|_| {
             ChildFailure::new(
                 ChildStep::Exec,

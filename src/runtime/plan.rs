@@ -13,7 +13,7 @@ use super::caps;
 use super::rootfs::RootfsPlan;
 use super::RuntimeError;
 use crate::cgroups::Limits;
-use crate::config::NetworkConfig;
+use crate::config::{LogsConfig, NetworkConfig};
 use crate::container::config::UsernsIds;
 use crate::container::service::{RestartPolicy, Service, BOOT_DIR};
 use crate::container::store::{MERGED, RWLAYER, WORKDIR};
@@ -49,6 +49,8 @@ pub struct PlanInput<'a> {
     pub resolver: HostResolver,
     /// `-e CMD`: the main process (single-process mode).
     pub exec: Option<&'a str>,
+    /// The home's `[logs]` settings.
+    pub logs: &'a LogsConfig,
 }
 
 /// The container's network.
@@ -149,6 +151,14 @@ pub enum SeccompPlan {
     Privileged,
 }
 
+/// The console log of a boot (`[logs]` of xdocker.toml): a ring of
+/// `max_files` files in `containers/C/log/`, each written up to `max_size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPlan {
+    pub max_size: u64,
+    pub max_files: u32,
+}
+
 /// Everything one boot does.
 #[derive(Debug, Clone)]
 pub struct BootPlan {
@@ -170,6 +180,9 @@ pub struct BootPlan {
     /// see [`init_env`].
     pub env: Vec<String>,
     pub exec: Option<String>,
+    /// The console log's rotation (xdockerinit writes it into
+    /// `containers/C/log/`).
+    pub logs: LogPlan,
     /// The restart policies and the boot services.
     pub supervision: SupervisionPlan,
     /// Things the user should know, for the log.
@@ -361,6 +374,10 @@ impl BootPlan {
             userns,
             env: init_env(&config.env),
             exec: input.exec.map(str::to_string),
+            logs: LogPlan {
+                max_size: input.logs.max_size.0,
+                max_files: input.logs.max_files,
+            },
             supervision: SupervisionPlan::of(config, input.exec.is_some()),
             warnings: warning.into_iter().collect(),
         })
@@ -433,6 +450,7 @@ mod tests {
                 etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
             },
             exec,
+            logs: &LogsConfig::default(),
         })
     }
 
@@ -515,6 +533,13 @@ mod tests {
         assert_eq!(p.limits.cpu_shares, Some(512));
         assert_eq!(p.cgroup, "web");
         assert_eq!(p.exec.as_deref(), Some("echo hi"));
+        assert_eq!(
+            p.logs,
+            LogPlan {
+                max_size: 10 << 20,
+                max_files: 5
+            }
+        );
     }
 
     #[test]
@@ -645,6 +670,7 @@ mod tests {
                 etc_resolv_conf: None,
             },
             exec: None,
+            logs: &LogsConfig::default(),
         })
         .expect("plan");
         assert_eq!(p.warnings.len(), 1);

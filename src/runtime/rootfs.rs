@@ -238,12 +238,20 @@ pub fn make_private() -> Result<(), RootfsError> {
     .map_err(sys("make private", Path::new("/")))
 }
 
+/// A root filesystem built: its top directory, for [`switch_root`], and
+/// the master of its `/dev/console` pty.
+#[derive(Debug)]
+pub struct Built {
+    pub root: PathBuf,
+    pub console: OwnedFd,
+}
+
 /// Builds the root filesystem and returns its top directory, for
-/// [`switch_root`]. Runs in the child, in its new mount and PID namespaces
+/// [`switch_root`], with its console. Runs in the child, in its new mount and PID namespaces
 /// made private ([`make_private`]), as host root, before xdockerinit is
 /// executed. With `userns` (the container's user namespace) the layers are
 /// idmapped and every file is made as the container's root.
-pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<PathBuf, RootfsError> {
+pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<Built, RootfsError> {
     let (root, _ids) = match (userns, plan.userns) {
         (Some(ns), Some(ids)) => mount_idmapped_overlay(plan, ns, ids)?,
         _ => {
@@ -288,8 +296,11 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<PathBu
         None,
         Path::new("/sys"),
     )?;
-    build_dev(root, plan.userns)?;
-    Ok(root.clone())
+    let console = build_dev(root, plan.userns)?;
+    Ok(Built {
+        root: root.clone(),
+        console,
+    })
 }
 
 /// Binds a volume's host source at its path inside `root` (recursively:
@@ -561,8 +572,9 @@ pub fn restrict_proc(own_network: bool) -> Result<(), RootfsError> {
 }
 
 /// A private /dev: tmpfs with the usual nodes, a new devpts instance and
-/// its ptmx, shm, and the /proc/self/fd links.
-fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<(), RootfsError> {
+/// its ptmx, the console (its pty master is returned), shm, and the
+/// /proc/self/fd links.
+fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<OwnedFd, RootfsError> {
     let dev = open_dir_beneath(root, Path::new("dev"), "mount point")?;
     // Options naming ids are read in the host's user namespace: a
     // `--userns` container's tty group 5 is its gid base + 5.
@@ -608,15 +620,6 @@ fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<(), RootfsError> 
         )
         .map_err(sys("chmod", &Path::new("/dev").join(name)))?;
     }
-    // /dev/console: a harmless node until sessions bring a pty for it.
-    mknodat(
-        Some(d),
-        "console",
-        SFlag::S_IFCHR,
-        Mode::from_bits_truncate(0o600),
-        makedev(1, 3),
-    )
-    .map_err(sys("mknod", Path::new("/dev/console")))?;
     let pts = open_dir_beneath(root, Path::new("dev/pts"), "mount point")?;
     mount_on(
         Some(Path::new("devpts")),
@@ -628,6 +631,7 @@ fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<(), RootfsError> 
         )),
         Path::new("/dev/pts"),
     )?;
+    let console = make_console(root, &dev)?;
     let shm = open_dir_beneath(root, Path::new("dev/shm"), "mount point")?;
     mount_on(
         Some(Path::new("tmpfs")),
@@ -647,7 +651,53 @@ fn build_dev(root: &Path, userns: Option<UsernsIds>) -> Result<(), RootfsError> 
         nix::unistd::symlinkat(target, Some(d), link)
             .map_err(sys("symlink", &Path::new("/dev").join(link)))?;
     }
-    Ok(())
+    Ok(console)
+}
+
+/// `/dev/console`: the slave of a new pty of the container's own devpts,
+/// bind-mounted on an empty file, as LXC makes its console. What anything
+/// writes there (a host container's services, `echo x > /dev/console`)
+/// is read from the master, which is returned for xdockerinit to log
+/// (`--console-fd`). The slave belongs to whoever opened it (root inside,
+/// also with `--userns`: the fs ids are the container root's by then),
+/// mode 0600 as a console's.
+fn make_console(root: &Path, dev: &OwnedFd) -> Result<OwnedFd, RootfsError> {
+    let shown = Path::new("/dev/console");
+    // Reopened: the descriptor from before the mount names the directory
+    // under it.
+    let pts = open_dir_beneath(root, Path::new("dev/pts"), "mount point")?;
+    let master = xdockerinit::sys::openat(
+        pts.as_fd(),
+        "ptmx",
+        OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(sys("open", Path::new("/dev/pts/ptmx")))?;
+    let slave = xdockerinit::sys::open_pty_slave(master.as_fd()).map_err(|(step, errno)| {
+        RootfsError::Sys {
+            step,
+            path: shown.to_path_buf(),
+            errno,
+        }
+    })?;
+    nix::sys::stat::fchmod(slave.as_raw_fd(), Mode::from_bits_truncate(0o600))
+        .map_err(sys("chmod", shown))?;
+    let target = xdockerinit::sys::openat(
+        dev.as_fd(),
+        "console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    )
+    .map_err(sys("create", shown))?;
+    mount(
+        Some(&fd_path(&slave)),
+        &fd_path(&target),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .map_err(sys("mount the console pty on", shown))?;
+    Ok(master)
 }
 
 #[cfg(test)]

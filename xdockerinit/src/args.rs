@@ -10,6 +10,8 @@ use std::path::PathBuf;
 
 use crate::supervise::{RestartPolicy, ServiceSpec};
 
+use crate::log::{DEFAULT_MAX_SIZE, MAX_MAX_FILES, MIN_MAX_SIZE};
+
 /// Grace period of the orderly stop when `--grace` is not given.
 pub const DEFAULT_GRACE_SECS: u32 = 10;
 
@@ -63,6 +65,67 @@ defined in the xdockerinit crate\n\
         value: Some("SECONDS"),
         help: "grace period between TERM and KILL (default 10)",
         manual: "Grace period between TERM and KILL (default 10).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--log-fds"),
+        value: Some("FIRST-LAST"),
+        help: "write the console log into these open files, a ring",
+        manual: "The files of the console log: descriptors FIRST to LAST (or one,\n\
+.BR N ;\n\
+at most 100), regular files of the host opened for appending, in the order\n\
+they are written: xdocker passes\n\
+.IR XDOCKER_HOME/containers/C/log/console.N ,\n\
+the one written last first. No directory of the host is handed to the\n\
+container (a directory descriptor would be a way out of it,\n\
+CVE\\-2024\\-21626): when a record would take the file being written past\n\
+.BR \\-\\-log\\-max\\-size ,\n\
+init goes on with the next descriptor of the ring, truncated to nothing.\n\
+The log is what the main process of\n\
+.B \\-e\n\
+writes on stdout and stderr and what is written to\n\
+.I /dev/console\n\
+(see\n\
+.BR \\-\\-console\\-fd ),\n\
+one record per line:\n\
+.I TIME STREAM F|P TEXT\n\
+(the CRI log format: RFC 3339 UTC time with nanoseconds; stream\n\
+.BR stdout ,\n\
+.BR stderr ,\n\
+.B console\n\
+or\n\
+.B xdocker\n\
+for init's own records, a\n\
+.B boot\n\
+marker at every boot and a\n\
+.B stop\n\
+record with the exit code; F ends a line, P is a piece of a longer one).\n\
+Lines are read without blocking the writer; when the disk is full records\n\
+are dropped and counted, never waited for.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--log-max-size"),
+        value: Some("BYTES"),
+        help: "go on with the next log file before one grows past BYTES (default 10M)",
+        manual: "Go on with the next file of\n\
+.B \\-\\-log\\-fds\n\
+before a record would take the one being written past BYTES (at least\n\
+65536; default 10485760): the log never takes more than BYTES times the\n\
+number of files. Needs\n\
+.BR \\-\\-log\\-fds .",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--console-fd"),
+        value: Some("N"),
+        help: "log what is written to /dev/console (this pty master)",
+        manual: "The master (N >= 3) of the pty whose slave xdocker mounted on the\n\
+container's\n\
+.IR /dev/console .\n\
+Init keeps a slave open (so the master never reads end of file), reads the\n\
+master and logs its lines as stream\n\
+.BR console .",
     },
     OptionSpec {
         short: Some("-e"),
@@ -251,6 +314,13 @@ pub struct Args {
     pub grace_secs: u32,
     /// `-e CMD`: single-process mode when set.
     pub command: Option<CString>,
+    /// `--console-fd N`: the master of /dev/console's pty.
+    pub console_fd: Option<RawFd>,
+    /// `--log-fds FIRST-LAST`: the console log's files, in the order they
+    /// are written (the current one first).
+    pub log_fds: Option<(RawFd, RawFd)>,
+    /// `--log-max-size BYTES`.
+    pub log_max_size: u64,
     /// `--restart POLICY`: of CMD (only with `-e`).
     pub restart: RestartPolicy,
     /// `--service NAME=CMD`, in the order given.
@@ -273,6 +343,9 @@ impl Default for Args {
             session_fd: None,
             grace_secs: DEFAULT_GRACE_SECS,
             command: None,
+            console_fd: None,
+            log_fds: None,
+            log_max_size: DEFAULT_MAX_SIZE,
             restart: RestartPolicy::No,
             services: Vec::new(),
             service_restart: DEFAULT_SERVICE_RESTART,
@@ -299,6 +372,21 @@ pub enum ArgsError {
     SameFd(RawFd),
     /// `--grace` that is not a whole number of seconds.
     BadGrace(String),
+    /// Two descriptor options naming the same descriptor.
+    FdTaken {
+        /// The option given second.
+        opt: &'static str,
+        /// The option that has it.
+        other: &'static str,
+        /// The descriptor.
+        fd: RawFd,
+    },
+    /// `--log-max-size` that is not a number of bytes of at least 64 KiB.
+    BadLogSize(String),
+    /// `--log-fds` that is not `FIRST-LAST` (>= 3, at most 100 files).
+    BadLogFds(String),
+    /// `--log-max-size` without `--log-fds`.
+    NeedsLogFds(&'static str),
     /// `-e ''`.
     EmptyCommand,
     /// `-e` with a NUL byte (cannot come from argv, kept for totality).
@@ -337,6 +425,19 @@ impl fmt::Display for ArgsError {
             ArgsError::BadGrace(value) => {
                 write!(f, "--grace: '{value}' is not a whole number of seconds")
             }
+            ArgsError::FdTaken { opt, other, fd } => {
+                write!(f, "{opt}: {fd} is given to {other} too, give another one")
+            }
+            ArgsError::BadLogSize(value) => write!(
+                f,
+                "--log-max-size: '{value}' is not a number of bytes of {MIN_MAX_SIZE} or more"
+            ),
+            ArgsError::BadLogFds(value) => write!(
+                f,
+                "--log-fds: '{value}' is not FIRST-LAST, descriptors of 3 or more, at most \
+                 {MAX_MAX_FILES}"
+            ),
+            ArgsError::NeedsLogFds(opt) => write!(f, "{opt} needs --log-fds"),
             ArgsError::EmptyCommand => write!(f, "-e: empty command"),
             ArgsError::NulInCommand => write!(f, "-e: the command contains a nul byte"),
             ArgsError::BadPolicy(opt, reason) => write!(f, "{opt}: {reason}"),
@@ -370,6 +471,9 @@ where
     let mut session_fd = None;
     let mut grace_secs = None;
     let mut command = None;
+    let mut log_fds = None;
+    let mut log_max_size = None;
+    let mut console_fd = None;
     let mut restart = None;
     let mut service_restart = None;
     let mut services: Vec<ServiceSpec> = Vec::new();
@@ -404,6 +508,23 @@ where
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
             "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
+            "--log-fds" => {
+                let value = value_of("--log-fds", inline, &mut args)?;
+                let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
+                set_once(&mut log_fds, range, "--log-fds")?;
+            }
+            "--console-fd" => {
+                let value = value_of("--console-fd", inline, &mut args)?;
+                let fd = parse_fd("--console-fd", &value)?;
+                set_once(&mut console_fd, fd, "--console-fd")?;
+            }
+            "--log-max-size" => {
+                let value = value_of("--log-max-size", inline, &mut args)?;
+                let size = parse_number(&value)
+                    .filter(|&n| n >= MIN_MAX_SIZE)
+                    .ok_or(ArgsError::BadLogSize(value))?;
+                set_once(&mut log_max_size, size, "--log-max-size")?;
+            }
             "-e" => {
                 let value = args.next().ok_or(ArgsError::MissingValue("-e"))?;
                 let cmd = parse_command(value)?;
@@ -447,6 +568,25 @@ where
     if let (Some(fd), true) = (session_fd, session_fd == exit_fd) {
         return Err(ArgsError::SameFd(fd));
     }
+    let taken = [
+        ("--exit-fd", exit_fd.map(|fd| (fd, fd))),
+        ("--session-fd", session_fd.map(|fd| (fd, fd))),
+        ("--console-fd", console_fd.map(|fd| (fd, fd))),
+        ("--log-fds", log_fds),
+    ];
+    for (i, &(opt, range)) in taken.iter().enumerate().skip(2) {
+        let Some((first, last)) = range else { continue };
+        let overlap = taken[..i].iter().find_map(|&(other, r)| {
+            let (a, b) = r?;
+            (first <= b && a <= last).then_some((other, first.max(a)))
+        });
+        if let Some((other, fd)) = overlap {
+            return Err(ArgsError::FdTaken { opt, other, fd });
+        }
+    }
+    if log_fds.is_none() && log_max_size.is_some() {
+        return Err(ArgsError::NeedsLogFds("--log-max-size"));
+    }
     if restart.is_some() && command.is_none() {
         return Err(ArgsError::RestartWithoutCommand);
     }
@@ -460,6 +600,9 @@ where
         service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
         boot_dir,
         pass_env: pass_env.unwrap_or(false),
+        console_fd,
+        log_fds,
+        log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
     }))
 }
 
@@ -495,6 +638,30 @@ fn parse_fd(opt: &'static str, value: &str) -> Result<RawFd, ArgsError> {
         return Err(ArgsError::StandardFd(opt, fd));
     }
     Ok(fd)
+}
+
+/// `FIRST-LAST` (or `N`): descriptors of 3 or more, at most
+/// [`MAX_MAX_FILES`] of them.
+fn parse_fd_range(value: &str) -> Option<(RawFd, RawFd)> {
+    let (first, last) = value.split_once('-').unwrap_or((value, value));
+    let fd = |s: &str| {
+        parse_number(s)
+            .and_then(|n| RawFd::try_from(n).ok())
+            .filter(|&fd| fd >= 3)
+    };
+    let (first, last) = (fd(first)?, fd(last)?);
+    let count = i64::from(last) - i64::from(first) + 1;
+    (1..=i64::from(MAX_MAX_FILES))
+        .contains(&count)
+        .then_some((first, last))
+}
+
+/// A whole decimal number.
+fn parse_number(value: &str) -> Option<u64> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    value.parse().ok()
 }
 
 fn parse_grace(value: &str) -> Result<u32, ArgsError> {
@@ -547,6 +714,8 @@ mod tests {
                     (true, "--service-restart") => argv.push("no"),
                     (true, "--service") => argv.push("web=httpd"),
                     (true, "--boot-dir") => argv.push("/etc/xdocker/boot.d"),
+                    (true, "--log-fds") => argv.push("6-10"),
+                    (true, "--log-max-size") => argv.extend(["65536", "--log-fds", "6"]),
                     (true, _) => argv.push("5"),
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
@@ -601,6 +770,70 @@ mod tests {
         assert_eq!(
             run(&["-e", "exit 7", "--session-fd=4", "--grace=5", "--exit-fd=3"]),
             want
+        );
+    }
+
+    #[test]
+    fn log_options() {
+        let args = run(&[
+            "--log-fds",
+            "6-10",
+            "--console-fd=5",
+            "--log-max-size",
+            "1048576",
+        ]);
+        assert_eq!(args.log_fds, Some((6, 10)));
+        assert_eq!(args.console_fd, Some(5));
+        assert_eq!(args.log_max_size, 1 << 20);
+        assert_eq!(run(&["--log-fds=7"]).log_fds, Some((7, 7)));
+        assert_eq!(run(&["--log-fds", "5"]).log_max_size, DEFAULT_MAX_SIZE);
+        assert_eq!(run(&["--log-fds", "3-102"]).log_fds, Some((3, 102)));
+        for bad in ["2-5", "6-5", "3-103", "x", "6-", "-6", "6-7-8", ""] {
+            assert_eq!(
+                p(&["--log-fds", bad]),
+                Err(ArgsError::BadLogFds(bad.into())),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            p(&["--log-fds", "5", "--log-max-size", "65535"]),
+            Err(ArgsError::BadLogSize("65535".into()))
+        );
+        assert_eq!(
+            p(&["--log-fds", "5", "--log-max-size", "10M"]),
+            Err(ArgsError::BadLogSize("10M".into()))
+        );
+        assert_eq!(
+            p(&["--log-max-size", "65536"]),
+            Err(ArgsError::NeedsLogFds("--log-max-size"))
+        );
+        assert_eq!(
+            p(&["--exit-fd", "3", "--console-fd", "3"]),
+            Err(ArgsError::FdTaken {
+                opt: "--console-fd",
+                other: "--exit-fd",
+                fd: 3
+            })
+        );
+        assert_eq!(
+            p(&["--session-fd", "8", "--log-fds", "6-10"]),
+            Err(ArgsError::FdTaken {
+                opt: "--log-fds",
+                other: "--session-fd",
+                fd: 8
+            })
+        );
+        assert_eq!(
+            p(&["--console-fd", "5", "--log-fds", "5-6"]),
+            Err(ArgsError::FdTaken {
+                opt: "--log-fds",
+                other: "--console-fd",
+                fd: 5
+            })
+        );
+        assert_eq!(
+            p(&["--console-fd", "2"]),
+            Err(ArgsError::StandardFd("--console-fd", 2))
         );
     }
 
@@ -757,6 +990,14 @@ mod tests {
             ArgsError::StandardFd("--session-fd", 1),
             ArgsError::SameFd(3),
             ArgsError::BadGrace("x".into()),
+            ArgsError::FdTaken {
+                opt: "--console-fd",
+                other: "--exit-fd",
+                fd: 3,
+            },
+            ArgsError::BadLogSize("1".into()),
+            ArgsError::BadLogFds("0".into()),
+            ArgsError::NeedsLogFds("--log-max-size"),
             ArgsError::EmptyCommand,
             ArgsError::NulInCommand,
         ];

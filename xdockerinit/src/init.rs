@@ -4,9 +4,10 @@
 //! processes and starting them again by their policies
 //! ([`crate::supervise`]), and the orderly stop: the services one by one in
 //! reverse order, SIGTERM to every process, a grace period, SIGKILL, reap
-//! until no child is left, write the exit record, exit. A session
-//! connection is handed at once to a helper process of its own
-//! ([`crate::session`]): nothing a client does can hold this loop.
+//! until no child is left, write the exit record, exit. The same loop reads
+//! the console log's sources ([`crate::log`]). A session connection is
+//! handed at once to a helper process of its own ([`crate::session`]):
+//! nothing a client does can hold this loop.
 
 use std::ffi::CString;
 use std::fmt;
@@ -19,10 +20,12 @@ use nix::unistd::{getpid, Pid};
 
 use crate::args::Args;
 use crate::exit_record::{ExitRecord, ExitRecordError};
-use crate::process::{self, Reaped};
+use crate::log::{Capture, LogError, LogFile, Stream};
+use crate::process::{self, ChildStdio, Reaped};
 use crate::protocol::{Message, Role};
 use crate::session;
 use crate::signals::Signals;
+use crate::stdio::MainStdio;
 use crate::supervise::{self, State, Supervisor};
 use crate::ErrnoText;
 
@@ -32,6 +35,14 @@ const MAX_SIGNALS_PER_ROUND: usize = 64;
 /// Connections accepted per poll round at most, so a flood of connections
 /// cannot keep the loop from reaping.
 const MAX_ACCEPTS_PER_ROUND: usize = 32;
+
+/// Reads per source at the stop, before the last SIGKILL: what is already
+/// in the pipes, not what a process still writing adds meanwhile.
+const DRAIN_READS: usize = 32;
+
+/// How long the end of a forced stop waits for the user's terminal or
+/// pipe to take the last bytes of the main process's output.
+const TEE_WAIT: Duration = Duration::from_millis(500);
 
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
 /// (it cannot happen: CMD is our child and we reap until ECHILD).
@@ -75,6 +86,16 @@ pub enum InitError {
         /// Why.
         source: Errno,
     },
+    /// The console log (init runs on without it, or loses records).
+    Log(LogError),
+    /// The main process's streams could not be captured: it gets init's
+    /// own descriptors, and its output is not logged.
+    Stdio {
+        /// What we were doing.
+        op: &'static str,
+        /// Why.
+        source: Errno,
+    },
     /// kill(2) failed.
     Kill {
         /// The signal.
@@ -106,6 +127,12 @@ impl fmt::Display for InitError {
             InitError::Exec { path, source } => {
                 write!(f, "exec {path}: {}", ErrnoText(*source))
             }
+            InitError::Log(e) => e.fmt(f),
+            InitError::Stdio { op, source } => write!(
+                f,
+                "capture the main process's output: {op}: {}",
+                ErrnoText(*source)
+            ),
             InitError::Kill {
                 signal,
                 target: -1,
@@ -167,6 +194,8 @@ enum Source {
     Signals,
     /// The listening session socket.
     Sessions,
+    /// A stream of the console log (its token).
+    Log(usize),
 }
 
 /// What woke the loop up.
@@ -183,6 +212,8 @@ enum Event {
     /// The process being stopped on its own did not end in its share of
     /// the grace period: on to the next.
     StepOver,
+    /// A captured stream can be read (or its copy written).
+    Log(usize),
 }
 
 /// Where the container is in its life.
@@ -196,6 +227,11 @@ enum Phase {
         deadline: Instant,
         step: Option<(Pid, Instant)>,
     },
+    /// No process is left, but the main process's last output has not
+    /// reached the terminal or pipe it goes to: no deadline (as without
+    /// the log, where the writer waited for its reader); a second
+    /// SIGTERM/SIGINT or SIGKILL ends it.
+    Draining,
 }
 
 /// What the loop does after an event.
@@ -227,6 +263,13 @@ pub struct Init {
     phase: Phase,
     /// 128+signal of a second SIGTERM/SIGINT that cut the grace short.
     forced: Option<i32>,
+    /// The console log and the streams it captures.
+    capture: Capture,
+    /// The main process's fds 0-2 (`-e`), made once and handed to every
+    /// run of it.
+    stdio: Option<MainStdio>,
+    /// A failure of the log's setup, told when the loop starts.
+    log_error: Option<LogError>,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -342,6 +385,38 @@ fn adopt_session_socket(fd: RawFd) -> Result<OwnedFd, InitError> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+/// The console log: its ring of files (when given) and the console pty's
+/// master as its first source. A failure leaves init without a log (told
+/// when the loop starts), never without a container.
+fn open_capture(
+    log_files: Vec<OwnedFd>,
+    max_size: u64,
+    console: Option<OwnedFd>,
+) -> (Capture, Option<LogError>) {
+    let mut error = None;
+    let log = match log_files.is_empty() {
+        true => None,
+        false => match LogFile::open(log_files, max_size) {
+            Ok(log) => Some(log),
+            Err(e) => {
+                error = Some(e);
+                None
+            }
+        },
+    };
+    let mut capture = Capture::new(log);
+    if let Some(master) = console {
+        // A slave of our own: without one open the master reads EIO.
+        let added = crate::sys::open_pty_slave(master.as_fd())
+            .map_err(|(op, source)| LogError { op, source })
+            .and_then(|slave| capture.add(Stream::Console, master, true, Some(slave), None));
+        if let Err(e) = added {
+            error = error.or(Some(e));
+        }
+    }
+    (capture, error)
+}
+
 impl Init {
     /// Takes over the process as PID 1: adopts the exit fd and the session
     /// socket (close-on-exec first of all), closes any other inherited fd,
@@ -363,12 +438,42 @@ impl Init {
             Some(fd) => Some(adopt_session_socket(fd)?),
             None => None,
         };
-        let keep: Vec<RawFd> = [args.exit_fd, args.session_fd]
+        let log_range: Vec<RawFd> = args
+            .log_fds
+            .map(|(first, last)| (first..=last).collect())
+            .unwrap_or_default();
+        let keep: Vec<RawFd> = [args.exit_fd, args.session_fd, args.console_fd]
             .into_iter()
             .flatten()
+            .chain(log_range.iter().copied())
             .collect();
         close_inherited_fds(&keep);
+        // SAFETY: the host handed us these descriptors by the --console-fd
+        // and --log-fds contract; nothing in this process has claimed them,
+        // and descriptors given to two options are refused by the parser.
+        let (console, log_files): (Option<OwnedFd>, Vec<OwnedFd>) = unsafe {
+            (
+                args.console_fd.map(|fd| OwnedFd::from_raw_fd(fd)),
+                log_range
+                    .into_iter()
+                    .map(|fd| OwnedFd::from_raw_fd(fd))
+                    .collect(),
+            )
+        };
+        // Close-on-exec before anything can be started (the log files are
+        // made so by LogFile::open).
+        if let Some(fd) = &console {
+            let _ = nix::fcntl::fcntl(
+                fd.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+            );
+        }
         ensure_std_fds()?;
+        let (mut capture, log_error) = open_capture(log_files, args.log_max_size, console);
+        capture.note(&match &args.command {
+            Some(command) => format!("boot -e {}", command.to_string_lossy()),
+            None => "boot".to_string(),
+        });
         // fexecve names the process after the fd ("3"); ps and the host's
         // status want "xdockerinit".
         nix::sys::prctl::set_name(c"xdockerinit").map_err(|source| InitError::Sys {
@@ -408,6 +513,9 @@ impl Init {
             stop_queue: Vec::new(),
             phase: Phase::Running,
             forced: None,
+            capture,
+            stdio: None,
+            log_error,
         })
     }
 
@@ -416,6 +524,21 @@ impl Init {
     /// failure of the loop itself: no record is written, and the kernel
     /// kills what is left of the namespace when PID 1 exits.
     pub fn run(mut self, notify: &mut dyn FnMut(Notice<'_>)) -> Result<i32, InitError> {
+        if let Some(e) = self.log_error.take() {
+            notify(Notice::Error(&InitError::Log(e)));
+        }
+        // The main process's streams, once for all its runs.
+        if self.supervisor.main().is_some() {
+            match MainStdio::prepare(&mut self.capture) {
+                Ok(stdio) => {
+                    for note in stdio.notes() {
+                        self.capture.note(note);
+                    }
+                    self.stdio = Some(stdio);
+                }
+                Err((op, source)) => notify(Notice::Error(&InitError::Stdio { op, source })),
+            }
+        }
         // The services, then the main process.
         if self.start_due(notify)? == Flow::Finish {
             return Ok(self.finish(notify));
@@ -431,10 +554,17 @@ impl Init {
     }
 
     /// The poll set: one entry per source, in the same order as the sources.
-    fn sources(&self) -> Vec<(Source, RawFd)> {
-        let mut sources = vec![(Source::Signals, self.signals.as_fd().as_raw_fd())];
+    fn sources(&self) -> Vec<(Source, RawFd, libc::c_short)> {
+        let mut sources = vec![(
+            Source::Signals,
+            self.signals.as_fd().as_raw_fd(),
+            libc::POLLIN,
+        )];
         if let Some(listener) = &self.sessions {
-            sources.push((Source::Sessions, listener.as_raw_fd()));
+            sources.push((Source::Sessions, listener.as_raw_fd(), libc::POLLIN));
+        }
+        for i in self.capture.interests() {
+            sources.push((Source::Log(i.token), i.fd, i.events));
         }
         sources
     }
@@ -445,9 +575,9 @@ impl Init {
         let sources = self.sources();
         let mut fds: Vec<libc::pollfd> = sources
             .iter()
-            .map(|&(_, fd)| libc::pollfd {
+            .map(|&(_, fd, events)| libc::pollfd {
                 fd,
-                events: libc::POLLIN,
+                events,
                 revents: 0,
             })
             .collect();
@@ -456,6 +586,7 @@ impl Init {
             Phase::Stopping { deadline, step } => {
                 Some(step.map_or(deadline, |(_, until)| until.min(deadline)))
             }
+            Phase::Draining => None,
         };
         let timeout = match wake {
             None => -1,
@@ -475,7 +606,7 @@ impl Init {
             };
         }
         let mut events = Vec::new();
-        for (pfd, &(source, _)) in fds.iter().zip(&sources) {
+        for (pfd, &(source, _, _)) in fds.iter().zip(&sources) {
             if pfd.revents == 0 {
                 continue;
             }
@@ -496,6 +627,7 @@ impl Init {
                     }
                 }
                 Source::Sessions => events.push(Event::Connection),
+                Source::Log(token) => events.push(Event::Log(token)),
             }
         }
         // Checked even when signals came in, so a stream of them cannot
@@ -515,6 +647,7 @@ impl Init {
                     events.push(Event::StepOver);
                 }
             }
+            Phase::Draining => {}
         }
         Ok(events)
     }
@@ -537,13 +670,26 @@ impl Init {
             }
             Event::Due => match self.phase {
                 Phase::Running => self.start_due(notify),
-                Phase::Stopping { .. } => Ok(Flow::Continue),
+                Phase::Stopping { .. } | Phase::Draining => Ok(Flow::Continue),
             },
+            Event::Log(token) => {
+                self.capture.ready(token);
+                match self.phase {
+                    Phase::Draining if self.capture.flushed() => Ok(Flow::Finish),
+                    _ => Ok(Flow::Continue),
+                }
+            }
+            Event::Signal(libc::SIGWINCH) => {
+                if let Some(stdio) = &self.stdio {
+                    stdio.window_changed();
+                }
+                Ok(Flow::Continue)
+            }
             Event::StepOver => self.next_stop_step(notify),
             Event::Signal(libc::SIGCHLD) => self.on_child(notify),
             Event::Signal(signo @ (libc::SIGTERM | libc::SIGINT)) => match self.phase {
                 Phase::Running => self.begin_stop(notify),
-                Phase::Stopping { .. } => {
+                Phase::Stopping { .. } | Phase::Draining => {
                     // A second request: do not wait out the grace period.
                     self.forced = Some(128 + signo);
                     Ok(Flow::Finish)
@@ -602,9 +748,24 @@ impl Init {
                 continue;
             };
             let (role, first) = (p.role, p.state == State::Idle);
+            if role == Role::Main && !first {
+                self.capture.note(&format!(
+                    "restart -e (restart {}, the last run ended with exit code {})",
+                    p.restarts,
+                    p.last_exit.unwrap_or(UNKNOWN_STATUS)
+                ));
+            }
             let spawned = match role {
-                Role::Main => supervise::spawn_main(&p.command, &self.main_env),
-                Role::Service => supervise::spawn_service(&p.command, &self.service_env),
+                Role::Main => {
+                    let stdio = self
+                        .stdio
+                        .as_ref()
+                        .map_or(ChildStdio::Inherit, |s| ChildStdio::Fds(*s.fds()));
+                    supervise::spawn_main(&p.command, &self.main_env, stdio)
+                }
+                Role::Service => {
+                    supervise::spawn_service(&p.command, &self.service_env, self.capture.console())
+                }
             };
             match spawned {
                 Ok(spawned) => {
@@ -639,7 +800,7 @@ impl Init {
         let children_left = self.reap_ready()?;
         match self.phase {
             Phase::Running if self.supervisor.main_done() => self.begin_stop(notify),
-            Phase::Stopping { .. } if !children_left => Ok(Flow::Finish),
+            Phase::Stopping { .. } if !children_left => Ok(self.children_gone()),
             Phase::Stopping {
                 step: Some((pid, _)),
                 ..
@@ -718,7 +879,18 @@ impl Init {
         if self.reap_ready()? {
             Ok(Flow::Continue)
         } else {
-            Ok(Flow::Finish)
+            Ok(self.children_gone())
+        }
+    }
+
+    /// The stop has no process left: done once the main process's output
+    /// has reached its reader, else [`Phase::Draining`] until it has.
+    fn children_gone(&mut self) -> Flow {
+        if self.capture.flushed() {
+            Flow::Finish
+        } else {
+            self.phase = Phase::Draining;
+            Flow::Continue
         }
     }
 
@@ -770,6 +942,8 @@ impl Init {
     /// such as ones entered with setns, included), reap until ECHILD, write
     /// the record.
     fn finish(&mut self, notify: &mut dyn FnMut(Notice<'_>)) -> i32 {
+        // What the processes wrote before they are killed is logged.
+        self.capture.drain(DRAIN_READS);
         self.kill_all(Signal::SIGKILL, notify);
         loop {
             match process::reap(true) {
@@ -792,6 +966,13 @@ impl Init {
             None => self.forced.unwrap_or(0),
         };
         let restarts = main.map(|m| m.restarts);
+        // The log is whole before the exit record says the container
+        // stopped (and before `-s logs --follow` sees init end).
+        self.capture
+            .finish(&format!("stop: exit code {code}"), TEE_WAIT);
+        if let Some(stdio) = self.stdio.as_mut() {
+            stdio.restore();
+        }
         if let Some(record) = &self.exit_record {
             if let Err(e) = record.write(code, restarts) {
                 notify(Notice::Error(&InitError::ExitRecord(e)));

@@ -6,7 +6,8 @@
 //! ```text
 //! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
 //!             [--restart POLICY] [--service NAME=CMD]... [--service-restart POLICY]
-//!             [--boot-dir DIR]
+//!             [--boot-dir DIR] [--console-fd N] [--log-fds FIRST-LAST]
+//!             [--log-max-size BYTES]
 //! xdockerinit -v | --version        prints "xdockerinit v<version>"
 //! xdockerinit -h | --help           prints the usage
 //! ```
@@ -22,8 +23,9 @@
 //!   containers lack unless given `--cap-add sys_ptrace`).
 //!   xdockerinit makes it close-on-exec at once (no process of the container
 //!   inherits it) and clears `O_APPEND` on it. Every *other* inherited
-//!   descriptor from 3 up is closed at start: fds 0-2, the exit fd and the
-//!   session socket are the whole interface. When the container stops, xdockerinit writes the exit
+//!   descriptor from 3 up is closed at start: fds 0-2, the exit fd, the
+//!   session socket, the console and the log's files (below) are the
+//!   whole interface. When the container stops, xdockerinit writes the exit
 //!   record, one line `exit_code=<N>\n`, with `pwrite` at offset 0,
 //!   `ftruncate` (see [`exit_record`]). Without `--exit-fd`
 //!   nothing is written. No record (an empty file) means xdockerinit did not
@@ -40,10 +42,17 @@
 //!   (root with ptrace rights over PID 1) is the hardening issue's concern.
 //! * `--grace SECONDS` (whole seconds, default [`args::DEFAULT_GRACE_SECS`]):
 //!   how long the orderly stop waits after SIGTERM before SIGKILL.
+//! * `--log-fds FIRST-LAST`, `--log-max-size BYTES`: the console log's ring
+//!   of files, opened by the host (`containers/C/log/console.N`, the one
+//!   written last first; never a directory of the host), each written up to
+//!   BYTES before init goes on with the next one, truncated ([`log`]).
+//! * `--console-fd N`: the master of the pty xdocker mounted on
+//!   `/dev/console`; what is written there is logged as stream `console`.
 //! * `-e CMD` (single-process mode): CMD runs as the main child through
 //!   `/bin/sh -c CMD`, in a new session, with a clean environment
 //!   ([`process::CHILD_PATH`], `HOME=/root`, `TERM` if xdockerinit has one,
-//!   `container=xdocker`) and xdockerinit's fds 0-2. When CMD exits, the rest
+//!   `container=xdocker`) and fds 0-2 that xdockerinit reads, logs and
+//!   copies to its own ([`stdio`]: pipes, or a pty for a terminal). When CMD exits, the rest
 //!   of the container gets the orderly stop, and the exit code (xdockerinit's
 //!   own and the record's) is CMD's status: its exit code, or 128+signal
 //!   (127 with an error line if /bin/sh cannot be executed).
@@ -76,10 +85,12 @@
 pub mod args;
 pub mod exit_record;
 pub mod init;
+pub mod log;
 pub mod process;
 pub mod protocol;
 pub mod session;
 pub mod signals;
+pub mod stdio;
 pub mod supervise;
 pub mod sys;
 

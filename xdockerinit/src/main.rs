@@ -75,10 +75,10 @@ fn run(args: Vec<OsString>) -> c_int {
     };
     let init = Init::setup(args).unwrap_or_else(|e| fail(&e));
     let mut notify = |notice: Notice<'_>| match notice {
-        Notice::Error(e) => eprintln!("xdockerinit: error: {e}"),
-        Notice::GraceExpired { grace_secs } => eprintln!(
+        Notice::Error(e) => say(format_args!("xdockerinit: error: {e}")),
+        Notice::GraceExpired { grace_secs } => say(format_args!(
             "xdockerinit: grace period of {grace_secs}s over with processes left: sent SIGKILL"
-        ),
+        )),
     };
     match init.run(&mut notify) {
         Ok(code) => exit(code),
@@ -86,7 +86,16 @@ fn run(args: Vec<OsString>) -> c_int {
     }
 }
 
+/// One line on stderr. Not `eprintln!`, which panics when the write
+/// fails: with `-e` on a terminal, fd 2 is a non-blocking description of
+/// it (EAGAIN while the terminal is stopped), and PID 1 must not die of
+/// a message.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
 fn fail(e: &dyn std::fmt::Display) -> ! {
-    eprintln!("xdockerinit: error: {e}");
+    say(format_args!("xdockerinit: error: {e}"));
     exit(1)
 }

@@ -16,7 +16,7 @@ use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 
 /// The signals the loop reads from its signalfd.
-pub const HANDLED: [Signal; 7] = [
+pub const HANDLED: [Signal; 8] = [
     Signal::SIGCHLD,
     Signal::SIGTERM,
     Signal::SIGINT,
@@ -24,6 +24,8 @@ pub const HANDLED: [Signal; 7] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGPWR,
+    // The user's terminal changed size: the main process's pty follows.
+    Signal::SIGWINCH,
 ];
 
 /// The signalfd of the loop; signals are blocked while it exists.

@@ -12,7 +12,7 @@
 
 use std::ffi::{CStr, CString, OsStr};
 use std::fmt;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::str::FromStr;
@@ -496,21 +496,41 @@ pub fn stop_step_deadline(now: Instant, deadline: Instant, left: usize) -> Insta
 }
 
 /// Starts the `-e` main process (first start and restarts): through
-/// `/bin/sh -c` with init's own fds 0-2 (the caller's terminal or pipes).
-/// The one place where the main process is spawned.
-pub fn spawn_main(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static str, Errno)> {
-    process::spawn_shell(command, env, ChildStdio::Inherit)
+/// `/bin/sh -c` with `stdio` as its fds 0-2 (the ones
+/// [`crate::stdio::MainStdio`] made once for every run, logged and copied
+/// to init's own; `Inherit` only when they could not be made). The one
+/// place where the main process is spawned.
+pub fn spawn_main(
+    command: &CStr,
+    env: &[CString],
+    stdio: ChildStdio,
+) -> Result<Spawned, (&'static str, Errno)> {
+    process::spawn_shell(command, env, stdio)
 }
 
 /// Starts a boot service: through `/bin/sh -c`, stdin `/dev/null`,
-/// stdout and stderr on [`CONSOLE`] (`/dev/null` when it cannot be
-/// opened), in a session of its own.
-pub fn spawn_service(command: &CStr, env: &[CString]) -> Result<Spawned, (&'static str, Errno)> {
+/// stdout and stderr on the console: `console`, the console pty's slave
+/// init holds (see [`crate::log::Capture::console`]: no path looked up in
+/// the container's tree, which could hold a FIFO there), else [`CONSOLE`]
+/// opened (`/dev/null` when it cannot be), in a session of its own.
+pub fn spawn_service(
+    command: &CStr,
+    env: &[CString],
+    console: Option<BorrowedFd<'_>>,
+) -> Result<Spawned, (&'static str, Errno)> {
     let open = |path: &CStr, flags: OFlag| {
         crate::sys::open(path, flags | OFlag::O_CLOEXEC, Mode::empty())
             .map_err(|e| ("open the service's standard streams", e))
     };
     let null_in: OwnedFd = open(c"/dev/null", OFlag::O_RDONLY)?;
+    if let Some(console) = console {
+        let fds = [
+            null_in.as_raw_fd(),
+            console.as_raw_fd(),
+            console.as_raw_fd(),
+        ];
+        return process::spawn_shell(command, env, ChildStdio::Fds(fds));
+    }
     let out: OwnedFd = match open(CONSOLE, OFlag::O_WRONLY | OFlag::O_NOCTTY) {
         Ok(fd) => fd,
         Err(_) => open(c"/dev/null", OFlag::O_WRONLY)?,
