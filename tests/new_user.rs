@@ -126,7 +126,7 @@ fn man_page_has_examples_files_environment_and_configuration() {
             }
         }
     }
-    assert_eq!(keys, 7, "{table:?}");
+    assert_eq!(keys, 9, "{table:?}");
     // --help says the default network too.
     let help = TestHome::new().run("--help").ok().to_string();
     assert!(
