@@ -10,10 +10,8 @@ mod common;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::thread::sleep;
-use std::time::{Duration, Instant};
 
+use common::tmux::Tmux;
 use common::{Run, RuntimeHome};
 
 /// The awkward values, each in its own variable.
@@ -147,7 +145,7 @@ fn variables_reach_the_main_process_run_and_attach_byte_for_byte() {
     assert_eq!(r.ok(), "EQUALS=a=b==c=\n");
 
     // An interactive shell through a real terminal.
-    let tmux = Tmux::start(&h, 200, 40);
+    let tmux = Tmux::start_with(&h, 200, 40, "LEAK=host");
     tmux.line("xdocker -a attach -c env");
     tmux.wait_for("the container's prompt", |s| s.contains("root@env:"));
     for (key, value) in &want {
@@ -530,142 +528,3 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing_behind() {
     assert_eq!(h.run("-s containers").ok().matches("RUNNING").count(), 0);
 }
 
-// ------------------------------------------------------------------ tmux
-
-/// A tmux server of its own (`tmux -L`), killed when dropped, running a
-/// bash with a clean environment, the test's xdocker on its PATH.
-struct Tmux {
-    socket: String,
-    socket_path: Option<PathBuf>,
-}
-
-impl Tmux {
-    fn start(h: &RuntimeHome, cols: u16, rows: u16) -> Tmux {
-        let name = h
-            .home
-            .path()
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned());
-        let mut tmux = Tmux {
-            socket: format!(
-                "xdocker-esr-{}-{}",
-                std::process::id(),
-                name.unwrap_or_default()
-            ),
-            socket_path: None,
-        };
-        let xdocker_dir = common::bin()
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let shell = format!(
-            "env -i PATH={}:/usr/sbin:/usr/bin:/sbin:/bin TERM=xterm-256color HOME=/root \
-             LEAK=host XDOCKER_HOME={} XDOCKER_INIT={} PS1='host$ ' bash --norc --noprofile",
-            xdocker_dir.display(),
-            h.home.path().display(),
-            common::static_init().display()
-        );
-        let ok = tmux
-            .cmd()
-            .args(["-f", "/dev/null", "new-session", "-d", "-s", "t", "-x"])
-            .arg(cols.to_string())
-            .arg("-y")
-            .arg(rows.to_string())
-            .arg(shell)
-            .status()
-            .expect("tmux");
-        assert!(ok.success(), "tmux new-session");
-        let out = tmux
-            .cmd()
-            .args(["display-message", "-p", "#{socket_path}"])
-            .output()
-            .expect("tmux display-message");
-        let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
-        tmux.socket_path = (!path.is_empty()).then(|| PathBuf::from(path));
-        tmux.wait_for("the host prompt", |s| s.contains("host$"));
-        tmux
-    }
-
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-
-    fn line(&self, line: &str) {
-        self.keys(&["-l", "--", line]);
-        self.keys(&["Enter"]);
-    }
-
-    fn keys(&self, keys: &[&str]) {
-        let ok = self
-            .cmd()
-            .args(["send-keys", "-t", "t"])
-            .args(keys)
-            .status()
-            .expect("tmux send-keys");
-        assert!(ok.success());
-    }
-
-    fn screen(&self) -> String {
-        let out = self
-            .cmd()
-            .args(["capture-pane", "-p", "-J", "-t", "t"])
-            .output()
-            .expect("capture-pane");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    #[track_caller]
-    fn wait_for(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let screen = self.screen();
-            if done(&screen) {
-                return screen;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "tmux: no {what} on the screen:\n{screen}"
-            );
-            sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Runs `shell_code` and returns what it printed, between markers only
-    /// the output (not the typed line) holds.
-    #[track_caller]
-    fn ask(&self, tag: &str, shell_code: &str) -> String {
-        self.keys(&["C-l"]);
-        self.line(&format!("echo \"M-{tag}-$({shell_code})-E\""));
-        let prefix = format!("M-{tag}-");
-        let screen = self.wait_for(tag, |s| {
-            s.lines()
-                .any(|l| l.starts_with(&prefix) && l.trim_end().ends_with("-E"))
-        });
-        screen
-            .lines()
-            .find(|l| l.starts_with(&prefix))
-            .map(|l| {
-                l.trim_end()
-                    .trim_start_matches(&prefix)
-                    .trim_end_matches("-E")
-                    .to_string()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self
-            .cmd()
-            .arg("kill-server")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        if let Some(path) = &self.socket_path {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-}

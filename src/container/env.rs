@@ -111,18 +111,7 @@ impl fmt::Display for EnvVar {
     }
 }
 
-impl TryFrom<String> for EnvVar {
-    type Error = EnvError;
-    fn try_from(s: String) -> Result<Self, EnvError> {
-        s.parse()
-    }
-}
-
-impl From<EnvVar> for String {
-    fn from(v: EnvVar) -> String {
-        v.to_string()
-    }
-}
+crate::stored_as_text!(EnvVar);
 
 /// One `--env` argument or env file line: `KEY=VALUE`, or `KEY` alone,
 /// which takes the host's value (as Docker does).

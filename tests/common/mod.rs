@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 mod root_gate;
 pub mod sshd;
+pub mod tmux;
 pub use root_gate::needs_root;
 
 /// The built `xdocker` binary.
