@@ -527,4 +527,3 @@ fn bad_input_is_refused_in_one_line_and_leaves_nothing_behind() {
     assert_eq!(std::fs::read_to_string(&config).expect("config"), before);
     assert_eq!(h.run("-s containers").ok().matches("RUNNING").count(), 0);
 }
-

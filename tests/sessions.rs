@@ -397,7 +397,6 @@ fn stopped_and_unknown_containers_are_refused() {
         .fails(1, "container ghost not found");
 }
 
-
 fn status_row(h: &RuntimeHome, name: &str) -> String {
     let r: Run = h.run("-s containers");
     r.ok()
