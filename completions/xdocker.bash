@@ -23,7 +23,7 @@ _xdocker() {
 
     case "${cmd}" in
         xdocker)
-            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file --follow --tail --since --timestamps"
+            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --env --env-file --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file --follow --tail --since --timestamps"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -38,11 +38,11 @@ _xdocker() {
                     return 0
                     ;;
                 --action)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container copy_image del_image export import spush spull rplfile putfile getfile autostart service" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env" -- "${cur}"))
                     return 0
                     ;;
                 -a)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container copy_image del_image export import spush spull rplfile putfile getfile autostart service" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env" -- "${cur}"))
                     return 0
                     ;;
                 --container)
@@ -101,6 +101,10 @@ _xdocker() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cpu-shares)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --mem-limit)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -134,6 +138,14 @@ _xdocker() {
                     return 0
                     ;;
                 --userns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --env-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

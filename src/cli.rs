@@ -9,6 +9,7 @@ use std::str::FromStr;
 use clap::parser::ValueSource;
 use clap::{ArgAction, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
+use crate::container::env::EnvArg;
 use crate::container::logs::Since;
 use crate::container::{RestartPolicy, Service, Volume};
 use crate::image::repo::SshRepo;
@@ -45,6 +46,7 @@ pub enum Action {
     Volume,
     ToImage,
     ToContainer,
+    Commit,
     CopyImage,
     DelImage,
     Export,
@@ -56,6 +58,10 @@ pub enum Action {
     Getfile,
     Autostart,
     Service,
+    Pause,
+    Continue,
+    Restart,
+    Env,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -238,6 +244,17 @@ impl FromStr for MemLimit {
     }
 }
 
+/// `--cpu-shares N`, the range of v1 `cpu.shares`.
+fn parse_cpu_shares(s: &str) -> Result<u64, String> {
+    use crate::cgroups::{CPU_SHARES_MAX, CPU_SHARES_MIN};
+    match s.parse::<u64>() {
+        Ok(n) if (CPU_SHARES_MIN..=CPU_SHARES_MAX).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not a CPU share count of {CPU_SHARES_MIN} to {CPU_SHARES_MAX} (default 1024)"
+        )),
+    }
+}
+
 fn parse_hostname(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 64
@@ -321,22 +338,29 @@ Shows:
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
-  boot            -c C [cgroup opts] [-t | -e CMD]
+  boot            -c C [cgroup opts] [env opts] [-t | -e CMD]
   attach          -c C                 (Ctrl-a q detaches, the container runs on)
   run             -c C --cmd CMD
   shutdown | kill -c C
+  pause | continue -c C                freeze every process of C / let them run on
+  restart         -c C [cgroup opts]   shutdown and boot again (a stopped C just boots)
   destroy         -c C [-h]
   version         -m NAME[:V] [--version NEW]
   vip             -c C --vip IP
   port_mapping    -c C --port-mapping H:C[,H:C...]
-  volume          -c C --volume HOST[:CTR] [--volume ...]
+  volume          -c C --volume HOST[:CTR[:ro]] [--volume ...]
   to_image        --from-container C --to-image NAME [--version V]
                   consumes C: its writable layer becomes the image, C is gone
   to_container    --from-image NAME[:V] --to-container C [-m BASES] [create opts]
+                  [cgroup opts]
                   consumes the image: its layer becomes C's writable layer
+  commit          --from-container C --to-image NAME [--version V]
+                  a new image from C's changes; C stays (paused for the
+                  copy if it runs)
   copy_image      --from-image NAME[:V] --to-image NAME[:V]
   del_image       -m NAME[:V]
   export          -m NAME[:V] [--image-file F]
+  export          -c C [--image-file F]  C's whole file system as one layer
   import          --image-file F [-m NAME[:V]]
   spush | spull   -m NAME[:V]
   rplfile         -c C --template-file T --mapping-file M [--instance-file I]
@@ -346,13 +370,18 @@ Actions:
   autostart       -c C --autostart ORDER|off
   service         -c C [--service NAME=CMD ... | --service none] [--restart POLICY]
                   replaces the services (none: removes them) of a stopped container
+  env             -c C [env opts]      replaces the variables (none given: clears them)
 Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
+             [env opts]
              --userns on|off (default on: unprivileged; off: privileged,
              root inside is host root, for trusted workloads only)
              --service NAME=CMD (repeatable) --restart POLICY
-Cgroup opts: --cpus --cpu-quota --mem-limit --pids-limit (boot also: --restart)
+Cgroup opts: --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit (boot also:
+             --restart)
+Env opts:    --env KEY=VALUE|KEY --env-file FILE (repeatable; at boot they go
+             over the stored variables, later ones win)
 Restart policies: no | on-failure[:N] | always, for the -e main process
              (default no) and the services (default on-failure); boot
              services: --service ones and the executables of the image's
@@ -432,8 +461,9 @@ pub struct Args {
     /// Port maps HOST:CTR[/udp][,...]
     #[arg(long = "port-mapping", value_name = "MAPS", value_parser = parse_port_map_list)]
     pub port_mapping: Option<PortMaps>,
-    /// Volume HOST[:CTR] (repeatable)
-    #[arg(long = "volume", value_name = "HOST[:CTR]")]
+    /// Volume HOST[:CTR[:ro|rw]] (repeatable; ro: read-only, for root
+    /// inside too)
+    #[arg(long = "volume", value_name = "HOST[:CTR[:ro]]")]
     pub volume: Vec<Volume>,
     /// CPUs to pin to, e.g. 0,1 or 1-3
     #[arg(long = "cpus", value_name = "LIST")]
@@ -441,6 +471,9 @@ pub struct Args {
     /// CPU quota, e.g. 25%
     #[arg(long = "cpu-quota", value_name = "N%")]
     pub cpu_quota: Option<CpuQuota>,
+    /// Relative CPU weight when CPUs are busy, 2 to 262144 (default 1024)
+    #[arg(long = "cpu-shares", value_name = "N", value_parser = parse_cpu_shares)]
+    pub cpu_shares: Option<u64>,
     /// Memory limit, e.g. 512M
     #[arg(long = "mem-limit", value_name = "SIZE")]
     pub mem_limit: Option<MemLimit>,
@@ -473,10 +506,20 @@ pub struct Args {
     #[arg(long = "userns", value_name = "on|off", value_parser = parse_on_off)]
     pub userns: Option<bool>,
 
+    /// Environment variable of every process of the container (repeatable;
+    /// KEY alone: the host's value)
+    #[arg(long = "env", value_name = "KEY=VALUE")]
+    pub env: Vec<EnvArg>,
+    /// File of KEY=VALUE lines (Docker's format: # comments, KEY alone
+    /// takes the host's value; repeatable)
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_file: Vec<PathBuf>,
+
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
     pub cmd: Option<String>,
-    /// Source container of to_image (consumed: it becomes the image)
+    /// Source container of to_image (consumed: it becomes the image) or
+    /// commit (it stays)
     #[arg(long = "from-container", value_name = "C", value_parser = parse_container_name)]
     pub from_container: Option<Name>,
     /// Target image
@@ -584,12 +627,12 @@ const CREATE_OPTS: &[&str] = &[
     "restart",
     "service",
 ];
-const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "mem_limit", "pids_limit"];
+const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "cpu_shares", "mem_limit", "pids_limit"];
+const ENV_OPTS: &[&str] = &["env", "env_file"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
 
 /// Options a verb needs, and options it also accepts.
 fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
-    let both = |a: &[&'static str], b: &[&'static str]| [a, b].concat();
     match verb {
         Verb::Show(Show::Images) | Verb::Show(Show::Containers) => (&[], vec!["json"]),
         Verb::Show(Show::ContainerRoot) | Verb::Show(Show::Info) => (&["container"], vec!["json"]),
@@ -607,12 +650,13 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                     CREATE_OPTS,
                     CGROUP_OPTS,
                     BOOT_OPTS,
+                    ENV_OPTS,
                 ]
                 .concat(),
             ),
             Action::Boot => (
                 &["container"],
-                [CGROUP_OPTS, BOOT_OPTS, &["restart"][..]].concat(),
+                [CGROUP_OPTS, BOOT_OPTS, ENV_OPTS, &["restart"][..]].concat(),
             ),
             Action::Attach | Action::Shutdown | Action::Kill => (&["container"], vec![]),
             Action::Destroy => (&["container"], vec!["shutdown"]),
@@ -624,11 +668,13 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::ToImage => (&["from_container", "to_image"], vec!["version"]),
             Action::ToContainer => (
                 &["from_image", "to_container"],
-                both(&["images"], CREATE_OPTS),
+                [&["images"][..], CREATE_OPTS, CGROUP_OPTS, ENV_OPTS].concat(),
             ),
+            Action::Commit => (&["from_container", "to_image"], vec!["version"]),
             Action::CopyImage => (&["from_image", "to_image"], vec![]),
             Action::DelImage => (&["images"], vec![]),
-            Action::Export => (&["images"], vec!["image_file"]),
+            // -m IMAGE or -c C: checked in `from_args`.
+            Action::Export => (&[], vec!["images", "container", "image_file"]),
             Action::Import => (&["image_file"], vec!["images"]),
             Action::Spush | Action::Spull => (&["images"], vec!["srepo"]),
             Action::Rplfile => (
@@ -638,6 +684,9 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::Putfile | Action::Getfile => (&["container", "src_file", "dst_file"], vec![]),
             Action::Autostart => (&[], vec!["container", "autostart", "shutdown"]),
             Action::Service => (&["container"], vec!["service", "restart"]),
+            Action::Pause | Action::Continue => (&["container"], vec![]),
+            Action::Restart => (&["container"], CGROUP_OPTS.to_vec()),
+            Action::Env => (&["container"], ENV_OPTS.to_vec()),
         },
     }
 }
@@ -780,6 +829,22 @@ impl Request {
                 return Err(UsageError(
                     "--service none removes every service: give it alone".into(),
                 ));
+            }
+        }
+        if verb == Verb::Action(Action::Export) {
+            match (given.contains(&"images"), given.contains(&"container")) {
+                (false, false) => {
+                    return Err(UsageError(
+                        "-a export needs -m/--image (an image) or -c/--container (a container)"
+                            .into(),
+                    ))
+                }
+                (true, true) => {
+                    return Err(UsageError(
+                        "-a export takes -m/--image or -c/--container, not both".into(),
+                    ))
+                }
+                _ => {}
             }
         }
         if args.tty && args.exec.is_some() {
@@ -1027,6 +1092,17 @@ mod tests {
                 "-a vip -c a --vip 10.0.0.2 --restart always",
                 "--restart does not apply",
             ),
+            (
+                "-a create -m a --cpu-shares 1",
+                "CPU share count of 2 to 262144",
+            ),
+            ("-a boot -c a --cpu-shares 262145", "CPU share count"),
+            ("-a create -m a --env 1X=a", "'1X' is not a variable name"),
+            ("-a env -c a --env A-B", "'A-B' is not a variable name"),
+            (
+                "-a volume -c a --volume /a:/b:rx",
+                "'rx' is not a volume mode",
+            ),
         ] {
             let e = err(line);
             assert!(e.contains(needle), "{line}: {e}");
@@ -1105,6 +1181,54 @@ mod tests {
             Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
         );
         assert!("sys_godmode".parse::<CapList>().is_err());
+    }
+
+    #[test]
+    fn commit_and_export_forms() {
+        let a = args("-a commit --from-container web --to-image web --version 2");
+        assert_eq!(a.action, Some(Action::Commit));
+        assert_eq!(
+            err("-a commit --from-container web"),
+            "-a commit needs --to-image"
+        );
+        assert_eq!(
+            err("-a commit --to-image x --from-container web -c web"),
+            "-c/--container does not apply to -a commit"
+        );
+        assert!(parse("-a export -m web:1.0 --image-file f").is_ok());
+        assert!(parse("-a export -c web --image-file f").is_ok());
+        assert_eq!(
+            err("-a export"),
+            "-a export needs -m/--image (an image) or -c/--container (a container)"
+        );
+        assert_eq!(
+            err("-a export -m web -c web"),
+            "-a export takes -m/--image or -c/--container, not both"
+        );
+    }
+
+    #[test]
+    fn env_shares_and_volume_modes() {
+        let a = args("-a create -m test --env A=1 --env B --env-file f.env --cpu-shares 512");
+        assert_eq!(a.env.len(), 2);
+        assert_eq!(a.env_file, [PathBuf::from("f.env")]);
+        assert_eq!(a.cpu_shares, Some(512));
+        let a = args("-a boot -c web --env A=x=y --cpu-shares 2");
+        assert_eq!(a.cpu_shares, Some(2));
+        assert!(parse("-a env -c web").is_ok(), "no --env: clears");
+        assert!(parse("-a to_container --from-image i --to-container c --env A=1").is_ok());
+        assert!(parse("-a to_container --from-image i --to-container c --cpu-shares 9").is_ok());
+        assert_eq!(err("-a env"), "-a env needs -c/--container");
+        assert_eq!(
+            err("-a vip -c x --vip 10.0.0.2 --env A=1"),
+            "--env does not apply to -a vip"
+        );
+        assert_eq!(
+            err("-a run -c x --cmd true --env-file f"),
+            "--env-file does not apply to -a run"
+        );
+        let a = args("-a volume -c web --volume /srv:/data:ro --volume /a:/b:rw");
+        assert!(a.volume[0].read_only && !a.volume[1].read_only);
     }
 
     #[test]

@@ -235,18 +235,29 @@ impl fmt::Display for ImageRef {
     }
 }
 
-impl TryFrom<String> for ImageRef {
-    type Error = NameError;
-    fn try_from(s: String) -> Result<Self, NameError> {
-        s.parse()
-    }
+/// `TryFrom<String>` (through `FromStr`) and `From<T> for String`
+/// (through `Display`) for a domain type stored in configs as the text the
+/// user writes: what `#[serde(try_from = "String", into = "String")]`
+/// needs, so a stored value is checked as strictly as a typed one.
+#[macro_export]
+macro_rules! stored_as_text {
+    ($t:ty) => {
+        impl TryFrom<String> for $t {
+            type Error = <$t as std::str::FromStr>::Err;
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
+        impl From<$t> for String {
+            fn from(v: $t) -> String {
+                v.to_string()
+            }
+        }
+    };
 }
 
-impl From<ImageRef> for String {
-    fn from(r: ImageRef) -> String {
-        r.to_string()
-    }
-}
+stored_as_text!(ImageRef);
 
 /// A comma-separated list of image references (`-m a,b:1.0`), bottom first.
 pub fn parse_image_list(s: &str) -> Result<Vec<ImageRef>, NameError> {

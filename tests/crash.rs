@@ -220,13 +220,24 @@ fn kill_after(h: &RuntimeHome, args: &[&str], delay: Duration) {
 fn kills_at_random_times_during_conversions_lose_nothing() {
     let h = RuntimeHome::with_test_image();
     container_with_marker(&h, "c");
-    // A pseudo-random but reproducible spread of delays, 0-12 ms.
+    // How long one conversion takes here now (a loaded machine takes
+    // several times longer): the kills spread over 0 to 1.5 times that, at
+    // least 12 ms, so that they fall on both sides of the move.
+    let timed = |line: &str| {
+        let start = std::time::Instant::now();
+        h.run(line).ok();
+        start.elapsed()
+    };
+    let span = timed("-a to_image --from-container c --to-image img --version 1")
+        .max(timed("-a to_container --from-image img:1 --to-container c"));
+    let span_us = (span.as_micros() as u64 * 3 / 2).max(12_000);
+    // A pseudo-random but reproducible spread of delays.
     let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut delay = || {
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
-        Duration::from_micros(seed % 12_000)
+        Duration::from_micros(seed % span_us)
     };
     let mut seen = [0u32; 2];
     for _ in 0..24 {

@@ -123,15 +123,14 @@ fn roff_names(o: &xdockerinit::args::OptionSpec) -> Vec<String> {
 fn xdockerinit_man(shipped: &str) -> String {
     use xdockerinit::args::OPTIONS;
     let mut synopsis = String::from(".SH SYNOPSIS\n.B xdockerinit\n");
-    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
-        let name = o.long.or(o.short).expect("a name");
-        synopsis.push_str(&format!(
-            ".RB [ {}\n.IR {} ]\n",
-            roff(name),
-            o.value.expect("value")
-        ));
+    for o in OPTIONS.iter().filter(|o| !o.is_mode()) {
+        let name = roff(o.long.or(o.short).expect("a name"));
+        synopsis.push_str(&match o.value {
+            Some(v) => format!(".RB [ {name}\n.IR {v} ]\n"),
+            None => format!(".RB [ {name} ]\n"),
+        });
     }
-    for o in OPTIONS.iter().filter(|o| o.value.is_none()) {
+    for o in OPTIONS.iter().filter(|o| o.is_mode()) {
         let names = roff_names(o);
         synopsis.push_str(&format!(".br\n.B xdockerinit\n.BR {}\n", names.join(" | ")));
     }

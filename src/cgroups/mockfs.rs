@@ -1,11 +1,14 @@
 //! A fake kernel for the unit tests: plays cgroupfs's mkdir (a new group
 //! comes with its interface files) and rmdir (they go with it) on a temp
-//! dir, and never signals a process. Everything else the backends do is a
-//! plain read or write and needs no faking.
+//! dir, never signals a process and never waits. Everything else the
+//! backends do is a plain read or write and needs no faking: a freezer
+//! state written is the state read back (frozen at once), unless a test
+//! writes what the kernel would say.
 
 use std::fs;
 use std::io;
 use std::path::Path;
+use std::time::Duration;
 
 use nix::errno::Errno;
 
@@ -16,7 +19,10 @@ pub(crate) const OPS: KernelOps = KernelOps {
     rmdir,
     kill,
     devices,
+    sleep,
 };
+
+fn sleep(_: Duration) {}
 
 /// Records the rules where the kernel would hold the attached program
 /// (once, as the real one attaches once).
@@ -44,11 +50,15 @@ fn mkdir(path: &Path) -> io::Result<()> {
         put("cgroup.controllers", &format!("{}\n", enabled.join(" ")))?;
         put("cgroup.subtree_control", "")?;
         put("cgroup.events", "populated 0\nfrozen 0\n")?;
+        put("cgroup.freeze", "0\n")?;
         put("cgroup.kill", "")?;
         put("cpu.stat", "usage_usec 0\nuser_usec 0\nsystem_usec 0\n")?;
         for c in &enabled {
             match c.as_str() {
-                "cpu" => put("cpu.max", "max 100000\n")?,
+                "cpu" => {
+                    put("cpu.max", "max 100000\n")?;
+                    put("cpu.weight", "100\n")?;
+                }
                 "memory" => {
                     put("memory.max", "max\n")?;
                     put("memory.swap.max", "max\n")?;
@@ -67,6 +77,13 @@ fn mkdir(path: &Path) -> io::Result<()> {
         // v1 cpuset with cgroup.clone_children 0: empty until written.
         put("cpuset.cpus", "")?;
         put("cpuset.mems", "")?;
+    } else if path
+        .ancestors()
+        .any(|a| a.file_name() == Some("freezer".as_ref()))
+    {
+        // v1 freezer (mounted at `freezer/`): every group but the root
+        // has the state file.
+        put("freezer.state", "THAWED\n")?;
     }
     Ok(())
 }

@@ -3,8 +3,8 @@
 //! `CgroupManager`, LXC's `cgroup_ops`). The hierarchy root is a parameter so
 //! that all logic runs on a temp dir in unit tests (Firecracker's
 //! `MockCgroupFs`); the few places where the kernel acts on its own (mkdir
-//! fills a directory with interface files, rmdir drops them, SIGKILL) sit
-//! behind [`KernelOps`].
+//! fills a directory with interface files, rmdir drops them, SIGKILL, the
+//! time a freeze takes) sit behind [`KernelOps`].
 
 mod detect;
 pub mod devices;
@@ -44,6 +44,9 @@ const RMDIR_TRIES: u32 = 20;
 const RMDIR_PAUSE: Duration = Duration::from_millis(25);
 /// Poll interval while waiting for a group to empty.
 const POLL: Duration = Duration::from_millis(10);
+/// How long a freeze may sleep in all while the kernel still says the
+/// group is freezing (v2; v1 counts tries, see `v1::FREEZE_TRIES`).
+const FREEZE_WAIT: Duration = Duration::from_secs(5);
 
 /// The CFS period both backends use: 100 ms, the kernel default, so that
 /// `cpu_quota_percent` percent of it is the quota in microseconds * 10.
@@ -61,6 +64,25 @@ pub struct Limits {
     /// Most processes (and threads) at once: a fork bomb stops there.
     #[serde(default)]
     pub pids_max: Option<u64>,
+    /// Relative CPU weight against other groups when CPUs are busy, in v1
+    /// `cpu.shares` units ([`CPU_SHARES_MIN`] to [`CPU_SHARES_MAX`]; the
+    /// kernel's default is 1024); v2 gets [`shares_to_weight`] of it.
+    #[serde(default)]
+    pub cpu_shares: Option<u64>,
+}
+
+/// The range of v1 `cpu.shares` (the kernel's MIN_SHARES and MAX_SHARES).
+pub const CPU_SHARES_MIN: u64 = 2;
+pub const CPU_SHARES_MAX: u64 = 262_144;
+/// What `cpu.shares` and `cpu.weight` hold when nothing is asked.
+const CPU_SHARES_DEFAULT: u64 = 1024;
+const CPU_WEIGHT_DEFAULT: u64 = 100;
+
+/// v1 shares as a v2 `cpu.weight` (1 to 10000), converted as crun and
+/// runc do: the ends of the two ranges meet (2 -> 1, 262144 -> 10000).
+pub fn shares_to_weight(shares: u64) -> u64 {
+    let shares = shares.clamp(CPU_SHARES_MIN, CPU_SHARES_MAX);
+    1 + ((shares - 2) * 9999) / 262_142
 }
 
 /// Resource use of a group; `None` when the hierarchy does not account it
@@ -73,6 +95,29 @@ pub struct Usage {
     pub cpu_nanos: Option<u64>,
     /// Processes (and threads) in the group now (`pids.current`).
     pub pids: Option<u64>,
+}
+
+/// What the freezer says of a group: `-s containers` shows a container
+/// whose group is not thawed as PAUSED.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreezerState {
+    /// Its processes run (also: no freezer to freeze it with).
+    Thawed,
+    /// Asked to freeze, and some processes are not frozen yet.
+    Freezing,
+    /// Every process of the group and its sub-groups is frozen.
+    Frozen,
+}
+
+impl fmt::Display for FreezerState {
+    /// The v1 `freezer.state` word.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Thawed => "THAWED",
+            Self::Freezing => "FREEZING",
+            Self::Frozen => "FROZEN",
+        })
+    }
 }
 
 /// Errors of the cgroups module; each names the operation and the path.
@@ -153,6 +198,17 @@ pub enum CgroupError {
     /// rmdir of a group failed (after retrying EBUSY).
     #[error("remove cgroup {}: {}", .path.display(), IoText(.error))]
     Rmdir { path: PathBuf, error: io::Error },
+    /// Freezing needs a freezer: v1's freezer controller, v2's
+    /// `cgroup.freeze` (Linux 5.2).
+    #[error("freeze cgroup {}: no freezer there (v1: the freezer controller; v2: cgroup.freeze, Linux 5.2)", .path.display())]
+    NoFreezer { path: PathBuf },
+    /// The kernel never said frozen; the group was thawed again.
+    #[error("freeze cgroup {}: still {state} after {waited_ms} ms, thawed again", .path.display())]
+    Freeze {
+        path: PathBuf,
+        state: FreezerState,
+        waited_ms: u128,
+    },
 }
 
 /// One cgroup hierarchy (v1 or v2) with its parent group.
@@ -178,6 +234,16 @@ pub trait Cgroups: fmt::Debug {
     fn remove(&self, name: &str) -> Result<(), CgroupError>;
     /// Memory use and CPU time of the group.
     fn usage(&self, name: &str) -> Result<Usage, CgroupError>;
+    /// Freezes every process of the group and its sub-groups, and returns
+    /// once the kernel says they are all frozen (a bounded wait); when it
+    /// never does, the group is thawed again and the error says so.
+    /// Crash point (see [`crate::crashpoint`]): `pause.written`, right
+    /// after the kernel was first asked to freeze.
+    fn freeze(&self, name: &str) -> Result<(), CgroupError>;
+    /// Thaws the group (a thawed group stays as it is).
+    fn thaw(&self, name: &str) -> Result<(), CgroupError>;
+    /// What the kernel says of the group's freezer now.
+    fn freezer_state(&self, name: &str) -> Result<FreezerState, CgroupError>;
     /// Which hierarchy this is ("v1"/"v2"), for messages and logs.
     fn version(&self) -> &'static str;
 }
@@ -194,6 +260,9 @@ pub(crate) struct KernelOps {
     pub kill: fn(i32) -> Result<(), Errno>,
     /// v2: makes sure a device program of these rules is attached to a group.
     pub devices: fn(&Path, &[devices::Rule]) -> io::Result<()>,
+    /// Waits while the kernel freezes a group (the fake kernel freezes at
+    /// once, or never: its tests need not wait).
+    pub sleep: fn(Duration),
 }
 
 impl KernelOps {
@@ -202,6 +271,7 @@ impl KernelOps {
         rmdir: real_rmdir,
         kill: real_kill,
         devices: devices::ensure_v2,
+        sleep: thread::sleep,
     };
 }
 
@@ -254,6 +324,14 @@ pub(crate) fn check_limits(limits: &Limits) -> Result<(), CgroupError> {
     if limits.mem_limit_bytes == Some(0) {
         return Err(CgroupError::BadLimit {
             reason: "memory limit must be more than 0 bytes".to_string(),
+        });
+    }
+    if let Some(shares) = limits
+        .cpu_shares
+        .filter(|s| !(CPU_SHARES_MIN..=CPU_SHARES_MAX).contains(s))
+    {
+        return Err(CgroupError::BadLimit {
+            reason: format!("cpu shares {shares} is not {CPU_SHARES_MIN} to {CPU_SHARES_MAX}"),
         });
     }
     Ok(())
@@ -430,7 +508,6 @@ fn child_groups(dir: &Path) -> Result<Vec<PathBuf>, CgroupError> {
 /// left or [`KILL_WAIT`] is over. Without a freezer (v1) or `cgroup.kill`
 /// a forking process can race us, hence the loop rather than one pass.
 pub(crate) fn kill_all(ops: &KernelOps, dirs: &[PathBuf]) -> Result<(), CgroupError> {
-    let me = std::process::id() as i32;
     let start = Instant::now();
     loop {
         let mut pids = BTreeSet::new();
@@ -448,21 +525,42 @@ pub(crate) fn kill_all(ops: &KernelOps, dirs: &[PathBuf]) -> Result<(), CgroupEr
                 waited_ms: start.elapsed().as_millis(),
             });
         }
-        // Never signal ourselves (someone moved us in) nor kill(0)/kill(-1),
-        // which would hit our process group or every process.
-        for &pid in pids.iter().filter(|&&p| p > 0 && p != me) {
-            match (ops.kill)(pid) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(error) => {
-                    return Err(CgroupError::Kill {
-                        pid,
-                        path: path.clone(),
-                        error,
-                    })
-                }
+        kill_pids(ops, &path, &pids)?;
+        thread::sleep(POLL);
+    }
+}
+
+/// SIGKILLs each of `pids` (found in the group at `path`) once.
+pub(crate) fn kill_pids(
+    ops: &KernelOps,
+    path: &Path,
+    pids: &BTreeSet<i32>,
+) -> Result<(), CgroupError> {
+    let me = std::process::id() as i32;
+    // Never signal ourselves (someone moved us in) nor kill(0)/kill(-1),
+    // which would hit our process group or every process.
+    for &pid in pids.iter().filter(|&&p| p > 0 && p != me) {
+        match (ops.kill)(pid) {
+            Ok(()) | Err(Errno::ESRCH) => {}
+            Err(error) => {
+                return Err(CgroupError::Kill {
+                    pid,
+                    path: path.to_path_buf(),
+                    error,
+                })
             }
         }
-        thread::sleep(POLL);
+    }
+    Ok(())
+}
+
+/// The pause before the next look at a freezing group: none for the
+/// first, then doubling from 10 µs up to 10 ms. An idle container is
+/// frozen before the first look; a busy one within a few.
+pub(crate) fn freeze_backoff(attempt: u32) -> Duration {
+    match attempt {
+        0 => Duration::ZERO,
+        n => Duration::from_micros(10 << (n - 1).min(10)).min(Duration::from_millis(10)),
     }
 }
 
@@ -567,6 +665,14 @@ mod tests {
                 mem_limit_bytes: Some(0),
                 ..Limits::default()
             },
+            Limits {
+                cpu_shares: Some(1),
+                ..Limits::default()
+            },
+            Limits {
+                cpu_shares: Some(CPU_SHARES_MAX + 1),
+                ..Limits::default()
+            },
         ];
         for limits in bad {
             assert!(matches!(
@@ -574,8 +680,31 @@ mod tests {
                 Err(CgroupError::BadLimit { .. })
             ));
         }
+        let e = check_limits(&Limits {
+            cpu_shares: Some(1),
+            ..Limits::default()
+        })
+        .expect_err("1 share");
+        assert_eq!(
+            e.to_string(),
+            "invalid limit: cpu shares 1 is not 2 to 262144"
+        );
         assert_eq!(quota_us(25), 25_000);
         assert_eq!(quota_us(250), 250_000);
+    }
+
+    #[test]
+    fn shares_convert_to_weights_as_crun_does() {
+        // crun's table (`convert_shares_to_weight`): the ends meet, the
+        // default of v1 is not the default of v2.
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(262_144), 10_000);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(512), 20);
+        assert_eq!(shares_to_weight(4096), 157);
+        for s in [2, 3, 100, 1024, 100_000, 262_144] {
+            assert!((1..=10_000).contains(&shares_to_weight(s)), "{s}");
+        }
     }
 
     #[test]

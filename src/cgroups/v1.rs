@@ -7,11 +7,13 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::{
-    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
-    make_dir, quota_us, read_optional, read_u64, read_value, remove_tree, removed_at_once,
-    undo_created, write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US,
+    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, freeze_backoff,
+    kill_all, kill_pids, make_dir, quota_us, read_optional, read_u64, read_value, remove_tree,
+    removed_at_once, undo_created, write_value, CgroupError, Cgroups, FreezerState, KernelOps,
+    Limits, Usage, CPU_PERIOD_US, CPU_SHARES_DEFAULT, FREEZE_WAIT,
 };
 
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
@@ -21,10 +23,21 @@ use super::{
 /// container must leave the cgroup of whoever booted it there, or logging
 /// out of a session (`KillUserProcesses`) or stopping the unit that ran
 /// the boot kills it with everything else in that cgroup.
-/// The freezer is not used: remove() kills in a loop instead.
-const CONTROLLERS: [&str; 7] = [
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "systemd",
+/// The freezer pauses a container (`-a pause`); remove() still kills in a
+/// loop, thawing a frozen group after the first SIGKILL.
+const CONTROLLERS: [&str; 8] = [
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "systemd",
 ];
+
+/// What `freezer.state` takes and says.
+const THAWED: &str = "THAWED";
+const FROZEN: &str = "FROZEN";
+const FREEZING: &str = "FREEZING";
+/// Every this many tries a group that will not freeze is thawed for
+/// [`THAW_PAUSE`] before the next (runc: new processes keep appearing
+/// otherwise, and a cgroup v1 may never freeze).
+const THAW_EVERY: u32 = 50;
+const THAW_PAUSE: Duration = Duration::from_millis(10);
 
 /// One mounted v1 controller.
 #[derive(Debug, Clone)]
@@ -138,6 +151,42 @@ impl V1 {
         self.dirs(name).into_iter().filter(|d| d.is_dir()).collect()
     }
 
+    /// The freezer group of `name`: [`CgroupError::NoFreezer`] without
+    /// the controller, [`CgroupError::Missing`] without the group (a
+    /// container booted before xdocker gave each one a freezer group).
+    fn freezer_dir(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        check_name("cgroup name", name)?;
+        let Some(c) = self.controller("freezer") else {
+            return Err(CgroupError::NoFreezer {
+                path: self.root.join("freezer"),
+            });
+        };
+        let dir = self.group_dir(c, name);
+        if !dir.is_dir() {
+            return Err(CgroupError::Missing { path: dir });
+        }
+        Ok(dir)
+    }
+
+    /// A frozen v1 task takes SIGKILL only once thawed: before `remove`
+    /// kills, a frozen group gets its SIGKILLs first and is thawed then,
+    /// so that none of its processes runs another instruction of its own.
+    fn kill_frozen(&self, name: &str) -> Result<(), CgroupError> {
+        let Some(c) = self.controller("freezer") else {
+            return Ok(());
+        };
+        let dir = self.group_dir(c, name);
+        let state = dir.join("freezer.state");
+        match read_optional(&state)? {
+            Some(s) if s != THAWED => {}
+            _ => return Ok(()),
+        }
+        let mut pids = BTreeSet::new();
+        collect_pids(&dir, &mut pids)?;
+        kill_pids(&self.ops, &dir, &pids)?;
+        write_value(&state, THAWED)
+    }
+
     /// Everything of `create` after the checks; directories it makes are
     /// pushed to `created` so that the caller can undo them on failure.
     fn create_in(
@@ -226,6 +275,15 @@ impl V1 {
                 None => "-1".to_string(),
             };
             write_value(&group.join("cpu.cfs_quota_us"), &quota)?;
+            // A new group starts at the default; a reused one is reset.
+            let shares = match limits.cpu_shares {
+                Some(shares) => Some(shares),
+                None if existed.contains(&group) => Some(CPU_SHARES_DEFAULT),
+                None => None,
+            };
+            if let Some(shares) = shares {
+                write_value(&group.join("cpu.shares"), &shares.to_string())?;
+            }
         }
         if let Some(c) = self.controller("memory") {
             let group = self.group_dir(c, name);
@@ -254,6 +312,71 @@ impl V1 {
     }
 }
 
+/// Freezes the v1 group whose `freezer.state` is at `path`, as runc's
+/// `FreezerGroup.Set` does: write FROZEN, read back; FREEZING (a task in
+/// the middle of a fork, or new processes appearing) means write FROZEN
+/// again, which makes the kernel try the group's tasks again, after a
+/// pause growing to 10 ms; every [`THAW_EVERY`] tries thaw for
+/// [`THAW_PAUSE`]. After [`FREEZE_WAIT`] of pauses it gives up, and a
+/// group left FREEZING or FROZEN is thawed again: a container is never
+/// left half frozen. `write`, `read` and `sleep` are the file and the
+/// clock, so that the tests can play a kernel that is slow to freeze.
+fn freeze_v1(
+    path: &Path,
+    write: &mut dyn FnMut(&str) -> Result<(), CgroupError>,
+    read: &mut dyn FnMut() -> Result<String, CgroupError>,
+    sleep: &mut dyn FnMut(Duration),
+) -> Result<(), CgroupError> {
+    let mut waited = Duration::ZERO;
+    let mut pause = |d: Duration, waited: &mut Duration| {
+        if !d.is_zero() {
+            sleep(d);
+            *waited += d;
+        }
+    };
+    let mut attempt = || -> Result<(), CgroupError> {
+        let mut tries = 0u32;
+        loop {
+            if tries % THAW_EVERY == THAW_EVERY - 1 {
+                write(THAWED)?;
+                pause(THAW_PAUSE, &mut waited);
+            }
+            write(FROZEN)?;
+            if tries == 0 {
+                crate::crashpoint::hit("pause.written");
+            }
+            let state = read()?;
+            match state.as_str() {
+                FROZEN => return Ok(()),
+                FREEZING if waited < FREEZE_WAIT => {
+                    tries += 1;
+                    pause(freeze_backoff(tries), &mut waited);
+                }
+                FREEZING => {
+                    return Err(CgroupError::Freeze {
+                        path: path.parent().unwrap_or(path).to_path_buf(),
+                        state: FreezerState::Freezing,
+                        waited_ms: waited.as_millis(),
+                    })
+                }
+                // THAWED: thawed by someone else meanwhile.
+                _ => {
+                    return Err(CgroupError::Parse {
+                        path: path.to_path_buf(),
+                        content: state,
+                    })
+                }
+            }
+        }
+    };
+    let result = attempt();
+    if result.is_err() {
+        // The error says what went wrong; a failed thaw adds nothing to it.
+        let _ = write(THAWED);
+    }
+    result
+}
+
 /// Writes `memory.memsw.limit_in_bytes`, tolerating a file that is absent
 /// or not writable (memsw is a bonus: without it swap is merely unlimited).
 fn write_memsw(group: &Path, value: &str) -> Result<(), CgroupError> {
@@ -277,6 +400,7 @@ impl Cgroups for V1 {
         let needs = [
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
+            (limits.cpu_shares.is_some(), "cpu", "cpu shares"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
             (limits.pids_max.is_some(), "pids", "pids"),
         ];
@@ -353,6 +477,9 @@ impl Cgroups for V1 {
             .into_iter()
             .filter(|d| !removed_at_once(&self.ops, d))
             .collect();
+        if !dirs.is_empty() {
+            self.kill_frozen(name)?;
+        }
         kill_all(&self.ops, &dirs)?;
         for dir in &dirs {
             remove_tree(&self.ops, dir)?;
@@ -381,6 +508,43 @@ impl Cgroups for V1 {
                 None => None,
             },
         })
+    }
+
+    fn freeze(&self, name: &str) -> Result<(), CgroupError> {
+        let path = self.freezer_dir(name)?.join("freezer.state");
+        let sleep = self.ops.sleep;
+        freeze_v1(
+            &path,
+            &mut |value| write_value(&path, value),
+            &mut || read_value(&path),
+            &mut |d| sleep(d),
+        )
+    }
+
+    fn thaw(&self, name: &str) -> Result<(), CgroupError> {
+        match self.freezer_dir(name) {
+            Ok(dir) => write_value(&dir.join("freezer.state"), THAWED),
+            // Nothing can be frozen without the controller.
+            Err(CgroupError::NoFreezer { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn freezer_state(&self, name: &str) -> Result<FreezerState, CgroupError> {
+        let path = match self.freezer_dir(name) {
+            Ok(dir) => dir.join("freezer.state"),
+            Err(CgroupError::NoFreezer { .. }) => return Ok(FreezerState::Thawed),
+            Err(e) => return Err(e),
+        };
+        match read_value(&path)?.as_str() {
+            THAWED => Ok(FreezerState::Thawed),
+            FREEZING => Ok(FreezerState::Freezing),
+            FROZEN => Ok(FreezerState::Frozen),
+            other => Err(CgroupError::Parse {
+                content: other.to_string(),
+                path,
+            }),
+        }
     }
 
     fn version(&self) -> &'static str {
@@ -421,7 +585,9 @@ mod tests {
         dir
     }
 
-    const ALL: [&str; 6] = ["cpu", "cpuacct", "cpuset", "memory", "pids", "devices"];
+    const ALL: [&str; 7] = [
+        "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer",
+    ];
 
     fn v1(root: &Path) -> V1 {
         V1::with_ops(root, "xd", mockfs::OPS).unwrap()
@@ -440,9 +606,11 @@ mod tests {
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
             pids_max: Some(100),
+            cpu_shares: Some(512),
         };
         cg.create("web", &limits).unwrap();
         let p = r.path();
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "512");
         // The parent got the root's cpuset, the group the requested CPU.
         assert_eq!(content(p.join("cpuset/xd/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpuset/xd/cpuset.mems")), "0");
@@ -485,6 +653,8 @@ mod tests {
         let p = r.path();
         assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        // A new group has the kernel's default shares: nothing written.
+        assert!(!p.join("cpu/xd/web/cpu.shares").exists());
         assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
         // memsw lifted, and not pinned without a memory limit.
         assert_eq!(
@@ -502,13 +672,32 @@ mod tests {
             cpu_quota_percent: Some(50),
             mem_limit_bytes: Some(1 << 30),
             pids_max: None,
+            cpu_shares: Some(2048),
         };
         cg.create("web", &limited).unwrap();
-        cg.create("web", &Limits::default()).unwrap();
         let p = r.path();
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "2048");
+        cg.create("web", &Limits::default()).unwrap();
         assert_eq!(content(p.join("cpuset/xd/web/cpuset.cpus")), "0-1");
         assert_eq!(content(p.join("cpu/xd/web/cpu.cfs_quota_us")), "-1");
+        assert_eq!(content(p.join("cpu/xd/web/cpu.shares")), "1024");
         assert_eq!(content(p.join("memory/xd/web/memory.limit_in_bytes")), "-1");
+    }
+
+    #[test]
+    fn cpu_shares_need_the_cpu_controller() {
+        let r = root(&["memory"]);
+        let limits = Limits {
+            cpu_shares: Some(512),
+            ..Limits::default()
+        };
+        let err = v1(r.path()).create("web", &limits).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cpu shares limit needs the cpu cgroup controller"),
+            "{err}"
+        );
+        assert!(!r.path().join("memory/xd/web").exists());
     }
 
     #[test]
@@ -734,5 +923,178 @@ mod tests {
             Err(CgroupError::BadName { .. })
         ));
         assert!(!r.path().join("cpu/xd").exists());
+    }
+
+    #[test]
+    fn freeze_and_thaw_write_the_freezer_state_and_read_it_back() {
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        let state = r.path().join("freezer/xd/web/freezer.state");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+        cg.freeze("web").unwrap();
+        assert_eq!(content(state.clone()), "FROZEN");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Frozen);
+        // What the kernel says is what counts, whoever wrote it.
+        fs::write(&state, "FREEZING\n").unwrap();
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Freezing);
+        cg.thaw("web").unwrap();
+        assert_eq!(content(state.clone()), "THAWED");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+        fs::write(&state, "MELTING\n").unwrap();
+        assert!(matches!(
+            cg.freezer_state("web"),
+            Err(CgroupError::Parse { .. })
+        ));
+    }
+
+    #[test]
+    fn without_the_freezer_controller_nothing_is_frozen_and_freeze_says_why() {
+        let r = root(&["cpu", "memory"]);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+        cg.thaw("web").unwrap();
+        let err = cg.freeze("web").unwrap_err();
+        assert!(matches!(err, CgroupError::NoFreezer { .. }), "{err}");
+        assert!(err.to_string().starts_with(&format!(
+            "freeze cgroup {}: no freezer there",
+            r.path().join("freezer").display()
+        )));
+        // A group booted without a freezer group of its own.
+        let r = root(&ALL);
+        let cg = v1(r.path());
+        assert!(matches!(cg.freeze("db"), Err(CgroupError::Missing { .. })));
+        assert!(matches!(
+            cg.freezer_state("db"),
+            Err(CgroupError::Missing { .. })
+        ));
+    }
+
+    /// A kernel that answers FREEZING `slow` times before FROZEN (never,
+    /// with `u32::MAX`), a file that records every write and a clock that
+    /// records every pause.
+    fn play_freeze(slow: u32) -> (Result<(), CgroupError>, Vec<String>, Vec<Duration>) {
+        let writes = std::cell::RefCell::new(Vec::new());
+        let mut sleeps = Vec::new();
+        let mut reads = 0u32;
+        let result = freeze_v1(
+            Path::new("/cg/freezer/xd/web/freezer.state"),
+            &mut |v| {
+                writes.borrow_mut().push(v.to_string());
+                Ok(())
+            },
+            &mut || {
+                reads += 1;
+                let last = writes.borrow().last().cloned().unwrap_or_default();
+                Ok(if last == THAWED {
+                    THAWED.to_string()
+                } else if reads > slow {
+                    FROZEN.to_string()
+                } else {
+                    FREEZING.to_string()
+                })
+            },
+            &mut |d| sleeps.push(d),
+        );
+        (result, writes.into_inner(), sleeps)
+    }
+
+    #[test]
+    fn an_idle_group_freezes_with_one_write_and_no_pause() {
+        let (result, writes, sleeps) = play_freeze(0);
+        result.unwrap();
+        assert_eq!(writes, vec![FROZEN]);
+        assert!(sleeps.is_empty());
+    }
+
+    #[test]
+    fn freezing_is_retried_by_writing_frozen_again() {
+        let (result, writes, sleeps) = play_freeze(3);
+        result.unwrap();
+        assert_eq!(writes, vec![FROZEN; 4]);
+        // Pauses grow from 10 µs.
+        assert_eq!(
+            sleeps,
+            [10, 20, 40].map(Duration::from_micros).to_vec(),
+            "{sleeps:?}"
+        );
+        // Past THAW_EVERY tries: a thaw, a pause, and FROZEN again.
+        let (result, writes, _) = play_freeze(60);
+        result.unwrap();
+        assert_eq!(writes.iter().filter(|w| *w == THAWED).count(), 1);
+        assert_eq!(writes[THAW_EVERY as usize - 1], THAWED);
+        assert_eq!(writes.last().map(String::as_str), Some(FROZEN));
+    }
+
+    #[test]
+    fn a_group_that_never_freezes_is_thawed_again_after_a_bounded_wait() {
+        let (result, writes, sleeps) = play_freeze(u32::MAX);
+        let err = result.unwrap_err();
+        assert!(
+            matches!(
+                err,
+                CgroupError::Freeze {
+                    state: FreezerState::Freezing,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("freeze cgroup /cg/freezer/xd/web: still FREEZING after ")
+                && err.to_string().ends_with(" ms, thawed again"),
+            "{err}"
+        );
+        assert_eq!(writes.last().map(String::as_str), Some(THAWED));
+        let total: Duration = sleeps.iter().sum();
+        assert!(total >= FREEZE_WAIT, "{total:?}");
+        assert!(total < FREEZE_WAIT + Duration::from_millis(50), "{total:?}");
+    }
+
+    /// The freezer state of the group at the moment of each kill.
+    static STATE_AT_KILL: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    static FROZEN_ROOT: std::sync::Mutex<Option<PathBuf>> = std::sync::Mutex::new(None);
+
+    fn kill_noting_the_state(_pid: i32) -> Result<(), nix::errno::Errno> {
+        if let Some(root) = FROZEN_ROOT.lock().unwrap().as_ref() {
+            let state = root.join("freezer/xd/web/freezer.state");
+            STATE_AT_KILL
+                .lock()
+                .unwrap()
+                .push(fs::read_to_string(&state).unwrap_or_default());
+            // The thawed process dies: every group empties.
+            if fs::read_to_string(&state).is_ok_and(|s| s.trim() == THAWED) {
+                for c in ALL {
+                    let _ = fs::write(root.join(c).join("xd/web/cgroup.procs"), "");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn remove_of_a_frozen_group_kills_before_it_thaws() {
+        let r = root(&ALL);
+        *FROZEN_ROOT.lock().unwrap() = Some(r.path().to_path_buf());
+        let ops = KernelOps {
+            kill: kill_noting_the_state,
+            ..mockfs::OPS
+        };
+        let cg = V1::with_ops(r.path(), "xd", ops).unwrap();
+        cg.create("web", &Limits::default()).unwrap();
+        cg.add_pid("web", 4242).unwrap();
+        cg.freeze("web").unwrap();
+        cg.remove("web").unwrap();
+        let states = STATE_AT_KILL.lock().unwrap().clone();
+        assert_eq!(states.first().map(|s| s.trim()), Some(FROZEN), "{states:?}");
+        assert!(
+            states.iter().skip(1).all(|s| s.trim() == THAWED),
+            "{states:?}"
+        );
+        for c in ALL {
+            assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
+        }
     }
 }

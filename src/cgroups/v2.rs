@@ -12,10 +12,13 @@ use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Instant;
 
+use std::time::Duration;
+
 use super::{
-    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, kill_all,
-    make_dir, quota_us, read_optional, read_value, remove_tree, removed_at_once, undo_created,
-    write_value, CgroupError, Cgroups, KernelOps, Limits, Usage, CPU_PERIOD_US, KILL_WAIT, POLL,
+    check_cpus, check_limits, check_name, collect_pids, devices, format_cpu_list, freeze_backoff,
+    kill_all, make_dir, quota_us, read_optional, read_value, remove_tree, removed_at_once,
+    shares_to_weight, undo_created, write_value, CgroupError, Cgroups, FreezerState, KernelOps,
+    Limits, Usage, CPU_PERIOD_US, CPU_WEIGHT_DEFAULT, FREEZE_WAIT, KILL_WAIT, POLL,
 };
 
 /// The controllers xdocker enables for its groups, in the order written.
@@ -97,6 +100,7 @@ impl V2 {
         let needs = [
             (limits.cpus.is_some(), "cpuset", "cpu list"),
             (limits.cpu_quota_percent.is_some(), "cpu", "cpu quota"),
+            (limits.cpu_shares.is_some(), "cpu", "cpu shares"),
             (limits.mem_limit_bytes.is_some(), "memory", "memory"),
             (limits.pids_max.is_some(), "pids", "pids"),
         ];
@@ -134,7 +138,8 @@ impl V2 {
         }
 
         let group = self.group_dir(name);
-        if make_dir(&self.ops, &group)? {
+        let new_group = make_dir(&self.ops, &group)?;
+        if new_group {
             created.push(group.clone());
         } else {
             let mut pids = BTreeSet::new();
@@ -155,6 +160,15 @@ impl V2 {
                 None => "max".to_string(),
             };
             write_value(&group.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
+            // A new group starts at the default; a reused one is reset.
+            let weight = match limits.cpu_shares {
+                Some(shares) => Some(shares_to_weight(shares)),
+                None if !new_group => Some(CPU_WEIGHT_DEFAULT),
+                None => None,
+            };
+            if let Some(weight) = weight {
+                write_value(&group.join("cpu.weight"), &weight.to_string())?;
+            }
         }
         if has("memory") {
             let (max, swap) = match limits.mem_limit_bytes {
@@ -184,6 +198,36 @@ impl V2 {
             }
         }
         Ok(())
+    }
+
+    /// The group's `cgroup.freeze`: [`CgroupError::Missing`] without the
+    /// group, [`CgroupError::NoFreezer`] on a kernel before 5.2.
+    fn freeze_file(&self, name: &str) -> Result<PathBuf, CgroupError> {
+        check_name("cgroup name", name)?;
+        let group = self.group_dir(name);
+        let file = group.join("cgroup.freeze");
+        if file.exists() {
+            Ok(file)
+        } else if group.is_dir() {
+            Err(CgroupError::NoFreezer { path: group })
+        } else {
+            Err(CgroupError::Missing { path: group })
+        }
+    }
+
+    /// True once `cgroup.events` says `frozen 1`: every process of the
+    /// group and its sub-groups is frozen.
+    fn frozen(&self, group: &Path) -> Result<bool, CgroupError> {
+        let events = group.join("cgroup.events");
+        let text = read_value(&events)?;
+        let value = text
+            .lines()
+            .find_map(|l| l.strip_prefix("frozen "))
+            .ok_or_else(|| CgroupError::Parse {
+                path: events.clone(),
+                content: text.clone(),
+            })?;
+        Ok(value.trim() == "1")
     }
 
     /// True while the group or a descendant has a live process.
@@ -342,6 +386,71 @@ impl Cgroups for V2 {
         })
     }
 
+    /// `cgroup.freeze` = 1, then a look at `cgroup.events` until it says
+    /// `frozen 1`, with pauses growing to 10 ms, [`FREEZE_WAIT`] of them
+    /// at most (runc's `waitFrozen` polls alike; a process in an
+    /// uninterruptible sleep is frozen only once it wakes). A group the
+    /// kernel never reports frozen is thawed again.
+    fn freeze(&self, name: &str) -> Result<(), CgroupError> {
+        let file = self.freeze_file(name)?;
+        let group = self.group_dir(name);
+        write_value(&file, "1")?;
+        crate::crashpoint::hit("pause.written");
+        let mut waited = Duration::ZERO;
+        let mut attempt = 0;
+        let result = loop {
+            match self.frozen(&group) {
+                Ok(true) => break Ok(()),
+                Ok(false) if waited < FREEZE_WAIT => {
+                    attempt += 1;
+                    let pause = freeze_backoff(attempt);
+                    (self.ops.sleep)(pause);
+                    waited += pause;
+                }
+                Ok(false) => {
+                    break Err(CgroupError::Freeze {
+                        path: group.clone(),
+                        state: FreezerState::Freezing,
+                        waited_ms: waited.as_millis(),
+                    })
+                }
+                Err(e) => break Err(e),
+            }
+        };
+        if result.is_err() {
+            // The error says what went wrong; a failed thaw adds nothing.
+            let _ = write_value(&file, "0");
+        }
+        result
+    }
+
+    fn thaw(&self, name: &str) -> Result<(), CgroupError> {
+        match self.freeze_file(name) {
+            Ok(file) => write_value(&file, "0"),
+            // Nothing can be frozen without the file.
+            Err(CgroupError::NoFreezer { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn freezer_state(&self, name: &str) -> Result<FreezerState, CgroupError> {
+        let file = match self.freeze_file(name) {
+            Ok(file) => file,
+            Err(CgroupError::NoFreezer { .. }) => return Ok(FreezerState::Thawed),
+            Err(e) => return Err(e),
+        };
+        Ok(
+            match (
+                read_value(&file)?.as_str(),
+                self.frozen(&self.group_dir(name))?,
+            ) {
+                ("0", _) => FreezerState::Thawed,
+                (_, true) => FreezerState::Frozen,
+                (_, false) => FreezerState::Freezing,
+            },
+        )
+    }
+
     fn version(&self) -> &'static str {
         "v2"
     }
@@ -379,6 +488,7 @@ mod tests {
             cpu_quota_percent: Some(25),
             mem_limit_bytes: Some(64 << 20),
             pids_max: Some(100),
+            cpu_shares: Some(512),
         }
     }
 
@@ -397,6 +507,8 @@ mod tests {
             "+cpu +cpuset +memory +pids"
         );
         assert_eq!(content(p.join("xd/web/cpu.max")), "25000 100000");
+        // 512 shares as crun converts them.
+        assert_eq!(content(p.join("xd/web/cpu.weight")), "20");
         assert_eq!(content(p.join("xd/web/memory.max")), "67108864");
         assert_eq!(content(p.join("xd/web/memory.swap.max")), "0");
         assert_eq!(content(p.join("xd/web/cpuset.cpus")), "0");
@@ -413,6 +525,8 @@ mod tests {
         cg.create("web", &Limits::default()).unwrap();
         let g = r.path().join("xd/web");
         assert_eq!(content(g.join("cpu.max")), "max 100000");
+        // A new group has the kernel's default weight: nothing written.
+        assert_eq!(content(g.join("cpu.weight")), "100\n");
         assert_eq!(content(g.join("memory.max")), "max");
         assert_eq!(content(g.join("memory.swap.max")), "max");
         assert_eq!(content(g.join("cpuset.cpus")), "");
@@ -423,9 +537,11 @@ mod tests {
         let r = root(ALL);
         let cg = v2(r.path());
         cg.create("web", &limited()).unwrap();
-        cg.create("web", &Limits::default()).unwrap();
         let g = r.path().join("xd/web");
+        assert_eq!(content(g.join("cpu.weight")), "20");
+        cg.create("web", &Limits::default()).unwrap();
         assert_eq!(content(g.join("cpu.max")), "max 100000");
+        assert_eq!(content(g.join("cpu.weight")), "100");
         assert_eq!(content(g.join("memory.max")), "max");
         assert_eq!(content(g.join("memory.swap.max")), "max");
         assert_eq!(content(g.join("cpuset.cpus")).trim(), "");
@@ -579,5 +695,58 @@ mod tests {
         fs::remove_file(g.join("memory.current")).unwrap();
         assert_eq!(cg.usage("web").unwrap().memory_bytes, None);
         assert!(matches!(cg.usage("db"), Err(CgroupError::Missing { .. })));
+    }
+
+    #[test]
+    fn freeze_waits_for_frozen_in_cgroup_events_and_thaw_writes_zero() {
+        let r = root(ALL);
+        let cg = v2(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        let g = r.path().join("xd/web");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+        // The kernel's answer once every process is frozen.
+        fs::write(g.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        cg.freeze("web").unwrap();
+        assert_eq!(content(g.join("cgroup.freeze")), "1");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Frozen);
+        // Asked to freeze, not all frozen yet.
+        fs::write(g.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Freezing);
+        cg.thaw("web").unwrap();
+        assert_eq!(content(g.join("cgroup.freeze")), "0");
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+    }
+
+    #[test]
+    fn a_group_never_reported_frozen_is_thawed_again() {
+        let r = root(ALL);
+        let cg = v2(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        let err = cg.freeze("web").unwrap_err();
+        let g = r.path().join("xd/web");
+        assert!(
+            err.to_string().starts_with(&format!(
+                "freeze cgroup {}: still FREEZING after ",
+                g.display()
+            )),
+            "{err}"
+        );
+        assert_eq!(content(g.join("cgroup.freeze")), "0");
+    }
+
+    #[test]
+    fn without_cgroup_freeze_nothing_is_frozen_and_freeze_says_why() {
+        let r = root(ALL);
+        let cg = v2(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        fs::remove_file(r.path().join("xd/web/cgroup.freeze")).unwrap();
+        assert_eq!(cg.freezer_state("web").unwrap(), FreezerState::Thawed);
+        cg.thaw("web").unwrap();
+        assert!(matches!(
+            cg.freeze("web"),
+            Err(CgroupError::NoFreezer { .. })
+        ));
+        assert!(matches!(cg.freeze("db"), Err(CgroupError::Missing { .. })));
+        assert!(matches!(cg.thaw("db"), Err(CgroupError::Missing { .. })));
     }
 }

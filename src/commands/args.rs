@@ -6,9 +6,10 @@ use anyhow::{bail, Result};
 
 use crate::cli::{Args, ServiceArg};
 use crate::container::config::LimitsConfig;
+use crate::container::env::{self, EnvVar};
 use crate::container::Service;
-use crate::lifecycle::{NewContainer, Security, Start, ToImageRequest};
-use crate::names::Version;
+use crate::lifecycle::{CommitRequest, NewContainer, Security, Start, ToImageRequest};
+use crate::names::{Name, Version};
 use crate::network::Net;
 use crate::session::Stdio;
 
@@ -19,6 +20,7 @@ pub fn limits(args: &Args) -> LimitsConfig {
         cpu_quota_percent: args.cpu_quota.map(|q| q.0),
         mem_limit_bytes: args.mem_limit.map(|m| m.0),
         pids_limit: args.pids_limit,
+        cpu_shares: args.cpu_shares,
     }
 }
 
@@ -38,9 +40,27 @@ pub fn services(args: &Args) -> Option<Vec<Service>> {
     )
 }
 
+/// The variables of `--env-file` files (in order), then of `--env`; a key
+/// given again takes the later value. `KEY` alone takes the host's value.
+pub fn env(args: &Args) -> Result<Vec<EnvVar>> {
+    let host = |key: &str| std::env::var_os(key);
+    let mut vars = Vec::new();
+    for file in &args.env_file {
+        vars = env::merge(&vars, &env::read_file(file, &host)?);
+    }
+    for arg in &args.env {
+        let var = arg
+            .clone()
+            .resolve(&host)
+            .map_err(|e| anyhow::anyhow!("--env: {e}"))?;
+        vars = env::merge(&vars, &[var]);
+    }
+    Ok(vars)
+}
+
 /// What a new container is to be (create and to_container options).
-pub fn new_container(args: &Args) -> NewContainer {
-    NewContainer {
+pub fn new_container(args: &Args) -> Result<NewContainer> {
+    Ok(NewContainer {
         hostname: args.host.clone(),
         net: args.net.unwrap_or(Net::Host),
         host_eth: args.host_eth.clone(),
@@ -69,7 +89,8 @@ pub fn new_container(args: &Args) -> NewContainer {
         autostart: args.autostart.and_then(|a| a.order()),
         restart: args.restart,
         services: services(args).unwrap_or_default(),
-    }
+        env: env(args)?,
+    })
 }
 
 /// How to start: `-t` attaches `io`, `-e CMD` runs CMD, else detached.
@@ -81,19 +102,36 @@ pub fn start<'a>(args: &Args, io: Stdio<'a>) -> Start<'a> {
     }
 }
 
-/// `--from-container C --to-image NAME[:V] [--version V]`.
-pub fn to_image(args: &Args) -> Result<ToImageRequest> {
+/// `--from-container C --to-image NAME[:V] [--version V]` of `action`:
+/// the container, the image and its version.
+fn container_to_image(args: &Args, action: &str) -> Result<(Name, Name, Version)> {
     let (Some(from), Some(to)) = (&args.from_container, &args.to_image) else {
-        bail!("-a to_image needs --from-container and --to-image");
+        bail!("-a {action} needs --from-container and --to-image");
     };
     let version = match (&to.version, &args.version) {
         (Some(a), Some(b)) if a != b => bail!("--to-image {to} and --version {b} disagree"),
         (Some(v), _) | (None, Some(v)) => v.clone(),
         (None, None) => Version::none(),
     };
+    Ok((from.clone(), to.name.clone(), version))
+}
+
+/// `to_image --from-container C --to-image NAME[:V] [--version V]`.
+pub fn to_image(args: &Args) -> Result<ToImageRequest> {
+    let (container, image, version) = container_to_image(args, "to_image")?;
     Ok(ToImageRequest {
-        container: from.clone(),
-        image: to.name.clone(),
+        container,
+        image,
+        version,
+    })
+}
+
+/// `commit --from-container C --to-image NAME[:V] [--version V]`.
+pub fn commit(args: &Args) -> Result<CommitRequest> {
+    let (container, image, version) = container_to_image(args, "commit")?;
+    Ok(CommitRequest {
+        container,
+        image,
         version,
     })
 }

@@ -1,6 +1,7 @@
-//! `-a boot -c C [cgroup opts] [--restart POLICY] [-t | -e CMD]`: cgroup
-//! options and the restart policy given here are stored in the config and
-//! apply to this and every later boot; `-t` attaches right after the boot.
+//! `-a boot -c C [cgroup opts] [--restart POLICY] [env opts] [-t | -e CMD]`:
+//! cgroup options, the restart policy and variables given here are stored
+//! in the config and apply to this and every later boot; `-t` attaches
+//! right after the boot.
 
 use anyhow::{bail, Result};
 
@@ -17,6 +18,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
             name: name.clone(),
             limits: args::limits(args),
             restart: args.restart,
+            env: args::env(args)?,
             start: args::start(args, io),
         };
         Ok(booted(name, lifecycle::boot(&ctx.runtime, req)?))

@@ -1,4 +1,5 @@
-//! `-a vip`, `-a port_mapping`, `-a volume`: change a stopped container.
+//! `-a vip`, `-a port_mapping`, `-a volume`, `-a env`: change a stopped
+//! container.
 
 use anyhow::{bail, Result};
 
@@ -19,6 +20,7 @@ pub fn run(ctx: &Ctx, args: &Args, action: Action) -> Result<Output> {
                 .unwrap_or_default(),
         ),
         Action::Volume => Change::Volumes(args.volume.clone()),
+        Action::Env => Change::Env(super::args::env(args)?),
         other => bail!("{other:?} does not change a container"),
     };
     lifecycle::change(&ctx.runtime, name, change)?;

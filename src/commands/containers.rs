@@ -5,7 +5,6 @@ use serde::Serialize;
 
 use super::{table, Ctx, Output};
 use crate::cli::Args;
-use crate::container::Status;
 use crate::lifecycle::{self, Summary};
 
 #[derive(Serialize)]
@@ -65,10 +64,7 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
 /// runs, the kernel's to say (status BROKEN, with its pid if it runs), and
 /// why (in --json).
 fn row(s: Summary) -> Row {
-    let pid = match s.status {
-        Status::Running { pid } => Some(pid),
-        Status::Stopped => None,
-    };
+    let pid = s.status.pid();
     let dash = || "-".to_string();
     match s.config {
         Ok(config) => Row {
@@ -91,9 +87,9 @@ fn row(s: Summary) -> Row {
             net: dash(),
             netns: dash(),
             vip: dash(),
-            status: match s.status {
-                Status::Running { pid } => format!("BROKEN({pid})"),
-                Status::Stopped => "BROKEN".to_string(),
+            status: match pid {
+                Some(pid) => format!("BROKEN({pid})"),
+                None => "BROKEN".to_string(),
             },
             privileged: false,
             pid,

@@ -29,7 +29,7 @@ pub fn to_container(ctx: &Ctx, args: &Args) -> Result<Output> {
         image: from.clone(),
         container: to.clone(),
         bases: args.images.as_ref().map(|l| l.0.clone()),
-        new: args::new_container(args),
+        new: args::new_container(args)?,
     };
     let done = lifecycle::to_container(&ctx.runtime, &req)?;
     Ok(Output::Done(format!(

@@ -14,7 +14,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         let req = CreateRequest {
             name: args.container.clone(),
             images: list.0.clone(),
-            container: args::new_container(args),
+            container: args::new_container(args)?,
             boot: args.boot.then(|| args::start(args, io)),
         };
         let created = lifecycle::create(&ctx.runtime, req)?;

@@ -10,7 +10,6 @@ use super::{Ctx, Output};
 use crate::cli::Args;
 use crate::container::config::UsernsIds;
 use crate::container::subids::IdShift;
-use crate::container::Status;
 use crate::fsutil::fsids::AsContainerRoot;
 use crate::fsutil::inroot::{self, Direction, InRootError, Root, Source, Spot};
 use crate::logging;
@@ -37,10 +36,16 @@ fn running_root(ctx: &Ctx, name: &Name) -> Result<(Root, Option<UsernsIds>)> {
         bail!("container {name} not found");
     }
     let ids = ctx.runtime.containers.config(name)?.security.userns;
-    let Status::Running { pid } = ctx.runtime.status_releasing_leftovers(name)? else {
+    // A paused container's files are there all the same: no process of
+    // it takes part in a copy.
+    let Some(pid) = ctx.runtime.status_releasing_leftovers(name)?.pid() else {
         bail!("container {name} is not running");
     };
-    let still_running = || matches!(ctx.runtime.status_releasing_leftovers(name), Ok(Status::Running { pid: p }) if p == pid);
+    let still_running = || {
+        ctx.runtime
+            .status_releasing_leftovers(name)
+            .is_ok_and(|s| s.pid() == Some(pid))
+    };
     let root =
         Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
             Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {

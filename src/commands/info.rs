@@ -59,11 +59,7 @@ fn text(all: &Info) -> String {
     let (info, home) = (&all.inspection, &all.home);
     let c = &info.config;
     let limits = &c.limits;
-    let volumes: Vec<String> = c
-        .volumes
-        .iter()
-        .map(|v| format!("{}:{}", v.host.display(), v.container.display()))
-        .collect();
+    let volumes: Vec<String> = c.volumes.iter().map(|v| v.to_string()).collect();
     let addresses: Vec<String> = info.addresses.iter().map(|a| a.to_string()).collect();
     let lines: Vec<(&str, String)> = vec![
         ("container_id", info.container_id.clone()),
@@ -97,6 +93,7 @@ fn text(all: &Info) -> String {
             "cpu_quota",
             or_dash(limits.cpu_quota_percent.map(|p| format!("{p}%"))),
         ),
+        ("cpu_shares", or_dash(limits.cpu_shares)),
         ("mem_limit", or_dash(limits.mem_limit_bytes.map(human_size))),
         ("pids_limit", or_dash(limits.pids_limit)),
         ("autostart", or_dash(c.autostart)),
@@ -123,6 +120,7 @@ fn text(all: &Info) -> String {
                     .map(|u| format!("uid {}, gid {} (+65536)", u.uid, u.gid)),
             ),
         ),
+        ("env", env(&c.env)),
         ("created", c.created.clone()),
         ("pid", or_dash(info.pid)),
         ("booted_at", or_dash(info.booted_at.as_ref())),
@@ -223,6 +221,19 @@ fn process(p: &Supervised) -> String {
     text
 }
 
+/// The variables, `KEY=VALUE` each on a line of its own, aligned after
+/// `env: ` (values may hold spaces and commas), control characters escaped.
+fn env(vars: &[crate::container::EnvVar]) -> String {
+    if vars.is_empty() {
+        return "-".into();
+    }
+    let lines: Vec<String> = vars
+        .iter()
+        .map(|v| crate::cli::escape_controls(&v.to_string()))
+        .collect();
+    lines.join("\n     ")
+}
+
 /// `3d 04:05:06`, `04:05:06`.
 fn uptime(secs: i64) -> String {
     let (d, h, m, s) = (secs / 86400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
@@ -256,5 +267,15 @@ mod tests {
         assert_eq!(uptime(0), "00:00:00");
         assert_eq!(uptime(3661), "01:01:01");
         assert_eq!(uptime(2 * 86400 + 59), "2d 00:00:59");
+    }
+
+    #[test]
+    fn variables_are_one_a_line_and_cannot_cut_it() {
+        assert_eq!(env(&[]), "-");
+        let vars: Vec<crate::container::EnvVar> = ["A=x, y", "B=two\nlines"]
+            .iter()
+            .map(|v| v.parse().expect("var"))
+            .collect();
+        assert_eq!(env(&vars), "A=x, y\n     B=two\\nlines");
     }
 }

@@ -8,6 +8,7 @@ mod attach;
 mod autostart;
 mod boot;
 mod change;
+mod commit;
 mod containers;
 mod convert;
 mod copy_image;
@@ -21,7 +22,9 @@ mod import;
 mod info;
 mod install_test;
 mod logs;
+mod pause;
 mod progress_bar;
+mod restart;
 mod run;
 mod service;
 mod srepo;
@@ -107,7 +110,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Destroy) => destroy::run(ctx, args),
         Verb::Action(Action::ToImage) => convert::to_image(ctx, args),
         Verb::Action(Action::ToContainer) => convert::to_container(ctx, args),
-        Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume)) => {
+        Verb::Action(Action::Commit) => commit::run(ctx, args),
+        Verb::Action(a @ (Action::Vip | Action::PortMapping | Action::Volume | Action::Env)) => {
             change::run(ctx, args, a)
         }
         Verb::Show(Show::Images) => images::run(ctx, args.json),
@@ -124,6 +128,9 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Getfile) => files::getfile(ctx, args),
         Verb::Action(Action::Rplfile) => files::rplfile(ctx, args),
         Verb::Action(Action::Service) => service::run(ctx, args),
+        Verb::Action(Action::Pause) => pause::pause(ctx, args),
+        Verb::Action(Action::Continue) => pause::resume(ctx, args),
+        Verb::Action(Action::Restart) => restart::run(ctx, args),
     }
 }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::toml_reason;
 use crate::container::service::{self, RestartPolicy, Service};
-use crate::container::Volume;
+use crate::container::{EnvVar, Volume};
 use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
 use crate::names::ImageRef;
 use crate::network::{Net, PortMap};
@@ -40,6 +40,9 @@ pub struct LimitsConfig {
     pub mem_limit_bytes: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pids_limit: Option<u64>,
+    /// `--cpu-shares`: relative CPU weight (v1 `cpu.shares`, 2 to 262144).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_shares: Option<u64>,
 }
 
 impl LimitsConfig {
@@ -124,6 +127,10 @@ pub struct ContainerConfig {
     #[serde(default)]
     pub security: SecurityConfig,
     pub created: String,
+    /// `--env`: the variables every process of the container gets, as
+    /// `KEY=VALUE`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvVar>,
 }
 
 impl ContainerConfig {
@@ -199,12 +206,14 @@ mod tests {
             volumes: vec![Volume {
                 host: "/srv".into(),
                 container: "/data".into(),
+                read_only: true,
             }],
             limits: LimitsConfig {
                 cpus: Some(vec![0]),
                 cpu_quota_percent: None,
                 mem_limit_bytes: Some(64 << 20),
                 pids_limit: Some(100),
+                cpu_shares: Some(512),
             },
             autostart: Some(20),
             restart: Some(RestartPolicy::OnFailure(Some(3))),
@@ -222,6 +231,10 @@ mod tests {
                 }),
             },
             created: "now".into(),
+            env: vec![
+                "GREETING=hello world".parse().expect("var"),
+                "QUOTED=\"a=b\" 'c'\nd".parse().expect("var"),
+            ],
         };
         c.save(&p).expect("save");
         assert_eq!(ContainerConfig::load(&p).expect("load"), c);
@@ -259,6 +272,19 @@ mod tests {
             "{e}"
         );
         c.save(&p).expect("save");
+        assert!(text.contains("\"GREETING=hello world\""), "{text}");
+        assert!(text.contains("read_only = true"), "{text}");
+        assert!(text.contains("cpu_shares = 512"), "{text}");
+        // Configs written before env, cpu shares and read-only volumes
+        // existed still load: no variables, no shares, volumes read-write.
+        let old = ContainerConfig::load(&p).expect("load");
+        let old_text = toml::to_string_pretty(&ContainerConfig { env: vec![], ..old })
+            .expect("toml")
+            .replace("read_only = true\n", "")
+            .replace("cpu_shares = 512\n", "");
+        let old: ContainerConfig = toml::from_str(&old_text).expect("old config");
+        assert!(old.env.is_empty() && !old.volumes[0].read_only);
+        assert_eq!(old.limits.cpu_shares, None);
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");

@@ -1,6 +1,7 @@
 //! Containers: their stored configuration, their run state as the kernel
 //! sees it, and the directory layout of `containers/C/`.
 pub mod config;
+pub mod env;
 pub mod logs;
 pub mod running;
 pub mod runtime_files;
@@ -11,6 +12,7 @@ pub mod subids;
 pub mod volume;
 
 pub use config::ContainerConfig;
+pub use env::EnvVar;
 pub use service::{RestartPolicy, Service};
 pub use state::{RunState, Status};
 pub use store::{ContainerError, ContainerStore};

@@ -3,14 +3,17 @@
 //! of volumes — belongs to the container, not to an image made from it:
 //! [`strip`] takes it out of the layer before `to_image`, so that an image
 //! made on one host boots cleanly on another (no old VIP in /etc/hosts,
-//! no empty directories where another host's volumes were).
+//! no empty directories where another host's volumes were). [`planned`]
+//! names the same paths without removing anything, for a copy that must
+//! leave them out of a layer it may not change (a container's export).
 //!
 //! The layer is the container's, so hostile ground: every path is opened
 //! one component at a time with `O_NOFOLLOW` below the layer's directory.
 
-use std::ffi::OsStr;
+use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::fd::AsRawFd;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use nix::dir::Dir;
@@ -78,14 +81,16 @@ fn in_any(layers: &[PathBuf], rel: &Path) -> io::Result<bool> {
     Ok(false)
 }
 
-fn is_empty_dir(parent: &Dir, name: &OsStr) -> io::Result<bool> {
+/// True when directory `name` in `parent` holds nothing but `except`
+/// (what was just removed, or would be).
+fn is_empty_dir(parent: &Dir, name: &OsStr, except: Option<&OsStr>) -> io::Result<bool> {
     let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
     let mut dir =
         Dir::openat(Some(parent.as_raw_fd()), name, flags, Mode::empty()).map_err(io_err)?;
     for entry in dir.iter() {
         let entry = entry.map_err(io_err)?;
         let n = entry.file_name().to_bytes();
-        if n != b"." && n != b".." {
+        if n != b"." && n != b".." && except.map(OsStr::as_bytes) != Some(n) {
             return Ok(false);
         }
     }
@@ -104,6 +109,26 @@ pub fn strip(
     lowers: &[PathBuf],
     config: &ContainerConfig,
 ) -> io::Result<Vec<PathBuf>> {
+    find(upper, lowers, config, true)
+}
+
+/// The paths (inside the container) that [`strip`] would remove from
+/// `upper`, in the order it would; nothing is removed.
+pub fn planned(
+    upper: &Path,
+    lowers: &[PathBuf],
+    config: &ContainerConfig,
+) -> io::Result<Vec<PathBuf>> {
+    find(upper, lowers, config, false)
+}
+
+/// [`strip`] (`remove`) or [`planned`].
+fn find(
+    upper: &Path,
+    lowers: &[PathBuf],
+    config: &ContainerConfig,
+    remove: bool,
+) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
     for path in etc_paths(config.net) {
         let rel = Path::new(path.trim_start_matches('/'));
@@ -115,8 +140,10 @@ pub fn strip(
         };
         match kind(&dir, name)? {
             Some((k, _)) if k != libc::S_IFDIR => {
-                unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
-                    .map_err(io_err)?;
+                if remove {
+                    unlinkat(Some(dir.as_raw_fd()), name, UnlinkatFlags::NoRemoveDir)
+                        .map_err(io_err)?;
+                }
                 removed.push(Path::new("/").join(rel));
             }
             _ => {}
@@ -128,6 +155,8 @@ pub fn strip(
             .components()
             .filter(|c| matches!(c, Component::Normal(_)))
             .collect();
+        // The entry below `rel` that went (or would go) on the way up.
+        let mut gone: Option<OsString> = None;
         while let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) {
             if in_any(lowers, &rel)? {
                 break;
@@ -136,12 +165,17 @@ pub fn strip(
                 break;
             };
             let flag = match kind(&dir, name)? {
-                Some((libc::S_IFDIR, _)) if is_empty_dir(&dir, name)? => UnlinkatFlags::RemoveDir,
+                Some((libc::S_IFDIR, _)) if is_empty_dir(&dir, name, gone.as_deref())? => {
+                    UnlinkatFlags::RemoveDir
+                }
                 Some((libc::S_IFREG, 0)) => UnlinkatFlags::NoRemoveDir,
                 _ => break,
             };
-            unlinkat(Some(dir.as_raw_fd()), name, flag).map_err(io_err)?;
+            if remove {
+                unlinkat(Some(dir.as_raw_fd()), name, flag).map_err(io_err)?;
+            }
             removed.push(Path::new("/").join(&rel));
+            gone = Some(name.to_os_string());
             rel = parent.to_path_buf();
         }
     }
@@ -169,6 +203,7 @@ mod tests {
                 .map(|v| Volume {
                     host: "/srv".into(),
                     container: (*v).into(),
+                    read_only: false,
                 })
                 .collect(),
             limits: LimitsConfig::default(),
@@ -177,6 +212,7 @@ mod tests {
             services: Vec::new(),
             security: SecurityConfig::default(),
             created: "now".into(),
+            env: vec![],
         }
     }
 
@@ -198,7 +234,14 @@ mod tests {
         fs::write(upper.join("home/me/notes"), "kept\n").expect("write");
         fs::write(upper.join("opt/app/x"), "not empty\n").expect("write");
         let c = config(Net::Bridge, &["/srv/data/db", "/opt/app", "/home/me/notes"]);
+        let planned = planned(&upper, std::slice::from_ref(&lower), &c).expect("planned");
+        assert!(upper.join("etc/hosts").exists(), "planned removes nothing");
+        assert!(
+            upper.join("srv/data/db").is_dir(),
+            "planned removes nothing"
+        );
         let mut removed = strip(&upper, std::slice::from_ref(&lower), &c).expect("strip");
+        assert_eq!(planned, removed, "planned names what strip removes");
         removed.sort();
         assert_eq!(
             removed,

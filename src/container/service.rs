@@ -53,18 +53,7 @@ impl fmt::Display for Service {
     }
 }
 
-impl TryFrom<String> for Service {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<Service> for String {
-    fn from(s: Service) -> String {
-        s.to_string()
-    }
-}
+crate::stored_as_text!(Service);
 
 /// The services, each name once.
 pub fn check_unique(services: &[Service]) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! Whether a container runs is asked of the kernel: the state file records
 //! the PID of its init and that process's start time, so a PID reused by
-//! another process never counts as the container (crun `status.c`).
+//! another process never counts as the container (crun `status.c`); whether
+//! it is paused, of its cgroup's freezer (`Runtime::status`).
 
 use std::path::{Path, PathBuf};
 
@@ -48,16 +49,33 @@ pub struct RunState {
 /// What the kernel says about a container.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
-    Running { pid: i32 },
+    Running {
+        pid: i32,
+    },
+    /// Its init runs, and its cgroup's freezer is frozen (or freezing):
+    /// none of its processes gets the CPU until it is continued.
+    Paused {
+        pid: i32,
+    },
     Stopped,
 }
 
 impl Status {
-    /// `RUNNING(pid)` or `STOPPED`, as `-s containers` shows it.
+    /// `RUNNING(pid)`, `PAUSED(pid)` or `STOPPED`, as `-s containers`
+    /// shows it.
     pub fn label(&self) -> String {
         match self {
             Status::Running { pid } => format!("RUNNING({pid})"),
+            Status::Paused { pid } => format!("PAUSED({pid})"),
             Status::Stopped => "STOPPED".to_string(),
+        }
+    }
+
+    /// The pid of its init, running or paused.
+    pub fn pid(&self) -> Option<i32> {
+        match self {
+            Status::Running { pid } | Status::Paused { pid } => Some(*pid),
+            Status::Stopped => None,
         }
     }
 
@@ -66,9 +84,26 @@ impl Status {
         *self == Status::Stopped
     }
 
-    /// Same rule as booting: a running container is never destroyed.
+    /// Same rule as booting: a running (or paused) container is never
+    /// destroyed.
     pub fn can_destroy(&self) -> bool {
         *self == Status::Stopped
+    }
+
+    /// `attach` and `run` need processes that run: a paused container
+    /// would take the connection and never answer.
+    pub fn can_session(&self) -> bool {
+        matches!(self, Status::Running { .. })
+    }
+
+    /// Only a running container can be paused.
+    pub fn can_pause(&self) -> bool {
+        matches!(self, Status::Running { .. })
+    }
+
+    /// Only a paused container can be continued.
+    pub fn can_continue(&self) -> bool {
+        matches!(self, Status::Paused { .. })
     }
 }
 
@@ -200,6 +235,20 @@ mod tests {
         assert_eq!(s.status(p.path()), Status::Stopped);
         assert_eq!(Status::Running { pid: 42 }.label(), "RUNNING(42)");
         assert!(!Status::Running { pid: 1 }.can_destroy());
+    }
+
+    #[test]
+    fn a_paused_container_is_neither_stopped_nor_open_for_sessions() {
+        let paused = Status::Paused { pid: 42 };
+        let running = Status::Running { pid: 42 };
+        assert_eq!(paused.label(), "PAUSED(42)");
+        assert_eq!(paused.pid(), Some(42));
+        assert_eq!(Status::Stopped.pid(), None);
+        assert!(!paused.can_boot() && !paused.can_destroy());
+        assert!(!paused.can_session() && running.can_session());
+        assert!(running.can_pause() && !paused.can_pause() && !Status::Stopped.can_pause());
+        assert!(paused.can_continue() && !running.can_continue());
+        assert!(!Status::Stopped.can_continue());
     }
 
     #[test]

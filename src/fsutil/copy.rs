@@ -1,6 +1,11 @@
 //! Exact, symlink-safe copies of directory trees (image layers, container root
 //! filesystems): ownership, modes, xattrs, hard links, device nodes, whiteouts and
 //! nanosecond timestamps are preserved, and no symlink in `src` or `dst` is followed.
+//!
+//! A file's data is shared, not copied, where the file system has reflinks
+//! (ioctl FICLONE: XFS, btrfs): copy on write, in constant time. Where it has
+//! none (ext4, tmpfs), the first refusal switches them off for the rest of the
+//! copy and the bytes are copied (`copy_file_range`, then read and write).
 
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -10,8 +15,10 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::sys::stat::{self, FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
+use std::os::fd::AsFd;
 use xdockerinit::sys::IoText;
 
 /// Errors of copying a tree; each names the path and the operation.
@@ -61,7 +68,21 @@ pub struct CopyStats {
     pub symlinks: u64,
     pub hardlinks: u64,
     pub specials: u64,
+    /// Bytes of regular files, shared or copied.
     pub bytes: u64,
+    /// Of those, bytes shared by a reflink (none copied).
+    pub reflinked: u64,
+}
+
+/// After a reflink was refused with `errno`: whether to try reflinks for the
+/// next files of the same copy. Refusals that mean "not on these file systems"
+/// switch them off; any other (a file the file system cannot share, say) only
+/// makes this file a plain copy.
+fn reflinks_after(errno: Errno) -> bool {
+    !matches!(
+        errno,
+        Errno::EOPNOTSUPP | Errno::ENOTTY | Errno::EXDEV | Errno::ENOSYS
+    )
 }
 
 /// Copies the tree at `src` to `dst` exactly: `dst` must not exist yet (error otherwise); its parent must exist.
@@ -71,7 +92,10 @@ pub struct CopyStats {
 /// Without root, ownership can only be kept for the caller's own files and `trusted.*`
 /// xattrs are invisible (so silently not copied).
 pub fn copy_tree(src: &Path, dst: &Path) -> Result<CopyStats, CopyError> {
-    let mut copier = Copier::default();
+    let mut copier = Copier {
+        reflinks: true,
+        ..Copier::default()
+    };
     let mut stack = vec![Step::Copy(src.to_path_buf(), dst.to_path_buf())];
     while let Some(step) = stack.pop() {
         match step {
@@ -97,6 +121,8 @@ struct Copier {
     links: HashMap<(u64, u64), PathBuf>,
     /// (dev, ino) of the dst root directory, to stop a copy into itself.
     dst_root: Option<(u64, u64)>,
+    /// Whether to try a reflink first (see [`reflinks_after`]).
+    reflinks: bool,
 }
 
 impl Copier {
@@ -187,9 +213,19 @@ impl Copier {
             .custom_flags(libc::O_NOFOLLOW)
             .open(d)
             .map_err(ctx(s, d, "create"))?;
+        self.stats.files += 1;
+        if self.reflinks {
+            match xdockerinit::sys::clone_file(to.as_fd(), from.as_fd()) {
+                Ok(()) => {
+                    self.stats.bytes += opened.len();
+                    self.stats.reflinked += opened.len();
+                    return Ok(());
+                }
+                Err(errno) => self.reflinks = reflinks_after(errno),
+            }
+        }
         // std::io::copy uses copy_file_range(2), then sendfile/read+write as fallbacks.
         self.stats.bytes += io::copy(&mut from, &mut to).map_err(ctx(s, d, "copy data"))?;
-        self.stats.files += 1;
         Ok(())
     }
 }
@@ -382,8 +418,51 @@ mod tests {
             hardlinks: 1,
             specials: 5,
             bytes: (3 << 20) + 4 + 3 + 10 + 6,
+            reflinked: stats.reflinked,
         };
         assert_eq!(stats, expected);
+    }
+
+    #[test]
+    fn only_file_systems_without_reflinks_switch_them_off() {
+        for no in [
+            Errno::EOPNOTSUPP,
+            Errno::ENOTTY,
+            Errno::EXDEV,
+            Errno::ENOSYS,
+        ] {
+            assert!(!reflinks_after(no), "{no}");
+        }
+        // One file that cannot be shared (unaligned, a swap file, immutable)
+        // is copied, and the next ones are tried again.
+        for file_only in [Errno::EINVAL, Errno::ETXTBSY, Errno::EPERM, Errno::EIO] {
+            assert!(reflinks_after(file_only), "{file_only}");
+        }
+    }
+
+    #[test]
+    fn the_data_is_shared_where_reflinks_are_and_copied_elsewhere() {
+        // /tmp here is ext4 and /dev/shm tmpfs: neither has reflinks.
+        for dir in [std::env::temp_dir(), PathBuf::from("/dev/shm")] {
+            let tmp = tempfile::tempdir_in(&dir).unwrap();
+            let (src, dst) = (tmp.path().join("src"), tmp.path().join("dst"));
+            fs::create_dir(&src).unwrap();
+            let data: Vec<u8> = (0..1u32 << 20).map(|i| (i % 253) as u8).collect();
+            fs::write(src.join("a"), &data).unwrap();
+            fs::write(src.join("b"), b"small").unwrap();
+            let stats = copy_tree(&src, &dst).unwrap();
+            assert_eq!(fs::read(dst.join("a")).unwrap(), data);
+            assert_eq!(fs::read(dst.join("b")).unwrap(), b"small");
+            assert_eq!(stats.bytes, (1 << 20) + 5);
+            let reflinks = fs::File::open(src.join("a")).and_then(|f| {
+                let to = fs::File::create(tmp.path().join("probe"))?;
+                xdockerinit::sys::clone_file(to.as_fd(), f.as_fd()).map_err(io::Error::from)
+            });
+            match reflinks {
+                Ok(()) => assert_eq!(stats.reflinked, stats.bytes, "{}", dir.display()),
+                Err(_) => assert_eq!(stats.reflinked, 0, "{}", dir.display()),
+            }
+        }
     }
 
     #[test]

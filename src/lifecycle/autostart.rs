@@ -4,7 +4,6 @@
 //! fails never stops the others.
 
 use super::LifecycleError;
-use crate::container::Status;
 use crate::names::Name;
 use crate::runtime::{Runtime, StopMode};
 
@@ -58,7 +57,8 @@ pub fn autostart(
     let mut report = Vec::new();
     let mut failed = Vec::new();
     for name in &order {
-        let running = matches!(rt.status_releasing_leftovers(name)?, Status::Running { .. });
+        // Paused counts as running: booted, and shut down by `-h`.
+        let running = rt.status_releasing_leftovers(name)?.pid().is_some();
         let outcome = match (shutdown, running) {
             (false, true) | (true, false) => Ok(if running { "running" } else { "stopped" }),
             (false, false) => rt.boot(name, None).map(|_| "booted"),

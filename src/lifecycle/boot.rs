@@ -1,14 +1,14 @@
-//! `boot`: cgroup limits and the restart policy given with it are stored
-//! first (they apply to this and every later boot); then the container
-//! boots detached, runs one command (`-e`), or boots with the caller
-//! attached to its shell (`-t`).
+//! `boot`: cgroup limits, the restart policy and variables given with it
+//! are stored first (they apply to this and every later boot); then the
+//! container boots detached, runs one command (`-e`), or boots with the
+//! caller attached to its shell (`-t`).
 
 use super::create::apply_limits;
 use super::LifecycleError;
 use crate::container::config::LimitsConfig;
-use crate::container::RestartPolicy;
+use crate::container::{EnvVar, RestartPolicy, Status};
 use crate::names::Name;
-use crate::runtime::{BootOutcome, Runtime};
+use crate::runtime::{BootOutcome, Runtime, RuntimeError};
 use crate::session::{End, Stdio};
 
 /// How a container is started.
@@ -31,6 +31,9 @@ pub struct BootRequest<'a> {
     pub limits: LimitsConfig,
     /// `--restart` to store before the boot (None: the stored one applies).
     pub restart: Option<RestartPolicy>,
+    /// Variables to store before the boot, over the stored ones (a key
+    /// given again takes the new value).
+    pub env: Vec<EnvVar>,
     pub start: Start<'a>,
 }
 
@@ -48,11 +51,16 @@ pub enum Booted {
 /// Boots a stopped container.
 pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
     let name = &req.name;
-    if !req.limits.is_empty() || req.restart.is_some() {
+    if !req.limits.is_empty() || req.restart.is_some() || !req.env.is_empty() {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
+        // A running container keeps its config: the boot would fail.
+        if let Status::Running { pid } = rt.containers.status(name)? {
+            return Err(RuntimeError::Running(name.to_string(), pid).into());
+        }
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
         config.restart = req.restart.or(config.restart);
+        config.env = crate::container::env::merge(&config.env, &req.env);
         rt.containers.save_config(&config)?;
     }
     let exec = match &req.start {

@@ -1,11 +1,11 @@
-//! `vip`, `port_mapping`, `volume`, `service`: changes of a stopped
+//! `vip`, `port_mapping`, `volume`, `service`, `env`: changes of a stopped
 //! container's config, applied at its next boot.
 
 use std::net::Ipv4Addr;
 
 use super::create::{checked_services, checked_volumes};
 use super::LifecycleError;
-use crate::container::{RestartPolicy, Service, Status, Volume};
+use crate::container::{EnvVar, RestartPolicy, Service, Status, Volume};
 use crate::names::Name;
 use crate::network::{Net, PortMap};
 use crate::runtime::Runtime;
@@ -25,6 +25,8 @@ pub enum Change {
         services: Option<Vec<Service>>,
         restart: Option<RestartPolicy>,
     },
+    /// These variables instead of the stored ones (none: no variables).
+    Env(Vec<EnvVar>),
 }
 
 impl Change {
@@ -35,6 +37,7 @@ impl Change {
             Change::PortMaps(_) => "PortMapping",
             Change::Volumes(_) => "Volume",
             Change::Services { .. } => "Service",
+            Change::Env(_) => "Env",
         }
     }
 }
@@ -53,7 +56,7 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
     let what = match change {
         Change::Vip(_) => Some("a VIP"),
         Change::PortMaps(_) => Some("a port map"),
-        Change::Volumes(_) | Change::Services { .. } => None,
+        Change::Volumes(_) | Change::Services { .. } | Change::Env(_) => None,
     };
     if let (Some(what), false) = (what, config.net == Net::Bridge) {
         return Err(LifecycleError::ChangeNeedsBridge {
@@ -78,6 +81,7 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
             }
             config.restart = restart.or(config.restart);
         }
+        Change::Env(env) => config.env = env,
     }
     rt.containers.save_config(&config)?;
     crate::logging::info(&format!("container {name}: {label} changed"));

@@ -8,7 +8,7 @@ use super::boot::{self, Booted, Start};
 use super::LifecycleError;
 use crate::container::config::{LimitsConfig, SecurityConfig};
 use crate::container::service::check_unique;
-use crate::container::{ContainerConfig, RestartPolicy, Service, Volume};
+use crate::container::{ContainerConfig, EnvVar, RestartPolicy, Service, Volume};
 use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
@@ -58,6 +58,8 @@ pub struct NewContainer {
     pub restart: Option<RestartPolicy>,
     /// `--service NAME=CMD`, each name once.
     pub services: Vec<Service>,
+    /// `--env`: what every process of the container gets.
+    pub env: Vec<EnvVar>,
 }
 
 impl Default for NewContainer {
@@ -75,6 +77,7 @@ impl Default for NewContainer {
             autostart: None,
             restart: None,
             services: Vec::new(),
+            env: Vec::new(),
         }
     }
 }
@@ -234,6 +237,7 @@ pub(super) fn apply_limits(
         cpu_quota_percent: given.cpu_quota_percent.or(base.cpu_quota_percent),
         mem_limit_bytes: given.mem_limit_bytes.or(base.mem_limit_bytes),
         pids_limit: given.pids_limit.or(base.pids_limit),
+        cpu_shares: given.cpu_shares.or(base.cpu_shares),
     })
 }
 
@@ -342,6 +346,7 @@ pub(super) fn config_for(
         services: checked_services(&new.services)?,
         security,
         created: chrono::Local::now().to_rfc3339(),
+        env: new.env.clone(),
     };
     Ok((config, locks))
 }
@@ -385,6 +390,7 @@ mod tests {
         let volumes = [Volume {
             host: "/nonexistent/src".into(),
             container: "/data".into(),
+            read_only: false,
         }];
         let e = checked_volumes(&volumes).expect_err("refused");
         assert_eq!(

@@ -216,7 +216,7 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
                 next_start_ms: None,
             });
         }
-        Status::Running { pid } => {
+        Status::Running { pid } | Status::Paused { pid } => {
             info.pid = Some(pid);
             if let Some(state) = rt.containers.run_state(name)? {
                 info.uptime_seconds = chrono::DateTime::parse_from_rfc3339(&state.booted_at)
@@ -235,7 +235,12 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
                     .unwrap_or_default();
                 info.addresses = crate::network::local_addresses(&trie);
             }
-            match live_status(rt, name) {
+            // A paused xdockerinit cannot answer: no wait for it.
+            let live = match status {
+                Status::Running { .. } => live_status(rt, name),
+                _ => None,
+            };
+            match live {
                 Some(list) => {
                     for p in list {
                         match p.role {
@@ -244,7 +249,13 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
                         }
                     }
                 }
-                None => info.services = configured_services(&info.config, "unknown"),
+                None => {
+                    let state = match status {
+                        Status::Paused { .. } => "paused",
+                        _ => "unknown",
+                    };
+                    info.services = configured_services(&info.config, state);
+                }
             }
             let usage = rt.usage(name).unwrap_or_default();
             info.memory_bytes = usage.memory_bytes;
@@ -277,14 +288,14 @@ fn live_status(rt: &Runtime, name: &Name) -> Option<Vec<ProcessStatus>> {
         .ok()?
 }
 
-/// The pid of running container `name`'s init, whose `/proc/PID/root` is
-/// the container's own view of its root.
+/// The pid of running (or paused) container `name`'s init, whose
+/// `/proc/PID/root` is the container's own view of its root.
 pub fn running_pid(rt: &Runtime, name: &Name) -> Result<i32, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    match rt.status_releasing_leftovers(name)? {
-        Status::Running { pid } => Ok(pid),
-        Status::Stopped => Err(RuntimeError::NotRunning(name.to_string()).into()),
-    }
+    // A paused container's root is there all the same.
+    rt.status_releasing_leftovers(name)?
+        .pid()
+        .ok_or_else(|| RuntimeError::NotRunning(name.to_string()).into())
 }

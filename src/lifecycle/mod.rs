@@ -1,5 +1,7 @@
 //! The life of a container as library calls: create, boot, attach and run,
-//! change, destroy, and the conversions between containers and images.
+//! pause and continue, restart, change, destroy, the conversions between
+//! containers and images, and the copies that leave the container as it is
+//! (commit, export).
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -7,11 +9,15 @@
 mod autostart;
 mod boot;
 mod change;
+mod commit;
 mod convert;
 mod create;
 mod destroy;
+mod export;
 mod inspect;
 mod logs;
+mod pause;
+mod restart;
 mod session;
 
 use std::path::PathBuf;
@@ -19,17 +25,23 @@ use std::path::PathBuf;
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
 pub use change::{change, Change};
+pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
+pub use export::{export_container, ContainerExport};
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
+pub use pause::{pause, resume};
+pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, exit_code, run_command};
 
 use crate::cgroups::CgroupError;
 use crate::container::logs::LogsError;
 use crate::container::ContainerError;
 use crate::conversion::ConversionError;
+use crate::fsutil::copy::CopyError;
+use crate::image::archive::ArchiveError;
 use crate::image::ImageError;
 use crate::names::NameError;
 use crate::runtime::RuntimeError;
@@ -98,6 +110,10 @@ pub enum LifecycleError {
     #[error("container {0} is stopping: its session socket refuses connections")]
     Stopping(String),
     #[error(
+        "container {name} is paused (pid {pid}): continue it first with -a continue -c {name}"
+    )]
+    Paused { name: String, pid: i32 },
+    #[error(
         "container {name} is at its process limit ({now} of --pids-limit {max}): a session \
          needs one more process; raise it with -a boot --pids-limit N after a shutdown"
     )]
@@ -107,6 +123,23 @@ pub enum LifecycleError {
         failed: usize,
         total: usize,
         list: String,
+    },
+    // commit and a container's export
+    #[error(
+        "image {image} already exists: commit makes a new image, give another name or --version"
+    )]
+    CommitTargetExists { image: String },
+    #[error("container {container}: copy its writable layer: {source}")]
+    CopyLayer {
+        container: String,
+        #[source]
+        source: CopyError,
+    },
+    #[error("export container {container}: {source}")]
+    Export {
+        container: String,
+        #[source]
+        source: ArchiveError,
     },
     #[error("container {name}: {source}")]
     Logs {

@@ -70,8 +70,16 @@ fn connect(rt: &Runtime, name: &Name) -> Result<Client, LifecycleError> {
     if !rt.containers.exists(name) {
         return Err(ContainerError::NotFound(name.to_string()).into());
     }
-    if rt.status_releasing_leftovers(name)? == Status::Stopped {
-        return Err(RuntimeError::NotRunning(name.to_string()).into());
+    let status = rt.status_releasing_leftovers(name)?;
+    if !status.can_session() {
+        return Err(match status {
+            // Its init would take the connection and never answer.
+            Status::Paused { pid } => LifecycleError::Paused {
+                name: name.to_string(),
+                pid,
+            },
+            _ => RuntimeError::NotRunning(name.to_string()).into(),
+        });
     }
     let path = rt.containers.path(name, session::SOCKET_FILE);
     if !path.exists() {

@@ -55,18 +55,7 @@ impl fmt::Display for PortMap {
     }
 }
 
-impl TryFrom<String> for PortMap {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<PortMap> for String {
-    fn from(m: PortMap) -> String {
-        m.to_string()
-    }
-}
+crate::stored_as_text!(PortMap);
 
 /// `H:C[,H:C...]`; the same host port (and protocol) twice is refused.
 pub fn parse_port_maps(s: &str) -> Result<Vec<PortMap>, String> {

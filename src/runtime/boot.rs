@@ -178,11 +178,11 @@ impl Runtime {
             exec,
             logs: &self.config.logs,
         })?;
-        for (host, _) in &plan.rootfs.volumes {
-            if !host.exists() {
+        for volume in &plan.rootfs.volumes {
+            if !volume.host.exists() {
                 return Err(RuntimeError::VolumeSource {
                     name: name.to_string(),
-                    path: host.clone(),
+                    path: volume.host.clone(),
                 });
             }
         }
@@ -245,7 +245,11 @@ impl Runtime {
         };
         drop(modes);
         let _lock = self.containers.lock(name)?;
-        self.release(name)?;
+        match self.release(name) {
+            // Booted again meanwhile (`restart`): that boot's to release.
+            Err(RuntimeError::Running(..)) => {}
+            other => other?,
+        }
         Ok(BootOutcome::Exited { code })
     }
 

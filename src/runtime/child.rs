@@ -332,12 +332,25 @@ fn pass_descriptors_and_exec(
             )
         })?);
     }
-    let mut env = vec![
-        CString::from(c"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"),
-        CString::from(c"HOME=/root"),
-        CString::from(c"container=xdocker"),
-    ];
+    // The container's environment (see `plan::init_env`), which
+    // `--pass-env` has xdockerinit give every process it starts; TERM is
+    // the booting terminal's (for `-e`) unless the container sets one.
+    argv.push(CString::from(c"--pass-env"));
+    let mut env = plan
+        .env
+        .iter()
+        .map(|e| CString::new(e.as_str()))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            ChildFailure::new(
+                ChildStep::Exec,
+                None,
+                "a variable contains a NUL byte".to_string(),
+            )
+        })?;
+    let has_term = plan.env.iter().any(|e| e.starts_with("TERM="));
     if let Some(term) = std::env::var_os("TERM")
+        .filter(|_| !has_term)
         .and_then(|t| CString::new(format!("TERM={}", t.to_string_lossy())).ok())
     {
         env.push(term);

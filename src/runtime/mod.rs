@@ -6,6 +6,7 @@
 mod boot;
 pub mod caps;
 mod child;
+mod freeze;
 pub mod id_slots;
 pub mod idmap;
 pub mod init_binary;
@@ -44,6 +45,19 @@ pub enum RuntimeError {
     Running(String, i32),
     #[error("container {0} is not running")]
     NotRunning(String),
+    #[error("container {0} is already paused (pid {1})")]
+    AlreadyPaused(String, i32),
+    #[error("container {0} is not paused (it is running, pid {1})")]
+    NotPaused(String, i32),
+    #[error(
+        "container {name} cannot be paused: {source} (booted by an xdocker without freezer \
+         groups: shut it down and boot it again)"
+    )]
+    NoFreezerGroup {
+        name: String,
+        #[source]
+        source: CgroupError,
+    },
     #[error("boot container {name}: {source}")]
     Boot {
         name: String,

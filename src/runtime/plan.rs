@@ -17,7 +17,7 @@ use crate::config::{LogsConfig, NetworkConfig};
 use crate::container::config::UsernsIds;
 use crate::container::service::{RestartPolicy, Service, BOOT_DIR};
 use crate::container::store::{MERGED, RWLAYER, WORKDIR};
-use crate::container::ContainerConfig;
+use crate::container::{ContainerConfig, EnvVar};
 use crate::names::Name;
 use crate::network::inside::{Eth0, InsideNet};
 use crate::network::ipam::Subnet;
@@ -175,6 +175,10 @@ pub struct BootPlan {
     pub seccomp: SeccompPlan,
     /// `--userns`: the host ids of root inside.
     pub userns: Option<UsernsIds>,
+    /// The environment xdockerinit starts with and gives every process of
+    /// the container (`KEY=VALUE`; TERM aside, which follows the terminal):
+    /// see [`init_env`].
+    pub env: Vec<String>,
     pub exec: Option<String>,
     /// The console log's rotation (xdockerinit writes it into
     /// `containers/C/log/`).
@@ -295,6 +299,26 @@ pub fn clone_flags(own_netns: bool, userns: bool) -> CloneFlags {
     flags
 }
 
+/// What every process of a container starts with: PATH, HOME and
+/// `container=xdocker` (systemd and others look for it), then the
+/// container's variables in their order, each replacing a default of the
+/// same name in its place.
+pub fn init_env(vars: &[EnvVar]) -> Vec<String> {
+    let defaults = [
+        ("PATH", xdockerinit::process::CHILD_PATH),
+        ("HOME", "/root"),
+        ("container", "xdocker"),
+    ];
+    let mut env: Vec<(&str, &str)> = defaults.to_vec();
+    for v in vars {
+        match env.iter_mut().find(|(k, _)| *k == v.key()) {
+            Some(slot) => slot.1 = v.value(),
+            None => env.push((v.key(), v.value())),
+        }
+    }
+    env.iter().map(|(k, v)| format!("{k}={v}")).collect()
+}
+
 impl BootPlan {
     /// The plan for one boot; refuses a config the host cannot apply
     /// (bad VIP, bad `[network]`), before anything is made.
@@ -318,11 +342,7 @@ impl BootPlan {
             upper: dir.join(RWLAYER),
             work: dir.join(WORKDIR),
             merged: dir.join(MERGED),
-            volumes: config
-                .volumes
-                .iter()
-                .map(|v| (v.host.clone(), v.container.clone()))
-                .collect(),
+            volumes: config.volumes.clone(),
             hostname: config.hostname.clone(),
             files,
             userns,
@@ -349,8 +369,10 @@ impl BootPlan {
                 cpu_quota_percent: config.limits.cpu_quota_percent,
                 mem_limit_bytes: config.limits.mem_limit_bytes,
                 pids_max: config.limits.pids_limit,
+                cpu_shares: config.limits.cpu_shares,
             },
             userns,
+            env: init_env(&config.env),
             exec: input.exec.map(str::to_string),
             logs: LogPlan {
                 max_size: input.logs.max_size.0,
@@ -380,18 +402,21 @@ mod tests {
             volumes: vec![Volume {
                 host: "/srv/web".into(),
                 container: "/data".into(),
+                read_only: true,
             }],
             limits: LimitsConfig {
                 cpus: Some(vec![0]),
                 cpu_quota_percent: Some(50),
                 mem_limit_bytes: Some(64 << 20),
                 pids_limit: Some(100),
+                cpu_shares: Some(512),
             },
             autostart: None,
             restart: None,
             services: vec!["web=httpd -f -p 8080".parse().expect("service")],
             security: SecurityConfig::default(),
             created: "now".into(),
+            env: vec![],
         }
     }
 
@@ -493,19 +518,19 @@ mod tests {
 
     #[test]
     fn rootfs_limits_and_exec_come_from_the_config() {
-        let p = plan(&config(Net::Host), &network(), Some("echo hi"));
+        let c = config(Net::Host);
+        let p = plan(&c, &network(), Some("echo hi"));
         assert_eq!(
             p.rootfs.upper,
             PathBuf::from("/home/x/containers/web/rwlayer")
         );
         assert_eq!(p.rootfs.lowers.len(), 1);
-        assert_eq!(
-            p.rootfs.volumes,
-            vec![(PathBuf::from("/srv/web"), PathBuf::from("/data"))]
-        );
+        assert_eq!(p.rootfs.volumes, c.volumes);
+        assert!(p.rootfs.volumes[0].read_only);
         assert_eq!(p.rootfs.hostname, "web1");
         assert_eq!(p.limits.cpu_quota_percent, Some(50));
         assert_eq!(p.limits.pids_max, Some(100));
+        assert_eq!(p.limits.cpu_shares, Some(512));
         assert_eq!(p.cgroup, "web");
         assert_eq!(p.exec.as_deref(), Some("echo hi"));
         assert_eq!(
@@ -550,6 +575,33 @@ mod tests {
         );
         // A host container has no main process to restart.
         assert_eq!(plan(&c, &network(), None).supervision.main_restart, None);
+    }
+
+    #[test]
+    fn the_containers_variables_go_over_the_defaults() {
+        let mut c = config(Net::Host);
+        assert_eq!(
+            plan(&c, &network(), None).env,
+            [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME=/root",
+                "container=xdocker",
+            ]
+        );
+        c.env = ["A=x y", "HOME=/home/app", "B=\"q\" = $HOME ü"]
+            .iter()
+            .map(|v| v.parse().expect("var"))
+            .collect();
+        assert_eq!(
+            plan(&c, &network(), None).env,
+            [
+                "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME=/home/app",
+                "container=xdocker",
+                "A=x y",
+                "B=\"q\" = $HOME ü",
+            ]
+        );
     }
 
     #[test]

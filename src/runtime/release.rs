@@ -19,7 +19,7 @@ impl Runtime {
     /// left behind (killed init, crashed xdocker) has its leftovers released
     /// when nobody else is working on it.
     pub fn status_releasing_leftovers(&self, name: &Name) -> Result<Status, RuntimeError> {
-        let status = self.containers.status(name)?;
+        let status = self.status(name)?;
         if status == Status::Stopped && self.containers.run_state(name)?.is_some() {
             if let Some(_lock) = self
                 .containers

@@ -21,6 +21,7 @@ use nix::sys::stat::{fchmodat, makedev, mkdirat, mknodat, FchmodatFlags, Mode, S
 
 use super::idmap;
 use crate::container::config::UsernsIds;
+use crate::container::Volume;
 use crate::fsutil::fsids::AsContainerRoot;
 use xdockerinit::sys::{openat2, ErrnoText};
 
@@ -57,8 +58,8 @@ pub struct RootfsPlan {
     pub upper: PathBuf,
     pub work: PathBuf,
     pub merged: PathBuf,
-    /// (host source, path inside the container).
-    pub volumes: Vec<(PathBuf, PathBuf)>,
+    /// Host sources bound at paths inside, read-only or not.
+    pub volumes: Vec<Volume>,
     pub hostname: String,
     /// Files written into the container at every boot (path inside, content):
     /// /etc/hostname, /etc/hosts and (HOST, BRIDGE) /etc/resolv.conf.
@@ -272,36 +273,8 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<Built,
         write_file_beneath(root, inside, content.as_bytes())?;
     }
 
-    for (host, inside) in &plan.volumes {
-        let meta = fs::metadata(host).map_err(|e| RootfsError::Sys {
-            step: "volume source",
-            path: host.clone(),
-            errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
-        })?;
-        let target = if meta.is_dir() {
-            open_dir_beneath(root, inside, "volume target")?
-        } else {
-            let parent = inside.parent().unwrap_or(Path::new("/"));
-            let dir = open_dir_beneath(root, parent, "volume target")?;
-            let name = inside.file_name().ok_or(RootfsError::Refused {
-                what: "volume target",
-                path: inside.clone(),
-                reason: "has no file name",
-            })?;
-            let how = OpenHow::new()
-                .flags(OFlag::O_CREAT | OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
-                .mode(Mode::from_bits_truncate(0o644))
-                .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
-            openat2(dir.as_fd(), name, how).map_err(sys("create", inside))?
-        };
-        mount_on(
-            Some(host),
-            &target,
-            None,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None,
-            inside,
-        )?;
+    for volume in &plan.volumes {
+        bind_volume(root, volume)?;
     }
 
     let nosuid = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
@@ -328,6 +301,72 @@ pub fn build(plan: &RootfsPlan, userns: Option<BorrowedFd<'_>>) -> Result<Built,
         root: root.clone(),
         console,
     })
+}
+
+/// Binds a volume's host source at its path inside `root` (recursively:
+/// mounts below the source come along). A read-only volume is then made
+/// read-only with everything below it (mount_setattr, which keeps the
+/// source's nosuid, nodev and noexec flags). Root inside cannot undo
+/// that: an unprivileged container has no rights over this mount
+/// namespace (owned by the host's user namespace; one it makes of its own
+/// gets the mount locked read-only by the kernel), and the seccomp mount
+/// guard of a privileged one refuses remounts and mount_setattr.
+fn bind_volume(root: &Path, volume: &Volume) -> Result<(), RootfsError> {
+    let (host, inside) = (&volume.host, &volume.container);
+    let meta = fs::metadata(host).map_err(|e| RootfsError::Sys {
+        step: "volume source",
+        path: host.clone(),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    let file_in = |parent: &OwnedFd, flags: OFlag| {
+        let name = inside.file_name().ok_or(RootfsError::Refused {
+            what: "volume target",
+            path: inside.clone(),
+            reason: "has no file name",
+        })?;
+        // openat2 takes a mode only with O_CREAT.
+        let mode = if flags.contains(OFlag::O_CREAT) {
+            0o644
+        } else {
+            0
+        };
+        let how = OpenHow::new()
+            .flags(flags | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC)
+            .mode(Mode::from_bits_truncate(mode))
+            .resolve(ResolveFlag::RESOLVE_NO_SYMLINKS | ResolveFlag::RESOLVE_BENEATH);
+        openat2(parent.as_fd(), name, how).map_err(sys("create", inside))
+    };
+    let parent = || {
+        open_dir_beneath(
+            root,
+            inside.parent().unwrap_or(Path::new("/")),
+            "volume target",
+        )
+    };
+    let target = if meta.is_dir() {
+        open_dir_beneath(root, inside, "volume target")?
+    } else {
+        file_in(&parent()?, OFlag::O_CREAT | OFlag::O_WRONLY)?
+    };
+    mount_on(
+        Some(host),
+        &target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None,
+        inside,
+    )?;
+    if volume.read_only {
+        // Opened again: the descriptor from before is the directory (or
+        // file) under the new mount, this one is the mount itself.
+        let mounted = if meta.is_dir() {
+            open_dir_beneath(root, inside, "volume target")?
+        } else {
+            file_in(&parent()?, OFlag::O_PATH)?
+        };
+        xdockerinit::sys::set_read_only(mounted.as_fd()).map_err(sys("make read-only", inside))?;
+    }
+    Ok(())
 }
 
 /// Makes `root` (from [`build`]) the root of this mount namespace; the

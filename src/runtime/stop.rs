@@ -1,6 +1,7 @@
-//! Stopping a running container: SIGTERM (xdockerinit's orderly stop:
-//! TERM to all, grace period, KILL) or SIGKILL through a pidfd, so that a
-//! reused PID is never signalled, then releasing what it held.
+//! Stopping a running (or paused) container: SIGTERM (xdockerinit's
+//! orderly stop: TERM to all, grace period, KILL) or SIGKILL through a
+//! pidfd, so that a reused PID is never signalled, then releasing what it
+//! held. A paused container is signalled first and thawed then.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -16,8 +17,8 @@ use crate::names::Name;
 use super::{step, Runtime, RuntimeError, StopMode, GRACE_SECONDS};
 
 impl Runtime {
-    /// Stops a running container and releases what it held. A container
-    /// that is not running is an error, unless `force`.
+    /// Stops a running or paused container and releases what it held. A
+    /// container that is not running is an error, unless `force`.
     pub fn stop(&self, name: &Name, mode: StopMode, force: bool) -> Result<(), RuntimeError> {
         let _lock = self.containers.lock(name)?;
         // A broken container (config missing or unreadable) is stopped all
@@ -25,12 +26,12 @@ impl Runtime {
         if !self.containers.present(name) {
             return Err(ContainerError::NotFound(name.to_string()).into());
         }
-        let state = self.containers.run_state(name)?;
-        let running = state
-            .as_ref()
-            .map(|s| s.status(Path::new("/proc")))
-            .unwrap_or(Status::Stopped);
-        let Status::Running { pid } = running else {
+        // RunState::status asks /proc only: a paused container runs there.
+        let state = self
+            .containers
+            .run_state(name)?
+            .filter(|s| s.status(Path::new("/proc")) != Status::Stopped);
+        let Some(state) = state else {
             self.release(name)?;
             return if force {
                 Ok(())
@@ -38,7 +39,7 @@ impl Runtime {
                 Err(RuntimeError::NotRunning(name.to_string()))
             };
         };
-        let start_time = state.map(|s| s.start_time).unwrap_or(0);
+        let (pid, start_time) = (state.pid, state.start_time);
         let pidfd = match sys::pidfd_open(Pid::from_raw(pid)) {
             Ok(fd) => fd,
             Err(_) => return self.release(name),
@@ -52,6 +53,9 @@ impl Runtime {
             StopMode::Kill => (Signal::SIGKILL, Duration::from_secs(5)),
         };
         sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
+        // Paused: init takes its signal once thawed, before it runs
+        // another instruction of its own.
+        self.thaw_if_frozen(name, &state)?;
         if !sys::wait_readable(&pidfd, wait) {
             sys::pidfd_send_signal(&pidfd, Signal::SIGKILL)
                 .map_err(|e| step(name, "signal")(e.to_string()))?;

@@ -8,6 +8,7 @@ use std::process::{Command, Output, Stdio};
 
 mod root_gate;
 pub mod sshd;
+pub mod tmux;
 pub use root_gate::needs_root;
 
 /// The built `xdocker` binary.
@@ -332,11 +333,24 @@ pub struct Desc {
 /// Every entry below `root` as a user could observe it; directory mtimes
 /// only with `dir_mtimes` (copies and imports may legitimately touch them).
 pub fn snapshot(root: &Path, dir_mtimes: bool) -> std::collections::BTreeMap<String, Desc> {
+    snapshot_pruned(root, dir_mtimes, &[])
+}
+
+/// [`snapshot`] without the entries at `prune` (relative paths) and below
+/// them: e.g. the file systems mounted on a container's root.
+pub fn snapshot_pruned(
+    root: &Path,
+    dir_mtimes: bool,
+    prune: &[PathBuf],
+) -> std::collections::BTreeMap<String, Desc> {
     let mut out = std::collections::BTreeMap::new();
     let mut inodes: std::collections::BTreeMap<u64, String> = std::collections::BTreeMap::new();
     let mut stack = vec![PathBuf::new()];
     let mut all = Vec::new();
     while let Some(rel) = stack.pop() {
+        if prune.contains(&rel) {
+            continue;
+        }
         let full = root.join(&rel);
         let m = std::fs::symlink_metadata(&full).expect("lstat");
         if m.is_dir() {

@@ -135,7 +135,9 @@ master and logs its lines as stream\n\
         manual: "Single\\-process mode: run\n\
 .B /bin/sh \\-c\n\
 .I CMD\n\
-as the main child with a clean environment. A CMD of plain words (letters,\n\
+as the main child with a clean environment (see\n\
+.BR \\-\\-pass\\-env ).\n\
+A CMD of plain words (letters,\n\
 digits, spaces and\n\
 .BR /._\\-+,:@%= ;\n\
 no quoting, expansion, redirection or leading assignment, and not a shell\n\
@@ -217,6 +219,21 @@ xdocker passes\n\
 A missing directory has none.",
     },
     OptionSpec {
+        short: None,
+        long: Some("--pass-env"),
+        value: None,
+        help: "give the processes started this environment, not a clean one",
+        manual: "Every process xdockerinit starts (CMD of\n\
+.BR \\-e ,\n\
+and the commands of sessions) gets xdockerinit's own environment instead of\n\
+the clean one (PATH, HOME=/root, container=xdocker), TERM aside: a\n\
+terminal session gets the client's TERM, a session with pipes none, CMD\n\
+xdockerinit's. Programs are looked up in its PATH. xdocker passes it with\n\
+the container's variables\n\
+.RB ( \\-\\-env )\n\
+over the clean ones; its values reach the processes byte for byte.",
+    },
+    OptionSpec {
         short: Some("-v"),
         long: Some("--version"),
         value: None,
@@ -235,6 +252,12 @@ and exit.",
 ];
 
 impl OptionSpec {
+    /// `-v` and `-h`: a form of the command line of their own, not an
+    /// option of a run.
+    pub fn is_mode(&self) -> bool {
+        matches!(self.long, Some("--version" | "--help"))
+    }
+
     /// `-v, --version`, `--grace SECONDS`.
     pub fn spelling(&self) -> String {
         let names: Vec<&str> = self.short.iter().chain(self.long.iter()).copied().collect();
@@ -248,7 +271,7 @@ impl OptionSpec {
 /// Usage text, printed by `--help`.
 pub fn usage() -> String {
     let mut out = String::from("usage: xdockerinit");
-    for o in OPTIONS.iter().filter(|o| o.value.is_some()) {
+    for o in OPTIONS.iter().filter(|o| !o.is_mode()) {
         out.push_str(&format!(" [{}]", o.spelling()));
     }
     out.push_str(
@@ -306,6 +329,8 @@ pub struct Args {
     pub service_restart: RestartPolicy,
     /// `--boot-dir DIR`.
     pub boot_dir: Option<PathBuf>,
+    /// `--pass-env`: children get xdockerinit's environment (TERM aside).
+    pub pass_env: bool,
 }
 
 /// The restart policy of services when `--service-restart` is not given.
@@ -325,6 +350,7 @@ impl Default for Args {
             services: Vec::new(),
             service_restart: DEFAULT_SERVICE_RESTART,
             boot_dir: None,
+            pass_env: false,
         }
     }
 }
@@ -452,6 +478,7 @@ where
     let mut service_restart = None;
     let mut services: Vec<ServiceSpec> = Vec::new();
     let mut boot_dir = None;
+    let mut pass_env = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -480,6 +507,7 @@ where
                 let secs = parse_grace(&value)?;
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
+            "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
             "--log-fds" => {
                 let value = value_of("--log-fds", inline, &mut args)?;
                 let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
@@ -571,6 +599,7 @@ where
         services,
         service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
         boot_dir,
+        pass_env: pass_env.unwrap_or(false),
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
@@ -826,6 +855,20 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn pass_env_is_a_flag_given_once() {
+        assert!(run(&["--pass-env", "--grace", "1"]).pass_env);
+        assert!(!run(&[]).pass_env);
+        assert_eq!(
+            p(&["--pass-env", "--pass-env"]),
+            Err(ArgsError::Repeated("--pass-env"))
+        );
+        assert_eq!(
+            p(&["--pass-env=1"]),
+            Err(ArgsError::Unknown("--pass-env=1".into()))
+        );
     }
 
     #[test]

@@ -247,6 +247,8 @@ enum Flow {
 #[derive(Debug)]
 pub struct Init {
     grace_secs: u32,
+    /// What every child starts with, TERM aside ([`process::base_env`]).
+    env: Vec<CString>,
     exit_record: Option<ExitRecord>,
     signals: Signals,
     /// The listening session socket; closed when the stop begins.
@@ -498,14 +500,16 @@ impl Init {
         services.extend(args.services);
         let main = args.command.map(|command| (command, args.restart));
         let term = std::env::var_os("TERM");
+        let env = process::base_env(args.pass_env.then(|| std::env::vars_os().collect()));
         Ok(Init {
             grace_secs: args.grace_secs,
+            env: env.clone(),
             exit_record,
             signals,
             sessions,
             supervisor: Supervisor::new(services, args.service_restart, main),
-            main_env: process::child_env(term.as_deref()),
-            service_env: process::child_env(None),
+            main_env: process::child_env(&env, term.as_deref()),
+            service_env: process::child_env(&env, None),
             stop_queue: Vec::new(),
             phase: Phase::Running,
             forced: None,
@@ -724,7 +728,7 @@ impl Init {
             // to report from.
             let supervisor = &self.supervisor;
             let status = || Message::Status(supervisor.report(Instant::now()));
-            if let Err(source) = session::spawn_helper(conn, &status) {
+            if let Err(source) = session::spawn_helper(conn, &self.env, &status) {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,

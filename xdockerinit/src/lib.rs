@@ -66,6 +66,11 @@
 //!   output on `/dev/console`, stopped one by one in reverse start order
 //!   at the orderly stop (see [`supervise`]). The session protocol's
 //!   `QueryStatus` reports every supervised process.
+//! * `--pass-env`: every process started (CMD, session commands) gets
+//!   xdockerinit's own environment instead of the clean one, TERM aside (a
+//!   terminal session's own, none for pipes, xdockerinit's for CMD), and
+//!   programs are looked up in its PATH. xdocker passes it, with the
+//!   container's `--env` variables over the clean ones.
 //! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
 //!   exit code is 0 after an orderly stop, or 128+signal when a second
 //!   SIGTERM/SIGINT during the grace period forced the stop.

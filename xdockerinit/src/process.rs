@@ -7,7 +7,7 @@
 //! with EINVAL *after* the child was reaped, which would lose the main
 //! child's status.
 
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 
@@ -32,23 +32,50 @@ pub struct Spawned {
     pub exec_error: Option<Errno>,
 }
 
-/// The environment of the main child: a clean one, not ours (the host side's
-/// environment must not leak into the container).
-pub fn child_env(term: Option<&OsStr>) -> Vec<CString> {
-    let mut env = Vec::with_capacity(4);
-    let mut push = |bytes: Vec<u8>| {
-        if let Ok(entry) = CString::new(bytes) {
-            env.push(entry);
-        }
+/// The environment every child starts from, TERM aside: a clean one (the
+/// host side's environment must not leak into the container), or with
+/// `--pass-env` xdockerinit's own, which xdocker made of the container's
+/// variables over the clean ones.
+pub fn base_env(pass: Option<Vec<(OsString, OsString)>>) -> Vec<CString> {
+    let entry = |key: &[u8], value: &[u8]| {
+        let mut bytes = key.to_vec();
+        bytes.push(b'=');
+        bytes.extend_from_slice(value);
+        CString::new(bytes).ok()
     };
-    push(format!("PATH={CHILD_PATH}").into_bytes());
-    push(b"HOME=/root".to_vec());
+    match pass {
+        Some(vars) => vars
+            .iter()
+            .filter(|(k, _)| k.as_bytes() != b"TERM")
+            .filter_map(|(k, v)| entry(k.as_bytes(), v.as_bytes()))
+            .collect(),
+        None => [
+            entry(b"PATH", CHILD_PATH.as_bytes()),
+            entry(b"HOME", b"/root"),
+            entry(b"container", b"xdocker"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect(),
+    }
+}
+
+/// The environment of a child: `base` ([`base_env`]) and TERM when the
+/// child has a terminal that names one.
+pub fn child_env(base: &[CString], term: Option<&OsStr>) -> Vec<CString> {
+    let mut env = Vec::with_capacity(base.len() + 1);
+    env.extend(
+        base.iter()
+            .filter(|e| !e.to_bytes().starts_with(b"TERM="))
+            .cloned(),
+    );
     if let Some(term) = term {
         let mut entry = b"TERM=".to_vec();
         entry.extend_from_slice(term.as_bytes());
-        push(entry);
+        if let Ok(entry) = CString::new(entry) {
+            env.push(entry);
+        }
     }
-    push(b"container=xdocker".to_vec());
     env
 }
 
@@ -61,6 +88,15 @@ pub enum ChildStdio {
     /// unless in their own place; close-on-exec ones are fine: dup2 gives
     /// the copies without the flag).
     Fds([RawFd; 3]),
+}
+
+/// The PATH of `env`, where programs are looked up ([`CHILD_PATH`] when
+/// it has none, as the shell's default is much the same).
+pub fn path_of(env: &[CString]) -> &str {
+    env.iter()
+        .find_map(|e| e.to_bytes().strip_prefix(b"PATH="))
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .unwrap_or(CHILD_PATH)
 }
 
 /// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
@@ -83,7 +119,7 @@ pub fn spawn_shell(
     argv_ptrs.push(std::ptr::null());
     // A command of plain words runs without the shell in between, as make
     // does (the shell would exec it in the end anyway): one exec fewer.
-    let direct = DirectExec::prepare(command);
+    let direct = DirectExec::prepare(command, path_of(env));
     let mut env_ptrs: Vec<*const libc::c_char> = env.iter().map(|e| e.as_ptr()).collect();
     env_ptrs.push(std::ptr::null());
 
@@ -224,9 +260,10 @@ pub struct DirectExec {
 }
 
 impl DirectExec {
-    /// `None` when the command needs the shell.
-    pub fn prepare(command: &CStr) -> Option<Self> {
-        let (program, words) = direct_command(command.to_bytes(), CHILD_PATH)?;
+    /// `None` when the command needs the shell; the program is looked up
+    /// in `path`.
+    pub fn prepare(command: &CStr, path: &str) -> Option<Self> {
+        let (program, words) = direct_command(command.to_bytes(), path)?;
         let mut argv: Vec<*const libc::c_char> = words.iter().map(|w| w.as_ptr()).collect();
         argv.push(std::ptr::null());
         Some(Self {
@@ -421,17 +458,55 @@ mod tests {
 
     #[test]
     fn child_environment_is_clean() {
-        let env = child_env(Some(OsStr::new("xterm-256color")));
+        let base = base_env(None);
+        let env = child_env(&base, Some(OsStr::new("xterm-256color")));
         let env: Vec<&str> = env.iter().map(|e| e.to_str().unwrap()).collect();
         assert_eq!(
             env,
             [
                 "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                 "HOME=/root",
-                "TERM=xterm-256color",
                 "container=xdocker",
+                "TERM=xterm-256color",
             ]
         );
-        assert_eq!(child_env(None).len(), 3);
+        assert_eq!(child_env(&base, None).len(), 3);
+        assert_eq!(path_of(&base), CHILD_PATH);
+    }
+
+    #[test]
+    fn a_passed_environment_is_kept_byte_for_byte_but_term() {
+        let vars: Vec<(OsString, OsString)> = [
+            ("PATH", "/opt/bin:/bin"),
+            ("TERM", "vt100"),
+            ("A", "x y = \"q\" 'q' $HOME"),
+            ("B", "grüße\nzwei"),
+        ]
+        .iter()
+        .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+        .collect();
+        let base = base_env(Some(vars));
+        let shown = |env: &[CString]| -> Vec<String> {
+            env.iter()
+                .map(|e| e.to_str().unwrap().to_string())
+                .collect()
+        };
+        assert_eq!(
+            shown(&base),
+            [
+                "PATH=/opt/bin:/bin",
+                "A=x y = \"q\" 'q' $HOME",
+                "B=grüße\nzwei"
+            ]
+        );
+        assert_eq!(path_of(&base), "/opt/bin:/bin");
+        let with_term = child_env(&base, Some(OsStr::new("xterm")));
+        assert_eq!(
+            shown(&with_term).last().map(String::as_str),
+            Some("TERM=xterm")
+        );
+        assert_eq!(child_env(&base, None), base);
+        // An empty environment passed stays empty.
+        assert!(base_env(Some(vec![])).is_empty());
     }
 }

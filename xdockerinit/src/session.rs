@@ -38,7 +38,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::unistd::{fork, ForkResult, Pid};
 
-use crate::process::{self, CHILD_PATH};
+use crate::process;
 use crate::protocol::{self, kind, Decoder, Message, ProtocolError};
 use crate::signals;
 use crate::sys::{self, pollfd, ErrnoText};
@@ -64,18 +64,23 @@ const QUEUE_LIMIT: usize = 256 * 1024;
 /// Name of a helper process (ps, /proc/PID/comm).
 const HELPER_NAME: &CStr = c"xdinit-session";
 
-/// Forks the helper that serves `conn`; returns its PID in init. The helper
-/// never returns: it exits when the session ends. `status` makes the answer
-/// to `QueryStatus`; the helper calls it on its own copy of init's memory,
-/// as it was at the fork (the moment the client connected).
-pub fn spawn_helper(conn: OwnedFd, status: &dyn Fn() -> Message) -> Result<Pid, Errno> {
+/// Forks the helper that serves `conn`, starting its command with `env`
+/// ([`process::base_env`]); returns its PID in init. The helper never
+/// returns: it exits when the session ends. `status` makes the answer to
+/// `QueryStatus`; the helper calls it on its own copy of init's memory, as
+/// it was at the fork (the moment the client connected).
+pub fn spawn_helper(
+    conn: OwnedFd,
+    env: &[CString],
+    status: &dyn Fn() -> Message,
+) -> Result<Pid, Errno> {
     // SAFETY: xdockerinit is single-threaded, so the child may run any code
     // (allocator and locks are in a sane state); it ends with _exit and never
     // returns into init's loop.
     match unsafe { fork() }? {
         ForkResult::Child => {
             // _exit: init's destructors and atexit handlers belong to PID 1.
-            sys::exit_now(serve(conn, status))
+            sys::exit_now(serve(conn, env, status))
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -116,7 +121,7 @@ fn failed(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
 }
 
 /// The helper's whole life; returns its exit code.
-fn serve(conn: OwnedFd, status: &dyn Fn() -> Message) -> i32 {
+fn serve(conn: OwnedFd, env: &[CString], status: &dyn Fn() -> Message) -> i32 {
     // Nothing of init stays open here: not the listening socket, not the
     // exit record, not init's signalfd (they are all >= 3).
     crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
@@ -137,7 +142,7 @@ fn serve(conn: OwnedFd, status: &dyn Fn() -> Message) -> i32 {
         Ok(s) => s,
         Err(_) => return 1,
     };
-    match session.run(status) {
+    match session.run(env, status) {
         Ok(()) => 0,
         Err(e) => {
             if !matches!(e, HelperError::Closed | HelperError::Timeout) {
@@ -216,7 +221,7 @@ impl Session {
         })
     }
 
-    fn run(&mut self, status: &dyn Fn() -> Message) -> Result<(), HelperError> {
+    fn run(&mut self, env: &[CString], status: &dyn Fn() -> Message) -> Result<(), HelperError> {
         let deadline = Instant::now() + HELLO_TIMEOUT;
         match self.next_before(deadline)? {
             Message::Hello { .. } => {}
@@ -236,7 +241,7 @@ impl Session {
                 _ => continue,
             }
         };
-        let mut command = start(&request)?;
+        let mut command = start(&request, env)?;
         let result = self.relay(&mut command);
         if result.is_err() {
             // The client is gone or broke the protocol: nobody is left to
@@ -676,8 +681,9 @@ impl Command {
     }
 }
 
-/// Starts the command a request asks for.
-fn start(request: &Message) -> Result<Command, HelperError> {
+/// Starts the command a request asks for, with `base` and the request's
+/// TERM as its environment.
+fn start(request: &Message, base: &[CString]) -> Result<Command, HelperError> {
     match request {
         Message::OpenPty {
             rows,
@@ -687,7 +693,7 @@ fn start(request: &Message) -> Result<Command, HelperError> {
         } => {
             let (master, slave) = open_pty(*rows, *cols)?;
             let term = (!term.is_empty()).then(|| OsStr::from_bytes(term));
-            let env = process::child_env(term);
+            let env = process::child_env(base, term);
             let argv = if argv.is_empty() {
                 login_shell()
             } else {
@@ -704,7 +710,7 @@ fn start(request: &Message) -> Result<Command, HelperError> {
             let (in_r, in_w) = pipe()?;
             let (out_r, out_w) = pipe()?;
             let (err_r, err_w) = pipe()?;
-            let env = process::child_env(None);
+            let env = process::child_env(base, None);
             let (pid, exec_error) = spawn(
                 &argv,
                 &env,
@@ -780,13 +786,13 @@ fn cstrings(argv: &[Vec<u8>]) -> Result<Vec<CString>, HelperError> {
 }
 
 /// The program to execute: argv[0] itself when it holds a '/', else the
-/// first match in [`CHILD_PATH`] (else argv[0], and execve reports ENOENT).
-fn resolve(program: &CStr) -> CString {
+/// first match in `path` (else argv[0], and execve reports ENOENT).
+fn resolve(program: &CStr, path: &str) -> CString {
     let bytes = program.to_bytes();
     if bytes.contains(&b'/') {
         return program.to_owned();
     }
-    process::find_in_path(bytes, CHILD_PATH).unwrap_or_else(|| program.to_owned())
+    process::find_in_path(bytes, path).unwrap_or_else(|| program.to_owned())
 }
 
 /// Forks the command with `stdio` as its fds 0-2 and nothing else open, in a
@@ -799,7 +805,8 @@ fn spawn(
     stdio: [RawFd; 3],
     ctty: bool,
 ) -> Result<(Pid, Option<Errno>), HelperError> {
-    let program = resolve(&argv[0]);
+    let path = process::path_of(env);
+    let program = resolve(&argv[0], path);
     // Built before fork: the child only makes async-signal-safe calls.
     let mut argv_ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
     argv_ptrs.push(std::ptr::null());
@@ -807,7 +814,7 @@ fn spawn(
     // `process::direct_command`), falling back to the shell.
     let direct = match argv {
         [sh, dash_c, cmd] if sh.as_c_str() == process::SHELL && dash_c.as_c_str() == c"-c" => {
-            process::DirectExec::prepare(cmd)
+            process::DirectExec::prepare(cmd, path)
         }
         _ => None,
     };
@@ -926,18 +933,21 @@ fn set_nonblocking(fd: BorrowedFd<'_>) -> Result<(), HelperError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process::CHILD_PATH;
 
     #[test]
     fn programs_are_found_in_path_unless_given_with_a_slash() {
-        assert_eq!(resolve(c"/bin/sh").as_c_str(), c"/bin/sh");
-        assert_eq!(resolve(c"./x").as_c_str(), c"./x");
-        let sh = resolve(c"sh");
+        assert_eq!(resolve(c"/bin/sh", CHILD_PATH).as_c_str(), c"/bin/sh");
+        assert_eq!(resolve(c"./x", CHILD_PATH).as_c_str(), c"./x");
+        let sh = resolve(c"sh", CHILD_PATH);
         assert!(sh.to_bytes().ends_with(b"/sh") && sh.to_bytes().starts_with(b"/"));
         // Not found: left as is, and execve reports ENOENT (exit 127).
         assert_eq!(
-            resolve(c"no-such-program-xd").as_c_str(),
+            resolve(c"no-such-program-xd", CHILD_PATH).as_c_str(),
             c"no-such-program-xd"
         );
+        // The container's PATH is the one searched.
+        assert_eq!(resolve(c"sh", "/nonexistent").as_c_str(), c"sh");
     }
 
     #[test]

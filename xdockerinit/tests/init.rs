@@ -185,7 +185,7 @@ fn exit_code_of_cmd_is_recorded() {
     let mut c = Container::start(&["-e", "exit 7"]);
     let (status, out, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(7), "{}", text(&out.stderr));
-    assert_eq!(c.exit_record(), "exit_code=7\n");
+    assert_eq!(c.exit_record(), "exit_code=7\nrestarts=0\n");
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
 
@@ -196,7 +196,7 @@ fn cmd_killed_by_a_signal_is_128_plus_signal() {
     let mut c = Container::start(&["-e", "kill -9 $$"]);
     let (status, _, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(137));
-    assert_eq!(c.exit_record(), "exit_code=137\n");
+    assert_eq!(c.exit_record(), "exit_code=137\nrestarts=0\n");
 }
 
 #[test]
@@ -262,7 +262,7 @@ fn orphans_are_reaped_and_stopped_with_term() {
     let stdout = text(&out.stdout);
     assert_eq!(status.code(), Some(0), "{stdout}{}", text(&out.stderr));
     assert_eq!(stdout.trim(), "zombies=0 orphans=100");
-    assert_eq!(c.exit_record(), "exit_code=0\n");
+    assert_eq!(c.exit_record(), "exit_code=0\nrestarts=0\n");
     // The sleepers died of SIGTERM at once: no grace period waited out.
     assert!(elapsed < Duration::from_secs(4), "took {elapsed:?}");
     assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
@@ -276,7 +276,7 @@ fn processes_ignoring_term_get_kill_after_the_grace_period() {
     let mut c = Container::start(&["--grace", "1", "-e", script]);
     let (status, out, elapsed) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0));
-    assert_eq!(c.exit_record(), "exit_code=0\n");
+    assert_eq!(c.exit_record(), "exit_code=0\nrestarts=0\n");
     assert!(elapsed >= Duration::from_millis(1300), "took {elapsed:?}");
     assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
     assert_eq!(
@@ -309,7 +309,7 @@ fn sigterm_in_single_process_mode_records_cmds_status() {
     let (status, _, elapsed) = c.wait(Duration::from_secs(10));
     // The shell does not trap TERM: it dies of it.
     assert_eq!(status.code(), Some(143));
-    assert_eq!(c.exit_record(), "exit_code=143\n");
+    assert_eq!(c.exit_record(), "exit_code=143\nrestarts=0\n");
     assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
 }
 
@@ -324,7 +324,7 @@ fn hup_is_forwarded_to_cmd() {
     kill(init, Signal::SIGHUP).unwrap();
     let (status, _, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(42));
-    assert_eq!(c.exit_record(), "exit_code=42\n");
+    assert_eq!(c.exit_record(), "exit_code=42\nrestarts=0\n");
 }
 
 #[test]
@@ -381,7 +381,7 @@ fn missing_shell_is_127_with_a_message() {
     let mut c = Container::start_with(&["-e", "exit 0"], Some(wrap));
     let (status, out, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(127));
-    assert_eq!(c.exit_record(), "exit_code=127\n");
+    assert_eq!(c.exit_record(), "exit_code=127\nrestarts=0\n");
     assert_eq!(
         text(&out.stderr),
         "xdockerinit: error: exec /bin/sh: permission denied\n"
@@ -398,7 +398,7 @@ fn plain_commands_need_no_shell() {
     let mut c = Container::start_with(&["-e", "false --ignored-arg"], Some(wrap));
     let (status, out, _) = c.wait(Duration::from_secs(10));
     assert_eq!(status.code(), Some(1), "{}", text(&out.stderr));
-    assert_eq!(c.exit_record(), "exit_code=1\n");
+    assert_eq!(c.exit_record(), "exit_code=1\nrestarts=0\n");
     assert_eq!(text(&out.stderr), "");
 }
 

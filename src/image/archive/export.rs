@@ -1,5 +1,6 @@
 //! Writing an `.xdockerimage`: the layer walked in a stable order, each entry
-//! with its owner, mode, xattrs and links, hashed and zstd-compressed.
+//! with its owner, mode, xattrs and links, hashed and zstd-compressed; or
+//! the merged view of stacked layers ([`super::flatten`]) as one layer.
 
 use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
@@ -13,6 +14,7 @@ use nix::sys::stat;
 use sha2::{Digest, Sha256};
 use tar::{EntryType, Header};
 
+use super::flatten::MergedEntry;
 use super::pax::pax_record;
 use super::{
     fs_err, hex, ArchiveChecksum, ArchiveError, ArchiveManifest, ExportSummary, CHECKSUM_ENTRY,
@@ -68,8 +70,14 @@ impl<P: Progress + ?Sized> Read for ExactReader<'_, P> {
     }
 }
 
-/// The xattrs of `path` as pax records (never following a symlink).
-fn xattr_records(path: &Path) -> Result<Vec<u8>, ArchiveError> {
+/// The prefix of overlayfs's own xattrs (opaque markers, redirects).
+const OVERLAY_XATTRS: &str = "trusted.overlay.";
+
+/// The xattrs of `path` as pax records (never following a symlink). For a
+/// merged view (`merged`), overlayfs's own xattrs are left out, as the
+/// merged view of a mount hides them; a redirect or metacopy marker, whose
+/// meaning lies in other layers, is refused.
+fn xattr_records(path: &Path, merged: bool) -> Result<Vec<u8>, ArchiveError> {
     let mut out = Vec::new();
     let names = match xattr::list(path) {
         Ok(n) => n,
@@ -83,6 +91,20 @@ fn xattr_records(path: &Path) -> Result<Vec<u8>, ArchiveError> {
                 reason: "xattr name is not UTF-8".to_string(),
             });
         };
+        if merged {
+            if let Some(what) = key.strip_prefix(OVERLAY_XATTRS) {
+                if what == "redirect" || what == "metacopy" {
+                    return Err(ArchiveError::BadEntry {
+                        entry: path.display().to_string(),
+                        reason: format!(
+                            "it uses overlayfs's {what} (xattr {key}), which an export \
+                             cannot flatten"
+                        ),
+                    });
+                }
+                continue;
+            }
+        }
         if let Some(value) = xattr::get(path, &name).map_err(fs_err("read xattr of", path))? {
             out.extend(pax_record(&format!("{XATTR_PAX_PREFIX}{key}"), &value));
         }
@@ -169,7 +191,9 @@ pub fn export<W: Write>(
         // more than the whole listing, as a walk into a Vec would).
         let (tx, entries) = channel();
         let walker = s.spawn(move || walk_to(layer, &tx));
-        let archived = archive_entries(layer, manifest, entries.into_iter(), out, progress);
+        let layers = [layer.to_path_buf()];
+        let entries = entries.into_iter().map(|e| e.map(|e| (0, e)));
+        let archived = archive_entries(&layers, false, manifest, entries, out, progress);
         // The walk ends when the entries run out, or when `archive_entries`
         // returned early and dropped the receiver.
         match (archived, walker.join()) {
@@ -181,11 +205,27 @@ pub fn export<W: Write>(
     })
 }
 
-/// Writes the archive of `entries` (the walk of `layer`).
-fn archive_entries<W: Write>(
-    layer: &Path,
+/// Writes the merged view `entries` of `layers` (bottom first, as
+/// [`super::flatten::flatten`] listed it) as one layer: an `.xdockerimage`
+/// stream to `out`, like [`export`].
+pub fn export_merged<W: Write>(
+    layers: &[PathBuf],
+    entries: Vec<MergedEntry>,
     manifest: &ArchiveManifest,
-    entries: impl Iterator<Item = Result<TreeEntry, WalkError>>,
+    out: W,
+    progress: &dyn Progress,
+) -> Result<ExportSummary, ArchiveError> {
+    let entries = entries.into_iter().map(|m| Ok((m.layer, m.entry)));
+    archive_entries(layers, true, manifest, entries, out, progress)
+}
+
+/// Writes the archive of `entries`, each an entry of one of `layers` (an
+/// index into it), a merged view's (`merged`) or a layer's walk.
+fn archive_entries<W: Write>(
+    layers: &[PathBuf],
+    merged: bool,
+    manifest: &ArchiveManifest,
+    entries: impl Iterator<Item = Result<(usize, TreeEntry), WalkError>>,
     out: W,
     progress: &dyn Progress,
 ) -> Result<ExportSummary, ArchiveError> {
@@ -213,8 +253,8 @@ fn archive_entries<W: Write>(
         skipped_sockets: 0,
     };
     for e in entries {
-        let e = e?;
-        let src = layer.join(&e.rel);
+        let (layer, e) = e?;
+        let src = layers[layer].join(&e.rel);
         let name = Path::new(LAYER_PREFIX).join(&e.rel);
         let ft = e.meta.file_type();
         if ft.is_socket() {
@@ -222,7 +262,7 @@ fn archive_entries<W: Write>(
             summary.skipped_sockets += 1;
             continue;
         }
-        let pax = xattr_records(&src)?;
+        let pax = xattr_records(&src, merged)?;
         if !pax.is_empty() {
             let mut h = Header::new_ustar();
             h.set_entry_type(EntryType::XHeader);
@@ -386,6 +426,35 @@ mod tests {
             .collect();
         assert_eq!(streamed, listed);
         assert_eq!(streamed.len(), 18); // the root, 8 directories, 7 files, 2 symlinks
+    }
+
+    #[test]
+    #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+    fn a_merged_view_drops_overlays_xattrs_and_refuses_its_redirects() {
+        crate::root_gate::needs_root(); // trusted.* xattrs
+        let t = tempfile::tempdir().expect("tempdir");
+        let d = t.path().join("d");
+        fs::create_dir(&d).expect("mkdir");
+        xattr::set(&d, "trusted.overlay.opaque", b"y").expect("xattr");
+        xattr::set(&d, "user.kept", b"1").expect("xattr");
+        let layer = xattr_records(&d, false).expect("records");
+        let merged = xattr_records(&d, true).expect("records");
+        let text = |r: &[u8]| String::from_utf8_lossy(r).into_owned();
+        assert!(text(&layer).contains("SCHILY.xattr.trusted.overlay.opaque=y"));
+        assert!(text(&layer).contains("SCHILY.xattr.user.kept=1"));
+        assert!(
+            !text(&merged).contains("trusted.overlay"),
+            "{}",
+            text(&merged)
+        );
+        assert!(text(&merged).contains("SCHILY.xattr.user.kept=1"));
+        xattr::set(&d, "trusted.overlay.redirect", b"/elsewhere").expect("xattr");
+        let e = xattr_records(&d, true).expect_err("refused");
+        assert!(e.to_string().contains("uses overlayfs's redirect"), "{e}");
+        assert!(
+            xattr_records(&d, false).is_ok(),
+            "a layer keeps it as it is"
+        );
     }
 
     #[test]

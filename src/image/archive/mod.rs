@@ -24,10 +24,11 @@ use serde::{Deserialize, Serialize};
 use crate::fsutil::tree::WalkError;
 
 mod export;
+pub mod flatten;
 mod import;
 mod pax;
 
-pub use export::{export, Writeback};
+pub use export::{export, export_merged, Writeback};
 pub use import::import;
 
 /// Version of the archive layout written by this xdocker.

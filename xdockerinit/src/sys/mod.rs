@@ -24,11 +24,11 @@ use std::fmt;
 use nix::errno::Errno;
 
 pub use bpf::{bpf_prog_attach, bpf_prog_count, bpf_prog_load, seccomp_set_filter, BpfInsn};
-pub use fs::{open, openat, openat2, start_writeback};
+pub use fs::{clone_file, open, openat, openat2, start_writeback};
 pub use io::{
     accept, poll, pollfd, read, set_nonblocking, wait_fd, wait_readable, write, write_all,
 };
-pub use mount::{move_mount, open_tree_clone, set_idmap};
+pub use mount::{move_mount, open_tree_clone, set_idmap, set_read_only};
 pub use process::{
     clone3, close_range_cloexec, exit_now, fork_into_namespaces, namespace_holder, pidfd_open,
     pidfd_send_signal, securebits, set_parent_death_signal, set_securebits, thread_count,

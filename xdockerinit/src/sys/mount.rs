@@ -1,5 +1,6 @@
-//! The new mount API calls that idmapped mounts need (open_tree(2),
-//! mount_setattr(2), move_mount(2); Linux 5.12+), which nix 0.29 lacks.
+//! The new mount API calls that idmapped mounts and read-only volumes need
+//! (open_tree(2), mount_setattr(2), move_mount(2); Linux 5.12+), which nix
+//! 0.29 lacks.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
@@ -56,6 +57,33 @@ pub fn set_idmap(tree: BorrowedFd<'_>, userns: BorrowedFd<'_>) -> nix::Result<()
     Errno::result(ret).map(drop)
 }
 
+/// Makes the mount `mount` (a descriptor of its root) and every mount
+/// below it read-only (mount_setattr with MOUNT_ATTR_RDONLY and
+/// AT_RECURSIVE), leaving its other flags (nosuid, nodev, noexec) as they
+/// are.
+pub fn set_read_only(mount: BorrowedFd<'_>) -> nix::Result<()> {
+    let attr = libc::mount_attr {
+        attr_set: libc::MOUNT_ATTR_RDONLY,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: mount_setattr on the mount by its descriptor (empty path),
+    // reading a mount_attr of the size passed, which lives on our stack.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            mount.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const libc::mount_attr,
+            std::mem::size_of::<libc::mount_attr>(),
+        )
+    };
+    Errno::result(ret).map(drop)
+}
+
 /// Attaches the detached tree `tree` on the directory `target`.
 pub fn move_mount(tree: BorrowedFd<'_>, target: &Path) -> nix::Result<()> {
     let c = c_path(target)?;
@@ -85,6 +113,22 @@ mod tests {
             open_tree_clone(Path::new("a\0b")).err(),
             Some(Errno::EINVAL)
         );
+    }
+
+    #[test]
+    fn only_the_root_of_a_mount_is_made_read_only() {
+        // A directory that is not the root of a mount is refused (and
+        // nothing changes), with CAP_SYS_ADMIN or without.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let fd = std::fs::File::open(dir.path()).expect("open");
+        let e = set_read_only(std::os::fd::AsFd::as_fd(&fd)).expect_err("not a mount");
+        let want = if nix::unistd::geteuid().is_root() {
+            Errno::EINVAL
+        } else {
+            Errno::EPERM
+        };
+        assert_eq!(e, want);
+        std::fs::write(dir.path().join("still-writable"), "x").expect("write");
     }
 
     #[test]

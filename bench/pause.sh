@@ -1,0 +1,277 @@
+#!/usr/bin/env bash
+# Pause benchmark: `xdocker -a pause` + `-a continue` against `lxc-freeze` +
+# `lxc-unfreeze`, on the busybox root filesystem of xdocker's `test` image,
+# with hyperfine, side by side.
+#
+#   bench/pause.sh [SECTION...]     sections: idle ticking (default: both)
+#
+#   idle      both containers idle (an xdockerinit, a busybox init):
+#               round trip   sh -c 'xdocker -a pause -c C && xdocker -a continue -c C'
+#                            sh -c 'lxc-freeze -n L && lxc-unfreeze -n L'
+#                            sh -c 'true && true'       (the shell's own cost, a floor)
+#               pause alone  xdocker -a pause -c C      (prepare: xdocker -a continue -c C)
+#                            lxc-freeze -n L            (prepare: lxc-unfreeze -n L)
+#               continue     xdocker -a continue -c C   (prepare: xdocker -a pause -c C)
+#                            lxc-unfreeze -n L          (prepare: lxc-freeze -n L)
+#   ticking   the same with a ticker in each container (a shell appending a
+#             line to /tmp/ticks every 10 ms), so that a freeze meets a
+#             process that forks and sleeps
+#
+# Target: the xdocker round trip faster than LXC's (ratio < 1).
+#
+# Environment:
+#   RUNS=100 WARMUP=10       hyperfine --runs / --warmup
+#   LXC_NET=none             lxc.net.0.type of the LXC container (none = host
+#                            network, like the xdocker container here)
+#   BENCH_DIR=/tmp RESULTS_DIR=bench/results TAG=
+#   XDOCKER=path XDOCKER_INIT=path   use these binaries instead of building
+#   KEEP=1                   keep the temporary directory
+#   STRICT=1                 exit 3 when the target is missed
+#   WAIT_IDLE=N              wait up to N s for the load average to drop below 0.5
+#                            before each hyperfine run (default 0)
+#
+# Needs root, hyperfine and lxc (installed with apt-get when missing).
+# Never touches /var/xdocker. Everything it starts (the xdocker container, the
+# LXC container) is ended by the PIDs and names it recorded, never by process
+# name, and removed on exit, frozen or not.
+set -euo pipefail
+
+self=$(readlink -f "${BASH_SOURCE[0]}")
+here=$(dirname "$self")
+repo=$(dirname "$here")
+
+RUNS=${RUNS:-100}
+WARMUP=${WARMUP:-10}
+LXC_NET=${LXC_NET:-none}
+BENCH_DIR=${BENCH_DIR:-/tmp}
+RESULTS_DIR=${RESULTS_DIR:-$here/results}
+TAG=${TAG:-}
+KEEP=${KEEP:-0}
+STRICT=${STRICT:-0}
+WAIT_IDLE=${WAIT_IDLE:-0}
+sections=("$@")
+((${#sections[@]})) || sections=(idle ticking)
+
+die() { echo "pause bench: $*" >&2; exit 1; }
+log() { echo "== $*" >&2; }
+for s in "${sections[@]}"; do
+    case $s in idle | ticking) ;; *) die "unknown section $s" ;; esac
+done
+[[ $(id -u) == 0 ]] || die "run as root"
+[[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ ]] && ((RUNS >= 2)) || die "RUNS (>= 2) and WARMUP must be integers"
+case $LXC_NET in empty | none) ;; *) die "LXC_NET must be empty or none" ;; esac
+
+# ---------------------------------------------------------------- tools
+need_pkgs=()
+command -v hyperfine >/dev/null || need_pkgs+=(hyperfine)
+command -v lxc-freeze >/dev/null || need_pkgs+=(lxc)
+if ((${#need_pkgs[@]})); then
+    log "installing ${need_pkgs[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 ||
+        { apt-get update -q >/dev/null 2>&1 &&
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1; } ||
+        die "could not install ${need_pkgs[*]}"
+fi
+command -v python3 >/dev/null || die "python3 is required"
+
+# ---------------------------------------------------------------- build
+if [[ -z ${XDOCKER:-} ]]; then
+    log "scripts/build_static.sh xdocker release"
+    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
+fi
+if [[ -z ${XDOCKER_INIT:-} ]]; then
+    log "scripts/build_static.sh xdockerinit release"
+    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
+fi
+[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
+export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+
+# ---------------------------------------------------------------- temp dir
+mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
+T=$(mktemp -d "$BENCH_DIR/xdocker-pause.XXXXXX")
+chmod 755 "$T"
+RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+CGP=xdocker-bench-$RID
+LXCP=$T/lxc
+LXC=xdb$RID-p
+C=frost
+pre=pause${TAG:+-$TAG}
+lxc_pivot_existed=0; compgen -G "/sys/fs/cgroup/*/lxc.pivot" >/dev/null && lxc_pivot_existed=1
+
+XD=$T/xdocker
+cp "$XDOCKER" "$XD"
+cp "$XDOCKER_INIT" "$T/xdockerinit"
+export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
+case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
+mkdir -p "$XDOCKER_HOME"
+printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+
+# Kill first (a paused container is thawed for it), then remove.
+cleanup() {
+    set +e
+    trap - EXIT INT TERM
+    local pid c
+    if [[ -f $XDOCKER_HOME/containers/$C/state.toml ]]; then
+        "$XD" -a kill -c "$C" >/dev/null 2>&1
+        pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml" 2>/dev/null)
+        if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]]; then
+            for c in /sys/fs/cgroup/freezer/"$CGP"/"$C"/freezer.state; do [[ -f $c ]] && echo THAWED >"$c"; done
+            kill -KILL "$pid" 2>/dev/null
+        fi
+    fi
+    [[ -d $XDOCKER_HOME/containers/$C ]] && "$XD" -a destroy -c "$C" -f >/dev/null 2>&1
+    if [[ -d $LXCP/$LXC ]]; then
+        lxc-unfreeze -n "$LXC" -P "$LXCP" >/dev/null 2>&1
+        lxc-stop -k -n "$LXC" -P "$LXCP" >/dev/null 2>&1
+    fi
+    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/lxc.payload."$LXC" /sys/fs/cgroup/*/lxc.monitor."$LXC"; do
+        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
+    done
+    if ((!lxc_pivot_existed)); then
+        for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
+    fi
+    if [[ $KEEP == 1 ]]; then
+        echo "pause bench: kept $T" >&2
+    else
+        rm -rf -- "$T"
+    fi
+    if compgen -G "/sys/fs/cgroup/*/$CGP" >/dev/null; then
+        echo "pause bench: WARNING: cgroups left: $(echo /sys/fs/cgroup/*/"$CGP")" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+quiet() {
+    local waited=0 l
+    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
+        ((waited < WAIT_IDLE)); do
+        ((waited == 0)) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
+        sleep 10
+        waited=$((waited + 10))
+    done
+    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
+}
+loads=()
+q() { printf '%q' "$1"; }
+cmds_file=$RESULTS_DIR/$pre-commands.txt
+: >"$cmds_file"
+note() { printf '%s\n' "$@" >>"$cmds_file"; }
+
+# ---------------------------------------------------------------- containers
+log "xdocker: install_test, create, boot"
+"$XD" -a install_test >/dev/null
+ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
+[[ -x $ROOTFS/bin/busybox ]] || die "no busybox root file system at $ROOTFS"
+"$XD" -a create -m test -c "$C" >/dev/null
+"$XD" -a boot -c "$C" >/dev/null
+
+# LXC: busybox init as PID 1; an /etc/inittab with only a sysinit line keeps
+# it idle (as in bench/runtime.sh).
+log "lxc: an idle busybox container ($LXC, lxc.net.0.type = $LXC_NET)"
+mkdir -p "$LXCP/$LXC"
+cp -a "$ROOTFS" "$LXCP/$LXC/rootfs"
+printf '::sysinit:/bin/true\n' >"$LXCP/$LXC/rootfs/etc/inittab"
+cat >"$LXCP/$LXC/config" <<EOF
+lxc.uts.name = $LXC
+lxc.rootfs.path = dir:$LXCP/$LXC/rootfs
+lxc.net.0.type = $LXC_NET
+lxc.apparmor.profile = unconfined
+lxc.autodev = 1
+lxc.mount.auto = proc:mixed sys:ro
+lxc.tty.max = 0
+lxc.init.cmd = /sbin/init
+EOF
+lxc-start -d -n "$LXC" -P "$LXCP" || die "lxc-start failed"
+lxc-wait -n "$LXC" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+
+qXD=$(q "$XD"); qLXCP=$(q "$LXCP")
+x_pause="$qXD -a pause -c $C"
+x_cont="$qXD -a continue -c $C"
+l_pause="lxc-freeze -n $LXC -P $qLXCP"
+l_cont="lxc-unfreeze -n $LXC -P $qLXCP"
+
+x_status() { "$XD" -s containers | awk -v c="$C" '$1 == c { print $NF }'; }
+l_status() { lxc-info -n "$LXC" -P "$LXCP" -s -H; }
+log "smoke test"
+"$XD" -a pause -c "$C" >/dev/null || die "xdocker -a pause failed"
+[[ $(x_status) == PAUSED* ]] || die "xdocker: not PAUSED after pause: $(x_status)"
+"$XD" -a continue -c "$C" >/dev/null || die "xdocker -a continue failed"
+[[ $(x_status) == RUNNING* ]] || die "xdocker: not RUNNING after continue: $(x_status)"
+lxc-freeze -n "$LXC" -P "$LXCP" || die "lxc-freeze failed"
+[[ $(l_status) == FROZEN ]] || die "lxc: not FROZEN after lxc-freeze: $(l_status)"
+lxc-unfreeze -n "$LXC" -P "$LXCP" || die "lxc-unfreeze failed"
+[[ $(l_status) == RUNNING ]] || die "lxc: not RUNNING after lxc-unfreeze: $(l_status)"
+
+median_ms() { # JSON COMMAND-INDEX
+    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+summary=()
+missed=0
+
+# One section: round trip, pause alone, continue alone.
+measure() { # SECTION
+    local s=$1 j
+    note "# $s" "xdocker round trip: sh -c '$x_pause >/dev/null && $x_cont >/dev/null'" \
+        "lxc round trip    : sh -c '$l_pause && $l_cont'" \
+        "xdocker pause: $x_pause (prepare: $x_cont)" "lxc pause: $l_pause (prepare: $l_cont)" \
+        "xdocker continue: $x_cont (prepare: $x_pause)" "lxc continue: $l_cont (prepare: $l_pause)"
+    quiet "$s"
+    log "$s: round trip, hyperfine --runs $RUNS --warmup $WARMUP"
+    j=$RESULTS_DIR/$pre-$s-roundtrip
+    hyperfine --style basic -N --warmup "$WARMUP" --runs "$RUNS" \
+        --export-json "$j.json" --export-markdown "$j.md" \
+        -n "xdocker pause + continue" "sh -c '$x_pause >/dev/null && $x_cont >/dev/null'" \
+        -n "lxc-freeze + lxc-unfreeze" "sh -c '$l_pause && $l_cont'" \
+        -n "sh -c 'true && true' (floor)" "sh -c 'true && true'" >&2
+    local xr lr fr
+    xr=$(median_ms "$j.json" 0); lr=$(median_ms "$j.json" 1); fr=$(median_ms "$j.json" 2)
+    log "$s: each step alone"
+    j=$RESULTS_DIR/$pre-$s-steps
+    # A prepare refused (continue of a running container) is no error.
+    prep() { printf "sh -c '%s >/dev/null 2>&1; true'" "$1"; }
+    hyperfine --style basic -N --warmup "$WARMUP" --runs "$RUNS" \
+        --export-json "$j.json" --export-markdown "$j.md" \
+        -n "xdocker -a pause" --prepare "$(prep "$x_cont")" "$x_pause" \
+        -n "lxc-freeze" --prepare "$(prep "$l_cont")" "$l_pause" \
+        -n "xdocker -a continue" --prepare "$(prep "$x_pause")" "$x_cont" \
+        -n "lxc-unfreeze" --prepare "$(prep "$l_pause")" "$l_cont" >&2
+    # The last prepare left both frozen for the last run of each; thaw.
+    "$XD" -a continue -c "$C" >/dev/null 2>&1 || true
+    lxc-unfreeze -n "$LXC" -P "$LXCP" >/dev/null 2>&1 || true
+    local xp lp xc lc
+    xp=$(median_ms "$j.json" 0); lp=$(median_ms "$j.json" 1)
+    xc=$(median_ms "$j.json" 2); lc=$(median_ms "$j.json" 3)
+    summary+=("$s round trip (median): xdocker ${xr} ms, lxc ${lr} ms, ratio xdocker/lxc $(ratio "$xr" "$lr") (sh floor ${fr} ms)")
+    summary+=("$s pause (median): xdocker ${xp} ms, lxc-freeze ${lp} ms, ratio $(ratio "$xp" "$lp")")
+    summary+=("$s continue (median): xdocker ${xc} ms, lxc-unfreeze ${lc} ms, ratio $(ratio "$xc" "$lc")")
+    if awk -v x="$xr" -v l="$lr" 'BEGIN { exit !(x < l) }'; then
+        summary+=("$s target round trip faster than LXC: met")
+    else
+        summary+=("$s target round trip faster than LXC: MISSED")
+        missed=1
+    fi
+}
+
+for s in "${sections[@]}"; do
+    if [[ $s == ticking ]]; then
+        log "a ticker in each container"
+        tick='i=0; while :; do i=$((i+1)); echo $i >> /tmp/ticks; sleep 0.01; done'
+        "$XD" -a run -c "$C" --cmd "($tick) >/dev/null 2>&1 &" </dev/null >/dev/null
+        lxc-attach -n "$LXC" -P "$LXCP" -- /bin/sh -c "($tick) >/dev/null 2>&1 </dev/null &" </dev/null
+        sleep 0.5
+        [[ -s $LXCP/$LXC/rootfs/tmp/ticks ]] || die "the LXC ticker does not tick"
+    fi
+    measure "$s"
+done
+
+# ---------------------------------------------------------------- summary
+{
+    echo "pause benchmark, $(date -u +%FT%TZ), $(nproc) CPUs, kernel $(uname -r), RUNS=$RUNS WARMUP=$WARMUP"
+    echo "xdocker $("$XD" -v | cut -d' ' -f2), $(lxc-freeze --version 2>&1 | sed 's/^/lxc /'), cgroup $([[ -d /sys/fs/cgroup/freezer ]] && echo v1 || echo v2)"
+    printf '%s\n' "${loads[@]}"
+    printf '%s\n' "${summary[@]}"
+} | tee "$RESULTS_DIR/$pre-summary.txt" >&2
+((STRICT && missed)) && exit 3
+exit 0
