@@ -350,7 +350,7 @@ fn services_stop_in_reverse_order_within_the_grace_period() {
     let vol = volume(&dir);
     let service = |name: &str| {
         format!(
-            "{name}=echo {name} >> /vol/started; \
+            "{name}=echo $$ {name} >> /vol/started; \
              trap 'echo {name} >> /vol/stopped; exit 0' TERM; while :; do sleep 1; done"
         )
     };
@@ -377,7 +377,19 @@ fn services_stop_in_reverse_order_within_the_grace_period() {
     )
     .ok();
     assert!(wait_until(10, || lines(&dir.join("started")).len() == 3));
-    assert_eq!(lines(&dir.join("started")), ["a", "b", "c"], "start order");
+    // Started one after the other, they run at once: the order of their
+    // lines is the scheduler's, the order of their PIDs (given out one
+    // after the other in the container's PID namespace) is xdockerinit's.
+    let mut by_pid: Vec<(u32, String)> = lines(&dir.join("started"))
+        .iter()
+        .filter_map(|l| {
+            let (pid, name) = l.split_once(' ')?;
+            Some((pid.parse().ok()?, name.to_string()))
+        })
+        .collect();
+    by_pid.sort();
+    let names: Vec<&str> = by_pid.iter().map(|(_, n)| n.as_str()).collect();
+    assert_eq!(names, ["a", "b", "c"], "start order");
     let started = Instant::now();
     h.run("-a shutdown -c ord").ok();
     assert!(
