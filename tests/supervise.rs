@@ -150,7 +150,7 @@ fn on_failure_3_restarts_a_failing_command_exactly_3_times_with_a_backoff() {
     let gaps: Vec<f64> = runs.windows(2).map(|w| w[1] - w[0]).collect();
     for (gap, want) in gaps.iter().zip([0.1, 0.2, 0.4]) {
         assert!(
-            *gap >= want - 0.015 && *gap < want + 0.3,
+            *gap >= want - 0.015 && *gap < want + 1.0,
             "gaps {gaps:?}, want about {want}"
         );
     }
