@@ -473,15 +473,21 @@ fn a_main_process_on_a_terminal_gets_a_pty_logged_as_stdout() {
         "{} -a boot -c tty -e 'tty; echo to-out; echo to-err >&2; exit 5'",
         common::bin().display()
     );
-    let r = Command::new("script")
+    // script's stdin stays open: at its EOF script sends ^D into the
+    // terminal, and one that lands before init puts the terminal in raw
+    // mode is read back as a NUL key (echoed "^@" into the output).
+    let mut script = Command::new("script")
         .args(["-qec", &line, "/dev/null"])
         .env("XDOCKER_HOME", h.home.path())
         .env("XDOCKER_INIT", common::static_init())
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .output()
+        .spawn()
         .expect("script");
+    let keys = script.stdin.take().expect("stdin");
+    let r = script.wait_with_output().expect("script");
+    drop(keys);
     let shown = String::from_utf8_lossy(&r.stdout).replace('\r', "");
     assert!(shown.contains("/dev/pts/"), "a terminal inside: {shown}");
     assert!(
