@@ -137,7 +137,7 @@ impl FromStr for CapList {
 pub const PIDS_LIMIT_MAX: u64 = 1 << 22;
 
 /// `--pids-limit N`, 1 to [`PIDS_LIMIT_MAX`].
-fn parse_pids_limit(s: &str) -> Result<u64, String> {
+pub fn parse_pids_limit(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if (1..=PIDS_LIMIT_MAX).contains(&n) => Ok(n),
         _ if s.parse::<u64>().is_ok_and(|n| n > PIDS_LIMIT_MAX) => Err(format!(
@@ -245,7 +245,7 @@ impl FromStr for MemLimit {
 }
 
 /// `--cpu-shares N`, the range of v1 `cpu.shares`.
-fn parse_cpu_shares(s: &str) -> Result<u64, String> {
+pub fn parse_cpu_shares(s: &str) -> Result<u64, String> {
     use crate::cgroups::{CPU_SHARES_MAX, CPU_SHARES_MIN};
     match s.parse::<u64>() {
         Ok(n) if (CPU_SHARES_MIN..=CPU_SHARES_MAX).contains(&n) => Ok(n),
@@ -255,7 +255,7 @@ fn parse_cpu_shares(s: &str) -> Result<u64, String> {
     }
 }
 
-fn parse_hostname(s: &str) -> Result<String, String> {
+pub fn parse_hostname(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.split('.').all(|l| {
@@ -285,7 +285,7 @@ fn parse_ifname(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_container_name(s: &str) -> Result<Name, String> {
+pub fn parse_container_name(s: &str) -> Result<Name, String> {
     Name::parse_as("container name", s).map_err(|e| e.to_string())
 }
 
@@ -759,7 +759,11 @@ fn verb_name(verb: Verb) -> String {
 
 /// The usage text printed for `--help` and no arguments.
 pub fn help_text() -> String {
-    Args::command().render_help().to_string()
+    format!(
+        "{}\n{}",
+        Args::command().render_help(),
+        crate::docker_cli::verbs_help()
+    )
 }
 
 impl Request {
@@ -777,6 +781,9 @@ impl Request {
             Ok(m) => m,
             Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
                 return Ok(Self::Help(help_text()))
+            }
+            Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
+                return Err(UsageError(unknown_option(&e, &argv)))
             }
             Err(e) => return Err(UsageError(clap_message(&e))),
         };
@@ -932,6 +939,39 @@ pub fn escape_controls(text: &str) -> String {
             escaped
         })
         .collect()
+}
+
+/// An option this grammar does not have, named with the verb it was
+/// given to (`-a create: unexpected argument '--name' found`), and said to
+/// be a Docker-style verb's when it is one.
+fn unknown_option(e: &clap::Error, argv: &[std::ffi::OsString]) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let mut message = clap_message(e);
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let verb = words.windows(2).find_map(|w| match w[0].as_str() {
+        "-a" | "--action" => Some(format!("-a {}", w[1])),
+        "-s" | "--show" => Some(format!("-s {}", w[1])),
+        _ => None,
+    });
+    if let Some(verb) = verb {
+        message = format!("{}: {message}", escape_controls(&verb));
+    }
+    if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+        let name = arg.split('=').next().unwrap_or(arg);
+        let docker = crate::docker_cli::command().get_subcommands().any(|v| {
+            v.get_arguments().any(|a| {
+                a.get_long().is_some_and(|l| name == format!("--{l}"))
+                    || a.get_short().is_some_and(|s| name == format!("-{s}"))
+            })
+        });
+        if docker {
+            message.push_str(" (an option of the Docker-style verbs: xdocker VERB --help)");
+        }
+    }
+    message
 }
 
 /// clap's error as one line, the offending value escaped wherever it is

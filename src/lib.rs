@@ -14,6 +14,7 @@ pub mod config;
 pub mod container;
 pub mod conversion;
 pub mod crashpoint;
+pub mod docker_cli;
 pub mod fsutil;
 pub mod home;
 pub mod image;

@@ -15,6 +15,7 @@ mod copy_image;
 mod create;
 mod del_image;
 mod destroy;
+pub mod docker;
 mod export;
 mod files;
 mod images;
@@ -55,6 +56,9 @@ pub enum Output {
     Text(String),
     /// Exit with this code and print nothing (boot -e: CMD's exit code).
     Exit(i32),
+    /// Exit with this code after this one error line (Docker-style verbs:
+    /// 126 a command that cannot run, 127 one not found).
+    Fail(i32, String),
 }
 
 /// Everything a command works with.
@@ -92,7 +96,8 @@ pub fn dispatch_srepo(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
 pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     // Whatever stopped since the last command (init killed, xdocker killed
     // mid-way) is released now, before anything looks at containers.
-    ctx.runtime.release_stale()?;
+    // `--rm` containers among them are removed.
+    crate::lifecycle::release_stopped(&ctx.runtime)?;
     // A conversion killed half-way is finished or rolled back first.
     crate::conversion::finish_interrupted(&ctx.runtime);
     match verb {
@@ -140,6 +145,12 @@ fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
         Some([one]) => Ok(one.clone()),
         _ => anyhow::bail!("-a {action} takes exactly one image with -m"),
     }
+}
+
+/// A progress bar on stderr for a transfer of `total` bytes (drawn on a
+/// terminal, for large ones), for the library's [`crate::progress`] seam.
+fn progress_bar(what: &str, total: u64) -> Box<dyn crate::progress::Progress> {
+    Box::new(progress_bar::Bar::new(what, total))
 }
 
 /// Runs `f` with this process's standard streams (for a session).

@@ -139,6 +139,14 @@ pub struct ContainerConfig {
     /// as, resolved by xdockerinit against the container's /etc/passwd.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// The main process a plain boot starts in the background (Docker's
+    /// `create IMAGE CMD`, `run -d IMAGE CMD`, then `start`); None: a
+    /// VM-like container, xdockerinit idle. `-e CMD` runs CMD instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Docker's `--rm`: removed once stopped after a run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_remove: bool,
 }
 
 impl ContainerConfig {
@@ -245,6 +253,8 @@ mod tests {
             ],
             workdir: Some("/srv/app".into()),
             user: Some("app:staff".into()),
+            command: Some("httpd -f -p 80".into()),
+            auto_remove: true,
         };
         c.save(&p).expect("save");
         assert_eq!(ContainerConfig::load(&p).expect("load"), c);
@@ -287,6 +297,8 @@ mod tests {
         assert!(text.contains("cpu_shares = 512"), "{text}");
         assert!(text.contains("workdir = \"/srv/app\""), "{text}");
         assert!(text.contains("user = \"app:staff\""), "{text}");
+        assert!(text.contains("command = \"httpd -f -p 80\""), "{text}");
+        assert!(text.contains("auto_remove = true"), "{text}");
         // Configs written before env, cpu shares and read-only volumes
         // existed still load: no variables, no shares, volumes read-write.
         let old = ContainerConfig::load(&p).expect("load");
@@ -294,6 +306,8 @@ mod tests {
             env: vec![],
             workdir: None,
             user: None,
+            command: None,
+            auto_remove: false,
             ..old
         })
         .expect("toml")
@@ -304,6 +318,7 @@ mod tests {
         assert_eq!(old.limits.cpu_shares, None);
         // ... and before the working directory and user: root, in /.
         assert_eq!((old.workdir, old.user), (None, None));
+        assert_eq!((old.command, old.auto_remove), (None, false));
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");

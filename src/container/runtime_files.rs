@@ -215,6 +215,8 @@ mod tests {
             env: vec![],
             workdir: None,
             user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 

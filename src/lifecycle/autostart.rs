@@ -61,7 +61,11 @@ pub fn autostart(
         let running = rt.status_releasing_leftovers(name)?.pid().is_some();
         let outcome = match (shutdown, running) {
             (false, true) | (true, false) => Ok(if running { "running" } else { "stopped" }),
-            (false, false) => rt.boot(name, None).map(|_| "booted"),
+            (false, false) => match rt.containers.config(name)?.command {
+                Some(cmd) => rt.boot_background(name, &cmd, None),
+                None => rt.boot(name, None),
+            }
+            .map(|_| "booted"),
             (true, true) => rt
                 .stop(name, StopMode::Shutdown, force)
                 .map(|_| "shut down"),

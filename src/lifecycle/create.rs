@@ -64,6 +64,10 @@ pub struct NewContainer {
     pub workdir: Option<String>,
     /// `--user`: who they run as.
     pub user: Option<String>,
+    /// The main process of plain boots (in the background).
+    pub command: Option<String>,
+    /// Removed once stopped after a run.
+    pub auto_remove: bool,
 }
 
 impl Default for NewContainer {
@@ -84,6 +88,8 @@ impl Default for NewContainer {
             env: Vec::new(),
             workdir: None,
             user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 }
@@ -138,11 +144,12 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
             booted: None,
         });
     };
-    let exec = match &start {
-        Start::Exec(cmd) => Some(cmd.as_str()),
-        _ => None,
+    let outcome = match boot::main_process(&start, &config) {
+        boot::Main::Wait(cmd) => rt.boot_created(&name, Some(cmd), created),
+        boot::Main::Background(cmd) => rt.boot_background(&name, cmd, Some(created)),
+        boot::Main::None => rt.boot_created(&name, None, created),
     };
-    let outcome = match rt.boot_created(&name, exec, created) {
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => return Err(undo_create(rt, &name, e)),
     };
@@ -151,6 +158,53 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
         name,
         images: config.images,
     })
+}
+
+/// The main process of a new Docker-style container (`run`, `create`):
+/// `--entrypoint` and CMD as given, joined into one shell line; without
+/// either, the image's default ([`image_default_command`]). None: a
+/// VM-like container, xdockerinit idle.
+pub fn main_command(
+    rt: &Runtime,
+    image: &ImageRef,
+    entrypoint: Option<&str>,
+    cmd: &[String],
+) -> Option<String> {
+    let mut words: Vec<String> = entrypoint.map(str::to_string).into_iter().collect();
+    words.extend(cmd.iter().cloned());
+    if words.is_empty() {
+        return image_default_command(rt, image);
+    }
+    Some(shell_line(&words))
+}
+
+/// `argv` as one shell command line, each word quoted when it needs it
+/// (the main process is run by `/bin/sh -c`, or directly when it is plain
+/// words).
+pub fn shell_line(argv: &[String]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+    };
+    argv.iter()
+        .map(|w| {
+            if plain(w) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The default main process of `image` (its entrypoint and command, as
+/// recipe builds and registry images record them): None today, as no
+/// image records one yet; a VM-like container is the right default for
+/// the images there are. (To be wired to the image metadata of builds.)
+pub fn image_default_command(_rt: &Runtime, _image: &ImageRef) -> Option<String> {
+    None
 }
 
 /// The error of a first boot that failed, after taking the new container
@@ -355,6 +409,8 @@ pub(super) fn config_for(
         env: new.env.clone(),
         workdir: new.workdir.clone(),
         user: new.user.clone(),
+        command: new.command.clone(),
+        auto_remove: new.auto_remove,
     };
     Ok((config, locks))
 }
@@ -362,6 +418,20 @@ pub(super) fn config_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_become_one_shell_line() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(shell_line(&words(&["/bin/true"])), "/bin/true");
+        assert_eq!(
+            shell_line(&words(&["sh", "-c", "echo $A; exit 3"])),
+            "sh -c 'echo $A; exit 3'"
+        );
+        assert_eq!(
+            shell_line(&words(&["echo", "it's", ""])),
+            r"echo 'it'\''s' ''"
+        );
+    }
 
     #[test]
     fn given_limits_win_over_stored_ones() {

@@ -252,7 +252,7 @@ fn pass_descriptors_and_exec(
     plan: &BootPlan,
 ) -> Step<std::convert::Infallible> {
     let exec = plan.exec.as_deref();
-    detach(exec)?;
+    detach(exec.filter(|_| !plan.background))?;
     // The exit record is fd 3, the session socket fd 4, the console fd 5
     // and the log's files 6 on for xdockerinit; every other inherited fd
     // is closed at exec. Whichever of ours sits on one of these moves up

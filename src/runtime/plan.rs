@@ -49,6 +49,9 @@ pub struct PlanInput<'a> {
     pub resolver: HostResolver,
     /// `-e CMD`: the main process (single-process mode).
     pub exec: Option<&'a str>,
+    /// With `exec`: the main process runs in the background (xdocker
+    /// does not wait for it; its output goes to the console log only).
+    pub background: bool,
     /// The home's `[logs]` settings.
     pub logs: &'a LogsConfig,
 }
@@ -180,6 +183,8 @@ pub struct BootPlan {
     /// see [`init_env`].
     pub env: Vec<String>,
     pub exec: Option<String>,
+    /// With `exec`: detached from the booter, not waited for.
+    pub background: bool,
     /// `--workdir`: where the main process and the sessions start.
     pub workdir: Option<String>,
     /// `--user`: who they run as (resolved by xdockerinit inside).
@@ -395,6 +400,7 @@ impl BootPlan {
             userns,
             env: init_env(&config.env, config.user.as_deref()),
             exec: input.exec.map(str::to_string),
+            background: input.exec.is_some() && input.background,
             workdir: config.workdir.clone(),
             user: config.user.clone(),
             logs: LogPlan {
@@ -442,6 +448,8 @@ mod tests {
             env: vec![],
             workdir: None,
             user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 
@@ -475,6 +483,7 @@ mod tests {
                 etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
             },
             exec,
+            background: false,
             logs: &LogsConfig::default(),
         })
     }
@@ -714,6 +723,7 @@ mod tests {
                 etc_resolv_conf: None,
             },
             exec: None,
+            background: false,
             logs: &LogsConfig::default(),
         })
         .expect("plan");
