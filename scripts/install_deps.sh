@@ -19,6 +19,7 @@ packages=(
     iproute2 nftables                       # networking
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)
+    podman                                  # bench peers: bench/docker_run.sh
 )
 
 if [ "$(id -u)" -ne 0 ]; then
