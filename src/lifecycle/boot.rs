@@ -122,3 +122,24 @@ pub(super) fn after_boot(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_wins_then_the_stored_command_runs_in_the_background() {
+        let mut config: ContainerConfig = toml::from_str(
+            "name = \"c\"\nhostname = \"c\"\nimages = [\"test\"]\nnet = \"HOST\"\ncreated = \"now\"\n",
+        )
+        .expect("config");
+        assert_eq!(main_process(&Start::Detached, &config), Main::None);
+        config.command = Some("sleep 1".into());
+        assert_eq!(
+            main_process(&Start::Detached, &config),
+            Main::Background("sleep 1")
+        );
+        let exec = Start::Exec("true".into());
+        assert_eq!(main_process(&exec, &config), Main::Wait("true"));
+    }
+}
