@@ -575,8 +575,15 @@ fn usage_error(e: &clap::Error, argv: &[OsString]) -> UsageError {
     UsageError(message)
 }
 
-/// Parses a Docker-style command line (the program name first).
+/// Parses a Docker-style command line (the program name first). `help`
+/// is `--help` (of both grammars), `help VERB` is `VERB --help`.
 pub fn parse(argv: &[OsString]) -> Result<DockerRequest, UsageError> {
+    if argv.get(1).is_some_and(|a| a == "help") {
+        return match argv.get(2) {
+            None => Ok(DockerRequest::Help(crate::cli::help_text())),
+            Some(verb) => parse(&[argv[0].clone(), verb.clone(), "--help".into()]),
+        };
+    }
     let matches = match command().try_get_matches_from(argv) {
         Ok(m) => m,
         Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
