@@ -232,6 +232,36 @@ fn logs_ps_json_names_and_both_grammars() {
         .is_some_and(|s| s.starts_with("Exited")));
     x(&h, &["rm", "orig", &name]).ok();
 
+    // Only -i gives the main process stdin.
+    let fed = |args: &[&str]| {
+        let mut child = std::process::Command::new(common::bin())
+            .args(args)
+            .env("XDOCKER_HOME", h.home.path())
+            .env("XDOCKER_INIT", common::static_init())
+            .env("XDOCKER_SHARE_DIR", env!("CARGO_MANIFEST_DIR"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("xdocker");
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stdin");
+        stdin.write_all(b"fed\n").expect("write");
+        drop(stdin);
+        let out = child.wait_with_output().expect("wait");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    assert_eq!(
+        fed(&["run", "--rm", "-i", "test", "cat"]),
+        (Some(0), "fed\n".to_string())
+    );
+    assert_eq!(
+        fed(&["run", "--rm", "test", "cat"]),
+        (Some(0), String::new())
+    );
+
     // A --rm container in the background goes once its command ends.
     let gone = x(&h, &["run", "-d", "--rm", "test", "true"])
         .ok()

@@ -123,6 +123,15 @@ fn create_request<'a>(
     })
 }
 
+/// Without `-i` a main process waited for reads nothing (Docker's): this
+/// process's stdin, which it inherits, becomes /dev/null.
+fn stdin_from_null() -> Result<()> {
+    use std::os::fd::AsRawFd;
+    let null = std::fs::File::open("/dev/null")?;
+    nix::unistd::dup2(null.as_raw_fd(), 0)?;
+    Ok(())
+}
+
 /// Runs `f` on each container in turn, as Docker does: every one is
 /// tried; their names are printed, one a line; the failures, if any,
 /// make one error.

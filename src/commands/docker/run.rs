@@ -3,10 +3,11 @@
 //! the foreground, its exit code ours, or in the background with `-d`.
 //! Without one the container is VM-like (xdockerinit idle), `-t` attaching
 //! a shell to it. The name is printed for what runs in the background.
+//! Without `-i` nothing reaches the container's stdin.
 
 use anyhow::Result;
 
-use super::create_request;
+use super::{create_request, stdin_from_null};
 use crate::commands::{session_ended, with_stdio, Ctx, Output};
 use crate::docker_cli::RunArgs;
 use crate::lifecycle::{self, Booted, Start, StopRequest};
@@ -15,6 +16,9 @@ use crate::session::End;
 
 pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<Output> {
     let o = &a.opts;
+    if !o.interactive {
+        stdin_from_null()?;
+    }
     with_stdio(|io| {
         let mut req = create_request(ctx, o, None)?;
         req.boot = Some(match (a.detach, &req.container.command) {

@@ -5,8 +5,8 @@
 
 use anyhow::{bail, Result};
 
-use super::each;
-use crate::commands::{booted, with_stdio, Ctx, Output};
+use super::{each, stdin_from_null};
+use crate::commands::{booted, Ctx, Output};
 use crate::container::config::LimitsConfig;
 use crate::docker_cli::StartArgs;
 use crate::lifecycle::{self, BootRequest, Start};
@@ -30,18 +30,19 @@ pub fn run(ctx: &Ctx, a: &StartArgs) -> Result<Output> {
         let [name] = a.containers.as_slice() else {
             bail!("start -a takes one container");
         };
+        if !a.interactive {
+            stdin_from_null()?;
+        }
         let Some(cmd) = rt.containers.config(name)?.command else {
             bail!(
                 "container {name} has no main process to wait for: start it without -a \
                  (exec and attach give it a shell)"
             );
         };
-        return with_stdio(|_| {
-            Ok(booted(
-                name,
-                lifecycle::boot(rt, request(name, Start::Exec(cmd)))?,
-            ))
-        });
+        return Ok(booted(
+            name,
+            lifecycle::boot(rt, request(name, Start::Exec(cmd)))?,
+        ));
     }
     each(&a.containers, |name| {
         if rt.status_releasing_leftovers(name)?.pid().is_none() {
