@@ -26,6 +26,8 @@ pub enum Show {
     Ssearch,
     Info,
     Logs,
+    // builds (issue 22)
+    BuildCache,
 }
 
 /// Actions (`-a`).
@@ -62,6 +64,9 @@ pub enum Action {
     Continue,
     Restart,
     Env,
+    // builds (issue 22)
+    Build,
+    PruneBuildCache,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -371,6 +376,13 @@ Actions:
   service         -c C [--service NAME=CMD ... | --service none] [--restart POLICY]
                   replaces the services (none: removes them) of a stopped container
   env             -c C [env opts]      replaces the variables (none given: clears them)
+  build           --to-image NAME [--version V] [--file F] [--context DIR]
+                  [--build-arg K=V ...] [--target STAGE] [--no-cache] [--squash]
+                  [--net NET]  an image from a recipe (Dockerfile syntax); each
+                  step a cached layer (default file: Xdockerfile, else Dockerfile)
+  prune_build_cache [--all]            removes cached layers no image or
+                  container uses (unused a day, or dangling; --all: every one)
+  (show) build_cache [--json]          the cached step layers, sizes, last use
 Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
@@ -574,6 +586,47 @@ pub struct Args {
     /// With logs: each line's time (RFC 3339, UTC, nanoseconds) first
     #[arg(long = "timestamps")]
     pub timestamps: bool,
+
+    // builds (issue 22)
+    /// With build: the recipe file (default: Xdockerfile, else Dockerfile,
+    /// in the context)
+    #[arg(long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With build: the build context, what COPY and ADD read (default: the
+    /// current directory)
+    #[arg(long = "context", value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// With build: a value for an ARG of the recipe (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_arg: Vec<(String, String)>,
+    /// With build: the stage to build (its AS name or number; default: the
+    /// last)
+    #[arg(long = "target", value_name = "STAGE")]
+    pub target: Option<String>,
+    /// With build: run every step, take no layer from the cache
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// With build: the image is one flat layer of everything (no base layers)
+    #[arg(long = "squash")]
+    pub squash: bool,
+    /// With prune_build_cache: every layer no image or container uses
+    #[arg(long = "all")]
+    pub all: bool,
+}
+
+/// `--build-arg KEY=VALUE` (KEY alone: the host's value, as Docker).
+fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+    let (k, v) = match s.split_once('=') {
+        Some((k, v)) => (k.to_string(), v.to_string()),
+        None => (
+            s.to_string(),
+            std::env::var(s).map_err(|_| format!("'{s}': no =VALUE and no such variable here"))?,
+        ),
+    };
+    if !crate::container::env::is_name(&k) {
+        return Err(format!("'{k}' is not a variable name"));
+    }
+    Ok((k, v))
 }
 
 /// `--tail N|all` (None: all).
@@ -641,6 +694,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             &["container"],
             vec!["follow", "tail", "since", "timestamps", "json"],
         ),
+        Verb::Show(Show::BuildCache) => (&[], vec!["json"]),
         Verb::Action(a) => match a {
             Action::InstallTest => (&[], vec!["version"]),
             Action::Create => (
@@ -687,6 +741,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::Pause | Action::Continue => (&["container"], vec![]),
             Action::Restart => (&["container"], CGROUP_OPTS.to_vec()),
             Action::Env => (&["container"], ENV_OPTS.to_vec()),
+            Action::Build => (
+                &["to_image"],
+                vec![
+                    "version",
+                    "file",
+                    "context",
+                    "build_arg",
+                    "target",
+                    "no_cache",
+                    "squash",
+                    "net",
+                ],
+            ),
+            Action::PruneBuildCache => (&[], vec!["all"]),
         },
     }
 }

@@ -412,7 +412,7 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
 /// Makes the directories of `rel` in the new layer that it lacks, each
 /// with the mode and owner the image has there (0755 root for new ones).
 /// Refuses a non-directory of the image on the way.
-fn ensure_dirs(place: Placement<'_>, rel: &Path) -> Result<(), FilesError> {
+pub fn ensure_dirs(place: Placement<'_>, rel: &Path) -> Result<(), FilesError> {
     let mut path = PathBuf::new();
     for part in rel.components() {
         path.push(part);

@@ -7,6 +7,7 @@ mod args;
 mod attach;
 mod autostart;
 mod boot;
+mod build;
 mod change;
 mod commit;
 mod containers;
@@ -95,6 +96,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     ctx.runtime.release_stale()?;
     // A conversion killed half-way is finished or rolled back first.
     crate::conversion::finish_interrupted(&ctx.runtime);
+    // Build containers a killed build left go (issue 22).
+    crate::lifecycle::build_leftovers(&ctx.runtime);
     match verb {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
@@ -131,6 +134,10 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Pause) => pause::pause(ctx, args),
         Verb::Action(Action::Continue) => pause::resume(ctx, args),
         Verb::Action(Action::Restart) => restart::run(ctx, args),
+        // builds (issue 22)
+        Verb::Action(Action::Build) => build::run(ctx, args),
+        Verb::Action(Action::PruneBuildCache) => build::prune(ctx, args),
+        Verb::Show(Show::BuildCache) => build::show(ctx, args.json),
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod autostart;
 mod boot;
+pub mod build;
 mod change;
 mod commit;
 mod convert;
@@ -24,6 +25,9 @@ use std::path::PathBuf;
 
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
+pub use build::{
+    build, build_cache, build_leftovers, prune_build_cache, BuildEvent, BuildRequest, Built,
+};
 pub use change::{change, Change};
 pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
