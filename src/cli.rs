@@ -328,6 +328,20 @@ fn parse_nonempty(s: &str) -> Result<String, String> {
     }
 }
 
+/// `--workdir DIR`: an absolute path.
+pub fn parse_workdir(s: &str) -> Result<String, String> {
+    xdockerinit::user::check_workdir(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `--user USER[:GROUP]`: names or numbers (resolved inside at start).
+pub fn parse_user(s: &str) -> Result<String, String> {
+    xdockerinit::user::UserSpec::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// The shows and actions with the options they take, for --help and the
 /// man page's SHOWS AND ACTIONS.
 pub const VERBS_HELP: &str = "\
@@ -394,6 +408,8 @@ Cgroup opts: --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit (boot also
              --restart)
 Env opts:    --env KEY=VALUE|KEY --env-file FILE (repeatable; at boot they go
              over the stored variables, later ones win)
+             --workdir DIR --user USER[:GROUP]: of the main process and the
+             sessions (create, to_container, boot: stored, as the env)
 Restart policies: no | on-failure[:N] | always, for the -e main process
              (default no) and the services (default on-failure); boot
              services: --service ones and the executables of the image's
@@ -526,6 +542,14 @@ pub struct Args {
     /// takes the host's value; repeatable)
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// Working directory of the main process and the sessions (absolute;
+    /// made at boot when missing)
+    #[arg(long = "workdir", value_name = "DIR", value_parser = parse_workdir)]
+    pub workdir: Option<String>,
+    /// User of the main process and the sessions: NAME, UID, NAME:GROUP or
+    /// UID:GID of the container's /etc/passwd and /etc/group
+    #[arg(long = "user", value_name = "USER[:GROUP]", value_parser = parse_user)]
+    pub user: Option<String>,
 
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
@@ -682,6 +706,8 @@ const CREATE_OPTS: &[&str] = &[
 ];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "cpu_shares", "mem_limit", "pids_limit"];
 const ENV_OPTS: &[&str] = &["env", "env_file"];
+/// Who the main process and the sessions run as, and where.
+const PROCESS_OPTS: &[&str] = &["workdir", "user"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
 
 /// Options a verb needs, and options it also accepts.
@@ -705,12 +731,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                     CGROUP_OPTS,
                     BOOT_OPTS,
                     ENV_OPTS,
+                    PROCESS_OPTS,
                 ]
                 .concat(),
             ),
             Action::Boot => (
                 &["container"],
-                [CGROUP_OPTS, BOOT_OPTS, ENV_OPTS, &["restart"][..]].concat(),
+                [
+                    CGROUP_OPTS,
+                    BOOT_OPTS,
+                    ENV_OPTS,
+                    PROCESS_OPTS,
+                    &["restart"][..],
+                ]
+                .concat(),
             ),
             Action::Attach | Action::Shutdown | Action::Kill => (&["container"], vec![]),
             Action::Destroy => (&["container"], vec!["shutdown"]),
@@ -722,7 +756,14 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::ToImage => (&["from_container", "to_image"], vec!["version"]),
             Action::ToContainer => (
                 &["from_image", "to_container"],
-                [&["images"][..], CREATE_OPTS, CGROUP_OPTS, ENV_OPTS].concat(),
+                [
+                    &["images"][..],
+                    CREATE_OPTS,
+                    CGROUP_OPTS,
+                    ENV_OPTS,
+                    PROCESS_OPTS,
+                ]
+                .concat(),
             ),
             Action::Commit => (&["from_container", "to_image"], vec!["version"]),
             Action::CopyImage => (&["from_image", "to_image"], vec![]),

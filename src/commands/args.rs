@@ -90,6 +90,8 @@ pub fn new_container(args: &Args) -> Result<NewContainer> {
         restart: args.restart,
         services: services(args).unwrap_or_default(),
         env: env(args)?,
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
     })
 }
 

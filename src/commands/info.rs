@@ -121,6 +121,8 @@ fn text(all: &Info) -> String {
             ),
         ),
         ("env", env(&c.env)),
+        ("workdir", or_dash(c.workdir.as_ref())),
+        ("user", or_dash(c.user.as_ref())),
         ("created", c.created.clone()),
         ("pid", or_dash(info.pid)),
         ("booted_at", or_dash(info.booted_at.as_ref())),

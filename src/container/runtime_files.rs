@@ -213,6 +213,8 @@ mod tests {
             security: SecurityConfig::default(),
             created: "now".into(),
             env: vec![],
+            workdir: None,
+            user: None,
         }
     }
 

@@ -34,6 +34,10 @@ pub struct BootRequest<'a> {
     /// Variables to store before the boot, over the stored ones (a key
     /// given again takes the new value).
     pub env: Vec<EnvVar>,
+    /// `--workdir` and `--user` to store before the boot (None: the
+    /// stored ones apply).
+    pub workdir: Option<String>,
+    pub user: Option<String>,
     pub start: Start<'a>,
 }
 
@@ -51,7 +55,12 @@ pub enum Booted {
 /// Boots a stopped container.
 pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
     let name = &req.name;
-    if !req.limits.is_empty() || req.restart.is_some() || !req.env.is_empty() {
+    let changes = !req.limits.is_empty()
+        || req.restart.is_some()
+        || !req.env.is_empty()
+        || req.workdir.is_some()
+        || req.user.is_some();
+    if changes {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
         // A running container keeps its config: the boot would fail.
@@ -61,6 +70,8 @@ pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
         config.restart = req.restart.or(config.restart);
         config.env = crate::container::env::merge(&config.env, &req.env);
+        config.workdir = req.workdir.clone().or(config.workdir);
+        config.user = req.user.clone().or(config.user);
         rt.containers.save_config(&config)?;
     }
     let exec = match &req.start {

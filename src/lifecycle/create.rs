@@ -60,6 +60,10 @@ pub struct NewContainer {
     pub services: Vec<Service>,
     /// `--env`: what every process of the container gets.
     pub env: Vec<EnvVar>,
+    /// `--workdir`: where the main process and the sessions start.
+    pub workdir: Option<String>,
+    /// `--user`: who they run as.
+    pub user: Option<String>,
 }
 
 impl Default for NewContainer {
@@ -78,6 +82,8 @@ impl Default for NewContainer {
             restart: None,
             services: Vec::new(),
             env: Vec::new(),
+            workdir: None,
+            user: None,
         }
     }
 }
@@ -371,6 +377,8 @@ pub(super) fn config_for(
         security,
         created: chrono::Local::now().to_rfc3339(),
         env: new.env.clone(),
+        workdir: new.workdir.clone(),
+        user: new.user.clone(),
     };
     Ok((config, locks))
 }

@@ -38,7 +38,7 @@ pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supe
 pub use logs::{logs, LogsRequest};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
-pub use session::{attach, exit_code, run_command};
+pub use session::{attach, exec, exit_code, run_command, ExecRequest, SessionOptions};
 
 use crate::cgroups::CgroupError;
 use crate::container::logs::LogsError;

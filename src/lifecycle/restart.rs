@@ -62,6 +62,8 @@ pub fn restart(rt: &Runtime, req: RestartRequest) -> Result<Restarted, Lifecycle
             limits: req.limits,
             restart: None,
             env: Vec::new(),
+            workdir: None,
+            user: None,
             start,
         },
     )?;

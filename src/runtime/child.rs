@@ -313,7 +313,12 @@ fn pass_descriptors_and_exec(
             argv.extend(CString::new(arg).ok());
         }
     }
-    for option in plan.supervision.init_args() {
+    for option in plan
+        .supervision
+        .init_args()
+        .into_iter()
+        .chain(plan.identity_args())
+    {
         argv.push(CString::new(option.as_str()).map_err(|_| {
             ChildFailure::new(
                 ChildStep::Exec,

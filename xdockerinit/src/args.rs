@@ -234,6 +234,36 @@ the container's variables\n\
 over the clean ones; its values reach the processes byte for byte.",
     },
     OptionSpec {
+        short: None,
+        long: Some("--user"),
+        value: Some("USER[:GROUP]"),
+        help: "run CMD and the sessions as this user (NAME, UID, NAME:GROUP, UID:GID)",
+        manual: "Run CMD of\n\
+.B \\-e\n\
+and the commands of sessions (unless a session names its own) as this\n\
+user: a name or UID, with a group name or GID after a colon. Names are\n\
+looked up in the container's\n\
+.I /etc/passwd\n\
+and\n\
+.I /etc/group\n\
+when the process starts; a UID that passwd lacks is used as is, with\n\
+group 0. Without a group the supplementary groups are those of\n\
+.I /etc/group\n\
+that list the user; HOME, unless set, is the user's home. The services\n\
+run as root. A user that cannot be found ends that start of CMD with\n\
+exit code 126.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--workdir"),
+        value: Some("DIR"),
+        help: "start CMD and the sessions in DIR (made at start when missing)",
+        manual: "The working directory of CMD and of the sessions (unless a session\n\
+names its own; without one a session starts in the user's home). An\n\
+absolute path of the container, made (mode 0755, owned by root) at start\n\
+when it does not exist.",
+    },
+    OptionSpec {
         short: Some("-v"),
         long: Some("--version"),
         value: None,
@@ -331,6 +361,10 @@ pub struct Args {
     pub boot_dir: Option<PathBuf>,
     /// `--pass-env`: children get xdockerinit's environment (TERM aside).
     pub pass_env: bool,
+    /// `--user USER[:GROUP]`: of CMD and the sessions.
+    pub user: Option<String>,
+    /// `--workdir DIR`: of CMD and the sessions.
+    pub workdir: Option<String>,
 }
 
 /// The restart policy of services when `--service-restart` is not given.
@@ -351,6 +385,8 @@ impl Default for Args {
             service_restart: DEFAULT_SERVICE_RESTART,
             boot_dir: None,
             pass_env: false,
+            user: None,
+            workdir: None,
         }
     }
 }
@@ -401,6 +437,8 @@ pub enum ArgsError {
     ServiceTwice(String),
     /// `--boot-dir` that is not an absolute path.
     BadBootDir(String),
+    /// `--user` or `--workdir` that cannot be.
+    User(&'static str, crate::user::UserError),
 }
 
 impl fmt::Display for ArgsError {
@@ -451,6 +489,7 @@ impl fmt::Display for ArgsError {
             ArgsError::BadBootDir(value) => {
                 write!(f, "--boot-dir: '{value}' is not an absolute path")
             }
+            ArgsError::User(opt, e) => write!(f, "{opt}: {e}"),
         }
     }
 }
@@ -479,6 +518,8 @@ where
     let mut services: Vec<ServiceSpec> = Vec::new();
     let mut boot_dir = None;
     let mut pass_env = None;
+    let mut user = None;
+    let mut workdir = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -561,6 +602,16 @@ where
                 }
                 set_once(&mut boot_dir, PathBuf::from(value), "--boot-dir")?;
             }
+            "--user" => {
+                let value = value_of("--user", inline, &mut args)?;
+                crate::user::UserSpec::parse(&value).map_err(|e| ArgsError::User("--user", e))?;
+                set_once(&mut user, value, "--user")?;
+            }
+            "--workdir" => {
+                let value = value_of("--workdir", inline, &mut args)?;
+                crate::user::check_workdir(&value).map_err(|e| ArgsError::User("--workdir", e))?;
+                set_once(&mut workdir, value, "--workdir")?;
+            }
             _ => return Err(ArgsError::Unknown(text.to_owned())),
         }
     }
@@ -603,6 +654,8 @@ where
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
+        user,
+        workdir,
     }))
 }
 
@@ -716,6 +769,7 @@ mod tests {
                     (true, "--boot-dir") => argv.push("/etc/xdocker/boot.d"),
                     (true, "--log-fds") => argv.push("6-10"),
                     (true, "--log-max-size") => argv.extend(["65536", "--log-fds", "6"]),
+                    (true, "--workdir") => argv.push("/srv"),
                     (true, _) => argv.push("5"),
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
@@ -770,6 +824,27 @@ mod tests {
         assert_eq!(
             run(&["-e", "exit 7", "--session-fd=4", "--grace=5", "--exit-fd=3"]),
             want
+        );
+    }
+
+    #[test]
+    fn user_and_workdir() {
+        let args = run(&["--user", "app:staff", "--workdir=/srv/app", "-e", "id"]);
+        assert_eq!(args.user.as_deref(), Some("app:staff"));
+        assert_eq!(args.workdir.as_deref(), Some("/srv/app"));
+        let e = p(&["--user", "a b"]).expect_err("bad user");
+        assert_eq!(
+            e.to_string(),
+            "--user: user 'a b' is not NAME, UID, NAME:GROUP or UID:GID"
+        );
+        let e = p(&["--workdir", "srv"]).expect_err("relative");
+        assert_eq!(
+            e.to_string(),
+            "--workdir: working directory 'srv' is not an absolute path"
+        );
+        assert_eq!(
+            p(&["--user", "1", "--user", "2"]),
+            Err(ArgsError::Repeated("--user"))
         );
     }
 
