@@ -5,7 +5,7 @@
 
 use anyhow::{bail, Result};
 
-use super::{single_image, Ctx, Output};
+use super::{refuse_build_cache, single_image, Ctx, Output};
 use crate::cli::Args;
 use crate::container::Status;
 use crate::home::{LockKind, ObjectLock};
@@ -14,6 +14,7 @@ use crate::names::Name;
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let image = single_image(args, "del_image")?;
+    refuse_build_cache(&image)?;
     let _lock = ctx.images.lock(&image.name)?;
     let version = match ctx.images.resolve(&image, Pick::Only) {
         Ok(v) => v,

@@ -103,6 +103,7 @@ fn image(ctx: &Ctx, args: &Args) -> Result<Output> {
         created: entry.meta.created.clone(),
         base_layers: entry.meta.base_layers.clone(),
         size: entry.meta.size,
+        config: entry.meta.config.clone(),
     };
     let bar = Bar::new(&format!("export {}:{version}", image.name), entry.meta.size);
     let summary = archive::export(&entry.dir.join(LAYER_DIR), &manifest, out.writer(), &bar)

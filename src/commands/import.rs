@@ -55,6 +55,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
             let mut meta = new_meta(0, "import");
             if let Some(m) = m {
                 meta.base_layers = m.base_layers.clone();
+                meta.config = m.config.clone();
             }
             (g.name.clone(), g.version_or_none(), meta)
         }
@@ -67,6 +68,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
             let mut meta = new_meta(0, "import");
             meta.created = m.created.clone();
             meta.base_layers = m.base_layers.clone();
+            meta.config = m.config.clone();
             (name, version, meta)
         }
         (None, None) => bail!("import {}: no manifest and no -m", path.display()),

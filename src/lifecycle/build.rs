@@ -704,11 +704,17 @@ impl Build<'_, '_> {
             }
         }
         let script = run_script(state, c);
+        let who = format!(
+            "workdir={} user={}",
+            state.config.workdir.as_deref().unwrap_or("/"),
+            state.config.user.as_deref().unwrap_or("")
+        );
         state.chain = state
             .chain
-            .next(&["RUN", &script, &args_in_key.join("\u{1f}")]);
+            .next(&["RUN", &script, &who, &args_in_key.join("\u{1f}")]);
         let net = self.req.net;
         let stack = state.stack.clone();
+        let (workdir, user) = (state.config.workdir.clone(), state.config.user.clone());
         self.layer_step(state, step, move |b, layer, lowers| {
             b.containers += 1;
             let name = Name::parse_as(
@@ -719,7 +725,8 @@ impl Build<'_, '_> {
                     b.containers
                 ),
             )?;
-            b.run_container(&name, stack, lowers, net, &env, &script, layer)
+            let who = (workdir.as_deref(), user.as_deref());
+            b.run_container(&name, stack, lowers, net, &env, who, &script, layer)
         })?;
         Ok(())
     }
@@ -872,6 +879,7 @@ impl Build<'_, '_> {
         lowers: &[PathBuf],
         net: Net,
         env: &[(String, String)],
+        (workdir, user): (Option<&str>, Option<&str>),
         script: &str,
         layer: &Path,
     ) -> Result<(), BuildError> {
@@ -881,10 +889,14 @@ impl Build<'_, '_> {
             .collect::<Result<_, _>>()
             .map_err(|e| BuildError::Invalid(e.to_string()))?;
         let rt = self.rt;
+        // WORKDIR and USER of the step: the main process's (xdockerinit
+        // resolves the user against the container's /etc/passwd).
         let container = NewContainer {
             hostname: Some("build".to_string()),
             net,
             env,
+            workdir: workdir.map(str::to_string),
+            user: user.map(str::to_string),
             ..NewContainer::default()
         };
         super::create(
@@ -910,6 +922,8 @@ impl Build<'_, '_> {
                 limits: LimitsConfig::default(),
                 restart: None,
                 env: Vec::new(),
+                workdir: None,
+                user: None,
                 start: Start::Exec(script.to_string()),
             },
         )?;
@@ -1019,14 +1033,11 @@ fn sh_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', "'\\''"))
 }
 
-/// The `sh -c` script a RUN step's build container runs: into the working
-/// directory, then the command (shell form through the SHELL, exec form
-/// as it is).
+/// The `sh -c` script a RUN step's build container runs as its main
+/// process (in the WORKDIR, as the USER): shell form as it is or through
+/// the SHELL, exec form as it is.
 fn run_script(state: &StageState, c: &Command) -> String {
     let mut script = String::new();
-    if let Some(w) = &state.config.workdir {
-        script.push_str(&format!("cd {} || exit 1\n", sh_quote(w)));
-    }
     let default_shell = state.config.shell.is_none();
     match c {
         Command::Shell(text) if default_shell => script.push_str(text),

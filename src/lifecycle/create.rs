@@ -189,7 +189,8 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
 }
 
 /// `new` with the defaults the top image's metadata gives (a recipe's
-/// ENV): the image's variables first, `--env` over them.
+/// ENV, WORKDIR and USER): the image's variables first, `--env` over
+/// them; `--workdir` and `--user` over the image's.
 fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) -> NewContainer {
     let mut out = new.clone();
     let Some(top) = images.last() else {
@@ -208,6 +209,9 @@ fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) ->
     if !image_env.is_empty() {
         out.env = crate::container::env::merge(&image_env, &new.env);
     }
+    let config = entry.meta.config;
+    out.workdir = new.workdir.clone().or(config.workdir);
+    out.user = new.user.clone().or(config.user);
     out
 }
 
