@@ -304,7 +304,8 @@ fn chown_by_name_and_add_of_a_tar_gz() {
                  COPY --chown=web f.txt /srv/data/\n\
                  COPY --chown=web:www --chmod=640 f.txt /srv/other.txt\n\
                  ADD pkg.tar.gz /opt/\n\
-                 ADD plain.txt /opt/plain.txt\n",
+                 ADD plain.txt /opt/plain.txt\n\
+                 ADD pkg.tar.xz pkg.tar.bz2 /xz-and-bz2/\n",
             ),
             ("f.txt", "file\n"),
             ("plain.txt", "not an archive\n"),
@@ -318,6 +319,14 @@ fn chown_by_name_and_add_of_a_tar_gz() {
         .status()
         .expect("tar");
     assert!(status.success());
+    for (flag, file) in [("cJf", "pkg.tar.xz"), ("cjf", "pkg.tar.bz2")] {
+        let status = Command::new("tar")
+            .args([flag, file, "--transform", &format!("s,^pkg,{file},"), "pkg"])
+            .current_dir(&ctx)
+            .status()
+            .expect("tar");
+        assert!(status.success());
+    }
     fs::remove_dir_all(ctx.join("pkg")).expect("rm");
     build(&h, &ctx, "files", &[]).ok();
     let out = run_image(
@@ -335,6 +344,15 @@ fn chown_by_name_and_add_of_a_tar_gz() {
     // The archive's own owners are kept.
     assert_eq!(&lines[2][..4], ["-rw-r--r--", "1", "7", "8"], "{out}");
     assert!(out.ends_with("from the tarball\nnot an archive\n"), "{out}");
+    assert_eq!(
+        run_image(
+            &h,
+            "files",
+            "g",
+            "cat /xz-and-bz2/pkg.tar.xz/hello /xz-and-bz2/pkg.tar.bz2/hello"
+        ),
+        "from the tarball\nfrom the tarball\n"
+    );
     // An unknown user is refused with the step and line.
     fs::write(
         ctx.join("Dockerfile"),

@@ -5,7 +5,7 @@
 //! symlinks, destinations resolved inside the image (symlinks of the image
 //! followed inside its root, never out of it; nothing is ever written
 //! through a symlink on the host). ADD unpacks local tar archives
-//! (plain, gzip, zstd) with the hardened reader of `import`.
+//! (plain, gzip, zstd, xz, bzip2) with the hardened reader of `import`.
 
 use std::collections::HashMap;
 use std::fs::{self, Metadata};
@@ -29,6 +29,8 @@ pub enum FilesError {
     NotInSource(String),
     #[error("{0}: the source is outside the build context")]
     OutsideContext(String),
+    #[error("{name}: {} is a symlink; sources are read without following symlinks", .link.display())]
+    SymlinkInContext { name: String, link: PathBuf },
     #[error("more than one source: the destination {0} must be a directory (end it with /)")]
     DestNotDir(String),
     #[error("{path}: not a directory in the image")]
@@ -199,6 +201,20 @@ fn context_matches(
     let host = dir.join(clean);
     if !clean.as_os_str().is_empty() && ignore.ignored(clean) {
         return Err(FilesError::NotInContext(raw.to_string()));
+    }
+    // A symlink of the context on the way would lead out of it.
+    let mut on_the_way = dir.to_path_buf();
+    for part in clean.parent().into_iter().flat_map(Path::components) {
+        on_the_way.push(part);
+        if fs::symlink_metadata(&on_the_way).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(FilesError::SymlinkInContext {
+                name: raw.to_string(),
+                link: on_the_way
+                    .strip_prefix(dir)
+                    .unwrap_or(&on_the_way)
+                    .to_path_buf(),
+            });
+        }
     }
     match fs::symlink_metadata(&host) {
         Ok(meta) => Ok(vec![Matched {
@@ -516,16 +532,13 @@ pub fn archive_kind(path: &Path) -> Result<Option<&'static str>, FilesError> {
 /// entries (owners kept) for [`write`].
 pub fn unpack(path: &Path, into: &Path) -> Result<Vec<Entry>, FilesError> {
     let file = fs::File::open(path).map_err(io_err(path))?;
+    let buffered = io::BufReader::new(file);
+    // gzip and zstd are the import reader's own; xz and bzip2 are
+    // unpacked here first.
     let reader: Box<dyn Read + Send> = match archive_kind(path)? {
-        Some("xz" | "bzip2") => {
-            return Err(FilesError::Unpack {
-                path: path.to_path_buf(),
-                reason: "xz and bzip2 archives are not supported yet: recompress it with \
-                         gzip or zstd"
-                    .to_string(),
-            })
-        }
-        _ => Box::new(io::BufReader::new(file)),
+        Some("xz") => Box::new(xz2::read::XzDecoder::new_multi_decoder(buffered)),
+        Some("bzip2") => Box::new(bzip2::read::MultiBzDecoder::new(buffered)),
+        _ => Box::new(buffered),
     };
     crate::image::archive::import(reader, into, true, &crate::progress::NoProgress).map_err(
         |e| FilesError::Unpack {
@@ -543,4 +556,58 @@ pub fn unpack(path: &Path, into: &Path) -> Result<Vec<Entry>, FilesError> {
             keep_owner: true,
         })
         .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_stay_in_the_context() {
+        let t = tempfile::tempdir().unwrap();
+        let ctx = t.path().join("ctx");
+        fs::create_dir_all(ctx.join("d")).unwrap();
+        fs::write(ctx.join("d/f"), "x").unwrap();
+        std::os::unix::fs::symlink("/etc", ctx.join("out")).unwrap();
+        let ignore = Ignore::default();
+        let origin = Origin::Context {
+            dir: &ctx,
+            ignore: &ignore,
+        };
+        let err = |src: &str| {
+            collect(origin, &[src.to_string()], "/x", false)
+                .unwrap_err()
+                .to_string()
+        };
+        assert_eq!(
+            err("out/passwd"),
+            "out/passwd: out is a symlink; sources are read without following symlinks"
+        );
+        assert_eq!(
+            err("../ctx/d/f/../../../x"),
+            "../ctx/d/f/../../../x: the source is outside the build context"
+        );
+        assert_eq!(
+            err("missing"),
+            "missing: no such file or directory in the build context (or left out by the ignore file)"
+        );
+        // The symlink itself is copied as a symlink, never followed.
+        let (entries, into_dir) = collect(origin, &["out".to_string()], "/x", false).unwrap();
+        assert!(!into_dir && entries.len() == 1 && entries[0].meta.file_type().is_symlink());
+        let (entries, into_dir) =
+            collect(origin, &["d".to_string(), "out".to_string()], "/x/", false).unwrap();
+        assert!(into_dir);
+        let subs: Vec<_> = entries
+            .iter()
+            .map(|e| e.sub.display().to_string())
+            .collect();
+        assert_eq!(subs, ["", "f", "out"]);
+        assert_eq!(
+            collect(origin, &["d".to_string(), "out".to_string()], "/x", false)
+                .unwrap_err()
+                .to_string(),
+            "more than one source: the destination /x must be a directory (end it with /)"
+        );
+    }
 }
