@@ -239,3 +239,16 @@ fn substitution_as_docker_does_it() {
         vec![s("a"), s("'b c'"), s("\"d \\\" e\""), s("f\\ g")]
     );
 }
+
+#[test]
+fn the_shipped_sshd_recipe_parses() {
+    let r = parse(include_str!("../../../templates/sshd.Xdockerfile")).expect("parse");
+    assert_eq!(r.global_args, vec![(s("BASE"), Some(s("debian:12")))]);
+    assert_eq!(r.stages.len(), 1);
+    let copy = r.stages[0]
+        .steps
+        .iter()
+        .find(|s| s.instruction.keyword() == "COPY")
+        .expect("COPY");
+    assert!(copy.text.contains("sshd_config.tpl"));
+}
