@@ -19,6 +19,9 @@ packages=(
     iproute2 nftables                       # networking
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)
+    # bench peers
+    buildah runc                            # bench/build.sh: buildah bud --layers
+                                            # (runc: crun refuses hybrid cgroups)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

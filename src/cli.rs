@@ -354,6 +354,7 @@ Shows:
   logs            -c C [--follow] [--tail N|all] [--since TIME] [--timestamps] [--json]
                   the console log: the -e main process's stdout and stderr,
                   /dev/console; --follow ends when the container stops
+  build_cache     [--json]             the build cache's layers: size, last use, users
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
@@ -396,7 +397,6 @@ Actions:
                   step a cached layer (default file: Xdockerfile, else Dockerfile)
   prune_build_cache [--all]            removes cached layers no image or
                   container uses (unused a day, or dangling; --all: every one)
-  (show) build_cache [--json]          the cached step layers, sizes, last use
 Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
@@ -1290,6 +1290,35 @@ mod tests {
             Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
         );
         assert!("sys_godmode".parse::<CapList>().is_err());
+    }
+
+    #[test]
+    fn build_forms() {
+        let a = args(
+            "-a build --to-image web:1 --file ci/Dockerfile --context . --build-arg A=1 \
+             --build-arg B=x=y --target run --no-cache --squash --net BRIDGE",
+        );
+        assert_eq!(a.action, Some(Action::Build));
+        assert_eq!(
+            a.build_arg,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(a.no_cache && a.squash);
+        assert_eq!(a.target.as_deref(), Some("run"));
+        assert_eq!(err("-a build --file F"), "-a build needs --to-image");
+        assert_eq!(
+            err("-a create -m test --squash"),
+            "--squash does not apply to -a create"
+        );
+        assert!(
+            err("-a build --to-image x --build-arg 1x=2").contains("'1x' is not a variable name")
+        );
+        assert_eq!(args("-s build_cache --json").show, Some(Show::BuildCache));
+        assert!(args("-a prune_build_cache --all").all);
+        assert_eq!(
+            err("-a prune_build_cache -c x"),
+            "-c/--container does not apply to -a prune_build_cache"
+        );
     }
 
     #[test]

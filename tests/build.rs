@@ -500,3 +500,34 @@ fn pruning_never_takes_an_image_layer() {
         .unwrap_or(0);
     assert_eq!(size, 0);
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn args_before_from_are_scoped_as_docker_scopes_them() {
+    let h = RuntimeHome::with_test_image();
+    let ctx = context(
+        &h,
+        "args",
+        &[(
+            "Dockerfile",
+            "ARG BASE=nothing-here\nARG TAG=x\nFROM $BASE\n\
+             RUN echo \"tag=[$TAG]\" > /seen\n\
+             ARG TAG\nRUN echo \"tag=[$TAG]\" >> /seen\n\
+             SHELL [\"/bin/sh\", \"-c\"]\nRUN [\"sh\", \"-c\", \"echo exec-form >> /seen\"]\n",
+        )],
+    );
+    build(&h, &ctx, "a", &[]).fails(1, "step 1/6 (line 3) FROM: image nothing-here not found");
+    build(
+        &h,
+        &ctx,
+        "a",
+        &["--build-arg", "BASE=test", "--build-arg", "TAG=given"],
+    )
+    .ok();
+    // TAG is not in scope in the stage until declared there again.
+    assert_eq!(
+        run_image(&h, "a", "a", "cat /seen"),
+        "tag=[]\ntag=[given]\nexec-form\n"
+    );
+    nothing_left(&h);
+}

@@ -385,17 +385,18 @@ pub fn build(
 }
 
 impl Build<'_, '_> {
+    /// The value of an ARG declared before the first FROM (a build arg
+    /// given for it, else its default); None for any other name.
     fn global_var(&self, key: &str) -> Option<String> {
-        let given = self.req.build_args.iter().rev().find(|(k, _)| k == key);
-        match given {
+        let (_, default) = self
+            .recipe
+            .global_args
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)?;
+        match self.req.build_args.iter().rev().find(|(k, _)| k == key) {
             Some((_, v)) => Some(v.clone()),
-            None => self
-                .recipe
-                .global_args
-                .iter()
-                .rev()
-                .find(|(k, _)| k == key)
-                .and_then(|(_, d)| d.clone()),
+            None => default.clone(),
         }
     }
 
