@@ -531,3 +531,51 @@ fn args_before_from_are_scoped_as_docker_scopes_them() {
     );
     nothing_left(&h);
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn metadata_through_the_ssh_repository() {
+    let h = RuntimeHome::with_test_image();
+    let sshd = common::sshd::Sshd::start();
+    let ctx = context(
+        &h,
+        "repo",
+        &[(
+            "Dockerfile",
+            "FROM test\nENV MODE=prod\nWORKDIR /srv\nRUN echo data > file\n\
+             EXPOSE 80\nCMD [\"cat\", \"file\"]\n",
+        )],
+    );
+    // Squashed: one self-contained layer to ship.
+    build(&h, &ctx, "shipped:2", &["--squash"]).ok();
+    let manifest = |h: &RuntimeHome| -> toml::Value {
+        toml::from_str(
+            &fs::read_to_string(h.home.path().join("images/shipped/2/image.toml")).expect("read"),
+        )
+        .expect("toml")
+    };
+    let before = manifest(&h);
+    let srepo = format!("root@127.0.0.1:{}{}", sshd.port, sshd.repo().display());
+    let ssh_dir = sshd.ssh_dir();
+    let xd = |args: &[&str]| {
+        h.home.run_with(
+            None,
+            args,
+            &[
+                ("XDOCKER_SSH_DIR", ssh_dir.as_os_str()),
+                ("SSH_AUTH_SOCK", std::ffi::OsStr::new("")),
+            ],
+        )
+    };
+    xd(&["-a", "spush", "-m", "shipped:2", "--srepo", &srepo]).ok();
+    h.run("-a del_image -m shipped:2").ok();
+    xd(&["-a", "spull", "-m", "shipped:2"]).ok();
+    let after = manifest(&h);
+    assert_eq!(after["config"], before["config"]);
+    assert_eq!(after["config"]["env"][0].as_str(), Some("MODE=prod"));
+    assert_eq!(
+        run_image(&h, "shipped:2", "s", "pwd; echo $MODE; cat file"),
+        "/srv\nprod\ndata\n"
+    );
+    nothing_left(&h);
+}

@@ -200,3 +200,74 @@ pub fn prune(images: &ImageStore, all: bool, now: DateTime<Local>) -> Result<Pru
     }
     Ok(pruned)
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::home::Home;
+    use crate::image::store::{new_meta, LAYER_DIR};
+
+    fn add(images: &ImageStore, id: &str, bases: &[&str], used_hours_ago: i64) {
+        let staging = images.stage("test").unwrap();
+        fs::write(staging.path().join(LAYER_DIR).join("f"), id).unwrap();
+        let mut meta = new_meta(2, &format!("RUN {id} (line 1)"));
+        meta.base_layers = bases.iter().map(|b| b.to_string()).collect();
+        let v: Version = id.parse().unwrap();
+        insert(images, staging, &v, meta).unwrap();
+        let at = Local::now() - chrono::Duration::hours(used_hours_ago);
+        fs::write(
+            images.dir(&cache_name(), &v).join(LAST_USED),
+            at.to_rfc3339(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn prune_keeps_what_images_use_and_takes_old_and_dangling_layers() {
+        let t = tempfile::tempdir().unwrap();
+        let home = Home::open(t.path()).unwrap();
+        let images = ImageStore::new(&home);
+        let base: Name = "base".parse().unwrap();
+        let staging = images.stage("test").unwrap();
+        images
+            .commit(staging, &base, &Version::none(), new_meta(0, "t"), false)
+            .unwrap();
+        add(&images, "a1", &["base:_"], 0);
+        add(&images, "a2", &["base:_", "=build:a1"], 0);
+        add(&images, "old", &["base:_"], 48);
+        add(&images, "orphan", &["gone:_"], 0);
+        add(&images, "child", &["base:_", "=build:missing"], 0);
+        // An image built on a1 and a2.
+        let staging = images.stage("test").unwrap();
+        let mut meta = new_meta(0, "build");
+        meta.base_layers = vec!["base:_".into(), "=build:a1".into(), "=build:a2".into()];
+        let web: Name = "web".parse().unwrap();
+        images
+            .commit(staging, &web, &Version::none(), meta, false)
+            .unwrap();
+        let listed = list(&images).unwrap();
+        let mut dangling: Vec<&str> = listed
+            .iter()
+            .filter(|e| e.dangling)
+            .map(|e| e.id.as_str())
+            .collect();
+        dangling.sort();
+        assert_eq!(dangling, ["child", "orphan"]);
+        let used: Vec<&str> = listed
+            .iter()
+            .filter(|e| !e.used_by.is_empty())
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(used, ["a1", "a2"]);
+        let pruned = prune(&images, false, Local::now()).unwrap();
+        assert_eq!((pruned.layers, pruned.kept_in_use), (3, 2));
+        let left: Vec<String> = list(&images).unwrap().into_iter().map(|e| e.id).collect();
+        assert_eq!(left, ["a1", "a2"]);
+        // --all: still never a layer an image uses.
+        add(&images, "fresh", &["base:_"], 0);
+        assert_eq!(prune(&images, false, Local::now()).unwrap().layers, 0);
+        assert_eq!(prune(&images, true, Local::now()).unwrap().layers, 1);
+        assert_eq!(list(&images).unwrap().len(), 2);
+    }
+}
