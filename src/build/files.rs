@@ -74,6 +74,9 @@ pub struct Entry {
     pub host: PathBuf,
     pub meta: Metadata,
     pub keep_owner: bool,
+    /// Its extended attributes are copied too (files of an image or an
+    /// archive; never `trusted.overlay.*`), not those of the context.
+    pub xattrs: bool,
 }
 
 /// What a source names: a directory (its contents are copied into the
@@ -162,6 +165,7 @@ pub fn collect(
                 host: m.host,
                 meta: m.meta,
                 keep_owner: false,
+                xattrs: matches!(origin, Origin::Layers(_)),
             });
         }
     }
@@ -281,6 +285,7 @@ fn dir_entries(origin: Origin<'_>, m: &Matched) -> Result<Vec<Entry>, FilesError
                     sub: e.rel,
                     meta: e.meta,
                     keep_owner: false,
+                    xattrs: false,
                 });
             }
         }
@@ -293,6 +298,7 @@ fn dir_entries(origin: Origin<'_>, m: &Matched) -> Result<Vec<Entry>, FilesError
                     sub: merged.entry.rel,
                     meta: merged.entry.meta,
                     keep_owner: false,
+                    xattrs: true,
                 });
             }
         }
@@ -321,6 +327,8 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
     let dest = dest.trim_end_matches('/');
     let mut count = 0;
     let mut dirs = Vec::new();
+    // Files linked more than once among the sources: linked again.
+    let mut links: HashMap<(u64, u64), PathBuf> = HashMap::new();
     for e in entries {
         let full = match e.sub.as_os_str().is_empty() {
             true => PathBuf::from(if dest.is_empty() { "/" } else { dest }),
@@ -364,6 +372,8 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
             // The directory has the source's mode after its contents.
             dirs.push((
                 target.clone(),
+                e.host.clone(),
+                e.xattrs,
                 mode,
                 uid,
                 gid,
@@ -377,6 +387,18 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
         }
         if fs::symlink_metadata(&target).is_ok() {
             remove_any(&target)?;
+        }
+        if ft.is_file() && e.meta.nlink() > 1 {
+            match links.get(&(e.meta.dev(), e.meta.ino())) {
+                Some(first) => {
+                    fs::hard_link(first, &target).map_err(io_err(&target))?;
+                    count += 1;
+                    continue;
+                }
+                None => {
+                    links.insert((e.meta.dev(), e.meta.ino()), target.clone());
+                }
+            }
         }
         if ft.is_symlink() {
             let to = fs::read_link(&e.host).map_err(io_err(&e.host))?;
@@ -409,6 +431,10 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
             continue;
         }
         std::os::unix::fs::lchown(&target, Some(uid), Some(gid)).map_err(io_err(&target))?;
+        if e.xattrs {
+            // After the chown, which clears security.capability.
+            copy_xattrs(&e.host, &target)?;
+        }
         if !ft.is_symlink() && place.chmod.is_none() && mode & 0o7000 != 0 {
             // chown clears setuid/setgid: set the mode again.
             fs::set_permissions(&target, fs::Permissions::from_mode(mode))
@@ -417,8 +443,11 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
         set_times(&target, e.meta.mtime(), e.meta.mtime_nsec())?;
         count += 1;
     }
-    for (dir, mode, uid, gid, secs, nsecs) in dirs.into_iter().rev() {
+    for (dir, host, xattrs, mode, uid, gid, secs, nsecs) in dirs.into_iter().rev() {
         std::os::unix::fs::lchown(&dir, Some(uid), Some(gid)).map_err(io_err(&dir))?;
+        if xattrs {
+            copy_xattrs(&host, &dir)?;
+        }
         fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).map_err(io_err(&dir))?;
         set_times(&dir, secs, nsecs)?;
     }
@@ -457,6 +486,26 @@ pub fn ensure_dirs(place: Placement<'_>, rel: &Path) -> Result<(), FilesError> {
         fs::create_dir(&host).map_err(io_err(&host))?;
         std::os::unix::fs::lchown(&host, Some(uid), Some(gid)).map_err(io_err(&host))?;
         fs::set_permissions(&host, fs::Permissions::from_mode(mode)).map_err(io_err(&host))?;
+    }
+    Ok(())
+}
+
+/// Copies the extended attributes of `from` to `to` (neither followed),
+/// but overlayfs's own (`trusted.overlay.*`: they would change what the
+/// layer means to the overlay). A file system without xattrs has none.
+fn copy_xattrs(from: &Path, to: &Path) -> Result<(), FilesError> {
+    let names = match xattr::list(from) {
+        Ok(n) => n,
+        Err(e) if e.raw_os_error() == Some(libc::ENOTSUP) => return Ok(()),
+        Err(e) => return Err(io_err(from)(e)),
+    };
+    for name in names {
+        if name.to_string_lossy().starts_with("trusted.overlay.") {
+            continue;
+        }
+        if let Some(value) = xattr::get(from, &name).map_err(io_err(from))? {
+            xattr::set(to, &name, &value).map_err(io_err(to))?;
+        }
     }
     Ok(())
 }
@@ -554,6 +603,7 @@ pub fn unpack(path: &Path, into: &Path) -> Result<Vec<Entry>, FilesError> {
             sub: e.rel,
             meta: e.meta,
             keep_owner: true,
+            xattrs: true,
         })
         .collect())
 }
@@ -608,6 +658,54 @@ mod tests {
                 .unwrap_err()
                 .to_string(),
             "more than one source: the destination /x must be a directory (end it with /)"
+        );
+    }
+
+    #[test]
+    #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+    fn hard_links_stay_links_and_image_xattrs_come_along() {
+        use std::os::unix::fs::MetadataExt;
+        let t = tempfile::tempdir().unwrap();
+        let from = t.path().join("from");
+        fs::create_dir_all(from.join("d")).unwrap();
+        fs::write(from.join("d/a"), "x").unwrap();
+        fs::hard_link(from.join("d/a"), from.join("d/b")).unwrap();
+        let xattrs_here = xattr::set(from.join("d/a"), "user.origin", b"image").is_ok();
+        let _ = xattr::set(from.join("d"), "trusted.overlay.opaque", b"y");
+        let layer = t.path().join("layer");
+        fs::create_dir(&layer).unwrap();
+        let origin_layers = [from.clone()];
+        let (entries, _) = collect(
+            Origin::Layers(&origin_layers),
+            &["/d".to_string()],
+            "/e/",
+            false,
+        )
+        .unwrap();
+        let place = Placement {
+            layer: &layer,
+            lowers: &[],
+            owner: None,
+            chmod: None,
+        };
+        write(place, "/e/", &entries).unwrap();
+        let (a, b) = (
+            fs::metadata(layer.join("e/a")).unwrap(),
+            fs::metadata(layer.join("e/b")).unwrap(),
+        );
+        assert_eq!(a.ino(), b.ino(), "one file, linked twice");
+        assert_eq!((a.uid(), a.gid()), (0, 0));
+        if xattrs_here {
+            assert_eq!(
+                xattr::get(layer.join("e/a"), "user.origin")
+                    .unwrap()
+                    .as_deref(),
+                Some(&b"image"[..])
+            );
+        }
+        assert_eq!(
+            xattr::get(layer.join("e"), "trusted.overlay.opaque").unwrap(),
+            None
         );
     }
 }

@@ -970,6 +970,7 @@ impl Build<'_, '_> {
                     sub: m.entry.rel,
                     meta: m.entry.meta,
                     keep_owner: true,
+                    xattrs: true,
                 })
                 .collect();
             let place = Placement {
