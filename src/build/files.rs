@@ -360,6 +360,22 @@ pub fn write(place: Placement<'_>, dest: &str, entries: &[Entry]) -> Result<u64,
             Some(m) if !ft.is_symlink() => m,
             _ => e.meta.mode() & 0o7777,
         };
+        if ft.is_dir() && e.sub.as_os_str().is_empty() {
+            // A destination directory the image has keeps its owner and
+            // mode (`COPY . /` must not give / the context's).
+            if let Some((mode, uid, gid)) = layers::dir_owner_mode(place.lowers, &rel)? {
+                if fs::symlink_metadata(&target).is_err() {
+                    fs::create_dir(&target).map_err(io_err(&target))?;
+                }
+                std::os::unix::fs::lchown(&target, Some(uid), Some(gid))
+                    .map_err(io_err(&target))?;
+                fs::set_permissions(&target, fs::Permissions::from_mode(mode))
+                    .map_err(io_err(&target))?;
+                resolved.insert(full.clone(), rel.clone());
+                count += 1;
+                continue;
+            }
+        }
         if ft.is_dir() {
             match fs::symlink_metadata(&target) {
                 Ok(m) if m.is_dir() => {}
@@ -707,5 +723,47 @@ mod tests {
             xattr::get(layer.join("e"), "trusted.overlay.opaque").unwrap(),
             None
         );
+    }
+
+    #[test]
+    #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+    fn an_existing_destination_directory_keeps_the_images_mode() {
+        use std::os::unix::fs::PermissionsExt;
+        let t = tempfile::tempdir().unwrap();
+        let ctx = t.path().join("ctx");
+        fs::create_dir(&ctx).unwrap();
+        fs::write(ctx.join("f"), "x").unwrap();
+        fs::set_permissions(&ctx, fs::Permissions::from_mode(0o700)).unwrap();
+        let lower = t.path().join("lower");
+        fs::create_dir_all(lower.join("srv")).unwrap();
+        fs::set_permissions(&lower, fs::Permissions::from_mode(0o755)).unwrap();
+        fs::set_permissions(lower.join("srv"), fs::Permissions::from_mode(0o750)).unwrap();
+        let ignore = Ignore::default();
+        let origin = Origin::Context {
+            dir: &ctx,
+            ignore: &ignore,
+        };
+        let cases = [
+            ("/", "", 0o755),
+            ("/srv/", "srv", 0o750),
+            ("/new/", "new", 0o700),
+        ];
+        for (n, (dest, rel, mode)) in cases.into_iter().enumerate() {
+            let layer = t.path().join(format!("layer{n}"));
+            fs::create_dir(&layer).unwrap();
+            fs::set_permissions(&layer, fs::Permissions::from_mode(0o711)).unwrap();
+            let (entries, _) = collect(origin, &[".".to_string()], dest, false).unwrap();
+            let lowers = [lower.clone()];
+            let place = Placement {
+                layer: &layer,
+                lowers: &lowers,
+                owner: None,
+                chmod: None,
+            };
+            write(place, dest, &entries).unwrap();
+            let got = fs::metadata(layer.join(rel)).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(got, mode, "{dest}");
+            assert_eq!(fs::read_to_string(layer.join(rel).join("f")).unwrap(), "x");
+        }
     }
 }
