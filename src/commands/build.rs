@@ -53,31 +53,16 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
     }
     let mut out = std::io::stdout();
-    let mut print = |event: BuildEvent<'_>| {
-        let line = match event {
-            BuildEvent::Step {
-                number,
-                total,
-                text,
-            } => format!("Step {number}/{total} : {}", one_line(text)),
-            BuildEvent::Base(base) => format!(" ---> {base}"),
-            BuildEvent::UsingCache { layer } => {
-                format!(" ---> Using cache\n ---> {}", short(layer))
-            }
-            BuildEvent::Running { container } => format!(" ---> Running in {container}"),
-            BuildEvent::Layer { layer, size, took } => format!(
-                " ---> {} ({}, {:.2}s)",
-                short(layer),
-                human_size(size),
-                took.as_secs_f64()
-            ),
-            BuildEvent::Warning(w) => {
+    let mut print = |event: BuildEvent<'_>| match event.docker_line() {
+        Some(line) => {
+            let _ = writeln!(out, "{line}");
+            let _ = out.flush();
+        }
+        None => {
+            if let BuildEvent::Warning(w) = event {
                 crate::logging::warn_user(&w);
-                return;
             }
-        };
-        let _ = writeln!(out, "{line}");
-        let _ = out.flush();
+        }
     };
     let built = lifecycle::build(&ctx.runtime, &req, &mut print)?;
     Ok(Output::Done(format!(
@@ -89,10 +74,6 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         built.cached,
         if req.squash { "; squashed" } else { "" }
     )))
-}
-
-fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[derive(Serialize)]

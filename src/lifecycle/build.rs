@@ -96,6 +96,50 @@ pub enum BuildEvent<'a> {
     Warning(String),
 }
 
+impl BuildEvent<'_> {
+    /// The event as Docker's classic builder prints it (`Step 3/9 : RUN
+    /// ...`, ` ---> Using cache`, ` ---> 0a1b2c3d4e5f (12.0M, 3.21s)`); None
+    /// for a warning (the caller says those its own way). Both grammars'
+    /// `build` print these lines.
+    pub fn docker_line(&self) -> Option<String> {
+        let short = |id: &str| id[..id.len().min(12)].to_string();
+        Some(match self {
+            Self::Step {
+                number,
+                total,
+                text,
+            } => format!(
+                "Step {number}/{total} : {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" ")
+            ),
+            Self::Base(base) => format!(" ---> {base}"),
+            Self::UsingCache { layer } => format!(" ---> Using cache\n ---> {}", short(layer)),
+            Self::Running { container } => format!(" ---> Running in {container}"),
+            Self::Layer { layer, size, took } => format!(
+                " ---> {} ({}, {:.2}s)",
+                short(layer),
+                size_text(*size),
+                took.as_secs_f64()
+            ),
+            Self::Warning(_) => return None,
+        })
+    }
+}
+
+/// A size as `-s images` shows sizes: 512B, 1.5K, 12.3M.
+fn size_text(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes}B");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < 3 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1}{}", ["K", "M", "G", "T"][unit])
+}
+
 /// What a build made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Built {
@@ -785,6 +829,9 @@ impl Build<'_, '_> {
         // ADD unpacks each local archive source into the destination.
         let mut groups: Vec<(Vec<Entry>, bool, Option<PathBuf>)> = Vec::new();
         if add {
+            if sources.len() > 1 && !dest.ends_with('/') && !dest_is_dir {
+                return Err(files::FilesError::DestNotDir(dest.clone()).into());
+            }
             for s in &sources {
                 let (entries, into_dir) = files::collect(
                     origin,
