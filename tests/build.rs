@@ -579,3 +579,64 @@ fn metadata_through_the_ssh_repository() {
     );
     nothing_left(&h);
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_build_killed_at_any_step_leaves_nothing_after_the_next_command() {
+    let h = RuntimeHome::with_test_image();
+    let ctx = context(
+        &h,
+        "crash",
+        &[(
+            "Dockerfile",
+            "FROM test\nCOPY Dockerfile /recipe\nRUN echo ran > /ran\n",
+        )],
+    );
+    for point in [
+        "build.created",
+        "build.ran",
+        "build.taken",
+        "build.staged",
+        "build.image",
+    ] {
+        let before = cache_ids(&h);
+        let run = h.home.run_with(
+            None,
+            [
+                "-a",
+                "build",
+                "--no-cache",
+                "--context",
+                ctx.to_str().expect("utf-8"),
+                "--to-image",
+                "crashed",
+            ],
+            &[
+                ("XDOCKER_INIT", common::static_init().as_os_str()),
+                ("XDOCKER_TEST_CRASH_AT", std::ffi::OsStr::new(point)),
+            ],
+        );
+        assert_eq!(run.code, -1, "{point}: killed: {run:?}");
+        // The next command repairs what the kill left.
+        h.run("-s containers").ok();
+        nothing_left(&h);
+        assert!(!h.home.path().join("images/crashed").exists(), "{point}");
+        // Complete layers only: every one listed is whole and readable.
+        let after = cache_ids(&h);
+        assert!(after.len() >= before.len(), "{point}");
+        for id in &after {
+            assert!(
+                h.home
+                    .path()
+                    .join("build_cache")
+                    .join(id)
+                    .join("rlayer")
+                    .is_dir(),
+                "{point}: {id}"
+            );
+        }
+    }
+    // And a build after all that works.
+    build(&h, &ctx, "crashed", &[]).ok();
+    assert_eq!(run_image(&h, "crashed", "c", "cat /ran"), "ran\n");
+}

@@ -18,7 +18,11 @@
 //! current step, cleaned up. After a `kill -9` the next command removes
 //! the build containers left (their names start with `=build.` and the
 //! build cache's lock is free: [`build_leftovers`]) and the staging
-//! directories (as for every command).
+//! directories (as for every command). Crash points
+//! ([`crate::crashpoint`]): `build.created` (a build container made),
+//! `build.ran` (its RUN ended), `build.taken` (its layer moved to staging),
+//! `build.staged` (a step's layer complete in staging), `build.image` (the
+//! image staged, not yet in place).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -712,6 +716,7 @@ impl Build<'_, '_> {
             let staging = images.stage("build")?;
             let layer = staging.path().join(LAYER_DIR);
             make(self, &layer, &state.dirs)?;
+            crate::crashpoint::hit("build.staged");
             self.interrupted()?;
             let size = tree_size(&layer)?;
             let mut meta = new_meta(
@@ -960,6 +965,7 @@ impl Build<'_, '_> {
             rt,
             name: name.clone(),
         };
+        crate::crashpoint::hit("build.created");
         (self.events)(BuildEvent::Running {
             container: name.as_str(),
         });
@@ -975,6 +981,7 @@ impl Build<'_, '_> {
                 start: Start::Exec(script.to_string()),
             },
         )?;
+        crate::crashpoint::hit("build.ran");
         self.interrupted()?;
         match booted {
             Booted::Exited { code: 0 } => {}
@@ -992,6 +999,7 @@ impl Build<'_, '_> {
         rt.containers
             .take_rwlayer(name, layer)
             .map_err(super::LifecycleError::from)?;
+        crate::crashpoint::hit("build.taken");
         crate::container::runtime_files::strip(layer, lowers, &config).map_err(|source| {
             BuildError::Io {
                 what: format!("strip xdocker's run-time files from {}", layer.display()),
@@ -1042,6 +1050,7 @@ impl Build<'_, '_> {
         }
         let mut layers = meta.base_layers.clone();
         layers.push(image.to_string());
+        crate::crashpoint::hit("build.image");
         images.commit(
             staging,
             &self.req.image,
