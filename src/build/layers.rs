@@ -14,6 +14,9 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::image::archive::flatten::{is_whiteout, OPAQUE_XATTR};
 
+/// The most [`read_file`] reads.
+const MAX_READ: u64 = 16 << 20;
+
 /// Why a lookup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LayersError {
@@ -154,6 +157,14 @@ pub fn read_file(layers: &[PathBuf], path: &str) -> Result<Option<String>, Layer
     match lookup(layers, &rel)? {
         Some((i, meta)) if meta.is_file() => {
             let host = layers[i].join(&rel);
+            // /etc/passwd and /etc/group of any image are small: a huge
+            // one is refused rather than read into memory.
+            if meta.len() > MAX_READ {
+                return Err(LayersError::Ids {
+                    path: path.to_string(),
+                    reason: format!("larger than {MAX_READ} bytes"),
+                });
+            }
             fs::read_to_string(&host).map(Some).map_err(io_err(&host))
         }
         _ => Ok(None),
