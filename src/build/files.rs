@@ -29,8 +29,6 @@ pub enum FilesError {
     NotInSource(String),
     #[error("{0}: the source is outside the build context")]
     OutsideContext(String),
-    #[error("{name}: {} is a symlink; sources are read without following symlinks", .link.display())]
-    SymlinkInContext { name: String, link: PathBuf },
     #[error("more than one source: the destination {0} must be a directory (end it with /)")]
     DestNotDir(String),
     #[error("{path}: not a directory in the image")]
@@ -202,34 +200,29 @@ fn context_matches(
         }
         return Ok(out);
     }
-    let host = dir.join(clean);
     if !clean.as_os_str().is_empty() && ignore.ignored(clean) {
         return Err(FilesError::NotInContext(raw.to_string()));
     }
-    // A symlink of the context on the way would lead out of it.
-    let mut on_the_way = dir.to_path_buf();
-    for part in clean.parent().into_iter().flat_map(Path::components) {
-        on_the_way.push(part);
-        if fs::symlink_metadata(&on_the_way).is_ok_and(|m| m.file_type().is_symlink()) {
-            return Err(FilesError::SymlinkInContext {
-                name: raw.to_string(),
-                link: on_the_way
-                    .strip_prefix(dir)
-                    .unwrap_or(&on_the_way)
-                    .to_path_buf(),
-            });
-        }
+    // Symlinks of the context are followed inside it only, as Docker
+    // follows them: an absolute target starts at the context's root and
+    // `..` stops there, so nothing outside the context is ever read.
+    let context = [dir.to_path_buf()];
+    let rel = layers::resolve(&context, &format!("/{}", clean.display()), true)?;
+    if !rel.as_os_str().is_empty() && ignore.ignored(&rel) {
+        return Err(FilesError::NotInContext(raw.to_string()));
     }
-    match fs::symlink_metadata(&host) {
-        Ok(meta) => Ok(vec![Matched {
-            rel: clean.to_path_buf(),
-            host,
+    match layers::lookup(&context, &rel)? {
+        Some((_, meta)) => Ok(vec![Matched {
+            // A file keeps the name it was given; a directory's contents
+            // are judged by the ignore file where they are.
+            rel: match meta.is_dir() {
+                true => rel.clone(),
+                false => clean.to_path_buf(),
+            },
+            host: dir.join(&rel),
             meta,
         }]),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            Err(FilesError::NotInContext(raw.to_string()))
-        }
-        Err(e) => Err(io_err(&host)(e)),
+        None => Err(FilesError::NotInContext(raw.to_string())),
     }
 }
 
@@ -646,9 +639,10 @@ mod tests {
                 .unwrap_err()
                 .to_string()
         };
+        // A symlink leads inside the context only: /etc is ctx/etc here.
         assert_eq!(
             err("out/passwd"),
-            "out/passwd: out is a symlink; sources are read without following symlinks"
+            "out/passwd: no such file or directory in the build context (or left out by the ignore file)"
         );
         assert_eq!(
             err("../ctx/d/f/../../../x"),
@@ -658,19 +652,27 @@ mod tests {
             err("missing"),
             "missing: no such file or directory in the build context (or left out by the ignore file)"
         );
-        // The symlink itself is copied as a symlink, never followed.
-        let (entries, into_dir) = collect(origin, &["out".to_string()], "/x", false).unwrap();
-        assert!(!into_dir && entries.len() == 1 && entries[0].meta.file_type().is_symlink());
-        let (entries, into_dir) =
-            collect(origin, &["d".to_string(), "out".to_string()], "/x/", false).unwrap();
-        assert!(into_dir);
+        // A symlink inside the context is followed: its target's content,
+        // under the name given.
+        std::os::unix::fs::symlink("d/f", ctx.join("link")).unwrap();
+        std::os::unix::fs::symlink("/d/../../../d", ctx.join("dirlink")).unwrap();
+        let (entries, into_dir) = collect(origin, &["link".to_string()], "/x/", false).unwrap();
+        assert!(into_dir && entries.len() == 1 && entries[0].meta.is_file());
+        assert_eq!(entries[0].sub, Path::new("link"));
+        let (entries, _) = collect(
+            origin,
+            &["dirlink".to_string(), "link".to_string()],
+            "/x/",
+            false,
+        )
+        .unwrap();
         let subs: Vec<_> = entries
             .iter()
             .map(|e| e.sub.display().to_string())
             .collect();
-        assert_eq!(subs, ["", "f", "out"]);
+        assert_eq!(subs, ["", "f", "link"]);
         assert_eq!(
-            collect(origin, &["d".to_string(), "out".to_string()], "/x", false)
+            collect(origin, &["d".to_string(), "link".to_string()], "/x", false)
                 .unwrap_err()
                 .to_string(),
             "more than one source: the destination /x must be a directory (end it with /)"
