@@ -19,7 +19,10 @@ packages=(
     iproute2 nftables                       # networking
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)
-    podman                                  # bench peers: bench/docker_run.sh
+    # bench peers
+    podman                                  # bench/docker_run.sh: podman run --rm
+    buildah runc                            # bench/build.sh: buildah bud --layers
+                                            # (runc: crun refuses hybrid cgroups)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

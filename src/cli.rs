@@ -26,6 +26,8 @@ pub enum Show {
     Ssearch,
     Info,
     Logs,
+    // builds (issue 22)
+    BuildCache,
 }
 
 /// Actions (`-a`).
@@ -62,6 +64,9 @@ pub enum Action {
     Continue,
     Restart,
     Env,
+    // builds (issue 22)
+    Build,
+    PruneBuildCache,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -349,6 +354,7 @@ Shows:
   logs            -c C [--follow] [--tail N|all] [--since TIME] [--timestamps] [--json]
                   the console log: the -e main process's stdout and stderr,
                   /dev/console; --follow ends when the container stops
+  build_cache     [--json]             the build cache's layers: size, last use, users
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
@@ -385,6 +391,12 @@ Actions:
   service         -c C [--service NAME=CMD ... | --service none] [--restart POLICY]
                   replaces the services (none: removes them) of a stopped container
   env             -c C [env opts]      replaces the variables (none given: clears them)
+  build           --to-image NAME [--version V] [--file F] [--context DIR]
+                  [--build-arg K=V ...] [--target STAGE] [--no-cache] [--squash]
+                  [--net NET]  an image from a recipe (Dockerfile syntax); each
+                  step a cached layer (default file: Xdockerfile, else Dockerfile)
+  prune_build_cache [--all]            removes cached layers no image or
+                  container uses (unused a day, or dangling; --all: every one)
 Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
@@ -598,6 +610,47 @@ pub struct Args {
     /// With logs: each line's time (RFC 3339, UTC, nanoseconds) first
     #[arg(long = "timestamps")]
     pub timestamps: bool,
+
+    // builds (issue 22)
+    /// With build: the recipe file (default: Xdockerfile, else Dockerfile,
+    /// in the context)
+    #[arg(long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With build: the build context, what COPY and ADD read (default: the
+    /// current directory)
+    #[arg(long = "context", value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// With build: a value for an ARG of the recipe (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_arg: Vec<(String, String)>,
+    /// With build: the stage to build (its AS name or number; default: the
+    /// last)
+    #[arg(long = "target", value_name = "STAGE")]
+    pub target: Option<String>,
+    /// With build: run every step, take no layer from the cache
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// With build: the image is one flat layer of everything (no base layers)
+    #[arg(long = "squash")]
+    pub squash: bool,
+    /// With prune_build_cache: every layer no image or container uses
+    #[arg(long = "all")]
+    pub all: bool,
+}
+
+/// `--build-arg KEY=VALUE` (KEY alone: the host's value, as Docker).
+fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+    let (k, v) = match s.split_once('=') {
+        Some((k, v)) => (k.to_string(), v.to_string()),
+        None => (
+            s.to_string(),
+            std::env::var(s).map_err(|_| format!("'{s}': no =VALUE and no such variable here"))?,
+        ),
+    };
+    if !crate::container::env::is_name(&k) {
+        return Err(format!("'{k}' is not a variable name"));
+    }
+    Ok((k, v))
 }
 
 /// `--tail N|all` (None: all).
@@ -667,6 +720,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             &["container"],
             vec!["follow", "tail", "since", "timestamps", "json"],
         ),
+        Verb::Show(Show::BuildCache) => (&[], vec!["json"]),
         Verb::Action(a) => match a {
             Action::InstallTest => (&[], vec!["version"]),
             Action::Create => (
@@ -728,6 +782,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::Pause | Action::Continue => (&["container"], vec![]),
             Action::Restart => (&["container"], CGROUP_OPTS.to_vec()),
             Action::Env => (&["container"], ENV_OPTS.to_vec()),
+            Action::Build => (
+                &["to_image"],
+                vec![
+                    "version",
+                    "file",
+                    "context",
+                    "build_arg",
+                    "target",
+                    "no_cache",
+                    "squash",
+                    "net",
+                ],
+            ),
+            Action::PruneBuildCache => (&[], vec!["all"]),
         },
     }
 }
@@ -1262,6 +1330,35 @@ mod tests {
             Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
         );
         assert!("sys_godmode".parse::<CapList>().is_err());
+    }
+
+    #[test]
+    fn build_forms() {
+        let a = args(
+            "-a build --to-image web:1 --file ci/Dockerfile --context . --build-arg A=1 \
+             --build-arg B=x=y --target run --no-cache --squash --net BRIDGE",
+        );
+        assert_eq!(a.action, Some(Action::Build));
+        assert_eq!(
+            a.build_arg,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(a.no_cache && a.squash);
+        assert_eq!(a.target.as_deref(), Some("run"));
+        assert_eq!(err("-a build --file F"), "-a build needs --to-image");
+        assert_eq!(
+            err("-a create -m test --squash"),
+            "--squash does not apply to -a create"
+        );
+        assert!(
+            err("-a build --to-image x --build-arg 1x=2").contains("'1x' is not a variable name")
+        );
+        assert_eq!(args("-s build_cache --json").show, Some(Show::BuildCache));
+        assert!(args("-a prune_build_cache --all").all);
+        assert_eq!(
+            err("-a prune_build_cache -c x"),
+            "-c/--container does not apply to -a prune_build_cache"
+        );
     }
 
     #[test]

@@ -6,6 +6,7 @@
 //! one thin syscall layer of both binaries (DESIGN habit 9).
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod commands;

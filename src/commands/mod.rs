@@ -7,6 +7,7 @@ mod args;
 mod attach;
 mod autostart;
 mod boot;
+mod build;
 mod change;
 mod commit;
 mod containers;
@@ -100,6 +101,8 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     crate::lifecycle::release_stopped(&ctx.runtime)?;
     // A conversion killed half-way is finished or rolled back first.
     crate::conversion::finish_interrupted(&ctx.runtime);
+    // Build containers a killed build left go (issue 22).
+    crate::lifecycle::build_leftovers(&ctx.runtime);
     match verb {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
@@ -136,7 +139,24 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Pause) => pause::pause(ctx, args),
         Verb::Action(Action::Continue) => pause::resume(ctx, args),
         Verb::Action(Action::Restart) => restart::run(ctx, args),
+        // builds (issue 22)
+        Verb::Action(Action::Build) => build::run(ctx, args),
+        Verb::Action(Action::PruneBuildCache) => build::prune(ctx, args),
+        Verb::Show(Show::BuildCache) => build::show(ctx, args.json),
     }
+}
+
+/// A layer of the build cache is never deleted (or renamed) by hand: the
+/// images built on it stack on it; `-a prune_build_cache` removes the
+/// layers nothing uses (issue 22).
+fn refuse_build_cache(image: &crate::names::ImageRef) -> Result<()> {
+    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
+        anyhow::bail!(
+            "image {image} is a layer of the build cache: -a prune_build_cache removes \
+             the layers no image or container uses"
+        );
+    }
+    Ok(())
 }
 
 /// The one image a command was given with `-m` (the grammar allows a list).

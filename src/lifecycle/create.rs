@@ -128,7 +128,8 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
         },
     };
     let lock = rt.containers.lock(&name)?;
-    let (config, allocation_locks) = config_for(rt, &name, images, &req.container)?;
+    let container = with_image_defaults(rt, &images, &req.container);
+    let (config, allocation_locks) = config_for(rt, &name, images, &container)?;
     let created = rt.containers.create(&config, None)?;
     drop(allocation_locks);
     crate::logging::info(&format!(
@@ -239,6 +240,33 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
         "container {name}: removed again, its first boot failed"
     ));
     Ok(true)
+}
+
+/// `new` with the defaults the top image's metadata gives (a recipe's
+/// ENV, WORKDIR and USER): the image's variables first, `--env` over
+/// them; `--workdir` and `--user` over the image's.
+fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) -> NewContainer {
+    let mut out = new.clone();
+    let Some(top) = images.last() else {
+        return out;
+    };
+    let Ok(entry) = rt.images.entry(&top.name, &top.version_or_none()) else {
+        return out;
+    };
+    let image_env: Vec<EnvVar> = entry
+        .meta
+        .config
+        .env
+        .iter()
+        .filter_map(|e| e.parse().ok())
+        .collect();
+    if !image_env.is_empty() {
+        out.env = crate::container::env::merge(&image_env, &new.env);
+    }
+    let config = entry.meta.config;
+    out.workdir = new.workdir.clone().or(config.workdir);
+    out.user = new.user.clone().or(config.user);
+    out
 }
 
 /// The image stack `refs` names, bottom first, versions resolved; a single

@@ -79,6 +79,11 @@ pub fn delete_image(
     image: &ImageRef,
     force: bool,
 ) -> Result<Version, LifecycleError> {
+    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
+        return Err(LifecycleError::BuildCacheLayer {
+            image: image.to_string(),
+        });
+    }
     let images = &rt.images;
     let _lock = images.lock(&image.name)?;
     let version = match images.resolve(image, Pick::Only) {
@@ -209,6 +214,7 @@ pub fn export_image(
         created: entry.meta.created.clone(),
         base_layers: entry.meta.base_layers.clone(),
         size: entry.meta.size,
+        config: entry.meta.config.clone(),
     };
     let label = format!("{}:{version}", image.name);
     let bar = progress(&format!("export {label}"), entry.meta.size);
@@ -326,6 +332,7 @@ pub fn import_image(
             let mut meta = new_meta(0, "import");
             if let Some(m) = m {
                 meta.base_layers = m.base_layers.clone();
+                meta.config = m.config.clone();
             }
             (g.name.clone(), g.version_or_none(), meta)
         }
@@ -341,6 +348,7 @@ pub fn import_image(
             let mut meta = new_meta(0, "import");
             meta.created = m.created.clone();
             meta.base_layers = m.base_layers.clone();
+            meta.config = m.config.clone();
             (name, version, meta)
         }
         (None, None) => {

@@ -8,6 +8,7 @@
 
 mod autostart;
 mod boot;
+pub mod build;
 mod change;
 mod commit;
 mod convert;
@@ -28,6 +29,9 @@ use std::path::PathBuf;
 
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
+pub use build::{
+    build, build_cache, build_leftovers, prune_build_cache, BuildEvent, BuildRequest, Built,
+};
 pub use change::{change, Change};
 pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
@@ -169,6 +173,11 @@ pub enum LifecycleError {
     CopyOntoItself { image: String },
     #[error("image {image} is broken ({reason}): del_image -f removes it")]
     ImageBroken { image: String, reason: String },
+    #[error(
+        "image {image} is a layer of the build cache: -a prune_build_cache removes \
+         the layers no image or container uses"
+    )]
+    BuildCacheLayer { image: String },
     #[error("image file {} already exists (use -f to replace it)", .path.display())]
     ImageFileExists { path: PathBuf },
     #[error("image file {} has no file name", .path.display())]
