@@ -273,6 +273,9 @@ _xdocker_verbs() {
             xdocker,attach)
                 cmd="xdocker__subcmd__attach"
                 ;;
+            xdocker,build)
+                cmd="xdocker__subcmd__build"
+                ;;
             xdocker,commit)
                 cmd="xdocker__subcmd__commit"
                 ;;
@@ -349,7 +352,7 @@ _xdocker_verbs() {
 
     case "${cmd}" in
         xdocker)
-            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images rmi tag import save load"
+            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images rmi tag import save load build"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -369,6 +372,48 @@ _xdocker_verbs() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__build)
+            opts="-t -f --tag --file --build-arg --target --no-cache --squash --network --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -t)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -f)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --build-arg)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --target)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -639,7 +639,7 @@ pub struct Args {
 }
 
 /// `--build-arg KEY=VALUE` (KEY alone: the host's value, as Docker).
-fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+pub fn parse_build_arg(s: &str) -> Result<(String, String), String> {
     let (k, v) = match s.split_once('=') {
         Some((k, v)) => (k.to_string(), v.to_string()),
         None => (

@@ -406,6 +406,35 @@ pub struct LoadArgs {
     pub input: PathBuf,
 }
 
+/// `build`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BuildArgs {
+    /// NAME[:TAG] of the image to make (replaced when no container uses it)
+    #[arg(short = 't', long = "tag", value_name = "NAME[:TAG]", required = true, value_parser = parse_image)]
+    pub tag: ImageRef,
+    /// The recipe (default: Xdockerfile, else Dockerfile, in the context)
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// A build argument (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = crate::cli::parse_build_arg)]
+    pub build_arg: Vec<(String, String)>,
+    /// Build up to this stage
+    #[arg(long = "target", value_name = "STAGE")]
+    pub target: Option<String>,
+    /// Run every step, using no cached layer
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// One flat layer instead of the step layers
+    #[arg(long = "squash")]
+    pub squash: bool,
+    /// The network of RUN steps (default host)
+    #[arg(long = "network", value_name = "NETWORK", value_parser = parse_network)]
+    pub network: Option<Net>,
+    /// The build context
+    #[arg(value_name = "DIR")]
+    pub context: PathBuf,
+}
+
 /// The verbs.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DockerVerb {
@@ -457,6 +486,8 @@ pub enum DockerVerb {
     Save(SaveArgs),
     /// An image from a file of save
     Load(LoadArgs),
+    /// An image from a recipe (Dockerfile syntax), with a layer cache
+    Build(BuildArgs),
 }
 
 /// The whole command line of this grammar.

@@ -45,6 +45,10 @@ pub enum BuildError {
     },
     #[error("image {0} already exists (use -f to replace it)")]
     Exists(String),
+    #[error(
+        "image {image} is used by container {containers}: a build does not replace it under them"
+    )]
+    ReplaceInUse { image: String, containers: String },
     #[error("step {step}/{total} (line {line}) {keyword}: {source}")]
     Step {
         step: usize,

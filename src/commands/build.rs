@@ -4,15 +4,12 @@
 //! prints (`Step 3/9 : RUN ...`, ` ---> Using cache`), RUN output in
 //! between as the step's command writes it.
 
-use std::io::Write;
-use std::os::fd::AsRawFd;
-
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{human_size, table, Ctx, Output};
+use super::{build_progress, human_size, table, Ctx, Output};
 use crate::cli::Args;
-use crate::lifecycle::{self, BuildEvent, BuildRequest};
+use crate::lifecycle::{self, BuildRequest};
 use crate::names::Version;
 use crate::network::Net;
 
@@ -32,48 +29,24 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         (Some(v), None) | (None, Some(v)) => v.clone(),
         (None, None) => Version::none(),
     };
-    let req = BuildRequest {
-        file: args.file.clone(),
-        context: match &args.context {
-            Some(c) => std::path::absolute(c)?,
-            None => std::env::current_dir()?,
+    build_progress::build(
+        ctx,
+        BuildRequest {
+            file: args.file.clone(),
+            context: match &args.context {
+                Some(c) => std::path::absolute(c)?,
+                None => std::env::current_dir()?,
+            },
+            image: to.name.clone(),
+            version,
+            build_args: args.build_arg.clone(),
+            target: args.target.clone(),
+            no_cache: args.no_cache,
+            squash: args.squash,
+            net: args.net.unwrap_or(Net::Host),
+            replace: ctx.force,
         },
-        image: to.name.clone(),
-        version,
-        build_args: args.build_arg.clone(),
-        target: args.target.clone(),
-        no_cache: args.no_cache,
-        squash: args.squash,
-        net: args.net.unwrap_or(Net::Host),
-        replace: ctx.force,
-    };
-    // RUN steps get no stdin (as `docker build`): a Ctrl-C then reaches
-    // the build container's init as a signal, and no terminal goes raw.
-    if let Ok(null) = std::fs::File::open("/dev/null") {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 0);
-    }
-    let mut out = std::io::stdout();
-    let mut print = |event: BuildEvent<'_>| match event.docker_line() {
-        Some(line) => {
-            let _ = writeln!(out, "{line}");
-            let _ = out.flush();
-        }
-        None => {
-            if let BuildEvent::Warning(w) = event {
-                crate::logging::warn_user(&w);
-            }
-        }
-    };
-    let built = lifecycle::build(&ctx.runtime, &req, &mut print)?;
-    Ok(Output::Done(format!(
-        "image {} built in {:.2}s ({} steps: {} layers made, {} from the cache{})",
-        built.image,
-        built.took.as_secs_f64(),
-        built.steps,
-        built.made,
-        built.cached,
-        if req.squash { "; squashed" } else { "" }
-    )))
+    )
 }
 
 #[derive(Serialize)]

@@ -8,6 +8,7 @@ mod attach;
 mod autostart;
 mod boot;
 mod build;
+mod build_progress;
 mod change;
 mod commit;
 mod containers;

@@ -369,6 +369,7 @@ pub fn build(
     if !req.replace && exists(rt)? {
         return Err(BuildError::Exists(image));
     }
+    refuse_replacing_used(rt, req)?;
     let ignore = Ignore::of_context(&req.context).map_err(|source| BuildError::Ignore {
         path: req.context.clone(),
         source,
@@ -1048,6 +1049,7 @@ impl Build<'_, '_> {
         {
             return Err(BuildError::Exists(image.to_string()));
         }
+        refuse_replacing_used(self.rt, self.req)?;
         let mut layers = meta.base_layers.clone();
         layers.push(image.to_string());
         crate::crashpoint::hit("build.image");
@@ -1060,6 +1062,22 @@ impl Build<'_, '_> {
         )?;
         Ok(layers)
     }
+}
+
+/// A version containers stack on keeps its layer: a build replacing it
+/// would change the files under them.
+fn refuse_replacing_used(rt: &Runtime, req: &BuildRequest) -> Result<(), BuildError> {
+    if !rt.images.all_versions(&req.image)?.contains(&req.version) {
+        return Ok(());
+    }
+    let users = rt.images.users(&req.image, &req.version)?;
+    if users.is_empty() {
+        return Ok(());
+    }
+    Err(BuildError::ReplaceInUse {
+        image: format!("{}:{}", req.image, req.version),
+        containers: users.join(", "),
+    })
 }
 
 /// The text of a step on one line (for the cache's listing).

@@ -161,22 +161,40 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
     })
 }
 
-/// The main process of a new Docker-style container (`run`, `create`):
-/// `--entrypoint` and CMD as given, joined into one shell line; without
-/// either, the image's default ([`image_default_command`]). None: a
-/// VM-like container, xdockerinit idle.
+/// The main process of a new Docker-style container (`run`, `create`), as
+/// Docker combines them: the image's ENTRYPOINT (or `--entrypoint`, which
+/// also drops the image's CMD; an empty one drops the image's ENTRYPOINT)
+/// followed by CMD as given, else the image's CMD; joined into one shell
+/// line. None: neither is set, a VM-like container with xdockerinit idle.
 pub fn main_command(
     rt: &Runtime,
     image: &ImageRef,
     entrypoint: Option<&str>,
     cmd: &[String],
 ) -> Option<String> {
-    let mut words: Vec<String> = entrypoint.map(str::to_string).into_iter().collect();
-    words.extend(cmd.iter().cloned());
-    if words.is_empty() {
-        return image_default_command(rt, image);
-    }
-    Some(shell_line(&words))
+    let argv = match entrypoint {
+        Some(e) => {
+            let mut words: Vec<String> = Some(e.to_string())
+                .filter(|e| !e.is_empty())
+                .into_iter()
+                .collect();
+            words.extend(cmd.iter().cloned());
+            (!words.is_empty()).then_some(words)
+        }
+        None => crate::image::default_process(&image_config(rt, image), Some(cmd)),
+    };
+    argv.map(|words| shell_line(&words))
+}
+
+/// The recorded configuration (ENTRYPOINT, CMD, ...) of `image`'s chosen
+/// version; empty when it records none or cannot be read (then creating
+/// the container says why).
+fn image_config(rt: &Runtime, image: &ImageRef) -> crate::image::ImageConfig {
+    rt.images
+        .resolve(image, Pick::Highest)
+        .and_then(|v| rt.images.entry(&image.name, &v))
+        .map(|entry| entry.meta.config)
+        .unwrap_or_default()
 }
 
 /// `argv` as one shell command line, each word quoted when it needs it
@@ -198,14 +216,6 @@ pub fn shell_line(argv: &[String]) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-/// The default main process of `image` (its entrypoint and command, as
-/// recipe builds and registry images record them): None today, as no
-/// image records one yet; a VM-like container is the right default for
-/// the images there are. (To be wired to the image metadata of builds.)
-pub fn image_default_command(_rt: &Runtime, _image: &ImageRef) -> Option<String> {
-    None
 }
 
 /// The error of a first boot that failed, after taking the new container

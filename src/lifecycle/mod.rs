@@ -36,8 +36,7 @@ pub use change::{change, Change};
 pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
 pub use create::{
-    create, image_default_command, main_command, resolve_stack, CreateRequest, Created,
-    NewContainer, Security,
+    create, main_command, resolve_stack, CreateRequest, Created, NewContainer, Security,
 };
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};

@@ -5,6 +5,7 @@
 //! a verb over several containers, Docker's durations.
 
 mod attach;
+mod build;
 mod cp;
 mod create;
 mod exec;
@@ -63,6 +64,7 @@ pub fn dispatch(ctx: &Ctx, verb: &DockerVerb) -> Result<Output> {
         DockerVerb::Import(a) => images::import(ctx, a),
         DockerVerb::Save(a) => images::save(ctx, a),
         DockerVerb::Load(a) => images::load(ctx, a),
+        DockerVerb::Build(a) => build::run(ctx, a),
     }
 }
 
