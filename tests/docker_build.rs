@@ -2,7 +2,7 @@
 //! the image's CMD is the default main process, a command given replaces
 //! the CMD, `--entrypoint` replaces the ENTRYPOINT and drops the CMD, ENV
 //! and WORKDIR reach the main process; a tag built again is replaced, but
-//! not while a container stacks on it.
+//! not while a container stacks on it; a commit keeps the configuration.
 
 mod common;
 
@@ -60,7 +60,11 @@ fn run_takes_its_main_process_from_a_built_image() {
     x(&h, &["create", "--name", "keep", "tool:1"]).ok();
     x(&h, &["build", "--no-cache", "-t", "tool:1", &ctx_arg])
         .fails(125, "image tool:1 is used by container keep");
+    // A commit of such a container keeps the image's configuration.
+    x(&h, &["commit", "keep", "kept:1"]).ok();
     x(&h, &["rm", "keep"]).ok();
+    let r = x(&h, &["run", "--rm", "kept:1"]);
+    assert_eq!((r.code, r.stdout.as_str()), (7, "hi from /srv image-cmd\n"), "{r:?}");
     // An option of the other grammar is refused naming the verb.
     x(&h, &["build", "--to-image", "x", &ctx_arg]).fails(125, "build");
 }

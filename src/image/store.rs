@@ -231,6 +231,21 @@ impl ImageStore {
     }
 
     /// Reads one version's manifest; a version made by hand without one gets
+    /// The recorded configuration (ENTRYPOINT, CMD, ENV, ...) of the top of
+    /// a stack of layers: the defaults of a container made on them and of
+    /// an image made from such a container (`commit`, `to_image`, as
+    /// Docker's commit keeps them); empty when it records none or cannot
+    /// be read.
+    pub fn top_config(&self, stack: &[ImageRef]) -> ImageConfig {
+        let Some(top) = stack.last() else {
+            return ImageConfig::default();
+        };
+        self.resolve(top, Pick::Highest)
+            .and_then(|v| self.entry(&top.name, &v))
+            .map(|entry| entry.meta.config)
+            .unwrap_or_default()
+    }
+
     /// Reads one usable version's manifest; a version made by hand without
     /// one gets a manifest derived from its directory. A broken version
     /// (see [`ImageEntry::broken`]) is an error naming why.

@@ -181,20 +181,12 @@ pub fn main_command(
             words.extend(cmd.iter().cloned());
             (!words.is_empty()).then_some(words)
         }
-        None => crate::image::default_process(&image_config(rt, image), Some(cmd)),
+        None => crate::image::default_process(
+            &rt.images.top_config(std::slice::from_ref(image)),
+            Some(cmd),
+        ),
     };
     argv.map(|words| shell_line(&words))
-}
-
-/// The recorded configuration (ENTRYPOINT, CMD, ...) of `image`'s chosen
-/// version; empty when it records none or cannot be read (then creating
-/// the container says why).
-fn image_config(rt: &Runtime, image: &ImageRef) -> crate::image::ImageConfig {
-    rt.images
-        .resolve(image, Pick::Highest)
-        .and_then(|v| rt.images.entry(&image.name, &v))
-        .map(|entry| entry.meta.config)
-        .unwrap_or_default()
 }
 
 /// `argv` as one shell command line, each word quoted when it needs it
