@@ -64,7 +64,11 @@ fn run_takes_its_main_process_from_a_built_image() {
     x(&h, &["commit", "keep", "kept:1"]).ok();
     x(&h, &["rm", "keep"]).ok();
     let r = x(&h, &["run", "--rm", "kept:1"]);
-    assert_eq!((r.code, r.stdout.as_str()), (7, "hi from /srv image-cmd\n"), "{r:?}");
+    assert_eq!(
+        (r.code, r.stdout.as_str()),
+        (7, "hi from /srv image-cmd\n"),
+        "{r:?}"
+    );
     // An option of the other grammar is refused naming the verb.
     x(&h, &["build", "--to-image", "x", &ctx_arg]).fails(125, "build");
 }
