@@ -39,6 +39,16 @@ pub fn mount_namespace(proc_root: &Path, pid: i32) -> Option<u64> {
 }
 
 impl Mark {
+    /// The entry of a `--rm` container that stopped and was released but
+    /// not yet removed: whichever command released it (a listing, a
+    /// status), the next command's [`crate::runtime::Runtime::release_stale`]
+    /// finds it here and hands it on for removal.
+    pub const REMOVAL_PENDING: Mark = Mark {
+        pid: 0,
+        start_time: 0,
+        mntns: 0,
+    };
+
     fn text(&self) -> String {
         format!("{}:{}:{}", self.pid, self.start_time, self.mntns)
     }

@@ -10,6 +10,7 @@ use nix::sys::signal::Signal;
 
 use super::destroy::{destroy, DestroyRequest};
 use super::LifecycleError;
+use crate::container::running::Mark;
 use crate::names::Name;
 use crate::runtime::{Runtime, RuntimeError, StopMode};
 
@@ -82,8 +83,18 @@ pub(super) fn remove_if_auto(rt: &Runtime, name: &Name) -> Result<Stopped, Lifec
 /// A removal that fails is logged; the container stays (`rm` removes it).
 pub fn release_stopped(rt: &Runtime) -> Result<(), LifecycleError> {
     for name in rt.release_stale()? {
-        if let Err(e) = remove_if_auto(rt, &name) {
-            crate::logging::warn(&format!("container {name}: --rm: {e}"));
+        let kept = match remove_if_auto(rt, &name) {
+            Ok(Stopped::Removed) => false,
+            Ok(Stopped::Stopped) => true,
+            Err(e) => {
+                crate::logging::warn(&format!("container {name}: --rm: {e}"));
+                true
+            }
+        };
+        // Not removed: no longer in the index of what may run (a --rm
+        // one's entry waits there for this removal, see Mark::REMOVAL_PENDING).
+        if kept && rt.containers.running().get(&name) == Some(Mark::REMOVAL_PENDING) {
+            let _ = rt.containers.running().unmark(&name);
         }
     }
     Ok(())

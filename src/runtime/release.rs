@@ -87,10 +87,16 @@ impl Runtime {
                 _ => Err(e),
             })
             .map_err(|e| step(name, "remove state")(e.to_string()))?;
-        self.containers
-            .running()
-            .unmark(name)
-            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+        // A --rm container stays in the index until it is removed: the
+        // release may come from any command, the removal from the next
+        // one's release_stale.
+        let index = self.containers.running();
+        let kept = match self.containers.config(name).is_ok_and(|c| c.auto_remove) {
+            true => index.mark(name, Mark::REMOVAL_PENDING),
+            false => index.unmark(name),
+        };
+        kept.map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+        crate::crashpoint::hit("release.done");
         crate::logging::info(&format!("container {name}: released after stop"));
         Ok(())
     }
@@ -154,6 +160,10 @@ impl Runtime {
             index.create().map_err(index_err)?;
         }
         for (name, mark) in index.entries().map_err(index_err)? {
+            if mark == Some(Mark::REMOVAL_PENDING) {
+                stopped.push(name);
+                continue;
+            }
             if mark.is_some_and(|m| m.alive(Path::new("/proc"))) {
                 continue;
             }
