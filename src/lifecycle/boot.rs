@@ -22,6 +22,10 @@ pub enum Start<'a> {
     /// In the background, the caller's terminal attached to root's shell
     /// at once (`-t`).
     Attach(Stdio<'a>),
+    /// In the background, the stored command its main process, the
+    /// caller's terminal attached at once to the main process's terminal
+    /// (Docker's `run -it CMD`, `start -a` of a `-t` container).
+    AttachMain(Stdio<'a>),
 }
 
 /// `boot`.
@@ -114,6 +118,9 @@ pub(super) fn after_boot(
         // The session socket listens from before the container's first
         // instruction, so there is no wait.
         (_, Start::Attach(io)) => Booted::Attached(super::session::attach(rt, name, io)?),
+        (_, Start::AttachMain(io)) => {
+            Booted::Attached(super::session::attach_main(rt, name, io, true)?)
+        }
         (BootOutcome::Detached { pid }, _) => Booted::Detached { pid },
         (BootOutcome::Exited { code }, _) => {
             // A waited-for run of a `--rm` container ends with it.

@@ -68,6 +68,8 @@ pub struct NewContainer {
     pub command: Option<String>,
     /// Removed once stopped after a run.
     pub auto_remove: bool,
+    /// The main process on a terminal of its own (Docker's `-t`).
+    pub tty: bool,
 }
 
 impl Default for NewContainer {
@@ -90,6 +92,7 @@ impl Default for NewContainer {
             user: None,
             command: None,
             auto_remove: false,
+            tty: false,
         }
     }
 }
@@ -411,6 +414,7 @@ pub(super) fn config_for(
         user: new.user.clone(),
         command: new.command.clone(),
         auto_remove: new.auto_remove,
+        tty: new.tty,
     };
     Ok((config, locks))
 }

@@ -327,6 +327,9 @@ fn pass_descriptors_and_exec(
             )
         })?);
     }
+    if plan.main_tty {
+        argv.push(CString::from(c"--main-tty"));
+    }
     if let Some(cmd) = exec {
         argv.push(CString::from(c"-e"));
         argv.push(CString::new(cmd).map_err(|_| {

@@ -283,6 +283,8 @@ pub struct Init {
     /// `--user` and `--workdir`: of the main process, and the sessions'
     /// defaults.
     session_defaults: session::Defaults,
+    /// `--main-tty`: the main process on a terminal clients attach to.
+    main_tty: bool,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -540,6 +542,7 @@ impl Init {
                 user: args.user,
                 workdir: args.workdir,
             },
+            main_tty: args.main_tty,
         })
     }
 
@@ -553,7 +556,11 @@ impl Init {
         }
         // The main process's streams, once for all its runs.
         if self.supervisor.main().is_some() {
-            match MainStdio::prepare(&mut self.capture) {
+            let prepared = match self.main_tty {
+                true => MainStdio::prepare_terminal(&mut self.capture),
+                false => MainStdio::prepare(&mut self.capture),
+            };
+            match prepared {
                 Ok(stdio) => {
                     for note in stdio.notes() {
                         self.capture.note(note);
@@ -752,9 +759,27 @@ impl Init {
             // to report from.
             let supervisor = &self.supervisor;
             let status = || Message::Status(supervisor.report(Instant::now()));
-            if let Err(source) =
-                session::spawn_helper(conn, &self.env, &self.session_defaults, &status)
-            {
+            // The main process's terminal, should the client ask for it.
+            let attach = match self.capture.terminal().map(|t| t.connect()) {
+                Some(Ok(ends)) => Some(ends),
+                Some(Err(source)) => {
+                    notify(Notice::Error(&InitError::Sys {
+                        op: "share the main process's terminal",
+                        source,
+                    }));
+                    None
+                }
+                None => None,
+            };
+            let shared = attach.is_some();
+            let forked =
+                session::spawn_helper(conn, &self.env, &self.session_defaults, &status, attach);
+            if shared {
+                if let Some(t) = self.capture.terminal() {
+                    t.forked(forked.as_ref().ok().copied());
+                }
+            }
+            if let Err(source) = forked {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,
@@ -864,6 +889,18 @@ impl Init {
     }
 
     fn note_exit(&mut self, pid: Pid, code: i32) {
+        let main = self.supervisor.main().and_then(|m| m.pid()) == Some(pid);
+        if main && self.capture.terminal().is_some() {
+            // What the main process wrote last reaches the attached
+            // clients before its exit code.
+            self.capture.drain(DRAIN_READS);
+            if let Some(t) = self.capture.terminal() {
+                t.exited(code);
+            }
+        }
+        if let Some(t) = self.capture.terminal() {
+            t.reaped(pid);
+        }
         self.supervisor.exited(pid, code, Instant::now());
     }
 
