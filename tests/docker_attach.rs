@@ -4,7 +4,8 @@
 //! process (its window size following the client's), and the main
 //! process's exit code ends the attached client; `run -dit` with no client
 //! at all, then `attach`; the output in `logs` too; `create -t` + `start
-//! -a`; `run -dt --rm` removed at its main process's end.
+//! -a`, and `attach` of it booted by `-a boot -e` (a shell); `run -dt
+//! --rm` removed at its main process's end.
 
 mod common;
 
@@ -93,8 +94,8 @@ fn run_dit_needs_no_client_then_attach() {
     assert!(status(&h, "d").starts_with("Up"), "{}", status(&h, "d"));
     let logs = h.run_in(None, ["logs", "d"]);
     assert!(logs.ok().contains("M-in-d-E"), "{logs:?}");
-    h.run_in(None, ["stop", "d"]).ok();
-    h.run_in(None, ["rm", "d"]).ok();
+    // (An interactive sh ignores TERM: `stop` would wait its 10 s.)
+    h.run_in(None, ["rm", "-f", "d"]).ok();
 
     // create -t, then start -a: on its terminal, its exit code ours (no
     // terminal here: the output relayed, stdin /dev/null without -i).
@@ -120,6 +121,21 @@ fn run_dit_needs_no_client_then_attach() {
         "{}",
         status(&h, "c")
     );
+
+    // The same container booted by the original grammar's `-a boot -e`
+    // (the caller's terminal, none kept): attach opens a shell instead.
+    std::thread::scope(|s| {
+        let boot = s.spawn(|| h.run_in(None, ["-a", "boot", "-c", "c", "-e", "sleep 3"]));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !status(&h, "c").starts_with("Up") {
+            assert!(Instant::now() < deadline, "c: {}", status(&h, "c"));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // (The shell is hung up when the container stops.)
+        let out = h.run_in(None, ["attach", "c"]);
+        assert!(out.stdout.contains("root@c:"), "a shell's prompt: {out:?}");
+        assert_eq!(boot.join().expect("boot").code, 0);
+    });
     h.run_in(None, ["rm", "c"]).ok();
 
     // -t without a client, --rm: removed once its main process ended.

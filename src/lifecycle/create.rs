@@ -150,6 +150,7 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
     let outcome = match boot::main_process(&start, &config) {
         boot::Main::Wait(cmd) => rt.boot_created(&name, Some(cmd), created),
         boot::Main::Background(cmd) => rt.boot_background(&name, cmd, Some(created)),
+        boot::Main::Attached(cmd) => rt.boot_for_attach(&name, cmd, Some(created)),
         boot::Main::None => rt.boot_created(&name, None, created),
     };
     let outcome = match outcome {

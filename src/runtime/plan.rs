@@ -188,6 +188,10 @@ pub struct BootPlan {
     /// With `exec` in the background: the main process on a terminal of
     /// its own that clients attach to (the container's `tty`).
     pub main_tty: bool,
+    /// With `main_tty`: the main process starts once the first session
+    /// client connected (the booting command, attaching at once); set by
+    /// the runtime for such a boot.
+    pub wait_attach: bool,
     /// `--workdir`: where the main process and the sessions start.
     pub workdir: Option<String>,
     /// `--user`: who they run as (resolved by xdockerinit inside).
@@ -405,6 +409,7 @@ impl BootPlan {
             exec: input.exec.map(str::to_string),
             background: input.exec.is_some() && input.background,
             main_tty: config.tty && input.exec.is_some() && input.background,
+            wait_attach: false,
             workdir: config.workdir.clone(),
             user: config.user.clone(),
             logs: LogPlan {

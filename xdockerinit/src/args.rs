@@ -251,6 +251,17 @@ comes, and, when CMD ends, its exit code.",
     },
     OptionSpec {
         short: None,
+        long: Some("--wait-attach"),
+        value: None,
+        help: "with --main-tty: start CMD once a session client connected",
+        manual: "With\n\
+.BR \\-\\-main\\-tty :\n\
+start CMD (and the services) only once the first session client connected\n\
+(xdocker boots so when it attaches at once, so that it sees all of CMD's\n\
+output however short its life), or after 5 seconds, or at a signal.",
+    },
+    OptionSpec {
+        short: None,
         long: Some("--user"),
         value: Some("USER[:GROUP]"),
         help: "run CMD and the sessions as this user (NAME, UID, NAME:GROUP, UID:GID)",
@@ -379,6 +390,8 @@ pub struct Args {
     pub pass_env: bool,
     /// `--main-tty`: CMD on a pty of its own that clients attach to.
     pub main_tty: bool,
+    /// `--wait-attach`: CMD starts once the first client connected.
+    pub wait_attach: bool,
     /// `--user USER[:GROUP]`: of CMD and the sessions.
     pub user: Option<String>,
     /// `--workdir DIR`: of CMD and the sessions.
@@ -404,6 +417,7 @@ impl Default for Args {
             boot_dir: None,
             pass_env: false,
             main_tty: false,
+            wait_attach: false,
             user: None,
             workdir: None,
         }
@@ -538,6 +552,7 @@ where
     let mut boot_dir = None;
     let mut pass_env = None;
     let mut main_tty = None;
+    let mut wait_attach = None;
     let mut user = None;
     let mut workdir = None;
 
@@ -570,6 +585,9 @@ where
             }
             "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
             "--main-tty" if inline.is_none() => set_once(&mut main_tty, true, "--main-tty")?,
+            "--wait-attach" if inline.is_none() => {
+                set_once(&mut wait_attach, true, "--wait-attach")?
+            }
             "--log-fds" => {
                 let value = value_of("--log-fds", inline, &mut args)?;
                 let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
@@ -673,6 +691,7 @@ where
         boot_dir,
         pass_env: pass_env.unwrap_or(false),
         main_tty: main_tty.unwrap_or(false),
+        wait_attach: wait_attach.unwrap_or(false),
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),

@@ -42,6 +42,9 @@ const MAX_ACCEPTS_PER_ROUND: usize = 32;
 /// in the pipes, not what a process still writing adds meanwhile.
 const DRAIN_READS: usize = 32;
 
+/// `--wait-attach`: how long the main process waits for its first client.
+const ATTACH_WAIT: Duration = Duration::from_secs(5);
+
 /// How long the end of a forced stop waits for the user's terminal or
 /// pipe to take the last bytes of the main process's output.
 const TEE_WAIT: Duration = Duration::from_millis(500);
@@ -285,6 +288,8 @@ pub struct Init {
     session_defaults: session::Defaults,
     /// `--main-tty`: the main process on a terminal clients attach to.
     main_tty: bool,
+    /// `--wait-attach`: nothing starts before the first client connected.
+    wait_attach: bool,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -543,6 +548,7 @@ impl Init {
                 workdir: args.workdir,
             },
             main_tty: args.main_tty,
+            wait_attach: args.wait_attach,
         })
     }
 
@@ -570,6 +576,9 @@ impl Init {
                 Err((op, source)) => notify(Notice::Error(&InitError::Stdio { op, source })),
             }
         }
+        if self.wait_attach && self.capture.terminal().is_some() {
+            self.wait_for_attach(notify);
+        }
         // The services, then the main process.
         if self.start_due(notify)? == Flow::Finish {
             return Ok(self.finish(notify));
@@ -582,6 +591,25 @@ impl Init {
             }
         }
         Ok(self.finish(notify))
+    }
+
+    /// `--wait-attach`: waits for the first session client (the booting
+    /// xdocker, attaching at once), at most [`ATTACH_WAIT`], and hands it
+    /// to its helper with the main terminal's pipe before anything
+    /// starts: all of the main process's output, and its exit code, reach
+    /// that client. A signal ends the wait (it is handled in the loop).
+    fn wait_for_attach(&mut self, notify: &mut dyn FnMut(Notice<'_>)) {
+        let Some(listener) = self.sessions.as_ref() else {
+            return;
+        };
+        let mut fds = [
+            crate::sys::pollfd(listener.as_fd(), libc::POLLIN),
+            crate::sys::pollfd(self.signals.as_fd(), libc::POLLIN),
+        ];
+        let ms = i32::try_from(ATTACH_WAIT.as_millis()).unwrap_or(i32::MAX);
+        if matches!(crate::sys::poll(&mut fds, ms), Ok(n) if n > 0) && fds[0].revents != 0 {
+            self.on_connection(notify);
+        }
     }
 
     /// The poll set: one entry per source, in the same order as the sources.

@@ -57,6 +57,11 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// buffered, when background processes keep writing to it.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(200);
 
+/// How long a client of the main process's terminal still gets, once the
+/// container's stop began, to send its request or to read the last output
+/// and `Exit`.
+const STOP_PATIENCE: Duration = Duration::from_secs(1);
+
 /// Output read after the command exited, at most.
 const DRAIN_MAX: usize = 8 << 20;
 
@@ -172,6 +177,7 @@ fn serve(
         Ok(s) => s,
         Err(_) => return 1,
     };
+    session.patient = attach.is_some();
     match session.run(env, defaults, status, attach) {
         Ok(()) => 0,
         Err(e) => {
@@ -219,6 +225,9 @@ struct Session {
     /// Encoded frames not yet sent; `out_pos` bytes of them are.
     out: Vec<u8>,
     out_pos: usize,
+    /// The container's stop does not end the handshake at once (a client
+    /// of the main process's terminal may be asking, see `next_before`).
+    patient: bool,
 }
 
 /// One entry of the relay's poll set.
@@ -248,6 +257,7 @@ impl Session {
             decoder: Decoder::new(),
             out: Vec::new(),
             out_pos: 0,
+            patient: false,
         })
     }
 
@@ -316,7 +326,7 @@ impl Session {
 
     /// The next message of the handshake, read before `deadline`; a
     /// stopping container (SIGTERM) ends the wait.
-    fn next_before(&mut self, deadline: Instant) -> Result<Message, HelperError> {
+    fn next_before(&mut self, mut deadline: Instant) -> Result<Message, HelperError> {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(m) = self.decoder.next_message()? {
@@ -333,7 +343,14 @@ impl Session {
             let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
             sys::poll(&mut fds, ms).map_err(failed("poll"))?;
             if fds[1].revents != 0 && self.take_signal().is_some() {
-                return Err(HelperError::Closed);
+                // A client of the main process's terminal may be the one
+                // that booted the container, attaching while a short main
+                // process already ended: it gets a moment more.
+                if !self.patient {
+                    return Err(HelperError::Closed);
+                }
+                self.patient = false;
+                deadline = deadline.min(Instant::now() + STOP_PATIENCE);
             }
             if fds[0].revents != 0 {
                 match sys::read(self.conn.as_fd(), &mut buf) {
@@ -492,7 +509,7 @@ impl Session {
                 }
             }
             if !frames_open {
-                return self.finish();
+                return self.finish_main();
             }
             let mut conn_events = 0;
             if input.len() < QUEUE_LIMIT {
@@ -548,6 +565,25 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Sends what is queued (the main process's last output and `Exit`)
+    /// within [`STOP_PATIENCE`], whatever the container's stop signals
+    /// say, then closes.
+    fn finish_main(&mut self) -> Result<(), HelperError> {
+        let deadline = Instant::now() + STOP_PATIENCE;
+        while self.out_pos < self.out.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HelperError::Closed);
+            }
+            let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+            sys::wait_fd(self.conn.as_fd(), libc::POLLOUT, ms).map_err(failed("poll"))?;
+            self.flush().map_err(|_| HelperError::Closed)?;
+        }
+        let _ =
+            nix::sys::socket::shutdown(self.conn.as_raw_fd(), nix::sys::socket::Shutdown::Write);
+        Ok(())
     }
 
     /// Reads what a readable output descriptor holds (a pty master gives at

@@ -452,3 +452,19 @@ fn clients_attach_to_the_main_terminal_and_get_its_exit_code() {
         "{out:?}"
     );
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn wait_attach_gives_the_first_client_all_of_a_short_main_process() {
+    root_gate::needs_root();
+    for _ in 0..3 {
+        let server = Server::start(&["--main-tty", "--wait-attach", "-e", "echo quick; exit 5"]);
+        // Connected some time after the boot: the main process waited.
+        sleep(Duration::from_millis(200));
+        let mut a = server.connect();
+        a.send(&Message::AttachMain { rows: 24, cols: 80 });
+        let out = a.finish();
+        assert_eq!(out.exit, Some(5), "{out:?}");
+        assert_eq!(out.stdout, b"quick\r\n", "{out:?}");
+    }
+}

@@ -12,7 +12,12 @@ use crate::lifecycle;
 pub fn run(ctx: &Ctx, a: &ContainerArg) -> Result<Output> {
     let rt = &ctx.runtime;
     let name = &a.container;
-    let main = rt.containers.config(name).is_ok_and(|c| c.tty);
+    // This boot's main process has a terminal of its own (a `-t`
+    // container booted by the original grammar's `-a boot -e` has not).
+    let main = rt
+        .containers
+        .run_state(name)
+        .is_ok_and(|s| s.is_some_and(|s| s.main_tty));
     let end = with_stdio(|io| match main {
         true => lifecycle::attach_main(rt, name, io, false),
         false => lifecycle::attach(rt, name, io),
