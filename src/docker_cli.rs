@@ -152,7 +152,8 @@ pub struct ContainerOpts {
     /// Keep stdin open to the main process
     #[arg(short = 'i', long = "interactive")]
     pub interactive: bool,
-    /// A terminal for the main process
+    /// A terminal for the main process, kept by the container: attached to
+    /// at once without -d, again with attach (Ctrl-a q detaches)
     #[arg(short = 't', long = "tty")]
     pub tty: bool,
     /// Remove the container when its main process exits
@@ -184,7 +185,8 @@ pub struct RunArgs {
 /// `start`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct StartArgs {
-    /// Wait for the main process, its output on stdout, its exit code
+    /// Wait for the main process, its output on stdout, its exit code (on
+    /// its terminal when made with -t; Ctrl-a q detaches)
     #[arg(short = 'a', long = "attach")]
     pub attach: bool,
     /// Attach stdin (with -a)
@@ -456,7 +458,7 @@ pub enum DockerVerb {
     Ps(PsArgs),
     /// Run a command in a running container
     Exec(ExecArgs),
-    /// Attach a terminal to a running container's shell (Ctrl-a q detaches)
+    /// Attach to the main process's terminal (-t), else to a new shell (Ctrl-a q detaches)
     Attach(ContainerArg),
     /// Print a container's console log
     Logs(LogsArgs),

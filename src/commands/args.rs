@@ -100,6 +100,7 @@ pub fn new_container(args: &Args) -> Result<NewContainer> {
         user: args.user.clone(),
         command: None,
         auto_remove: false,
+        tty: false,
     })
 }
 

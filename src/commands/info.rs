@@ -124,6 +124,7 @@ fn text(all: &Info) -> String {
         ("workdir", or_dash(c.workdir.as_ref())),
         ("user", or_dash(c.user.as_ref())),
         ("command", or_dash(c.command.as_ref())),
+        ("tty", if c.tty { "yes (attach)" } else { "no" }.to_string()),
         (
             "auto_remove",
             if c.auto_remove { "yes (--rm)" } else { "no" }.to_string(),

@@ -147,6 +147,11 @@ pub struct ContainerConfig {
     /// Docker's `--rm`: removed once stopped after a run.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub auto_remove: bool,
+    /// Docker's `-t` with a command: the main process of plain boots runs
+    /// on a terminal of its own, which `attach` (and `run -it`, `start
+    /// -a`) attach to.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tty: bool,
 }
 
 impl ContainerConfig {
@@ -255,6 +260,7 @@ mod tests {
             user: Some("app:staff".into()),
             command: Some("httpd -f -p 80".into()),
             auto_remove: true,
+            tty: true,
         };
         c.save(&p).expect("save");
         assert_eq!(ContainerConfig::load(&p).expect("load"), c);
@@ -299,6 +305,7 @@ mod tests {
         assert!(text.contains("user = \"app:staff\""), "{text}");
         assert!(text.contains("command = \"httpd -f -p 80\""), "{text}");
         assert!(text.contains("auto_remove = true"), "{text}");
+        assert!(text.contains("tty = true"), "{text}");
         // Configs written before env, cpu shares and read-only volumes
         // existed still load: no variables, no shares, volumes read-write.
         let old = ContainerConfig::load(&p).expect("load");
@@ -308,6 +315,7 @@ mod tests {
             user: None,
             command: None,
             auto_remove: false,
+            tty: false,
             ..old
         })
         .expect("toml")
@@ -318,7 +326,10 @@ mod tests {
         assert_eq!(old.limits.cpu_shares, None);
         // ... and before the working directory and user: root, in /.
         assert_eq!((old.workdir, old.user), (None, None));
-        assert_eq!((old.command, old.auto_remove), (None, false));
+        assert_eq!(
+            (old.command, old.auto_remove, old.tty),
+            (None, false, false)
+        );
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");

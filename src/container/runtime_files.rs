@@ -217,6 +217,7 @@ mod tests {
             user: None,
             command: None,
             auto_remove: false,
+            tty: false,
         }
     }
 

@@ -44,6 +44,10 @@ pub struct RunState {
     /// The main command in single-process mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<String>,
+    /// That command runs on a terminal xdockerinit keeps, which clients
+    /// attach to (xdockerinit `--main-tty`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub main_tty: bool,
 }
 
 /// What the kernel says about a container.
@@ -153,6 +157,7 @@ impl RunState {
                     bridge: None,
                     cgroup: None,
                     exec: None,
+                    main_tty: false,
                 }
             }))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -229,6 +234,7 @@ mod tests {
             bridge: None,
             cgroup: None,
             exec: None,
+            main_tty: false,
         };
         assert_eq!(s.status(p.path()), Status::Running { pid: 42 });
         s.start_time = 554;

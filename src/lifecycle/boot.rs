@@ -22,6 +22,10 @@ pub enum Start<'a> {
     /// In the background, the caller's terminal attached to root's shell
     /// at once (`-t`).
     Attach(Stdio<'a>),
+    /// In the background, the stored command its main process, the
+    /// caller's terminal attached at once to the main process's terminal
+    /// (Docker's `run -it CMD`, `start -a` of a `-t` container).
+    AttachMain(Stdio<'a>),
 }
 
 /// `boot`.
@@ -43,11 +47,12 @@ pub struct BootRequest<'a> {
 }
 
 /// The main process a start asks for: `-e CMD` waited for, the stored
-/// command in the background, or none.
+/// command in the background (its terminal attached to at once), or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Main<'s> {
     Wait(&'s str),
     Background(&'s str),
+    Attached(&'s str),
     None,
 }
 
@@ -56,6 +61,7 @@ pub(super) enum Main<'s> {
 pub(super) fn main_process<'s>(start: &'s Start<'_>, config: &'s ContainerConfig) -> Main<'s> {
     match (start, &config.command) {
         (Start::Exec(cmd), _) => Main::Wait(cmd),
+        (Start::AttachMain(_), Some(cmd)) if config.tty => Main::Attached(cmd),
         (_, Some(cmd)) => Main::Background(cmd),
         (_, None) => Main::None,
     }
@@ -98,6 +104,7 @@ pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError
     let outcome = match main_process(&req.start, &config) {
         Main::Wait(cmd) => rt.boot(name, Some(cmd))?,
         Main::Background(cmd) => rt.boot_background(name, cmd, None)?,
+        Main::Attached(cmd) => rt.boot_for_attach(name, cmd, None)?,
         Main::None => rt.boot(name, None)?,
     };
     after_boot(rt, name, outcome, req.start)
@@ -114,6 +121,9 @@ pub(super) fn after_boot(
         // The session socket listens from before the container's first
         // instruction, so there is no wait.
         (_, Start::Attach(io)) => Booted::Attached(super::session::attach(rt, name, io)?),
+        (_, Start::AttachMain(io)) => {
+            Booted::Attached(super::session::attach_main(rt, name, io, true)?)
+        }
         (BootOutcome::Detached { pid }, _) => Booted::Detached { pid },
         (BootOutcome::Exited { code }, _) => {
             // A waited-for run of a `--rm` container ends with it.
@@ -141,5 +151,22 @@ mod tests {
         );
         let exec = Start::Exec("true".into());
         assert_eq!(main_process(&exec, &config), Main::Wait("true"));
+        let stdin = std::io::stdin();
+        let fd = std::os::fd::AsFd::as_fd(&stdin);
+        let io = Stdio {
+            stdin: fd,
+            stdout: fd,
+            stderr: fd,
+        };
+        // Attached at once only to a main process with a terminal (-t).
+        assert_eq!(
+            main_process(&Start::AttachMain(io), &config),
+            Main::Background("sleep 1")
+        );
+        config.tty = true;
+        assert_eq!(
+            main_process(&Start::AttachMain(io), &config),
+            Main::Attached("sleep 1")
+        );
     }
 }

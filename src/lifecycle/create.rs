@@ -68,6 +68,8 @@ pub struct NewContainer {
     pub command: Option<String>,
     /// Removed once stopped after a run.
     pub auto_remove: bool,
+    /// The main process on a terminal of its own (Docker's `-t`).
+    pub tty: bool,
 }
 
 impl Default for NewContainer {
@@ -90,6 +92,7 @@ impl Default for NewContainer {
             user: None,
             command: None,
             auto_remove: false,
+            tty: false,
         }
     }
 }
@@ -148,6 +151,7 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
     let outcome = match boot::main_process(&start, &config) {
         boot::Main::Wait(cmd) => rt.boot_created(&name, Some(cmd), created),
         boot::Main::Background(cmd) => rt.boot_background(&name, cmd, Some(created)),
+        boot::Main::Attached(cmd) => rt.boot_for_attach(&name, cmd, Some(created)),
         boot::Main::None => rt.boot_created(&name, None, created),
     };
     let outcome = match outcome {
@@ -441,6 +445,7 @@ pub(super) fn config_for(
         user: new.user.clone(),
         command: new.command.clone(),
         auto_remove: new.auto_remove,
+        tty: new.tty,
     };
     Ok((config, locks))
 }

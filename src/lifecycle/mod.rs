@@ -49,7 +49,7 @@ pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supe
 pub use logs::{logs, LogsRequest};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
-pub use session::{attach, exec, exit_code, run_command, ExecRequest, SessionOptions};
+pub use session::{attach, attach_main, exec, exit_code, run_command, ExecRequest, SessionOptions};
 pub use stop::{release_stopped, signal, stop, StopRequest, Stopped};
 pub use top::{top, Process};
 

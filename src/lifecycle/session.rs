@@ -30,6 +30,82 @@ pub fn attach(rt: &Runtime, name: &Name, io: Stdio<'_>) -> Result<End, Lifecycle
     Ok(client.run(&open, io, Options { escape: true })?)
 }
 
+/// Attaches the caller's `io` to the terminal of the main process of
+/// running container `name` (a container made with `-t` and a command),
+/// until the main process exits (its exit code; the container stopped
+/// then, unless its restart policy starts the main process again) or the
+/// caller detaches (`Ctrl-a q`; the main process runs on). `booted`: the
+/// container was booted just now for this, so a main process that ended
+/// before the caller could attach gives its recorded exit code.
+pub fn attach_main(
+    rt: &Runtime,
+    name: &Name,
+    io: Stdio<'_>,
+    booted: bool,
+) -> Result<End, LifecycleError> {
+    let client = match connect(rt, name) {
+        Ok(client) => client,
+        Err(e) => {
+            return if booted {
+                main_ended(rt, name).ok_or(e)
+            } else {
+                Err(e)
+            }
+        }
+    };
+    let (rows, cols) = [io.stdin, io.stdout]
+        .into_iter()
+        .find_map(terminal::window_size)
+        .unwrap_or(session::DEFAULT_SIZE);
+    crate::logging::info(&format!("container {name}: attach to the main process"));
+    match client.run(&Open::Main { rows, cols }, io, Options { escape: true }) {
+        Ok(End::Exited(code)) => {
+            if !restarts(rt, name, code) {
+                wait_stopped(rt, name);
+            }
+            Ok(End::Exited(code))
+        }
+        // Init was stopped before it could say the exit code.
+        Err(SessionError::Closed) => main_ended(rt, name).ok_or(SessionError::Closed.into()),
+        other => Ok(other?),
+    }
+}
+
+/// Whether the restart policy of container `name` starts its main
+/// process again after an exit with `code`.
+fn restarts(rt: &Runtime, name: &Name, code: i32) -> bool {
+    use crate::container::RestartPolicy;
+    match rt.containers.config(name).map(|c| c.main_restart()) {
+        Ok(RestartPolicy::Always) => true,
+        Ok(RestartPolicy::OnFailure(_)) => code != 0,
+        _ => false,
+    }
+}
+
+/// Waits (up to init's grace period and a margin) for container `name`,
+/// whose main process ended, to stop.
+fn wait_stopped(rt: &Runtime, name: &Name) {
+    let deadline = std::time::Instant::now()
+        + std::time::Duration::from_secs(crate::runtime::GRACE_SECONDS + 3);
+    while rt
+        .status_releasing_leftovers(name)
+        .is_ok_and(|s| s.pid().is_some())
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The exit code of a main process that ended without telling an
+/// attached client: the container's exit record, once it stopped.
+fn main_ended(rt: &Runtime, name: &Name) -> Option<End> {
+    wait_stopped(rt, name);
+    if rt.status_releasing_leftovers(name).ok()?.pid().is_some() {
+        return None;
+    }
+    rt.exit_code(name).map(End::Exited)
+}
+
 /// Runs `cmd` through `/bin/sh -c` in running container `name`, on a
 /// terminal when `io`'s stdin and stdout both are terminals.
 pub fn run_command(

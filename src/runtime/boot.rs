@@ -204,7 +204,7 @@ impl Runtime {
     /// Boots a stopped container. With `exec`, CMD is the main process and
     /// this waits for it, returning its exit code.
     pub fn boot(&self, name: &Name, exec: Option<&str>) -> Result<BootOutcome, RuntimeError> {
-        self.boot_with(name, exec, false, None)
+        self.boot_with(name, exec, false, None, false)
     }
 
     /// Boots a stopped container with `cmd` as its main process in the
@@ -216,7 +216,21 @@ impl Runtime {
         cmd: &str,
         created: Option<Unsynced>,
     ) -> Result<BootOutcome, RuntimeError> {
-        self.boot_with(name, Some(cmd), true, created)
+        self.boot_with(name, Some(cmd), true, created, false)
+    }
+
+    /// [`Runtime::boot_background`] for a caller that attaches to the
+    /// main process's terminal at once (`run -it`, `start -a` of a `-t`
+    /// container): the main process starts once the first session client
+    /// connected (or after a few seconds), so that the caller sees all of
+    /// its output, however short its life.
+    pub fn boot_for_attach(
+        &self,
+        name: &Name,
+        cmd: &str,
+        created: Option<Unsynced>,
+    ) -> Result<BootOutcome, RuntimeError> {
+        self.boot_with(name, Some(cmd), true, created, true)
     }
 
     /// Boots a container `create` just made; its config is made durable
@@ -227,7 +241,7 @@ impl Runtime {
         exec: Option<&str>,
         created: Unsynced,
     ) -> Result<BootOutcome, RuntimeError> {
-        self.boot_with(name, exec, false, Some(created))
+        self.boot_with(name, exec, false, Some(created), false)
     }
 
     fn boot_with(
@@ -236,6 +250,7 @@ impl Runtime {
         exec: Option<&str>,
         background: bool,
         created: Option<Unsynced>,
+        attach: bool,
     ) -> Result<BootOutcome, RuntimeError> {
         let lock = self.containers.lock(name)?;
         let config = self.containers.config(name)?;
@@ -247,7 +262,8 @@ impl Runtime {
         } else {
             self.release_leftovers(name, config.net)?;
         }
-        let plan = self.plan_main(name, &config, exec, background)?;
+        let mut plan = self.plan_main(name, &config, exec, background)?;
+        plan.wait_attach = attach && plan.main_tty;
         for warning in &plan.warnings {
             crate::logging::warn(&format!("container {name}: {warning}"));
         }
@@ -416,6 +432,7 @@ impl Runtime {
             bridge: bridge_state,
             cgroup: Some(plan.cgroup.clone()),
             exec: plan.exec.clone(),
+            main_tty: plan.main_tty,
         };
         // The index entry first: a state file always has one.
         let index = self.containers.running();

@@ -327,6 +327,12 @@ fn pass_descriptors_and_exec(
             )
         })?);
     }
+    if plan.main_tty {
+        argv.push(CString::from(c"--main-tty"));
+    }
+    if plan.wait_attach {
+        argv.push(CString::from(c"--wait-attach"));
+    }
     if let Some(cmd) = exec {
         argv.push(CString::from(c"-e"));
         argv.push(CString::new(cmd).map_err(|_| {

@@ -185,6 +185,13 @@ pub struct BootPlan {
     pub exec: Option<String>,
     /// With `exec`: detached from the booter, not waited for.
     pub background: bool,
+    /// With `exec` in the background: the main process on a terminal of
+    /// its own that clients attach to (the container's `tty`).
+    pub main_tty: bool,
+    /// With `main_tty`: the main process starts once the first session
+    /// client connected (the booting command, attaching at once); set by
+    /// the runtime for such a boot.
+    pub wait_attach: bool,
     /// `--workdir`: where the main process and the sessions start.
     pub workdir: Option<String>,
     /// `--user`: who they run as (resolved by xdockerinit inside).
@@ -401,6 +408,8 @@ impl BootPlan {
             env: init_env(&config.env, config.user.as_deref()),
             exec: input.exec.map(str::to_string),
             background: input.exec.is_some() && input.background,
+            main_tty: config.tty && input.exec.is_some() && input.background,
+            wait_attach: false,
             workdir: config.workdir.clone(),
             user: config.user.clone(),
             logs: LogPlan {
@@ -450,6 +459,7 @@ mod tests {
             user: None,
             command: None,
             auto_remove: false,
+            tty: false,
         }
     }
 
@@ -470,6 +480,15 @@ mod tests {
         n: &NetworkConfig,
         exec: Option<&str>,
     ) -> Result<BootPlan, RuntimeError> {
+        try_plan_in(c, n, exec, false)
+    }
+
+    fn try_plan_in(
+        c: &ContainerConfig,
+        n: &NetworkConfig,
+        exec: Option<&str>,
+        background: bool,
+    ) -> Result<BootPlan, RuntimeError> {
         let name = Name::parse_as("container name", "web").expect("name");
         BootPlan::new(PlanInput {
             name: &name,
@@ -483,9 +502,24 @@ mod tests {
                 etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
             },
             exec,
-            background: false,
+            background,
             logs: &LogsConfig::default(),
         })
+    }
+
+    #[test]
+    fn only_a_tty_main_process_in_the_background_gets_a_terminal_of_its_own() {
+        let mut c = config(Net::Host);
+        let n = network();
+        let main_tty = |c: &ContainerConfig, exec, background| {
+            try_plan_in(c, &n, exec, background).expect("plan").main_tty
+        };
+        assert!(!main_tty(&c, Some("sh"), true), "no -t");
+        c.tty = true;
+        assert!(main_tty(&c, Some("sh"), true), "run -dit, start, start -a");
+        // The original grammar's `-a boot -e CMD` keeps the caller's terminal.
+        assert!(!main_tty(&c, Some("sh"), false), "-a boot -e");
+        assert!(!main_tty(&c, None, false), "no main process");
     }
 
     fn file<'a>(p: &'a BootPlan, path: &str) -> Option<&'a str> {

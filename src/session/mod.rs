@@ -85,6 +85,9 @@ pub enum SessionError {
     /// xdockerinit older than them.
     #[error("this container's xdockerinit (session protocol {0}) predates a session's own -w, -u and -e: restart the container")]
     OptionsTooNew(u16),
+    /// `AttachMain`, asked of an xdockerinit older than it.
+    #[error("this container's xdockerinit (session protocol {0}) predates attaching to the main process: restart the container")]
+    AttachTooNew(u16),
 }
 
 fn io_err<E: Into<io::Error>>(op: &'static str) -> impl FnOnce(E) -> SessionError {
@@ -158,6 +161,9 @@ pub enum Open {
         argv: Vec<Vec<u8>>,
         options: SessionOptions,
     },
+    /// The terminal of the main process (a container whose main process
+    /// has one), this window size; nothing is started.
+    Main { rows: u16, cols: u16 },
 }
 
 impl Open {
@@ -177,17 +183,19 @@ impl Open {
                 options,
             },
             Open::Pipes { argv, options } => Message::OpenPipes { argv, options },
+            Open::Main { rows, cols } => Message::AttachMain { rows, cols },
         }
     }
 
-    fn options(&self) -> &SessionOptions {
+    fn options(&self) -> Option<&SessionOptions> {
         match self {
-            Open::Pty { options, .. } | Open::Pipes { options, .. } => options,
+            Open::Pty { options, .. } | Open::Pipes { options, .. } => Some(options),
+            Open::Main { .. } => None,
         }
     }
 
     fn is_pty(&self) -> bool {
-        matches!(self, Open::Pty { .. })
+        matches!(self, Open::Pty { .. } | Open::Main { .. })
     }
 }
 
@@ -347,8 +355,12 @@ impl Client {
     /// second one drops the session; in terminal mode (where Ctrl-C is just
     /// a byte for the container's terminal) one drops it.
     pub fn run(mut self, open: &Open, io: Stdio<'_>, opts: Options) -> Result<End, SessionError> {
-        if !open.options().is_empty() && self.version < protocol::OPTIONS_VERSION {
+        if open.options().is_some_and(|o| !o.is_empty()) && self.version < protocol::OPTIONS_VERSION
+        {
             return Err(SessionError::OptionsTooNew(self.version));
+        }
+        if matches!(open, Open::Main { .. }) && self.version < protocol::ATTACH_VERSION {
+            return Err(SessionError::AttachTooNew(self.version));
         }
         let mut signals = Signals::block().map_err(|e| io_err("block signals")(e))?;
         self.send_blocking(&open.message())?;

@@ -235,6 +235,33 @@ over the clean ones; its values reach the processes byte for byte.",
     },
     OptionSpec {
         short: None,
+        long: Some("--main-tty"),
+        value: None,
+        help: "with -e: CMD on a terminal of its own that clients attach to",
+        manual: "With\n\
+.BR \\-e :\n\
+CMD gets a pseudo\\-terminal of its own as stdin, stdout and stderr (its\n\
+controlling terminal; its output logged as stdout), whatever\n\
+xdockerinit's own descriptors are. xdockerinit keeps it for the whole\n\
+boot: any number of session clients attach to it and leave again\n\
+(session protocol 4,\n\
+.BR AttachMain ),\n\
+each getting the last few KiB of output first, then the output as it\n\
+comes, and, when CMD ends, its exit code.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--wait-attach"),
+        value: None,
+        help: "with --main-tty: start CMD once a session client connected",
+        manual: "With\n\
+.BR \\-\\-main\\-tty :\n\
+start CMD (and the services) only once the first session client connected\n\
+(xdocker boots so when it attaches at once, so that it sees all of CMD's\n\
+output however short its life), or after 5 seconds, or at a signal.",
+    },
+    OptionSpec {
+        short: None,
         long: Some("--user"),
         value: Some("USER[:GROUP]"),
         help: "run CMD and the sessions as this user (NAME, UID, NAME:GROUP, UID:GID)",
@@ -361,6 +388,10 @@ pub struct Args {
     pub boot_dir: Option<PathBuf>,
     /// `--pass-env`: children get xdockerinit's environment (TERM aside).
     pub pass_env: bool,
+    /// `--main-tty`: CMD on a pty of its own that clients attach to.
+    pub main_tty: bool,
+    /// `--wait-attach`: CMD starts once the first client connected.
+    pub wait_attach: bool,
     /// `--user USER[:GROUP]`: of CMD and the sessions.
     pub user: Option<String>,
     /// `--workdir DIR`: of CMD and the sessions.
@@ -385,6 +416,8 @@ impl Default for Args {
             service_restart: DEFAULT_SERVICE_RESTART,
             boot_dir: None,
             pass_env: false,
+            main_tty: false,
+            wait_attach: false,
             user: None,
             workdir: None,
         }
@@ -518,6 +551,8 @@ where
     let mut services: Vec<ServiceSpec> = Vec::new();
     let mut boot_dir = None;
     let mut pass_env = None;
+    let mut main_tty = None;
+    let mut wait_attach = None;
     let mut user = None;
     let mut workdir = None;
 
@@ -549,6 +584,10 @@ where
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
             "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
+            "--main-tty" if inline.is_none() => set_once(&mut main_tty, true, "--main-tty")?,
+            "--wait-attach" if inline.is_none() => {
+                set_once(&mut wait_attach, true, "--wait-attach")?
+            }
             "--log-fds" => {
                 let value = value_of("--log-fds", inline, &mut args)?;
                 let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
@@ -651,6 +690,8 @@ where
         service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
         boot_dir,
         pass_env: pass_env.unwrap_or(false),
+        main_tty: main_tty.unwrap_or(false),
+        wait_attach: wait_attach.unwrap_or(false),
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),

@@ -42,6 +42,9 @@ const MAX_ACCEPTS_PER_ROUND: usize = 32;
 /// in the pipes, not what a process still writing adds meanwhile.
 const DRAIN_READS: usize = 32;
 
+/// `--wait-attach`: how long the main process waits for its first client.
+const ATTACH_WAIT: Duration = Duration::from_secs(5);
+
 /// How long the end of a forced stop waits for the user's terminal or
 /// pipe to take the last bytes of the main process's output.
 const TEE_WAIT: Duration = Duration::from_millis(500);
@@ -283,6 +286,10 @@ pub struct Init {
     /// `--user` and `--workdir`: of the main process, and the sessions'
     /// defaults.
     session_defaults: session::Defaults,
+    /// `--main-tty`: the main process on a terminal clients attach to.
+    main_tty: bool,
+    /// `--wait-attach`: nothing starts before the first client connected.
+    wait_attach: bool,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -540,6 +547,8 @@ impl Init {
                 user: args.user,
                 workdir: args.workdir,
             },
+            main_tty: args.main_tty,
+            wait_attach: args.wait_attach,
         })
     }
 
@@ -553,7 +562,11 @@ impl Init {
         }
         // The main process's streams, once for all its runs.
         if self.supervisor.main().is_some() {
-            match MainStdio::prepare(&mut self.capture) {
+            let prepared = match self.main_tty {
+                true => MainStdio::prepare_terminal(&mut self.capture),
+                false => MainStdio::prepare(&mut self.capture),
+            };
+            match prepared {
                 Ok(stdio) => {
                     for note in stdio.notes() {
                         self.capture.note(note);
@@ -562,6 +575,9 @@ impl Init {
                 }
                 Err((op, source)) => notify(Notice::Error(&InitError::Stdio { op, source })),
             }
+        }
+        if self.wait_attach && self.capture.terminal().is_some() {
+            self.wait_for_attach(notify);
         }
         // The services, then the main process.
         if self.start_due(notify)? == Flow::Finish {
@@ -575,6 +591,25 @@ impl Init {
             }
         }
         Ok(self.finish(notify))
+    }
+
+    /// `--wait-attach`: waits for the first session client (the booting
+    /// xdocker, attaching at once), at most [`ATTACH_WAIT`], and hands it
+    /// to its helper with the main terminal's pipe before anything
+    /// starts: all of the main process's output, and its exit code, reach
+    /// that client. A signal ends the wait (it is handled in the loop).
+    fn wait_for_attach(&mut self, notify: &mut dyn FnMut(Notice<'_>)) {
+        let Some(listener) = self.sessions.as_ref() else {
+            return;
+        };
+        let mut fds = [
+            crate::sys::pollfd(listener.as_fd(), libc::POLLIN),
+            crate::sys::pollfd(self.signals.as_fd(), libc::POLLIN),
+        ];
+        let ms = i32::try_from(ATTACH_WAIT.as_millis()).unwrap_or(i32::MAX);
+        if matches!(crate::sys::poll(&mut fds, ms), Ok(n) if n > 0) && fds[0].revents != 0 {
+            self.on_connection(notify);
+        }
     }
 
     /// The poll set: one entry per source, in the same order as the sources.
@@ -752,9 +787,27 @@ impl Init {
             // to report from.
             let supervisor = &self.supervisor;
             let status = || Message::Status(supervisor.report(Instant::now()));
-            if let Err(source) =
-                session::spawn_helper(conn, &self.env, &self.session_defaults, &status)
-            {
+            // The main process's terminal, should the client ask for it.
+            let attach = match self.capture.terminal().map(|t| t.connect()) {
+                Some(Ok(ends)) => Some(ends),
+                Some(Err(source)) => {
+                    notify(Notice::Error(&InitError::Sys {
+                        op: "share the main process's terminal",
+                        source,
+                    }));
+                    None
+                }
+                None => None,
+            };
+            let shared = attach.is_some();
+            let forked =
+                session::spawn_helper(conn, &self.env, &self.session_defaults, &status, attach);
+            if shared {
+                if let Some(t) = self.capture.terminal() {
+                    t.forked(forked.as_ref().ok().copied());
+                }
+            }
+            if let Err(source) = forked {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,
@@ -864,6 +917,18 @@ impl Init {
     }
 
     fn note_exit(&mut self, pid: Pid, code: i32) {
+        let main = self.supervisor.main().and_then(|m| m.pid()) == Some(pid);
+        if main && self.capture.terminal().is_some() {
+            // What the main process wrote last reaches the attached
+            // clients before its exit code.
+            self.capture.drain(DRAIN_READS);
+            if let Some(t) = self.capture.terminal() {
+                t.exited(code);
+            }
+        }
+        if let Some(t) = self.capture.terminal() {
+            t.reaped(pid);
+        }
         self.supervisor.exited(pid, code, Instant::now());
     }
 

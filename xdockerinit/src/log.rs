@@ -47,6 +47,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
+use crate::attach::MainTerminal;
 use crate::sys;
 use crate::ErrnoText;
 
@@ -753,6 +754,9 @@ struct Source {
     /// Held open, never read: a pty master reads EIO (and polls POLLHUP
     /// for ever) while no slave is open, so its owner keeps one.
     hold: Option<OwnedFd>,
+    /// The main process's terminal: its bytes go to the attached clients
+    /// too ([`Capture::terminal`]).
+    shared: bool,
 }
 
 /// Bytes from the user's terminal to the main process's pty (the input
@@ -789,6 +793,9 @@ pub struct Capture {
     input: Option<Input>,
     /// One read buffer for every source, allocated at the first read.
     buf: Vec<u8>,
+    /// The main process's terminal shared with attached clients
+    /// (`--main-tty`), fed by the source added with [`Capture::add_shared`].
+    terminal: Option<MainTerminal>,
 }
 
 /// The token of the input relay; sources are numbered from 0.
@@ -802,6 +809,7 @@ impl Capture {
             sources: Vec::new(),
             input: None,
             buf: Vec::new(),
+            terminal: None,
         }
     }
 
@@ -850,8 +858,30 @@ impl Capture {
             carry: Vec::new(),
             tee,
             hold,
+            shared: false,
         });
         Ok(())
+    }
+
+    /// Reads pty master `fd` as `stream`, as [`Capture::add`] does, and
+    /// hands what it reads to `terminal` too.
+    pub fn add_shared(
+        &mut self,
+        stream: Stream,
+        fd: OwnedFd,
+        terminal: MainTerminal,
+    ) -> Result<(), LogError> {
+        self.add(stream, fd, true, None, None)?;
+        if let Some(source) = self.sources.last_mut() {
+            source.shared = true;
+        }
+        self.terminal = Some(terminal);
+        Ok(())
+    }
+
+    /// The main process's terminal shared with attached clients, if any.
+    pub fn terminal(&mut self) -> Option<&mut MainTerminal> {
+        self.terminal.as_mut()
     }
 
     /// Relays what this process reads on `from` (fd 0, a terminal in raw
@@ -961,7 +991,11 @@ impl Capture {
     pub fn finish(&mut self, stop: &str, tee_wait: std::time::Duration) {
         let deadline = std::time::Instant::now() + tee_wait;
         let Capture {
-            log, sources, buf, ..
+            log,
+            sources,
+            buf,
+            terminal,
+            ..
         } = self;
         if buf.is_empty() {
             buf.resize(READ_CHUNK, 0);
@@ -987,6 +1021,9 @@ impl Capture {
                 if let Some(log) = log.as_mut() {
                     log_bytes(log, source, &now(), &buf[..n]);
                 }
+                if let (true, Some(t)) = (source.shared, terminal.as_mut()) {
+                    t.output(&buf[..n]);
+                }
                 if let Some(tee) = source.tee.as_mut() {
                     tee.pending.extend_from_slice(&buf[..n]);
                 }
@@ -1008,7 +1045,11 @@ impl Capture {
     /// its tee (or first writes what its tee holds).
     fn service(&mut self, index: usize, reads: usize) {
         let Capture {
-            log, sources, buf, ..
+            log,
+            sources,
+            buf,
+            terminal,
+            ..
         } = self;
         let source = &mut sources[index];
         if let Some(tee) = source.tee.as_mut() {
@@ -1036,6 +1077,9 @@ impl Capture {
             let data = &buf[..n];
             if let Some(log) = log.as_mut() {
                 log_bytes(log, source, &now(), data);
+            }
+            if let (true, Some(t)) = (source.shared, terminal.as_mut()) {
+                t.output(data);
             }
             if let Some(tee) = source.tee.as_mut() {
                 match tee.push(data) {
@@ -1354,6 +1398,7 @@ mod tests {
             carry: Vec::new(),
             tee: None,
             hold: None,
+            shared: false,
         };
         log_bytes(&mut log, &mut src, T, b"one\ntw");
         log_bytes(&mut log, &mut src, T, b"o\n\nthree");

@@ -46,6 +46,7 @@
 //! | 11 | `Error` | `bytes text` (one line, lowercase, for a person) |
 //! | 12 | `QueryStatus` | (nothing); version 2 |
 //! | 13 | `Status` | `list<bytes entry>`, each entry a [`ProcessStatus`]; version 2 |
+//! | 14 | `AttachMain` | `u16 rows, u16 cols`; version 4 |
 //!
 //! A session is: `Hello` both ways, one `OpenPty` or `OpenPipes` from the
 //! client, then data both ways, and last `Exit` from the server (or `Error`
@@ -67,14 +68,27 @@
 //! `bytes user`, `list<bytes> env` (`KEY=VALUE`, over the container's).
 //! An older server ignores them, so a client sends options that are not
 //! empty only to a server whose `Hello` says 3 or more.
+//!
+//! From version 4 on, `AttachMain` instead of an open request attaches the
+//! client to the terminal of the main process (a container booted with
+//! `--main-tty`): the server first sends the last output of that terminal
+//! (what it printed before, up to a few KiB), then its output as it comes
+//! (`Stdout`), takes `Stdin` and `Resize` (the last client's size wins),
+//! and sends `Exit` with the main process's exit code when it ends. The
+//! client leaving (closing the connection) leaves the main process running.
+//! A server with no such terminal answers `Error`. A client sends
+//! `AttachMain` only to a server whose `Hello` says 4 or more.
 
 use std::fmt;
 
 /// The protocol version this build speaks.
 ///
 /// 1: sessions. 2: `QueryStatus` and `Status` (supervised processes).
-/// 3: [`SessionOptions`] of the open requests.
-pub const VERSION: u16 = 3;
+/// 3: [`SessionOptions`] of the open requests. 4: `AttachMain`.
+pub const VERSION: u16 = 4;
+
+/// The first protocol version with `AttachMain`.
+pub const ATTACH_VERSION: u16 = 4;
 
 /// The first protocol version with [`SessionOptions`].
 pub const OPTIONS_VERSION: u16 = 3;
@@ -154,6 +168,8 @@ pub mod kind {
     pub const QUERY_STATUS: u16 = 12;
     /// [`super::Message::Status`] (version 2).
     pub const STATUS: u16 = 13;
+    /// [`super::Message::AttachMain`] (version 4).
+    pub const ATTACH_MAIN: u16 = 14;
 }
 
 /// The first protocol version with `QueryStatus` and `Status`.
@@ -289,6 +305,14 @@ pub enum Message {
     /// The supervised processes: the main process and the services, in
     /// the order they were started (version 2).
     Status(Vec<ProcessStatus>),
+    /// Attach to the main process's terminal, this client's window of
+    /// this size (version 4).
+    AttachMain {
+        /// Rows of the window.
+        rows: u16,
+        /// Columns of the window.
+        cols: u16,
+    },
 }
 
 /// A frame that breaks the protocol.
@@ -395,6 +419,7 @@ impl Message {
             Message::Error(_) => kind::ERROR,
             Message::QueryStatus => kind::QUERY_STATUS,
             Message::Status(_) => kind::STATUS,
+            Message::AttachMain { .. } => kind::ATTACH_MAIN,
         }
     }
 
@@ -426,7 +451,7 @@ impl Message {
                 put_bytes(&mut payload, data)
             }
             Message::StdinEof => {}
-            Message::Resize { rows, cols } => {
+            Message::Resize { rows, cols } | Message::AttachMain { rows, cols } => {
                 payload.extend_from_slice(&rows.to_be_bytes());
                 payload.extend_from_slice(&cols.to_be_bytes());
             }
@@ -499,6 +524,10 @@ impl Message {
             kind::EXIT => Message::Exit { code: r.i32()? },
             kind::ERROR => Message::Error(String::from_utf8_lossy(r.bytes()?).into_owned()),
             kind::QUERY_STATUS => Message::QueryStatus,
+            kind::ATTACH_MAIN => Message::AttachMain {
+                rows: r.u16()?,
+                cols: r.u16()?,
+            },
             kind::STATUS => Message::Status(
                 r.list()?
                     .iter()
@@ -688,6 +717,7 @@ mod tests {
             Message::Exit { code: -1 },
             Message::Error("exec /bin/sh: no such file or directory".into()),
             Message::QueryStatus,
+            Message::AttachMain { rows: 24, cols: 80 },
             Message::Status(vec![]),
             Message::Status(vec![
                 ProcessStatus {
@@ -756,6 +786,10 @@ mod tests {
             [0, 0, 0, 6, 0, 8, 0, 2, 0, 3]
         );
         assert_eq!(Message::StdinEof.to_frame(), [0, 0, 0, 2, 0, 5]);
+        assert_eq!(
+            Message::AttachMain { rows: 2, cols: 3 }.to_frame(),
+            [0, 0, 0, 6, 0, 14, 0, 2, 0, 3]
+        );
         let mut fast = Vec::new();
         encode_data(&mut fast, kind::STDOUT, b"hi");
         assert_eq!(fast, Message::Stdout(b"hi".to_vec()).to_frame());
@@ -990,6 +1024,8 @@ mod tests {
             any::<i32>().prop_map(|code| Message::Exit { code }),
             ".{0,40}".prop_map(Message::Error),
             Just(Message::QueryStatus),
+            (any::<u16>(), any::<u16>())
+                .prop_map(|(rows, cols)| Message::AttachMain { rows, cols }),
             proptest::collection::vec(
                 (".{0,10}", bytes(), any::<u32>(), 0i32..300).prop_map(
                     |(name, command, restarts, code)| ProcessStatus {

@@ -20,6 +20,11 @@
 //! session. A client that goes away hangs the command up (SIGHUP to its
 //! process group, as a terminal hangup or sshd does).
 //!
+//! A helper asked `AttachMain` starts nothing: it relays the main
+//! process's terminal ([`crate::attach`]), whose output init hands it
+//! through a pipe made for each connection, until the main process's
+//! `Exit` or until the client leaves (the main process runs on).
+//!
 //! Signals: the helper keeps init's fully blocked mask and reads SIGTERM,
 //! SIGINT and SIGHUP from its own signalfd. During the orderly stop init
 //! sends TERM to everything; the helper then hangs up a pty session (an
@@ -38,6 +43,7 @@ use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::stat::Mode;
 use nix::unistd::{fork, ForkResult, Pid};
 
+use crate::attach::AttachEnds;
 use crate::process;
 use crate::protocol::{self, kind, Decoder, Message, ProtocolError, SessionOptions};
 use crate::signals;
@@ -50,6 +56,11 @@ pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// After the command exited: how long to keep reading output that is still
 /// buffered, when background processes keep writing to it.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// How long a client of the main process's terminal still gets, once the
+/// container's stop began, to send its request or to read the last output
+/// and `Exit`.
+const STOP_PATIENCE: Duration = Duration::from_secs(1);
 
 /// Output read after the command exited, at most.
 const DRAIN_MAX: usize = 8 << 20;
@@ -83,6 +94,7 @@ pub fn spawn_helper(
     env: &[CString],
     defaults: &Defaults,
     status: &dyn Fn() -> Message,
+    attach: Option<AttachEnds>,
 ) -> Result<Pid, Errno> {
     // SAFETY: xdockerinit is single-threaded, so the child may run any code
     // (allocator and locks are in a sane state); it ends with _exit and never
@@ -90,7 +102,7 @@ pub fn spawn_helper(
     match unsafe { fork() }? {
         ForkResult::Child => {
             // _exit: init's destructors and atexit handlers belong to PID 1.
-            sys::exit_now(serve(conn, env, defaults, status))
+            sys::exit_now(serve(conn, env, defaults, status, attach))
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -133,10 +145,21 @@ fn failed(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
 }
 
 /// The helper's whole life; returns its exit code.
-fn serve(conn: OwnedFd, env: &[CString], defaults: &Defaults, status: &dyn Fn() -> Message) -> i32 {
+fn serve(
+    conn: OwnedFd,
+    env: &[CString],
+    defaults: &Defaults,
+    status: &dyn Fn() -> Message,
+    attach: Option<AttachEnds>,
+) -> i32 {
     // Nothing of init stays open here: not the listening socket, not the
-    // exit record, not init's signalfd (they are all >= 3).
-    crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
+    // exit record, not init's signalfd (they are all >= 3); the main
+    // process's terminal only when it may be asked for.
+    let mut keep = vec![conn.as_raw_fd()];
+    if let Some(ends) = &attach {
+        keep.extend([ends.frames.as_raw_fd(), ends.master.as_raw_fd()]);
+    }
+    crate::init::close_inherited_fds(&keep);
     // Init's fds 0-2 are the host's terminal or pipes in `-e` mode: the
     // helper needs none of them.
     // On failure 0-2 stay as they were.
@@ -154,7 +177,8 @@ fn serve(conn: OwnedFd, env: &[CString], defaults: &Defaults, status: &dyn Fn() 
         Ok(s) => s,
         Err(_) => return 1,
     };
-    match session.run(env, defaults, status) {
+    session.patient = attach.is_some();
+    match session.run(env, defaults, status, attach) {
         Ok(()) => 0,
         Err(e) => {
             if !matches!(e, HelperError::Closed | HelperError::Timeout) {
@@ -201,6 +225,9 @@ struct Session {
     /// Encoded frames not yet sent; `out_pos` bytes of them are.
     out: Vec<u8>,
     out_pos: usize,
+    /// The container's stop does not end the handshake at once (a client
+    /// of the main process's terminal may be asking, see `next_before`).
+    patient: bool,
 }
 
 /// One entry of the relay's poll set.
@@ -230,6 +257,7 @@ impl Session {
             decoder: Decoder::new(),
             out: Vec::new(),
             out_pos: 0,
+            patient: false,
         })
     }
 
@@ -238,6 +266,7 @@ impl Session {
         env: &[CString],
         defaults: &Defaults,
         status: &dyn Fn() -> Message,
+        mut attach: Option<AttachEnds>,
     ) -> Result<(), HelperError> {
         let deadline = Instant::now() + HELLO_TIMEOUT;
         match self.next_before(deadline)? {
@@ -254,10 +283,20 @@ impl Session {
                     self.send_now(&status());
                     return Ok(());
                 }
+                Message::AttachMain { rows, cols } => {
+                    return match attach.take() {
+                        Some(ends) => self.relay_main(rows, cols, ends),
+                        None => Err(HelperError::Refused(
+                            "the main process has no terminal to attach to",
+                        )),
+                    };
+                }
                 // Nothing else means anything before the command runs.
                 _ => continue,
             }
         };
+        // Not attached: init's copy of the terminal's output is dropped.
+        drop(attach);
         let mut command = start(&request, env, defaults)?;
         let result = self.relay(&mut command);
         if result.is_err() {
@@ -287,7 +326,7 @@ impl Session {
 
     /// The next message of the handshake, read before `deadline`; a
     /// stopping container (SIGTERM) ends the wait.
-    fn next_before(&mut self, deadline: Instant) -> Result<Message, HelperError> {
+    fn next_before(&mut self, mut deadline: Instant) -> Result<Message, HelperError> {
         let mut buf = [0u8; 4096];
         loop {
             if let Some(m) = self.decoder.next_message()? {
@@ -304,7 +343,14 @@ impl Session {
             let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
             sys::poll(&mut fds, ms).map_err(failed("poll"))?;
             if fds[1].revents != 0 && self.take_signal().is_some() {
-                return Err(HelperError::Closed);
+                // A client of the main process's terminal may be the one
+                // that booted the container, attaching while a short main
+                // process already ended: it gets a moment more.
+                if !self.patient {
+                    return Err(HelperError::Closed);
+                }
+                self.patient = false;
+                deadline = deadline.min(Instant::now() + STOP_PATIENCE);
             }
             if fds[0].revents != 0 {
                 match sys::read(self.conn.as_fd(), &mut buf) {
@@ -439,6 +485,105 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Attached to the main process's terminal ([`crate::attach`]): the
+    /// frames init writes into `ends.frames` (its output, last `Exit`) go
+    /// to the client as they are; the client's keys and window size go to
+    /// the pty. Ends after `Exit` (init closes the pipe), or when the
+    /// client leaves, the main process running on. The container's stop
+    /// (TERM) does not end it: the main process's exit code is still to
+    /// come.
+    fn relay_main(&mut self, rows: u16, cols: u16, ends: AttachEnds) -> Result<(), HelperError> {
+        let AttachEnds { frames, master } = ends;
+        set_window_size(master.as_fd(), rows, cols);
+        let mut buf = vec![0u8; CHUNK];
+        let mut input: Vec<u8> = Vec::new();
+        let mut frames_open = true;
+        loop {
+            while let Some(m) = self.decoder.next_message()? {
+                match m {
+                    Message::Stdin(data) => input.extend_from_slice(&data),
+                    Message::Resize { rows, cols } => set_window_size(master.as_fd(), rows, cols),
+                    _ => {}
+                }
+            }
+            if !frames_open {
+                return self.finish_main();
+            }
+            let mut conn_events = 0;
+            if input.len() < QUEUE_LIMIT {
+                conn_events |= libc::POLLIN;
+            }
+            if self.out_pos < self.out.len() {
+                conn_events |= libc::POLLOUT;
+            }
+            let room = self.out.len() - self.out_pos < QUEUE_LIMIT;
+            let mut fds = [
+                pollfd(self.conn.as_fd(), conn_events),
+                pollfd(self.signals.as_fd(), libc::POLLIN),
+                pollfd(frames.as_fd(), if room { libc::POLLIN } else { 0 }),
+                pollfd(
+                    master.as_fd(),
+                    if input.is_empty() { 0 } else { libc::POLLOUT },
+                ),
+            ];
+            sys::poll(&mut fds, -1).map_err(failed("poll"))?;
+            if fds[1].revents != 0 {
+                while self.take_signal().is_some() {}
+            }
+            if fds[0].revents & libc::POLLOUT != 0 {
+                self.flush().map_err(|_| HelperError::Closed)?;
+            }
+            if fds[0].revents & (libc::POLLIN | libc::POLLHUP | libc::POLLERR) != 0
+                && conn_events & libc::POLLIN != 0
+            {
+                match sys::read(self.conn.as_fd(), &mut buf) {
+                    Ok(n) if n > 0 => self.decoder.push(&buf[..n]),
+                    Err(Errno::EAGAIN) => {}
+                    // The client left (detached): the main process runs on.
+                    _ => return Err(HelperError::Closed),
+                }
+            }
+            if fds[2].revents != 0 {
+                match sys::read(frames.as_fd(), &mut buf) {
+                    Ok(n) if n > 0 => {
+                        self.out.extend_from_slice(&buf[..n]);
+                        self.flush().map_err(|_| HelperError::Closed)?;
+                    }
+                    Err(Errno::EAGAIN) => {}
+                    _ => frames_open = false,
+                }
+            }
+            if fds[3].revents != 0 {
+                match sys::write(master.as_fd(), &input) {
+                    Ok(n) => {
+                        input.drain(..n);
+                    }
+                    Err(Errno::EAGAIN) => {}
+                    Err(_) => input.clear(),
+                }
+            }
+        }
+    }
+
+    /// Sends what is queued (the main process's last output and `Exit`)
+    /// within [`STOP_PATIENCE`], whatever the container's stop signals
+    /// say, then closes.
+    fn finish_main(&mut self) -> Result<(), HelperError> {
+        let deadline = Instant::now() + STOP_PATIENCE;
+        while self.out_pos < self.out.len() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(HelperError::Closed);
+            }
+            let ms = i32::try_from(left.as_millis().max(1)).unwrap_or(i32::MAX);
+            sys::wait_fd(self.conn.as_fd(), libc::POLLOUT, ms).map_err(failed("poll"))?;
+            self.flush().map_err(|_| HelperError::Closed)?;
+        }
+        let _ =
+            nix::sys::socket::shutdown(self.conn.as_raw_fd(), nix::sys::socket::Shutdown::Write);
+        Ok(())
     }
 
     /// Reads what a readable output descriptor holds (a pty master gives at

@@ -14,6 +14,11 @@
 //!   is passed on as it is.
 //! * stderr alone on a terminal: a pty of its own, logged as stderr.
 //!
+//! With `--main-tty` ([`MainStdio::prepare_terminal`]) none of this
+//! looks at init's own fds 0-2: the main process gets a pty of its own
+//! (stdin, stdout and stderr, logged as stdout), which PID 1 keeps and
+//! shares with the clients that attach to it ([`crate::attach`]).
+//!
 //! The descriptors stay open in PID 1 for the whole boot: a main process
 //! started again (a restart policy) is handed the same ones with
 //! [`MainStdio::fds`], and its output goes to the same log.
@@ -25,6 +30,7 @@ use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::sys::termios::{self, SetArg, Termios};
 
+use crate::attach::MainTerminal;
 use crate::log::{Capture, LogError, Stream, Tee};
 use crate::sys;
 
@@ -188,6 +194,31 @@ impl MainStdio {
             }
         }
         Ok(stdio)
+    }
+
+    /// The main process on a pty of its own that clients attach to
+    /// (`--main-tty`), 24x80 until one says its size.
+    pub fn prepare_terminal(capture: &mut Capture) -> Result<MainStdio, StdioError> {
+        let master = sys::open(
+            "/dev/ptmx",
+            OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| ("open /dev/ptmx", e))?;
+        let _ = sys::set_window_size(master.as_fd(), 24, 80);
+        let slave = sys::open_pty_slave(master.as_fd())?;
+        let terminal = MainTerminal::new(dup(&master)?);
+        capture
+            .add_shared(Stream::Stdout, master, terminal)
+            .map_err(add_failed)?;
+        let fd = slave.as_raw_fd();
+        Ok(MainStdio {
+            fds: [fd, fd, fd],
+            _owned: vec![slave],
+            raw: None,
+            resize: Vec::new(),
+            notes: vec!["the main process has a terminal of its own (attach): logged as stdout"],
+        })
     }
 
     /// `fd` is a terminal whose foreground process group is ours: we may

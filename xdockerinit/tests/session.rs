@@ -394,3 +394,77 @@ fn single_process_mode_serves_sessions_too() {
     assert_eq!(out.exit, Some(0));
     assert_eq!(out.stdout, b"1\n");
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn clients_attach_to_the_main_terminal_and_get_its_exit_code() {
+    root_gate::needs_root();
+    let cmd = "echo before; stty size; read x; echo got-$x; read y; exit 7";
+    let server = Server::start(&["--main-tty", "-e", cmd]);
+    // The first client sees what was printed before it came (the size is
+    // 24x80 until a client says its own).
+    let mut a = server.connect();
+    a.send(&Message::AttachMain {
+        rows: 30,
+        cols: 100,
+    });
+    let mut seen = Vec::new();
+    let sized = |s: &[u8]| {
+        let s = String::from_utf8_lossy(s);
+        s.contains("24 80\r\n") || s.contains("30 100\r\n")
+    };
+    while !sized(&seen) {
+        match a.recv() {
+            Some(Message::Stdout(d)) => seen.extend(d),
+            other => panic!("{other:?} after {:?}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    assert!(String::from_utf8_lossy(&seen).contains("before"));
+    // A second client; keys from either reach the main process, and both
+    // get its output.
+    let mut b = server.connect();
+    b.send(&Message::AttachMain {
+        rows: 30,
+        cols: 100,
+    });
+    b.send(&Message::Stdin(b"one\r".to_vec()));
+    let mut seen = Vec::new();
+    while !String::from_utf8_lossy(&seen).contains("got-one") {
+        match a.recv() {
+            Some(Message::Stdout(d)) => seen.extend(d),
+            other => panic!("{other:?} after {:?}", String::from_utf8_lossy(&seen)),
+        }
+    }
+    // A client that leaves leaves the main process running.
+    drop(b);
+    a.send(&Message::Stdin(b"two\r".to_vec()));
+    let out = a.finish();
+    assert_eq!(out.exit, Some(7), "{out:?}");
+
+    // Without --main-tty there is no terminal to attach to.
+    let server = Server::start(&["-e", "sleep 5"]);
+    let mut c = server.connect();
+    c.send(&Message::AttachMain { rows: 24, cols: 80 });
+    let out = c.finish();
+    assert_eq!(out.exit, None, "{out:?}");
+    assert!(
+        out.errors.iter().any(|e| e.contains("no terminal")),
+        "{out:?}"
+    );
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn wait_attach_gives_the_first_client_all_of_a_short_main_process() {
+    root_gate::needs_root();
+    for _ in 0..3 {
+        let server = Server::start(&["--main-tty", "--wait-attach", "-e", "echo quick; exit 5"]);
+        // Connected some time after the boot: the main process waited.
+        sleep(Duration::from_millis(200));
+        let mut a = server.connect();
+        a.send(&Message::AttachMain { rows: 24, cols: 80 });
+        let out = a.finish();
+        assert_eq!(out.exit, Some(5), "{out:?}");
+        assert_eq!(out.stdout, b"quick\r\n", "{out:?}");
+    }
+}

@@ -83,6 +83,8 @@ fn create_request<'a>(
         }),
     };
     let net = o.network.unwrap_or(Net::Bridge);
+    let command =
+        lifecycle::main_command(&ctx.runtime, &o.image, o.entrypoint.as_deref(), &o.command);
     let container = NewContainer {
         hostname: o.hostname.clone(),
         net,
@@ -109,13 +111,9 @@ fn create_request<'a>(
         env: args::env_of(&o.env_file, &o.env)?,
         workdir: o.workdir.clone(),
         user: o.user.clone(),
-        command: lifecycle::main_command(
-            &ctx.runtime,
-            &o.image,
-            o.entrypoint.as_deref(),
-            &o.command,
-        ),
         auto_remove: o.rm,
+        tty: o.tty && command.is_some(),
+        command,
     };
     Ok(CreateRequest {
         name: Some(name),

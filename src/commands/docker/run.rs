@@ -1,9 +1,11 @@
 //! `run [-d] [-i] [-t] [--rm] [OPTIONS] IMAGE [CMD...]`: `create`, then a
 //! boot. CMD (or the image's default) is the main process: waited for in
 //! the foreground, its exit code ours, or in the background with `-d`.
-//! Without one the container is VM-like (xdockerinit idle), `-t` attaching
-//! a shell to it. The name is printed for what runs in the background.
-//! Without `-i` nothing reaches the container's stdin.
+//! With `-t` it runs on a terminal of its own that xdockerinit keeps,
+//! attached to at once (`Ctrl-a q` detaches, `attach` comes back) unless
+//! `-d`. Without a command the container is VM-like (xdockerinit idle),
+//! `-t` attaching a shell to it. The name is printed for what runs in the
+//! background. Without `-i` nothing reaches the container's stdin.
 
 use anyhow::Result;
 
@@ -22,6 +24,7 @@ pub fn run(ctx: &Ctx, a: &RunArgs) -> Result<Output> {
     with_stdio(|io| {
         let mut req = create_request(ctx, o, None)?;
         req.boot = Some(match (a.detach, &req.container.command) {
+            (false, Some(_)) if o.tty => Start::AttachMain(io),
             (false, Some(cmd)) => Start::Exec(cmd.clone()),
             (false, None) if o.tty => Start::Attach(io),
             _ => Start::Detached,

@@ -1,12 +1,13 @@
 //! `start [-a] [-i] CONTAINER...`: boots stopped containers, each with
 //! its stored main process in the background (a running one is left as
 //! it is); `-a` waits for the one container's main process in the
-//! foreground instead, its exit code ours.
+//! foreground instead, its exit code ours: attached to its terminal when
+//! the container was made with `-t` (`Ctrl-a q` detaches).
 
 use anyhow::{bail, Result};
 
 use super::{each, stdin_from_null};
-use crate::commands::{booted, Ctx, Output};
+use crate::commands::{booted, with_stdio, Ctx, Output};
 use crate::container::config::LimitsConfig;
 use crate::docker_cli::StartArgs;
 use crate::lifecycle::{self, BootRequest, Start};
@@ -39,6 +40,14 @@ pub fn run(ctx: &Ctx, a: &StartArgs) -> Result<Output> {
                  (exec and attach give it a shell)"
             );
         };
+        if rt.containers.config(name)?.tty {
+            return with_stdio(|io| {
+                Ok(booted(
+                    name,
+                    lifecycle::boot(rt, request(name, Start::AttachMain(io)))?,
+                ))
+            });
+        }
         return Ok(booted(
             name,
             lifecycle::boot(rt, request(name, Start::Exec(cmd)))?,

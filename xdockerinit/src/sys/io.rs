@@ -132,6 +132,26 @@ pub fn accept(listener: BorrowedFd<'_>) -> nix::Result<Option<OwnedFd>> {
     }
 }
 
+/// Bytes waiting to be read in a pipe (either end) or pty (FIONREAD); 0
+/// when it cannot be told.
+pub fn readable(fd: BorrowedFd<'_>) -> usize {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes an int to a valid pointer.
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if r < 0 {
+        0
+    } else {
+        usize::try_from(n).unwrap_or(0)
+    }
+}
+
+/// The capacity of a pipe (F_GETPIPE_SZ).
+pub fn pipe_size(fd: BorrowedFd<'_>) -> nix::Result<usize> {
+    // SAFETY: F_GETPIPE_SZ takes no argument.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    Errno::result(r).map(|n| usize::try_from(n).unwrap_or(0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
