@@ -62,7 +62,7 @@ pub fn env(args: &Args) -> Result<Vec<EnvVar>> {
 pub fn new_container(args: &Args) -> Result<NewContainer> {
     Ok(NewContainer {
         hostname: args.host.clone(),
-        net: args.net.unwrap_or(Net::Host),
+        net: args.net.clone().unwrap_or(Net::Host),
         host_eth: args.host_eth.clone(),
         vip: args.vip,
         port_maps: args

@@ -71,7 +71,7 @@ fn row(s: Summary) -> Row {
             container_id: s.name.to_string(),
             image: config.images_text(),
             hostname: config.hostname,
-            net: format!("{:?}", config.net).to_uppercase(),
+            net: config.net.to_string(),
             netns: s.netns.unwrap_or_else(dash),
             vip: config.vip.map(|v| v.to_string()).unwrap_or_else(dash),
             status: s.status.label(),

@@ -66,7 +66,7 @@ fn text(all: &Info) -> String {
         ("status", info.status.clone()),
         ("image", c.images_text()),
         ("hostname", c.hostname.clone()),
-        ("net", format!("{:?}", c.net).to_uppercase()),
+        ("net", c.net.to_string()),
         ("netns", or_dash(info.netns.as_ref())),
         ("host_eth", or_dash(c.host_eth.as_ref())),
         ("vip", or_dash(c.vip)),

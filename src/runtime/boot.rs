@@ -124,9 +124,9 @@ impl Drop for TerminalModes {
 }
 
 /// The host's resolver files a container of network `net` gets.
-fn host_resolver(net: Net) -> HostResolver {
+fn host_resolver(net: &Net) -> HostResolver {
     match net {
-        Net::Bridge => HostResolver {
+        Net::Bridge | Net::Named(_) => HostResolver {
             upstream: net::etc_files::host_resolv_conf(),
             etc_resolv_conf: None,
         },
@@ -167,6 +167,14 @@ impl Runtime {
         config: &ContainerConfig,
         exec: Option<&str>,
     ) -> Result<BootPlan, RuntimeError> {
+        let def = match config.net.network() {
+            Some(n) => Some(self.network_def(name, n)?),
+            None => None,
+        };
+        let user_network = match &def {
+            Some(def) => Some(self.user_network(name, def)?),
+            None => None,
+        };
         let plan = BootPlan::new(PlanInput {
             name,
             config,
@@ -174,9 +182,10 @@ impl Runtime {
             netns_name: self.netns_name(name),
             container_dir: &self.containers.dir(name),
             layers: self.layers(config, name)?,
-            resolver: host_resolver(config.net),
+            resolver: host_resolver(&config.net),
             exec,
             logs: &self.config.logs,
+            user_network,
         })?;
         for volume in &plan.rootfs.volumes {
             if !volume.host.exists() {
@@ -220,7 +229,7 @@ impl Runtime {
             }
             self.release(name)?;
         } else {
-            self.release_leftovers(name, config.net)?;
+            self.release_leftovers(name, &config.net)?;
         }
         let plan = self.plan_boot(name, &config, exec)?;
         for warning in &plan.warnings {
@@ -229,6 +238,10 @@ impl Runtime {
         let modes = exec.map(|_| TerminalModes::save());
         let pid = self.execute(&plan, created)?;
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
+        // The network's other members learn its name.
+        if let Some(network) = config.net.network() {
+            self.refresh_members(network);
+        }
         if exec.is_none() {
             return Ok(BootOutcome::Detached { pid: pid.as_raw() });
         }
@@ -361,6 +374,12 @@ impl Runtime {
                 let _ = netns::remove(ns);
             });
             crate::crashpoint::hit("boot.netns");
+        }
+        if let Some(m) = plan.network.macvlan() {
+            // Made in the container's namespace: it goes with it.
+            let pid_u32 = u32::try_from(netns_pid).unwrap_or_default();
+            net::macvlan::attach(m, pid_u32).map_err(net_error(name))?;
+            crate::crashpoint::hit("boot.macvlan");
         }
         let bridge_state = match plan.network.bridge() {
             Some(b) => {

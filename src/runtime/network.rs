@@ -1,15 +1,39 @@
 //! The host side of container networks that outlives one boot: VIPs
 //! chosen under the home-wide network lock, port leases, the host-port
-//! check, and releasing a BRIDGE container's veth and rules.
+//! check, releasing a BRIDGE container's veth and rules, and the names a
+//! user-defined network's members know each other by.
 
 use crate::container::{ContainerError, Status};
 use crate::home::LockKind;
 use crate::names::Name;
 use crate::network::ipam::Subnet;
+use crate::network::members::{self, Member};
 use crate::network::ports::PortLeases;
+use crate::network::store::{Driver, NetworkDef, NetworkStore};
 use crate::network::{self as net, BridgeState, Net, PortMap};
 
+use super::plan::UserNetwork;
 use super::{net_error, plan, Runtime, RuntimeError};
+
+/// What a network gives its containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NetKind {
+    Host,
+    Custom,
+    /// BRIDGE or a user bridge network: a VIP, port maps, NAT.
+    Bridge,
+    /// A macvlan network with addresses from its subnet: a VIP.
+    MacvlanStatic,
+    /// A macvlan network with addresses from DHCP.
+    MacvlanDhcp,
+}
+
+impl NetKind {
+    /// Whether xdocker gives the container its address (`--vip`).
+    pub fn has_vip(self) -> bool {
+        matches!(self, NetKind::Bridge | NetKind::MacvlanStatic)
+    }
+}
 
 impl Runtime {
     /// The bridge subnet of this home, checked.
@@ -35,6 +59,109 @@ impl Runtime {
             .map_err(ContainerError::from)?)
     }
 
+    /// The user-defined networks of this home.
+    pub fn network_store(&self) -> NetworkStore {
+        NetworkStore::new(self.containers.home().root())
+    }
+
+    /// The definition of network `network`, for container `name`.
+    pub fn network_def(&self, name: &Name, network: &Name) -> Result<NetworkDef, RuntimeError> {
+        self.network_store()
+            .get(network.as_str())
+            .map_err(net_error(name))
+    }
+
+    /// Network `def` as a boot of `name` sees it: the other bridge
+    /// networks' subnets (BRIDGE's among them) and its running members.
+    pub fn user_network<'a>(
+        &self,
+        name: &Name,
+        def: &'a NetworkDef,
+    ) -> Result<UserNetwork<'a>, RuntimeError> {
+        let mut others: Vec<ipnet::Ipv4Net> =
+            self.subnet().ok().map(|s| s.net()).into_iter().collect();
+        for other in self.network_store().load().map_err(net_error(name))? {
+            if other.name != def.name && other.driver == Driver::Bridge {
+                if let Ok(Some(s)) = other.subnet() {
+                    others.push(s.net());
+                }
+            }
+        }
+        Ok(UserNetwork {
+            def,
+            others,
+            members: self.members(&def.name),
+        })
+    }
+
+    /// What network `on` is, for what a container on it may be given.
+    pub fn net_kind(&self, name: &Name, on: &Net) -> Result<NetKind, RuntimeError> {
+        Ok(match on {
+            Net::Host => NetKind::Host,
+            Net::Custom => NetKind::Custom,
+            Net::Bridge => NetKind::Bridge,
+            Net::Named(n) => {
+                let def = self.network_def(name, n)?;
+                match (def.driver, def.dhcp) {
+                    (Driver::Bridge, _) => NetKind::Bridge,
+                    (Driver::Macvlan, false) => NetKind::MacvlanStatic,
+                    (Driver::Macvlan, true) => NetKind::MacvlanDhcp,
+                }
+            }
+        })
+    }
+
+    /// The running containers of network `network` that have an address.
+    fn members(&self, network: &str) -> Vec<Member> {
+        let Ok(names) = self.containers.names() else {
+            return Vec::new();
+        };
+        names
+            .iter()
+            .filter_map(|n| {
+                let c = self.containers.config(n).ok()?;
+                if c.net.network().map(Name::as_str) != Some(network)
+                    || !self.is_running(n.as_str())
+                {
+                    return None;
+                }
+                Some(Member {
+                    name: c.name,
+                    hostname: c.hostname,
+                    vip: c.vip?,
+                })
+            })
+            .collect()
+    }
+
+    /// Rewrites the /etc/hosts of every running member of `network` so
+    /// that it names the others (after a member booted or stopped). A
+    /// member whose file cannot be written is logged, never an error of
+    /// the command that booted or stopped another.
+    pub fn refresh_members(&self, network: &Name) {
+        let Ok(_lock) = self.network_lock() else {
+            return;
+        };
+        let all = self.members(network.as_str());
+        for m in &all {
+            let Ok(member) = Name::parse_as("container name", &m.name) else {
+                continue;
+            };
+            let Ok(Some(state)) = self.containers.run_state(&member) else {
+                continue;
+            };
+            let mut text = net::etc_files::hosts(&m.hostname, m.vip);
+            text.push_str(&members::lines(&all, &m.name));
+            let still = || self.is_running(&m.name);
+            if let Err(e) = members::write_hosts(state.pid, still, &text) {
+                crate::logging::warn(&format!(
+                    "container {}: network {network}: rewrite /etc/hosts: {e}",
+                    m.name
+                ));
+            }
+        }
+    }
+
     /// Checks `requested` as the VIP of BRIDGE container `name` (an
     /// address of the subnet that no other container of this home has),
     /// or picks the next free one. The caller holds [`Self::network_lock`]
@@ -44,14 +171,39 @@ impl Runtime {
         name: &Name,
         requested: Option<std::net::Ipv4Addr>,
     ) -> Result<std::net::Ipv4Addr, RuntimeError> {
-        let subnet = self.subnet()?;
+        self.choose_vip_on(name, &Net::Bridge, requested)
+    }
+
+    /// [`Self::choose_vip`] on network `on` (BRIDGE, or a user network
+    /// with a subnet); the caller holds [`Self::network_lock`].
+    pub fn choose_vip_on(
+        &self,
+        name: &Name,
+        on: &Net,
+        requested: Option<std::net::Ipv4Addr>,
+    ) -> Result<std::net::Ipv4Addr, RuntimeError> {
+        let subnet = match on.network() {
+            None => self.subnet()?,
+            Some(network) => {
+                let def = self.network_def(name, network)?;
+                def.subnet()
+                    .map_err(net_error(name))?
+                    .ok_or_else(|| RuntimeError::Network {
+                        name: name.to_string(),
+                        source: format!(
+                            "network {network} takes its addresses from DHCP: no --vip"
+                        )
+                        .into(),
+                    })?
+            }
+        };
         let mut taken = std::collections::HashMap::new();
         for other in self.containers.names()? {
             if other == *name {
                 continue;
             }
             if let Ok(c) = self.containers.config(&other) {
-                if let (Net::Bridge, Some(vip)) = (c.net, c.vip) {
+                if let (true, Some(vip)) = (c.net == *on, c.vip) {
                     taken.insert(vip, other.to_string());
                 }
             }
@@ -74,14 +226,27 @@ impl Runtime {
         }
     }
 
-    /// The host resources a BRIDGE container of this home would hold,
-    /// derived from its name (for a state that lost them).
-    pub(super) fn derived_bridge_state(&self, name: &Name) -> BridgeState {
-        BridgeState {
+    /// The host resources a container of this home on network `on` would
+    /// hold (BRIDGE, a user bridge network), derived from its name (for a
+    /// state that lost them); None for other networks.
+    pub(super) fn derived_bridge_state(&self, name: &Name, on: &Net) -> Option<BridgeState> {
+        let isolated = match on {
+            Net::Bridge => false,
+            Net::Named(n) => {
+                let def = self.network_store().get(n.as_str()).ok()?;
+                if def.driver != Driver::Bridge {
+                    return None;
+                }
+                true
+            }
+            Net::Host | Net::Custom => return None,
+        };
+        Some(BridgeState {
             veth: net::veth_name(&self.netns_name(name)),
             nft_table: self.config.network.nft_table.clone(),
             chains_of: name.to_string(),
-        }
+            isolated,
+        })
     }
 
     /// Releases a BRIDGE container's veth, rules and port leases.

@@ -21,6 +21,9 @@ use crate::container::{ContainerConfig, EnvVar};
 use crate::names::Name;
 use crate::network::inside::{Eth0, InsideNet};
 use crate::network::ipam::Subnet;
+use crate::network::macvlan::MacvlanPlan;
+use crate::network::members::{self, Member};
+use crate::network::store::{Driver, NetworkDef};
 use crate::network::{self as net, BridgePlan, Net};
 
 /// The resolver files a boot may copy from the host, read by the caller
@@ -51,6 +54,19 @@ pub struct PlanInput<'a> {
     pub exec: Option<&'a str>,
     /// The home's `[logs]` settings.
     pub logs: &'a LogsConfig,
+    /// The user-defined network the container is on (`--net NAME`).
+    pub user_network: Option<UserNetwork<'a>>,
+}
+
+/// A user-defined network as a boot sees it.
+#[derive(Debug, Clone)]
+pub struct UserNetwork<'a> {
+    pub def: &'a NetworkDef,
+    /// The subnets of the other bridge networks (BRIDGE's among them),
+    /// which a bridge network's containers may not reach.
+    pub others: Vec<ipnet::Ipv4Net>,
+    /// The network's other running members, for /etc/hosts.
+    pub members: Vec<Member>,
 }
 
 /// The container's network.
@@ -60,8 +76,16 @@ pub enum NetworkPlan {
     Host,
     /// A named network namespace with only `lo`.
     Custom { netns: String },
-    /// A named network namespace on the home's bridge.
+    /// A named network namespace on the home's bridge, or on a
+    /// user-defined bridge network.
     Bridge { netns: String, bridge: BridgePlan },
+    /// A named network namespace whose eth0 is a macvlan of a host
+    /// interface: a static address (`eth0`), or DHCP.
+    Macvlan {
+        netns: String,
+        macvlan: MacvlanPlan,
+        eth0: Option<Eth0>,
+    },
 }
 
 impl NetworkPlan {
@@ -69,7 +93,9 @@ impl NetworkPlan {
     pub fn netns(&self) -> Option<&str> {
         match self {
             NetworkPlan::Host => None,
-            NetworkPlan::Custom { netns } | NetworkPlan::Bridge { netns, .. } => Some(netns),
+            NetworkPlan::Custom { netns }
+            | NetworkPlan::Bridge { netns, .. }
+            | NetworkPlan::Macvlan { netns, .. } => Some(netns),
         }
     }
 
@@ -81,17 +107,42 @@ impl NetworkPlan {
         }
     }
 
+    /// The macvlan side.
+    pub fn macvlan(&self) -> Option<&MacvlanPlan> {
+        match self {
+            NetworkPlan::Macvlan { macvlan, .. } => Some(macvlan),
+            _ => None,
+        }
+    }
+
+    /// The container's own address, when xdocker chose it.
+    pub fn vip(&self) -> Option<Ipv4Addr> {
+        match self {
+            NetworkPlan::Bridge { bridge, .. } => Some(bridge.vip),
+            NetworkPlan::Macvlan { eth0, .. } => eth0.map(|e| e.vip),
+            _ => None,
+        }
+    }
+
     /// What the container's first process sets up inside.
     pub fn inside(&self) -> Option<InsideNet> {
         match self {
             NetworkPlan::Host => None,
-            NetworkPlan::Custom { .. } => Some(InsideNet { eth0: None }),
+            NetworkPlan::Custom { .. } => Some(InsideNet {
+                eth0: None,
+                dhcp: false,
+            }),
             NetworkPlan::Bridge { bridge, .. } => Some(InsideNet {
                 eth0: Some(Eth0 {
                     vip: bridge.vip,
                     prefix: bridge.subnet.prefix_len(),
                     gateway: bridge.subnet.gateway(),
                 }),
+                dhcp: false,
+            }),
+            NetworkPlan::Macvlan { eth0, macvlan, .. } => Some(InsideNet {
+                eth0: *eth0,
+                dhcp: macvlan.dhcp,
             }),
         }
     }
@@ -234,7 +285,76 @@ fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
         maps: config.port_mappings.clone(),
         nft_table: network.nft_table.clone(),
         veth: net::veth_name(&input.netns_name),
+        isolation: None,
     })
+}
+
+/// What a container of user-defined network `user` needs.
+fn user_network_plan(
+    input: &PlanInput<'_>,
+    user: &UserNetwork<'_>,
+) -> Result<NetworkPlan, RuntimeError> {
+    let (name, config, network) = (input.name, input.config, input.network);
+    let bad = bad_network(name);
+    let def = user.def;
+    let netns = input.netns_name.clone();
+    let subnet = def.subnet().map_err(|e| bad(e.to_string()))?;
+    let vip = match subnet {
+        Some(subnet) => {
+            let vip = config.vip.ok_or_else(|| {
+                bad(format!(
+                    "has no address on network {} (set one with -a vip)",
+                    def.name
+                ))
+            })?;
+            subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+            Some((subnet, vip))
+        }
+        None => None,
+    };
+    match (def.driver, vip) {
+        (Driver::Bridge, Some((subnet, vip))) => {
+            net::nft::check_table_name(&network.nft_table).map_err(network_config_error)?;
+            if let Some(eth) = &config.host_eth {
+                net::check_ifname("--host-eth", eth).map_err(&bad)?;
+            }
+            let bridge = def.bridge.clone().unwrap_or_default();
+            net::check_ifname("bridge", &bridge).map_err(&bad)?;
+            Ok(NetworkPlan::Bridge {
+                netns,
+                bridge: BridgePlan {
+                    container: name.to_string(),
+                    bridge,
+                    subnet,
+                    vip,
+                    host_eth: config.host_eth.clone(),
+                    maps: config.port_mappings.clone(),
+                    nft_table: network.nft_table.clone(),
+                    veth: net::veth_name(&input.netns_name),
+                    isolation: Some(net::nft::Isolation {
+                        others: user.others.clone(),
+                        internal: def.internal,
+                    }),
+                },
+            })
+        }
+        (Driver::Bridge, None) => Err(bad(format!("network {} has no subnet", def.name))),
+        (Driver::Macvlan, vip) => Ok(NetworkPlan::Macvlan {
+            netns,
+            macvlan: MacvlanPlan {
+                network: def.name.clone(),
+                parent: def.parent.clone().unwrap_or_default(),
+                mode: def.macvlan_mode.unwrap_or(net::store::MacvlanMode::Bridge),
+                mac: net::container_mac(&net::veth_name(&input.netns_name)),
+                dhcp: def.dhcp,
+            },
+            eth0: vip.map(|(subnet, vip)| Eth0 {
+                vip,
+                prefix: subnet.prefix_len(),
+                gateway: subnet.gateway(),
+            }),
+        }),
+    }
 }
 
 /// The files xdocker gives every container at every boot: /etc/hostname
@@ -244,26 +364,26 @@ fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
 /// servers; HOST: the host's file; CUSTOM: the user's, the image's file
 /// stays). The second value is a warning.
 fn etc_files(
-    hostname: &str,
+    (name, hostname): (&str, &str),
     network: &NetworkPlan,
     resolver: &HostResolver,
+    user: Option<&UserNetwork<'_>>,
 ) -> (Vec<(PathBuf, String)>, Option<String>) {
-    let own_address = network
-        .bridge()
-        .map_or(Ipv4Addr::new(127, 0, 1, 1), |b| b.vip);
+    let own_address = network.vip().unwrap_or(Ipv4Addr::new(127, 0, 1, 1));
+    let mut hosts = net::etc_files::hosts(hostname, own_address);
+    if let Some(user) = user {
+        hosts.push_str(&members::lines(&user.members, name));
+    }
     let mut files = vec![
         (
             PathBuf::from("/etc/hostname"),
             net::etc_files::hostname(hostname),
         ),
-        (
-            PathBuf::from("/etc/hosts"),
-            net::etc_files::hosts(hostname, own_address),
-        ),
+        (PathBuf::from("/etc/hosts"), hosts),
     ];
     let mut warning = None;
     match network {
-        NetworkPlan::Bridge { .. } => {
+        NetworkPlan::Bridge { .. } | NetworkPlan::Macvlan { .. } => {
             let (resolv, fell_back) = net::etc_files::resolv_conf(&resolver.upstream);
             if fell_back {
                 warning = Some(
@@ -324,7 +444,7 @@ impl BootPlan {
     /// (bad VIP, bad `[network]`), before anything is made.
     pub fn new(input: PlanInput<'_>) -> Result<Self, RuntimeError> {
         let config = input.config;
-        let network = match config.net {
+        let network = match &config.net {
             Net::Host => NetworkPlan::Host,
             Net::Custom => NetworkPlan::Custom {
                 netns: input.netns_name.clone(),
@@ -333,8 +453,21 @@ impl BootPlan {
                 netns: input.netns_name.clone(),
                 bridge: bridge_plan(&input)?,
             },
+            Net::Named(n) => match &input.user_network {
+                Some(user) if user.def.name == n.as_str() => user_network_plan(&input, user)?,
+                _ => {
+                    return Err(bad_network(input.name)(format!(
+                        "network {n} not found (see -s networks)"
+                    )))
+                }
+            },
         };
-        let (files, warning) = etc_files(&config.hostname, &network, &input.resolver);
+        let (files, warning) = etc_files(
+            (&config.name, &config.hostname),
+            &network,
+            &input.resolver,
+            input.user_network.as_ref(),
+        );
         let dir = input.container_dir;
         let userns = config.security.userns;
         let rootfs = RootfsPlan {
@@ -395,9 +528,9 @@ mod tests {
             name: "web".into(),
             hostname: "web1".into(),
             images: vec!["base:1".parse().expect("ref")],
+            vip: (net == Net::Bridge).then(|| Ipv4Addr::new(172, 30, 254, 20)),
             net,
             host_eth: None,
-            vip: (net == Net::Bridge).then(|| Ipv4Addr::new(172, 30, 254, 20)),
             port_mappings: vec!["8080:80".parse().expect("map")],
             volumes: vec![Volume {
                 host: "/srv/web".into(),
@@ -451,6 +584,7 @@ mod tests {
             },
             exec,
             logs: &LogsConfig::default(),
+            user_network: None,
         })
     }
 
@@ -487,9 +621,9 @@ mod tests {
     #[test]
     fn the_files_written_are_the_ones_to_image_strips() {
         for net in [Net::Host, Net::Custom, Net::Bridge] {
-            let p = plan(&config(net), &network(), None);
+            let p = plan(&config(net.clone()), &network(), None);
             let written: Vec<&Path> = p.rootfs.files.iter().map(|(f, _)| f.as_path()).collect();
-            let stripped: Vec<&Path> = crate::container::runtime_files::etc_paths(net)
+            let stripped: Vec<&Path> = crate::container::runtime_files::etc_paths(&net)
                 .iter()
                 .map(Path::new)
                 .collect();
@@ -512,7 +646,13 @@ mod tests {
             .contains("127.0.1.1"));
         let custom = plan(&config(Net::Custom), &network(), None);
         assert_eq!(custom.network.netns(), Some("nns0123456789"));
-        assert_eq!(custom.network.inside(), Some(InsideNet { eth0: None }));
+        assert_eq!(
+            custom.network.inside(),
+            Some(InsideNet {
+                eth0: None,
+                dhcp: false
+            })
+        );
         assert_eq!(file(&custom, "/etc/resolv.conf"), None);
     }
 
@@ -671,6 +811,7 @@ mod tests {
             },
             exec: None,
             logs: &LogsConfig::default(),
+            user_network: None,
         })
         .expect("plan");
         assert_eq!(p.warnings.len(), 1);

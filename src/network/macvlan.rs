@@ -1,0 +1,73 @@
+//! macvlan networks: the container's `eth0` is a macvlan of a host
+//! interface (its "parent"), made straight in the container's network
+//! namespace with a MAC address that is the same at every boot (so a DHCP
+//! server hands out the same address again). It dies with the namespace:
+//! nothing stays on the host to release. The host itself cannot reach its
+//! macvlan children through the parent (the kernel hands frames from a
+//! macvlan to its parent's wire, never to the parent's own stack).
+
+use netlink_packet_route::link::MacVlanMode;
+
+use super::rtnl::{link_index, PeerNs, Rtnl};
+use super::store::MacvlanMode as Mode;
+use super::{net_err, NetError, CONTAINER_IF};
+
+/// Everything a macvlan container's host side is made of.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacvlanPlan {
+    /// The network's name, for messages.
+    pub network: String,
+    pub parent: String,
+    pub mode: Mode,
+    pub mac: [u8; 6],
+    /// The address comes from the LAN's DHCP server (taken by xdockerinit).
+    pub dhcp: bool,
+}
+
+fn kernel_mode(mode: Mode) -> MacVlanMode {
+    match mode {
+        Mode::Bridge => MacVlanMode::Bridge,
+        Mode::Private => MacVlanMode::Private,
+        Mode::Vepa => MacVlanMode::Vepa,
+        Mode::Passthru => MacVlanMode::Passthrough,
+    }
+}
+
+/// Gives the container whose first process is `pid` its `eth0`: a macvlan
+/// of the parent.
+pub fn attach(plan: &MacvlanPlan, pid: u32) -> Result<(), NetError> {
+    let object = format!("network {} (macvlan of {})", plan.network, plan.parent);
+    let parent = link_index(&plan.parent).ok_or_else(|| NetError {
+        object: object.clone(),
+        step: "find the parent",
+        reason: "no such interface".to_string(),
+    })?;
+    let mut rtnl = Rtnl::open().map_err(net_err(&object, "open rtnetlink"))?;
+    rtnl.create_macvlan(
+        CONTAINER_IF,
+        parent,
+        kernel_mode(plan.mode),
+        plan.mac,
+        PeerNs::Pid(pid),
+    )
+    .map_err(net_err(&object, "create eth0"))
+}
+
+/// The MAC address as `aa:bb:...`, for messages and DHCP.
+pub fn mac_text(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macs_print_as_ip_link_does() {
+        assert_eq!(mac_text([2, 0xab, 0, 1, 2, 3]), "02:ab:00:01:02:03");
+        assert_eq!(kernel_mode(Mode::Passthru), MacVlanMode::Passthrough);
+    }
+}
