@@ -34,15 +34,15 @@ struct Lan {
     parent: String,
     prefix: String,
     dnsmasq: Option<Child>,
-    #[allow(dead_code)] // kept for the DHCP tests
     leases: Option<tempfile::TempDir>,
 }
 
 impl Lan {
-    fn new() -> Self {
+    /// The LAN of test number `n` (tests run side by side).
+    fn new(n: u8) -> Self {
         let pid = std::process::id();
-        let ns = format!("xdlan{}", pid % 100_000);
-        let parent = format!("xdm{}", pid % 100_000);
+        let ns = format!("xdlan{n}p{}", pid % 100_000);
+        let parent = format!("xdm{n}p{}", pid % 100_000);
         let prefix = format!("10.232.{}", pid % 250);
         let lan = Self {
             ns: ns.clone(),
@@ -86,7 +86,6 @@ impl Lan {
             .success()
     }
 
-    #[allow(dead_code)] // for the DHCP tests
     /// dnsmasq in the LAN with leases of `lease` (2m: its minimum) from
     /// `.100-.150`, a DNS server option, its lease file in a temp dir.
     fn dnsmasq(&mut self, lease: &str) -> PathBuf {
@@ -141,7 +140,7 @@ struct Home {
 }
 
 impl Home {
-    fn new() -> Self {
+    fn new(n: u8) -> Self {
         needs_root();
         let rt = RuntimeHome::new();
         // A [network] of its own, though no container here is on BRIDGE.
@@ -149,15 +148,16 @@ impl Home {
         let toml = rt.home.path().join("xdocker.toml");
         let mut text = std::fs::read_to_string(&toml).expect("toml");
         text.push_str(&format!(
-            "[network]\nbridge = \"xdmb{}\"\nsubnet = \"10.233.{}.0/24\"\nnft_table = \"xdmac{pid}\"\n",
-            pid % 100_000,
+            "[network]\nbridge = \"xdmb{n}p{}\"\nsubnet = \"10.23{}.{}.0/24\"\nnft_table = \"xdmac{n}p{pid}\"\n",
+            pid % 10_000,
+            3 + n,
             pid % 250
         ));
         std::fs::write(&toml, text).expect("write toml");
         rt.install_test();
         Self {
             rt,
-            lan: Lan::new(),
+            lan: Lan::new(n),
         }
     }
 
@@ -185,7 +185,7 @@ impl Home {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn static_macvlan_containers_sit_on_the_lan_with_a_stable_mac() {
-    let h = Home::new();
+    let h = Home::new(1);
     let (p, parent) = (h.lan.prefix.clone(), h.lan.parent.clone());
     h.run(&format!(
         "-a network_create --network lan --driver macvlan --parent nosuch0 --subnet {p}.0/24"
@@ -239,4 +239,117 @@ fn static_macvlan_containers_sit_on_the_lan_with_a_stable_mac() {
     assert!(!h.lan.ping(&format!("{p}.10")));
     let hosts = h.in_container("m2", "cat /etc/hosts").ok().to_string();
     assert!(!hosts.contains("m1"), "{hosts}");
+}
+
+/// dnsmasq's lease line for `mac` (`EXPIRY MAC ADDRESS HOSTNAME CLIENT-ID`).
+fn lease_line(file: &std::path::Path, mac: &str) -> Option<Vec<String>> {
+    std::fs::read_to_string(file)
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some(mac))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+}
+
+fn vip_of(h: &Home, c: &str) -> String {
+    let rows = h.run("-s containers --json").ok().to_string();
+    let v: serde_json::Value = serde_json::from_str(&rows).expect("json");
+    v.as_array()
+        .and_then(|rows| rows.iter().find(|r| r["container_id"] == c))
+        .and_then(|r| r["vip"].as_str())
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn dhcp_leases_are_taken_at_boot_kept_across_reboots_and_released() {
+    let mut h = Home::new(2);
+    let (p, parent) = (h.lan.prefix.clone(), h.lan.parent.clone());
+    let leases = h.lan.dnsmasq("2m");
+    h.run(&format!(
+        "-a network_create --network dl --driver macvlan --parent {parent} --dhcp"
+    ))
+    .ok();
+    h.run("-a create -m test -c d1 --net dl --vip 10.1.1.1")
+        .fails(1, "--vip needs");
+    h.run("-a create -m test -c d1 --net dl --host dhost -b")
+        .ok();
+    let addr = vip_of(&h, "d1");
+    assert!(addr.starts_with(&format!("{p}.1")), "{addr}");
+    let info = h.run("-s info -c d1").ok().to_string();
+    assert!(
+        info.contains(&format!("dhcp_lease: {addr}/24 until ")),
+        "{info}"
+    );
+    // The server knows the hostname (option 12) and the stable MAC.
+    let mac = h
+        .in_container("d1", "cat /sys/class/net/eth0/address")
+        .ok()
+        .trim()
+        .to_string();
+    let line = lease_line(&leases, &mac).expect("dnsmasq has the lease");
+    assert_eq!(
+        (line[2].as_str(), line[3].as_str()),
+        (addr.as_str(), "dhost")
+    );
+    let resolv = h
+        .in_container("d1", "cat /etc/resolv.conf")
+        .ok()
+        .to_string();
+    assert!(resolv.contains(&format!("nameserver {p}.53")), "{resolv}");
+    assert!(h.lan.ping(&addr));
+    h.eventually("d1", &format!("ping -c1 -W2 {p}.1"));
+    // Released at the stop; the same address again at the next boot.
+    h.run("-a shutdown -c d1").ok();
+    assert_eq!(lease_line(&leases, &mac), None, "released");
+    h.run("-a boot -c d1").ok();
+    assert_eq!(vip_of(&h, "d1"), addr);
+    // No server: a clear boot error, nothing left running.
+    h.run("-a shutdown -c d1").ok();
+    h.lan.stop_dnsmasq();
+    h.run("-a boot -c d1")
+        .fails(1, "no DHCP server gave an address within 10s");
+    let rows = h.run("-s containers").ok().to_string();
+    assert!(rows.contains("STOPPED"), "{rows}");
+    assert!(!common::netns_names()
+        .iter()
+        .any(|n| rows.contains(n.as_str())));
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_dhcp_lease_is_renewed_past_its_first_end() {
+    let mut h = Home::new(3);
+    let parent = h.lan.parent.clone();
+    // dnsmasq's shortest lease: T1 at 60 s, the end at 120 s.
+    let leases = h.lan.dnsmasq("2m");
+    h.run(&format!(
+        "-a network_create --network dl --driver macvlan --parent {parent} --dhcp"
+    ))
+    .ok();
+    h.run("-a create -m test -c r1 --net dl -b").ok();
+    let addr = vip_of(&h, "r1");
+    let mac = h
+        .in_container("r1", "cat /sys/class/net/eth0/address")
+        .ok()
+        .trim()
+        .to_string();
+    let first_end: u64 = lease_line(&leases, &mac).expect("lease")[0]
+        .parse()
+        .expect("expiry");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    std::thread::sleep(Duration::from_secs(first_end.saturating_sub(now) + 5));
+    let line = lease_line(&leases, &mac).expect("still leased");
+    let end: u64 = line[0].parse().expect("expiry");
+    assert!(end > first_end, "renewed: {end} > {first_end}");
+    assert_eq!(line[2], addr);
+    assert!(h.lan.ping(&addr), "the address is still the container's");
+    let ip = h
+        .in_container("r1", "ip -4 addr show eth0")
+        .ok()
+        .to_string();
+    assert!(ip.contains(&addr), "{ip}");
 }

@@ -37,6 +37,17 @@ fn configure(eth0: Option<Eth0>, dhcp: bool) -> Result<(), String> {
     let lo = link_index("lo").ok_or("the container has no lo")?;
     rtnl.set_up(lo).map_err(|e| format!("set lo up: {e}"))?;
     if dhcp {
+        // The DHCP server's replies come to an eth0 without address or
+        // route: the reverse-path filter (inherited from the host, often
+        // loose) would drop them.
+        for conf in ["all", CONTAINER_IF] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"), "0")
+                .map_err(|e| format!("turn off rp_filter for DHCP: {e}"))?;
+        }
+        // The leased address is announced when xdockerinit sets it (a
+        // gratuitous ARP as eth0 comes up again).
+        std::fs::write("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1")
+            .map_err(|e| format!("turn on arp_notify for DHCP: {e}"))?;
         let index = link_index(CONTAINER_IF).ok_or("the container has no eth0")?;
         return rtnl.set_up(index).map_err(|e| format!("set eth0 up: {e}"));
     }

@@ -237,6 +237,18 @@ impl Runtime {
         }
         let modes = exec.map(|_| TerminalModes::save());
         let pid = self.execute(&plan, created)?;
+        if plan.network.macvlan().is_some_and(|m| m.dhcp) {
+            // Booted once xdockerinit holds the lease; without one the
+            // container is stopped and released again.
+            if let Err(e) = self.wait_for_lease(name, pid.as_raw()) {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(pid, None);
+                if let Err(r) = self.release(name) {
+                    crate::logging::warn(&format!("container {name}: release: {r}"));
+                }
+                return Err(e);
+            }
+        }
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
         // The network's other members learn its name.
         if let Some(network) = config.net.network() {

@@ -94,6 +94,66 @@ impl Runtime {
         })
     }
 
+    /// What xdockerinit last wrote of container `name`'s DHCP lease, read
+    /// from its writable layer (symlinks resolved inside it); None when
+    /// there is no lease file.
+    pub fn dhcp_lease(&self, name: &Name) -> Option<xdockerinit::dhcp::LeaseFile> {
+        use std::os::fd::OwnedFd;
+        let layer = self.containers.path(name, crate::container::store::RWLAYER);
+        let dir = std::fs::File::open(&layer).ok()?;
+        let root = crate::fsutil::inroot::Root::from_fd(OwnedFd::from(dir));
+        let (bytes, _) = root
+            .read_file(std::path::Path::new(xdockerinit::dhcp::LEASE_FILE), 4096)
+            .ok()?;
+        Some(xdockerinit::dhcp::parse_lease_file(
+            &String::from_utf8_lossy(&bytes),
+        ))
+    }
+
+    /// Waits until xdockerinit of container `name` (first process `pid`)
+    /// holds its DHCP lease; its error, its death or the time running out
+    /// is the boot's error.
+    pub(super) fn wait_for_lease(&self, name: &Name, pid: i32) -> Result<(), RuntimeError> {
+        use xdockerinit::dhcp::{LeaseFile, DEFAULT_TIMEOUT_SECS};
+        let fail = |reason: String| RuntimeError::Network {
+            name: name.to_string(),
+            source: reason.into(),
+        };
+        let deadline = std::time::Instant::now()
+            + std::time::Duration::from_secs(u64::from(DEFAULT_TIMEOUT_SECS) + 5);
+        loop {
+            match self.dhcp_lease(name) {
+                Some(LeaseFile::Bound { address, .. }) => {
+                    crate::logging::info(&format!("container {name}: DHCP lease {address}"));
+                    return Ok(());
+                }
+                Some(LeaseFile::Error(e)) => return Err(fail(e)),
+                _ => {}
+            }
+            let alive = std::path::Path::new("/proc").join(pid.to_string()).exists()
+                && !matches!(
+                    nix::sys::wait::waitpid(
+                        nix::unistd::Pid::from_raw(pid),
+                        Some(nix::sys::wait::WaitPidFlag::WNOHANG)
+                    ),
+                    Ok(nix::sys::wait::WaitStatus::Exited(..)
+                        | nix::sys::wait::WaitStatus::Signaled(..))
+                );
+            if !alive {
+                return Err(fail(
+                    "dhcp: xdockerinit stopped before it had a lease (see -s logs)".to_string(),
+                ));
+            }
+            if std::time::Instant::now() >= deadline {
+                return Err(fail(format!(
+                    "dhcp: no lease within {}s",
+                    DEFAULT_TIMEOUT_SECS + 5
+                )));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// What network `on` is, for what a container on it may be given.
     pub fn net_kind(&self, name: &Name, on: &Net) -> Result<NetKind, RuntimeError> {
         Ok(match on {

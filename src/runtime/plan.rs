@@ -159,6 +159,9 @@ pub struct SupervisionPlan {
     pub services: Vec<Service>,
     /// The image's own services, resolved inside the container.
     pub boot_dir: &'static str,
+    /// A DHCP macvlan network: xdockerinit takes, renews and releases
+    /// eth0's lease, sending this hostname.
+    pub dhcp: Option<String>,
 }
 
 impl SupervisionPlan {
@@ -170,6 +173,7 @@ impl SupervisionPlan {
             service_restart: config.service_restart(),
             services: config.services.clone(),
             boot_dir: BOOT_DIR,
+            dhcp: None,
         }
     }
 
@@ -186,6 +190,9 @@ impl SupervisionPlan {
         }
         for service in &self.services {
             args.extend(["--service".to_string(), service.to_string()]);
+        }
+        if let Some(hostname) = &self.dhcp {
+            args.extend(["--dhcp".to_string(), hostname.clone()]);
         }
         args
     }
@@ -462,12 +469,17 @@ impl BootPlan {
                 }
             },
         };
-        let (files, warning) = etc_files(
+        let (mut files, warning) = etc_files(
             (&config.name, &config.hostname),
             &network,
             &input.resolver,
             input.user_network.as_ref(),
         );
+        let dhcp = network.macvlan().is_some_and(|m| m.dhcp);
+        if dhcp {
+            // Emptied at every boot: the host waits for xdockerinit's lease.
+            files.push((PathBuf::from(xdockerinit::dhcp::LEASE_FILE), String::new()));
+        }
         let dir = input.container_dir;
         let userns = config.security.userns;
         let rootfs = RootfsPlan {
@@ -511,7 +523,10 @@ impl BootPlan {
                 max_size: input.logs.max_size.0,
                 max_files: input.logs.max_files,
             },
-            supervision: SupervisionPlan::of(config, input.exec.is_some()),
+            supervision: SupervisionPlan {
+                dhcp: dhcp.then(|| config.hostname.clone()),
+                ..SupervisionPlan::of(config, input.exec.is_some())
+            },
             warnings: warning.into_iter().collect(),
         })
     }

@@ -234,6 +234,33 @@ the container's variables\n\
 over the clean ones; its values reach the processes byte for byte.",
     },
     OptionSpec {
+        short: None,
+        long: Some("--dhcp"),
+        value: Some("HOSTNAME"),
+        help: "take eth0's address from DHCP first, renew it, release it at the stop",
+        manual: "Before anything is started, take a lease for\n\
+.I eth0\n\
+from the LAN's DHCP server (HOSTNAME sent as option 12), set its address,\n\
+the default route and\n\
+.I /etc/resolv.conf\n\
+from it, and write it to\n\
+.IR /etc/xdocker/dhcp.lease ;\n\
+renew it at T1 and T2 for as long as the container runs, and release it at\n\
+the orderly stop. No lease within the\n\
+.B \\-\\-dhcp\\-timeout\n\
+is an error (written to the lease file as\n\
+.BR error= ).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--dhcp-timeout"),
+        value: Some("SECONDS"),
+        help: "how long --dhcp waits for a lease (default 10)",
+        manual: "How long\n\
+.B \\-\\-dhcp\n\
+waits for a lease at the start (default 10 seconds).",
+    },
+    OptionSpec {
         short: Some("-v"),
         long: Some("--version"),
         value: None,
@@ -331,6 +358,10 @@ pub struct Args {
     pub boot_dir: Option<PathBuf>,
     /// `--pass-env`: children get xdockerinit's environment (TERM aside).
     pub pass_env: bool,
+    /// `--dhcp HOSTNAME`: take, renew and release eth0's lease.
+    pub dhcp: Option<String>,
+    /// `--dhcp-timeout SECONDS`.
+    pub dhcp_timeout_secs: u32,
 }
 
 /// The restart policy of services when `--service-restart` is not given.
@@ -351,6 +382,8 @@ impl Default for Args {
             service_restart: DEFAULT_SERVICE_RESTART,
             boot_dir: None,
             pass_env: false,
+            dhcp: None,
+            dhcp_timeout_secs: crate::dhcp::DEFAULT_TIMEOUT_SECS,
         }
     }
 }
@@ -479,6 +512,8 @@ where
     let mut services: Vec<ServiceSpec> = Vec::new();
     let mut boot_dir = None;
     let mut pass_env = None;
+    let mut dhcp = None;
+    let mut dhcp_timeout = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -508,6 +543,15 @@ where
                 set_once(&mut grace_secs, secs, "--grace")?;
             }
             "--pass-env" if inline.is_none() => set_once(&mut pass_env, true, "--pass-env")?,
+            "--dhcp" => {
+                let value = value_of("--dhcp", inline, &mut args)?;
+                set_once(&mut dhcp, value, "--dhcp")?;
+            }
+            "--dhcp-timeout" => {
+                let value = value_of("--dhcp-timeout", inline, &mut args)?;
+                let secs = parse_grace(&value)?;
+                set_once(&mut dhcp_timeout, secs, "--dhcp-timeout")?;
+            }
             "--log-fds" => {
                 let value = value_of("--log-fds", inline, &mut args)?;
                 let range = parse_fd_range(&value).ok_or(ArgsError::BadLogFds(value))?;
@@ -600,6 +644,8 @@ where
         service_restart: service_restart.unwrap_or(DEFAULT_SERVICE_RESTART),
         boot_dir,
         pass_env: pass_env.unwrap_or(false),
+        dhcp,
+        dhcp_timeout_secs: dhcp_timeout.unwrap_or(crate::dhcp::DEFAULT_TIMEOUT_SECS),
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),

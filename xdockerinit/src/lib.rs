@@ -83,6 +83,7 @@
 //! exit code 1 and one line `xdockerinit: error: ...` on stderr.
 
 pub mod args;
+pub mod dhcp;
 pub mod exit_record;
 pub mod init;
 pub mod log;
