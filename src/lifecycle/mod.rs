@@ -33,7 +33,7 @@ pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
-pub use network::{network_create, network_remove, networks, NetworkSummary};
+pub use network::{network_create, network_inspect, network_remove, networks, NetworkSummary};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, exit_code, run_command};

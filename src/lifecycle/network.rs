@@ -174,6 +174,14 @@ pub fn networks(rt: &Runtime) -> Result<Vec<NetworkSummary>, LifecycleError> {
     Ok(out)
 }
 
+/// One network by name (`BRIDGE` too), with its containers.
+pub fn network_inspect(rt: &Runtime, name: &str) -> Result<NetworkSummary, LifecycleError> {
+    networks(rt)?
+        .into_iter()
+        .find(|n| n.name == name)
+        .ok_or_else(|| NetworkStoreError::NotFound(name.to_string()).into())
+}
+
 fn names(list: Vec<Name>) -> Vec<String> {
     list.into_iter().map(|n| n.to_string()).collect()
 }

@@ -185,10 +185,15 @@ impl Runtime {
                 {
                     return None;
                 }
+                // A DHCP member is known by its leased address.
+                let vip = c.vip.or_else(|| match self.dhcp_lease(n)? {
+                    xdockerinit::dhcp::LeaseFile::Bound { address, .. } => Some(address),
+                    _ => None,
+                })?;
                 Some(Member {
                     name: c.name,
                     hostname: c.hostname,
-                    vip: c.vip?,
+                    vip,
                 })
             })
             .collect()

@@ -808,6 +808,112 @@ mod tests {
         assert!(try_plan(&config(Net::Custom), &n, None).is_ok());
     }
 
+    fn user_plan(c: &ContainerConfig, def: &NetworkDef, members: Vec<Member>) -> BootPlan {
+        let name = Name::parse_as("container name", "web").expect("name");
+        BootPlan::new(PlanInput {
+            name: &name,
+            config: c,
+            network: &network(),
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/x"),
+            layers: vec![],
+            resolver: HostResolver {
+                upstream: "nameserver 192.0.2.53\n".into(),
+                etc_resolv_conf: None,
+            },
+            exec: None,
+            logs: &LogsConfig::default(),
+            user_network: Some(UserNetwork {
+                def,
+                others: vec!["172.30.254.0/24".parse().expect("net")],
+                members,
+            }),
+        })
+        .expect("plan")
+    }
+
+    fn def(driver: Driver, subnet: Option<&str>) -> NetworkDef {
+        NetworkDef {
+            name: "front".into(),
+            driver,
+            subnet: subnet.map(str::to_string),
+            gateway: None,
+            bridge: (driver == Driver::Bridge).then(|| "xdbfront".to_string()),
+            internal: true,
+            parent: (driver == Driver::Macvlan).then(|| "eth9".to_string()),
+            macvlan_mode: (driver == Driver::Macvlan).then_some(net::store::MacvlanMode::Vepa),
+            dhcp: subnet.is_none(),
+            created: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_bridge_network_container_is_isolated_and_knows_its_members() {
+        let mut c = config(Net::Named(Name::parse_as("n", "front").expect("name")));
+        c.vip = Some(Ipv4Addr::new(10, 91, 0, 5));
+        let d = def(Driver::Bridge, Some("10.91.0.0/24"));
+        let other = Member {
+            name: "db".into(),
+            hostname: "db1".into(),
+            vip: Ipv4Addr::new(10, 91, 0, 6),
+        };
+        let p = user_plan(&c, &d, vec![other]);
+        let b = p.network.bridge().expect("bridge");
+        assert_eq!(b.bridge, "xdbfront");
+        let iso = b.isolation.as_ref().expect("isolated");
+        assert!(iso.internal && iso.others.len() == 1);
+        let hosts = file(&p, "/etc/hosts").expect("hosts");
+        assert!(
+            hosts.contains("10.91.0.5\tweb1\n") && hosts.contains("10.91.0.6\tdb db1\n"),
+            "{hosts}"
+        );
+        assert!(p.supervision.dhcp.is_none());
+        // An address outside the network's subnet is refused.
+        c.vip = Some(Ipv4Addr::new(172, 30, 254, 9));
+        let name = Name::parse_as("container name", "web").expect("name");
+        let e = BootPlan::new(PlanInput {
+            name: &name,
+            config: &c,
+            network: &network(),
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/x"),
+            layers: vec![],
+            resolver: HostResolver::default(),
+            exec: None,
+            logs: &LogsConfig::default(),
+            user_network: None,
+        })
+        .expect_err("no network given");
+        assert!(e.to_string().contains("network front not found"), "{e}");
+    }
+
+    #[test]
+    fn macvlan_containers_get_a_static_address_or_dhcp() {
+        let mut c = config(Net::Named(Name::parse_as("n", "front").expect("name")));
+        c.vip = Some(Ipv4Addr::new(10, 92, 0, 7));
+        let p = user_plan(&c, &def(Driver::Macvlan, Some("10.92.0.0/24")), vec![]);
+        let m = p.network.macvlan().expect("macvlan");
+        assert_eq!((m.parent.as_str(), m.mac[0], m.dhcp), ("eth9", 0x02, false));
+        let inside = p.network.inside().expect("inside");
+        assert_eq!(
+            inside.eth0.map(|e| e.gateway),
+            Some(Ipv4Addr::new(10, 92, 0, 1))
+        );
+        assert!(p.network.bridge().is_none());
+        c.vip = None;
+        let p = user_plan(&c, &def(Driver::Macvlan, None), vec![]);
+        assert_eq!(
+            p.network.inside().map(|i| (i.eth0, i.dhcp)),
+            Some((None, true))
+        );
+        assert_eq!(p.supervision.dhcp.as_deref(), Some("web1"));
+        assert!(p
+            .supervision
+            .init_args()
+            .ends_with(&["--dhcp".to_string(), "web1".to_string()]));
+        assert_eq!(file(&p, xdockerinit::dhcp::LEASE_FILE), Some(""));
+    }
+
     #[test]
     fn a_host_without_a_reachable_nameserver_is_warned_about() {
         let name = Name::parse_as("container name", "web").expect("name");
