@@ -3,7 +3,7 @@
 //! networks (but published ports), names that resolve within a network
 //! and not across, and everything released at stop and after a kill.
 //! Traffic only goes to 127.0.0.1 and to addresses in namespaces and links
-//! the test made. Subnets 10.229-10.231.T.0/24 and bridges `xdn*` are
+//! the test made. Subnets 10.228-10.231.T.0/24 and bridges `xdn*` are
 //! this file's.
 
 mod common;
@@ -57,16 +57,19 @@ struct Home {
     rt: RuntimeHome,
     owned: Owned,
     tag: u32,
+    /// The test's number: names and subnets of tests that run side by
+    /// side differ.
+    n: u32,
 }
 
 impl Home {
-    fn new() -> Self {
+    fn new(n: u32) -> Self {
         needs_root();
         let rt = RuntimeHome::new();
         let pid = std::process::id();
-        let tag = pid % 250;
-        let table = format!("xdnet{pid}");
-        let bridge = format!("xdn0p{}", pid % 100_000);
+        let tag = (pid % 80) * 3 + n;
+        let table = format!("xdnet{n}p{pid}");
+        let bridge = format!("xdn0{n}p{}", pid % 10_000);
         let toml = rt.home.path().join("xdocker.toml");
         let mut text = std::fs::read_to_string(&toml).expect("toml");
         text.push_str(&format!(
@@ -82,6 +85,7 @@ impl Home {
                 table,
             },
             tag,
+            n,
         }
     }
 
@@ -95,7 +99,7 @@ impl Home {
 
     /// A bridge network `name` on `10.X.TAG.0/24` with a bridge of the test's.
     fn network(&mut self, name: &str, x: u32, extra: &str) -> String {
-        let bridge = format!("xdn{}p{}", x - 229, std::process::id() % 100_000);
+        let bridge = format!("xdn{}{}p{}", x - 229, self.n, std::process::id() % 10_000);
         self.owned.links.push(bridge.clone());
         self.run(&format!(
             "-a network_create --network {name} --driver bridge --subnet 10.{x}.{}.0/24 --bridge {bridge} {extra}",
@@ -108,9 +112,9 @@ impl Home {
     /// A client host: a namespace with a veth to the host (`10.228.T.2`,
     /// the host `.1`), default route via the host.
     fn client(&mut self) -> String {
-        let pid = std::process::id() % 100_000;
-        let ns = format!("xdnc{pid}");
-        let veth = format!("xdnh{pid}");
+        let pid = std::process::id() % 10_000;
+        let ns = format!("xdnc{}p{pid}", self.n);
+        let veth = format!("xdnh{}p{pid}", self.n);
         sh(&["ip", "netns", "add", &ns]);
         self.owned.netns.push(ns.clone());
         sh(&[
@@ -183,7 +187,7 @@ impl Home {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bridge_networks_isolate_resolve_names_and_publish_ports() {
-    let mut h = Home::new();
+    let mut h = Home::new(0);
     let t = h.tag;
     let front_br = h.network("front", 230, "");
     h.network("back", 231, "");
@@ -305,7 +309,7 @@ fn bridge_networks_isolate_resolve_names_and_publish_ports() {
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn an_internal_network_does_not_reach_out_and_moves_keep_addresses_apart() {
-    let mut h = Home::new();
+    let mut h = Home::new(1);
     let t = h.tag;
     h.network("inner", 230, "--internal");
     h.network("outer", 231, "");
@@ -328,4 +332,42 @@ fn an_internal_network_does_not_reach_out_and_moves_keep_addresses_apart() {
         .fails(1, "network nosuch not found");
     h.run("-a boot -c o1").ok();
     h.eventually("i1", "ping -c1 -W2 o1");
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_boot_killed_mid_way_leaves_no_veth_chain_or_name_behind() {
+    let mut h = Home::new(2);
+    h.network("front", 230, "");
+    h.run("-a create -m test -c k1 --net front").ok();
+    h.run("-a create -m test -c k2 --net front -b").ok();
+    let rows = h.run("-s containers --json").ok().to_string();
+    let v: serde_json::Value = serde_json::from_str(&rows).expect("json");
+    let netns = v
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["container_id"] == "k1"))
+        .and_then(|r| r["netns"].as_str())
+        .expect("netns")
+        .to_string();
+    let veth = format!("vx{}", netns.trim_start_matches("nns"));
+    let init = common::static_init();
+    let r = h.rt.home.run_with(
+        None,
+        ["-a", "boot", "-c", "k1"],
+        &[
+            ("XDOCKER_INIT", init.as_os_str()),
+            ("XDOCKER_TEST_CRASH_AT", std::ffi::OsStr::new("boot.bridge")),
+        ],
+    );
+    assert_eq!(r.code, -1, "killed: {r:?}");
+    assert!(h.chains().contains("k1-fwd"), "the kill left its chain");
+    // The next boot of it releases what the killed one made (as for
+    // BRIDGE: that boot had not recorded the container as running yet).
+    h.run("-a boot -c k1").ok();
+    assert_eq!(h.chains().matches("chain k1-fwd").count(), 1);
+    h.eventually("k2", "ping -c1 -W2 k1");
+    h.eventually("k1", "ping -c1 -W2 k2");
+    h.run("-a shutdown -c k1").ok();
+    assert!(!h.chains().contains("k1-"), "{}", h.chains());
+    assert!(!Path::new("/sys/class/net").join(&veth).exists());
 }
