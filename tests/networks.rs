@@ -332,6 +332,15 @@ fn an_internal_network_does_not_reach_out_and_moves_keep_addresses_apart() {
         .fails(1, "network nosuch not found");
     h.run("-a boot -c o1").ok();
     h.eventually("i1", "ping -c1 -W2 o1");
+    // to_container joins a network too.
+    h.run("-a shutdown -c o1").ok();
+    h.run("-a to_image --from-container o1 --to-image oimg")
+        .ok();
+    h.run("-a to_container --from-image oimg --to-container o2 --net inner")
+        .ok();
+    h.run("-a boot -c o2").ok();
+    assert!(h.vip("o2").starts_with(&format!("10.230.{t}.")));
+    h.eventually("i1", "ping -c1 -W2 o2");
 }
 
 #[test]

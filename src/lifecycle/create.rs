@@ -290,6 +290,11 @@ pub(super) fn config_for(
     new: &NewContainer,
 ) -> Result<(ContainerConfig, Vec<ObjectLock>), LifecycleError> {
     let net = new.net.clone();
+    let mut locks = Vec::new();
+    // A user network is not removed while a container joins it.
+    if net.network().is_some() {
+        locks.push(rt.network_lock()?);
+    }
     let kind = rt.net_kind(name, &net)?;
     for (given, option, allowed) in [
         (new.vip.is_some(), "--vip", kind.has_vip()),
@@ -311,9 +316,10 @@ pub(super) fn config_for(
             });
         }
     }
-    let mut locks = Vec::new();
     let vip = if kind.has_vip() {
-        locks.push(rt.network_lock()?);
+        if locks.is_empty() {
+            locks.push(rt.network_lock()?);
+        }
         Some(rt.choose_vip_on(name, &net, new.vip)?)
     } else {
         None

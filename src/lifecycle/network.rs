@@ -129,7 +129,29 @@ pub fn network_remove(rt: &Runtime, name: &str, force: bool) -> Result<NetworkDe
         .into());
     }
     for c in &users {
-        let _c_lock = rt.containers.lock(c)?;
+        // Never waited for under the network lock (a boot holds its
+        // container's lock and then takes the network's): busy is refused.
+        let Some(_c_lock) = rt
+            .containers
+            .home()
+            .try_lock(crate::home::LockKind::Container, c)
+            .map_err(crate::container::ContainerError::from)?
+        else {
+            return Err(NetworkStoreError::InUse {
+                name: name.to_string(),
+                containers: vec![c.to_string()],
+                hint: " (busy: another command is working on it)",
+            }
+            .into());
+        };
+        if matches!(rt.containers.status(c), Ok(Status::Running { .. })) {
+            return Err(NetworkStoreError::InUse {
+                name: name.to_string(),
+                containers: vec![c.to_string()],
+                hint: " (running): shut them down first",
+            }
+            .into());
+        }
         let mut config = rt.containers.config(c)?;
         config.net = Net::Custom;
         config.vip = None;
