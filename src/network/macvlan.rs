@@ -53,6 +53,32 @@ pub fn attach(plan: &MacvlanPlan, pid: u32) -> Result<(), NetError> {
     .map_err(net_err(&object, "create eth0"))
 }
 
+/// Deletes the container's `eth0` in the network namespace bound at
+/// `netns` (a stopped macvlan container's, before its name goes): a
+/// namespace is torn down by the kernel some time after its last user, and
+/// until then its macvlan keeps the container's MAC on the parent, which
+/// the next boot's eth0 would collide with ("address already in use").
+/// A missing namespace or link is fine.
+pub fn release(netns: &std::path::Path) -> Result<(), NetError> {
+    let object = format!("eth0 in {}", netns.display());
+    let file = match std::fs::File::open(netns) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(net_err(&object, "open the network namespace")(e)),
+    };
+    // setns changes the calling thread only: a thread of its own enters.
+    let result = std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+                .map_err(std::io::Error::from)?;
+            Rtnl::open()?.delete_link(CONTAINER_IF)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the thread panicked")))
+    });
+    result.map_err(net_err(&object, "delete"))
+}
+
 /// The MAC address as `aa:bb:...`, for messages and DHCP.
 pub fn mac_text(mac: [u8; 6]) -> String {
     mac.iter()

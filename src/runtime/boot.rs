@@ -167,12 +167,23 @@ impl Runtime {
         config: &ContainerConfig,
         exec: Option<&str>,
     ) -> Result<BootPlan, RuntimeError> {
-        let def = match config.net.network() {
-            Some(n) => Some(self.network_def(name, n)?),
-            None => None,
+        // The user networks read once: the container's and the others'.
+        let defs = match config.net.network() {
+            Some(_) => self
+                .network_store()
+                .load()
+                .map_err(super::net_error(name))?,
+            None => Vec::new(),
         };
-        let user_network = match &def {
-            Some(def) => Some(self.user_network(name, def)?),
+        let user_network = match config.net.network() {
+            Some(n) => {
+                let def = defs.iter().find(|d| d.name == n.as_str()).ok_or_else(|| {
+                    super::net_error(name)(crate::network::store::NetworkStoreError::NotFound(
+                        n.to_string(),
+                    ))
+                })?;
+                Some(self.user_network(def, &defs))
+            }
             None => None,
         };
         let plan = BootPlan::new(PlanInput {
@@ -251,8 +262,8 @@ impl Runtime {
         }
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
         // The network's other members learn its name.
-        if let Some(network) = config.net.network() {
-            self.refresh_members(network);
+        if config.net.network().is_some() {
+            self.join_members(name, pid.as_raw());
         }
         if exec.is_none() {
             return Ok(BootOutcome::Detached { pid: pid.as_raw() });

@@ -71,27 +71,23 @@ impl Runtime {
             .map_err(net_error(name))
     }
 
-    /// Network `def` as a boot of `name` sees it: the other bridge
+    /// Network `def` (one of `all`) as a boot sees it: the other bridge
     /// networks' subnets (BRIDGE's among them) and its running members.
-    pub fn user_network<'a>(
-        &self,
-        name: &Name,
-        def: &'a NetworkDef,
-    ) -> Result<UserNetwork<'a>, RuntimeError> {
+    pub fn user_network<'a>(&self, def: &'a NetworkDef, all: &[NetworkDef]) -> UserNetwork<'a> {
         let mut others: Vec<ipnet::Ipv4Net> =
             self.subnet().ok().map(|s| s.net()).into_iter().collect();
-        for other in self.network_store().load().map_err(net_error(name))? {
+        for other in all {
             if other.name != def.name && other.driver == Driver::Bridge {
                 if let Ok(Some(s)) = other.subnet() {
                     others.push(s.net());
                 }
             }
         }
-        Ok(UserNetwork {
+        UserNetwork {
             def,
             others,
             members: self.members(&def.name),
-        })
+        }
     }
 
     /// What xdockerinit last wrote of container `name`'s DHCP lease, read
@@ -154,6 +150,14 @@ impl Runtime {
         }
     }
 
+    /// Whether `on` is a macvlan network (its container's eth0 is released
+    /// inside its namespace, see [`net::macvlan::release`]).
+    pub(super) fn is_macvlan(&self, on: &Net) -> bool {
+        on.network()
+            .and_then(|n| self.network_store().get(n.as_str()).ok())
+            .is_some_and(|d| d.driver == Driver::Macvlan)
+    }
+
     /// What network `on` is, for what a container on it may be given.
     pub fn net_kind(&self, name: &Name, on: &Net) -> Result<NetKind, RuntimeError> {
         Ok(match on {
@@ -171,56 +175,82 @@ impl Runtime {
         })
     }
 
-    /// The running containers of network `network` that have an address.
+    /// The running members of network `network` (its registry, the dead
+    /// left out).
     fn members(&self, network: &str) -> Vec<Member> {
-        let Ok(names) = self.containers.names() else {
-            return Vec::new();
-        };
-        names
-            .iter()
-            .filter_map(|n| {
-                let c = self.containers.config(n).ok()?;
-                if c.net.network().map(Name::as_str) != Some(network)
-                    || !self.is_running(n.as_str())
-                {
-                    return None;
-                }
-                // A DHCP member is known by its leased address.
-                let vip = c.vip.or_else(|| match self.dhcp_lease(n)? {
-                    xdockerinit::dhcp::LeaseFile::Bound { address, .. } => Some(address),
-                    _ => None,
-                })?;
-                Some(Member {
-                    name: c.name,
-                    hostname: c.hostname,
-                    vip,
-                })
-            })
+        let proc_root = std::path::Path::new("/proc");
+        members::Registry::new(self.containers.home().root(), network)
+            .load()
+            .into_iter()
+            .filter(|e| e.alive(proc_root))
+            .map(|e| e.member)
             .collect()
     }
 
-    /// Rewrites the /etc/hosts of every running member of `network` so
-    /// that it names the others (after a member booted or stopped). A
-    /// member whose file cannot be written is logged, never an error of
-    /// the command that booted or stopped another.
-    pub fn refresh_members(&self, network: &Name) {
+    /// Container `name` (running as `pid`) joins the running members of
+    /// its network, and every running member's /etc/hosts names the
+    /// others. A member whose file cannot be written is logged, never an
+    /// error of the boot.
+    pub(super) fn join_members(&self, name: &Name, pid: i32) {
+        let Ok(config) = self.containers.config(name) else {
+            return;
+        };
+        let Some(network) = config.net.network() else {
+            return;
+        };
+        // A DHCP member is known by its leased address.
+        let vip = config.vip.or_else(|| match self.dhcp_lease(name)? {
+            xdockerinit::dhcp::LeaseFile::Bound { address, .. } => Some(address),
+            _ => None,
+        });
+        let start_time =
+            crate::container::state::process_start_time(std::path::Path::new("/proc"), pid);
+        let me = vip.zip(start_time).map(|(vip, start_time)| members::Entry {
+            member: Member {
+                name: config.name.clone(),
+                hostname: config.hostname.clone(),
+                vip,
+            },
+            pid,
+            start_time,
+        });
+        self.update_members(network, name, me);
+    }
+
+    /// Container `name` leaves the running members of network `network`.
+    pub(super) fn leave_members(&self, network: &Name, name: &Name) {
+        self.update_members(network, name, None);
+    }
+
+    /// Replaces `name`'s entry (none: removes it) and the dead ones, then
+    /// rewrites every living member's /etc/hosts.
+    fn update_members(&self, network: &Name, name: &Name, me: Option<members::Entry>) {
         let Ok(_lock) = self.network_lock() else {
             return;
         };
-        let all = self.members(network.as_str());
-        for m in &all {
-            let Ok(member) = Name::parse_as("container name", &m.name) else {
-                continue;
-            };
-            let Ok(Some(state)) = self.containers.run_state(&member) else {
-                continue;
-            };
+        let proc_root = std::path::Path::new("/proc");
+        let registry = members::Registry::new(self.containers.home().root(), network.as_str());
+        // Each living member's root, opened once: the check that it lives
+        // and the handle its /etc/hosts is written through.
+        let living: Vec<(members::Entry, crate::fsutil::inroot::Root)> = registry
+            .load()
+            .into_iter()
+            .filter(|e| e.member.name != name.as_str())
+            .chain(me)
+            .filter_map(|e| members::open_root(&e, proc_root).map(|root| (e, root)))
+            .collect();
+        let entries: Vec<members::Entry> = living.iter().map(|(e, _)| e.clone()).collect();
+        if let Err(e) = registry.save(&entries) {
+            crate::logging::warn(&format!("network {network}: record its members: {e}"));
+        }
+        let list: Vec<Member> = entries.into_iter().map(|e| e.member).collect();
+        for (e, root) in &living {
+            let m = &e.member;
             let mut text = net::etc_files::hosts(&m.hostname, m.vip);
-            text.push_str(&members::lines(&all, &m.name));
-            let still = || self.is_running(&m.name);
-            if let Err(e) = members::write_hosts(state.pid, still, &text) {
+            text.push_str(&members::lines(&list, &m.name));
+            if let Err(err) = members::write_hosts(root, &text) {
                 crate::logging::warn(&format!(
-                    "container {}: network {network}: rewrite /etc/hosts: {e}",
+                    "container {}: network {network}: rewrite /etc/hosts: {err}",
                     m.name
                 ));
             }

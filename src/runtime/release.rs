@@ -70,6 +70,15 @@ impl Runtime {
             (config.as_ref()?.net != Net::Host).then(|| self.netns_name(name))
         });
         if let Some(ns) = &netns {
+            if config.as_ref().is_some_and(|c| self.is_macvlan(&c.net)) {
+                let path = Path::new(netns::NETNS_DIR).join(ns);
+                attempt(
+                    net::macvlan::release(&path).map_err(|e| RuntimeError::Network {
+                        name: name.to_string(),
+                        source: Box::new(e),
+                    }),
+                );
+            }
             attempt(netns::remove(ns).map_err(RuntimeError::from));
         }
         attempt(
@@ -93,7 +102,7 @@ impl Runtime {
         crate::logging::info(&format!("container {name}: released after stop"));
         // The network's other members forget its name.
         if let Some(network) = config.as_ref().and_then(|c| c.net.network()) {
-            self.refresh_members(network);
+            self.leave_members(network, name);
         }
         Ok(())
     }
@@ -119,6 +128,10 @@ impl Runtime {
                 "container {name}: releasing the network namespace name {ns} of a boot that was \
                  interrupted"
             ));
+            if self.is_macvlan(net) {
+                net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns))
+                    .map_err(crate::runtime::net_error(name))?;
+            }
             netns::remove(&ns)?;
         }
         if let Some(derived) = self.derived_bridge_state(name, net) {
@@ -183,7 +196,16 @@ impl Runtime {
     /// destroy; the caller holds the lock and knows it is stopped.
     pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
         self.cgroups()?.remove(name.as_str())?;
-        netns::remove(&self.netns_name(name))?;
+        let ns = self.netns_name(name);
+        if self
+            .containers
+            .config(name)
+            .is_ok_and(|c| self.is_macvlan(&c.net))
+        {
+            net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns))
+                .map_err(crate::runtime::net_error(name))?;
+        }
+        netns::remove(&ns)?;
         self.containers
             .running()
             .unmark(name)
