@@ -230,6 +230,12 @@ fn static_macvlan_containers_sit_on_the_lan_with_a_stable_mac() {
         .trim()
         .to_string();
     assert_eq!(mac, again);
+    // A boot right after a kill: the old eth0 (same MAC on the parent) is
+    // gone although the kernel tears its namespace down later.
+    for _ in 0..5 {
+        h.run("-a kill -c m1").ok();
+        h.run("-a boot -c m1").ok();
+    }
     assert!(h.lan.ping(&format!("{p}.10")));
     // A kill leaves nothing: the macvlan went with the namespace.
     let pid = h.rt.pid("m1").expect("pid");
