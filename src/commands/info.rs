@@ -36,6 +36,7 @@ fn dhcp_lease(ctx: &Ctx, name: &crate::names::Name, running: bool) -> Option<Dhc
             address,
             prefix,
             end,
+            ..
         } if running => Some(DhcpLease {
             address: format!("{address}/{prefix}"),
             end: chrono::DateTime::from_timestamp(i64::try_from(end).unwrap_or(0), 0)?

@@ -58,8 +58,13 @@ pub fn attach(plan: &MacvlanPlan, pid: u32) -> Result<(), NetError> {
 /// namespace is torn down by the kernel some time after its last user, and
 /// until then its macvlan keeps the container's MAC on the parent, which
 /// the next boot's eth0 would collide with ("address already in use").
-/// A missing namespace or link is fine.
-pub fn release(netns: &std::path::Path) -> Result<(), NetError> {
+/// A missing namespace or link is fine. `dhcp`: a lease the container's
+/// xdockerinit did not release (it was killed), released first from
+/// inside the namespace (the MAC, the address, its server).
+pub fn release(
+    netns: &std::path::Path,
+    dhcp: Option<([u8; 6], std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+) -> Result<(), NetError> {
     let object = format!("eth0 in {}", netns.display());
     let file = match std::fs::File::open(netns) {
         Ok(f) => f,
@@ -71,6 +76,11 @@ pub fn release(netns: &std::path::Path) -> Result<(), NetError> {
         s.spawn(|| {
             nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
                 .map_err(std::io::Error::from)?;
+            if let Some((mac, address, server)) = dhcp {
+                if let Err(e) = xdockerinit::dhcp::release_for(mac, address, server) {
+                    crate::logging::warn(&format!("release the DHCP lease of {address}: {e}"));
+                }
+            }
             Rtnl::open()?.delete_link(CONTAINER_IF)
         })
         .join()

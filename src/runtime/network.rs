@@ -106,6 +106,27 @@ impl Runtime {
         ))
     }
 
+    /// A DHCP lease container `name`'s xdockerinit holds by its lease file
+    /// but did not release (it was killed): its eth0's MAC, the address and
+    /// the server.
+    pub(super) fn unreleased_lease(
+        &self,
+        name: &Name,
+    ) -> Option<([u8; 6], std::net::Ipv4Addr, std::net::Ipv4Addr)> {
+        match self.dhcp_lease(name)? {
+            xdockerinit::dhcp::LeaseFile::Bound {
+                address,
+                server: Some(server),
+                ..
+            } => Some((
+                net::container_mac(&net::veth_name(&self.netns_name(name))),
+                address,
+                server,
+            )),
+            _ => None,
+        }
+    }
+
     /// Waits until xdockerinit of container `name` (first process `pid`)
     /// holds its DHCP lease; its error, its death or the time running out
     /// is the boot's error.

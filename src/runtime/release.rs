@@ -72,8 +72,9 @@ impl Runtime {
         if let Some(ns) = &netns {
             if config.as_ref().is_some_and(|c| self.is_macvlan(&c.net)) {
                 let path = Path::new(netns::NETNS_DIR).join(ns);
+                let dhcp = self.unreleased_lease(name);
                 attempt(
-                    net::macvlan::release(&path).map_err(|e| RuntimeError::Network {
+                    net::macvlan::release(&path, dhcp).map_err(|e| RuntimeError::Network {
                         name: name.to_string(),
                         source: Box::new(e),
                     }),
@@ -129,7 +130,7 @@ impl Runtime {
                  interrupted"
             ));
             if self.is_macvlan(net) {
-                net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns))
+                net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns), None)
                     .map_err(crate::runtime::net_error(name))?;
             }
             netns::remove(&ns)?;
@@ -202,7 +203,7 @@ impl Runtime {
             .config(name)
             .is_ok_and(|c| self.is_macvlan(&c.net))
         {
-            net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns))
+            net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns), None)
                 .map_err(crate::runtime::net_error(name))?;
         }
         netns::remove(&ns)?;

@@ -125,17 +125,24 @@ pub enum LeaseFile {
         prefix: u8,
         /// Unix seconds.
         end: u64,
+        /// Who granted it (where a DHCPRELEASE goes).
+        server: Option<Ipv4Addr>,
     },
     Error(String),
 }
+
+/// What the lease file says once xdockerinit released the lease.
+const RELEASED: &str = "released\n";
 
 /// Parses [`LEASE_FILE`]'s text.
 pub fn parse_lease_file(text: &str) -> LeaseFile {
     let mut address = None;
     let mut end = None;
+    let mut server = None;
     for line in text.lines() {
         match line.split_once('=') {
             Some(("error", e)) => return LeaseFile::Error(e.to_string()),
+            Some(("server", s)) => server = s.parse().ok(),
             Some(("address", a)) => {
                 address = a
                     .split_once('/')
@@ -150,6 +157,7 @@ pub fn parse_lease_file(text: &str) -> LeaseFile {
             address,
             prefix,
             end,
+            server,
         },
         _ => LeaseFile::Empty,
     }
@@ -193,6 +201,11 @@ fn read_mac(iface: &str) -> Result<[u8; 6], DhcpError> {
 impl Client {
     /// A socket on port 68 of eth0 that may broadcast.
     pub fn open(hostname: &str) -> Result<Self, DhcpError> {
+        Self::open_with_mac(hostname, None)
+    }
+
+    /// [`Client::open`] with eth0's MAC given (read from sysfs when None).
+    fn open_with_mac(hostname: &str, mac: Option<[u8; 6]>) -> Result<Self, DhcpError> {
         let socket = UdpSocket::bind(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, CLIENT_PORT))
             .map_err(io_err("bind port 68"))?;
         socket
@@ -209,7 +222,10 @@ impl Client {
         })?;
         Ok(Self {
             socket,
-            mac: read_mac(IFACE)?,
+            mac: match mac {
+                Some(mac) => mac,
+                None => read_mac(IFACE)?,
+            },
             hostname: hostname.to_string(),
         })
     }
@@ -530,12 +546,34 @@ pub fn start(hostname: &str, timeout_secs: u32) -> Result<Held, DhcpError> {
 }
 
 impl Held {
-    /// DHCPRELEASE at the orderly stop.
+    /// DHCPRELEASE at the orderly stop; the lease file says so.
     pub fn release(&self) {
         if let Ok(lease) = self.lease.lock() {
-            let _ = self.client.release(&lease);
+            if self.client.release(&lease).is_ok() {
+                let _ = write_lease_file(RELEASED);
+            }
         }
     }
+}
+
+/// DHCPRELEASE of `address` to `server` for the interface eth0 of the
+/// calling thread's network namespace, whose MAC is `mac`: the host's
+/// release of a container killed before its xdockerinit could do it.
+pub fn release_for(mac: [u8; 6], address: Ipv4Addr, server: Ipv4Addr) -> Result<(), DhcpError> {
+    let client = Client::open_with_mac("", Some(mac))?;
+    let lease = Lease {
+        address,
+        prefix: 0,
+        gateway: None,
+        dns: Vec::new(),
+        server,
+        lease_secs: 0,
+        t1_secs: 0,
+        t2_secs: 0,
+        obtained_unix: 0,
+        obtained: Instant::now(),
+    };
+    client.release(&lease)
 }
 
 fn sleep_until(at: Instant) {
@@ -614,10 +652,12 @@ mod tests {
             LeaseFile::Bound {
                 address: l.address,
                 prefix: 24,
-                end: 1_120
+                end: 1_120,
+                server: Some(l.server),
             }
         );
         assert_eq!(parse_lease_file(""), LeaseFile::Empty);
+        assert_eq!(parse_lease_file(RELEASED), LeaseFile::Empty);
         assert_eq!(
             parse_lease_file("error=dhcp on eth0: no DHCP server gave an address within 3s\n"),
             LeaseFile::Error("dhcp on eth0: no DHCP server gave an address within 3s".into())
