@@ -20,6 +20,10 @@ packages=(
     dnsmasq-base                            # DHCP server of the macvlan tests (tests/macvlan.rs)
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)
+    # bench peers
+    podman                                  # bench/docker_run.sh: podman run --rm
+    buildah runc                            # bench/build.sh: buildah bud --layers
+                                            # (runc: crun refuses hybrid cgroups)
 )
 
 if [ "$(id -u)" -ne 0 ]; then

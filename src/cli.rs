@@ -28,6 +28,8 @@ pub enum Show {
     Info,
     Logs,
     Networks,
+    // builds (issue 22)
+    BuildCache,
 }
 
 /// Actions (`-a`).
@@ -67,6 +69,9 @@ pub enum Action {
     NetworkCreate,
     NetworkRemove,
     Net,
+    // builds (issue 22)
+    Build,
+    PruneBuildCache,
 }
 
 /// `--autostart ORDER|off`: boot the container at host start (lower
@@ -142,7 +147,7 @@ impl FromStr for CapList {
 pub const PIDS_LIMIT_MAX: u64 = 1 << 22;
 
 /// `--pids-limit N`, 1 to [`PIDS_LIMIT_MAX`].
-fn parse_pids_limit(s: &str) -> Result<u64, String> {
+pub fn parse_pids_limit(s: &str) -> Result<u64, String> {
     match s.parse::<u64>() {
         Ok(n) if (1..=PIDS_LIMIT_MAX).contains(&n) => Ok(n),
         _ if s.parse::<u64>().is_ok_and(|n| n > PIDS_LIMIT_MAX) => Err(format!(
@@ -250,7 +255,7 @@ impl FromStr for MemLimit {
 }
 
 /// `--cpu-shares N`, the range of v1 `cpu.shares`.
-fn parse_cpu_shares(s: &str) -> Result<u64, String> {
+pub fn parse_cpu_shares(s: &str) -> Result<u64, String> {
     use crate::cgroups::{CPU_SHARES_MAX, CPU_SHARES_MIN};
     match s.parse::<u64>() {
         Ok(n) if (CPU_SHARES_MIN..=CPU_SHARES_MAX).contains(&n) => Ok(n),
@@ -260,7 +265,7 @@ fn parse_cpu_shares(s: &str) -> Result<u64, String> {
     }
 }
 
-fn parse_hostname(s: &str) -> Result<String, String> {
+pub fn parse_hostname(s: &str) -> Result<String, String> {
     let ok = !s.is_empty()
         && s.len() <= 64
         && s.split('.').all(|l| {
@@ -290,7 +295,7 @@ fn parse_ifname(s: &str) -> Result<String, String> {
     }
 }
 
-fn parse_container_name(s: &str) -> Result<Name, String> {
+pub fn parse_container_name(s: &str) -> Result<Name, String> {
     Name::parse_as("container name", s).map_err(|e| e.to_string())
 }
 
@@ -328,6 +333,20 @@ fn parse_nonempty(s: &str) -> Result<String, String> {
     }
 }
 
+/// `--workdir DIR`: an absolute path.
+pub fn parse_workdir(s: &str) -> Result<String, String> {
+    xdockerinit::user::check_workdir(s)
+        .map(|()| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// `--user USER[:GROUP]`: names or numbers (resolved inside at start).
+pub fn parse_user(s: &str) -> Result<String, String> {
+    xdockerinit::user::UserSpec::parse(s)
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
 /// The shows and actions with the options they take, for --help and the
 /// man page's SHOWS AND ACTIONS.
 pub const VERBS_HELP: &str = "\
@@ -341,6 +360,7 @@ Shows:
                   the console log: the -e main process's stdout and stderr,
                   /dev/console; --follow ends when the container stops
   networks        [--json]             BRIDGE and the user-defined networks
+  build_cache     [--json]             the build cache's layers: size, last use, users
 Actions:
   install_test    [--version V]
   create          -m IMAGES [-c C] [create opts] [-b [cgroup opts] [-t | -e CMD]]
@@ -384,6 +404,12 @@ Actions:
                   (--subnet CIDR [--gateway IP] | --dhcp)
   network_remove  --network NAME [-f]  (-f: its stopped containers go to CUSTOM)
   net             -c C --net NET [--vip IP]  moves a stopped container
+  build           --to-image NAME [--version V] [--file F] [--context DIR]
+                  [--build-arg K=V ...] [--target STAGE] [--no-cache] [--squash]
+                  [--net NET]  an image from a recipe (Dockerfile syntax); each
+                  step a cached layer (default file: Xdockerfile, else Dockerfile)
+  prune_build_cache [--all]            removes cached layers no image or
+                  container uses (unused a day, or dangling; --all: every one)
 Create opts: --host --net HOST|CUSTOM|BRIDGE|NETWORK (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
@@ -395,6 +421,8 @@ Cgroup opts: --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit (boot also
              --restart)
 Env opts:    --env KEY=VALUE|KEY --env-file FILE (repeatable; at boot they go
              over the stored variables, later ones win)
+             --workdir DIR --user USER[:GROUP]: of the main process and the
+             sessions (create, to_container, boot: stored, as the env)
 Restart policies: no | on-failure[:N] | always, for the -e main process
              (default no) and the services (default on-failure); boot
              services: --service ones and the executables of the image's
@@ -528,6 +556,14 @@ pub struct Args {
     /// takes the host's value; repeatable)
     #[arg(long = "env-file", value_name = "FILE")]
     pub env_file: Vec<PathBuf>,
+    /// Working directory of the main process and the sessions (absolute;
+    /// made at boot when missing)
+    #[arg(long = "workdir", value_name = "DIR", value_parser = parse_workdir)]
+    pub workdir: Option<String>,
+    /// User of the main process and the sessions: NAME, UID, NAME:GROUP or
+    /// UID:GID of the container's /etc/passwd and /etc/group
+    #[arg(long = "user", value_name = "USER[:GROUP]", value_parser = parse_user)]
+    pub user: Option<String>,
 
     /// Command for run (through sh -c)
     #[arg(long = "cmd", value_name = "CMD", value_parser = parse_nonempty)]
@@ -621,6 +657,31 @@ pub struct Args {
     /// xdockerinit
     #[arg(long = "dhcp")]
     pub dhcp: bool,
+    // builds (issue 22)
+    /// With build: the recipe file (default: Xdockerfile, else Dockerfile,
+    /// in the context)
+    #[arg(long = "file", value_name = "FILE")]
+    pub file: Option<PathBuf>,
+    /// With build: the build context, what COPY and ADD read (default: the
+    /// current directory)
+    #[arg(long = "context", value_name = "DIR")]
+    pub context: Option<PathBuf>,
+    /// With build: a value for an ARG of the recipe (repeatable)
+    #[arg(long = "build-arg", value_name = "KEY=VALUE", value_parser = parse_build_arg)]
+    pub build_arg: Vec<(String, String)>,
+    /// With build: the stage to build (its AS name or number; default: the
+    /// last)
+    #[arg(long = "target", value_name = "STAGE")]
+    pub target: Option<String>,
+    /// With build: run every step, take no layer from the cache
+    #[arg(long = "no-cache")]
+    pub no_cache: bool,
+    /// With build: the image is one flat layer of everything (no base layers)
+    #[arg(long = "squash")]
+    pub squash: bool,
+    /// With prune_build_cache: every layer no image or container uses
+    #[arg(long = "all")]
+    pub all: bool,
 }
 
 /// `--net`: HOST, CUSTOM, BRIDGE (offered by completion and help) or a
@@ -661,6 +722,21 @@ impl clap::builder::TypedValueParser for NetParser {
 
 fn parse_network_name(s: &str) -> Result<Name, String> {
     Name::parse_as("network name", s).map_err(|e| e.to_string())
+}
+
+/// `--build-arg KEY=VALUE` (KEY alone: the host's value, as Docker).
+pub fn parse_build_arg(s: &str) -> Result<(String, String), String> {
+    let (k, v) = match s.split_once('=') {
+        Some((k, v)) => (k.to_string(), v.to_string()),
+        None => (
+            s.to_string(),
+            std::env::var(s).map_err(|_| format!("'{s}': no =VALUE and no such variable here"))?,
+        ),
+    };
+    if !crate::container::env::is_name(&k) {
+        return Err(format!("'{k}' is not a variable name"));
+    }
+    Ok((k, v))
 }
 
 /// `--tail N|all` (None: all).
@@ -716,6 +792,8 @@ const CREATE_OPTS: &[&str] = &[
 ];
 const CGROUP_OPTS: &[&str] = &["cpus", "cpu_quota", "cpu_shares", "mem_limit", "pids_limit"];
 const ENV_OPTS: &[&str] = &["env", "env_file"];
+/// Who the main process and the sessions run as, and where.
+const PROCESS_OPTS: &[&str] = &["workdir", "user"];
 const BOOT_OPTS: &[&str] = &["tty", "exec"];
 
 /// Options a verb needs, and options it also accepts.
@@ -730,6 +808,7 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             &["container"],
             vec!["follow", "tail", "since", "timestamps", "json"],
         ),
+        Verb::Show(Show::BuildCache) => (&[], vec!["json"]),
         Verb::Action(a) => match a {
             Action::InstallTest => (&[], vec!["version"]),
             Action::Create => (
@@ -740,12 +819,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
                     CGROUP_OPTS,
                     BOOT_OPTS,
                     ENV_OPTS,
+                    PROCESS_OPTS,
                 ]
                 .concat(),
             ),
             Action::Boot => (
                 &["container"],
-                [CGROUP_OPTS, BOOT_OPTS, ENV_OPTS, &["restart"][..]].concat(),
+                [
+                    CGROUP_OPTS,
+                    BOOT_OPTS,
+                    ENV_OPTS,
+                    PROCESS_OPTS,
+                    &["restart"][..],
+                ]
+                .concat(),
             ),
             Action::Attach | Action::Shutdown | Action::Kill => (&["container"], vec![]),
             Action::Destroy => (&["container"], vec!["shutdown"]),
@@ -757,7 +844,14 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::ToImage => (&["from_container", "to_image"], vec!["version"]),
             Action::ToContainer => (
                 &["from_image", "to_container"],
-                [&["images"][..], CREATE_OPTS, CGROUP_OPTS, ENV_OPTS].concat(),
+                [
+                    &["images"][..],
+                    CREATE_OPTS,
+                    CGROUP_OPTS,
+                    ENV_OPTS,
+                    PROCESS_OPTS,
+                ]
+                .concat(),
             ),
             Action::Commit => (&["from_container", "to_image"], vec!["version"]),
             Action::CopyImage => (&["from_image", "to_image"], vec![]),
@@ -790,6 +884,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             ),
             Action::NetworkRemove => (&["network"], vec![]),
             Action::Net => (&["container", "net"], vec!["vip"]),
+            Action::Build => (
+                &["to_image"],
+                vec![
+                    "version",
+                    "file",
+                    "context",
+                    "build_arg",
+                    "target",
+                    "no_cache",
+                    "squash",
+                    "net",
+                ],
+            ),
+            Action::PruneBuildCache => (&[], vec!["all"]),
         },
     }
 }
@@ -821,7 +929,11 @@ fn verb_name(verb: Verb) -> String {
 
 /// The usage text printed for `--help` and no arguments.
 pub fn help_text() -> String {
-    Args::command().render_help().to_string()
+    format!(
+        "{}\n{}",
+        Args::command().render_help(),
+        crate::docker_cli::verbs_help()
+    )
 }
 
 impl Request {
@@ -839,6 +951,9 @@ impl Request {
             Ok(m) => m,
             Err(e) if e.kind() == clap::error::ErrorKind::DisplayHelp => {
                 return Ok(Self::Help(help_text()))
+            }
+            Err(e) if e.kind() == clap::error::ErrorKind::UnknownArgument => {
+                return Err(UsageError(unknown_option(&e, &argv)))
             }
             Err(e) => return Err(UsageError(clap_message(&e))),
         };
@@ -994,6 +1109,39 @@ pub fn escape_controls(text: &str) -> String {
             escaped
         })
         .collect()
+}
+
+/// An option this grammar does not have, named with the verb it was
+/// given to (`-a create: unexpected argument '--name' found`), and said to
+/// be a Docker-style verb's when it is one.
+fn unknown_option(e: &clap::Error, argv: &[std::ffi::OsString]) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    let mut message = clap_message(e);
+    let words: Vec<String> = argv
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let verb = words.windows(2).find_map(|w| match w[0].as_str() {
+        "-a" | "--action" => Some(format!("-a {}", w[1])),
+        "-s" | "--show" => Some(format!("-s {}", w[1])),
+        _ => None,
+    });
+    if let Some(verb) = verb {
+        message = format!("{}: {message}", escape_controls(&verb));
+    }
+    if let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) {
+        let name = arg.split('=').next().unwrap_or(arg);
+        let docker = crate::docker_cli::command().get_subcommands().any(|v| {
+            v.get_arguments().any(|a| {
+                a.get_long().is_some_and(|l| name == format!("--{l}"))
+                    || a.get_short().is_some_and(|s| name == format!("-{s}"))
+            })
+        });
+        if docker {
+            message.push_str(" (an option of the Docker-style verbs: xdocker VERB --help)");
+        }
+    }
+    message
 }
 
 /// clap's error as one line, the offending value escaped wherever it is
@@ -1284,6 +1432,35 @@ mod tests {
             Ok(CapList(vec!["sys_time".into(), "net_raw".into()]))
         );
         assert!("sys_godmode".parse::<CapList>().is_err());
+    }
+
+    #[test]
+    fn build_forms() {
+        let a = args(
+            "-a build --to-image web:1 --file ci/Dockerfile --context . --build-arg A=1 \
+             --build-arg B=x=y --target run --no-cache --squash --net BRIDGE",
+        );
+        assert_eq!(a.action, Some(Action::Build));
+        assert_eq!(
+            a.build_arg,
+            vec![("A".into(), "1".into()), ("B".into(), "x=y".into())]
+        );
+        assert!(a.no_cache && a.squash);
+        assert_eq!(a.target.as_deref(), Some("run"));
+        assert_eq!(err("-a build --file F"), "-a build needs --to-image");
+        assert_eq!(
+            err("-a create -m test --squash"),
+            "--squash does not apply to -a create"
+        );
+        assert!(
+            err("-a build --to-image x --build-arg 1x=2").contains("'1x' is not a variable name")
+        );
+        assert_eq!(args("-s build_cache --json").show, Some(Show::BuildCache));
+        assert!(args("-a prune_build_cache --all").all);
+        assert_eq!(
+            err("-a prune_build_cache -c x"),
+            "-c/--container does not apply to -a prune_build_cache"
+        );
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! One command from start to end, for both programs (`xdocker`, and
 //! `xdocker-srepo` for the ssh repository): parse, open the home and its
-//! log, dispatch, print, exit code. The only code that prints.
+//! log, dispatch, print, exit code. The only code that prints. A first
+//! argument that is a bare word is a Docker-style verb
+//! ([`xdocker::docker_cli`]), with Docker's exit codes; anything else is
+//! the original `-s`/`-a` grammar.
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::Write;
@@ -9,6 +12,7 @@ use xdocker::cli::{Args, Request, Verb};
 use xdocker::commands::{Ctx, Output};
 use xdocker::config::Config;
 use xdocker::container::ContainerStore;
+use xdocker::docker_cli::{self, DockerRequest, DockerVerb};
 use xdocker::home::Home;
 use xdocker::image::ImageStore;
 use xdocker::logging;
@@ -19,8 +23,14 @@ const EXIT_USAGE: i32 = 2;
 /// Exit code of a command that failed.
 const EXIT_FAILURE: i32 = 1;
 
+/// Exit code of a Docker-style command that failed in xdocker (Docker's).
+const EXIT_DOCKER_ERROR: i32 = 125;
+
 /// Runs a checked request in this program.
 pub type Dispatch = fn(&Ctx, Verb, &Args) -> anyhow::Result<Output>;
+
+/// Runs a checked Docker-style request.
+pub type DockerDispatch = fn(&Ctx, &DockerVerb) -> anyhow::Result<Output>;
 
 /// Verbs this program leaves to a companion program, which is executed
 /// with the same arguments before anything else is done.
@@ -44,8 +54,12 @@ fn fail(code: i32, message: &str) -> i32 {
 }
 
 /// Runs the command line of this process; returns the exit code.
-pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
+/// `docker`: this program's Docker-style verbs, if it has them.
+pub fn run(dispatch: Dispatch, docker: Option<DockerDispatch>, handoff: Option<Handoff>) -> i32 {
     let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(docker) = docker.filter(|_| docker_cli::is_docker(&argv)) {
+        return run_docker(docker, &argv);
+    }
     let (verb, args) = match Request::from_args(argv.clone()) {
         Ok(Request::Help(text)) => {
             print!("{text}");
@@ -64,36 +78,9 @@ pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
             &xdocker::companion::exec(h.env, h.program, &argv[1..]),
         );
     }
-    let home = match Home::from_env() {
-        Ok(h) => h,
-        Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
-    };
-    if let Err(e) = logging::init(&home.log_path(), args.debug) {
-        return fail(
-            EXIT_FAILURE,
-            &format!("open log {}: {e}", home.log_path().display()),
-        );
-    }
-    home.remove_stale_staging();
-    let line: Vec<String> = argv
-        .iter()
-        .skip(1)
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    logging::info(&format!("command: xdocker {}", line.join(" ")));
-    let config = match Config::load(&home.config_path()) {
-        Ok(c) => c,
-        Err(e) => return fail(EXIT_FAILURE, &e.to_string()),
-    };
-    let images = ImageStore::new(&home);
-    let mut runtime = Runtime::new(ContainerStore::new(&home), images.clone(), config.clone());
-    runtime.force = args.force;
-    let ctx = Ctx {
-        runtime,
-        images,
-        home,
-        config,
-        force: args.force,
+    let ctx = match open(&argv, args.debug, args.force) {
+        Ok(ctx) => ctx,
+        Err(message) => return fail(EXIT_FAILURE, &message),
     };
     match dispatch(&ctx, verb, &args) {
         Ok(Output::Ok) => {
@@ -116,7 +103,68 @@ pub fn run(dispatch: Dispatch, handoff: Option<Handoff>) -> i32 {
             let _ = out.write_all(text.as_bytes());
             0
         }
+        Ok(Output::Fail(code, message)) => fail(code, &message),
         Err(e) => fail(EXIT_FAILURE, &render(&e)),
+    }
+}
+
+/// The home, its log and config, and the runtime over them.
+fn open(argv: &[std::ffi::OsString], debug: bool, force: bool) -> Result<Ctx, String> {
+    let home = Home::from_env().map_err(|e| e.to_string())?;
+    logging::init(&home.log_path(), debug)
+        .map_err(|e| format!("open log {}: {e}", home.log_path().display()))?;
+    home.remove_stale_staging();
+    let line: Vec<String> = argv
+        .iter()
+        .skip(1)
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    logging::info(&format!("command: xdocker {}", line.join(" ")));
+    let config = Config::load(&home.config_path()).map_err(|e| e.to_string())?;
+    let images = ImageStore::new(&home);
+    let mut runtime = Runtime::new(ContainerStore::new(&home), images.clone(), config.clone());
+    runtime.force = force;
+    Ok(Ctx {
+        runtime,
+        images,
+        home,
+        config,
+        force,
+    })
+}
+
+/// A Docker-style command line: its verb's output, Docker's exit codes
+/// (125 for an error of xdocker's, usage errors included).
+fn run_docker(dispatch: DockerDispatch, argv: &[std::ffi::OsString]) -> i32 {
+    let verb = match docker_cli::parse(argv) {
+        Ok(DockerRequest::Help(text)) => {
+            print!("{text}");
+            return 0;
+        }
+        Ok(DockerRequest::Run(verb)) => verb,
+        Err(e) => return fail(EXIT_DOCKER_ERROR, &e.to_string()),
+    };
+    let ctx = match open(argv, false, false) {
+        Ok(ctx) => ctx,
+        Err(message) => return fail(EXIT_DOCKER_ERROR, &message),
+    };
+    match dispatch(&ctx, &verb) {
+        Ok(Output::Exit(code)) => {
+            logging::info(&format!("result: exit code {code}"));
+            code
+        }
+        Ok(Output::Text(text)) => {
+            logging::info("result: OK");
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(text.as_bytes());
+            0
+        }
+        Ok(Output::Ok | Output::Done(_)) => {
+            logging::info("result: OK");
+            0
+        }
+        Ok(Output::Fail(code, message)) => fail(code, &message),
+        Err(e) => fail(EXIT_DOCKER_ERROR, &render(&e)),
     }
 }
 

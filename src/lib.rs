@@ -6,6 +6,7 @@
 //! one thin syscall layer of both binaries (DESIGN habit 9).
 #![deny(unsafe_code)]
 
+pub mod build;
 pub mod cgroups;
 pub mod cli;
 pub mod commands;
@@ -14,6 +15,7 @@ pub mod config;
 pub mod container;
 pub mod conversion;
 pub mod crashpoint;
+pub mod docker_cli;
 pub mod fsutil;
 pub mod home;
 pub mod image;

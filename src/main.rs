@@ -1,5 +1,5 @@
-//! `xdocker`: one command (see `entry`); the ssh repository commands are
-//! handed to `xdocker-srepo`.
+//! `xdocker`: one command (see `entry`), in either grammar; the ssh
+//! repository commands are handed to `xdocker-srepo`.
 
 #[path = "entry.rs"]
 mod entry;
@@ -7,6 +7,7 @@ mod entry;
 fn main() {
     std::process::exit(entry::run(
         xdocker::commands::dispatch,
+        Some(xdocker::commands::docker::dispatch),
         Some(entry::Handoff {
             wants: xdocker::commands::is_srepo,
             env: "XDOCKER_SREPO",

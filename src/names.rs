@@ -259,6 +259,59 @@ macro_rules! stored_as_text {
 
 stored_as_text!(ImageRef);
 
+/// Adjectives and nouns of generated container names (Docker's habit:
+/// `adjective_noun`).
+const ADJECTIVES: &[&str] = &[
+    "agile", "bold", "brave", "bright", "calm", "clever", "cool", "crisp", "daring", "eager",
+    "fancy", "fast", "gentle", "glad", "happy", "honest", "jolly", "keen", "kind", "lively",
+    "lucid", "merry", "modest", "neat", "nimble", "noble", "proud", "quick", "quiet", "rapid",
+    "serene", "sharp", "shiny", "smart", "steady", "sunny", "swift", "tidy", "vivid", "witty",
+];
+const NOUNS: &[&str] = &[
+    "babbage", "bell", "bohr", "boole", "curie", "darwin", "dijkstra", "einstein", "euler",
+    "faraday", "fermat", "feynman", "gauss", "hopper", "hypatia", "joule", "kepler", "knuth",
+    "lamport", "leibniz", "lovelace", "maxwell", "mendel", "newton", "noether", "pascal",
+    "pasteur", "planck", "ritchie", "shannon", "tesla", "thompson", "torvalds", "turing", "volta",
+    "wiles", "wozniak", "wright", "yonath", "zuse",
+];
+
+/// A readable container name that `taken` says is free: `adjective_noun`
+/// picked at random, with a number after it once many are taken.
+pub fn generated(taken: impl Fn(&str) -> bool) -> Name {
+    let mut seed = [0u8; 8];
+    let random = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut seed))
+        .is_ok();
+    let mut state = if random {
+        u64::from_ne_bytes(seed)
+    } else {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+    } | 1;
+    // xorshift: enough to spread the picks.
+    let mut next = move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    for attempt in 0u32.. {
+        let a = ADJECTIVES[(next() % ADJECTIVES.len() as u64) as usize];
+        let n = NOUNS[(next() % NOUNS.len() as u64) as usize];
+        let text = match attempt {
+            0..=49 => format!("{a}_{n}"),
+            _ => format!("{a}_{n}_{}", next() % 10_000),
+        };
+        if !taken(&text) {
+            if let Ok(name) = Name::parse_as("container name", &text) {
+                return name;
+            }
+        }
+    }
+    unreachable!("an endless loop returns")
+}
+
 /// A comma-separated list of image references (`-m a,b:1.0`), bottom first.
 pub fn parse_image_list(s: &str) -> Result<Vec<ImageRef>, NameError> {
     s.split(',').map(str::parse).collect()
@@ -267,6 +320,18 @@ pub fn parse_image_list(s: &str) -> Result<Vec<ImageRef>, NameError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn generated_names_are_readable_valid_and_free() {
+        let a = generated(|_| false);
+        let (adj, noun) = a.as_str().split_once('_').expect("adjective_noun");
+        assert!(ADJECTIVES.contains(&adj) && NOUNS.contains(&noun), "{a}");
+        // Taken ones are skipped; with all pairs taken a number follows.
+        let b = generated(|n| n == a.as_str());
+        assert_ne!(a, b);
+        let c = generated(|n| n.matches('_').count() == 1);
+        assert_eq!(c.as_str().matches('_').count(), 2, "{c}");
+    }
     use proptest::prelude::*;
 
     fn v(s: &str) -> Version {

@@ -6,5 +6,5 @@
 mod entry;
 
 fn main() {
-    std::process::exit(entry::run(xdocker::commands::dispatch_srepo, None));
+    std::process::exit(entry::run(xdocker::commands::dispatch_srepo, None, None));
 }

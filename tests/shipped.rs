@@ -93,9 +93,24 @@ fn xdocker_man() -> Vec<u8> {
     man.render_options_section(&mut out).expect("render");
     out.extend_from_slice(b".SH \"SHOWS AND ACTIONS\"\n");
     out.extend_from_slice(roff_block(xdocker::cli::VERBS_HELP).as_bytes());
+    out.extend_from_slice(docker_verbs_section().as_bytes());
     let sections = Path::new(env!("CARGO_MANIFEST_DIR")).join("man/xdocker.1.in");
     out.extend(std::fs::read(&sections).expect("man/xdocker.1.in"));
     man.render_version_section(&mut out).expect("render");
+    out
+}
+
+/// DOCKER-STYLE VERBS: each verb's usage and options, from its argument
+/// definitions (the grammar's rules are in man/xdocker.1.in).
+fn docker_verbs_section() -> String {
+    let mut cmd = xdocker::docker_cli::command();
+    cmd.build();
+    let mut out = String::from(".SH \"DOCKER-STYLE VERBS\"\n");
+    for verb in cmd.get_subcommands_mut() {
+        let help = verb.render_help().to_string();
+        out.push_str(&format!(".SS {}\n", verb.get_name()));
+        out.push_str(&roff_block(&help));
+    }
     out
 }
 
@@ -170,10 +185,44 @@ fn xdockerinit_man_page_is_generated_from_its_option_table() {
 }
 
 fn completion(shell: clap_complete::Shell) -> Vec<u8> {
-    let mut cmd = xdocker::cli::Args::command();
     let mut out = Vec::new();
+    if shell == clap_complete::Shell::Bash {
+        return bash_completion();
+    }
+    let mut cmd = xdocker::docker_cli::completion_command();
     clap_complete::generate(shell, &mut cmd, "xdocker", &mut out);
     out
+}
+
+/// bash: clap's script of each grammar (an option's value, `-a create`,
+/// would read as the verb `create` in one script of both), and `_xdocker`
+/// choosing by the first word: a bare word is a Docker-style verb.
+fn bash_completion() -> Vec<u8> {
+    let script = |mut cmd: clap::Command, function: &str| {
+        let mut out = Vec::new();
+        clap_complete::generate(clap_complete::Shell::Bash, &mut cmd, "xdocker", &mut out);
+        String::from_utf8(out)
+            .expect("utf-8")
+            .replace("_xdocker()", &format!("{function}()"))
+            .replace("-F _xdocker ", &format!("-F {function} "))
+    };
+    let mut text = script(xdocker::cli::Args::command(), "_xdocker_options");
+    text.push_str(&script(xdocker::docker_cli::command(), "_xdocker_verbs"));
+    text.push_str(
+        "_xdocker() {\n    \
+         if [[ ${COMP_CWORD} -ge 1 && -n ${COMP_WORDS[1]} && ${COMP_WORDS[1]} != -* ]]; then\n        \
+         _xdocker_verbs \"$@\"\n    \
+         else\n        \
+         _xdocker_options \"$@\"\n    \
+         fi\n\
+         }\n\n\
+         if [[ \"${BASH_VERSINFO[0]}\" -eq 4 && \"${BASH_VERSINFO[1]}\" -ge 4 || \"${BASH_VERSINFO[0]}\" -gt 4 ]]; then\n    \
+         complete -F _xdocker -o nosort -o bashdefault -o default xdocker\n\
+         else\n    \
+         complete -F _xdocker -o bashdefault -o default xdocker\n\
+         fi\n",
+    );
+    text.into_bytes()
 }
 
 #[test]
@@ -228,6 +277,13 @@ fn bash_completes_shows_actions_and_options() {
     assert!(bash_completes(&["-s", "in"]).contains(&"info".to_string()));
     assert!(bash_completes(&["--net", ""]).contains(&"BRIDGE".to_string()));
     assert!(bash_completes(&["-a", "create", "--auto"]).contains(&"--autostart".to_string()));
+    // The Docker-style verbs and their options.
+    let verbs = bash_completes(&["r"]);
+    for verb in ["run", "restart", "rm", "rmi"] {
+        assert!(verbs.contains(&verb.to_string()), "{verb}: {verbs:?}");
+    }
+    assert!(bash_completes(&["run", "--pub"]).contains(&"--publish".to_string()));
+    assert!(bash_completes(&["ps", "--for"]).contains(&"--format".to_string()));
 }
 
 #[test]
@@ -242,6 +298,12 @@ fn zsh_completion_is_valid_zsh_offering_every_action() {
     let text = std::fs::read_to_string(&script).expect("read");
     for action in ["to_image", "autostart", "rplfile"] {
         assert!(text.contains(action), "{action} missing from _xdocker");
+    }
+    for verb in ["run", "exec", "logs", "unpause"] {
+        assert!(
+            text.contains(&format!("'{verb}:")),
+            "verb {verb} missing from _xdocker"
+        );
     }
 }
 

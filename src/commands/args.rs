@@ -43,12 +43,18 @@ pub fn services(args: &Args) -> Option<Vec<Service>> {
 /// The variables of `--env-file` files (in order), then of `--env`; a key
 /// given again takes the later value. `KEY` alone takes the host's value.
 pub fn env(args: &Args) -> Result<Vec<EnvVar>> {
+    env_of(&args.env_file, &args.env)
+}
+
+/// The variables of `files` (in order), then of `args` (`--env`): a key
+/// given again takes the later value.
+pub fn env_of(files: &[std::path::PathBuf], args: &[env::EnvArg]) -> Result<Vec<EnvVar>> {
     let host = |key: &str| std::env::var_os(key);
     let mut vars = Vec::new();
-    for file in &args.env_file {
+    for file in files {
         vars = env::merge(&vars, &env::read_file(file, &host)?);
     }
-    for arg in &args.env {
+    for arg in args {
         let var = arg
             .clone()
             .resolve(&host)
@@ -90,6 +96,10 @@ pub fn new_container(args: &Args) -> Result<NewContainer> {
         restart: args.restart,
         services: services(args).unwrap_or_default(),
         env: env(args)?,
+        workdir: args.workdir.clone(),
+        user: args.user.clone(),
+        command: None,
+        auto_remove: false,
     })
 }
 

@@ -19,6 +19,8 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
             limits: args::limits(args),
             restart: args.restart,
             env: args::env(args)?,
+            workdir: args.workdir.clone(),
+            user: args.user.clone(),
             start: args::start(args, io),
         };
         Ok(booted(name, lifecycle::boot(&ctx.runtime, req)?))

@@ -1,17 +1,16 @@
 //! `-a putfile`, `-a getfile`, `-a rplfile`: files of a running container.
 //! Every container path is resolved inside the container's root
-//! (`fsutil::inroot`), never on the host.
+//! (`fsutil::inroot`, through [`lifecycle::container_root`]), never on the
+//! host.
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Result};
+use anyhow::{anyhow, Result};
 
 use super::{Ctx, Output};
 use crate::cli::Args;
-use crate::container::config::UsernsIds;
-use crate::container::subids::IdShift;
-use crate::fsutil::fsids::AsContainerRoot;
-use crate::fsutil::inroot::{self, Direction, InRootError, Root, Source, Spot};
+use crate::fsutil::inroot::{self, InRootError};
+use crate::lifecycle;
 use crate::logging;
 use crate::names::Name;
 use crate::template;
@@ -29,39 +28,6 @@ fn required<'a>(value: &'a Option<PathBuf>, option: &str) -> Result<&'a Path> {
     value.as_deref().ok_or_else(|| anyhow!("needs {option}"))
 }
 
-/// The root of a running container, through its init's `/proc/PID/root`,
-/// and the host ids of its root (`--userns`).
-fn running_root(ctx: &Ctx, name: &Name) -> Result<(Root, Option<UsernsIds>)> {
-    if !ctx.runtime.containers.exists(name) {
-        bail!("container {name} not found");
-    }
-    let ids = ctx.runtime.containers.config(name)?.security.userns;
-    // A paused container's files are there all the same: no process of
-    // it takes part in a copy.
-    let Some(pid) = ctx.runtime.status_releasing_leftovers(name)?.pid() else {
-        bail!("container {name} is not running");
-    };
-    let still_running = || {
-        ctx.runtime
-            .status_releasing_leftovers(name)
-            .is_ok_and(|s| s.pid() == Some(pid))
-    };
-    let root =
-        Root::of_process(Path::new("/proc"), pid, still_running).map_err(|e| match e.errno() {
-            Some(nix::errno::Errno::ENOENT | nix::errno::Errno::ESRCH) => {
-                anyhow!("container {name} is not running")
-            }
-            _ => anyhow!("container {name}: {e}"),
-        })?;
-    Ok((root, ids))
-}
-
-/// Files created in a `--userns` container are created as its root.
-fn as_container_root(name: &Name, ids: Option<UsernsIds>) -> Result<Option<AsContainerRoot>> {
-    AsContainerRoot::enter(ids)
-        .map_err(|e| anyhow!("container {name}: take the ids of its root: {}", e.desc()))
-}
-
 fn in_container<'a>(
     name: &'a Name,
     verb: &'a str,
@@ -74,19 +40,7 @@ pub fn putfile(ctx: &Ctx, args: &Args) -> Result<Output> {
     let name = container(args)?;
     let src = required(&args.src_file, "--src-file")?;
     let dst = required(&args.dst_file, "--dst-file")?;
-    let (root, ids) = running_root(ctx, name)?;
-    let _as_root = as_container_root(name, ids)?;
-    let stats = (|| {
-        let source = Source::on_host(src)?;
-        let spot = root.locate(dst)?;
-        inroot::copy(&source, &spot, Direction::IntoContainer, IdShift(ids))
-    })()
-    .map_err(in_container(name, "putfile"))?;
-    logging::info(&format!(
-        "container {name}: putfile {} -> {}: {stats:?}",
-        src.display(),
-        dst.display()
-    ));
+    lifecycle::put_file(&ctx.runtime, name, src, dst)?;
     Ok(Output::Ok)
 }
 
@@ -95,18 +49,7 @@ pub fn getfile(ctx: &Ctx, args: &Args) -> Result<Output> {
     let name = container(args)?;
     let src = required(&args.src_file, "--src-file")?;
     let dst = required(&args.dst_file, "--dst-file")?;
-    let (root, ids) = running_root(ctx, name)?;
-    let stats = (|| {
-        let source = Source::in_root(&root, src)?;
-        let spot = Spot::on_host(dst)?;
-        inroot::copy(&source, &spot, Direction::OutOfContainer, IdShift(ids))
-    })()
-    .map_err(in_container(name, "getfile"))?;
-    logging::info(&format!(
-        "container {name}: getfile {} -> {}: {stats:?}",
-        src.display(),
-        dst.display()
-    ));
+    lifecycle::get_file(&ctx.runtime, name, src, dst)?;
     Ok(Output::Ok)
 }
 
@@ -170,7 +113,7 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
         Some(p) => p.clone(),
         None => default_instance(template_path),
     };
-    let (root, ids) = running_root(ctx, name)?;
+    let (root, ids) = lifecycle::container_root(&ctx.runtime, name)?;
     let mapping = read_mapping(mapping_path).map_err(|e| {
         anyhow!(
             "container {name}: rplfile: mapping file {}: {e}",
@@ -184,7 +127,7 @@ pub fn rplfile(ctx: &Ctx, args: &Args) -> Result<Output> {
         )
     })?;
     let count = rules.len();
-    let _as_root = as_container_root(name, ids)?;
+    let _as_root = lifecycle::as_container_root(name, ids)?;
     (|| {
         let (text, tpl) = root.read_file(template_path, TEMPLATE_LIMIT)?;
         let out = template::instantiate(&text, &rules);

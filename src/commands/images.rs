@@ -17,6 +17,9 @@ struct Row {
     base_layers: Vec<String>,
     /// Why the version cannot be used; null when it can.
     broken: Option<String>,
+    /// The image's metadata from a recipe build (absent when none).
+    #[serde(skip_serializing_if = "crate::image::ImageConfig::is_empty")]
+    config: crate::image::ImageConfig,
 }
 
 pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
@@ -32,6 +35,7 @@ pub fn run(ctx: &Ctx, json: bool) -> Result<Output> {
             created: e.meta.created,
             base_layers: e.meta.base_layers,
             broken: e.broken,
+            config: e.meta.config,
         })
         .collect();
     if json {

@@ -157,6 +157,13 @@ fn text(all: &Info) -> String {
             ),
         ),
         ("env", env(&c.env)),
+        ("workdir", or_dash(c.workdir.as_ref())),
+        ("user", or_dash(c.user.as_ref())),
+        ("command", or_dash(c.command.as_ref())),
+        (
+            "auto_remove",
+            if c.auto_remove { "yes (--rm)" } else { "no" }.to_string(),
+        ),
         ("created", c.created.clone()),
         ("pid", or_dash(info.pid)),
         ("booted_at", or_dash(info.booted_at.as_ref())),

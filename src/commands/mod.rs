@@ -7,6 +7,8 @@ mod args;
 mod attach;
 mod autostart;
 mod boot;
+mod build;
+mod build_progress;
 mod change;
 mod commit;
 mod containers;
@@ -15,6 +17,7 @@ mod copy_image;
 mod create;
 mod del_image;
 mod destroy;
+pub mod docker;
 mod export;
 mod files;
 mod images;
@@ -56,6 +59,9 @@ pub enum Output {
     Text(String),
     /// Exit with this code and print nothing (boot -e: CMD's exit code).
     Exit(i32),
+    /// Exit with this code after this one error line (Docker-style verbs:
+    /// 126 a command that cannot run, 127 one not found).
+    Fail(i32, String),
 }
 
 /// Everything a command works with.
@@ -93,9 +99,12 @@ pub fn dispatch_srepo(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
 pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     // Whatever stopped since the last command (init killed, xdocker killed
     // mid-way) is released now, before anything looks at containers.
-    ctx.runtime.release_stale()?;
+    // `--rm` containers among them are removed.
+    crate::lifecycle::release_stopped(&ctx.runtime)?;
     // A conversion killed half-way is finished or rolled back first.
     crate::conversion::finish_interrupted(&ctx.runtime);
+    // Build containers a killed build left go (issue 22).
+    crate::lifecycle::build_leftovers(&ctx.runtime);
     match verb {
         Verb::Show(Show::Containers) => containers::list(ctx, args.json),
         Verb::Show(Show::ContainerRoot) => containers::root(ctx, args),
@@ -136,7 +145,24 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::NetworkCreate) => network::create(ctx, args),
         Verb::Action(Action::NetworkRemove) => network::remove(ctx, args),
         Verb::Action(Action::Net) => network::change(ctx, args),
+        // builds (issue 22)
+        Verb::Action(Action::Build) => build::run(ctx, args),
+        Verb::Action(Action::PruneBuildCache) => build::prune(ctx, args),
+        Verb::Show(Show::BuildCache) => build::show(ctx, args.json),
     }
+}
+
+/// A layer of the build cache is never deleted (or renamed) by hand: the
+/// images built on it stack on it; `-a prune_build_cache` removes the
+/// layers nothing uses (issue 22).
+fn refuse_build_cache(image: &crate::names::ImageRef) -> Result<()> {
+    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
+        anyhow::bail!(
+            "image {image} is a layer of the build cache: -a prune_build_cache removes \
+             the layers no image or container uses"
+        );
+    }
+    Ok(())
 }
 
 /// The one image a command was given with `-m` (the grammar allows a list).
@@ -145,6 +171,12 @@ fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
         Some([one]) => Ok(one.clone()),
         _ => anyhow::bail!("-a {action} takes exactly one image with -m"),
     }
+}
+
+/// A progress bar on stderr for a transfer of `total` bytes (drawn on a
+/// terminal, for large ones), for the library's [`crate::progress`] seam.
+fn progress_bar(what: &str, total: u64) -> Box<dyn crate::progress::Progress> {
+    Box::new(progress_bar::Bar::new(what, total))
 }
 
 /// Runs `f` with this process's standard streams (for a session).

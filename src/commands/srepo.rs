@@ -120,6 +120,7 @@ pub fn push(ctx: &Ctx, args: &Args) -> Result<Output> {
         created: entry.meta.created.clone(),
         base_layers: entry.meta.base_layers.clone(),
         size: entry.meta.size,
+        config: entry.meta.config.clone(),
     };
     let bar = Bar::new(&format!("spush {}:{version}", image.name), entry.meta.size);
     let outcome = repo.push(&entry.dir.join(LAYER_DIR), &manifest, ctx.force, &bar)?;
@@ -164,6 +165,7 @@ pub fn pull(ctx: &Ctx, args: &Args) -> Result<Output> {
     let mut meta = new_meta(tree_size(&layer)?, &format!("spull from {}", repo.label()));
     meta.created = summary.manifest.created.clone();
     meta.base_layers = summary.manifest.base_layers.clone();
+    meta.config = summary.manifest.config.clone();
     let _lock = ctx.images.lock(&found.name)?;
     ctx.images
         .commit(staging, &found.name, &found.version, meta, ctx.force)?;

@@ -2,13 +2,14 @@
 
 use anyhow::{bail, Result};
 
-use super::{single_image, Ctx, Output};
+use super::{refuse_build_cache, single_image, Ctx, Output};
 use crate::cli::Args;
 use crate::image::Pick;
 use crate::names::Version;
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let image = single_image(args, "version")?;
+    refuse_build_cache(&image)?;
     let _lock = ctx.images.lock(&image.name)?;
     let from = ctx.images.resolve(&image, Pick::Only)?;
     let to = args.version.clone().unwrap_or_else(Version::none);

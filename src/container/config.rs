@@ -131,6 +131,22 @@ pub struct ContainerConfig {
     /// `KEY=VALUE`, in order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
+    /// `--workdir`: where the main process and the sessions start (an
+    /// absolute path of the container, made when missing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workdir: Option<String>,
+    /// `--user USER[:GROUP]`: who the main process and the sessions run
+    /// as, resolved by xdockerinit against the container's /etc/passwd.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The main process a plain boot starts in the background (Docker's
+    /// `create IMAGE CMD`, `run -d IMAGE CMD`, then `start`); None: a
+    /// VM-like container, xdockerinit idle. `-e CMD` runs CMD instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Docker's `--rm`: removed once stopped after a run.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub auto_remove: bool,
 }
 
 impl ContainerConfig {
@@ -235,6 +251,10 @@ mod tests {
                 "GREETING=hello world".parse().expect("var"),
                 "QUOTED=\"a=b\" 'c'\nd".parse().expect("var"),
             ],
+            workdir: Some("/srv/app".into()),
+            user: Some("app:staff".into()),
+            command: Some("httpd -f -p 80".into()),
+            auto_remove: true,
         };
         c.save(&p).expect("save");
         assert_eq!(ContainerConfig::load(&p).expect("load"), c);
@@ -275,16 +295,30 @@ mod tests {
         assert!(text.contains("\"GREETING=hello world\""), "{text}");
         assert!(text.contains("read_only = true"), "{text}");
         assert!(text.contains("cpu_shares = 512"), "{text}");
+        assert!(text.contains("workdir = \"/srv/app\""), "{text}");
+        assert!(text.contains("user = \"app:staff\""), "{text}");
+        assert!(text.contains("command = \"httpd -f -p 80\""), "{text}");
+        assert!(text.contains("auto_remove = true"), "{text}");
         // Configs written before env, cpu shares and read-only volumes
         // existed still load: no variables, no shares, volumes read-write.
         let old = ContainerConfig::load(&p).expect("load");
-        let old_text = toml::to_string_pretty(&ContainerConfig { env: vec![], ..old })
-            .expect("toml")
-            .replace("read_only = true\n", "")
-            .replace("cpu_shares = 512\n", "");
+        let old_text = toml::to_string_pretty(&ContainerConfig {
+            env: vec![],
+            workdir: None,
+            user: None,
+            command: None,
+            auto_remove: false,
+            ..old
+        })
+        .expect("toml")
+        .replace("read_only = true\n", "")
+        .replace("cpu_shares = 512\n", "");
         let old: ContainerConfig = toml::from_str(&old_text).expect("old config");
         assert!(old.env.is_empty() && !old.volumes[0].read_only);
         assert_eq!(old.limits.cpu_shares, None);
+        // ... and before the working directory and user: root, in /.
+        assert_eq!((old.workdir, old.user), (None, None));
+        assert_eq!((old.command, old.auto_remove), (None, false));
         // Configs written before autostart existed still load (not started).
         let old = text.replace("autostart = 20\n", "");
         std::fs::write(&p, old).expect("write");

@@ -215,6 +215,10 @@ mod tests {
             security: SecurityConfig::default(),
             created: "now".into(),
             env: vec![],
+            workdir: None,
+            user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Local};
 use serde::{Deserialize, Serialize};
 
+use super::config::ImageConfig;
 use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
 use crate::fsutil::copy::{copy_tree, CopyError};
 use crate::fsutil::tree::{tree_size, WalkError};
@@ -17,6 +18,11 @@ use crate::names::{ImageRef, Name, NameError, Version};
 
 /// Name of the layer directory inside an image version.
 pub const LAYER_DIR: &str = "rlayer";
+/// The image name whose versions are the step layers of the build cache
+/// (`=build:LAYERID`), kept in [`BUILD_CACHE_DIR`] of the home.
+pub const BUILD_CACHE_IMAGE: &str = "=build";
+/// The build cache's directory in the home.
+pub const BUILD_CACHE_DIR: &str = "build_cache";
 /// Name of the manifest inside an image version.
 pub const META_FILE: &str = "image.toml";
 
@@ -78,6 +84,10 @@ pub struct ImageMeta {
     /// How the image came to be: install_test, import, copy_image, to_image.
     #[serde(default)]
     pub source: String,
+    /// What containers made from it get (env, workdir, entrypoint/cmd...),
+    /// set by recipe builds; not written when empty.
+    #[serde(default, skip_serializing_if = "ImageConfig::is_empty")]
+    pub config: ImageConfig,
 }
 
 /// One image version as listed.
@@ -149,7 +159,7 @@ impl ImageStore {
     /// Every version directory of `name`, broken ones too (see
     /// [`ImageEntry::broken`]), lowest first.
     pub fn all_versions(&self, name: &Name) -> Result<Vec<Version>, ImageError> {
-        let dir = self.home.images_dir().join(name.as_str());
+        let dir = self.name_dir(name);
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             // A stray file under images/ is no image: nothing to list.
@@ -201,7 +211,18 @@ impl ImageStore {
 
     /// The directory of a version.
     pub fn dir(&self, name: &Name, version: &Version) -> PathBuf {
-        self.home.image_dir(name, version)
+        self.name_dir(name).join(version.as_str())
+    }
+
+    /// The directory of an image name's versions: `images/NAME/`, and
+    /// for [`BUILD_CACHE_IMAGE`] the home's build cache, whose step layers
+    /// are versions of that name (so images stack on them as on any
+    /// image, and `-s images` does not list them).
+    pub fn name_dir(&self, name: &Name) -> PathBuf {
+        match name.as_str() {
+            BUILD_CACHE_IMAGE => self.home.root().join(BUILD_CACHE_DIR),
+            _ => self.home.images_dir().join(name.as_str()),
+        }
     }
 
     /// The layer directory of a version.
@@ -210,6 +231,21 @@ impl ImageStore {
     }
 
     /// Reads one version's manifest; a version made by hand without one gets
+    /// The recorded configuration (ENTRYPOINT, CMD, ENV, ...) of the top of
+    /// a stack of layers: the defaults of a container made on them and of
+    /// an image made from such a container (`commit`, `to_image`, as
+    /// Docker's commit keeps them); empty when it records none or cannot
+    /// be read.
+    pub fn top_config(&self, stack: &[ImageRef]) -> ImageConfig {
+        let Some(top) = stack.last() else {
+            return ImageConfig::default();
+        };
+        self.resolve(top, Pick::Highest)
+            .and_then(|v| self.entry(&top.name, &v))
+            .map(|entry| entry.meta.config)
+            .unwrap_or_default()
+    }
+
     /// Reads one usable version's manifest; a version made by hand without
     /// one gets a manifest derived from its directory. A broken version
     /// (see [`ImageEntry::broken`]) is an error naming why.
@@ -240,6 +276,7 @@ impl ImageStore {
             size: tree_size(&layer).unwrap_or(0),
             base_layers: Vec::new(),
             source: "directory".to_string(),
+            config: ImageConfig::default(),
         };
         let meta = match fs::read_to_string(&meta_path) {
             Ok(text) => match toml::from_str(&text) {
@@ -316,7 +353,7 @@ impl ImageStore {
         })?;
         write_atomic(&staging.path().join(META_FILE), text.as_bytes(), 0o644)?;
         let target = self.dir(name, version);
-        let parent = self.home.images_dir().join(name.as_str());
+        let parent = self.name_dir(name);
         match fs::create_dir(&parent) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -367,7 +404,7 @@ impl ImageStore {
             return Err(ImageError::Exists(image));
         }
         write_atomic(&dir.join(META_FILE), text.as_bytes(), 0o644)?;
-        let parent = self.home.images_dir().join(name.as_str());
+        let parent = self.name_dir(name);
         match fs::create_dir(&parent) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
@@ -418,7 +455,7 @@ impl ImageStore {
             Err(e) => return Err(e.into()),
         }
         // The name directory goes when its last version went.
-        let _ = fs::remove_dir(self.home.images_dir().join(name.as_str()));
+        let _ = fs::remove_dir(self.name_dir(name));
         Ok(())
     }
 
@@ -508,6 +545,7 @@ pub fn new_meta(size: u64, source: &str) -> ImageMeta {
         size,
         base_layers: Vec::new(),
         source: source.to_string(),
+        config: ImageConfig::default(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use super::LifecycleError;
 use crate::names::Name;
-use crate::runtime::{Runtime, StopMode};
+use crate::runtime::{Runtime, RuntimeError, StopMode};
 
 /// What happened to each flagged container, in order: `booted`,
 /// `running` (already), `shut down`, `stopped` (already).
@@ -61,7 +61,16 @@ pub fn autostart(
         let running = rt.status_releasing_leftovers(name)?.pid().is_some();
         let outcome = match (shutdown, running) {
             (false, true) | (true, false) => Ok(if running { "running" } else { "stopped" }),
-            (false, false) => rt.boot(name, None).map(|_| "booted"),
+            // A Docker-style container's stored command runs again.
+            (false, false) => rt
+                .containers
+                .config(name)
+                .map_err(RuntimeError::from)
+                .and_then(|c| match c.command {
+                    Some(cmd) => rt.boot_background(name, &cmd, None),
+                    None => rt.boot(name, None),
+                })
+                .map(|_| "booted"),
             (true, true) => rt
                 .stop(name, StopMode::Shutdown, force)
                 .map(|_| "shut down"),

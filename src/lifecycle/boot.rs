@@ -6,7 +6,7 @@
 use super::create::apply_limits;
 use super::LifecycleError;
 use crate::container::config::LimitsConfig;
-use crate::container::{EnvVar, RestartPolicy, Status};
+use crate::container::{ContainerConfig, EnvVar, RestartPolicy, Status};
 use crate::names::Name;
 use crate::runtime::{BootOutcome, Runtime, RuntimeError};
 use crate::session::{End, Stdio};
@@ -14,7 +14,8 @@ use crate::session::{End, Stdio};
 /// How a container is started.
 #[derive(Debug)]
 pub enum Start<'a> {
-    /// In the background.
+    /// In the background; the stored command (Docker-style containers)
+    /// is its main process, in the background too.
     Detached,
     /// With this command as its main process, waited for (`-e`).
     Exec(String),
@@ -34,7 +35,30 @@ pub struct BootRequest<'a> {
     /// Variables to store before the boot, over the stored ones (a key
     /// given again takes the new value).
     pub env: Vec<EnvVar>,
+    /// `--workdir` and `--user` to store before the boot (None: the
+    /// stored ones apply).
+    pub workdir: Option<String>,
+    pub user: Option<String>,
     pub start: Start<'a>,
+}
+
+/// The main process a start asks for: `-e CMD` waited for, the stored
+/// command in the background, or none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Main<'s> {
+    Wait(&'s str),
+    Background(&'s str),
+    None,
+}
+
+/// What `start` starts of container `config`: `Exec` its command, waited
+/// for; otherwise the stored command, in the background, if any.
+pub(super) fn main_process<'s>(start: &'s Start<'_>, config: &'s ContainerConfig) -> Main<'s> {
+    match (start, &config.command) {
+        (Start::Exec(cmd), _) => Main::Wait(cmd),
+        (_, Some(cmd)) => Main::Background(cmd),
+        (_, None) => Main::None,
+    }
 }
 
 /// How a boot went for the caller.
@@ -51,7 +75,12 @@ pub enum Booted {
 /// Boots a stopped container.
 pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError> {
     let name = &req.name;
-    if !req.limits.is_empty() || req.restart.is_some() || !req.env.is_empty() {
+    let changes = !req.limits.is_empty()
+        || req.restart.is_some()
+        || !req.env.is_empty()
+        || req.workdir.is_some()
+        || req.user.is_some();
+    if changes {
         let _lock = rt.containers.lock(name)?;
         let mut config = rt.containers.config(name)?;
         // A running container keeps its config: the boot would fail.
@@ -61,13 +90,16 @@ pub fn boot(rt: &Runtime, req: BootRequest<'_>) -> Result<Booted, LifecycleError
         config.limits = apply_limits(&req.limits, config.limits.clone())?;
         config.restart = req.restart.or(config.restart);
         config.env = crate::container::env::merge(&config.env, &req.env);
+        config.workdir = req.workdir.clone().or(config.workdir);
+        config.user = req.user.clone().or(config.user);
         rt.containers.save_config(&config)?;
     }
-    let exec = match &req.start {
-        Start::Exec(cmd) => Some(cmd.as_str()),
-        _ => None,
+    let config = rt.containers.config(name)?;
+    let outcome = match main_process(&req.start, &config) {
+        Main::Wait(cmd) => rt.boot(name, Some(cmd))?,
+        Main::Background(cmd) => rt.boot_background(name, cmd, None)?,
+        Main::None => rt.boot(name, None)?,
     };
-    let outcome = rt.boot(name, exec)?;
     after_boot(rt, name, outcome, req.start)
 }
 
@@ -83,6 +115,31 @@ pub(super) fn after_boot(
         // instruction, so there is no wait.
         (_, Start::Attach(io)) => Booted::Attached(super::session::attach(rt, name, io)?),
         (BootOutcome::Detached { pid }, _) => Booted::Detached { pid },
-        (BootOutcome::Exited { code }, _) => Booted::Exited { code },
+        (BootOutcome::Exited { code }, _) => {
+            // A waited-for run of a `--rm` container ends with it.
+            super::stop::remove_if_auto(rt, name)?;
+            Booted::Exited { code }
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_wins_then_the_stored_command_runs_in_the_background() {
+        let mut config: ContainerConfig = toml::from_str(
+            "name = \"c\"\nhostname = \"c\"\nimages = [\"test\"]\nnet = \"HOST\"\ncreated = \"now\"\n",
+        )
+        .expect("config");
+        assert_eq!(main_process(&Start::Detached, &config), Main::None);
+        config.command = Some("sleep 1".into());
+        assert_eq!(
+            main_process(&Start::Detached, &config),
+            Main::Background("sleep 1")
+        );
+        let exec = Start::Exec("true".into());
+        assert_eq!(main_process(&exec, &config), Main::Wait("true"));
+    }
 }

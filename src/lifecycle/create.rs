@@ -60,6 +60,14 @@ pub struct NewContainer {
     pub services: Vec<Service>,
     /// `--env`: what every process of the container gets.
     pub env: Vec<EnvVar>,
+    /// `--workdir`: where the main process and the sessions start.
+    pub workdir: Option<String>,
+    /// `--user`: who they run as.
+    pub user: Option<String>,
+    /// The main process of plain boots (in the background).
+    pub command: Option<String>,
+    /// Removed once stopped after a run.
+    pub auto_remove: bool,
 }
 
 impl Default for NewContainer {
@@ -78,6 +86,10 @@ impl Default for NewContainer {
             restart: None,
             services: Vec::new(),
             env: Vec::new(),
+            workdir: None,
+            user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 }
@@ -116,7 +128,8 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
         },
     };
     let lock = rt.containers.lock(&name)?;
-    let (config, allocation_locks) = config_for(rt, &name, images, &req.container)?;
+    let container = with_image_defaults(rt, &images, &req.container);
+    let (config, allocation_locks) = config_for(rt, &name, images, &container)?;
     let created = rt.containers.create(&config, None)?;
     drop(allocation_locks);
     crate::logging::info(&format!(
@@ -132,11 +145,12 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
             booted: None,
         });
     };
-    let exec = match &start {
-        Start::Exec(cmd) => Some(cmd.as_str()),
-        _ => None,
+    let outcome = match boot::main_process(&start, &config) {
+        boot::Main::Wait(cmd) => rt.boot_created(&name, Some(cmd), created),
+        boot::Main::Background(cmd) => rt.boot_background(&name, cmd, Some(created)),
+        boot::Main::None => rt.boot_created(&name, None, created),
     };
-    let outcome = match rt.boot_created(&name, exec, created) {
+    let outcome = match outcome {
         Ok(outcome) => outcome,
         Err(e) => return Err(undo_create(rt, &name, e)),
     };
@@ -145,6 +159,55 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
         name,
         images: config.images,
     })
+}
+
+/// The main process of a new Docker-style container (`run`, `create`), as
+/// Docker combines them: the image's ENTRYPOINT (or `--entrypoint`, which
+/// also drops the image's CMD; an empty one drops the image's ENTRYPOINT)
+/// followed by CMD as given, else the image's CMD; joined into one shell
+/// line. None: neither is set, a VM-like container with xdockerinit idle.
+pub fn main_command(
+    rt: &Runtime,
+    image: &ImageRef,
+    entrypoint: Option<&str>,
+    cmd: &[String],
+) -> Option<String> {
+    let argv = match entrypoint {
+        Some(e) => {
+            let mut words: Vec<String> = Some(e.to_string())
+                .filter(|e| !e.is_empty())
+                .into_iter()
+                .collect();
+            words.extend(cmd.iter().cloned());
+            (!words.is_empty()).then_some(words)
+        }
+        None => crate::image::default_process(
+            &rt.images.top_config(std::slice::from_ref(image)),
+            Some(cmd),
+        ),
+    };
+    argv.map(|words| shell_line(&words))
+}
+
+/// `argv` as one shell command line, each word quoted when it needs it
+/// (the main process is run by `/bin/sh -c`, or directly when it is plain
+/// words).
+pub fn shell_line(argv: &[String]) -> String {
+    let plain = |w: &str| {
+        !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"/._-+,:@%=".contains(&b))
+    };
+    argv.iter()
+        .map(|w| {
+            if plain(w) {
+                w.clone()
+            } else {
+                format!("'{}'", w.replace('\'', r"'\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The error of a first boot that failed, after taking the new container
@@ -179,6 +242,33 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
         "container {name}: removed again, its first boot failed"
     ));
     Ok(true)
+}
+
+/// `new` with the defaults the top image's metadata gives (a recipe's
+/// ENV, WORKDIR and USER): the image's variables first, `--env` over
+/// them; `--workdir` and `--user` over the image's.
+fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) -> NewContainer {
+    let mut out = new.clone();
+    let Some(top) = images.last() else {
+        return out;
+    };
+    let Ok(entry) = rt.images.entry(&top.name, &top.version_or_none()) else {
+        return out;
+    };
+    let image_env: Vec<EnvVar> = entry
+        .meta
+        .config
+        .env
+        .iter()
+        .filter_map(|e| e.parse().ok())
+        .collect();
+    if !image_env.is_empty() {
+        out.env = crate::container::env::merge(&image_env, &new.env);
+    }
+    let config = entry.meta.config;
+    out.workdir = new.workdir.clone().or(config.workdir);
+    out.user = new.user.clone().or(config.user);
+    out
 }
 
 /// The image stack `refs` names, bottom first, versions resolved; a single
@@ -359,6 +449,10 @@ pub(super) fn config_for(
         security,
         created: chrono::Local::now().to_rfc3339(),
         env: new.env.clone(),
+        workdir: new.workdir.clone(),
+        user: new.user.clone(),
+        command: new.command.clone(),
+        auto_remove: new.auto_remove,
     };
     Ok((config, locks))
 }
@@ -366,6 +460,20 @@ pub(super) fn config_for(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn words_become_one_shell_line() {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        assert_eq!(shell_line(&words(&["/bin/true"])), "/bin/true");
+        assert_eq!(
+            shell_line(&words(&["sh", "-c", "echo $A; exit 3"])),
+            "sh -c 'echo $A; exit 3'"
+        );
+        assert_eq!(
+            shell_line(&words(&["echo", "it's", ""])),
+            r"echo 'it'\''s' ''"
+        );
+    }
 
     #[test]
     fn given_limits_win_over_stored_ones() {

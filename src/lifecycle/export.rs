@@ -116,6 +116,7 @@ pub fn export_container(rt: &Runtime, name: &Name) -> Result<ContainerExport, Li
         created: chrono::Local::now().to_rfc3339(),
         base_layers: Vec::new(),
         size: merged_size(&entries),
+        config: Default::default(),
     };
     Ok(ContainerExport {
         container: name.clone(),

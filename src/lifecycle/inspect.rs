@@ -28,6 +28,11 @@ pub struct Summary {
     pub netns: Option<String>,
     /// The exit code of its last run, once stopped.
     pub exit_code: Option<i32>,
+    /// When the last run ended, once stopped (None: never run, or killed).
+    pub exited_at: Option<std::time::SystemTime>,
+    /// While running: when it booted (RFC 3339) and its `-e` command.
+    pub booted_at: Option<String>,
+    pub exec: Option<String>,
 }
 
 /// Every container, sorted by name; one bad entry never hides the others.
@@ -40,9 +45,13 @@ pub fn list(rt: &Runtime) -> Result<Vec<Summary>, LifecycleError> {
             Ok(c) if c.net != Net::Host => Some(rt.netns_name(&name)),
             _ => None,
         };
-        let exit_code = match (&config, status) {
-            (Ok(_), Status::Stopped) => rt.exit_code(&name),
-            _ => None,
+        let (exit_code, exited_at) = match (&config, status) {
+            (Ok(_), Status::Stopped) => (rt.exit_code(&name), rt.exit_time(&name)),
+            _ => (None, None),
+        };
+        let state = match status {
+            Status::Stopped => None,
+            _ => rt.containers.run_state(&name).ok().flatten(),
         };
         out.push(Summary {
             name,
@@ -50,6 +59,9 @@ pub fn list(rt: &Runtime) -> Result<Vec<Summary>, LifecycleError> {
             config,
             netns,
             exit_code,
+            exited_at,
+            booted_at: state.as_ref().map(|s| s.booted_at.clone()),
+            exec: state.and_then(|s| s.exec),
         });
     }
     Ok(out)

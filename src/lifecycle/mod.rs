@@ -8,35 +8,52 @@
 
 mod autostart;
 mod boot;
+pub mod build;
 mod change;
 mod commit;
 mod convert;
 mod create;
 mod destroy;
 mod export;
+mod files;
+mod images;
 mod inspect;
 mod logs;
 mod network;
 mod pause;
 mod restart;
 mod session;
+mod stop;
+mod top;
 
 use std::path::PathBuf;
 
 pub use autostart::{autostart, set_autostart, AutostartReport};
 pub use boot::{boot, BootRequest, Booted, Start};
+pub use build::{
+    build, build_cache, build_leftovers, prune_build_cache, BuildEvent, BuildRequest, Built,
+};
 pub use change::{change, Change};
 pub use commit::{commit, CommitRequest, Committed};
 pub use convert::{to_container, to_image, Converted, ToContainerRequest, ToImageRequest};
-pub use create::{create, resolve_stack, CreateRequest, Created, NewContainer, Security};
+pub use create::{
+    create, main_command, resolve_stack, CreateRequest, Created, NewContainer, Security,
+};
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
+pub use files::{as_container_root, container_root, get_file, put_file};
+pub use images::{
+    copy_image, default_file_name, delete_image, export_container_file, export_image, import_image,
+    Exported, Imported, ProgressFor,
+};
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
 pub use network::{network_create, network_inspect, network_remove, networks, NetworkSummary};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
-pub use session::{attach, exit_code, run_command};
+pub use session::{attach, exec, exit_code, run_command, ExecRequest, SessionOptions};
+pub use stop::{release_stopped, signal, stop, StopRequest, Stopped};
+pub use top::{top, Process};
 
 use crate::cgroups::CgroupError;
 use crate::container::logs::LogsError;
@@ -143,6 +160,50 @@ pub enum LifecycleError {
         #[source]
         source: ArchiveError,
     },
+    #[error("container {name}: {op}: {source}")]
+    InContainer {
+        name: String,
+        op: &'static str,
+        #[source]
+        source: crate::fsutil::inroot::InRootError,
+    },
+    #[error("container {name}: {reason}")]
+    ContainerRoot { name: String, reason: String },
+    // Images as a whole, and their files
+    #[error("image {image} cannot be copied onto itself")]
+    CopyOntoItself { image: String },
+    #[error("image {image} is broken ({reason}): del_image -f removes it")]
+    ImageBroken { image: String, reason: String },
+    #[error(
+        "image {image} is a layer of the build cache: -a prune_build_cache removes \
+         the layers no image or container uses"
+    )]
+    BuildCacheLayer { image: String },
+    #[error("image file {} already exists (use -f to replace it)", .path.display())]
+    ImageFileExists { path: PathBuf },
+    #[error("image file {} has no file name", .path.display())]
+    ImageFileName { path: PathBuf },
+    #[error("{op} {}: {source}", .path.display())]
+    ImageFileIo {
+        op: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("export image {image}: {source}")]
+    ExportImage {
+        image: String,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error("import {}: {source}", .path.display())]
+    Import {
+        path: PathBuf,
+        #[source]
+        source: ArchiveError,
+    },
+    #[error("import {}: {reason}", .path.display())]
+    ImportManifest { path: PathBuf, reason: String },
     #[error("container {name}: {source}")]
     Logs {
         name: String,

@@ -45,15 +45,16 @@ pub fn restart(rt: &Runtime, req: RestartRequest) -> Result<Restarted, Lifecycle
         .filter(|s| s.status(Path::new("/proc")) != Status::Stopped)
         .and_then(|s| s.exec);
     // What the boot will need (image layers, volume sources) is there.
-    rt.plan_boot(name, &config, exec.as_deref())?;
+    rt.plan_boot(name, &config, exec.as_deref().or(config.command.as_deref()))?;
     let was_running = match rt.stop(name, StopMode::Shutdown, false) {
         Ok(()) => true,
         Err(RuntimeError::NotRunning(_)) => false,
         Err(e) => return Err(e.into()),
     };
     let start = match exec {
-        Some(cmd) => Start::Exec(cmd),
-        None => Start::Detached,
+        // The stored command runs in the background again.
+        Some(cmd) if config.command.as_ref() != Some(&cmd) => Start::Exec(cmd),
+        _ => Start::Detached,
     };
     let booted = boot(
         rt,
@@ -62,6 +63,8 @@ pub fn restart(rt: &Runtime, req: RestartRequest) -> Result<Restarted, Lifecycle
             limits: req.limits,
             restart: None,
             env: Vec::new(),
+            workdir: None,
+            user: None,
             start,
         },
     )?;

@@ -9,6 +9,7 @@ use crate::container::ContainerError;
 use crate::names::Name;
 use crate::runtime::{Runtime, RuntimeError};
 use crate::session::{self, terminal, Client, End, Open, Options, SessionError, Stdio};
+pub use xdockerinit::protocol::SessionOptions;
 
 /// Attaches the caller's `io` to root's login shell in running container
 /// `name`, until the shell exits or the caller detaches.
@@ -23,6 +24,7 @@ pub fn attach(rt: &Runtime, name: &Name, io: Stdio<'_>) -> Result<End, Lifecycle
         cols,
         term: session::client_term(),
         argv: Vec::new(),
+        options: SessionOptions::default(),
     };
     crate::logging::info(&format!("container {name}: attach"));
     Ok(client.run(&open, io, Options { escape: true })?)
@@ -36,19 +38,50 @@ pub fn run_command(
     cmd: &str,
     io: Stdio<'_>,
 ) -> Result<End, LifecycleError> {
+    let tty = terminal::is_tty(io.stdin) && terminal::is_tty(io.stdout);
+    let request = ExecRequest {
+        argv: session::shell_command(cmd),
+        tty,
+        options: SessionOptions::default(),
+    };
+    exec(rt, name, request, io)
+}
+
+/// One command in a running container (`exec`): its argv as given (a
+/// program found in the container's PATH), on a terminal or pipes, with
+/// its own directory, user and variables over the container's.
+#[derive(Debug, Clone)]
+pub struct ExecRequest {
+    pub argv: Vec<Vec<u8>>,
+    /// A terminal of the caller's size (else three pipes).
+    pub tty: bool,
+    pub options: SessionOptions,
+}
+
+/// Runs `req` in running container `name`, the caller's `io` relayed.
+pub fn exec(
+    rt: &Runtime,
+    name: &Name,
+    req: ExecRequest,
+    io: Stdio<'_>,
+) -> Result<End, LifecycleError> {
     let client = connect(rt, name).map_err(|e| at_process_limit(rt, name).unwrap_or(e))?;
-    let argv = session::shell_command(cmd);
-    let open = match terminal::is_tty(io.stdin) && terminal::is_tty(io.stdout) {
+    let ExecRequest { argv, tty, options } = req;
+    let open = match tty {
         true => {
-            let (rows, cols) = terminal::window_size(io.stdin).unwrap_or(session::DEFAULT_SIZE);
+            let (rows, cols) = [io.stdin, io.stdout]
+                .into_iter()
+                .find_map(terminal::window_size)
+                .unwrap_or(session::DEFAULT_SIZE);
             Open::Pty {
                 rows,
                 cols,
                 term: session::client_term(),
                 argv,
+                options,
             }
         }
-        false => Open::Pipes { argv },
+        false => Open::Pipes { argv, options },
     };
     client
         .run(&open, io, Options::default())

@@ -167,6 +167,17 @@ impl Runtime {
         config: &ContainerConfig,
         exec: Option<&str>,
     ) -> Result<BootPlan, RuntimeError> {
+        self.plan_main(name, config, exec, false)
+    }
+
+    /// [`Runtime::plan_boot`], the main process in the background or not.
+    fn plan_main(
+        &self,
+        name: &Name,
+        config: &ContainerConfig,
+        exec: Option<&str>,
+        background: bool,
+    ) -> Result<BootPlan, RuntimeError> {
         // The user networks read once: the container's and the others'.
         let defs = match config.net.network() {
             Some(_) => self
@@ -195,6 +206,7 @@ impl Runtime {
             layers: self.layers(config, name)?,
             resolver: host_resolver(&config.net),
             exec,
+            background,
             logs: &self.config.logs,
             user_network,
         })?;
@@ -212,7 +224,19 @@ impl Runtime {
     /// Boots a stopped container. With `exec`, CMD is the main process and
     /// this waits for it, returning its exit code.
     pub fn boot(&self, name: &Name, exec: Option<&str>) -> Result<BootOutcome, RuntimeError> {
-        self.boot_with(name, exec, None)
+        self.boot_with(name, exec, false, None)
+    }
+
+    /// Boots a stopped container with `cmd` as its main process in the
+    /// background (`docker run -d CMD`): detached from this process as a
+    /// host container is, the container stopping when `cmd` ends.
+    pub fn boot_background(
+        &self,
+        name: &Name,
+        cmd: &str,
+        created: Option<Unsynced>,
+    ) -> Result<BootOutcome, RuntimeError> {
+        self.boot_with(name, Some(cmd), true, created)
     }
 
     /// Boots a container `create` just made; its config is made durable
@@ -223,13 +247,14 @@ impl Runtime {
         exec: Option<&str>,
         created: Unsynced,
     ) -> Result<BootOutcome, RuntimeError> {
-        self.boot_with(name, exec, Some(created))
+        self.boot_with(name, exec, false, Some(created))
     }
 
     fn boot_with(
         &self,
         name: &Name,
         exec: Option<&str>,
+        background: bool,
         created: Option<Unsynced>,
     ) -> Result<BootOutcome, RuntimeError> {
         let lock = self.containers.lock(name)?;
@@ -242,11 +267,12 @@ impl Runtime {
         } else {
             self.release_leftovers(name, &config.net)?;
         }
-        let plan = self.plan_boot(name, &config, exec)?;
+        let plan = self.plan_main(name, &config, exec, background)?;
         for warning in &plan.warnings {
             crate::logging::warn(&format!("container {name}: {warning}"));
         }
-        let modes = exec.map(|_| TerminalModes::save());
+        let foreground = exec.is_some() && !background;
+        let modes = foreground.then(TerminalModes::save);
         let pid = self.execute(&plan, created)?;
         if plan.network.macvlan().is_some_and(|m| m.dhcp) {
             // Booted once xdockerinit holds the lease; without one the
@@ -265,7 +291,7 @@ impl Runtime {
         if config.net.network().is_some() {
             self.join_members(name, pid.as_raw());
         }
-        if exec.is_none() {
+        if !foreground {
             return Ok(BootOutcome::Detached { pid: pid.as_raw() });
         }
         // Single-process mode: others may shut it down meanwhile.
@@ -307,11 +333,11 @@ impl Runtime {
         let log_files = open_log_files(&self.containers.path(name, LOG_DIR), plan.logs.max_files)
             .map_err(|e| step(name, "open the console log")(e.to_string()))?;
         let terminals = match plan.exec {
-            Some(_) => [
+            Some(_) if !plan.background => [
                 reopen_terminal(std::io::stdout().as_fd()),
                 reopen_terminal(std::io::stderr().as_fd()),
             ],
-            None => [None, None],
+            _ => [None, None],
         };
         // The session socket listens before the container exists; its
         // directory is not in the container's mount namespace.

@@ -252,7 +252,7 @@ fn pass_descriptors_and_exec(
     plan: &BootPlan,
 ) -> Step<std::convert::Infallible> {
     let exec = plan.exec.as_deref();
-    detach(exec)?;
+    detach(exec.filter(|_| !plan.background))?;
     // The exit record is fd 3, the session socket fd 4, the console fd 5
     // and the log's files 6 on for xdockerinit; every other inherited fd
     // is closed at exec. Whichever of ours sits on one of these moves up
@@ -313,7 +313,12 @@ fn pass_descriptors_and_exec(
             argv.extend(CString::new(arg).ok());
         }
     }
-    for option in plan.supervision.init_args() {
+    for option in plan
+        .supervision
+        .init_args()
+        .into_iter()
+        .chain(plan.identity_args())
+    {
         argv.push(CString::new(option.as_str()).map_err(|_| {
             ChildFailure::new(
                 ChildStep::Exec,

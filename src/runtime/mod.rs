@@ -177,12 +177,31 @@ impl Runtime {
         self.cgroups().ok()?.usage(&group).ok()
     }
 
+    /// The pids of a running container's cgroup (every process of it).
+    pub fn pids(&self, name: &Name) -> Result<Vec<i32>, RuntimeError> {
+        let group = self
+            .containers
+            .run_state(name)?
+            .and_then(|s| s.cgroup)
+            .unwrap_or_else(|| name.to_string());
+        Ok(self.cgroups()?.pids(&group)?)
+    }
+
     /// How many times the `-e` main process was restarted in the last run
     /// (None: the last run was not a `-e` one, or its record predates
     /// supervision).
     pub fn main_restarts(&self, name: &Name) -> Option<u32> {
         let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;
         xdockerinit::exit_record::parse_restarts(&text)
+    }
+
+    /// When the last run ended: when xdockerinit wrote its exit record
+    /// (None without one: never run, or killed).
+    pub fn exit_time(&self, name: &Name) -> Option<std::time::SystemTime> {
+        self.exit_code(name)?;
+        std::fs::metadata(self.containers.path(name, EXIT_FILE))
+            .and_then(|m| m.modified())
+            .ok()
     }
 
     /// The exit record xdockerinit wrote at its last stop.

@@ -52,6 +52,9 @@ pub struct PlanInput<'a> {
     pub resolver: HostResolver,
     /// `-e CMD`: the main process (single-process mode).
     pub exec: Option<&'a str>,
+    /// With `exec`: the main process runs in the background (xdocker
+    /// does not wait for it; its output goes to the console log only).
+    pub background: bool,
     /// The home's `[logs]` settings.
     pub logs: &'a LogsConfig,
     /// The user-defined network the container is on (`--net NAME`).
@@ -238,6 +241,12 @@ pub struct BootPlan {
     /// see [`init_env`].
     pub env: Vec<String>,
     pub exec: Option<String>,
+    /// With `exec`: detached from the booter, not waited for.
+    pub background: bool,
+    /// `--workdir`: where the main process and the sessions start.
+    pub workdir: Option<String>,
+    /// `--user`: who they run as (resolved by xdockerinit inside).
+    pub user: Option<String>,
     /// The console log's rotation (xdockerinit writes it into
     /// `containers/C/log/`).
     pub logs: LogPlan,
@@ -429,14 +438,18 @@ pub fn clone_flags(own_netns: bool, userns: bool) -> CloneFlags {
 /// What every process of a container starts with: PATH, HOME and
 /// `container=xdocker` (systemd and others look for it), then the
 /// container's variables in their order, each replacing a default of the
-/// same name in its place.
-pub fn init_env(vars: &[EnvVar]) -> Vec<String> {
+/// same name in its place. A container with a `--user` gets no default
+/// HOME: xdockerinit gives the user's own (from /etc/passwd).
+pub fn init_env(vars: &[EnvVar], user: Option<&str>) -> Vec<String> {
     let defaults = [
         ("PATH", xdockerinit::process::CHILD_PATH),
         ("HOME", "/root"),
         ("container", "xdocker"),
     ];
-    let mut env: Vec<(&str, &str)> = defaults.to_vec();
+    let mut env: Vec<(&str, &str)> = defaults
+        .into_iter()
+        .filter(|(k, _)| user.is_none() || *k != "HOME")
+        .collect();
     for v in vars {
         match env.iter_mut().find(|(k, _)| *k == v.key()) {
             Some(slot) => slot.1 = v.value(),
@@ -447,6 +460,19 @@ pub fn init_env(vars: &[EnvVar]) -> Vec<String> {
 }
 
 impl BootPlan {
+    /// xdockerinit's options for the working directory and the user of
+    /// the main process and the sessions.
+    pub fn identity_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(dir) = &self.workdir {
+            args.extend(["--workdir".to_string(), dir.clone()]);
+        }
+        if let Some(user) = &self.user {
+            args.extend(["--user".to_string(), user.clone()]);
+        }
+        args
+    }
+
     /// The plan for one boot; refuses a config the host cannot apply
     /// (bad VIP, bad `[network]`), before anything is made.
     pub fn new(input: PlanInput<'_>) -> Result<Self, RuntimeError> {
@@ -517,8 +543,11 @@ impl BootPlan {
                 cpu_shares: config.limits.cpu_shares,
             },
             userns,
-            env: init_env(&config.env),
+            env: init_env(&config.env, config.user.as_deref()),
             exec: input.exec.map(str::to_string),
+            background: input.exec.is_some() && input.background,
+            workdir: config.workdir.clone(),
+            user: config.user.clone(),
             logs: LogPlan {
                 max_size: input.logs.max_size.0,
                 max_files: input.logs.max_files,
@@ -565,6 +594,10 @@ mod tests {
             security: SecurityConfig::default(),
             created: "now".into(),
             env: vec![],
+            workdir: None,
+            user: None,
+            command: None,
+            auto_remove: false,
         }
     }
 
@@ -598,6 +631,7 @@ mod tests {
                 etc_resolv_conf: Some("nameserver 127.0.0.53\n".into()),
             },
             exec,
+            background: false,
             logs: &LogsConfig::default(),
             user_network: None,
         })
@@ -760,6 +794,25 @@ mod tests {
     }
 
     #[test]
+    fn workdir_and_user_go_to_xdockerinit_and_the_user_gets_its_home() {
+        let mut c = config(Net::Host);
+        assert!(plan(&c, &network(), None).identity_args().is_empty());
+        c.workdir = Some("/srv/app".into());
+        c.user = Some("app:staff".into());
+        let p = plan(&c, &network(), Some("id"));
+        assert_eq!(
+            p.identity_args(),
+            ["--workdir", "/srv/app", "--user", "app:staff"]
+        );
+        // No default HOME: xdockerinit sets the user's.
+        assert!(!p.env.iter().any(|e| e.starts_with("HOME=")), "{:?}", p.env);
+        c.env = vec!["HOME=/data".parse().expect("var")];
+        assert!(plan(&c, &network(), None)
+            .env
+            .contains(&"HOME=/data".to_string()));
+    }
+
+    #[test]
     fn privileged_and_unprivileged_containers_are_confined_differently() {
         let mut c = config(Net::Host);
         let privileged = plan(&c, &network(), None);
@@ -822,6 +875,7 @@ mod tests {
                 etc_resolv_conf: None,
             },
             exec: None,
+            background: false,
             logs: &LogsConfig::default(),
             user_network: Some(UserNetwork {
                 def,
@@ -880,6 +934,7 @@ mod tests {
             layers: vec![],
             resolver: HostResolver::default(),
             exec: None,
+            background: false,
             logs: &LogsConfig::default(),
             user_network: None,
         })
@@ -931,6 +986,7 @@ mod tests {
                 etc_resolv_conf: None,
             },
             exec: None,
+            background: false,
             logs: &LogsConfig::default(),
             user_network: None,
         })

@@ -147,8 +147,10 @@ impl Runtime {
     }
 
     /// Releases every stopped container's leftovers (run by each command):
-    /// only entries of the running index whose process is gone are looked at.
-    pub fn release_stale(&self) -> Result<(), RuntimeError> {
+    /// only entries of the running index whose process is gone are looked
+    /// at. Returns the containers found stopped.
+    pub fn release_stale(&self) -> Result<Vec<Name>, RuntimeError> {
+        let mut stopped = Vec::new();
         let index = self.containers.running();
         let index_err = |e: std::io::Error| RuntimeError::Step {
             name: "running index".to_string(),
@@ -174,7 +176,9 @@ impl Runtime {
                 continue;
             }
             if self.containers.path(&name, STATE_FILE).exists() {
-                self.status_releasing_leftovers(&name)?;
+                if self.status_releasing_leftovers(&name)? == Status::Stopped {
+                    stopped.push(name);
+                }
             } else if let Some(_lock) = self
                 .containers
                 .home()
@@ -189,7 +193,7 @@ impl Runtime {
                 index.unmark(&name).map_err(index_err)?;
             }
         }
-        Ok(())
+        Ok(stopped)
     }
 
     /// Removes what a container may hold even without a state file (a boot

@@ -20,6 +20,18 @@ impl Runtime {
     /// Stops a running or paused container and releases what it held. A
     /// container that is not running is an error, unless `force`.
     pub fn stop(&self, name: &Name, mode: StopMode, force: bool) -> Result<(), RuntimeError> {
+        self.stop_within(name, mode, force, None)
+    }
+
+    /// [`Runtime::stop`], a shutdown given `wait` (instead of the grace
+    /// period and a margin) before init is killed (`docker stop -t`).
+    pub fn stop_within(
+        &self,
+        name: &Name,
+        mode: StopMode,
+        force: bool,
+        wait: Option<Duration>,
+    ) -> Result<(), RuntimeError> {
         let _lock = self.containers.lock(name)?;
         // A broken container (config missing or unreadable) is stopped all
         // the same: what runs is the kernel's to say.
@@ -49,7 +61,10 @@ impl Runtime {
             return self.release(name);
         }
         let (signal, wait) = match mode {
-            StopMode::Shutdown => (Signal::SIGTERM, Duration::from_secs(GRACE_SECONDS + 3)),
+            StopMode::Shutdown => (
+                Signal::SIGTERM,
+                wait.unwrap_or(Duration::from_secs(GRACE_SECONDS + 3)),
+            ),
             StopMode::Kill => (Signal::SIGKILL, Duration::from_secs(5)),
         };
         sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
@@ -76,5 +91,28 @@ impl Runtime {
         self.release(name)?;
         crate::logging::info(&format!("container {name}: stopped ({mode:?})"));
         Ok(())
+    }
+}
+
+impl Runtime {
+    /// Sends `signal` to the init of running container `name` (through a
+    /// pidfd: a reused PID is never signalled). xdockerinit passes HUP,
+    /// USR1 and USR2 on to the main process; TERM and INT begin its
+    /// orderly stop; KILL ends the container at once.
+    pub fn signal(&self, name: &Name, signal: Signal) -> Result<(), RuntimeError> {
+        if !self.containers.present(name) {
+            return Err(ContainerError::NotFound(name.to_string()).into());
+        }
+        let state = self
+            .containers
+            .run_state(name)?
+            .filter(|s| s.status(Path::new("/proc")) != Status::Stopped)
+            .ok_or_else(|| RuntimeError::NotRunning(name.to_string()))?;
+        let pidfd = sys::pidfd_open(Pid::from_raw(state.pid))
+            .map_err(|_| RuntimeError::NotRunning(name.to_string()))?;
+        if process_start_time(Path::new("/proc"), state.pid) != Some(state.start_time) {
+            return Err(RuntimeError::NotRunning(name.to_string()));
+        }
+        sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))
     }
 }

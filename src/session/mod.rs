@@ -28,7 +28,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use xdockerinit::protocol::{self, kind, Decoder, Message, ProcessStatus, ProtocolError};
+use xdockerinit::protocol::{
+    self, kind, Decoder, Message, ProcessStatus, ProtocolError, SessionOptions,
+};
 use xdockerinit::sys::{self, pollfd};
 
 use escape::Escape;
@@ -79,6 +81,10 @@ pub enum SessionError {
     /// The server could not start the command (an `Error` message).
     #[error("{0}")]
     Remote(String),
+    /// A session's own directory, user or variables, asked of an
+    /// xdockerinit older than them.
+    #[error("this container's xdockerinit (session protocol {0}) predates a session's own -w, -u and -e: restart the container")]
+    OptionsTooNew(u16),
 }
 
 fn io_err<E: Into<io::Error>>(op: &'static str) -> impl FnOnce(E) -> SessionError {
@@ -144,9 +150,14 @@ pub enum Open {
         cols: u16,
         term: Vec<u8>,
         argv: Vec<Vec<u8>>,
+        /// Its own directory, user and variables (empty: the container's).
+        options: SessionOptions,
     },
     /// Plain pipes.
-    Pipes { argv: Vec<Vec<u8>> },
+    Pipes {
+        argv: Vec<Vec<u8>>,
+        options: SessionOptions,
+    },
 }
 
 impl Open {
@@ -157,13 +168,21 @@ impl Open {
                 cols,
                 term,
                 argv,
+                options,
             } => Message::OpenPty {
                 rows,
                 cols,
                 term,
                 argv,
+                options,
             },
-            Open::Pipes { argv } => Message::OpenPipes { argv },
+            Open::Pipes { argv, options } => Message::OpenPipes { argv, options },
+        }
+    }
+
+    fn options(&self) -> &SessionOptions {
+        match self {
+            Open::Pty { options, .. } | Open::Pipes { options, .. } => options,
         }
     }
 
@@ -328,6 +347,9 @@ impl Client {
     /// second one drops the session; in terminal mode (where Ctrl-C is just
     /// a byte for the container's terminal) one drops it.
     pub fn run(mut self, open: &Open, io: Stdio<'_>, opts: Options) -> Result<End, SessionError> {
+        if !open.options().is_empty() && self.version < protocol::OPTIONS_VERSION {
+            return Err(SessionError::OptionsTooNew(self.version));
+        }
         let mut signals = Signals::block().map_err(|e| io_err("block signals")(e))?;
         self.send_blocking(&open.message())?;
         let pty = open.is_pty();

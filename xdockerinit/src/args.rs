@@ -261,6 +261,36 @@ is an error (written to the lease file as\n\
 waits for a lease at the start (default 10 seconds).",
     },
     OptionSpec {
+        short: None,
+        long: Some("--user"),
+        value: Some("USER[:GROUP]"),
+        help: "run CMD and the sessions as this user (NAME, UID, NAME:GROUP, UID:GID)",
+        manual: "Run CMD of\n\
+.B \\-e\n\
+and the commands of sessions (unless a session names its own) as this\n\
+user: a name or UID, with a group name or GID after a colon. Names are\n\
+looked up in the container's\n\
+.I /etc/passwd\n\
+and\n\
+.I /etc/group\n\
+when the process starts; a UID that passwd lacks is used as is, with\n\
+group 0. Without a group the supplementary groups are those of\n\
+.I /etc/group\n\
+that list the user; HOME, unless set, is the user's home. The services\n\
+run as root. A user that cannot be found ends that start of CMD with\n\
+exit code 126.",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--workdir"),
+        value: Some("DIR"),
+        help: "start CMD and the sessions in DIR (made at start when missing)",
+        manual: "The working directory of CMD and of the sessions (unless a session\n\
+names its own; without one a session starts in the user's home). An\n\
+absolute path of the container, made (mode 0755, owned by root) at start\n\
+when it does not exist.",
+    },
+    OptionSpec {
         short: Some("-v"),
         long: Some("--version"),
         value: None,
@@ -325,8 +355,8 @@ pub enum Invocation {
     Version,
     /// `-h`/`--help`.
     Help,
-    /// Run as PID 1.
-    Run(Args),
+    /// Run as PID 1 (boxed: the arguments are large beside the others).
+    Run(Box<Args>),
 }
 
 /// Options of a run as PID 1.
@@ -362,6 +392,10 @@ pub struct Args {
     pub dhcp: Option<String>,
     /// `--dhcp-timeout SECONDS`.
     pub dhcp_timeout_secs: u32,
+    /// `--user USER[:GROUP]`: of CMD and the sessions.
+    pub user: Option<String>,
+    /// `--workdir DIR`: of CMD and the sessions.
+    pub workdir: Option<String>,
 }
 
 /// The restart policy of services when `--service-restart` is not given.
@@ -384,6 +418,8 @@ impl Default for Args {
             pass_env: false,
             dhcp: None,
             dhcp_timeout_secs: crate::dhcp::DEFAULT_TIMEOUT_SECS,
+            user: None,
+            workdir: None,
         }
     }
 }
@@ -434,6 +470,8 @@ pub enum ArgsError {
     ServiceTwice(String),
     /// `--boot-dir` that is not an absolute path.
     BadBootDir(String),
+    /// `--user` or `--workdir` that cannot be.
+    User(&'static str, crate::user::UserError),
 }
 
 impl fmt::Display for ArgsError {
@@ -484,6 +522,7 @@ impl fmt::Display for ArgsError {
             ArgsError::BadBootDir(value) => {
                 write!(f, "--boot-dir: '{value}' is not an absolute path")
             }
+            ArgsError::User(opt, e) => write!(f, "{opt}: {e}"),
         }
     }
 }
@@ -514,6 +553,8 @@ where
     let mut pass_env = None;
     let mut dhcp = None;
     let mut dhcp_timeout = None;
+    let mut user = None;
+    let mut workdir = None;
 
     while let Some(arg) = args.next() {
         // Options are ASCII; only CMD may be arbitrary bytes.
@@ -605,6 +646,16 @@ where
                 }
                 set_once(&mut boot_dir, PathBuf::from(value), "--boot-dir")?;
             }
+            "--user" => {
+                let value = value_of("--user", inline, &mut args)?;
+                crate::user::UserSpec::parse(&value).map_err(|e| ArgsError::User("--user", e))?;
+                set_once(&mut user, value, "--user")?;
+            }
+            "--workdir" => {
+                let value = value_of("--workdir", inline, &mut args)?;
+                crate::user::check_workdir(&value).map_err(|e| ArgsError::User("--workdir", e))?;
+                set_once(&mut workdir, value, "--workdir")?;
+            }
             _ => return Err(ArgsError::Unknown(text.to_owned())),
         }
     }
@@ -634,7 +685,7 @@ where
     if restart.is_some() && command.is_none() {
         return Err(ArgsError::RestartWithoutCommand);
     }
-    Ok(Invocation::Run(Args {
+    Ok(Invocation::Run(Box::new(Args {
         exit_fd,
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
@@ -649,7 +700,9 @@ where
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
-    }))
+        user,
+        workdir,
+    })))
 }
 
 fn value_of<I>(opt: &'static str, inline: Option<String>, rest: &mut I) -> Result<String, ArgsError>
@@ -743,7 +796,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Args {
         match p(args) {
-            Ok(Invocation::Run(args)) => args,
+            Ok(Invocation::Run(args)) => *args,
             other => panic!("expected a run, got {other:?}"),
         }
     }
@@ -762,6 +815,7 @@ mod tests {
                     (true, "--boot-dir") => argv.push("/etc/xdocker/boot.d"),
                     (true, "--log-fds") => argv.push("6-10"),
                     (true, "--log-max-size") => argv.extend(["65536", "--log-fds", "6"]),
+                    (true, "--workdir") => argv.push("/srv"),
                     (true, _) => argv.push("5"),
                 }
                 assert!(p(&argv).is_ok(), "{name}: {:?}", p(&argv));
@@ -816,6 +870,27 @@ mod tests {
         assert_eq!(
             run(&["-e", "exit 7", "--session-fd=4", "--grace=5", "--exit-fd=3"]),
             want
+        );
+    }
+
+    #[test]
+    fn user_and_workdir() {
+        let args = run(&["--user", "app:staff", "--workdir=/srv/app", "-e", "id"]);
+        assert_eq!(args.user.as_deref(), Some("app:staff"));
+        assert_eq!(args.workdir.as_deref(), Some("/srv/app"));
+        let e = p(&["--user", "a b"]).expect_err("bad user");
+        assert_eq!(
+            e.to_string(),
+            "--user: user 'a b' is not NAME, UID, NAME:GROUP or UID:GID"
+        );
+        let e = p(&["--workdir", "srv"]).expect_err("relative");
+        assert_eq!(
+            e.to_string(),
+            "--workdir: working directory 'srv' is not an absolute path"
+        );
+        assert_eq!(
+            p(&["--user", "1", "--user", "2"]),
+            Err(ArgsError::Repeated("--user"))
         );
     }
 

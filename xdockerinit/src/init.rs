@@ -12,6 +12,7 @@
 use std::ffi::CString;
 use std::fmt;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::DirBuilderExt;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -27,6 +28,7 @@ use crate::session;
 use crate::signals::Signals;
 use crate::stdio::MainStdio;
 use crate::supervise::{self, State, Supervisor};
+use crate::user::{Launch, UserError};
 use crate::ErrnoText;
 
 /// Signals read from the signalfd per poll round at most.
@@ -47,6 +49,10 @@ const TEE_WAIT: Duration = Duration::from_millis(500);
 /// Exit code recorded in `-e` mode if CMD's status were somehow never seen
 /// (it cannot happen: CMD is our child and we reap until ECHILD).
 pub const UNKNOWN_STATUS: i32 = 255;
+
+/// The exit code of a main process that could not be started as asked
+/// (its user does not exist): the shell's "cannot execute".
+pub const CANNOT_RUN: i32 = 126;
 
 /// What can go wrong in PID 1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +92,9 @@ pub enum InitError {
         /// Why.
         source: Errno,
     },
+    /// `--user`/`--workdir` could not be used for the main process (that
+    /// run ends with 126).
+    User(UserError),
     /// The console log (init runs on without it, or loses records).
     Log(LogError),
     /// The main process's streams could not be captured: it gets init's
@@ -127,6 +136,7 @@ impl fmt::Display for InitError {
             InitError::Exec { path, source } => {
                 write!(f, "exec {path}: {}", ErrnoText(*source))
             }
+            InitError::User(e) => write!(f, "start the main process: {e}"),
             InitError::Log(e) => e.fmt(f),
             InitError::Stdio { op, source } => write!(
                 f,
@@ -270,6 +280,9 @@ pub struct Init {
     stdio: Option<MainStdio>,
     /// A failure of the log's setup, told when the loop starts.
     log_error: Option<LogError>,
+    /// `--user` and `--workdir`: of the main process, and the sessions'
+    /// defaults.
+    session_defaults: session::Defaults,
 }
 
 /// Opens /dev/null for whichever of fds 0-2 is closed, so CMD has its three
@@ -499,6 +512,13 @@ impl Init {
             .unwrap_or_default();
         services.extend(args.services);
         let main = args.command.map(|command| (command, args.restart));
+        // Docker's `run -w` makes the working directory when it is missing.
+        if let Some(dir) = &args.workdir {
+            let _ = std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir);
+        }
         let term = std::env::var_os("TERM");
         let env = process::base_env(args.pass_env.then(|| std::env::vars_os().collect()));
         Ok(Init {
@@ -516,6 +536,10 @@ impl Init {
             capture,
             stdio: None,
             log_error,
+            session_defaults: session::Defaults {
+                user: args.user,
+                workdir: args.workdir,
+            },
         })
     }
 
@@ -728,7 +752,9 @@ impl Init {
             // to report from.
             let supervisor = &self.supervisor;
             let status = || Message::Status(supervisor.report(Instant::now()));
-            if let Err(source) = session::spawn_helper(conn, &self.env, &status) {
+            if let Err(source) =
+                session::spawn_helper(conn, &self.env, &self.session_defaults, &status)
+            {
                 notify(Notice::Error(&InitError::Sys {
                     op: "fork a session helper",
                     source,
@@ -761,7 +787,21 @@ impl Init {
                         .stdio
                         .as_ref()
                         .map_or(ChildStdio::Inherit, |s| ChildStdio::Fds(*s.fds()));
-                    supervise::spawn_main(&p.command, &self.main_env, stdio)
+                    let defaults = &self.session_defaults;
+                    // The user is looked up at every start: the image's
+                    // passwd may have changed since the last one.
+                    match Launch::prepare(defaults.user.as_deref(), defaults.workdir.as_deref()) {
+                        Ok(launch) => {
+                            let env = launch.env_with_home(&self.main_env);
+                            supervise::spawn_main(&p.command, &env, stdio, &launch)
+                        }
+                        Err(e) => {
+                            notify(Notice::Error(&InitError::User(e)));
+                            self.supervisor
+                                .start_refused(index, CANNOT_RUN, Instant::now());
+                            continue;
+                        }
+                    }
                 }
                 Role::Service => {
                     supervise::spawn_service(&p.command, &self.service_env, self.capture.console())

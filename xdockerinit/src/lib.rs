@@ -99,6 +99,7 @@ pub mod signals;
 pub mod stdio;
 pub mod supervise;
 pub mod sys;
+pub mod user;
 
 pub use sys::ErrnoText;
 

@@ -71,7 +71,7 @@ fn run(args: Vec<OsString>) -> c_int {
             println!("{}", args::usage());
             return 0;
         }
-        Invocation::Run(args) => args,
+        Invocation::Run(args) => *args,
     };
     let dhcp = args.dhcp.clone().map(|host| (host, args.dhcp_timeout_secs));
     let init = Init::setup(args).unwrap_or_else(|e| fail(&e));

@@ -15,6 +15,7 @@ use nix::errno::Errno;
 use nix::unistd::{fork, pipe2, ForkResult, Pid};
 
 use crate::signals;
+use crate::user::Launch;
 
 /// The shell that runs CMD.
 pub const SHELL: &CStr = c"/bin/sh";
@@ -100,7 +101,8 @@ pub fn path_of(env: &[CString]) -> &str {
 }
 
 /// Starts `/bin/sh -c command` as a child in a new session, with `env` as its
-/// whole environment and `stdio` as its fds 0-2.
+/// whole environment, `stdio` as its fds 0-2, as the user and in the
+/// working directory of `launch`.
 ///
 /// The child resets its signal state ([`signals::reset_for_child`]), calls
 /// setsid, and takes fd 0 as its controlling terminal when it is a terminal
@@ -111,6 +113,7 @@ pub fn spawn_shell(
     command: &CStr,
     env: &[CString],
     stdio: ChildStdio,
+    launch: &Launch,
 ) -> Result<Spawned, (&'static str, Errno)> {
     // Everything the child needs is built before fork: after it, only
     // async-signal-safe calls, no allocation.
@@ -138,6 +141,7 @@ pub fn spawn_shell(
                 &argv_ptrs,
                 &env_ptrs,
                 stdio,
+                launch,
                 report_w.as_raw_fd(),
             )
         }
@@ -309,6 +313,7 @@ fn exec_child(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     stdio: ChildStdio,
+    launch: &Launch,
     report: libc::c_int,
 ) -> ! {
     signals::reset_for_child();
@@ -330,6 +335,17 @@ fn exec_child(
         libc::setsid();
         if libc::isatty(0) == 1 {
             libc::ioctl(0, libc::TIOCSCTTY, 0);
+        }
+    }
+    // The user and working directory: a failure is reported like one of
+    // execve, and the child exits with 126 (cannot run the command).
+    if let Err((_, errno)) = launch.apply() {
+        let bytes = (errno as i32).to_ne_bytes();
+        // SAFETY: write of a 4-byte stack buffer and _exit are
+        // async-signal-safe.
+        unsafe {
+            libc::write(report, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(126)
         }
     }
     // SAFETY: argv and envp are null-terminated arrays of pointers to

@@ -34,8 +34,8 @@
 //! | type | message | payload |
 //! |---|---|---|
 //! | 1 | `Hello` | `u16 version` |
-//! | 2 | `OpenPty` | `u16 rows, u16 cols, bytes term, list<bytes> argv` (empty argv: root's login shell) |
-//! | 3 | `OpenPipes` | `list<bytes> argv` (non-empty) |
+//! | 2 | `OpenPty` | `u16 rows, u16 cols, bytes term, list<bytes> argv` (empty argv: root's login shell), then the [`SessionOptions`] (version 3) |
+//! | 3 | `OpenPipes` | `list<bytes> argv` (non-empty), then the [`SessionOptions`] (version 3) |
 //! | 4 | `Stdin` | `bytes data` |
 //! | 5 | `StdinEof` | (nothing) |
 //! | 6 | `Stdout` | `bytes data` |
@@ -61,13 +61,61 @@
 //! `always`), `bytes state` (`running`, `backoff`, `exited`), `i32 pid` (0:
 //! none), `u32 restarts`, `i32 last exit code` (-1: none yet), `u32`
 //! milliseconds until the next start (in `backoff`, else 0).
+//!
+//! The [`SessionOptions`] of an open request (version 3; absent from an
+//! older client's, which is the same as all empty): `bytes workdir`,
+//! `bytes user`, `list<bytes> env` (`KEY=VALUE`, over the container's).
+//! An older server ignores them, so a client sends options that are not
+//! empty only to a server whose `Hello` says 3 or more.
 
 use std::fmt;
 
 /// The protocol version this build speaks.
 ///
 /// 1: sessions. 2: `QueryStatus` and `Status` (supervised processes).
-pub const VERSION: u16 = 2;
+/// 3: [`SessionOptions`] of the open requests.
+pub const VERSION: u16 = 3;
+
+/// The first protocol version with [`SessionOptions`].
+pub const OPTIONS_VERSION: u16 = 3;
+
+/// A session's own working directory, user and variables (each empty: the
+/// container's).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionOptions {
+    /// An absolute path of the container.
+    pub workdir: Vec<u8>,
+    /// `USER[:GROUP]`.
+    pub user: Vec<u8>,
+    /// `KEY=VALUE`, over the container's variables.
+    pub env: Vec<Vec<u8>>,
+}
+
+impl SessionOptions {
+    /// True when the container's defaults apply.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    fn encode(&self, out: &mut Vec<u8>) {
+        put_bytes(out, &self.workdir);
+        put_bytes(out, &self.user);
+        put_list(out, &self.env);
+    }
+
+    /// The options after an open request's fields; none from an older
+    /// client.
+    fn decode(r: &mut Fields<'_>) -> Result<Self, ProtocolError> {
+        if r.rest.is_empty() {
+            return Ok(Self::default());
+        }
+        Ok(Self {
+            workdir: r.bytes()?.to_vec(),
+            user: r.bytes()?.to_vec(),
+            env: r.list()?,
+        })
+    }
+}
 
 /// Largest value of a frame's length field: type and payload together.
 pub const MAX_FRAME: usize = 1 << 20;
@@ -201,11 +249,15 @@ pub enum Message {
         term: Vec<u8>,
         /// The command; empty for root's login shell.
         argv: Vec<Vec<u8>>,
+        /// Its own directory, user and variables (version 3).
+        options: SessionOptions,
     },
     /// Start a command with three pipes (stdout and stderr apart).
     OpenPipes {
         /// The command (argv[0] is a path, or searched in PATH).
         argv: Vec<Vec<u8>>,
+        /// Its own directory, user and variables (version 3).
+        options: SessionOptions,
     },
     /// Bytes for the command's stdin (or the terminal's input).
     Stdin(Vec<u8>),
@@ -358,13 +410,18 @@ impl Message {
                 cols,
                 term,
                 argv,
+                options,
             } => {
                 payload.extend_from_slice(&rows.to_be_bytes());
                 payload.extend_from_slice(&cols.to_be_bytes());
                 put_bytes(&mut payload, term);
                 put_list(&mut payload, argv);
+                options.encode(&mut payload);
             }
-            Message::OpenPipes { argv } => put_list(&mut payload, argv),
+            Message::OpenPipes { argv, options } => {
+                put_list(&mut payload, argv);
+                options.encode(&mut payload);
+            }
             Message::Stdin(data) | Message::Stdout(data) | Message::Stderr(data) => {
                 put_bytes(&mut payload, data)
             }
@@ -415,6 +472,7 @@ impl Message {
                 cols: r.u16()?,
                 term: r.bytes()?.to_vec(),
                 argv: r.list()?,
+                options: SessionOptions::decode(&mut r)?,
             },
             kind::OPEN_PIPES => {
                 let argv = r.list()?;
@@ -424,7 +482,10 @@ impl Message {
                         what: "empty command",
                     });
                 }
-                Message::OpenPipes { argv }
+                Message::OpenPipes {
+                    argv,
+                    options: SessionOptions::decode(&mut r)?,
+                }
             }
             kind::STDIN => Message::Stdin(r.bytes()?.to_vec()),
             kind::STDIN_EOF => Message::StdinEof,
@@ -588,15 +649,30 @@ mod tests {
                 cols: 80,
                 term: b"xterm-256color".to_vec(),
                 argv: vec![],
+                options: SessionOptions::default(),
             },
             Message::OpenPty {
                 rows: 1,
                 cols: 65535,
                 term: vec![],
                 argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"top".to_vec()],
+                options: SessionOptions {
+                    workdir: b"/srv".to_vec(),
+                    user: b"app:staff".to_vec(),
+                    env: vec![b"A=1".to_vec()],
+                },
             },
             Message::OpenPipes {
                 argv: vec![b"/bin/sh".to_vec(), b"-c".to_vec(), b"echo \xff".to_vec()],
+                options: SessionOptions::default(),
+            },
+            Message::OpenPipes {
+                argv: vec![b"id".to_vec()],
+                options: SessionOptions {
+                    workdir: vec![],
+                    user: b"1000".to_vec(),
+                    env: vec![],
+                },
             },
             Message::Stdin(b"hello\n".to_vec()),
             Message::Stdin(vec![]),
@@ -862,6 +938,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn open_requests_of_older_clients_have_no_options() {
+        let mut payload = Vec::new();
+        put_list(&mut payload, &[b"id".to_vec()]);
+        assert_eq!(
+            Message::decode(kind::OPEN_PIPES, &payload),
+            Ok(Some(Message::OpenPipes {
+                argv: vec![b"id".to_vec()],
+                options: SessionOptions::default(),
+            }))
+        );
+    }
+
     fn bytes() -> impl Strategy<Value = Vec<u8>> {
         proptest::collection::vec(any::<u8>(), 0..64)
     }
@@ -879,9 +968,19 @@ mod tests {
                     rows,
                     cols,
                     term,
-                    argv
+                    argv,
+                    options: SessionOptions::default(),
                 }),
-            proptest::collection::vec(bytes(), 1..4).prop_map(|argv| Message::OpenPipes { argv }),
+            (proptest::collection::vec(bytes(), 1..4), bytes(), bytes()).prop_map(
+                |(argv, workdir, user)| Message::OpenPipes {
+                    argv,
+                    options: SessionOptions {
+                        workdir,
+                        user,
+                        env: vec![b"K=V".to_vec()],
+                    },
+                }
+            ),
             bytes().prop_map(Message::Stdin),
             Just(Message::StdinEof),
             bytes().prop_map(Message::Stdout),

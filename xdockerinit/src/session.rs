@@ -39,9 +39,10 @@ use nix::sys::stat::Mode;
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::process;
-use crate::protocol::{self, kind, Decoder, Message, ProtocolError};
+use crate::protocol::{self, kind, Decoder, Message, ProtocolError, SessionOptions};
 use crate::signals;
 use crate::sys::{self, pollfd, ErrnoText};
+use crate::user::Launch;
 
 /// How long a new connection may take to send `Hello` and its open request.
 pub const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -64,6 +65,14 @@ const QUEUE_LIMIT: usize = 256 * 1024;
 /// Name of a helper process (ps, /proc/PID/comm).
 const HELPER_NAME: &CStr = c"xdinit-session";
 
+/// The container's `--user` and `--workdir`: what a session runs as and
+/// where when its request names none.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub user: Option<String>,
+    pub workdir: Option<String>,
+}
+
 /// Forks the helper that serves `conn`, starting its command with `env`
 /// ([`process::base_env`]); returns its PID in init. The helper never
 /// returns: it exits when the session ends. `status` makes the answer to
@@ -72,6 +81,7 @@ const HELPER_NAME: &CStr = c"xdinit-session";
 pub fn spawn_helper(
     conn: OwnedFd,
     env: &[CString],
+    defaults: &Defaults,
     status: &dyn Fn() -> Message,
 ) -> Result<Pid, Errno> {
     // SAFETY: xdockerinit is single-threaded, so the child may run any code
@@ -80,7 +90,7 @@ pub fn spawn_helper(
     match unsafe { fork() }? {
         ForkResult::Child => {
             // _exit: init's destructors and atexit handlers belong to PID 1.
-            sys::exit_now(serve(conn, env, status))
+            sys::exit_now(serve(conn, env, defaults, status))
         }
         ForkResult::Parent { child } => Ok(child),
     }
@@ -95,6 +105,7 @@ enum HelperError {
     Timeout,
     Refused(&'static str),
     Exec(String, Errno),
+    User(String),
 }
 
 impl std::fmt::Display for HelperError {
@@ -106,6 +117,7 @@ impl std::fmt::Display for HelperError {
             HelperError::Timeout => f.write_str("no session request in time"),
             HelperError::Refused(what) => f.write_str(what),
             HelperError::Exec(program, e) => write!(f, "exec {program}: {}", ErrnoText(*e)),
+            HelperError::User(reason) => f.write_str(reason),
         }
     }
 }
@@ -121,7 +133,7 @@ fn failed(op: &'static str) -> impl FnOnce(Errno) -> HelperError {
 }
 
 /// The helper's whole life; returns its exit code.
-fn serve(conn: OwnedFd, env: &[CString], status: &dyn Fn() -> Message) -> i32 {
+fn serve(conn: OwnedFd, env: &[CString], defaults: &Defaults, status: &dyn Fn() -> Message) -> i32 {
     // Nothing of init stays open here: not the listening socket, not the
     // exit record, not init's signalfd (they are all >= 3).
     crate::init::close_inherited_fds(&[conn.as_raw_fd()]);
@@ -142,7 +154,7 @@ fn serve(conn: OwnedFd, env: &[CString], status: &dyn Fn() -> Message) -> i32 {
         Ok(s) => s,
         Err(_) => return 1,
     };
-    match session.run(env, status) {
+    match session.run(env, defaults, status) {
         Ok(()) => 0,
         Err(e) => {
             if !matches!(e, HelperError::Closed | HelperError::Timeout) {
@@ -221,7 +233,12 @@ impl Session {
         })
     }
 
-    fn run(&mut self, env: &[CString], status: &dyn Fn() -> Message) -> Result<(), HelperError> {
+    fn run(
+        &mut self,
+        env: &[CString],
+        defaults: &Defaults,
+        status: &dyn Fn() -> Message,
+    ) -> Result<(), HelperError> {
         let deadline = Instant::now() + HELLO_TIMEOUT;
         match self.next_before(deadline)? {
             Message::Hello { .. } => {}
@@ -241,7 +258,7 @@ impl Session {
                 _ => continue,
             }
         };
-        let mut command = start(&request, env)?;
+        let mut command = start(&request, env, defaults)?;
         let result = self.relay(&mut command);
         if result.is_err() {
             // The client is gone or broke the protocol: nobody is left to
@@ -681,41 +698,88 @@ impl Command {
     }
 }
 
+/// Who and where a session's command runs, and its environment: the
+/// request's options over the container's `defaults`, `base` under the
+/// request's variables. Without a working directory the command starts
+/// in the user's home.
+fn launch(
+    options: &SessionOptions,
+    defaults: &Defaults,
+    base: &[CString],
+) -> Result<(Launch, Vec<CString>), HelperError> {
+    let text = |b: &[u8]| (!b.is_empty()).then(|| String::from_utf8_lossy(b).into_owned());
+    let user = text(&options.user).or_else(|| defaults.user.clone());
+    let workdir = text(&options.workdir).or_else(|| defaults.workdir.clone());
+    let mut launch = Launch::prepare(user.as_deref(), workdir.as_deref())
+        .map_err(|e| HelperError::User(e.to_string()))?;
+    if let Some(dir) = &workdir {
+        if !std::path::Path::new(dir).is_dir() {
+            return Err(HelperError::User(format!(
+                "working directory {dir}: no such directory in the container"
+            )));
+        }
+    }
+    let mut env: Vec<CString> = base.to_vec();
+    // A session's own user gets its own HOME, unless it sets one.
+    let own_home = !options.user.is_empty() && !options.env.iter().any(|v| v.starts_with(b"HOME="));
+    if own_home {
+        env.retain(|e| !e.to_bytes().starts_with(b"HOME="));
+    }
+    for var in &options.env {
+        let key_len = var.iter().position(|&b| b == b'=').unwrap_or(var.len());
+        let mut key = var[..key_len].to_vec();
+        key.push(b'=');
+        env.retain(|e| !e.to_bytes().starts_with(&key));
+        env.extend(CString::new(var.clone()).ok());
+    }
+    let env = launch.env_with_home(&env);
+    if launch.workdir.is_none() {
+        launch.home = Some(launch.identity.as_ref().map_or(c"/root".to_owned(), |id| {
+            CString::new(id.home.clone()).unwrap_or_else(|_| c"/".to_owned())
+        }));
+    }
+    Ok((launch, env))
+}
+
 /// Starts the command a request asks for, with `base` and the request's
 /// TERM as its environment.
-fn start(request: &Message, base: &[CString]) -> Result<Command, HelperError> {
+fn start(request: &Message, base: &[CString], defaults: &Defaults) -> Result<Command, HelperError> {
     match request {
         Message::OpenPty {
             rows,
             cols,
             term,
             argv,
+            options,
         } => {
+            let (launch, base) = launch(options, defaults, base)?;
             let (master, slave) = open_pty(*rows, *cols)?;
             let term = (!term.is_empty()).then(|| OsStr::from_bytes(term));
-            let env = process::child_env(base, term);
+            let env = process::child_env(&base, term);
             let argv = if argv.is_empty() {
                 login_shell()
             } else {
                 cstrings(argv)?
             };
             let raw = slave.as_raw_fd();
-            let (pid, exec_error) = spawn(&argv, &env, [raw, raw, raw], true)?;
+            let (pid, exec_error) = spawn(&argv, &env, [raw, raw, raw], true, &launch)?;
             drop(slave);
             set_nonblocking(master.as_fd())?;
             Command::started(pid, exec_error, &argv, Stdio::Pty { master, eof: false })
         }
-        Message::OpenPipes { argv } => {
+        Message::OpenPipes { argv, options } => {
+            let (launch, base) = launch(options, defaults, base)?;
             let argv = cstrings(argv)?;
             let (in_r, in_w) = pipe()?;
             let (out_r, out_w) = pipe()?;
             let (err_r, err_w) = pipe()?;
-            let env = process::child_env(base, None);
+            let env = process::child_env(&base, None);
             let (pid, exec_error) = spawn(
                 &argv,
                 &env,
                 [in_r.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()],
                 false,
+                &launch,
             )?;
             drop((in_r, out_w, err_w));
             for fd in [&in_w, &out_r, &err_r] {
@@ -797,13 +861,14 @@ fn resolve(program: &CStr, path: &str) -> CString {
 
 /// Forks the command with `stdio` as its fds 0-2 and nothing else open, in a
 /// new session (with `ctty`, fd 0 becomes its controlling terminal), in
-/// /root, with signal dispositions and mask back to the defaults. An execve
+/// the directory and as the user of `launch`, with signal dispositions and mask back to the defaults. An execve
 /// failure comes back through a close-on-exec pipe.
 fn spawn(
     argv: &[CString],
     env: &[CString],
     stdio: [RawFd; 3],
     ctty: bool,
+    launch: &Launch,
 ) -> Result<(Pid, Option<Errno>), HelperError> {
     let path = process::path_of(env);
     let program = resolve(&argv[0], path);
@@ -833,6 +898,7 @@ fn spawn(
                 &env_ptrs,
                 stdio,
                 ctty,
+                launch,
                 report_w.as_raw_fd(),
             )
         }
@@ -855,6 +921,9 @@ fn spawn(
 
 /// The child side of [`spawn`]; never returns. `direct` is tried before
 /// `program`.
+// Everything is prepared before fork and handed over as is: bundling it
+// into a struct would only move the list.
+#[allow(clippy::too_many_arguments)]
 fn exec_child(
     direct: Option<(&CStr, &[*const libc::c_char])>,
     program: &CStr,
@@ -862,14 +931,15 @@ fn exec_child(
     envp: &[*const libc::c_char],
     stdio: [RawFd; 3],
     ctty: bool,
+    launch: &Launch,
     report: RawFd,
 ) -> ! {
     signals::reset_for_child();
     // SAFETY: only raw system calls on descriptors and NUL-terminated
     // strings that the parent keeps alive across fork; failures of setsid
-    // (cannot happen: a forked child leads no group), TIOCSCTTY and chdir
-    // leave the command without a terminal or in another directory, which
-    // is checked by the tests rather than fatal here.
+    // (cannot happen: a forked child leads no group) and TIOCSCTTY leave
+    // the command without a terminal, which is checked by the tests rather
+    // than fatal here.
     unsafe {
         libc::setsid();
         if ctty {
@@ -881,8 +951,17 @@ fn exec_child(
         // Everything from 3 up closes at exec (the report pipe only then):
         // the command gets fds 0-2 and nothing else.
         let _ = sys::close_range_cloexec(3);
-        if libc::chdir(c"/root".as_ptr()) != 0 {
-            libc::chdir(c"/".as_ptr());
+    }
+    // The user and the directory (see `launch`): a failure is reported as
+    // one of execve is, with 126.
+    let failed = launch.apply().err().map(|(_, e)| e as i32);
+    // SAFETY: as above; execve gets NUL-terminated strings and
+    // null-terminated arrays the parent keeps alive across fork.
+    unsafe {
+        if let Some(errno) = failed {
+            let bytes = errno.to_ne_bytes();
+            libc::write(report, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(126)
         }
         if let Some((direct_program, direct_argv)) = direct {
             libc::execve(direct_program.as_ptr(), direct_argv.as_ptr(), envp.as_ptr());

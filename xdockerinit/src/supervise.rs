@@ -25,6 +25,7 @@ use nix::unistd::Pid;
 
 use crate::process::{self, ChildStdio, Spawned};
 use crate::protocol::{ProcessStatus, Role};
+use crate::user::Launch;
 
 /// The wait before the first restart.
 pub const BACKOFF_FIRST: Duration = Duration::from_millis(100);
@@ -380,6 +381,15 @@ impl Supervisor {
         self.end(index, 1, Duration::ZERO, now)
     }
 
+    /// The process at `index` was not started for a reason of its own (its
+    /// user does not exist): a run that ended with `code`.
+    pub fn start_refused(&mut self, index: usize, code: i32, now: Instant) -> Option<Instant> {
+        if let Some(p) = self.procs.get_mut(index) {
+            p.last_exit = Some(code);
+        }
+        self.end(index, code, Duration::ZERO, now)
+    }
+
     /// Child `pid` ended with `code`: which supervised process it was
     /// (None: another child, an orphan or a session helper).
     pub fn exited(&mut self, pid: Pid, code: i32, now: Instant) -> Option<Ended> {
@@ -504,8 +514,9 @@ pub fn spawn_main(
     command: &CStr,
     env: &[CString],
     stdio: ChildStdio,
+    launch: &Launch,
 ) -> Result<Spawned, (&'static str, Errno)> {
-    process::spawn_shell(command, env, stdio)
+    process::spawn_shell(command, env, stdio, launch)
 }
 
 /// Starts a boot service: through `/bin/sh -c`, stdin `/dev/null`,
@@ -529,14 +540,14 @@ pub fn spawn_service(
             console.as_raw_fd(),
             console.as_raw_fd(),
         ];
-        return process::spawn_shell(command, env, ChildStdio::Fds(fds));
+        return process::spawn_shell(command, env, ChildStdio::Fds(fds), &Launch::default());
     }
     let out: OwnedFd = match open(CONSOLE, OFlag::O_WRONLY | OFlag::O_NOCTTY) {
         Ok(fd) => fd,
         Err(_) => open(c"/dev/null", OFlag::O_WRONLY)?,
     };
     let fds = [null_in.as_raw_fd(), out.as_raw_fd(), out.as_raw_fd()];
-    process::spawn_shell(command, env, ChildStdio::Fds(fds))
+    process::spawn_shell(command, env, ChildStdio::Fds(fds), &Launch::default())
 }
 
 #[cfg(test)]

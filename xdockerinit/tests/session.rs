@@ -203,6 +203,7 @@ fn piped_sessions_carry_streams_and_exit_codes() {
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
         argv: sh("read x; echo got-$x; echo oops >&2; exit 3"),
+        options: Default::default(),
     });
     s.send(&Message::Stdin(b"abc\n".to_vec()));
     s.send(&Message::StdinEof);
@@ -214,6 +215,7 @@ fn piped_sessions_carry_streams_and_exit_codes() {
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
         argv: vec![b"/no/such/program".to_vec()],
+        options: Default::default(),
     });
     let out = s.finish();
     assert_eq!(out.exit, None);
@@ -228,6 +230,7 @@ fn piped_sessions_carry_streams_and_exit_codes() {
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
         argv: vec![b"sleep".to_vec(), b"30".to_vec()],
+        options: Default::default(),
     });
     s.send(&Message::Signal(libc::SIGINT));
     assert_eq!(s.finish().exit, Some(130));
@@ -245,6 +248,7 @@ fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
         term: b"xterm-test".to_vec(),
         argv: sh("stty size; echo $TERM; echo $(ls /proc/self/fd); \
                   awk '{ print ($7 != 0) ? \"ctty\" : \"none\" }' /proc/$$/stat"),
+        options: Default::default(),
     });
     let out = s.finish();
     let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
@@ -263,6 +267,7 @@ fn terminal_sessions_get_their_size_and_a_controlling_terminal() {
         cols: 20,
         term: Vec::new(),
         argv: sh("trap 'stty size; exit 0' WINCH; echo ready; while :; do sleep 0.05; done"),
+        options: Default::default(),
     });
     assert!(matches!(s.recv(), Some(Message::Stdout(d)) if d.starts_with(b"ready")));
     s.send(&Message::Resize {
@@ -286,6 +291,7 @@ fn a_background_job_does_not_hold_the_session() {
         cols: 80,
         term: Vec::new(),
         argv: sh("sleep 30 & echo bye; exit 5"),
+        options: Default::default(),
     });
     let out = s.finish();
     assert_eq!(out.exit, Some(5));
@@ -302,6 +308,7 @@ fn a_vanished_client_hangs_the_command_up() {
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
         argv: sh("echo ready; exec sleep 30"),
+        options: Default::default(),
     });
     assert_eq!(s.recv(), Some(Message::Stdout(b"ready\n".to_vec())));
     assert!(!others(init).is_empty());
@@ -328,6 +335,7 @@ fn stop_hangs_up_terminal_sessions_and_refuses_new_ones() {
         cols: 80,
         term: Vec::new(),
         argv: sh("trap '' TERM; echo ready; while :; do sleep 1; done"),
+        options: Default::default(),
     });
     assert!(matches!(s.recv(), Some(Message::Stdout(d)) if d.starts_with(b"ready")));
     let t = Instant::now();
@@ -365,7 +373,10 @@ fn garbage_is_refused_without_disturbing_init() {
     }
     // Init serves the next client as if nothing happened.
     let mut s = server.connect();
-    s.send(&Message::OpenPipes { argv: sh("exit 0") });
+    s.send(&Message::OpenPipes {
+        argv: sh("exit 0"),
+        options: Default::default(),
+    });
     assert_eq!(s.finish().exit, Some(0));
 }
 
@@ -377,6 +388,7 @@ fn single_process_mode_serves_sessions_too() {
     let mut s = server.connect();
     s.send(&Message::OpenPipes {
         argv: sh("ps -o args= | grep -c '^sleep 30'"),
+        options: Default::default(),
     });
     let out = s.finish();
     assert_eq!(out.exit, Some(0));

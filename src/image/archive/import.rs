@@ -878,6 +878,7 @@ mod tests {
             created: "2024-01-01T00:00:00+00:00".to_string(),
             base_layers: Vec::new(),
             size: 0,
+            config: Default::default(),
         };
         let append = |tar: &mut Vec<u8>, h: &Header, data: &[u8]| {
             tar.extend_from_slice(h.as_bytes());

@@ -97,6 +97,10 @@ pub struct ArchiveManifest {
     pub base_layers: Vec<String>,
     /// Apparent size of the layer in bytes.
     pub size: u64,
+    /// The image's metadata (recipe builds); absent when empty, so such
+    /// archives stay readable by older xdockers.
+    #[serde(default, skip_serializing_if = "crate::image::ImageConfig::is_empty")]
+    pub config: crate::image::ImageConfig,
 }
 
 /// The last entry of an `.xdockerimage`.

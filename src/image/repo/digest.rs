@@ -54,6 +54,13 @@ pub fn content_digest(layer: &Path, manifest: &ArchiveManifest) -> Result<String
     for b in &manifest.base_layers {
         field(&mut h, b.as_bytes());
     }
+    // The metadata counts where an image has some (digests of images
+    // without stay as they were).
+    if !manifest.config.is_empty() {
+        let text = serde_json::to_string(&manifest.config).unwrap_or_default();
+        field(&mut h, b"config");
+        field(&mut h, text.as_bytes());
+    }
     let mut first: HashMap<(u64, u64), PathBuf> = HashMap::new();
     let mut buf = vec![0u8; 1 << 20];
     for e in walk(layer)? {
@@ -152,6 +159,7 @@ mod tests {
             created: "now".to_string(),
             base_layers: Vec::new(),
             size: 0,
+            config: Default::default(),
         }
     }
 
