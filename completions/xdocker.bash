@@ -23,26 +23,26 @@ _xdocker_options() {
 
     case "${cmd}" in
         xdocker)
-            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --env --env-file --workdir --user --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file --follow --tail --since --timestamps --file --context --build-arg --target --no-cache --squash --all"
+            opts="-s -a -v -d -f -c -m -b -t -e -h --show --action --debug --forcely --help --json --container --image --boot --tty --exec --shutdown --host --net --host-eth --vip --port-mapping --volume --cpus --cpu-quota --cpu-shares --mem-limit --pids-limit --autostart --cap-add --cap-drop --restart --service --seccomp --userns --env --env-file --workdir --user --cmd --from-container --to-image --from-image --to-container --version --image-file --srepo --match --template-file --mapping-file --instance-file --src-file --dst-file --follow --tail --since --timestamps --network --driver --subnet --gateway --bridge --internal --parent --macvlan-mode --dhcp --file --context --build-arg --target --no-cache --squash --all"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --show)
-                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs build_cache" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs networks build_cache" -- "${cur}"))
                     return 0
                     ;;
                 -s)
-                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs build_cache" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "images containers container_root ssearch info logs networks build_cache" -- "${cur}"))
                     return 0
                     ;;
                 --action)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env build prune_build_cache" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env network_create network_remove net build prune_build_cache" -- "${cur}"))
                     return 0
                     ;;
                 -a)
-                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env build prune_build_cache" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "install_test create boot attach run shutdown kill destroy version vip port_mapping volume to_image to_container commit copy_image del_image export import spush spull rplfile putfile getfile autostart service pause continue restart env network_create network_remove net build prune_build_cache" -- "${cur}"))
                     return 0
                     ;;
                 --container)
@@ -74,7 +74,7 @@ _xdocker_options() {
                     return 0
                     ;;
                 --net)
-                    COMPREPLY=($(compgen -W "BRIDGE HOST CUSTOM" -- "${cur}"))
+                    COMPREPLY=($(compgen -W "HOST CUSTOM BRIDGE" -- "${cur}"))
                     return 0
                     ;;
                 --host-eth)
@@ -219,6 +219,34 @@ _xdocker_options() {
                     ;;
                 --since)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --network)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --driver)
+                    COMPREPLY=($(compgen -W "bridge macvlan" -- "${cur}"))
+                    return 0
+                    ;;
+                --subnet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bridge)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parent)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --macvlan-mode)
+                    COMPREPLY=($(compgen -W "bridge private vepa passthru" -- "${cur}"))
                     return 0
                     ;;
                 --file)

@@ -34,5 +34,9 @@ fn main() -> Result<(), String> {
     )
     .map_err(|e| format!("create veth: {e}"))?;
     nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET).map_err(|e| e.to_string())?;
-    InsideNet { eth0: Some(eth0) }.configure()
+    InsideNet {
+        eth0: Some(eth0),
+        dhcp: false,
+    }
+    .configure()
 }

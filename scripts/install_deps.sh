@@ -17,6 +17,7 @@ packages=(
     debootstrap                             # scripts/xdocker_create_image_debian.sh
     systemd man-db                          # systemd-analyze checks the autostart unit
     iproute2 nftables                       # networking
+    dnsmasq-base                            # DHCP server of the macvlan tests (tests/macvlan.rs)
     tmux openssh-server openssh-client      # attach and ssh repository tests
     hyperfine                               # benchmarks (bench/)
     # bench peers

@@ -14,6 +14,7 @@ use crate::container::logs::Since;
 use crate::container::{RestartPolicy, Service, Volume};
 use crate::image::repo::SshRepo;
 use crate::names::{parse_image_list, ImageRef, Name, Version};
+use crate::network::store::{Driver, MacvlanMode};
 use crate::network::{parse_port_maps, Net, PortMap};
 
 /// Read-only shows (`-s`).
@@ -26,6 +27,7 @@ pub enum Show {
     Ssearch,
     Info,
     Logs,
+    Networks,
     // builds (issue 22)
     BuildCache,
 }
@@ -64,6 +66,9 @@ pub enum Action {
     Continue,
     Restart,
     Env,
+    NetworkCreate,
+    NetworkRemove,
+    Net,
     // builds (issue 22)
     Build,
     PruneBuildCache,
@@ -354,6 +359,7 @@ Shows:
   logs            -c C [--follow] [--tail N|all] [--since TIME] [--timestamps] [--json]
                   the console log: the -e main process's stdout and stderr,
                   /dev/console; --follow ends when the container stops
+  networks        [--json]             BRIDGE and the user-defined networks
   build_cache     [--json]             the build cache's layers: size, last use, users
 Actions:
   install_test    [--version V]
@@ -391,13 +397,20 @@ Actions:
   service         -c C [--service NAME=CMD ... | --service none] [--restart POLICY]
                   replaces the services (none: removes them) of a stopped container
   env             -c C [env opts]      replaces the variables (none given: clears them)
+  network_create  --network NAME --driver bridge --subnet CIDR [--gateway IP]
+                  [--bridge IF] [--internal]
+  network_create  --network NAME --driver macvlan --parent IF
+                  [--macvlan-mode bridge|private|vepa|passthru]
+                  (--subnet CIDR [--gateway IP] | --dhcp)
+  network_remove  --network NAME [-f]  (-f: its stopped containers go to CUSTOM)
+  net             -c C --net NET [--vip IP]  moves a stopped container
   build           --to-image NAME [--version V] [--file F] [--context DIR]
                   [--build-arg K=V ...] [--target STAGE] [--no-cache] [--squash]
                   [--net NET]  an image from a recipe (Dockerfile syntax); each
                   step a cached layer (default file: Xdockerfile, else Dockerfile)
   prune_build_cache [--all]            removes cached layers no image or
                   container uses (unused a day, or dangling; --all: every one)
-Create opts: --host --net HOST|CUSTOM|BRIDGE (default HOST: the host's network)
+Create opts: --host --net HOST|CUSTOM|BRIDGE|NETWORK (default HOST: the host's network)
              --host-eth --vip --port-mapping --volume
              --autostart ORDER --cap-add CAPS --cap-drop CAPS --seccomp on|off
              [env opts]
@@ -477,8 +490,9 @@ pub struct Args {
     #[arg(long = "host", value_name = "HOSTNAME", value_parser = parse_hostname)]
     pub host: Option<String>,
     /// Network: HOST (the default: the host's network), CUSTOM (a namespace
-    /// of its own) or BRIDGE (a VIP on the home's bridge, NAT, port maps)
-    #[arg(long = "net", value_name = "NET", ignore_case = true)]
+    /// of its own), BRIDGE (a VIP on the home's bridge, NAT, port maps) or
+    /// the name of a user-defined network (-a network_create)
+    #[arg(long = "net", value_name = "NET", value_parser = NetParser)]
     pub net: Option<Net>,
     /// Outgoing interface for NAT
     #[arg(long = "host-eth", value_name = "IF", value_parser = parse_ifname)]
@@ -611,6 +625,38 @@ pub struct Args {
     #[arg(long = "timestamps")]
     pub timestamps: bool,
 
+    // User-defined networks (network_create, network_remove).
+    /// Name of a user-defined network
+    #[arg(long = "network", value_name = "NAME", value_parser = parse_network_name)]
+    pub network: Option<Name>,
+    /// Network driver: bridge (a bridge of its own, NAT out) or macvlan
+    /// (containers on the LAN of --parent)
+    #[arg(long = "driver", value_name = "DRIVER")]
+    pub driver: Option<Driver>,
+    /// The network's IPv4 subnet A.B.C.D/N
+    #[arg(long = "subnet", value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// The network's gateway (default: the subnet's first address)
+    #[arg(long = "gateway", value_name = "IP")]
+    pub gateway: Option<Ipv4Addr>,
+    /// The bridge interface of a bridge network (default: xdb + a hash;
+    /// never an interface the host has)
+    #[arg(long = "bridge", value_name = "IF", value_parser = parse_ifname)]
+    pub bridge: Option<String>,
+    /// A bridge network with no NAT out: its containers reach only each
+    /// other (and published ports reach them)
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// The host interface a macvlan network sits on
+    #[arg(long = "parent", value_name = "IF", value_parser = parse_ifname)]
+    pub parent: Option<String>,
+    /// macvlan mode (default bridge)
+    #[arg(long = "macvlan-mode", value_name = "MODE")]
+    pub macvlan_mode: Option<MacvlanMode>,
+    /// macvlan addresses from the LAN's DHCP server, taken and renewed by
+    /// xdockerinit
+    #[arg(long = "dhcp")]
+    pub dhcp: bool,
     // builds (issue 22)
     /// With build: the recipe file (default: Xdockerfile, else Dockerfile,
     /// in the context)
@@ -636,6 +682,46 @@ pub struct Args {
     /// With prune_build_cache: every layer no image or container uses
     #[arg(long = "all")]
     pub all: bool,
+}
+
+/// `--net`: HOST, CUSTOM, BRIDGE (offered by completion and help) or a
+/// network's name.
+#[derive(Debug, Clone, Copy)]
+struct NetParser;
+
+impl clap::builder::TypedValueParser for NetParser {
+    type Value = Net;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<Net, clap::Error> {
+        let text = value.to_string_lossy();
+        text.parse().map_err(|reason: String| {
+            let option = arg.map(|a| a.to_string()).unwrap_or_else(|| "--net".into());
+            clap::Error::raw(
+                clap::error::ErrorKind::ValueValidation,
+                format!("invalid value '{text}' for '{option}': {reason}\n"),
+            )
+            .with_cmd(cmd)
+        })
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::network::mode::BUILT_IN
+                .iter()
+                .map(|v| clap::builder::PossibleValue::new(*v)),
+        ))
+    }
+}
+
+fn parse_network_name(s: &str) -> Result<Name, String> {
+    Name::parse_as("network name", s).map_err(|e| e.to_string())
 }
 
 /// `--build-arg KEY=VALUE` (KEY alone: the host's value, as Docker).
@@ -713,7 +799,9 @@ const BOOT_OPTS: &[&str] = &["tty", "exec"];
 /// Options a verb needs, and options it also accepts.
 fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
     match verb {
-        Verb::Show(Show::Images) | Verb::Show(Show::Containers) => (&[], vec!["json"]),
+        Verb::Show(Show::Images) | Verb::Show(Show::Containers) | Verb::Show(Show::Networks) => {
+            (&[], vec!["json"])
+        }
         Verb::Show(Show::ContainerRoot) | Verb::Show(Show::Info) => (&["container"], vec!["json"]),
         Verb::Show(Show::Ssearch) => (&[], vec!["srepo", "match_", "json"]),
         Verb::Show(Show::Logs) => (
@@ -782,6 +870,20 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
             Action::Pause | Action::Continue => (&["container"], vec![]),
             Action::Restart => (&["container"], CGROUP_OPTS.to_vec()),
             Action::Env => (&["container"], ENV_OPTS.to_vec()),
+            Action::NetworkCreate => (
+                &["network", "driver"],
+                vec![
+                    "subnet",
+                    "gateway",
+                    "bridge",
+                    "internal",
+                    "parent",
+                    "macvlan_mode",
+                    "dhcp",
+                ],
+            ),
+            Action::NetworkRemove => (&["network"], vec![]),
+            Action::Net => (&["container", "net"], vec!["vip"]),
             Action::Build => (
                 &["to_image"],
                 vec![

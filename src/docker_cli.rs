@@ -59,10 +59,11 @@ fn parse_userns(s: &str) -> Result<bool, String> {
     }
 }
 
-/// `--network`: xdocker's networks by Docker's names.
+/// `--network`: xdocker's networks by Docker's names, or a user-defined
+/// network's name.
 fn parse_network(s: &str) -> Result<Net, String> {
-    Net::from_str(s, true).map_err(|_| {
-        format!("'{s}' is not a network: host (the host's), bridge (the home's bridge) or custom (an own, empty namespace)")
+    s.parse::<Net>().map_err(|e| {
+        format!("'{s}' is not a network: host (the host's), bridge (the home's bridge), custom (an own, empty namespace) or a network's name: {e}")
     })
 }
 
@@ -636,9 +637,15 @@ fn check(verb: &DockerVerb) -> Result<(), String> {
             "--rm with -d needs a command: a container without a main process never exits".into(),
         ),
         DockerVerb::Run(RunArgs { opts, .. }) | DockerVerb::Create(opts)
-            if opts.ip.is_some() && opts.network.is_some_and(|n| n != Net::Bridge) =>
+            if opts.ip.is_some()
+                && opts
+                    .network
+                    .as_ref()
+                    .is_some_and(|n| matches!(n, Net::Host | Net::Custom)) =>
         {
-            Err("--ip needs the bridge network".into())
+            // (A user network's own checks come with create: a DHCP one
+            // refuses --ip.)
+            Err("--ip needs the bridge network or a user-defined one".into())
         }
         _ => Ok(()),
     }
@@ -760,6 +767,11 @@ mod tests {
         assert_eq!(parse_cpus("0.5"), Ok(50));
         assert!(parse_cpus("lots").is_err());
         assert_eq!(parse_network("host"), Ok(Net::Host));
+        assert_eq!(
+            parse_network("front").map(|n| n.to_string()),
+            Ok("front".to_string())
+        );
+        assert!(parse_network("a/b").is_err());
         assert_eq!(parse_image("busybox:latest").map(|r| r.version), Ok(None));
         assert_eq!(parse_userns("host"), Ok(false));
     }

@@ -68,7 +68,7 @@ pub fn env_of(files: &[std::path::PathBuf], args: &[env::EnvArg]) -> Result<Vec<
 pub fn new_container(args: &Args) -> Result<NewContainer> {
     Ok(NewContainer {
         hostname: args.host.clone(),
-        net: args.net.unwrap_or(Net::Host),
+        net: args.net.clone().unwrap_or(Net::Host),
         host_eth: args.host_eth.clone(),
         vip: args.vip,
         port_maps: args

@@ -43,7 +43,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
             target: args.target.clone(),
             no_cache: args.no_cache,
             squash: args.squash,
-            net: args.net.unwrap_or(Net::Host),
+            net: args.net.clone().unwrap_or(Net::Host),
             replace: ctx.force,
         },
     )

@@ -22,12 +22,15 @@ struct Row {
     exit_code: Option<i32>,
     /// Why the container's config cannot be read; null when it can.
     broken: Option<String>,
+    /// A running DHCP container's lease end (RFC 3339); its address is
+    /// the vip.
+    lease_end: Option<String>,
 }
 
 pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     let rows: Vec<Row> = lifecycle::list(&ctx.runtime)?
         .into_iter()
-        .map(row)
+        .map(|s| with_lease(ctx, row(s)))
         .collect();
     if json {
         return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
@@ -60,6 +63,24 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     )))
 }
 
+/// A running DHCP container shows its leased address as its vip.
+fn with_lease(ctx: &Ctx, mut r: Row) -> Row {
+    use xdockerinit::dhcp::LeaseFile;
+    let dhcp = r.vip == "-" && r.pid.is_some() && r.net != "-" && r.netns != "-";
+    let Some(name) = dhcp
+        .then(|| crate::names::Name::parse_as("container name", &r.container_id).ok())
+        .flatten()
+    else {
+        return r;
+    };
+    if let Some(LeaseFile::Bound { address, end, .. }) = ctx.runtime.dhcp_lease(&name) {
+        r.vip = address.to_string();
+        r.lease_end = chrono::DateTime::from_timestamp(i64::try_from(end).unwrap_or(0), 0)
+            .map(|t| t.with_timezone(&chrono::Local).to_rfc3339());
+    }
+    r
+}
+
 /// One container as listed; one whose config cannot be read shows what
 /// runs, the kernel's to say (status BROKEN, with its pid if it runs), and
 /// why (in --json).
@@ -71,7 +92,7 @@ fn row(s: Summary) -> Row {
             container_id: s.name.to_string(),
             image: config.images_text(),
             hostname: config.hostname,
-            net: format!("{:?}", config.net).to_uppercase(),
+            net: config.net.to_string(),
             netns: s.netns.unwrap_or_else(dash),
             vip: config.vip.map(|v| v.to_string()).unwrap_or_else(dash),
             status: s.status.label(),
@@ -79,6 +100,7 @@ fn row(s: Summary) -> Row {
             pid,
             exit_code: s.exit_code,
             broken: None,
+            lease_end: None,
         },
         Err(reason) => Row {
             container_id: s.name.to_string(),
@@ -95,6 +117,7 @@ fn row(s: Summary) -> Row {
             pid,
             exit_code: None,
             broken: Some(reason),
+            lease_end: None,
         },
     }
 }

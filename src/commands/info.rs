@@ -17,6 +17,34 @@ struct Info {
     /// The home and the host-wide names it uses (derived from the home
     /// unless xdocker.toml sets them).
     home: HomeNames,
+    /// A DHCP macvlan container's lease while it runs.
+    dhcp_lease: Option<DhcpLease>,
+}
+
+/// A DHCP lease as `-s info` shows it.
+#[derive(Debug, Serialize)]
+struct DhcpLease {
+    address: String,
+    /// RFC 3339, local time.
+    end: String,
+}
+
+fn dhcp_lease(ctx: &Ctx, name: &crate::names::Name, running: bool) -> Option<DhcpLease> {
+    use xdockerinit::dhcp::LeaseFile;
+    match ctx.runtime.dhcp_lease(name)? {
+        LeaseFile::Bound {
+            address,
+            prefix,
+            end,
+            ..
+        } if running => Some(DhcpLease {
+            address: format!("{address}/{prefix}"),
+            end: chrono::DateTime::from_timestamp(i64::try_from(end).unwrap_or(0), 0)?
+                .with_timezone(&chrono::Local)
+                .to_rfc3339(),
+        }),
+        _ => None,
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -66,10 +94,18 @@ fn text(all: &Info) -> String {
         ("status", info.status.clone()),
         ("image", c.images_text()),
         ("hostname", c.hostname.clone()),
-        ("net", format!("{:?}", c.net).to_uppercase()),
+        ("net", c.net.to_string()),
         ("netns", or_dash(info.netns.as_ref())),
         ("host_eth", or_dash(c.host_eth.as_ref())),
         ("vip", or_dash(c.vip)),
+        (
+            "dhcp_lease",
+            or_dash(
+                all.dhcp_lease
+                    .as_ref()
+                    .map(|l| format!("{} until {}", l.address, l.end)),
+            ),
+        ),
         (
             "port_mappings",
             list(
@@ -256,8 +292,10 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
         bail!("-s info needs -c/--container");
     };
+    let inspection = lifecycle::inspect(&ctx.runtime, name)?;
     let info = Info {
-        inspection: lifecycle::inspect(&ctx.runtime, name)?,
+        dhcp_lease: dhcp_lease(ctx, name, inspection.pid.is_some()),
+        inspection,
         home: HomeNames::of(ctx),
     };
     if args.json {

@@ -25,6 +25,7 @@ mod import;
 mod info;
 mod install_test;
 mod logs;
+mod network;
 mod pause;
 mod progress_bar;
 mod restart;
@@ -140,6 +141,10 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
         Verb::Action(Action::Pause) => pause::pause(ctx, args),
         Verb::Action(Action::Continue) => pause::resume(ctx, args),
         Verb::Action(Action::Restart) => restart::run(ctx, args),
+        Verb::Show(Show::Networks) => network::list(ctx, args.json),
+        Verb::Action(Action::NetworkCreate) => network::create(ctx, args),
+        Verb::Action(Action::NetworkRemove) => network::remove(ctx, args),
+        Verb::Action(Action::Net) => network::change(ctx, args),
         // builds (issue 22)
         Verb::Action(Action::Build) => build::run(ctx, args),
         Verb::Action(Action::PruneBuildCache) => build::prune(ctx, args),

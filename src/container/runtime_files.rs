@@ -27,10 +27,12 @@ use crate::network::Net;
 
 /// The /etc files xdocker writes into every container of network `net`
 /// at every boot (a CUSTOM network's resolver is the user's).
-pub fn etc_paths(net: Net) -> &'static [&'static str] {
+pub fn etc_paths(net: &Net) -> &'static [&'static str] {
     match net {
         Net::Custom => &["/etc/hostname", "/etc/hosts"],
-        Net::Host | Net::Bridge => &["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"],
+        Net::Host | Net::Bridge | Net::Named(_) => {
+            &["/etc/hostname", "/etc/hosts", "/etc/resolv.conf"]
+        }
     }
 }
 
@@ -130,7 +132,7 @@ fn find(
     remove: bool,
 ) -> io::Result<Vec<PathBuf>> {
     let mut removed = Vec::new();
-    for path in etc_paths(config.net) {
+    for path in etc_paths(&config.net) {
         let rel = Path::new(path.trim_start_matches('/'));
         let (Some(parent), Some(name)) = (rel.parent(), rel.file_name()) else {
             continue;

@@ -763,7 +763,7 @@ impl Build<'_, '_> {
         state.chain = state
             .chain
             .next(&["RUN", &script, &who, &args_in_key.join("\u{1f}")]);
-        let net = self.req.net;
+        let net = self.req.net.clone();
         let stack = state.stack.clone();
         let (workdir, user) = (state.config.workdir.clone(), state.config.user.clone());
         self.layer_step(state, step, move |b, layer, lowers| {

@@ -8,7 +8,7 @@ use super::LifecycleError;
 use crate::container::{EnvVar, RestartPolicy, Service, Status, Volume};
 use crate::names::Name;
 use crate::network::{Net, PortMap};
-use crate::runtime::Runtime;
+use crate::runtime::{NetKind, Runtime};
 
 /// One change.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +27,9 @@ pub enum Change {
     },
     /// These variables instead of the stored ones (none: no variables).
     Env(Vec<EnvVar>),
+    /// Another network (`-a net`), with this VIP or the next free one
+    /// where the network has addresses of xdocker's.
+    Net(Net, Option<Ipv4Addr>),
 }
 
 impl Change {
@@ -38,6 +41,7 @@ impl Change {
             Change::Volumes(_) => "Volume",
             Change::Services { .. } => "Service",
             Change::Env(_) => "Env",
+            Change::Net(..) => "Net",
         }
     }
 }
@@ -53,26 +57,50 @@ pub fn change(rt: &Runtime, name: &Name, change: Change) -> Result<(), Lifecycle
             hint: "shut it down before changing it",
         });
     }
-    let what = match change {
-        Change::Vip(_) => Some("a VIP"),
-        Change::PortMaps(_) => Some("a port map"),
-        Change::Volumes(_) | Change::Services { .. } | Change::Env(_) => None,
+    let kind = rt.net_kind(name, &config.net)?;
+    let allowed = match change {
+        Change::Vip(_) => Some(("a VIP", kind.has_vip())),
+        Change::PortMaps(_) => Some(("a port map", kind == NetKind::Bridge)),
+        _ => None,
     };
-    if let (Some(what), false) = (what, config.net == Net::Bridge) {
+    if let Some((what, false)) = allowed {
         return Err(LifecycleError::ChangeNeedsBridge {
             name: name.to_string(),
             what,
-            net: format!("{:?}", config.net).to_uppercase(),
+            net: config.net.to_string(),
         });
     }
     let label = change.label();
     // Held until the config is saved: nobody else takes the VIP meanwhile.
     let _network_lock = match change {
-        Change::Vip(_) => Some(rt.network_lock()?),
+        Change::Vip(_) | Change::Net(..) => Some(rt.network_lock()?),
         _ => None,
     };
     match change {
-        Change::Vip(vip) => config.vip = Some(rt.choose_vip(name, vip)?),
+        Change::Vip(vip) => config.vip = Some(rt.choose_vip_on(name, &config.net, vip)?),
+        Change::Net(to, vip) => {
+            let kind = rt.net_kind(name, &to)?;
+            if kind != NetKind::Bridge
+                && (!config.port_mappings.is_empty() || config.host_eth.is_some())
+            {
+                return Err(LifecycleError::ChangeNeedsBridge {
+                    name: name.to_string(),
+                    what: "its port maps and --host-eth (clear them with -a port_mapping first)",
+                    net: to.to_string(),
+                });
+            }
+            if vip.is_some() && !kind.has_vip() {
+                return Err(LifecycleError::NeedsBridge {
+                    name: name.to_string(),
+                    option: "--vip",
+                });
+            }
+            config.vip = match kind.has_vip() {
+                true => Some(rt.choose_vip_on(name, &to, vip)?),
+                false => None,
+            };
+            config.net = to;
+        }
         Change::PortMaps(maps) => config.port_mappings = maps,
         Change::Volumes(volumes) => config.volumes = checked_volumes(&volumes)?,
         Change::Services { services, restart } => {

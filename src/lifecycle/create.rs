@@ -13,7 +13,7 @@ use crate::home::ObjectLock;
 use crate::image::Pick;
 use crate::names::{ImageRef, Name};
 use crate::network::{Net, PortMap};
-use crate::runtime::{Runtime, RuntimeError};
+use crate::runtime::{NetKind, Runtime, RuntimeError};
 
 /// Seccomp and capabilities asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -383,28 +383,40 @@ pub(super) fn config_for(
     images: Vec<ImageRef>,
     new: &NewContainer,
 ) -> Result<(ContainerConfig, Vec<ObjectLock>), LifecycleError> {
-    let net = new.net;
-    if net != Net::Bridge {
-        for (given, option) in [
-            (new.vip.is_some(), "--vip"),
-            (!new.port_maps.is_empty(), "--port-mapping"),
-            (new.host_eth.is_some(), "--host-eth"),
-        ] {
-            if given {
-                return Err(LifecycleError::NeedsBridge {
-                    name: name.to_string(),
-                    option,
-                });
-            }
+    let net = new.net.clone();
+    let mut locks = Vec::new();
+    // A user network is not removed while a container joins it.
+    if net.network().is_some() {
+        locks.push(rt.network_lock()?);
+    }
+    let kind = rt.net_kind(name, &net)?;
+    for (given, option, allowed) in [
+        (new.vip.is_some(), "--vip", kind.has_vip()),
+        (
+            !new.port_maps.is_empty(),
+            "--port-mapping",
+            kind == NetKind::Bridge,
+        ),
+        (
+            new.host_eth.is_some(),
+            "--host-eth",
+            kind == NetKind::Bridge,
+        ),
+    ] {
+        if given && !allowed {
+            return Err(LifecycleError::NeedsBridge {
+                name: name.to_string(),
+                option,
+            });
         }
     }
-    let mut locks = Vec::new();
-    let vip = match net {
-        Net::Bridge => {
+    let vip = if kind.has_vip() {
+        if locks.is_empty() {
             locks.push(rt.network_lock()?);
-            Some(rt.choose_vip(name, new.vip)?)
         }
-        _ => None,
+        Some(rt.choose_vip_on(name, &net, new.vip)?)
+    } else {
+        None
     };
     let mut security = checked_security(&new.security)?;
     if new.userns != Some(false) {

@@ -19,6 +19,7 @@ mod files;
 mod images;
 mod inspect;
 mod logs;
+mod network;
 mod pause;
 mod restart;
 mod session;
@@ -47,6 +48,7 @@ pub use images::{
 };
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
+pub use network::{network_create, network_inspect, network_remove, networks, NetworkSummary};
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, attach_main, exec, exit_code, run_command, ExecRequest, SessionOptions};
@@ -92,7 +94,7 @@ pub enum LifecycleError {
     /// `--service`: a name given twice.
     #[error("--service: {0}")]
     Services(String),
-    #[error("container {name}: {option} needs --net BRIDGE")]
+    #[error("container {name}: {option} needs --net BRIDGE or a bridge network{}", if *.option == "--vip" { " (or a static macvlan one)" } else { "" })]
     NeedsBridge { name: String, option: &'static str },
     #[error("container {name}: {what} needs --net BRIDGE (it is {net})")]
     ChangeNeedsBridge {
@@ -221,6 +223,8 @@ pub enum LifecycleError {
     Session(#[from] SessionError),
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Network(#[from] crate::network::store::NetworkStoreError),
 }
 
 impl From<ImageError> for LifecycleError {

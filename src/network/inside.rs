@@ -1,6 +1,7 @@
 //! The container's side of its network, set up by its first process inside
 //! the new network namespace before xdockerinit runs: `lo` up, and for
-//! BRIDGE `eth0` with the VIP and the default route via the bridge.
+//! BRIDGE `eth0` with the VIP and the default route via the bridge (for a
+//! DHCP macvlan, only `eth0` up: xdockerinit takes the lease).
 
 use std::net::Ipv4Addr;
 
@@ -18,21 +19,38 @@ pub struct Eth0 {
 /// The network a container's first process sets up inside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InsideNet {
-    /// `None`: only `lo` (CUSTOM).
+    /// `None`: only `lo` (CUSTOM), or (`dhcp`) eth0 up without address.
     pub eth0: Option<Eth0>,
+    /// eth0 is set up with no address: DHCP.
+    pub dhcp: bool,
 }
 
 impl InsideNet {
     /// Configures the current network namespace; the error says which step.
     pub fn configure(&self) -> Result<(), String> {
-        configure(self.eth0)
+        configure(self.eth0, self.dhcp)
     }
 }
 
-fn configure(eth0: Option<Eth0>) -> Result<(), String> {
+fn configure(eth0: Option<Eth0>, dhcp: bool) -> Result<(), String> {
     let mut rtnl = Rtnl::open().map_err(|e| format!("open rtnetlink: {e}"))?;
     let lo = link_index("lo").ok_or("the container has no lo")?;
     rtnl.set_up(lo).map_err(|e| format!("set lo up: {e}"))?;
+    if dhcp {
+        // The DHCP server's replies come to an eth0 without address or
+        // route: the reverse-path filter (inherited from the host, often
+        // loose) would drop them.
+        for conf in ["all", CONTAINER_IF] {
+            std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"), "0")
+                .map_err(|e| format!("turn off rp_filter for DHCP: {e}"))?;
+        }
+        // The leased address is announced when xdockerinit sets it (a
+        // gratuitous ARP as eth0 comes up again).
+        std::fs::write("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1")
+            .map_err(|e| format!("turn on arp_notify for DHCP: {e}"))?;
+        let index = link_index(CONTAINER_IF).ok_or("the container has no eth0")?;
+        return rtnl.set_up(index).map_err(|e| format!("set eth0 up: {e}"));
+    }
     let Some(eth0) = eth0 else {
         return Ok(());
     };

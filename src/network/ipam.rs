@@ -24,9 +24,10 @@ pub enum VipError {
 }
 
 /// The bridge's subnet, checked: IPv4, host bits clear, room for a
-/// gateway and at least one container.
+/// gateway and at least one container; the gateway is its first address
+/// unless another is given ([`Subnet::with_gateway`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Subnet(Ipv4Net);
+pub struct Subnet(Ipv4Net, Option<Ipv4Addr>);
 
 impl Subnet {
     /// Parses `A.B.C.D/N` as written in `[network] subnet`.
@@ -43,7 +44,19 @@ impl Subnet {
         if net.prefix_len() > 29 || net.prefix_len() < 8 {
             return Err(format!("subnet '{text}' must have a prefix from /8 to /29"));
         }
-        Ok(Self(net))
+        Ok(Self(net, None))
+    }
+
+    /// The same subnet with `gateway` (an address of it, not its network
+    /// or broadcast address) as the gateway.
+    pub fn with_gateway(self, gateway: Ipv4Addr) -> Result<Self, String> {
+        let net = self.0;
+        if !net.contains(&gateway) || gateway == net.network() || gateway == net.broadcast() {
+            return Err(format!(
+                "gateway {gateway} is not a host address of the subnet {net}"
+            ));
+        }
+        Ok(Self(net, Some(gateway)))
     }
 
     pub fn net(&self) -> Ipv4Net {
@@ -54,9 +67,10 @@ impl Subnet {
         self.0.prefix_len()
     }
 
-    /// The bridge's own address: the first of the subnet.
+    /// The bridge's own address: the first of the subnet, or the one given.
     pub fn gateway(&self) -> Ipv4Addr {
-        Ipv4Addr::from(u32::from(self.0.network()) + 1)
+        self.1
+            .unwrap_or_else(|| Ipv4Addr::from(u32::from(self.0.network()) + 1))
     }
 
     /// Checks that `vip` can be a container's address (ignoring who uses it).
@@ -79,11 +93,11 @@ impl Subnet {
 
     /// The lowest valid address not in `taken`.
     pub fn next_free(&self, taken: &HashSet<Ipv4Addr>) -> Result<Ipv4Addr, VipError> {
-        let first = u32::from(self.gateway()) + 1;
+        let first = u32::from(self.0.network()) + 1;
         let last = u32::from(self.0.broadcast());
         (first..last)
             .map(Ipv4Addr::from)
-            .find(|a| !taken.contains(a))
+            .find(|a| !taken.contains(a) && *a != self.gateway())
             .ok_or(VipError::Exhausted(self.0))
     }
 }
@@ -141,6 +155,21 @@ mod tests {
             taken.insert(Ipv4Addr::new(10, 7, 0, a));
         }
         assert!(matches!(s.next_free(&taken), Err(VipError::Exhausted(_))));
+    }
+
+    #[test]
+    fn another_gateway_is_skipped_and_must_be_a_host_address() {
+        let s = Subnet::parse("10.7.0.0/29")
+            .and_then(|s| s.with_gateway(ip("10.7.0.6")))
+            .expect("ok");
+        assert_eq!(s.gateway(), ip("10.7.0.6"));
+        assert_eq!(s.next_free(&HashSet::new()), Ok(ip("10.7.0.1")));
+        assert!(s.check(ip("10.7.0.6")).is_err());
+        let base = Subnet::parse("10.7.0.0/29").expect("ok");
+        for bad in ["10.7.0.0", "10.7.0.7", "10.7.1.1"] {
+            let e = base.with_gateway(ip(bad)).unwrap_err();
+            assert!(e.contains(bad) && e.contains("gateway"), "{e}");
+        }
     }
 
     proptest! {

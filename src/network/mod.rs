@@ -2,17 +2,22 @@
 //! address, a veth pair per container (`eth0` inside), the VIP and default
 //! route, and NAT (masquerade, port maps) in xdocker's own nftables table.
 //! Links are made over rtnetlink and rules over netfilter netlink, both in
-//! this process.
+//! this process. User-defined networks ([`store`]) reuse the same pieces
+//! with a bridge of their own (and isolation rules), or put a macvlan of a
+//! host interface into the container ([`macvlan`]).
 
 pub mod etc_files;
 pub mod inside;
 pub mod ipam;
 pub mod listeners;
+pub mod macvlan;
+pub mod members;
 pub mod mode;
 pub mod nft;
 pub mod port_map;
 pub mod ports;
 pub mod rtnl;
+pub mod store;
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -57,6 +62,8 @@ pub struct BridgePlan {
     pub nft_table: String,
     /// Host end of the veth pair.
     pub veth: String,
+    /// A user-defined network's isolation rules (None: BRIDGE).
+    pub isolation: Option<nft::Isolation>,
 }
 
 /// What a running BRIDGE container holds on the host, recorded in its
@@ -67,6 +74,9 @@ pub struct BridgeState {
     pub nft_table: String,
     /// Whose chains (`NAME-pre`...) are in the table.
     pub chains_of: String,
+    /// With a filter chain `NAME-fwd` (user-defined networks).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub isolated: bool,
 }
 
 /// The host end of a container's veth: `vx` + the 10 hex digits of its
@@ -145,7 +155,7 @@ pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
                 step: "check",
                 reason: format!(
                     "{} is an interface of the host that is not a bridge: name another in \
-                     [network] bridge",
+                     [network] bridge (or, for a network, remove and create it again)",
                     plan.bridge
                 ),
             })
@@ -233,6 +243,7 @@ pub fn attach(plan: &BridgePlan, pid: u32) -> Result<BridgeState, NetError> {
         vip: plan.vip,
         host_eth: plan.host_eth.clone(),
         maps: plan.maps.clone(),
+        isolation: plan.isolation.clone(),
     };
     if let Err(e) = nft::add(&nat) {
         let _ = rtnl.delete_link(&plan.veth);
@@ -245,12 +256,13 @@ pub fn attach(plan: &BridgePlan, pid: u32) -> Result<BridgeState, NetError> {
         veth: plan.veth.clone(),
         nft_table: plan.nft_table.clone(),
         chains_of: plan.container.clone(),
+        isolated: plan.isolation.is_some(),
     })
 }
 
 /// Releases what [`attach`] made; missing pieces are fine.
 pub fn release(state: &BridgeState) -> Result<(), NetError> {
-    nft::remove(&state.nft_table, &state.chains_of).map_err(net_err(
+    nft::remove(&state.nft_table, &state.chains_of, state.isolated).map_err(net_err(
         &format!("nftables table {}", state.nft_table),
         "remove rules",
     ))?;
@@ -258,6 +270,36 @@ pub fn release(state: &BridgeState) -> Result<(), NetError> {
     let mut rtnl = Rtnl::open().map_err(net_err(&veth, "open rtnetlink"))?;
     rtnl.delete_link(&state.veth)
         .map_err(net_err(&veth, "delete"))
+}
+
+/// Removes a user network's bridge, when it is one (no other interface
+/// of the host is touched); a missing bridge is fine.
+pub fn remove_bridge(bridge: &str) -> Result<(), NetError> {
+    if !Path::new("/sys/class/net")
+        .join(bridge)
+        .join("bridge")
+        .is_dir()
+    {
+        return Ok(());
+    }
+    let object = format!("bridge {bridge}");
+    let mut rtnl = Rtnl::open().map_err(net_err(&object, "open rtnetlink"))?;
+    rtnl.delete_link(bridge).map_err(net_err(&object, "delete"))
+}
+
+/// The names of the host's interfaces.
+pub fn host_interfaces() -> Vec<String> {
+    std::fs::read_dir("/sys/class/net")
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The host's IPv4 routes (main table, no default route).
+pub fn host_routes() -> io::Result<Vec<ipnet::Ipv4Net>> {
+    Rtnl::open()?.ipv4_routes()
 }
 
 /// The IPv4 addresses local to a network namespace, other than loopback,

@@ -3,6 +3,11 @@
 //! running container three base chains of its own (`C-pre`, `C-out`,
 //! `C-post`) added in one atomic batch at boot and deleted at stop. Nothing
 //! global but the (empty) table stays, and no rule of anyone else is touched.
+//! A container of a user-defined bridge network also has a filter chain
+//! `C-fwd` on the forward hook: its VIP and the other networks' subnets
+//! cannot reach each other (but through published ports, which conntrack
+//! marks as DNATed), and an `--internal` network's traffic stays on its
+//! bridge.
 
 use std::io;
 use std::net::Ipv4Addr;
@@ -31,10 +36,13 @@ const NLM_F_APPEND: u16 = 0x800;
 
 // Hooks and priorities (the `dstnat` and `srcnat` of nft).
 const NF_INET_PRE_ROUTING: u32 = 0;
+const NF_INET_FORWARD: u32 = 2;
 const NF_INET_LOCAL_OUT: u32 = 3;
 const NF_INET_POST_ROUTING: u32 = 4;
 const PRIORITY_DSTNAT: i32 = -100;
 const PRIORITY_SRCNAT: i32 = 100;
+const PRIORITY_FILTER: i32 = 0;
+const NF_DROP: u32 = 0;
 
 // Expression constants (linux/netfilter/nf_tables.h).
 const NFT_REG_1: u32 = 1;
@@ -65,6 +73,17 @@ pub struct ContainerNat {
     /// The outgoing interface for masquerade; `None`: any but the bridge.
     pub host_eth: Option<String>,
     pub maps: Vec<PortMap>,
+    /// A user-defined network's isolation (None: BRIDGE, none).
+    pub isolation: Option<Isolation>,
+}
+
+/// What a container of a user-defined bridge network may not reach.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Isolation {
+    /// The subnets of the other bridge networks (BRIDGE's among them).
+    pub others: Vec<Ipv4Net>,
+    /// `--internal`: no NAT out, nothing forwarded off the bridge.
+    pub internal: bool,
 }
 
 /// Checks the table name of `[network] nft_table`.
@@ -108,13 +127,17 @@ const FOREIGN_TABLES: &[(&str, &str)] = &[
     ("lxd", "LXD"),
 ];
 
-/// The chain names of a container.
-pub fn chain_names(name: &str) -> [String; 3] {
-    [
+/// The chain names of a container (with its filter chain when isolated).
+pub fn chain_names(name: &str, isolated: bool) -> Vec<String> {
+    let mut names = vec![
         format!("{name}-pre"),
         format!("{name}-out"),
         format!("{name}-post"),
-    ]
+    ];
+    if isolated {
+        names.push(format!("{name}-fwd"));
+    }
+    names
 }
 
 /// One netlink message under construction, attributes appended in order.
@@ -203,6 +226,7 @@ enum Expr {
     Immediate { reg: u32, value: Vec<u8> },
     Dnat,
     Masquerade,
+    Verdict(u32),
 }
 
 impl Expr {
@@ -217,6 +241,7 @@ impl Expr {
             Expr::Immediate { .. } => "immediate",
             Expr::Dnat => "nat",
             Expr::Masquerade => "masq",
+            Expr::Verdict(_) => "immediate",
         };
         m.begin(1).string(1, name).begin(2); // NFTA_LIST_ELEM, NFTA_EXPR_NAME, NFTA_EXPR_DATA
         match self {
@@ -255,6 +280,11 @@ impl Expr {
                     .u32be(5, NFT_REG_2);
             }
             Expr::Masquerade => {}
+            Expr::Verdict(code) => {
+                // NFTA_IMMEDIATE_DREG = verdict register 0, NFTA_IMMEDIATE_DATA
+                // { NFTA_DATA_VERDICT { NFTA_VERDICT_CODE } }.
+                m.u32be(1, 0).begin(2).begin(2).u32be(1, *code).end().end();
+            }
         }
         m.end().end();
     }
@@ -355,6 +385,62 @@ fn hairpin_rule(nat: &ContainerNat, from: Ipv4Net) -> Vec<Expr> {
     ]
 }
 
+/// `ct status & dnat == 0`: not a connection to a published port.
+fn not_dnat() -> [Expr; 2] {
+    [
+        Expr::Ct { key: NFT_CT_STATUS },
+        Expr::Bitwise {
+            mask: IPS_DST_NAT.to_ne_bytes().to_vec(),
+        },
+    ]
+}
+
+fn in_net(field: u32, net: Ipv4Net) -> [Expr; 3] {
+    [
+        ip_field(field),
+        Expr::Bitwise {
+            mask: net.netmask().octets().to_vec(),
+        },
+        eq(net.network().octets()),
+    ]
+}
+
+/// The filter rules of an isolated container: for every other network,
+/// `ip saddr VIP ip daddr OTHER ct status & dnat == 0 drop` and the same
+/// the other way round; internal: `ip saddr VIP oifname != BRIDGE ... drop`.
+fn isolation_rules(nat: &ContainerNat, iso: &Isolation) -> Vec<Vec<Expr>> {
+    let zero = eq(0u32.to_ne_bytes().to_vec());
+    let mut rules = Vec::new();
+    for other in &iso.others {
+        for (mine, theirs) in [(SADDR, DADDR), (DADDR, SADDR)] {
+            let mut r = vec![ip_field(mine), eq(nat.vip.octets())];
+            r.extend(in_net(theirs, *other));
+            r.extend(not_dnat());
+            r.push(zero.clone());
+            r.push(Expr::Verdict(NF_DROP));
+            rules.push(r);
+        }
+    }
+    if iso.internal {
+        let mut r = vec![
+            ip_field(SADDR),
+            eq(nat.vip.octets()),
+            Expr::Meta {
+                key: NFT_META_OIFNAME,
+            },
+            Expr::Cmp {
+                op: NFT_CMP_NEQ,
+                value: ifname(&nat.bridge),
+            },
+        ];
+        r.extend(not_dnat());
+        r.push(zero);
+        r.push(Expr::Verdict(NF_DROP));
+        rules.push(r);
+    }
+    rules
+}
+
 /// The first message of a batch the kernel refused, and why.
 #[derive(Debug)]
 struct BatchError {
@@ -408,6 +494,10 @@ impl Batch {
     }
 
     fn chain(&mut self, table: &str, chain: &str, hook: u32, priority: i32) {
+        self.typed_chain(table, chain, (hook, priority), "nat");
+    }
+
+    fn typed_chain(&mut self, table: &str, chain: &str, (hook, priority): (u32, i32), kind: &str) {
         let seq = self.next();
         let mut m = Msg::new(
             NFNL_SUBSYS_NFTABLES << 8 | NFT_MSG_NEWCHAIN,
@@ -422,7 +512,7 @@ impl Batch {
             .u32be(1, hook)
             .attr(2, &priority.to_be_bytes())
             .end()
-            .string(7, "nat");
+            .string(7, kind);
         self.messages
             .push((m.finish(), format!("add chain {chain}")));
     }
@@ -529,7 +619,7 @@ fn exchange(buf: &[u8], last: u32) -> Result<(), (u32, io::Error)> {
 pub fn add(nat: &ContainerNat) -> io::Result<()> {
     match add_batch(nat).commit() {
         Err(e) if e.errno() == Some(libc::EEXIST) => {
-            remove(&nat.table, &nat.name)?;
+            remove(&nat.table, &nat.name, true)?;
             Ok(add_batch(nat).commit()?)
         }
         other => Ok(other?),
@@ -537,31 +627,46 @@ pub fn add(nat: &ContainerNat) -> io::Result<()> {
 }
 
 fn add_batch(nat: &ContainerNat) -> Batch {
-    let [pre, out, post] = chain_names(&nat.name);
+    let names = chain_names(&nat.name, true);
+    let (pre, out, post, fwd) = (&names[0], &names[1], &names[2], &names[3]);
     let mut b = Batch::new();
     b.table(&nat.table);
-    b.chain(&nat.table, &pre, NF_INET_PRE_ROUTING, PRIORITY_DSTNAT);
-    b.chain(&nat.table, &out, NF_INET_LOCAL_OUT, PRIORITY_DSTNAT);
-    b.chain(&nat.table, &post, NF_INET_POST_ROUTING, PRIORITY_SRCNAT);
+    b.chain(&nat.table, pre, NF_INET_PRE_ROUTING, PRIORITY_DSTNAT);
+    b.chain(&nat.table, out, NF_INET_LOCAL_OUT, PRIORITY_DSTNAT);
+    b.chain(&nat.table, post, NF_INET_POST_ROUTING, PRIORITY_SRCNAT);
     for map in &nat.maps {
         let rule = dnat_rule(nat, map);
-        b.rule(&nat.table, &pre, &rule);
-        b.rule(&nat.table, &out, &rule);
+        b.rule(&nat.table, pre, &rule);
+        b.rule(&nat.table, out, &rule);
     }
-    b.rule(&nat.table, &post, &outward_rule(nat));
+    if !nat.isolation.as_ref().is_some_and(|i| i.internal) {
+        b.rule(&nat.table, post, &outward_rule(nat));
+    }
     if !nat.maps.is_empty() {
         let loopback = Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).unwrap_or_default();
-        b.rule(&nat.table, &post, &hairpin_rule(nat, loopback));
-        b.rule(&nat.table, &post, &hairpin_rule(nat, nat.subnet));
+        b.rule(&nat.table, post, &hairpin_rule(nat, loopback));
+        b.rule(&nat.table, post, &hairpin_rule(nat, nat.subnet));
+    }
+    if let Some(iso) = &nat.isolation {
+        b.typed_chain(
+            &nat.table,
+            fwd,
+            (NF_INET_FORWARD, PRIORITY_FILTER),
+            "filter",
+        );
+        for rule in isolation_rules(nat, iso) {
+            b.rule(&nat.table, fwd, &rule);
+        }
     }
     b
 }
 
 const ENOENT: Option<i32> = Some(libc::ENOENT);
 
-/// Deletes a container's chains (with their rules); missing ones are fine.
-pub fn remove(table: &str, name: &str) -> io::Result<()> {
-    let chains = chain_names(name);
+/// Deletes a container's chains (with their rules; `isolated`: its filter
+/// chain too); missing ones are fine.
+pub fn remove(table: &str, name: &str, isolated: bool) -> io::Result<()> {
+    let chains = chain_names(name, isolated);
     let mut all = Batch::new();
     for chain in &chains {
         all.delete_chain(table, chain);
@@ -632,7 +737,39 @@ mod tests {
                 container: 80,
                 udp: false,
             }],
+            isolation: None,
         }
+    }
+
+    #[test]
+    fn isolation_drops_both_ways_but_published_ports_and_internal_stays_home() {
+        let mut n = nat();
+        let iso = Isolation {
+            others: vec!["10.8.0.0/16".parse().expect("net")],
+            internal: false,
+        };
+        let rules = isolation_rules(&n, &iso);
+        assert_eq!(rules.len(), 2);
+        for r in &rules {
+            assert!(r.contains(&eq(vec![10, 8, 0, 0])) && r.contains(&eq(n.vip.octets())));
+            assert!(r.contains(&Expr::Ct { key: NFT_CT_STATUS }));
+            assert_eq!(r.last(), Some(&Expr::Verdict(NF_DROP)));
+        }
+        assert_ne!(rules[0][0], rules[1][0], "one rule each way");
+        n.isolation = Some(Isolation {
+            others: vec![],
+            internal: true,
+        });
+        let internal = isolation_rules(&n, n.isolation.as_ref().expect("iso"));
+        assert_eq!(internal.len(), 1);
+        assert!(internal[0].contains(&Expr::Cmp {
+            op: NFT_CMP_NEQ,
+            value: b"xdbr0\0".to_vec()
+        }));
+        // No NAT out for an internal network: one chain more, no masquerade.
+        let b = add_batch(&n);
+        assert!(b.messages.iter().any(|(_, w)| w == "add chain web-fwd"));
+        assert_eq!(chain_names("web", false).len(), 3);
     }
 
     #[test]

@@ -5,12 +5,13 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_EXCL,
+    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_CREATE, NLM_F_DUMP, NLM_F_EXCL,
     NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage, AddressScope};
 use netlink_packet_route::link::{
-    InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    InfoData, InfoKind, InfoMacVlan, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage,
+    MacVlanMode,
 };
 use netlink_packet_route::neighbour::{NeighbourAddress, NeighbourAttribute, NeighbourMessage};
 use netlink_packet_route::route::{
@@ -57,6 +58,17 @@ impl Rtnl {
 
     /// Sends one request and waits for its acknowledgement.
     fn request(&mut self, message: RouteNetlinkMessage, flags: u16) -> io::Result<()> {
+        self.exchange(message, flags, |_| {})
+    }
+
+    /// Sends one request; every reply message but the final
+    /// acknowledgement (or end of a dump) goes to `each`.
+    fn exchange(
+        &mut self,
+        message: RouteNetlinkMessage,
+        flags: u16,
+        mut each: impl FnMut(RouteNetlinkMessage),
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
         let mut header = NetlinkHeader::default();
         header.flags = NLM_F_REQUEST | NLM_F_ACK | flags;
@@ -88,6 +100,7 @@ impl Rtnl {
                         }
                     }
                     NetlinkPayload::Done(_) => return Ok(()),
+                    NetlinkPayload::InnerMessage(m) => each(m),
                     _ => {}
                 }
             }
@@ -192,6 +205,64 @@ impl Rtnl {
             Err(e) if e.raw_os_error() == Some(libc::ENODEV) => Ok(()),
             other => other,
         }
+    }
+
+    /// The IPv4 destinations of the main routing table, but the default
+    /// route: the networks the host reaches directly or through a router.
+    pub fn ipv4_routes(&mut self) -> io::Result<Vec<ipnet::Ipv4Net>> {
+        let mut msg = RouteMessage::default();
+        msg.header.address_family = AddressFamily::Inet;
+        let mut found = Vec::new();
+        self.exchange(RouteNetlinkMessage::GetRoute(msg), NLM_F_DUMP, |m| {
+            let RouteNetlinkMessage::NewRoute(r) = m else {
+                return;
+            };
+            if r.header.table != RouteHeader::RT_TABLE_MAIN
+                || r.header.kind != RouteType::Unicast
+                || r.header.destination_prefix_length == 0
+            {
+                return;
+            }
+            for a in &r.attributes {
+                if let RouteAttribute::Destination(RouteAddress::Inet(dst)) = a {
+                    if let Ok(net) = ipnet::Ipv4Net::new(*dst, r.header.destination_prefix_length) {
+                        found.push(net.trunc());
+                    }
+                }
+            }
+        })?;
+        Ok(found)
+    }
+
+    /// Creates a macvlan of link `parent` in mode `mode`, named `name`
+    /// with the MAC address `mac`, straight in the network namespace `ns`.
+    pub fn create_macvlan(
+        &mut self,
+        name: &str,
+        parent: u32,
+        mode: MacVlanMode,
+        mac: [u8; 6],
+        ns: PeerNs,
+    ) -> io::Result<()> {
+        let ns = match ns {
+            PeerNs::Pid(pid) => LinkAttribute::NetNsPid(pid),
+            PeerNs::Fd(fd) => LinkAttribute::NetNsFd(fd),
+        };
+        let mut link = LinkMessage::default();
+        link.attributes = vec![
+            LinkAttribute::IfName(name.to_string()),
+            LinkAttribute::Link(parent),
+            LinkAttribute::Address(mac.to_vec()),
+            ns,
+            LinkAttribute::LinkInfo(vec![
+                LinkInfo::Kind(InfoKind::MacVlan),
+                LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::Mode(mode)])),
+            ]),
+        ];
+        self.request(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+        )
     }
 
     /// Adds the default route via `gateway` on link `index`.

@@ -124,9 +124,9 @@ impl Drop for TerminalModes {
 }
 
 /// The host's resolver files a container of network `net` gets.
-fn host_resolver(net: Net) -> HostResolver {
+fn host_resolver(net: &Net) -> HostResolver {
     match net {
-        Net::Bridge => HostResolver {
+        Net::Bridge | Net::Named(_) => HostResolver {
             upstream: net::etc_files::host_resolv_conf(),
             etc_resolv_conf: None,
         },
@@ -178,6 +178,25 @@ impl Runtime {
         exec: Option<&str>,
         background: bool,
     ) -> Result<BootPlan, RuntimeError> {
+        // The user networks read once: the container's and the others'.
+        let defs = match config.net.network() {
+            Some(_) => self
+                .network_store()
+                .load()
+                .map_err(super::net_error(name))?,
+            None => Vec::new(),
+        };
+        let user_network = match config.net.network() {
+            Some(n) => {
+                let def = defs.iter().find(|d| d.name == n.as_str()).ok_or_else(|| {
+                    super::net_error(name)(crate::network::store::NetworkStoreError::NotFound(
+                        n.to_string(),
+                    ))
+                })?;
+                Some(self.user_network(def, &defs))
+            }
+            None => None,
+        };
         let plan = BootPlan::new(PlanInput {
             name,
             config,
@@ -185,10 +204,11 @@ impl Runtime {
             netns_name: self.netns_name(name),
             container_dir: &self.containers.dir(name),
             layers: self.layers(config, name)?,
-            resolver: host_resolver(config.net),
+            resolver: host_resolver(&config.net),
             exec,
             background,
             logs: &self.config.logs,
+            user_network,
         })?;
         for volume in &plan.rootfs.volumes {
             if !volume.host.exists() {
@@ -260,7 +280,7 @@ impl Runtime {
             }
             self.release(name)?;
         } else {
-            self.release_leftovers(name, config.net)?;
+            self.release_leftovers(name, &config.net)?;
         }
         let mut plan = self.plan_main(name, &config, exec, background)?;
         plan.wait_attach = attach && plan.main_tty;
@@ -270,7 +290,23 @@ impl Runtime {
         let foreground = exec.is_some() && !background;
         let modes = foreground.then(TerminalModes::save);
         let pid = self.execute(&plan, created)?;
+        if plan.network.macvlan().is_some_and(|m| m.dhcp) {
+            // Booted once xdockerinit holds the lease; without one the
+            // container is stopped and released again.
+            if let Err(e) = self.wait_for_lease(name, pid.as_raw()) {
+                let _ = nix::sys::signal::kill(pid, Signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(pid, None);
+                if let Err(r) = self.release(name) {
+                    crate::logging::warn(&format!("container {name}: release: {r}"));
+                }
+                return Err(e);
+            }
+        }
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
+        // The network's other members learn its name.
+        if config.net.network().is_some() {
+            self.join_members(name, pid.as_raw());
+        }
         if !foreground {
             return Ok(BootOutcome::Detached { pid: pid.as_raw() });
         }
@@ -403,6 +439,12 @@ impl Runtime {
                 let _ = netns::remove(ns);
             });
             crate::crashpoint::hit("boot.netns");
+        }
+        if let Some(m) = plan.network.macvlan() {
+            // Made in the container's namespace: it goes with it.
+            let pid_u32 = u32::try_from(netns_pid).unwrap_or_default();
+            net::macvlan::attach(m, pid_u32).map_err(net_error(name))?;
+            crate::crashpoint::hit("boot.macvlan");
         }
         let bridge_state = match plan.network.bridge() {
             Some(b) => {

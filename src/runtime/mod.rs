@@ -12,6 +12,7 @@ pub mod idmap;
 pub mod init_binary;
 pub mod netns;
 mod network;
+pub use network::NetKind;
 pub mod plan;
 mod release;
 mod rollback;

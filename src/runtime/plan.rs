@@ -21,6 +21,9 @@ use crate::container::{ContainerConfig, EnvVar};
 use crate::names::Name;
 use crate::network::inside::{Eth0, InsideNet};
 use crate::network::ipam::Subnet;
+use crate::network::macvlan::MacvlanPlan;
+use crate::network::members::{self, Member};
+use crate::network::store::{Driver, NetworkDef};
 use crate::network::{self as net, BridgePlan, Net};
 
 /// The resolver files a boot may copy from the host, read by the caller
@@ -54,6 +57,19 @@ pub struct PlanInput<'a> {
     pub background: bool,
     /// The home's `[logs]` settings.
     pub logs: &'a LogsConfig,
+    /// The user-defined network the container is on (`--net NAME`).
+    pub user_network: Option<UserNetwork<'a>>,
+}
+
+/// A user-defined network as a boot sees it.
+#[derive(Debug, Clone)]
+pub struct UserNetwork<'a> {
+    pub def: &'a NetworkDef,
+    /// The subnets of the other bridge networks (BRIDGE's among them),
+    /// which a bridge network's containers may not reach.
+    pub others: Vec<ipnet::Ipv4Net>,
+    /// The network's other running members, for /etc/hosts.
+    pub members: Vec<Member>,
 }
 
 /// The container's network.
@@ -63,8 +79,16 @@ pub enum NetworkPlan {
     Host,
     /// A named network namespace with only `lo`.
     Custom { netns: String },
-    /// A named network namespace on the home's bridge.
+    /// A named network namespace on the home's bridge, or on a
+    /// user-defined bridge network.
     Bridge { netns: String, bridge: BridgePlan },
+    /// A named network namespace whose eth0 is a macvlan of a host
+    /// interface: a static address (`eth0`), or DHCP.
+    Macvlan {
+        netns: String,
+        macvlan: MacvlanPlan,
+        eth0: Option<Eth0>,
+    },
 }
 
 impl NetworkPlan {
@@ -72,7 +96,9 @@ impl NetworkPlan {
     pub fn netns(&self) -> Option<&str> {
         match self {
             NetworkPlan::Host => None,
-            NetworkPlan::Custom { netns } | NetworkPlan::Bridge { netns, .. } => Some(netns),
+            NetworkPlan::Custom { netns }
+            | NetworkPlan::Bridge { netns, .. }
+            | NetworkPlan::Macvlan { netns, .. } => Some(netns),
         }
     }
 
@@ -84,17 +110,42 @@ impl NetworkPlan {
         }
     }
 
+    /// The macvlan side.
+    pub fn macvlan(&self) -> Option<&MacvlanPlan> {
+        match self {
+            NetworkPlan::Macvlan { macvlan, .. } => Some(macvlan),
+            _ => None,
+        }
+    }
+
+    /// The container's own address, when xdocker chose it.
+    pub fn vip(&self) -> Option<Ipv4Addr> {
+        match self {
+            NetworkPlan::Bridge { bridge, .. } => Some(bridge.vip),
+            NetworkPlan::Macvlan { eth0, .. } => eth0.map(|e| e.vip),
+            _ => None,
+        }
+    }
+
     /// What the container's first process sets up inside.
     pub fn inside(&self) -> Option<InsideNet> {
         match self {
             NetworkPlan::Host => None,
-            NetworkPlan::Custom { .. } => Some(InsideNet { eth0: None }),
+            NetworkPlan::Custom { .. } => Some(InsideNet {
+                eth0: None,
+                dhcp: false,
+            }),
             NetworkPlan::Bridge { bridge, .. } => Some(InsideNet {
                 eth0: Some(Eth0 {
                     vip: bridge.vip,
                     prefix: bridge.subnet.prefix_len(),
                     gateway: bridge.subnet.gateway(),
                 }),
+                dhcp: false,
+            }),
+            NetworkPlan::Macvlan { eth0, macvlan, .. } => Some(InsideNet {
+                eth0: *eth0,
+                dhcp: macvlan.dhcp,
             }),
         }
     }
@@ -111,6 +162,9 @@ pub struct SupervisionPlan {
     pub services: Vec<Service>,
     /// The image's own services, resolved inside the container.
     pub boot_dir: &'static str,
+    /// A DHCP macvlan network: xdockerinit takes, renews and releases
+    /// eth0's lease, sending this hostname.
+    pub dhcp: Option<String>,
 }
 
 impl SupervisionPlan {
@@ -122,6 +176,7 @@ impl SupervisionPlan {
             service_restart: config.service_restart(),
             services: config.services.clone(),
             boot_dir: BOOT_DIR,
+            dhcp: None,
         }
     }
 
@@ -138,6 +193,9 @@ impl SupervisionPlan {
         }
         for service in &self.services {
             args.extend(["--service".to_string(), service.to_string()]);
+        }
+        if let Some(hostname) = &self.dhcp {
+            args.extend(["--dhcp".to_string(), hostname.clone()]);
         }
         args
     }
@@ -250,7 +308,76 @@ fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
         maps: config.port_mappings.clone(),
         nft_table: network.nft_table.clone(),
         veth: net::veth_name(&input.netns_name),
+        isolation: None,
     })
+}
+
+/// What a container of user-defined network `user` needs.
+fn user_network_plan(
+    input: &PlanInput<'_>,
+    user: &UserNetwork<'_>,
+) -> Result<NetworkPlan, RuntimeError> {
+    let (name, config, network) = (input.name, input.config, input.network);
+    let bad = bad_network(name);
+    let def = user.def;
+    let netns = input.netns_name.clone();
+    let subnet = def.subnet().map_err(|e| bad(e.to_string()))?;
+    let vip = match subnet {
+        Some(subnet) => {
+            let vip = config.vip.ok_or_else(|| {
+                bad(format!(
+                    "has no address on network {} (set one with -a vip)",
+                    def.name
+                ))
+            })?;
+            subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+            Some((subnet, vip))
+        }
+        None => None,
+    };
+    match (def.driver, vip) {
+        (Driver::Bridge, Some((subnet, vip))) => {
+            net::nft::check_table_name(&network.nft_table).map_err(network_config_error)?;
+            if let Some(eth) = &config.host_eth {
+                net::check_ifname("--host-eth", eth).map_err(&bad)?;
+            }
+            let bridge = def.bridge.clone().unwrap_or_default();
+            net::check_ifname("bridge", &bridge).map_err(&bad)?;
+            Ok(NetworkPlan::Bridge {
+                netns,
+                bridge: BridgePlan {
+                    container: name.to_string(),
+                    bridge,
+                    subnet,
+                    vip,
+                    host_eth: config.host_eth.clone(),
+                    maps: config.port_mappings.clone(),
+                    nft_table: network.nft_table.clone(),
+                    veth: net::veth_name(&input.netns_name),
+                    isolation: Some(net::nft::Isolation {
+                        others: user.others.clone(),
+                        internal: def.internal,
+                    }),
+                },
+            })
+        }
+        (Driver::Bridge, None) => Err(bad(format!("network {} has no subnet", def.name))),
+        (Driver::Macvlan, vip) => Ok(NetworkPlan::Macvlan {
+            netns,
+            macvlan: MacvlanPlan {
+                network: def.name.clone(),
+                parent: def.parent.clone().unwrap_or_default(),
+                mode: def.macvlan_mode.unwrap_or(net::store::MacvlanMode::Bridge),
+                mac: net::container_mac(&net::veth_name(&input.netns_name)),
+                dhcp: def.dhcp,
+            },
+            eth0: vip.map(|(subnet, vip)| Eth0 {
+                vip,
+                prefix: subnet.prefix_len(),
+                gateway: subnet.gateway(),
+            }),
+        }),
+    }
 }
 
 /// The files xdocker gives every container at every boot: /etc/hostname
@@ -260,26 +387,26 @@ fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
 /// servers; HOST: the host's file; CUSTOM: the user's, the image's file
 /// stays). The second value is a warning.
 fn etc_files(
-    hostname: &str,
+    (name, hostname): (&str, &str),
     network: &NetworkPlan,
     resolver: &HostResolver,
+    user: Option<&UserNetwork<'_>>,
 ) -> (Vec<(PathBuf, String)>, Option<String>) {
-    let own_address = network
-        .bridge()
-        .map_or(Ipv4Addr::new(127, 0, 1, 1), |b| b.vip);
+    let own_address = network.vip().unwrap_or(Ipv4Addr::new(127, 0, 1, 1));
+    let mut hosts = net::etc_files::hosts(hostname, own_address);
+    if let Some(user) = user {
+        hosts.push_str(&members::lines(&user.members, name));
+    }
     let mut files = vec![
         (
             PathBuf::from("/etc/hostname"),
             net::etc_files::hostname(hostname),
         ),
-        (
-            PathBuf::from("/etc/hosts"),
-            net::etc_files::hosts(hostname, own_address),
-        ),
+        (PathBuf::from("/etc/hosts"), hosts),
     ];
     let mut warning = None;
     match network {
-        NetworkPlan::Bridge { .. } => {
+        NetworkPlan::Bridge { .. } | NetworkPlan::Macvlan { .. } => {
             let (resolv, fell_back) = net::etc_files::resolv_conf(&resolver.upstream);
             if fell_back {
                 warning = Some(
@@ -357,7 +484,7 @@ impl BootPlan {
     /// (bad VIP, bad `[network]`), before anything is made.
     pub fn new(input: PlanInput<'_>) -> Result<Self, RuntimeError> {
         let config = input.config;
-        let network = match config.net {
+        let network = match &config.net {
             Net::Host => NetworkPlan::Host,
             Net::Custom => NetworkPlan::Custom {
                 netns: input.netns_name.clone(),
@@ -366,8 +493,26 @@ impl BootPlan {
                 netns: input.netns_name.clone(),
                 bridge: bridge_plan(&input)?,
             },
+            Net::Named(n) => match &input.user_network {
+                Some(user) if user.def.name == n.as_str() => user_network_plan(&input, user)?,
+                _ => {
+                    return Err(bad_network(input.name)(format!(
+                        "network {n} not found (see -s networks)"
+                    )))
+                }
+            },
         };
-        let (files, warning) = etc_files(&config.hostname, &network, &input.resolver);
+        let (mut files, warning) = etc_files(
+            (&config.name, &config.hostname),
+            &network,
+            &input.resolver,
+            input.user_network.as_ref(),
+        );
+        let dhcp = network.macvlan().is_some_and(|m| m.dhcp);
+        if dhcp {
+            // Emptied at every boot: the host waits for xdockerinit's lease.
+            files.push((PathBuf::from(xdockerinit::dhcp::LEASE_FILE), String::new()));
+        }
         let dir = input.container_dir;
         let userns = config.security.userns;
         let rootfs = RootfsPlan {
@@ -416,7 +561,10 @@ impl BootPlan {
                 max_size: input.logs.max_size.0,
                 max_files: input.logs.max_files,
             },
-            supervision: SupervisionPlan::of(config, input.exec.is_some()),
+            supervision: SupervisionPlan {
+                dhcp: dhcp.then(|| config.hostname.clone()),
+                ..SupervisionPlan::of(config, input.exec.is_some())
+            },
             warnings: warning.into_iter().collect(),
         })
     }
@@ -433,9 +581,9 @@ mod tests {
             name: "web".into(),
             hostname: "web1".into(),
             images: vec!["base:1".parse().expect("ref")],
+            vip: (net == Net::Bridge).then(|| Ipv4Addr::new(172, 30, 254, 20)),
             net,
             host_eth: None,
-            vip: (net == Net::Bridge).then(|| Ipv4Addr::new(172, 30, 254, 20)),
             port_mappings: vec!["8080:80".parse().expect("map")],
             volumes: vec![Volume {
                 host: "/srv/web".into(),
@@ -504,6 +652,7 @@ mod tests {
             exec,
             background,
             logs: &LogsConfig::default(),
+            user_network: None,
         })
     }
 
@@ -555,9 +704,9 @@ mod tests {
     #[test]
     fn the_files_written_are_the_ones_to_image_strips() {
         for net in [Net::Host, Net::Custom, Net::Bridge] {
-            let p = plan(&config(net), &network(), None);
+            let p = plan(&config(net.clone()), &network(), None);
             let written: Vec<&Path> = p.rootfs.files.iter().map(|(f, _)| f.as_path()).collect();
-            let stripped: Vec<&Path> = crate::container::runtime_files::etc_paths(net)
+            let stripped: Vec<&Path> = crate::container::runtime_files::etc_paths(&net)
                 .iter()
                 .map(Path::new)
                 .collect();
@@ -580,7 +729,13 @@ mod tests {
             .contains("127.0.1.1"));
         let custom = plan(&config(Net::Custom), &network(), None);
         assert_eq!(custom.network.netns(), Some("nns0123456789"));
-        assert_eq!(custom.network.inside(), Some(InsideNet { eth0: None }));
+        assert_eq!(
+            custom.network.inside(),
+            Some(InsideNet {
+                eth0: None,
+                dhcp: false
+            })
+        );
         assert_eq!(file(&custom, "/etc/resolv.conf"), None);
     }
 
@@ -740,6 +895,114 @@ mod tests {
         assert!(try_plan(&config(Net::Custom), &n, None).is_ok());
     }
 
+    fn user_plan(c: &ContainerConfig, def: &NetworkDef, members: Vec<Member>) -> BootPlan {
+        let name = Name::parse_as("container name", "web").expect("name");
+        BootPlan::new(PlanInput {
+            name: &name,
+            config: c,
+            network: &network(),
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/x"),
+            layers: vec![],
+            resolver: HostResolver {
+                upstream: "nameserver 192.0.2.53\n".into(),
+                etc_resolv_conf: None,
+            },
+            exec: None,
+            background: false,
+            logs: &LogsConfig::default(),
+            user_network: Some(UserNetwork {
+                def,
+                others: vec!["172.30.254.0/24".parse().expect("net")],
+                members,
+            }),
+        })
+        .expect("plan")
+    }
+
+    fn def(driver: Driver, subnet: Option<&str>) -> NetworkDef {
+        NetworkDef {
+            name: "front".into(),
+            driver,
+            subnet: subnet.map(str::to_string),
+            gateway: None,
+            bridge: (driver == Driver::Bridge).then(|| "xdbfront".to_string()),
+            internal: true,
+            parent: (driver == Driver::Macvlan).then(|| "eth9".to_string()),
+            macvlan_mode: (driver == Driver::Macvlan).then_some(net::store::MacvlanMode::Vepa),
+            dhcp: subnet.is_none(),
+            created: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_bridge_network_container_is_isolated_and_knows_its_members() {
+        let mut c = config(Net::Named(Name::parse_as("n", "front").expect("name")));
+        c.vip = Some(Ipv4Addr::new(10, 91, 0, 5));
+        let d = def(Driver::Bridge, Some("10.91.0.0/24"));
+        let other = Member {
+            name: "db".into(),
+            hostname: "db1".into(),
+            vip: Ipv4Addr::new(10, 91, 0, 6),
+        };
+        let p = user_plan(&c, &d, vec![other]);
+        let b = p.network.bridge().expect("bridge");
+        assert_eq!(b.bridge, "xdbfront");
+        let iso = b.isolation.as_ref().expect("isolated");
+        assert!(iso.internal && iso.others.len() == 1);
+        let hosts = file(&p, "/etc/hosts").expect("hosts");
+        assert!(
+            hosts.contains("10.91.0.5\tweb1\n") && hosts.contains("10.91.0.6\tdb db1\n"),
+            "{hosts}"
+        );
+        assert!(p.supervision.dhcp.is_none());
+        // An address outside the network's subnet is refused.
+        c.vip = Some(Ipv4Addr::new(172, 30, 254, 9));
+        let name = Name::parse_as("container name", "web").expect("name");
+        let e = BootPlan::new(PlanInput {
+            name: &name,
+            config: &c,
+            network: &network(),
+            netns_name: "nns0123456789".into(),
+            container_dir: Path::new("/x"),
+            layers: vec![],
+            resolver: HostResolver::default(),
+            exec: None,
+            background: false,
+            logs: &LogsConfig::default(),
+            user_network: None,
+        })
+        .expect_err("no network given");
+        assert!(e.to_string().contains("network front not found"), "{e}");
+    }
+
+    #[test]
+    fn macvlan_containers_get_a_static_address_or_dhcp() {
+        let mut c = config(Net::Named(Name::parse_as("n", "front").expect("name")));
+        c.vip = Some(Ipv4Addr::new(10, 92, 0, 7));
+        let p = user_plan(&c, &def(Driver::Macvlan, Some("10.92.0.0/24")), vec![]);
+        let m = p.network.macvlan().expect("macvlan");
+        assert_eq!((m.parent.as_str(), m.mac[0], m.dhcp), ("eth9", 0x02, false));
+        let inside = p.network.inside().expect("inside");
+        assert_eq!(
+            inside.eth0.map(|e| e.gateway),
+            Some(Ipv4Addr::new(10, 92, 0, 1))
+        );
+        assert!(p.network.bridge().is_none());
+        c.vip = None;
+        let p = user_plan(&c, &def(Driver::Macvlan, None), vec![]);
+        assert_eq!(
+            p.network.inside().map(|i| (i.eth0, i.dhcp)),
+            Some((None, true))
+        );
+        assert_eq!(p.supervision.dhcp.as_deref(), Some("web1"));
+        assert!(p
+            .supervision
+            .init_args()
+            .ends_with(&["--dhcp".to_string(), "web1".to_string()]));
+        assert_eq!(file(&p, xdockerinit::dhcp::LEASE_FILE), Some(""));
+    }
+
     #[test]
     fn a_host_without_a_reachable_nameserver_is_warned_about() {
         let name = Name::parse_as("container name", "web").expect("name");
@@ -759,6 +1022,7 @@ mod tests {
             exec: None,
             background: false,
             logs: &LogsConfig::default(),
+            user_network: None,
         })
         .expect("plan");
         assert_eq!(p.warnings.len(), 1);

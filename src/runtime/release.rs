@@ -57,20 +57,29 @@ impl Runtime {
                     .and_then(|c| c.remove(cg).map_err(RuntimeError::from)),
             );
         }
+        let config = self.containers.config(name).ok();
         let bridge = state.bridge.clone().or_else(|| {
             // A damaged state lost the names: derive them.
-            let config = self.containers.config(name).ok()?;
-            (config.net == Net::Bridge).then(|| self.derived_bridge_state(name))
+            self.derived_bridge_state(name, &config.as_ref()?.net)
         });
         if let Some(b) = &bridge {
             attempt(self.release_bridge(name, b));
         }
         let netns = state.netns.clone().or_else(|| {
             // A damaged state lost the name: derive it.
-            let config = self.containers.config(name).ok()?;
-            (config.net != Net::Host).then(|| self.netns_name(name))
+            (config.as_ref()?.net != Net::Host).then(|| self.netns_name(name))
         });
         if let Some(ns) = &netns {
+            if config.as_ref().is_some_and(|c| self.is_macvlan(&c.net)) {
+                let path = Path::new(netns::NETNS_DIR).join(ns);
+                let dhcp = self.unreleased_lease(name);
+                attempt(
+                    net::macvlan::release(&path, dhcp).map_err(|e| RuntimeError::Network {
+                        name: name.to_string(),
+                        source: Box::new(e),
+                    }),
+                );
+            }
             attempt(netns::remove(ns).map_err(RuntimeError::from));
         }
         attempt(
@@ -98,6 +107,10 @@ impl Runtime {
         kept.map_err(|e| step(name, "remove running entry")(e.to_string()))?;
         crate::crashpoint::hit("release.done");
         crate::logging::info(&format!("container {name}: released after stop"));
+        // The network's other members forget its name.
+        if let Some(network) = config.as_ref().and_then(|c| c.net.network()) {
+            self.leave_members(network, name);
+        }
         Ok(())
     }
 
@@ -108,12 +121,12 @@ impl Runtime {
     /// caller holds the container's lock and found no state. A failed
     /// rmdir per cgroup hierarchy and two `stat`s when there is nothing to
     /// release.
-    pub(super) fn release_leftovers(&self, name: &Name, net: Net) -> Result<(), RuntimeError> {
+    pub(super) fn release_leftovers(&self, name: &Name, net: &Net) -> Result<(), RuntimeError> {
         // Processes of a killed boot die with it (see `child_main`), but
         // may not be gone yet; with no state file and the lock held, no
         // boot of this container is under way: they are leftovers.
         self.cgroups()?.remove(name.as_str())?;
-        if net == Net::Host {
+        if *net == Net::Host {
             return Ok(());
         }
         let ns = self.netns_name(name);
@@ -122,14 +135,19 @@ impl Runtime {
                 "container {name}: releasing the network namespace name {ns} of a boot that was \
                  interrupted"
             ));
+            if self.is_macvlan(net) {
+                net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns), None)
+                    .map_err(crate::runtime::net_error(name))?;
+            }
             netns::remove(&ns)?;
         }
-        if net == Net::Bridge
-            && Path::new("/sys/class/net")
+        if let Some(derived) = self.derived_bridge_state(name, net) {
+            if Path::new("/sys/class/net")
                 .join(net::veth_name(&ns))
                 .exists()
-        {
-            self.release_bridge(name, &self.derived_bridge_state(name))?;
+            {
+                self.release_bridge(name, &derived)?;
+            }
         }
         Ok(())
     }
@@ -179,7 +197,7 @@ impl Runtime {
             {
                 // A boot killed between its entry and its state file.
                 match self.containers.config(&name) {
-                    Ok(config) => self.release_leftovers(&name, config.net)?,
+                    Ok(config) => self.release_leftovers(&name, &config.net)?,
                     Err(_) => self.cgroups()?.remove(name.as_str())?,
                 }
                 index.unmark(&name).map_err(index_err)?;
@@ -193,17 +211,27 @@ impl Runtime {
     /// destroy; the caller holds the lock and knows it is stopped.
     pub fn forget(&self, name: &Name) -> Result<(), RuntimeError> {
         self.cgroups()?.remove(name.as_str())?;
-        netns::remove(&self.netns_name(name))?;
+        let ns = self.netns_name(name);
+        if self
+            .containers
+            .config(name)
+            .is_ok_and(|c| self.is_macvlan(&c.net))
+        {
+            net::macvlan::release(&Path::new(netns::NETNS_DIR).join(&ns), None)
+                .map_err(crate::runtime::net_error(name))?;
+        }
+        netns::remove(&ns)?;
         self.containers
             .running()
             .unmark(name)
             .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
-        if self
+        if let Some(derived) = self
             .containers
             .config(name)
-            .is_ok_and(|c| c.net == Net::Bridge)
+            .ok()
+            .and_then(|c| self.derived_bridge_state(name, &c.net))
         {
-            self.release_bridge(name, &self.derived_bridge_state(name))?;
+            self.release_bridge(name, &derived)?;
         }
         Ok(())
     }

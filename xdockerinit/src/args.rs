@@ -262,6 +262,33 @@ output however short its life), or after 5 seconds, or at a signal.",
     },
     OptionSpec {
         short: None,
+        long: Some("--dhcp"),
+        value: Some("HOSTNAME"),
+        help: "take eth0's address from DHCP first, renew it, release it at the stop",
+        manual: "Before anything is started, take a lease for\n\
+.I eth0\n\
+from the LAN's DHCP server (HOSTNAME sent as option 12), set its address,\n\
+the default route and\n\
+.I /etc/resolv.conf\n\
+from it, and write it to\n\
+.IR /etc/xdocker/dhcp.lease ;\n\
+renew it at T1 and T2 for as long as the container runs, and release it at\n\
+the orderly stop. No lease within the\n\
+.B \\-\\-dhcp\\-timeout\n\
+is an error (written to the lease file as\n\
+.BR error= ).",
+    },
+    OptionSpec {
+        short: None,
+        long: Some("--dhcp-timeout"),
+        value: Some("SECONDS"),
+        help: "how long --dhcp waits for a lease (default 10)",
+        manual: "How long\n\
+.B \\-\\-dhcp\n\
+waits for a lease at the start (default 10 seconds).",
+    },
+    OptionSpec {
+        short: None,
         long: Some("--user"),
         value: Some("USER[:GROUP]"),
         help: "run CMD and the sessions as this user (NAME, UID, NAME:GROUP, UID:GID)",
@@ -355,8 +382,8 @@ pub enum Invocation {
     Version,
     /// `-h`/`--help`.
     Help,
-    /// Run as PID 1.
-    Run(Args),
+    /// Run as PID 1 (boxed: the arguments are large beside the others).
+    Run(Box<Args>),
 }
 
 /// Options of a run as PID 1.
@@ -392,6 +419,10 @@ pub struct Args {
     pub main_tty: bool,
     /// `--wait-attach`: CMD starts once the first client connected.
     pub wait_attach: bool,
+    /// `--dhcp HOSTNAME`: take, renew and release eth0's lease.
+    pub dhcp: Option<String>,
+    /// `--dhcp-timeout SECONDS`.
+    pub dhcp_timeout_secs: u32,
     /// `--user USER[:GROUP]`: of CMD and the sessions.
     pub user: Option<String>,
     /// `--workdir DIR`: of CMD and the sessions.
@@ -418,6 +449,8 @@ impl Default for Args {
             pass_env: false,
             main_tty: false,
             wait_attach: false,
+            dhcp: None,
+            dhcp_timeout_secs: crate::dhcp::DEFAULT_TIMEOUT_SECS,
             user: None,
             workdir: None,
         }
@@ -553,6 +586,8 @@ where
     let mut pass_env = None;
     let mut main_tty = None;
     let mut wait_attach = None;
+    let mut dhcp = None;
+    let mut dhcp_timeout = None;
     let mut user = None;
     let mut workdir = None;
 
@@ -587,6 +622,15 @@ where
             "--main-tty" if inline.is_none() => set_once(&mut main_tty, true, "--main-tty")?,
             "--wait-attach" if inline.is_none() => {
                 set_once(&mut wait_attach, true, "--wait-attach")?
+            }
+            "--dhcp" => {
+                let value = value_of("--dhcp", inline, &mut args)?;
+                set_once(&mut dhcp, value, "--dhcp")?;
+            }
+            "--dhcp-timeout" => {
+                let value = value_of("--dhcp-timeout", inline, &mut args)?;
+                let secs = parse_grace(&value)?;
+                set_once(&mut dhcp_timeout, secs, "--dhcp-timeout")?;
             }
             "--log-fds" => {
                 let value = value_of("--log-fds", inline, &mut args)?;
@@ -680,7 +724,7 @@ where
     if restart.is_some() && command.is_none() {
         return Err(ArgsError::RestartWithoutCommand);
     }
-    Ok(Invocation::Run(Args {
+    Ok(Invocation::Run(Box::new(Args {
         exit_fd,
         session_fd,
         grace_secs: grace_secs.unwrap_or(DEFAULT_GRACE_SECS),
@@ -692,12 +736,14 @@ where
         pass_env: pass_env.unwrap_or(false),
         main_tty: main_tty.unwrap_or(false),
         wait_attach: wait_attach.unwrap_or(false),
+        dhcp,
+        dhcp_timeout_secs: dhcp_timeout.unwrap_or(crate::dhcp::DEFAULT_TIMEOUT_SECS),
         console_fd,
         log_fds,
         log_max_size: log_max_size.unwrap_or(DEFAULT_MAX_SIZE),
         user,
         workdir,
-    }))
+    })))
 }
 
 fn value_of<I>(opt: &'static str, inline: Option<String>, rest: &mut I) -> Result<String, ArgsError>
@@ -791,7 +837,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Args {
         match p(args) {
-            Ok(Invocation::Run(args)) => args,
+            Ok(Invocation::Run(args)) => *args,
             other => panic!("expected a run, got {other:?}"),
         }
     }

@@ -7,7 +7,7 @@
 //! xdockerinit [--exit-fd N] [--session-fd N] [--grace SECONDS] [-e CMD]
 //!             [--restart POLICY] [--service NAME=CMD]... [--service-restart POLICY]
 //!             [--boot-dir DIR] [--console-fd N] [--log-fds FIRST-LAST]
-//!             [--log-max-size BYTES]
+//!             [--log-max-size BYTES] [--dhcp HOSTNAME [--dhcp-timeout SECONDS]]
 //! xdockerinit -v | --version        prints "xdockerinit v<version>"
 //! xdockerinit -h | --help           prints the usage
 //! ```
@@ -71,6 +71,11 @@
 //!   terminal session's own, none for pipes, xdockerinit's for CMD), and
 //!   programs are looked up in its PATH. xdocker passes it, with the
 //!   container's `--env` variables over the clean ones.
+//! * `--dhcp HOSTNAME` (a DHCP macvlan container): before anything starts,
+//!   eth0's lease is taken (within `--dhcp-timeout`, default 10 s, or exit
+//!   code 1), applied and written to `/etc/xdocker/dhcp.lease`, where the
+//!   host waits for it; a thread renews it for the container's life and the
+//!   orderly stop releases it (see [`dhcp`]).
 //! * Without `-e` (host mode) xdockerinit runs until SIGTERM or SIGINT; its
 //!   exit code is 0 after an orderly stop, or 128+signal when a second
 //!   SIGTERM/SIGINT during the grace period forced the stop.
@@ -84,6 +89,7 @@
 
 pub mod args;
 pub mod attach;
+pub mod dhcp;
 pub mod exit_record;
 pub mod init;
 pub mod log;

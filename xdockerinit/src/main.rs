@@ -71,9 +71,14 @@ fn run(args: Vec<OsString>) -> c_int {
             println!("{}", args::usage());
             return 0;
         }
-        Invocation::Run(args) => args,
+        Invocation::Run(args) => *args,
     };
+    let dhcp = args.dhcp.clone().map(|host| (host, args.dhcp_timeout_secs));
     let init = Init::setup(args).unwrap_or_else(|e| fail(&e));
+    // A DHCP lease before anything starts (signals are blocked by now: a
+    // stop meanwhile waits in the signalfd).
+    let lease =
+        dhcp.map(|(host, secs)| xdockerinit::dhcp::start(&host, secs).unwrap_or_else(|e| fail(&e)));
     let mut notify = |notice: Notice<'_>| match notice {
         Notice::Error(e) => say(format_args!("xdockerinit: error: {e}")),
         Notice::GraceExpired { grace_secs } => say(format_args!(
@@ -81,7 +86,12 @@ fn run(args: Vec<OsString>) -> c_int {
         )),
     };
     match init.run(&mut notify) {
-        Ok(code) => exit(code),
+        Ok(code) => {
+            if let Some(lease) = lease {
+                lease.release();
+            }
+            exit(code)
+        }
         Err(e) => fail(&e),
     }
 }

@@ -22,7 +22,7 @@ pub fn run(ctx: &Ctx, a: &BuildArgs) -> Result<Output> {
             target: a.target.clone(),
             no_cache: a.no_cache,
             squash: a.squash,
-            net: a.network.unwrap_or(Net::Host),
+            net: a.network.clone().unwrap_or(Net::Host),
             replace: true,
         },
     )?;

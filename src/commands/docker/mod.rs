@@ -82,7 +82,7 @@ fn create_request<'a>(
             Name::parse_as("container name", n).is_ok_and(|n| ctx.runtime.containers.present(&n))
         }),
     };
-    let net = o.network.unwrap_or(Net::Bridge);
+    let net = o.network.clone().unwrap_or(Net::Bridge);
     let command =
         lifecycle::main_command(&ctx.runtime, &o.image, o.entrypoint.as_deref(), &o.command);
     let container = NewContainer {

@@ -16,6 +16,7 @@ mod bpf;
 mod fs;
 mod io;
 mod mount;
+mod net;
 mod process;
 mod term;
 
@@ -30,6 +31,7 @@ pub use io::{
     write, write_all,
 };
 pub use mount::{move_mount, open_tree_clone, set_idmap, set_read_only};
+pub use net::{add_default_route, bounce_link, set_ipv4};
 pub use process::{
     clone3, close_range_cloexec, exit_now, fork_into_namespaces, namespace_holder, pidfd_open,
     pidfd_send_signal, securebits, set_parent_death_signal, set_securebits, thread_count,
