@@ -337,6 +337,9 @@ _xdocker_verbs() {
             xdocker,logs)
                 cmd="xdocker__subcmd__logs"
                 ;;
+            xdocker,network)
+                cmd="xdocker__subcmd__network"
+                ;;
             xdocker,pause)
                 cmd="xdocker__subcmd__pause"
                 ;;
@@ -373,6 +376,18 @@ _xdocker_verbs() {
             xdocker,unpause)
                 cmd="xdocker__subcmd__unpause"
                 ;;
+            xdocker__subcmd__network,create)
+                cmd="xdocker__subcmd__network__subcmd__create"
+                ;;
+            xdocker__subcmd__network,inspect)
+                cmd="xdocker__subcmd__network__subcmd__inspect"
+                ;;
+            xdocker__subcmd__network,ls)
+                cmd="xdocker__subcmd__network__subcmd__ls"
+                ;;
+            xdocker__subcmd__network,rm)
+                cmd="xdocker__subcmd__network__subcmd__rm"
+                ;;
             *)
                 ;;
         esac
@@ -380,7 +395,7 @@ _xdocker_verbs() {
 
     case "${cmd}" in
         xdocker)
-            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images rmi tag import save load build"
+            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images rmi tag import save load build network"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -760,6 +775,108 @@ _xdocker_verbs() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__network)
+            opts="--help create ls rm inspect"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__network__subcmd__create)
+            opts="-d -o --driver --subnet --gateway --internal --ipam-driver --opt --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --driver)
+                    COMPREPLY=($(compgen -W "bridge macvlan" -- "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -W "bridge macvlan" -- "${cur}"))
+                    return 0
+                    ;;
+                --subnet)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --gateway)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ipam-driver)
+                    COMPREPLY=($(compgen -W "dhcp" -- "${cur}"))
+                    return 0
+                    ;;
+                --opt)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -o)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__network__subcmd__inspect)
+            opts="--help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__network__subcmd__ls)
+            opts="-q --quiet --format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__network__subcmd__rm)
+            opts="-f --force --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 *)
                     COMPREPLY=()
                     ;;

@@ -438,6 +438,77 @@ pub struct BuildArgs {
     pub context: PathBuf,
 }
 
+/// `network create`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkCreateArgs {
+    /// bridge or macvlan
+    #[arg(
+        short = 'd',
+        long = "driver",
+        value_name = "DRIVER",
+        default_value = "bridge"
+    )]
+    pub driver: crate::network::store::Driver,
+    /// The network's IPv4 subnet (CIDR)
+    #[arg(long = "subnet", value_name = "CIDR")]
+    pub subnet: Option<String>,
+    /// The gateway (default: the subnet's first address)
+    #[arg(long = "gateway", value_name = "IP")]
+    pub gateway: Option<std::net::Ipv4Addr>,
+    /// No way out of the network (bridge)
+    #[arg(long = "internal")]
+    pub internal: bool,
+    /// dhcp: macvlan addresses from the LAN's DHCP server
+    #[arg(long = "ipam-driver", value_name = "DRIVER", value_parser = ["dhcp"])]
+    pub ipam_driver: Option<String>,
+    /// parent=IF, macvlan_mode=MODE (macvlan); com.docker.network.bridge.name=IF (bridge)
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opts: Vec<String>,
+    #[arg(value_name = "NETWORK", value_parser = parse_container_name)]
+    pub name: Name,
+}
+
+/// `network ls`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkLsArgs {
+    /// Names only
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
+    /// table (default) or json (one object a line)
+    #[arg(long = "format", value_name = "FORMAT", value_parser = ["table", "json"])]
+    pub format: Option<String>,
+}
+
+/// `network rm`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkRmArgs {
+    /// Move stopped members to CUSTOM first
+    #[arg(short = 'f', long = "force")]
+    pub force: bool,
+    #[arg(value_name = "NETWORK", required = true)]
+    pub names: Vec<String>,
+}
+
+/// `network inspect`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct NetworkInspectArgs {
+    #[arg(value_name = "NETWORK", required = true)]
+    pub names: Vec<String>,
+}
+
+/// `network SUBVERB`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum NetworkVerb {
+    /// Create a network (bridge, or macvlan on a parent interface)
+    Create(NetworkCreateArgs),
+    /// List networks
+    Ls(NetworkLsArgs),
+    /// Remove networks no running container uses
+    Rm(NetworkRmArgs),
+    /// Networks' details as JSON
+    Inspect(NetworkInspectArgs),
+}
+
 /// The verbs.
 #[derive(Debug, Clone, Subcommand)]
 pub enum DockerVerb {
@@ -491,6 +562,9 @@ pub enum DockerVerb {
     Load(LoadArgs),
     /// An image from a recipe (Dockerfile syntax), with a layer cache
     Build(BuildArgs),
+    /// User-defined networks: create, ls, rm, inspect
+    #[command(subcommand)]
+    Network(NetworkVerb),
 }
 
 /// The whole command line of this grammar.

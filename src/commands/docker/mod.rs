@@ -12,6 +12,7 @@ mod exec;
 mod images;
 mod inspect;
 mod logs;
+mod network;
 mod pause;
 mod ps;
 mod restart;
@@ -65,6 +66,7 @@ pub fn dispatch(ctx: &Ctx, verb: &DockerVerb) -> Result<Output> {
         DockerVerb::Save(a) => images::save(ctx, a),
         DockerVerb::Load(a) => images::load(ctx, a),
         DockerVerb::Build(a) => build::run(ctx, a),
+        DockerVerb::Network(v) => network::run(ctx, v),
     }
 }
 
