@@ -634,11 +634,14 @@ fn original_option(arg: &str) -> bool {
     })
 }
 
-/// The verb an argument list names (for messages).
+/// The verb an argument list names (for messages): `network create` for
+/// the verbs with verbs of their own.
 fn verb_of(argv: &[OsString]) -> String {
-    argv.get(1)
-        .map(|v| v.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    let word = |i: usize| argv.get(i).map(|v| v.to_string_lossy().into_owned());
+    match (word(1), word(2)) {
+        (Some(v), Some(sub)) if v == "network" && !sub.starts_with('-') => format!("{v} {sub}"),
+        (v, _) => v.unwrap_or_default(),
+    }
 }
 
 /// clap's error as one line naming the verb.
