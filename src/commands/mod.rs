@@ -24,6 +24,7 @@ mod images;
 mod import;
 mod info;
 mod install_test;
+mod log_output;
 mod logs;
 mod network;
 mod pause;
