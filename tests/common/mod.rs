@@ -278,6 +278,20 @@ impl Drop for RuntimeHome {
             }
         }
         let _ = self.run("-s containers");
+        // The home's own bridge and nftables table, made by the first
+        // container on BRIDGE (the Docker-style verbs' default network):
+        // their names derive from the home's path, so they are this
+        // test's alone. Names a test sets in xdocker.toml are its own to
+        // remove (one of them is iptables-nft's `nat`, never ours).
+        let own = xdocker::config::Config::defaults_for(self.home.path());
+        let quiet = |program: &str, args: &[&str]| {
+            let _ = std::process::Command::new(program)
+                .args(args)
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        quiet("ip", &["link", "del", &own.network.bridge]);
+        quiet("nft", &["delete", "table", "ip", &own.network.nft_table]);
         for dir in self.cgroup_dirs() {
             // Leaf groups first, then the parent.
             if let Ok(rd) = std::fs::read_dir(&dir) {
