@@ -108,8 +108,15 @@ fn docker_verbs_section() -> String {
     let mut out = String::from(".SH \"DOCKER-STYLE VERBS\"\n");
     for verb in cmd.get_subcommands_mut() {
         let help = verb.render_help().to_string();
-        out.push_str(&format!(".SS {}\n", verb.get_name()));
+        let name = verb.get_name().to_string();
+        out.push_str(&format!(".SS {name}\n"));
         out.push_str(&roff_block(&help));
+        // Verbs of their own (network create, ...): each one's options.
+        for sub in verb.get_subcommands_mut() {
+            let help = sub.render_help().to_string();
+            out.push_str(&format!(".SS \"{name} {}\"\n", sub.get_name()));
+            out.push_str(&roff_block(&help));
+        }
     }
     out
 }
