@@ -464,6 +464,20 @@ fn a_reader_that_goes_away_stops_the_main_process_as_before() {
     assert_eq!(status.code(), Some(128 + libc::SIGPIPE), "{status}");
 }
 
+/// Shell `line` run by `script` on a terminal of its own, with this home;
+/// stdin and stdout piped (stdin must stay open: see the test below).
+fn under_script(h: &RuntimeHome, line: &str, stderr: Stdio) -> Child {
+    Command::new("script")
+        .args(["-qec", line, "/dev/null"])
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .expect("script")
+}
+
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_main_process_on_a_terminal_gets_a_pty_logged_as_stdout() {
@@ -476,15 +490,7 @@ fn a_main_process_on_a_terminal_gets_a_pty_logged_as_stdout() {
     // script's stdin stays open: at its EOF script sends ^D into the
     // terminal, and one that lands before init puts the terminal in raw
     // mode is read back as a NUL key (echoed "^@" into the output).
-    let mut script = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("XDOCKER_HOME", h.home.path())
-        .env("XDOCKER_INIT", common::static_init())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script");
+    let mut script = under_script(&h, &line, Stdio::piped());
     let keys = script.stdin.take().expect("stdin");
     let r = script.wait_with_output().expect("script");
     drop(keys);
@@ -627,15 +633,7 @@ fn on_a_terminal_keys_reach_the_main_process_and_the_terminal_is_restored() {
         "stty -g; {} -a boot -c keys -e 'read x; echo got $x; sleep 100'; echo rc=$?; stty -g",
         common::bin().display()
     );
-    let mut script = Command::new("script")
-        .args(["-qec", &line, "/dev/null"])
-        .env("XDOCKER_HOME", h.home.path())
-        .env("XDOCKER_INIT", common::static_init())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("script");
+    let mut script = under_script(&h, &line, Stdio::null());
     let out = collect(script.stdout.take().expect("stdout"));
     let mut keys = script.stdin.take().expect("stdin");
     let deadline = Instant::now() + Duration::from_secs(20);

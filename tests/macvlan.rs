@@ -11,20 +11,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{needs_root, RuntimeHome};
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+use common::{needs_root, sh, RuntimeHome};
 
 /// The LAN: a namespace with `lan0` at `10.232.T.1/24`, whose veth peer
 /// on the host is the macvlan parent; dnsmasq when started. Removed when

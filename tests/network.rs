@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{needs_root, netns_names, RuntimeHome};
+use common::{needs_root, netns_names, sh, RuntimeHome};
 
 /// What one test owns on the host, removed when dropped (after the
 /// containers: `NetHome` declares it after the runtime home).
@@ -60,19 +60,6 @@ struct NetHome {
     prefix: String,
     /// The /30 to the client namespace: host side .1, client .2.
     client_prefix: String,
-}
-
-fn sh(args: &[&str]) -> String {
-    let out = Command::new(args[0])
-        .args(&args[1..])
-        .output()
-        .expect("spawn");
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl NetHome {

@@ -253,23 +253,11 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
 /// them; `--workdir` and `--user` over the image's.
 fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) -> NewContainer {
     let mut out = new.clone();
-    let Some(top) = images.last() else {
-        return out;
-    };
-    let Ok(entry) = rt.images.entry(&top.name, &top.version_or_none()) else {
-        return out;
-    };
-    let image_env: Vec<EnvVar> = entry
-        .meta
-        .config
-        .env
-        .iter()
-        .filter_map(|e| e.parse().ok())
-        .collect();
+    let config = rt.images.top_config(images);
+    let image_env: Vec<EnvVar> = config.env.iter().filter_map(|e| e.parse().ok()).collect();
     if !image_env.is_empty() {
         out.env = crate::container::env::merge(&image_env, &new.env);
     }
-    let config = entry.meta.config;
     out.workdir = new.workdir.clone().or(config.workdir);
     out.user = new.user.clone().or(config.user);
     out

@@ -100,7 +100,7 @@ impl Runtime {
         // release may come from any command, the removal from the next
         // one's release_stale.
         let index = self.containers.running();
-        let kept = match self.containers.config(name).is_ok_and(|c| c.auto_remove) {
+        let kept = match config.as_ref().is_some_and(|c| c.auto_remove) {
             true => index.mark(name, Mark::REMOVAL_PENDING),
             false => index.unmark(name),
         };

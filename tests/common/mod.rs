@@ -11,6 +11,21 @@ pub mod sshd;
 pub mod tmux;
 pub use root_gate::needs_root;
 
+/// Runs a host program (`args[0]`) and returns its stdout; its failure
+/// fails the test, with its stderr.
+pub fn sh(args: &[&str]) -> String {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// The built `xdocker` binary.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_xdocker"))
