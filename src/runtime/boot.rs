@@ -305,7 +305,7 @@ impl Runtime {
         crate::logging::info(&format!("container {name}: booted, pid {pid}"));
         // The network's other members learn its name.
         if config.net.network().is_some() {
-            self.join_members(name, pid.as_raw());
+            self.join_members(name, &config, pid.as_raw());
         }
         if !foreground {
             return Ok(BootOutcome::Detached { pid: pid.as_raw() });

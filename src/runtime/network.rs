@@ -3,7 +3,7 @@
 //! check, releasing a BRIDGE container's veth and rules, and the names a
 //! user-defined network's members know each other by.
 
-use crate::container::{ContainerError, Status};
+use crate::container::{ContainerConfig, ContainerError, Status};
 use crate::home::LockKind;
 use crate::names::Name;
 use crate::network::ipam::Subnet;
@@ -212,10 +212,7 @@ impl Runtime {
     /// its network, and every running member's /etc/hosts names the
     /// others. A member whose file cannot be written is logged, never an
     /// error of the boot.
-    pub(super) fn join_members(&self, name: &Name, pid: i32) {
-        let Ok(config) = self.containers.config(name) else {
-            return;
-        };
+    pub(super) fn join_members(&self, name: &Name, config: &ContainerConfig, pid: i32) {
         let Some(network) = config.net.network() else {
             return;
         };
