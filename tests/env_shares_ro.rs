@@ -447,6 +447,97 @@ fn a_read_only_volume_stays_read_only_for_root_inside() {
 
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn to_container_takes_the_variables_shares_and_read_only_volumes() {
+    let h = RuntimeHome::with_test_image();
+    h.run("-a create -m test -c made").ok();
+    h.run("-a to_image --from-container made --to-image conv")
+        .ok();
+    let dir = h.home.scratch("conv");
+    let file = dir.join("app.env");
+    std::fs::write(&file, "FROM_FILE=a b = c\n").expect("env file");
+    let ro = h.home.scratch("ro");
+    let volume = format!("{}:/ro:ro", ro.display());
+    let rx = format!("{}:/ro:rx", ro.display());
+    let to_container = |extra: &[&str]| {
+        let mut args = vec![
+            "-a",
+            "to_container",
+            "--from-image",
+            "conv",
+            "--to-container",
+            "conv",
+        ];
+        args.extend_from_slice(extra);
+        run_with_env(&h, &args, &[])
+    };
+    // Bad input consumes nothing.
+    for (extra, code, needle) in [
+        (&["--env", "1X=a"][..], 2, "'1X' is not a variable name"),
+        (
+            &["--env", "XDOCKER_TEST_SURELY_UNSET"][..],
+            1,
+            "variable XDOCKER_TEST_SURELY_UNSET is not set on the host",
+        ),
+        (
+            &["--env-file", "/nonexistent/x.env"][..],
+            1,
+            "env file /nonexistent/x.env",
+        ),
+        (&["--cpu-shares", "1"][..], 2, "is not a CPU share count"),
+        (&["--volume", &rx][..], 2, "'rx' is not a volume mode"),
+    ] {
+        to_container(extra).fails(code, needle);
+        assert!(!h.home.path().join("containers/conv").exists(), "{extra:?}");
+        assert!(h.home.layer("conv", "_").is_dir(), "{extra:?}: image kept");
+    }
+    to_container(&[
+        "--env-file",
+        file.to_str().expect("utf-8"),
+        "--env",
+        "SPACES=  two  spaces  ",
+        "--cpu-shares",
+        "512",
+        "--volume",
+        &volume,
+    ])
+    .ok();
+    let shown = info(&h, "conv");
+    for want in [
+        "env: FROM_FILE=a b = c\n     SPACES=  two  spaces  \n".to_string(),
+        "cpu_shares: 512\n".to_string(),
+        format!("volumes: {volume}\n"),
+    ] {
+        assert!(shown.contains(&want), "{want:?} in:\n{shown}");
+    }
+    h.run("-a boot -c conv").ok();
+    let (shares, want) = shares_file(&h, "conv", 512);
+    assert_eq!(
+        std::fs::read_to_string(&shares).expect("shares").trim(),
+        want
+    );
+    let r = h.run_in(
+        None,
+        [
+            "-a",
+            "run",
+            "-c",
+            "conv",
+            "--cmd",
+            "echo \"[$FROM_FILE][$SPACES]\"; touch /ro/new 2>&1; echo write=$?",
+        ],
+    );
+    let out = r.ok();
+    assert!(
+        out.starts_with("[a b = c][  two  spaces  ]\n") && out.ends_with("write=1\n"),
+        "{out}"
+    );
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(!ro.join("new").exists());
+    h.run("-a shutdown -c conv").ok();
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_input_is_refused_in_one_line_and_leaves_nothing_behind() {
     let h = RuntimeHome::with_test_image();
     let dir = h.home.scratch("bad");

@@ -342,6 +342,138 @@ fn a_service_answers_after_shutdown_and_boot_and_is_restarted_when_it_dies() {
     h.run("-a shutdown -c svc").ok();
 }
 
+/// Makes image `sshd:1`: the test image with the host's OpenSSH server
+/// and the libraries it links (copied into a container's layer before
+/// its first boot, then `to_image`), the privilege separation user, a
+/// host key, and `client_key`'s public half as root's authorized key.
+fn sshd_image(h: &RuntimeHome, client_key: &Path) {
+    h.run("-a create -m test -c sshd-maker").ok();
+    let rw = h.home.path().join("containers/sshd-maker/rwlayer");
+    let ldd = common::sh(&["ldd", "/usr/sbin/sshd"]);
+    let libs = ldd.split_whitespace().filter(|w| w.starts_with('/'));
+    for file in std::iter::once("/usr/sbin/sshd").chain(libs) {
+        let to = rw.join(file.trim_start_matches('/'));
+        fs::create_dir_all(to.parent().expect("parent")).expect("mkdir");
+        fs::copy(file, &to).unwrap_or_else(|e| panic!("{file}: {e}"));
+    }
+    fs::create_dir_all(rw.join("etc/ssh")).expect("mkdir");
+    common::sshd::keygen(&rw.join("etc/ssh/ssh_host_ed25519_key"));
+    fs::write(
+        rw.join("etc/ssh/sshd_config"),
+        "HostKey /etc/ssh/ssh_host_ed25519_key\nUsePAM no\n\
+         PermitRootLogin prohibit-password\nPasswordAuthentication no\n",
+    )
+    .expect("sshd_config");
+    let passwd = fs::read_to_string(h.home.layer("test", "_").join("etc/passwd")).expect("passwd");
+    fs::write(
+        rw.join("etc/passwd"),
+        format!("{passwd}sshd:x:100:65534::/run/sshd:/bin/false\n"),
+    )
+    .expect("passwd");
+    fs::create_dir_all(rw.join("root/.ssh")).expect("mkdir");
+    fs::write(
+        rw.join("root/.ssh/authorized_keys"),
+        format!("{}\n", common::sshd::pub_key(client_key)),
+    )
+    .expect("authorized_keys");
+    h.run("-a to_image --from-container sshd-maker --to-image sshd --version 1")
+        .ok();
+}
+
+/// `hostname` of whoever answers ssh as root on 127.0.0.1:`port` with
+/// `key` (empty: nobody).
+fn ssh_hostname(port: u16, key: &Path) -> String {
+    let out = Command::new("ssh")
+        .args(["-F", "/dev/null", "-i"])
+        .arg(key)
+        .args([
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=5",
+            "-p",
+            &port.to_string(),
+            "root@127.0.0.1",
+            "hostname",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ssh (package openssh-client)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn an_sshd_service_answers_on_a_mapped_port_after_shutdown_and_boot() {
+    let h = RuntimeHome::with_test_image();
+    let keys = h.home.scratch("client");
+    let key = keys.join("id_ed25519");
+    common::sshd::keygen(&key);
+    sshd_image(&h, &key);
+    let port = free_port(1);
+    // to_container takes --service and --restart as create does.
+    h.run_in(
+        None,
+        [
+            "-a",
+            "to_container",
+            "--from-image",
+            "sshd:1",
+            "--to-container",
+            "ssh1",
+            "--net",
+            "BRIDGE",
+            "--port-mapping",
+            &format!("{port}:22"),
+            "--service",
+            "sshd=mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+            "--restart",
+            "always",
+        ],
+    )
+    .ok();
+    let i = info(&h, "ssh1");
+    assert_eq!(i["config"]["restart"], "always", "{i}");
+    assert_eq!(
+        i["config"]["services"][0], "sshd=mkdir -p /run/sshd && exec /usr/sbin/sshd -D -e",
+        "{i}"
+    );
+    for boot in ["first", "second"] {
+        h.run("-a boot -c ssh1").ok();
+        assert!(
+            wait_until(10, || ssh_hostname(port, &key) == "ssh1\n"),
+            "{boot} boot: sshd answers on the mapped port {port}: {}",
+            h.run("-s logs -c ssh1").stdout
+        );
+        let s = &info(&h, "ssh1")["services"][0];
+        assert_eq!(s["name"], "sshd", "{s}");
+        assert_eq!(s["state"], "running", "{s}");
+        assert_eq!(s["policy"], "always", "{s}");
+        h.run("-a shutdown -c ssh1").ok();
+        assert_eq!(ssh_hostname(port, &key), "", "stopped with the container");
+    }
+    // Its output is in the console log, once per boot (OpenSSH ends its
+    // stderr lines with \r\n itself).
+    let logs = h.run("-s logs -c ssh1").ok().to_string();
+    assert_eq!(
+        logs.matches("Server listening on 0.0.0.0 port 22.\r\n")
+            .count(),
+        2,
+        "{logs}"
+    );
+    assert_eq!(
+        logs.matches("Accepted publickey for root").count(),
+        2,
+        "{logs}"
+    );
+}
+
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn services_stop_in_reverse_order_within_the_grace_period() {
