@@ -256,7 +256,7 @@ pub fn to_image(
     // then replaces in one rename.
     let mut meta = new_meta(0, &format!("to_image from container {from}"));
     meta.base_layers = config.images.iter().map(ToString::to_string).collect();
-    meta.config = images.top_config(&config.images);
+    meta.config = config.image_config(images.top_config(&config.images));
     let staging = images.stage("to_image")?;
     if let Err(e) = images.commit(staging, to, version, meta.clone(), false) {
         close(record);

@@ -538,6 +538,39 @@ fn to_container_takes_the_variables_shares_and_read_only_volumes() {
 
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn variables_go_with_the_layer_through_commit_to_image_and_to_container() {
+    let h = RuntimeHome::with_test_image();
+    let echo = "echo \"[$A][$B][$C]\"";
+    let boot_echo = |c: &str| {
+        let r = h.run_in(None, ["-a", "boot", "-c", c, "-e", echo]);
+        assert_eq!(r.code, 0, "{r:?}");
+        r.stdout
+    };
+    h.run("-a create -m test -c first --env A=a=1 --env B=b")
+        .ok();
+    // commit: the image records the container's variables, a container
+    // made from it has them (as after docker commit).
+    h.run("-a commit --from-container first --to-image snap")
+        .ok();
+    h.run("-a create -m snap -c second --env B=over").ok();
+    assert_eq!(boot_echo("second"), "[a=1][over][]\n");
+    // to_image, then to_container: they go with the layer both ways.
+    h.run("-a to_image --from-container second --to-image moved")
+        .ok();
+    h.run("-a to_container --from-image moved --to-container third --env C=c")
+        .ok();
+    assert!(info(&h, "third").contains("env: A=a=1\n     B=over\n     C=c\n"));
+    assert_eq!(boot_echo("third"), "[a=1][over][c]\n");
+    // Cleared on the container, none in the image.
+    h.run("-a env -c third").ok();
+    h.run("-a commit --from-container third --to-image bare")
+        .ok();
+    h.run("-a create -m bare -c fourth").ok();
+    assert_eq!(boot_echo("fourth"), "[][][]\n");
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn bad_input_is_refused_in_one_line_and_leaves_nothing_behind() {
     let h = RuntimeHome::with_test_image();
     let dir = h.home.scratch("bad");

@@ -9,6 +9,7 @@ use crate::config::toml_reason;
 use crate::container::service::{self, RestartPolicy, Service};
 use crate::container::{EnvVar, Volume};
 use crate::fsutil::atomic::{write_atomic, AtomicWriteError};
+use crate::image::ImageConfig;
 use crate::names::ImageRef;
 use crate::network::{Net, PortMap};
 
@@ -159,6 +160,17 @@ impl ContainerConfig {
     pub fn images_text(&self) -> String {
         let texts: Vec<String> = self.images.iter().map(ImageRef::to_string).collect();
         texts.join(",")
+    }
+
+    /// What an image made of this container records (`to_image`,
+    /// `commit`): `below`'s configuration (the top image's) with the
+    /// container's variables, which came from that image at create with
+    /// `--env` over them, as Docker's commit records the container's Env.
+    pub fn image_config(&self, below: ImageConfig) -> ImageConfig {
+        ImageConfig {
+            env: self.env.iter().map(ToString::to_string).collect(),
+            ..below
+        }
     }
 
     /// The restart policy of the `-e` main process.

@@ -156,7 +156,7 @@ pub fn commit(rt: &Runtime, req: &CommitRequest) -> Result<Committed, LifecycleE
         &format!("commit from container {from}"),
     );
     meta.base_layers = config.images.iter().map(ToString::to_string).collect();
-    meta.config = rt.images.top_config(&config.images);
+    meta.config = config.image_config(rt.images.top_config(&config.images));
     rt.images.commit(snap.staging, to, version, meta, false)?;
     crate::logging::info(&format!(
         "container {from} committed to image {image} ({} files, {} bytes, {} reflinked{})",

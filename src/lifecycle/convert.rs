@@ -2,7 +2,7 @@
 //! move itself, safe against a kill or a failure at any point, is
 //! [`crate::conversion`]. Each consumes what it converts.
 
-use super::create::{config_for, resolve_stack, NewContainer};
+use super::create::{config_for, resolve_stack, with_image_defaults, NewContainer};
 use super::LifecycleError;
 use crate::container::Status;
 use crate::image::Pick;
@@ -103,7 +103,10 @@ pub fn to_container(rt: &Runtime, req: &ToContainerRequest) -> Result<Converted,
     if rt.containers.exists(to) {
         return Err(crate::container::ContainerError::Exists(to.to_string()).into());
     }
-    let (config, allocation_locks) = config_for(rt, to, bases, &req.new)?;
+    // The image's variables (and workdir, user) go with its layer, as
+    // `create` gives them to a container made on it.
+    let new = with_image_defaults(entry.meta.config.clone(), &req.new);
+    let (config, allocation_locks) = config_for(rt, to, bases, &new)?;
     crate::conversion::to_container(rt, &from.name, &version, &config)?;
     drop(allocation_locks);
     crate::logging::info(&format!("image {image} turned into container {to}"));

@@ -10,7 +10,7 @@ use crate::container::config::{LimitsConfig, SecurityConfig};
 use crate::container::service::check_unique;
 use crate::container::{ContainerConfig, EnvVar, RestartPolicy, Service, Volume};
 use crate::home::ObjectLock;
-use crate::image::Pick;
+use crate::image::{ImageConfig, Pick};
 use crate::names::{ImageRef, Name};
 use crate::network::{Net, PortMap};
 use crate::runtime::{NetKind, Runtime, RuntimeError};
@@ -131,7 +131,7 @@ pub fn create(rt: &Runtime, req: CreateRequest<'_>) -> Result<Created, Lifecycle
         },
     };
     let lock = rt.containers.lock(&name)?;
-    let container = with_image_defaults(rt, &images, &req.container);
+    let container = with_image_defaults(rt.images.top_config(&images), &req.container);
     let (config, allocation_locks) = config_for(rt, &name, images, &container)?;
     let created = rt.containers.create(&config, None)?;
     drop(allocation_locks);
@@ -248,12 +248,12 @@ fn remove_unbooted(rt: &Runtime, name: &Name) -> Result<bool, LifecycleError> {
     Ok(true)
 }
 
-/// `new` with the defaults the top image's metadata gives (a recipe's
-/// ENV, WORKDIR and USER): the image's variables first, `--env` over
-/// them; `--workdir` and `--user` over the image's.
-fn with_image_defaults(rt: &Runtime, images: &[ImageRef], new: &NewContainer) -> NewContainer {
+/// `new` with the defaults an image's metadata gives (a recipe's ENV,
+/// WORKDIR and USER; `create` takes the top image's, `to_container` the
+/// converted image's): the image's variables first, `--env` over them;
+/// `--workdir` and `--user` over the image's.
+pub(super) fn with_image_defaults(config: ImageConfig, new: &NewContainer) -> NewContainer {
     let mut out = new.clone();
-    let config = rt.images.top_config(images);
     let image_env: Vec<EnvVar> = config.env.iter().filter_map(|e| e.parse().ok()).collect();
     if !image_env.is_empty() {
         out.env = crate::container::env::merge(&image_env, &new.env);
