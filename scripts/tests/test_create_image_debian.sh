@@ -125,11 +125,17 @@ WRAP
 chmod 0755 "$TMP/bin/xdocker"
 export STUB_LOG=$TMP/debootstrap.log SEEN=$TMP/seen TAG XDOCKER_BIN
 
-# Cgroup directories of the host named like a derived parent or this
-# test's (sorted).
+# Cgroup directories of the host named like this test's parents (sorted);
+# other homes' (other tests running meanwhile) do not count.
 cgroup_dirs() {
     find /sys/fs/cgroup -maxdepth 2 -type d -regextype posix-extended \
-        -regex ".*/(xdocker-[0-9a-f]{6}|$TAG.*)" | sort
+        -regex ".*/$TAG.*" | sort
+}
+
+# The directories of parent $1 in the cgroup tree (one per controller).
+parent_dirs() {
+    [ -n "$1" ] || return 0
+    find /sys/fs/cgroup -maxdepth 2 -type d -name "$1" | sort
 }
 
 # The build container's cgroup directories while it ran (one per
@@ -195,14 +201,14 @@ check_eq "no mount left" "" "$(grep -F "$TMP/work" /proc/self/mounts)"
 # ------------------------------------------------------------ no settings: names of its own
 home2=$TMP/home2
 mkdir -p -- "$home2"
-before=$(cgroup_dirs)
 rc=0
 err=$(run_script "$home2" --sshd -o "$TMP/out2" 2>&1) || rc=$?
 check_eq "default settings: exit 0" 0 "$rc"
 [ "$rc" -eq 0 ] || printf '%s\n' "$err" | sed 's/^/     | /'
 check_eq "a parent of its own (xdocker-TAG), not /var/xdocker's" yes \
     "$(build_parents | grep -qx 'xdocker-[0-9a-f]\{6\}' && echo yes)"
-check_eq "its parent directories are removed in every controller" "$before" "$(cgroup_dirs)"
+check_eq "its parent directories are removed in every controller" "" \
+    "$(parent_dirs "$(build_parents)")"
 
 # ------------------------------------------------------------ --config FILE
 printf '[cgroups]\nparent = "%s-c"\n' "$TAG" >"$TMP/other.toml"
