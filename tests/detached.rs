@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -110,6 +110,35 @@ fn systemd_trees() -> Vec<&'static Path> {
     .collect()
 }
 
+/// A unit's groups, one per systemd tree: `stop` kills everything in
+/// them as systemd does; dropped, they are stopped and removed.
+struct Unit(Vec<PathBuf>);
+
+impl Unit {
+    fn stop(&self) {
+        for g in &self.0 {
+            let procs = std::fs::read_to_string(g.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        self.stop();
+        for g in &self.0 {
+            for _ in 0..50 {
+                if std::fs::remove_dir(g).is_ok() || !g.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_container_outlives_the_systemd_unit_that_booted_it() {
@@ -118,12 +147,13 @@ fn a_container_outlives_the_systemd_unit_that_booted_it() {
     // A unit (or a login session's scope) of its own, as systemd makes it
     // in each tree it tracks processes in.
     let unit = format!("xdt-unit-{}", std::process::id());
-    let groups: Vec<_> = systemd_trees().iter().map(|t| t.join(&unit)).collect();
-    assert!(!groups.is_empty(), "no systemd cgroup tree on this host");
-    for g in &groups {
+    let unit = Unit(systemd_trees().iter().map(|t| t.join(&unit)).collect());
+    assert!(!unit.0.is_empty(), "no systemd cgroup tree on this host");
+    for g in &unit.0 {
         std::fs::create_dir(g).expect("the unit's group");
     }
-    let joins: String = groups
+    let joins: String = unit
+        .0
         .iter()
         .map(|g| format!("echo $$ > '{}/cgroup.procs' && ", g.display()))
         .collect();
@@ -147,17 +177,10 @@ fn a_container_outlives_the_systemd_unit_that_booted_it() {
     let init = h.pid("c1").expect("c1 runs");
     // `systemctl stop` of the unit, logging out with KillUserProcesses:
     // everything in its groups is killed.
-    for g in &groups {
-        let procs = std::fs::read_to_string(g.join("cgroup.procs")).expect("procs");
-        for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
+    unit.stop();
     script.wait().expect("script ends");
     std::thread::sleep(Duration::from_millis(300));
-    for g in &groups {
-        std::fs::remove_dir(g).expect("the unit's group is empty");
-    }
+    drop(unit);
     let row = h.run("-s containers").ok().to_string();
     assert!(row.contains(&format!("RUNNING({init})")), "{row}");
     h.run("-a shutdown -c c1").ok();
