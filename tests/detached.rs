@@ -6,7 +6,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -86,6 +86,103 @@ fn a_container_outlives_the_session_and_process_group_that_booted_it() {
             "{line}: {host_view}"
         );
     }
+    h.run("-a shutdown -c c1").ok();
+    h.run("-a destroy -c c1").ok();
+}
+
+/// The cgroup trees where systemd finds a unit's processes, whichever
+/// layout the host has: the v2 tree (`/sys/fs/cgroup` itself on a
+/// unified host, `unified/` on a hybrid one) and the legacy
+/// `name=systemd` tree.
+fn systemd_trees() -> Vec<&'static Path> {
+    [
+        "/sys/fs/cgroup",
+        "/sys/fs/cgroup/unified",
+        "/sys/fs/cgroup/systemd",
+    ]
+    .into_iter()
+    .map(Path::new)
+    .filter(|p| {
+        let v2 = p.join("cgroup.controllers").is_file();
+        let named = p.ends_with("systemd") && p.join("tasks").is_file();
+        v2 || named
+    })
+    .collect()
+}
+
+/// A unit's groups, one per systemd tree: `stop` kills everything in
+/// them as systemd does; dropped, they are stopped and removed.
+struct Unit(Vec<PathBuf>);
+
+impl Unit {
+    fn stop(&self) {
+        for g in &self.0 {
+            let procs = std::fs::read_to_string(g.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.parse::<i32>().ok()) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+}
+
+impl Drop for Unit {
+    fn drop(&mut self) {
+        self.stop();
+        for g in &self.0 {
+            for _ in 0..50 {
+                if std::fs::remove_dir(g).is_ok() || !g.exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn a_container_outlives_the_systemd_unit_that_booted_it() {
+    let h = RuntimeHome::with_test_image();
+    h.run("-a create -m test -c c1").ok();
+    // A unit (or a login session's scope) of its own, as systemd makes it
+    // in each tree it tracks processes in.
+    let unit = format!("xdt-unit-{}", std::process::id());
+    let unit = Unit(systemd_trees().iter().map(|t| t.join(&unit)).collect());
+    assert!(!unit.0.is_empty(), "no systemd cgroup tree on this host");
+    for g in &unit.0 {
+        std::fs::create_dir(g).expect("the unit's group");
+    }
+    let joins: String = unit
+        .0
+        .iter()
+        .map(|g| format!("echo $$ > '{}/cgroup.procs' && ", g.display()))
+        .collect();
+    let mut script = Command::new("sh")
+        .args([
+            "-c",
+            &format!("{joins}\"$XD\" -a boot -c c1 >/dev/null && echo booted && exec sleep 60"),
+        ])
+        .env("XD", common::bin())
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("sh");
+    let mut line = String::new();
+    BufReader::new(script.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "booted");
+    let init = h.pid("c1").expect("c1 runs");
+    // `systemctl stop` of the unit, logging out with KillUserProcesses:
+    // everything in its groups is killed.
+    unit.stop();
+    script.wait().expect("script ends");
+    std::thread::sleep(Duration::from_millis(300));
+    drop(unit);
+    let row = h.run("-s containers").ok().to_string();
+    assert!(row.contains(&format!("RUNNING({init})")), "{row}");
     h.run("-a shutdown -c c1").ok();
     h.run("-a destroy -c c1").ok();
 }

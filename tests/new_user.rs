@@ -335,6 +335,46 @@ fn help_man_page_and_readme_say_what_conversions_consume() {
     );
 }
 
+#[test]
+fn readme_runs_its_commands_as_root_and_says_what_the_log_records() {
+    let readme = shipped("README.md");
+    // A minimal Debian has no sudo: no command of the README asks for it.
+    let mut in_code = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_code = !in_code;
+        } else if in_code {
+            assert!(
+                !line.trim_start().starts_with("sudo "),
+                "a README command needs sudo: {line}"
+            );
+        }
+    }
+    let quick = readme
+        .split("## Quick start")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("a Quick start section");
+    let flat = quick.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("as root (a minimal Debian has no sudo"),
+        "{quick}"
+    );
+    // Where an install puts the README and the user's scripts.
+    for says in [
+        "PREFIX/share/doc/xdocker/README.md",
+        "`PREFIX/bin`, the scripts a user runs: `xdocker_create_image_debian.sh`, `xdocker_container_root.sh` and `xdocker_ldd_and_cp_lib64.sh`",
+    ] {
+        assert!(flat.contains(says), "{says} in:\n{quick}");
+    }
+    let flat = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains("`xdocker.log` (timestamped lines, one per event; `-d` echoes them on stderr; it records every command line verbatim, `--cmd` and `-e` text included")
+            && flat.contains("it is mode 0600"),
+        "the README says what xdocker.log records and its mode"
+    );
+}
+
 // ------------------------------------------------------ the tutorial
 
 #[test]

@@ -19,15 +19,21 @@ use super::{
 /// The v1 controllers xdocker uses: cpu (CFS quota), cpuacct (CPU time),
 /// cpuset (CPU list), memory (limit and usage), pids (for a later limit),
 /// devices (which device nodes may be opened, see [`super::devices`]),
-/// and systemd's named hierarchy (`name=systemd`, no controller): a
-/// container must leave the cgroup of whoever booted it there, or logging
-/// out of a session (`KillUserProcesses`) or stopping the unit that ran
-/// the boot kills it with everything else in that cgroup.
+/// and systemd's hierarchies, which have no controller: a container must
+/// leave the cgroup of whoever booted it there, or logging out of a
+/// session (`KillUserProcesses`) or stopping the unit that ran the boot
+/// kills it with everything else in that cgroup. That is `name=systemd`
+/// (`systemd`) on a legacy host, and the cgroup v2 tree mounted at
+/// `unified` on a hybrid one, where systemd finds a unit's processes.
 /// The freezer pauses a container (`-a pause`); remove() still kills in a
 /// loop, thawing a frozen group after the first SIGKILL.
-const CONTROLLERS: [&str; 8] = [
-    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "systemd",
+const CONTROLLERS: [&str; 9] = [
+    "cpu", "cpuacct", "cpuset", "memory", "pids", "devices", "freezer", "systemd", "unified",
 ];
+
+/// The hierarchy of [`CONTROLLERS`] that is cgroup v2 (a hybrid host's):
+/// it has no `tasks` file, a process joins it through `cgroup.procs`.
+const UNIFIED: &str = "unified";
 
 /// What `freezer.state` takes and says.
 const THAWED: &str = "THAWED";
@@ -444,8 +450,13 @@ impl Cgroups for V1 {
 
     fn join_self(&self, name: &str) -> Result<(), CgroupError> {
         check_name("cgroup name", name)?;
-        for dir in self.join_dirs(name) {
-            let path = dir.join("tasks");
+        for c in self.distinct() {
+            let file = if c.name == UNIFIED {
+                "cgroup.procs"
+            } else {
+                "tasks"
+            };
+            let path = self.group_dir(c, name).join(file);
             fs::write(&path, "0").map_err(|error| CgroupError::AddPid {
                 pid: 0,
                 path,
@@ -845,6 +856,28 @@ mod tests {
         for c in ALL {
             assert!(!r.path().join(c).join("xd/web").exists(), "{c}");
         }
+    }
+
+    #[test]
+    fn a_hybrid_host_s_unified_tree_is_joined_too() {
+        // systemd of a hybrid host finds a unit's (a session's) processes
+        // in the v2 tree at `unified`: the container leaves the booter's
+        // group there as well, through cgroup.procs (v2 has no tasks).
+        let r = root(&["pids", "systemd", "unified"]);
+        let cg = v1(r.path());
+        cg.create("web", &Limits::default()).unwrap();
+        cg.join_self("web").unwrap();
+        assert_eq!(content(r.path().join("unified/xd/web/cgroup.procs")), "0");
+        assert!(!r.path().join("unified/xd/web/tasks").exists());
+        for c in ["pids", "systemd"] {
+            assert_eq!(content(r.path().join(c).join("xd/web/tasks")), "0", "{c}");
+        }
+        fs::write(r.path().join("unified/xd/web/cgroup.procs"), "").unwrap();
+        for c in ["pids", "systemd"] {
+            fs::remove_file(r.path().join(c).join("xd/web/tasks")).unwrap();
+        }
+        cg.remove("web").unwrap();
+        assert!(!r.path().join("unified/xd/web").exists());
     }
 
     #[test]
