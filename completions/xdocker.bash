@@ -325,6 +325,9 @@ _xdocker_verbs() {
             xdocker,import)
                 cmd="xdocker__subcmd__import"
                 ;;
+            xdocker,info)
+                cmd="xdocker__subcmd__info"
+                ;;
             xdocker,inspect)
                 cmd="xdocker__subcmd__inspect"
                 ;;
@@ -395,7 +398,7 @@ _xdocker_verbs() {
 
     case "${cmd}" in
         xdocker)
-            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images rmi tag import save load build network"
+            opts="--help run create start stop restart kill rm ps exec attach logs inspect pause unpause top cp commit export images info rmi tag import save load build network"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -695,6 +698,24 @@ _xdocker_verbs() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        xdocker__subcmd__info)
+            opts="--format --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --format)
+                    COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -355,7 +355,7 @@ Shows:
   containers      [--json]
   container_root  -c C [--json]
   ssearch         [--srepo user@host[:port][/dir]] [--match S] [--json]
-  info            -c C [--json]
+  info            [-c C] [--json]      without -c: the home (names, cgroups, counts)
   logs            -c C [--follow] [--tail N|all] [--since TIME] [--timestamps] [--json]
                   the console log: the -e main process's stdout and stderr,
                   /dev/console; --follow ends when the container stops
@@ -802,7 +802,9 @@ fn options_of(verb: Verb) -> (&'static [&'static str], Vec<&'static str>) {
         Verb::Show(Show::Images) | Verb::Show(Show::Containers) | Verb::Show(Show::Networks) => {
             (&[], vec!["json"])
         }
-        Verb::Show(Show::ContainerRoot) | Verb::Show(Show::Info) => (&["container"], vec!["json"]),
+        Verb::Show(Show::ContainerRoot) => (&["container"], vec!["json"]),
+        // Without -c: the home (its names, cgroups, counts), as `docker info`.
+        Verb::Show(Show::Info) => (&[], vec!["container", "json"]),
         Verb::Show(Show::Ssearch) => (&[], vec!["srepo", "match_", "json"]),
         Verb::Show(Show::Logs) => (
             &["container"],
@@ -1530,7 +1532,8 @@ mod tests {
             "--autostart does not apply to -a boot"
         );
         assert!(parse("-s info -c web --json").is_ok());
-        assert_eq!(err("-s info"), "-s info needs -c/--container");
+        assert!(parse("-s info").is_ok());
+        assert!(parse("-s info --json").is_ok());
     }
 
     #[test]

@@ -361,6 +361,14 @@ pub struct ImagesArgs {
     pub quiet: bool,
 }
 
+/// `info`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct InfoArgs {
+    /// table (default) or json
+    #[arg(long = "format", value_name = "FORMAT", value_enum)]
+    pub format: Option<Format>,
+}
+
 /// `rmi`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct RmiArgs {
@@ -550,6 +558,8 @@ pub enum DockerVerb {
     Export(ExportArgs),
     /// List images
     Images(ImagesArgs),
+    /// The home: its names, cgroups and how many containers, images and networks it holds
+    Info(InfoArgs),
     /// Remove images
     Rmi(RmiArgs),
     /// A new name for an image (a copy)

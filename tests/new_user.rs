@@ -501,6 +501,56 @@ fn home_names(h: &RuntimeHome, container: &str) -> serde_json::Value {
 
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn info_without_a_container_says_the_homes_derived_names_and_what_it_holds() {
+    common::needs_root();
+    let mut h = RuntimeHome::new();
+    // Default settings: the names come from the home's path.
+    fs::remove_file(h.home.path().join("xdocker.toml")).expect("rm xdocker.toml");
+    // Before any container exists (it used to need -c).
+    let empty: serde_json::Value =
+        serde_json::from_str(h.run("-s info --json").ok()).expect("json");
+    let parent = empty["cgroup_parent"].as_str().expect("parent").to_string();
+    assert!(
+        parent.starts_with("xdocker-") && parent.len() == 14,
+        "{empty}"
+    );
+    assert_eq!(empty["bridge"], parent.as_str(), "{empty}");
+    assert_eq!(empty["nft_table"], parent.as_str(), "{empty}");
+    assert_eq!(empty["config_file_exists"], false, "{empty}");
+    assert_eq!(empty["containers"]["total"], 0, "{empty}");
+    assert_eq!(empty["images"], 0, "{empty}");
+    h.cgroup_parent = parent.clone();
+    h.install_test();
+    h.run("-a create -m test -c idle").ok();
+    h.run("-a create -m test -c up -b").ok();
+    // Every container's info names the same home.
+    assert_eq!(home_names(&h, "up")["cgroup_parent"], parent.as_str());
+    let text = h.run("-s info").ok().to_string();
+    for line in [
+        format!("home: {}\n", h.home.path().display()),
+        format!("cgroups: v1 at /sys/fs/cgroup, parent {parent}\n"),
+        format!("nft_table: {parent}\n"),
+        "containers: 2 (1 running, 0 paused, 1 stopped, 0 broken)\n".to_string(),
+        "images: 1\n".to_string(),
+        "networks: 0 (besides BRIDGE)\n".to_string(),
+    ] {
+        assert!(text.contains(&line), "{line:?} in:\n{text}");
+    }
+    assert!(
+        text.contains(&format!("bridge: {parent} 172.30.")),
+        "{text}"
+    );
+    // Docker's verb prints the same.
+    assert_eq!(h.run("info").ok(), text);
+    let docker: serde_json::Value =
+        serde_json::from_str(h.run("info --format json").ok()).expect("json");
+    assert_eq!(docker["containers"]["running"], 1, "{docker}");
+    assert_eq!(docker["subnet"], empty["subnet"], "{docker}");
+    h.run("-a kill -c up").ok();
+}
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn two_homes_with_default_settings_run_containers_of_the_same_name() {
     common::needs_root();
     let mut homes = [RuntimeHome::new(), RuntimeHome::new()];

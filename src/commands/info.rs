@@ -1,13 +1,13 @@
 //! `-s info -c C [--json]`: a container's whole config and its live state
 //! (pid, uptime, cgroup memory and CPU use, addresses, ports), like
-//! `docker inspect` / `lxc-info`.
+//! `docker inspect` / `lxc-info`; without `-c`, the home (`docker info`).
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use super::{human_size, Ctx, Output};
 use crate::cli::Args;
-use crate::lifecycle::{self, Inspection, Supervised};
+use crate::lifecycle::{self, HomeNames, Inspection, Supervised};
 
 /// `-s info`: the container's inspection and the home it lives in.
 #[derive(Debug, Serialize)]
@@ -44,30 +44,6 @@ fn dhcp_lease(ctx: &Ctx, name: &crate::names::Name, running: bool) -> Option<Dhc
                 .to_rfc3339(),
         }),
         _ => None,
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct HomeNames {
-    path: std::path::PathBuf,
-    cgroup_root: std::path::PathBuf,
-    cgroup_parent: String,
-    bridge: String,
-    subnet: String,
-    nft_table: String,
-}
-
-impl HomeNames {
-    fn of(ctx: &Ctx) -> Self {
-        let (net, cg) = (&ctx.config.network, &ctx.config.cgroups);
-        Self {
-            path: ctx.home.root().to_path_buf(),
-            cgroup_root: cg.root.clone(),
-            cgroup_parent: cg.parent.clone(),
-            bridge: net.bridge.clone(),
-            subnet: net.subnet.clone(),
-            nft_table: net.nft_table.clone(),
-        }
     }
 }
 
@@ -290,13 +266,13 @@ fn uptime(secs: i64) -> String {
 
 pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
     let Some(name) = &args.container else {
-        bail!("-s info needs -c/--container");
+        return super::home_output::write(ctx, args.json);
     };
     let inspection = lifecycle::inspect(&ctx.runtime, name)?;
     let info = Info {
         dhcp_lease: dhcp_lease(ctx, name, inspection.pid.is_some()),
         inspection,
-        home: HomeNames::of(ctx),
+        home: HomeNames::of(&ctx.runtime),
     };
     if args.json {
         return Ok(Output::Text(serde_json::to_string_pretty(&info)? + "\n"));

@@ -20,6 +20,7 @@ mod destroy;
 pub mod docker;
 mod export;
 mod files;
+mod home_output;
 mod images;
 mod import;
 mod info;

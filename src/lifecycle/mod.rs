@@ -1,7 +1,7 @@
 //! The life of a container as library calls: create, boot, attach and run,
 //! pause and continue, restart, change, destroy, the conversions between
 //! containers and images, and the copies that leave the container as it is
-//! (commit, export).
+//! (commit, export); what a home holds.
 //! Each call takes a typed request, takes the locks it needs itself and
 //! returns what happened; the commands only map arguments onto requests
 //! and results onto output (DESIGN.md habit 1).
@@ -16,6 +16,7 @@ mod create;
 mod destroy;
 mod export;
 mod files;
+mod home;
 mod images;
 mod inspect;
 mod logs;
@@ -42,6 +43,7 @@ pub use create::{
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
 pub use files::{as_container_root, container_root, get_file, put_file};
+pub use home::{home, ContainerCounts, HomeNames, HomeSummary};
 pub use images::{
     copy_image, default_file_name, delete_image, export_container_file, export_image, import_image,
     Exported, Imported, ProgressFor,

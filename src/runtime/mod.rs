@@ -165,6 +165,12 @@ impl Runtime {
         Ok(self.cgroups.get_or_init(|| found).as_ref())
     }
 
+    /// `v1` or `v2`: the cgroup hierarchy this host has (v1 includes the
+    /// hybrid layout).
+    pub fn cgroup_version(&self) -> Result<&'static str, RuntimeError> {
+        Ok(self.cgroups()?.version())
+    }
+
     /// The network namespace name of a container of this home.
     pub fn netns_name(&self, name: &Name) -> String {
         netns::netns_name(self.containers.home().root(), name.as_str())

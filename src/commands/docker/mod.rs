@@ -60,6 +60,9 @@ pub fn dispatch(ctx: &Ctx, verb: &DockerVerb) -> Result<Output> {
         DockerVerb::Commit(a) => images::commit(ctx, a),
         DockerVerb::Export(a) => images::export(ctx, a),
         DockerVerb::Images(a) => images::list(ctx, a),
+        DockerVerb::Info(a) => {
+            super::home_output::write(ctx, a.format == Some(crate::docker_cli::Format::Json))
+        }
         DockerVerb::Rmi(a) => images::rmi(ctx, a),
         DockerVerb::Tag(a) => images::tag(ctx, a),
         DockerVerb::Import(a) => images::import(ctx, a),
