@@ -315,8 +315,19 @@ fn a_service_answers_after_shutdown_and_boot_and_is_restarted_when_it_dies() {
 
     h.run("-a shutdown -c svc").ok();
     assert_eq!(http_get(port), "", "stopped with the container");
+    // Once stopped, info still says how the service's run ended: one
+    // restart, then the shutdown's TERM.
     let stopped = info(&h, "svc");
-    assert_eq!(stopped["services"][0]["state"], "stopped", "{stopped}");
+    let s = &stopped["services"][0];
+    assert_eq!(s["state"], "stopped", "{stopped}");
+    assert_eq!(s["restarts"], 1, "{stopped}");
+    assert_eq!(s["last_exit"], 128 + 15, "{stopped}");
+    assert_eq!(s["pid"], serde_json::Value::Null, "{stopped}");
+    let text = h.run("-s info -c svc").ok().to_string();
+    assert!(
+        text.contains("service web: stopped, restarts 1, last exit 143; mkdir -p"),
+        "{text}"
+    );
     h.run("-a boot -c svc").ok();
     assert!(
         wait_until(10, || http_get(port).contains("hello from web")),
@@ -596,6 +607,28 @@ fn boot_d_scripts_of_an_image_run_in_every_container_made_from_it() {
     assert_eq!(hello["command"], "/etc/xdocker/boot.d/10-hello");
     // At every boot.
     h.run("-a shutdown -c one").ok();
+    // A stopped container lists the image's services of its last run.
+    let i = info(&h, "one");
+    let stopped: Vec<(&str, &serde_json::Value, &serde_json::Value)> = i["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap_or("?"),
+                &s["state"],
+                &s["last_exit"],
+            )
+        })
+        .collect();
+    assert_eq!(
+        stopped,
+        [
+            ("boot.d/10-hello", &"stopped".into(), &0.into()),
+            ("boot.d/30-second", &"stopped".into(), &0.into())
+        ],
+        "{i}"
+    );
     h.run("-a boot -c one").ok();
     assert!(wait_until(10, || lines(&dir.join("booted")).len() == 6));
     // An -e run of the same container starts them too, before the command.

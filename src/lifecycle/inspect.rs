@@ -216,7 +216,7 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     match status {
         Status::Stopped => {
             info.exit_code = rt.exit_code(name);
-            info.services = configured_services(&info.config, "stopped");
+            info.services = stopped_services(&info.config, &rt.last_services(name));
             info.main_process = rt.main_restarts(name).map(|restarts| Supervised {
                 name: "main".into(),
                 command: None,
@@ -276,6 +276,45 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     }
     Ok(info)
 }
+
+/// The services of a stopped container in their start order: the image's
+/// `boot.d` ones, then the configured ones, with how their last run ended where the exit
+/// record has it (a service added since that run has no figures yet).
+fn stopped_services(
+    config: &ContainerConfig,
+    last: &[xdockerinit::exit_record::ServiceRecord],
+) -> Vec<Supervised> {
+    let with_record = |mut s: Supervised, r: &xdockerinit::exit_record::ServiceRecord| {
+        s.restarts = Some(r.restarts);
+        s.last_exit = r.last_exit;
+        s
+    };
+    let mut out = Vec::new();
+    for r in last.iter().filter(|r| r.name.starts_with(BOOT_DIR_PREFIX)) {
+        let s = Supervised {
+            name: r.name.clone(),
+            command: None,
+            policy: config.service_restart().to_string(),
+            state: "stopped".into(),
+            pid: None,
+            restarts: None,
+            last_exit: None,
+            next_start_ms: None,
+        };
+        out.push(with_record(s, r));
+    }
+    for service in &config.services {
+        let s = Supervised::configured(config, service, "stopped");
+        out.push(match last.iter().find(|r| r.name == s.name) {
+            Some(r) => with_record(s, r),
+            None => s,
+        });
+    }
+    out
+}
+
+/// How xdockerinit names an image's own services (`boot.d/FILE`).
+const BOOT_DIR_PREFIX: &str = "boot.d/";
 
 /// The configured services, in `state`.
 fn configured_services(config: &ContainerConfig, state: &str) -> Vec<Supervised> {

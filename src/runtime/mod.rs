@@ -201,6 +201,15 @@ impl Runtime {
         xdockerinit::exit_record::parse_restarts(&text)
     }
 
+    /// How each boot service of the last run ended (restarts, last exit),
+    /// from xdockerinit's exit record: empty without one (never run, or
+    /// killed).
+    pub fn last_services(&self, name: &Name) -> Vec<xdockerinit::exit_record::ServiceRecord> {
+        std::fs::read_to_string(self.containers.path(name, EXIT_FILE))
+            .map(|text| xdockerinit::exit_record::parse_services(&text))
+            .unwrap_or_default()
+    }
+
     /// When the last run ended: when xdockerinit wrote its exit record
     /// (None without one: never run, or killed).
     pub fn exit_time(&self, name: &Name) -> Option<std::time::SystemTime> {

@@ -191,7 +191,9 @@ first, then these in the order given; they are restarted by the policy of\n\
 At the orderly stop CMD and then the services, last started first, get\n\
 TERM (and CONT) one by one, to their process group, each waited for up to\n\
 an equal share of what is left of the grace period; then everything gets\n\
-TERM as without services.",
+TERM as without services. The exit record gets a line\n\
+.BI service= \"RESTARTS LAST_EXIT NAME\"\n\
+for each service.",
     },
     OptionSpec {
         short: None,

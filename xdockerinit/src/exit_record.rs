@@ -20,14 +20,37 @@ use nix::sys::stat::{fstat, SFlag};
 
 use crate::ErrnoText;
 
+/// How a boot service ended its run, as the record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRecord {
+    /// The service's name (`boot.d/FILE` for an image's own).
+    pub name: String,
+    /// How many times it was started again.
+    pub restarts: u32,
+    /// The exit code of its last run (None: it never ran).
+    pub last_exit: Option<i32>,
+}
+
 /// The text of the record for an exit code, and, in `-e` mode, how many
 /// times the main process was restarted (a second line, which readers of
-/// the first line alone skip).
-pub fn format(code: i32, restarts: Option<u32>) -> String {
-    match restarts {
-        Some(n) => format!("exit_code={code}\nrestarts={n}\n"),
-        None => format!("exit_code={code}\n"),
+/// the first line alone skip), then a line per boot service:
+/// `service=RESTARTS LAST_EXIT NAME` (`-` for no exit; control characters
+/// of the name written as `?`, so that a name is one line).
+pub fn format(code: i32, restarts: Option<u32>, services: &[ServiceRecord]) -> String {
+    let mut text = format!("exit_code={code}\n");
+    if let Some(n) = restarts {
+        text.push_str(&format!("restarts={n}\n"));
     }
+    for s in services {
+        let last = s.last_exit.map_or("-".to_string(), |c| c.to_string());
+        let name: String = s
+            .name
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect();
+        text.push_str(&format!("service={} {last} {name}\n", s.restarts));
+    }
+    text
 }
 
 /// Reads a record back (the host side's view): `None` when the file holds no
@@ -45,6 +68,29 @@ pub fn parse_restarts(text: &str) -> Option<u32> {
     text.lines()
         .find_map(|l| l.strip_prefix("restarts="))
         .and_then(|n| n.parse().ok())
+}
+
+/// The services' lines of a record, in the order they were started.
+pub fn parse_services(text: &str) -> Vec<ServiceRecord> {
+    if parse(text).is_none() {
+        return Vec::new();
+    }
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.strip_prefix("service=")?.splitn(3, ' ');
+            let restarts = parts.next()?.parse().ok()?;
+            let last_exit = match parts.next()? {
+                "-" => None,
+                code => Some(code.parse().ok()?),
+            };
+            let name = parts.next()?.to_string();
+            Some(ServiceRecord {
+                name,
+                restarts,
+                last_exit,
+            })
+        })
+        .collect()
 }
 
 /// What went wrong with the exit descriptor.
@@ -131,14 +177,19 @@ impl ExitRecord {
 
     /// Writes the record for `code` (and the main process's `restarts`),
     /// replacing whatever the file held.
-    pub fn write(&self, code: i32, restarts: Option<u32>) -> Result<(), ExitRecordError> {
+    pub fn write(
+        &self,
+        code: i32,
+        restarts: Option<u32>,
+        services: &[ServiceRecord],
+    ) -> Result<(), ExitRecordError> {
         let raw = self.fd.as_raw_fd();
         let fail = |op, source| ExitRecordError::Sys {
             fd: raw,
             op,
             source,
         };
-        let text = format(code, restarts);
+        let text = format(code, restarts, services);
         let bytes = text.as_bytes();
         let mut done = 0;
         while done < bytes.len() {
@@ -170,9 +221,9 @@ mod tests {
 
     #[test]
     fn format_and_parse() {
-        assert_eq!(format(0, None), "exit_code=0\n");
-        assert_eq!(format(137, None), "exit_code=137\n");
-        assert_eq!(format(1, Some(3)), "exit_code=1\nrestarts=3\n");
+        assert_eq!(format(0, None, &[]), "exit_code=0\n");
+        assert_eq!(format(137, None, &[]), "exit_code=137\n");
+        assert_eq!(format(1, Some(3), &[]), "exit_code=1\nrestarts=3\n");
         assert_eq!(parse("exit_code=1\nrestarts=3\n"), Some(1));
         assert_eq!(parse_restarts("exit_code=1\nrestarts=3\n"), Some(3));
         assert_eq!(parse_restarts("exit_code=1\n"), None);
@@ -182,6 +233,40 @@ mod tests {
         assert_eq!(parse(""), None);
         assert_eq!(parse("exit_code=\n"), None);
         assert_eq!(parse("status=1\n"), None);
+    }
+
+    #[test]
+    fn services_go_in_a_line_each_and_come_back() {
+        let services = [
+            ServiceRecord {
+                name: "sshd".into(),
+                restarts: 2,
+                last_exit: Some(143),
+            },
+            ServiceRecord {
+                name: "boot.d/odd name\nhere".into(),
+                restarts: 0,
+                last_exit: None,
+            },
+        ];
+        let text = format(0, Some(1), &services);
+        assert_eq!(
+            text,
+            "exit_code=0\nrestarts=1\nservice=2 143 sshd\nservice=0 - boot.d/odd name?here\n"
+        );
+        let back = parse_services(&text);
+        assert_eq!(back[0], services[0]);
+        assert_eq!(back[1].name, "boot.d/odd name?here");
+        assert_eq!(back[1].last_exit, None);
+        // The main process's count is not a service's, and the other way.
+        assert_eq!(parse_restarts(&text), Some(1));
+        assert_eq!(parse_restarts("exit_code=0\nservice=2 1 a\n"), None);
+        // No record, no services; a bad line is skipped.
+        assert!(parse_services("service=2 1 a\n").is_empty());
+        assert_eq!(
+            parse_services("exit_code=0\nservice=x 1 a\nservice=1 -1 b c\n").len(),
+            1
+        );
     }
 
     fn adopt(file: std::fs::File) -> Result<ExitRecord, ExitRecordError> {
@@ -200,12 +285,12 @@ mod tests {
             .unwrap();
         file.write_all(b"some older and longer content\n").unwrap();
         let record = adopt(file).unwrap();
-        record.write(137, Some(2)).unwrap();
+        record.write(137, Some(2), &[]).unwrap();
         assert_eq!(
             std::fs::read_to_string(&path).unwrap(),
             "exit_code=137\nrestarts=2\n"
         );
-        record.write(0, None).unwrap();
+        record.write(0, None, &[]).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "exit_code=0\n");
     }
 

@@ -20,7 +20,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::{getpid, Pid};
 
 use crate::args::Args;
-use crate::exit_record::{ExitRecord, ExitRecordError};
+use crate::exit_record::{ExitRecord, ExitRecordError, ServiceRecord};
 use crate::log::{Capture, LogError, LogFile, Stream};
 use crate::process::{self, ChildStdio, Reaped};
 use crate::protocol::{Message, Role};
@@ -1071,6 +1071,15 @@ impl Init {
             None => self.forced.unwrap_or(0),
         };
         let restarts = main.map(|m| m.restarts);
+        let services: Vec<ServiceRecord> = (0..self.supervisor.len())
+            .filter_map(|i| self.supervisor.get(i))
+            .filter(|p| p.role == Role::Service)
+            .map(|p| ServiceRecord {
+                name: p.name.clone(),
+                restarts: p.restarts,
+                last_exit: p.last_exit,
+            })
+            .collect();
         // The log is whole before the exit record says the container
         // stopped (and before `-s logs --follow` sees init end).
         self.capture
@@ -1079,7 +1088,7 @@ impl Init {
             stdio.restore();
         }
         if let Some(record) = &self.exit_record {
-            if let Err(e) = record.write(code, restarts) {
+            if let Err(e) = record.write(code, restarts, &services) {
                 notify(Notice::Error(&InitError::ExitRecord(e)));
             }
         }

@@ -65,7 +65,8 @@
 //!   restarted by `--service-restart POLICY` (default `on-failure`), their
 //!   output on `/dev/console`, stopped one by one in reverse start order
 //!   at the orderly stop (see [`supervise`]). The session protocol's
-//!   `QueryStatus` reports every supervised process.
+//!   `QueryStatus` reports every supervised process; the exit record gets
+//!   a line `service=RESTARTS LAST_EXIT NAME` for each service.
 //! * `--pass-env`: every process started (CMD, session commands) gets
 //!   xdockerinit's own environment instead of the clean one, TERM aside (a
 //!   terminal session's own, none for pipes, xdockerinit's for CMD), and
