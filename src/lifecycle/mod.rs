@@ -23,6 +23,7 @@ mod network;
 mod pause;
 mod restart;
 mod session;
+mod srepo;
 mod stop;
 mod top;
 
@@ -44,7 +45,7 @@ pub use export::{export_container, ContainerExport};
 pub use files::{as_container_root, container_root, get_file, put_file};
 pub use images::{
     copy_image, default_file_name, delete_image, export_container_file, export_image, import_image,
-    Exported, Imported, ProgressFor,
+    install_test, rename_version, Exported, Imported, ProgressFor,
 };
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
@@ -52,6 +53,7 @@ pub use network::{network_create, network_inspect, network_remove, networks, Net
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, attach_main, exec, exit_code, run_command, ExecRequest, SessionOptions};
+pub use srepo::{pull_image, push_image};
 pub use stop::{release_stopped, signal, stop, StopRequest, Stopped};
 pub use top::{top, Process};
 
@@ -179,6 +181,25 @@ pub enum LifecycleError {
          the layers no image or container uses"
     )]
     BuildCacheLayer { image: String },
+    #[error("image {image} already has version {version}")]
+    SameVersion { image: String, version: String },
+    #[error("run {}: {source}", .path.display())]
+    RunScript {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build image {image}: {} failed: {last}", .path.display())]
+    ScriptFailed {
+        image: String,
+        path: PathBuf,
+        /// The last line of its stderr.
+        last: String,
+    },
+    #[error(transparent)]
+    NotShipped(#[from] crate::shipped::NotShipped),
+    #[error(transparent)]
+    Repo(Box<crate::image::repo::RepoError>),
     #[error("image file {} already exists (use -f to replace it)", .path.display())]
     ImageFileExists { path: PathBuf },
     #[error("image file {} has no file name", .path.display())]
@@ -230,6 +251,12 @@ pub enum LifecycleError {
 impl From<ImageError> for LifecycleError {
     fn from(e: ImageError) -> Self {
         Self::Image(Box::new(e))
+    }
+}
+
+impl From<crate::image::repo::RepoError> for LifecycleError {
+    fn from(e: crate::image::repo::RepoError) -> Self {
+        Self::Repo(Box::new(e))
     }
 }
 
