@@ -42,7 +42,7 @@ pub fn container_root(
             }
             _ => LifecycleError::ContainerRoot {
                 name: name.to_string(),
-                reason: e.to_string(),
+                source: e,
             },
         })?;
     Ok((root, ids))
@@ -54,9 +54,9 @@ pub fn as_container_root(
     name: &Name,
     ids: Option<UsernsIds>,
 ) -> Result<Option<AsContainerRoot>, LifecycleError> {
-    AsContainerRoot::enter(ids).map_err(|e| LifecycleError::ContainerRoot {
+    AsContainerRoot::enter(ids).map_err(|errno| LifecycleError::ContainerRootIds {
         name: name.to_string(),
-        reason: format!("take the ids of its root: {}", e.desc()),
+        errno,
     })
 }
 
@@ -110,4 +110,34 @@ pub fn get_file(
         dst.display()
     ));
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_container_root_error_keeps_its_cause_and_lowercase_words() {
+        let e = LifecycleError::ContainerRoot {
+            name: "web".into(),
+            source: InRootError::Sys {
+                op: "open",
+                side: inroot::Side::Container,
+                path: "/".into(),
+                errno: Errno::EACCES,
+            },
+        };
+        let cause = e.source().and_then(|s| s.downcast_ref::<InRootError>());
+        assert_eq!(cause.and_then(InRootError::errno), Some(Errno::EACCES));
+        let e = LifecycleError::ContainerRootIds {
+            name: "web".into(),
+            errno: Errno::EPERM,
+        };
+        assert_eq!(
+            e.to_string(),
+            "container web: take the ids of its root: operation not permitted"
+        );
+    }
 }

@@ -169,8 +169,17 @@ pub enum LifecycleError {
         #[source]
         source: crate::fsutil::inroot::InRootError,
     },
-    #[error("container {name}: {reason}")]
-    ContainerRoot { name: String, reason: String },
+    #[error("container {name}: {source}")]
+    ContainerRoot {
+        name: String,
+        #[source]
+        source: crate::fsutil::inroot::InRootError,
+    },
+    #[error("container {name}: take the ids of its root: {}", xdockerinit::sys::ErrnoText(*.errno))]
+    ContainerRootIds {
+        name: String,
+        errno: nix::errno::Errno,
+    },
     // Images as a whole, and their files
     #[error("image {image} cannot be copied onto itself")]
     CopyOntoItself { image: String },
