@@ -42,7 +42,7 @@ pub use create::{
 };
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
-pub use files::{as_container_root, container_root, get_file, put_file};
+pub use files::{as_container_root, container_root, get_file, put_file, rpl_file};
 pub use images::{
     copy_image, default_file_name, delete_image, export_container_file, export_image, import_image,
     install_test, rename_version, Exported, Imported, ProgressFor,
@@ -174,6 +174,19 @@ pub enum LifecycleError {
         name: String,
         #[source]
         source: crate::fsutil::inroot::InRootError,
+    },
+    #[error("container {name}: rplfile: mapping file {}: {}", .path.display(), xdockerinit::sys::IoText(.error))]
+    MappingRead {
+        name: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("container {name}: rplfile: mapping file {}: {source}", .path.display())]
+    MappingParse {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: crate::template::TemplateError,
     },
     #[error("container {name}: take the ids of its root: {}", xdockerinit::sys::ErrnoText(*.errno))]
     ContainerRootIds {
