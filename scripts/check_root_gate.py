@@ -109,7 +109,7 @@ def functions(path):
         owner = [t for start, end, t in impls if start < m.start() < end]
         key = f"{owner[-1]}::{m.group(1)}" if owner else m.group(1)
         # The attributes: the lines just above the fn line that are
-        # attributes (or the `pub`/`async` words on its own line).
+        # attributes.
         line_start = text.rfind("\n", 0, m.start()) + 1
         above = raw[:line_start].rstrip("\n").split("\n")
         attrs = []
@@ -156,13 +156,11 @@ def main():
     tests = attributed = 0
     for p in files:
         rel = p.relative_to(TOP)
-        if "tests/common" in str(p) and p.name != "mod.rs":
-            local = set()
-        else:
-            local = root_names([p] + common) if "tests/common" not in str(p) else set()
+        local = set() if "tests/common" in str(p) else root_names([p] + common)
         for name, attrs, body, line in fns[p]:
-            is_test = re.search(r"#\[(tokio::)?test\b", attrs) is not None
-            if UID.search(body) and p.name != "root_gate.rs" and str(rel).startswith(("tests", "xdockerinit/tests")):
+            is_test = re.search(r"#\[test\b", attrs) is not None
+            in_tests = str(rel).startswith(("tests", "xdockerinit/tests"))
+            if in_tests and UID.search(body) and p.name != "root_gate.rs":
                 problems.append(f"{rel}:{line}: {name} looks at the uid itself (use common::needs_root)")
             if not is_test:
                 continue
