@@ -13,6 +13,7 @@ packages=(
     busybox-static                          # the `test` image
     binutils                                # readelf: checks xdockerinit is static
     attr jq                                 # inspecting layers and --json output
+    python3                                 # scripts/check_root_gate.py (test.sh)
     zsh                                     # checking the zsh completion
     debootstrap                             # scripts/xdocker_create_image_debian.sh
     systemd man-db                          # systemd-analyze checks the autostart unit

@@ -271,3 +271,18 @@ fn create_b_whose_boot_fails_leaves_nothing() {
     create("b").ok();
     h.rt.run("-a kill -c b").ok();
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn version_refuses_the_same_version_and_build_cache_layers_in_one_line() {
+    let h = RuntimeHome::with_test_image();
+    h.run("-a version -m test --version _")
+        .fails(1, "image test:_ already has version _");
+    h.run_in(
+        None,
+        ["-a", "version", "-m", "=build:0123abcd", "--version", "2"],
+    )
+    .fails(1, "image =build:0123abcd is a layer of the build cache");
+    h.run("-a version -m test --version 2").ok();
+    assert!(listed(&h.home, "images", "test"));
+}

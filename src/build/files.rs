@@ -683,6 +683,7 @@ mod tests {
     #[cfg_attr(xdocker_not_root, ignore = "needs root")]
     fn hard_links_stay_links_and_image_xattrs_come_along() {
         use std::os::unix::fs::MetadataExt;
+        crate::root_gate::needs_root(); // entries are written owned by 0:0
         let t = tempfile::tempdir().unwrap();
         let from = t.path().join("from");
         fs::create_dir_all(from.join("d")).unwrap();
@@ -731,6 +732,7 @@ mod tests {
     #[cfg_attr(xdocker_not_root, ignore = "needs root")]
     fn an_existing_destination_directory_keeps_the_images_mode() {
         use std::os::unix::fs::PermissionsExt;
+        crate::root_gate::needs_root(); // entries are written owned by 0:0
         let t = tempfile::tempdir().unwrap();
         let ctx = t.path().join("ctx");
         fs::create_dir(&ctx).unwrap();

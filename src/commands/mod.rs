@@ -154,19 +154,6 @@ pub fn dispatch(ctx: &Ctx, verb: Verb, args: &Args) -> Result<Output> {
     }
 }
 
-/// A layer of the build cache is never deleted (or renamed) by hand: the
-/// images built on it stack on it; `-a prune_build_cache` removes the
-/// layers nothing uses (issue 22).
-fn refuse_build_cache(image: &crate::names::ImageRef) -> Result<()> {
-    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
-        anyhow::bail!(
-            "image {image} is a layer of the build cache: -a prune_build_cache removes \
-             the layers no image or container uses"
-        );
-    }
-    Ok(())
-}
-
 /// The one image a command was given with `-m` (the grammar allows a list).
 fn single_image(args: &Args, action: &str) -> Result<crate::names::ImageRef> {
     match args.images.as_ref().map(|l| l.0.as_slice()) {

@@ -5,14 +5,10 @@
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::progress_bar::Bar;
-use super::{human_size, single_image, table, Ctx, Output};
+use super::{human_size, progress_bar, single_image, table, Ctx, Output};
 use crate::cli::Args;
-use crate::fsutil::tree::tree_size;
-use crate::image::archive::{ArchiveManifest, FORMAT};
-use crate::image::repo::{PushOutcome, Repo, RepoError, RepoSpec, SshOptions};
-use crate::image::store::{new_meta, LAYER_DIR};
-use crate::image::{ImageError, Pick};
+use crate::image::repo::{Repo, RepoError, RepoSpec, SshOptions};
+use crate::lifecycle;
 
 /// The repository of this command: `--srepo` (then saved), else the saved one.
 fn repo_spec(ctx: &Ctx, args: &Args) -> Result<RepoSpec> {
@@ -108,78 +104,14 @@ pub fn search(ctx: &Ctx, args: &Args) -> Result<Output> {
 pub fn push(ctx: &Ctx, args: &Args) -> Result<Output> {
     let image = single_image(args, "spush")?;
     let spec = repo_spec(ctx, args)?;
-    // Held for the whole upload, as export does: the layer must not change.
-    let _lock = ctx.images.lock(&image.name)?;
-    let version = ctx.images.resolve(&image, Pick::Highest)?;
-    let entry = ctx.images.entry(&image.name, &version)?;
-    let repo = Repo::connect(&spec, &SshOptions::from_env())?;
-    let manifest = ArchiveManifest {
-        format: FORMAT,
-        name: image.name.to_string(),
-        version: version.to_string(),
-        created: entry.meta.created.clone(),
-        base_layers: entry.meta.base_layers.clone(),
-        size: entry.meta.size,
-        config: entry.meta.config.clone(),
-    };
-    let bar = Bar::new(&format!("spush {}:{version}", image.name), entry.meta.size);
-    let outcome = repo.push(&entry.dir.join(LAYER_DIR), &manifest, ctx.force, &bar)?;
-    drop(bar);
-    match outcome {
-        PushOutcome::Unchanged { file, content } => crate::logging::info(&format!(
-            "image {}:{version}: ssh repository {} already has {file} with the same content (digest {content}): nothing pushed",
-            image.name,
-            repo.label()
-        )),
-        PushOutcome::Pushed {
-            file,
-            bytes,
-            sha256,
-            replaced,
-            ..
-        } => crate::logging::info(&format!(
-            "image {}:{version} pushed to ssh repository {} as {file} ({bytes} bytes, sha256 {sha256}{})",
-            image.name,
-            repo.label(),
-            if replaced { ", replacing the old one" } else { "" }
-        )),
-    }
+    lifecycle::push_image(&ctx.runtime, &image, &spec, ctx.force, &progress_bar)?;
     Ok(Output::Ok)
 }
 
 /// `-a spull -m NAME[:V] [-f]`: no version means the repository's highest.
 pub fn pull(ctx: &Ctx, args: &Args) -> Result<Output> {
     let image = single_image(args, "spull")?;
-    let repo = connect(ctx, args)?;
-    let found = repo.resolve(&image)?;
-    let label = found.label();
-    // Refuse before transferring; the commit checks again under the lock.
-    if !ctx.force && ctx.images.versions(&found.name)?.contains(&found.version) {
-        return Err(ImageError::Exists(label).into());
-    }
-    let staging = ctx.images.stage("spull")?;
-    let layer = staging.path().join(LAYER_DIR);
-    let bar = Bar::new(&format!("spull {label}"), found.size);
-    let summary = repo.pull(&found, &layer, &bar)?;
-    drop(bar);
-    let mut meta = new_meta(tree_size(&layer)?, &format!("spull from {}", repo.label()));
-    meta.created = summary.manifest.created.clone();
-    meta.base_layers = summary.manifest.base_layers.clone();
-    meta.config = summary.manifest.config.clone();
-    let _lock = ctx.images.lock(&found.name)?;
-    ctx.images
-        .commit(staging, &found.name, &found.version, meta, ctx.force)?;
-    crate::logging::info(&format!(
-        "image {label} pulled from ssh repository {} ({} bytes, sha256 {}{}, {} entries)",
-        repo.label(),
-        summary.bytes,
-        summary.sha256,
-        if summary.sidecar_checked {
-            ""
-        } else {
-            ", no sidecar: archive checksum only"
-        },
-        summary.entries
-    ));
+    let spec = repo_spec(ctx, args)?;
+    lifecycle::pull_image(&ctx.runtime, &image, &spec, ctx.force, &progress_bar)?;
     Ok(Output::Ok)
 }

@@ -171,6 +171,92 @@ fn running_users(
     Ok((running, held))
 }
 
+/// Renames image version `image` (its only version when open) to `to`;
+/// refused for a build-cache layer and while a container's config names
+/// the version. Returns the old version.
+pub fn rename_version(
+    rt: &Runtime,
+    image: &ImageRef,
+    to: &Version,
+) -> Result<Version, LifecycleError> {
+    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
+        return Err(LifecycleError::BuildCacheLayer {
+            image: image.to_string(),
+        });
+    }
+    let images = &rt.images;
+    let _lock = images.lock(&image.name)?;
+    let from = images.resolve(image, Pick::Only)?;
+    if &from == to {
+        return Err(LifecycleError::SameVersion {
+            image: format!("{}:{from}", image.name),
+            version: to.to_string(),
+        });
+    }
+    let users = images.users(&image.name, &from)?;
+    if !users.is_empty() {
+        return Err(ImageError::InUseRename {
+            image: format!("{}:{from}", image.name),
+            containers: users.join(", "),
+        }
+        .into());
+    }
+    images.rename_version(&image.name, &from, to)?;
+    crate::logging::info(&format!(
+        "image {}:{from} renamed to {}:{to}",
+        image.name, image.name
+    ));
+    Ok(from)
+}
+
+/// The image `-a install_test` builds.
+pub const TEST_IMAGE: &str = "test";
+
+/// Builds image `test:version` with the shipped
+/// `scripts/xdocker_install_test.sh` (busybox, or host binaries) in a
+/// staging directory; `force` replaces an existing version.
+pub fn install_test(rt: &Runtime, version: &Version, force: bool) -> Result<(), LifecycleError> {
+    let images = &rt.images;
+    let name: Name = TEST_IMAGE.parse()?;
+    let script = crate::shipped::find(Path::new("scripts/xdocker_install_test.sh"))?;
+    let _lock = images.lock(&name)?;
+    if images.versions(&name)?.contains(version) && !force {
+        return Err(ImageError::Exists(format!("{name}:{version}")).into());
+    }
+    let staging = images.stage("install_test")?;
+    let layer = staging.path().join(LAYER_DIR);
+    // The path goes to the script as one argument, never through a shell.
+    let out = std::process::Command::new(&script)
+        .arg(&layer)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|source| LifecycleError::RunScript {
+            path: script.clone(),
+            source,
+        })?;
+    for line in String::from_utf8_lossy(&out.stderr).lines() {
+        crate::logging::debug(&format!("install_test: {line}"));
+    }
+    if !out.status.success() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(LifecycleError::ScriptFailed {
+            image: format!("{name}:{version}"),
+            path: script,
+            last: stderr.lines().last().unwrap_or("no message").to_string(),
+        });
+    }
+    let size = tree_size(&layer).map_err(ImageError::from)?;
+    images.commit(
+        staging,
+        &name,
+        version,
+        new_meta(size, "install_test"),
+        force,
+    )?;
+    crate::logging::info(&format!("image {name}:{version} built by install_test"));
+    Ok(())
+}
+
 /// The default file name: `NAME:V.xdockerimage`, `NAME.xdockerimage` for `_`.
 pub fn default_file_name(name: &str, version: &Version) -> String {
     if version.is_none() {

@@ -24,6 +24,7 @@ mod network;
 mod pause;
 mod restart;
 mod session;
+mod srepo;
 mod stop;
 mod top;
 
@@ -42,11 +43,11 @@ pub use create::{
 };
 pub use destroy::{destroy, DestroyRequest, Destroyed};
 pub use export::{export_container, ContainerExport};
-pub use files::{as_container_root, container_root, get_file, put_file};
+pub use files::{as_container_root, container_root, get_file, put_file, rpl_file};
 pub use home::{home, ContainerCounts, HomeNames, HomeSummary};
 pub use images::{
     copy_image, default_file_name, delete_image, export_container_file, export_image, import_image,
-    Exported, Imported, ProgressFor,
+    install_test, rename_version, Exported, Imported, ProgressFor,
 };
 pub use inspect::{inspect, list, running_pid, Inspection, LogInfo, Summary, Supervised};
 pub use logs::{logs, LogsRequest};
@@ -54,6 +55,7 @@ pub use network::{network_create, network_inspect, network_remove, networks, Net
 pub use pause::{pause, resume};
 pub use restart::{restart, RestartRequest, Restarted};
 pub use session::{attach, attach_main, exec, exit_code, run_command, ExecRequest, SessionOptions};
+pub use srepo::{pull_image, push_image};
 pub use stop::{release_stopped, signal, stop, StopRequest, Stopped};
 pub use top::{top, Process};
 
@@ -169,8 +171,30 @@ pub enum LifecycleError {
         #[source]
         source: crate::fsutil::inroot::InRootError,
     },
-    #[error("container {name}: {reason}")]
-    ContainerRoot { name: String, reason: String },
+    #[error("container {name}: {source}")]
+    ContainerRoot {
+        name: String,
+        #[source]
+        source: crate::fsutil::inroot::InRootError,
+    },
+    #[error("container {name}: rplfile: mapping file {}: {}", .path.display(), xdockerinit::sys::IoText(.error))]
+    MappingRead {
+        name: String,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("container {name}: rplfile: mapping file {}: {source}", .path.display())]
+    MappingParse {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: crate::template::TemplateError,
+    },
+    #[error("container {name}: take the ids of its root: {}", xdockerinit::sys::ErrnoText(*.errno))]
+    ContainerRootIds {
+        name: String,
+        errno: nix::errno::Errno,
+    },
     // Images as a whole, and their files
     #[error("image {image} cannot be copied onto itself")]
     CopyOntoItself { image: String },
@@ -181,6 +205,25 @@ pub enum LifecycleError {
          the layers no image or container uses"
     )]
     BuildCacheLayer { image: String },
+    #[error("image {image} already has version {version}")]
+    SameVersion { image: String, version: String },
+    #[error("run {}: {source}", .path.display())]
+    RunScript {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("build image {image}: {} failed: {last}", .path.display())]
+    ScriptFailed {
+        image: String,
+        path: PathBuf,
+        /// The last line of its stderr.
+        last: String,
+    },
+    #[error(transparent)]
+    NotShipped(#[from] crate::shipped::NotShipped),
+    #[error(transparent)]
+    Repo(Box<crate::image::repo::RepoError>),
     #[error("image file {} already exists (use -f to replace it)", .path.display())]
     ImageFileExists { path: PathBuf },
     #[error("image file {} has no file name", .path.display())]
@@ -232,6 +275,12 @@ pub enum LifecycleError {
 impl From<ImageError> for LifecycleError {
     fn from(e: ImageError) -> Self {
         Self::Image(Box::new(e))
+    }
+}
+
+impl From<crate::image::repo::RepoError> for LifecycleError {
+    fn from(e: crate::image::repo::RepoError) -> Self {
+        Self::Repo(Box::new(e))
     }
 }
 

@@ -345,9 +345,9 @@ impl Runtime {
             .create(true)
             .truncate(true)
             .open(self.containers.path(name, EXIT_FILE))
-            .map_err(|e| step(name, "open exit record")(e.to_string()))?;
+            .map_err(step(name, "open exit record"))?;
         let log_files = open_log_files(&self.containers.path(name, LOG_DIR), plan.logs.max_files)
-            .map_err(|e| step(name, "open the console log")(e.to_string()))?;
+            .map_err(step(name, "open the console log"))?;
         let terminals = match plan.exec {
             Some(_) if !plan.background => [
                 reopen_terminal(std::io::stdout().as_fd()),
@@ -491,7 +491,7 @@ impl Runtime {
         };
         index
             .mark(name, mark(mntns))
-            .map_err(|e| step(name, "record running entry")(e.to_string()))?;
+            .map_err(step(name, "record running entry"))?;
         undo.push("running entry", move || {
             let _ = self.containers.running().unmark(name);
         });
@@ -520,7 +520,7 @@ impl Runtime {
             if let Some(mntns) = mount_namespace(Path::new("/proc"), pid.as_raw()) {
                 index
                     .mark(name, mark(mntns))
-                    .map_err(|e| step(name, "record running entry")(e.to_string()))?;
+                    .map_err(step(name, "record running entry"))?;
             }
         }
         drop(session);

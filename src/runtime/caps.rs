@@ -9,9 +9,16 @@
 //! xdockerinit runs, with no inheritable or ambient capabilities, so no
 //! process in the container can ever get them back.
 
-use nix::errno::Errno;
 use rustix::thread::{self, CapabilitySet};
-use xdockerinit::sys::ErrnoText;
+use xdockerinit::sys::IoText;
+
+/// A capability call that failed, and its errno (kept for the parent).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", IoText(.error))]
+pub struct CapsError {
+    pub what: String,
+    pub error: std::io::Error,
+}
 
 /// Dropped from every container: (name, number from linux/capability.h).
 pub const DROPPED: &[(&str, u32)] = &[
@@ -116,8 +123,13 @@ pub fn drop_set(add: &[String], drop: &[String], privileged_on_host_network: boo
 /// the running kernel does not know are skipped. The calls are rustix's
 /// (prctl PR_CAPBSET_DROP and PR_CAP_AMBIENT, capget/capset), which keep
 /// the errno; like the kernel's, they act on the calling thread.
-pub fn restrict(caps: &[u32]) -> Result<(), String> {
-    let text = |e: rustix::io::Errno| ErrnoText(Errno::from_raw(e.raw_os_error()));
+pub fn restrict(caps: &[u32]) -> Result<(), CapsError> {
+    let fail = |what: String| {
+        move |e: rustix::io::Errno| CapsError {
+            what,
+            error: std::io::Error::from_raw_os_error(e.raw_os_error()),
+        }
+    };
     for &cap in caps {
         let Some(set) = 1u64.checked_shl(cap).map(CapabilitySet::from_bits_retain) else {
             continue;
@@ -125,16 +137,14 @@ pub fn restrict(caps: &[u32]) -> Result<(), String> {
         match thread::remove_capability_from_bounding_set(set) {
             // EINVAL: a capability this kernel does not have.
             Ok(()) | Err(rustix::io::Errno::INVAL) => {}
-            Err(e) => return Err(format!("drop capability {}: {}", name(cap), text(e))),
+            Err(e) => return Err(fail(format!("drop capability {}", name(cap)))(e)),
         }
     }
     // Fails only on kernels without ambient capabilities (EINVAL).
     let _ = thread::clear_ambient_capability_set();
-    let mut sets =
-        thread::capabilities(None).map_err(|e| format!("read capabilities: {}", text(e)))?;
+    let mut sets = thread::capabilities(None).map_err(fail("read capabilities".into()))?;
     sets.inheritable = CapabilitySet::empty();
-    thread::set_capabilities(None, sets)
-        .map_err(|e| format!("clear inheritable capabilities: {}", text(e)))
+    thread::set_capabilities(None, sets).map_err(fail("clear inheritable capabilities".into()))
 }
 
 /// A capability's name by number, for messages.
@@ -164,6 +174,7 @@ mod tests {
         .expect("thread");
         let has_setpcap =
             thread::capabilities(None).is_ok_and(|s| s.effective.contains(CapabilitySet::SETPCAP));
+        let result = result.map_err(|e| (e.to_string(), e.error.raw_os_error()));
         if has_setpcap {
             assert_eq!(result, Ok(()));
             assert_eq!(bounding, Ok(false));
@@ -171,7 +182,10 @@ mod tests {
         } else {
             assert_eq!(
                 result,
-                Err("drop capability sys_time: operation not permitted".to_string())
+                Err((
+                    "drop capability sys_time: operation not permitted".to_string(),
+                    Some(libc::EPERM)
+                ))
             );
         }
         assert_eq!(

@@ -17,7 +17,7 @@ use super::plan::{BootPlan, SeccompPlan};
 use super::rootfs::{self, RootfsError};
 use super::spawn::{ChildChannel, ChildFailure, ChildStep, ParentMessage};
 use super::{caps, init_binary, seccomp, userns, GRACE_SECONDS};
-use crate::cgroups::Cgroups;
+use crate::cgroups::{CgroupError, Cgroups};
 
 /// The descriptors the child passes on to xdockerinit.
 #[derive(Debug)]
@@ -58,18 +58,70 @@ impl Prepared<'_> {
 
 type Step<T> = Result<T, ChildFailure>;
 
-fn failed(step: ChildStep) -> impl FnOnce(String) -> ChildFailure {
-    move |detail| ChildFailure::new(step, None, detail)
+/// An error of a step of the child: its message, and the errno of the
+/// system call that failed (None: refused by xdocker itself), which
+/// crosses the fork with it so that the parent can tell EPERM from ENOSPC.
+trait StepError: std::fmt::Display {
+    fn errno(&self) -> Option<Errno>;
 }
 
-fn rootfs_failed(step: ChildStep) -> impl FnOnce(RootfsError) -> ChildFailure {
-    move |e| {
-        let errno = match &e {
+fn errno_of(error: &std::io::Error) -> Option<Errno> {
+    error.raw_os_error().map(Errno::from_raw)
+}
+
+impl StepError for RootfsError {
+    fn errno(&self) -> Option<Errno> {
+        match self {
             RootfsError::Sys { errno, .. } => Some(*errno),
             RootfsError::Refused { .. } => None,
-        };
-        ChildFailure::new(step, errno, e.to_string())
+        }
     }
+}
+
+impl StepError for CgroupError {
+    /// Joining: ENOSPC for a v1 cpuset or memory group the child cannot be
+    /// put in, for one.
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            CgroupError::AddPid { error, .. } => errno_of(error),
+            _ => None,
+        }
+    }
+}
+
+impl StepError for caps::CapsError {
+    fn errno(&self) -> Option<Errno> {
+        errno_of(&self.error)
+    }
+}
+
+impl StepError for seccomp::SeccompError {
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            seccomp::SeccompError::Load(error) => errno_of(error),
+            seccomp::SeccompError::TooLong(_) => None,
+        }
+    }
+}
+
+impl StepError for userns::UsernsError {
+    fn errno(&self) -> Option<Errno> {
+        errno_of(&self.error)
+    }
+}
+
+impl StepError for init_binary::InitBinaryError {
+    fn errno(&self) -> Option<Errno> {
+        match self {
+            init_binary::InitBinaryError::View { error, .. }
+            | init_binary::InitBinaryError::Io { source: error, .. } => errno_of(error),
+            _ => None,
+        }
+    }
+}
+
+fn failed<E: StepError>(step: ChildStep) -> impl FnOnce(E) -> ChildFailure {
+    move |e| ChildFailure::new(step, e.errno(), e.to_string())
 }
 
 fn sys_failed(step: ChildStep, what: String) -> impl FnOnce(Errno) -> ChildFailure {
@@ -118,7 +170,7 @@ pub fn run(
         cgroup_joined = true;
         cgroups
             .join_self(&plan.cgroup)
-            .map_err(|e| ChildFailure::new(ChildStep::Cgroup, None, e.to_string()))
+            .map_err(failed(ChildStep::Cgroup))
     });
     // Entering a user namespace changed the credentials, which clears the
     // parent-death signal: set again.
@@ -161,20 +213,19 @@ fn prepare_root(
     join_cgroup: &mut dyn FnMut() -> Step<()>,
 ) -> Step<(File, OwnedFd)> {
     let own_network = plan.network.netns().is_some();
-    rootfs::make_private().map_err(rootfs_failed(ChildStep::Prepare))?;
+    rootfs::make_private().map_err(failed(ChildStep::Prepare))?;
     let init =
         init_binary::read_only_view(&io.init, io.init_path).map_err(failed(ChildStep::Prepare))?;
     let console = match holder {
         None => {
-            let built =
-                rootfs::build(&plan.rootfs, None).map_err(rootfs_failed(ChildStep::Rootfs))?;
+            let built = rootfs::build(&plan.rootfs, None).map_err(failed(ChildStep::Rootfs))?;
             join_cgroup()?;
             nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys_failed(
                 ChildStep::Cgroup,
                 "unshare cgroup namespace".to_string(),
             ))?;
-            rootfs::switch_root(&built.root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
-            rootfs::restrict_proc(own_network).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
+            rootfs::switch_root(&built.root).map_err(failed(ChildStep::SwitchRoot))?;
+            rootfs::restrict_proc(own_network).map_err(failed(ChildStep::SwitchRoot))?;
             built.console
         }
         Some(h) => {
@@ -182,10 +233,10 @@ fn prepare_root(
                 userns::join_netns(netns).map_err(failed(ChildStep::Userns))?;
             }
             let built = rootfs::build(&plan.rootfs, Some(h.userns.as_fd()))
-                .map_err(rootfs_failed(ChildStep::Rootfs))?;
+                .map_err(failed(ChildStep::Rootfs))?;
             join_cgroup()?;
-            rootfs::switch_root(&built.root).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
-            rootfs::restrict_proc(own_network).map_err(rootfs_failed(ChildStep::SwitchRoot))?;
+            rootfs::switch_root(&built.root).map_err(failed(ChildStep::SwitchRoot))?;
+            rootfs::restrict_proc(own_network).map_err(failed(ChildStep::SwitchRoot))?;
             userns::enter(&h.userns).map_err(failed(ChildStep::Userns))?;
             built.console
         }
@@ -373,4 +424,81 @@ fn pass_descriptors_and_exec(
         ChildStep::Exec,
         "execute xdockerinit".to_string(),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_cgroup_join_reports_its_errno() {
+        let f = failed(ChildStep::Cgroup)(CgroupError::AddPid {
+            pid: 0,
+            path: "/sys/fs/cgroup/cpuset/xdocker/web/cgroup.procs".into(),
+            error: std::io::Error::from_raw_os_error(libc::ENOSPC),
+        });
+        assert_eq!((f.step, f.errno), (ChildStep::Cgroup, Some(Errno::ENOSPC)));
+        assert_eq!(
+            f.detail,
+            "add pid 0 to /sys/fs/cgroup/cpuset/xdocker/web/cgroup.procs: no space left on device"
+        );
+    }
+
+    #[test]
+    fn every_steps_system_call_failure_crosses_with_its_errno() {
+        let io = |n| std::io::Error::from_raw_os_error(n);
+        let cases = [
+            failed(ChildStep::Confine)(caps::CapsError {
+                what: "drop capability sys_time".into(),
+                error: io(libc::EPERM),
+            }),
+            failed(ChildStep::Confine)(seccomp::SeccompError::Load(io(libc::EINVAL))),
+            failed(ChildStep::Userns)(userns::UsernsError {
+                what: "setresuid".into(),
+                error: io(libc::EPERM),
+            }),
+            failed(ChildStep::Prepare)(init_binary::InitBinaryError::View {
+                op: "bind",
+                path: "/usr/local/bin/xdockerinit".into(),
+                error: io(libc::ENOENT),
+            }),
+            failed(ChildStep::Prepare)(init_binary::InitBinaryError::Replaced(
+                "/usr/local/bin/xdockerinit".into(),
+            )),
+        ];
+        let got: Vec<_> = cases
+            .iter()
+            .map(|f| (f.step, f.errno, f.detail.as_str()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    ChildStep::Confine,
+                    Some(Errno::EPERM),
+                    "drop capability sys_time: operation not permitted"
+                ),
+                (
+                    ChildStep::Confine,
+                    Some(Errno::EINVAL),
+                    "load seccomp filter: invalid argument"
+                ),
+                (
+                    ChildStep::Userns,
+                    Some(Errno::EPERM),
+                    "setresuid: operation not permitted"
+                ),
+                (
+                    ChildStep::Prepare,
+                    Some(Errno::ENOENT),
+                    "bind xdockerinit /usr/local/bin/xdockerinit: no such file or directory"
+                ),
+                (
+                    ChildStep::Prepare,
+                    None,
+                    "xdockerinit /usr/local/bin/xdockerinit was replaced while the container started"
+                ),
+            ]
+        );
+    }
 }

@@ -6,7 +6,7 @@
 
 use std::path::Path;
 
-use super::{Runtime, RuntimeError};
+use super::{BoxError, Runtime, RuntimeError};
 use crate::container::config::UsernsIds;
 use crate::container::subids::{HomeIds, IdRange};
 use crate::container::ContainerError;
@@ -21,7 +21,7 @@ pub const DEFAULT_RANGE: IdRange = IdRange {
     count: 1_000_000_000,
 };
 
-fn ids_error(name: &str, step: &'static str, reason: String) -> RuntimeError {
+fn ids_error(name: &str, step: &'static str, reason: impl Into<BoxError>) -> RuntimeError {
     RuntimeError::Step {
         name: name.to_string(),
         step,
@@ -116,8 +116,8 @@ fn default_ids(subid_files: &[&str]) -> Result<HomeIds, String> {
 impl Runtime {
     /// The home-wide lock of id slots; held until the config is saved.
     pub fn id_slots_lock(&self) -> Result<ObjectLock, RuntimeError> {
-        let fixed = Name::parse_as("lock name", "userns")
-            .map_err(|e| ids_error("userns", "lock", e.to_string()))?;
+        let fixed =
+            Name::parse_as("lock name", "userns").map_err(|e| ids_error("userns", "lock", e))?;
         Ok(self
             .containers
             .home()

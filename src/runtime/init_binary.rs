@@ -6,7 +6,7 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use xdockerinit::sys::ErrnoText;
+use xdockerinit::sys::IoText;
 
 /// Errors finding xdockerinit.
 #[derive(Debug, thiserror::Error)]
@@ -20,6 +20,15 @@ pub enum InitBinaryError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// Making the read-only view failed (the errno is kept for the parent).
+    #[error("{op} xdockerinit {}: {}", .path.display(), IoText(.error))]
+    View {
+        op: &'static str,
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error("xdockerinit {} was replaced while the container started", .0.display())]
+    Replaced(PathBuf),
 }
 
 /// Opens the xdockerinit to execute (close-on-exec; executed by fd).
@@ -54,11 +63,13 @@ pub fn open() -> Result<(PathBuf, File), InitBinaryError> {
 /// names a file on a read-only mount nobody can remount, so no root
 /// inside can write the host's binary through it (CVE-2019-5736), on any
 /// kernel, whether or not it keeps executed files busy (ETXTBSY).
-pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
+pub fn read_only_view(init: &File, path: &Path) -> Result<File, InitBinaryError> {
     use nix::mount::{mount, MsFlags};
     use std::os::fd::AsRawFd;
-    let fail = |step: &str, e: nix::Error| {
-        format!("{step} xdockerinit {}: {}", path.display(), ErrnoText(e))
+    let fail = |op, error: std::io::Error| InitBinaryError::View {
+        op,
+        path: path.to_path_buf(),
+        error,
     };
     mount(
         Some(path),
@@ -67,7 +78,7 @@ pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
         MsFlags::MS_BIND,
         None::<&str>,
     )
-    .map_err(|e| fail("bind", e))?;
+    .map_err(|e| fail("bind", e.into()))?;
     mount(
         None::<&str>,
         path,
@@ -79,9 +90,8 @@ pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
             | MsFlags::MS_NODEV,
         None::<&str>,
     )
-    .map_err(|e| fail("make read-only", e))?;
-    let view =
-        File::open(path).map_err(|e| format!("reopen xdockerinit {}: {e}", path.display()))?;
+    .map_err(|e| fail("make read-only", e.into()))?;
+    let view = File::open(path).map_err(|e| fail("reopen", e))?;
     // The very file `open` checked (a bind source must be a path of this
     // mount namespace, not the descriptor opened before it was made).
     let id = |f: &File| {
@@ -91,10 +101,7 @@ pub fn read_only_view(init: &File, path: &Path) -> Result<File, String> {
     };
     match (id(init), id(&view)) {
         (Some(a), Some(b)) if a == b => Ok(view),
-        _ => Err(format!(
-            "xdockerinit {} was replaced while the container started",
-            path.display()
-        )),
+        _ => Err(InitBinaryError::Replaced(path.to_path_buf())),
     }
 }
 

@@ -128,11 +128,16 @@ pub struct Runtime {
     pub force: bool,
 }
 
-fn step<'a>(name: &'a Name, step: &'static str) -> impl FnOnce(String) -> RuntimeError + 'a {
-    move |reason| RuntimeError::Step {
+/// A failed step of container `name`; the error is kept as the source (a
+/// `String` for a reason of xdocker's own).
+fn step<'a, E: Into<BoxError>>(
+    name: &'a Name,
+    step: &'static str,
+) -> impl FnOnce(E) -> RuntimeError + 'a {
+    move |source| RuntimeError::Step {
         name: name.to_string(),
         step,
-        source: reason.into(),
+        source: source.into(),
     }
 }
 
@@ -225,5 +230,46 @@ impl Runtime {
         text.lines()
             .find_map(|l| l.strip_prefix("exit_code="))
             .and_then(|v| v.trim().parse().ok())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::errno::Errno;
+    use std::error::Error as _;
+
+    #[test]
+    fn a_failed_step_keeps_its_error_as_the_source() {
+        let name: Name = "web".parse().expect("name");
+        let e = step(&name, "signal")(Errno::EPERM);
+        assert_eq!(
+            e.to_string(),
+            "container web: signal: EPERM: Operation not permitted"
+        );
+        let source = e.source().expect("a source");
+        assert_eq!(source.downcast_ref::<Errno>(), Some(&Errno::EPERM));
+
+        let io = std::io::Error::from(Errno::ENOSPC);
+        let e = step(&name, "remove state")(io);
+        let source = e.source().and_then(|s| s.downcast_ref::<std::io::Error>());
+        assert_eq!(source.and_then(|s| s.raw_os_error()), Some(libc::ENOSPC));
+    }
+
+    #[test]
+    fn a_network_namespace_error_keeps_its_errno() {
+        let e = RuntimeError::from(netns::NetnsError {
+            path: "/run/netns/nns1".into(),
+            step: "bind",
+            error: Errno::EPERM.into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "network namespace /run/netns/nns1: bind: operation not permitted"
+        );
+        let RuntimeError::Netns(n) = e else {
+            panic!("not a netns error")
+        };
+        assert_eq!(n.error.raw_os_error(), Some(libc::EPERM));
     }
 }

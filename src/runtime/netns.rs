@@ -7,18 +7,19 @@ use std::path::{Path, PathBuf};
 
 use md5::{Digest, Md5};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
-use xdockerinit::sys::errno_text;
+use xdockerinit::sys::IoText;
 
 /// Where `ip netns` keeps its names.
 pub const NETNS_DIR: &str = "/run/netns";
 
 /// Errors of naming a network namespace.
 #[derive(Debug, thiserror::Error)]
-#[error("network namespace {path}: {step}: {reason}")]
+#[error("network namespace {}: {step}: {}", .path.display(), IoText(.error))]
 pub struct NetnsError {
     pub path: PathBuf,
     pub step: &'static str,
-    pub reason: String,
+    /// Kept (not only its text), so that callers can tell the errno.
+    pub error: std::io::Error,
 }
 
 /// `nns` + 10 hex digits of the MD5 of home and container name: the same
@@ -64,18 +65,18 @@ fn shared_mount_point(dir: &Path) -> nix::Result<()> {
 /// Binds the network namespace of `pid` to `/run/netns/NAME`.
 pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
     let path = Path::new(NETNS_DIR).join(name);
-    let err = |step, reason: String| NetnsError {
+    let err = |step, error: std::io::Error| NetnsError {
         path: path.clone(),
         step,
-        reason,
+        error,
     };
-    fs::create_dir_all(NETNS_DIR).map_err(|e| err("create directory", e.to_string()))?;
-    shared_mount_point(Path::new(NETNS_DIR)).map_err(|e| err("share", errno_text(e)))?;
+    fs::create_dir_all(NETNS_DIR).map_err(|e| err("create directory", e))?;
+    shared_mount_point(Path::new(NETNS_DIR)).map_err(|e| err("share", e.into()))?;
     fs::OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(&path)
-        .map_err(|e| err("create", e.to_string()))?;
+        .map_err(|e| err("create", e))?;
     let source = format!("/proc/{pid}/ns/net");
     if let Err(e) = mount(
         Some(source.as_str()),
@@ -85,7 +86,7 @@ pub fn bind(name: &str, pid: i32) -> Result<PathBuf, NetnsError> {
         None::<&str>,
     ) {
         let _ = fs::remove_file(&path);
-        return Err(err("bind", errno_text(e)));
+        return Err(err("bind", e.into()));
     }
     Ok(path)
 }
@@ -100,7 +101,7 @@ pub fn remove(name: &str) -> Result<(), NetnsError> {
     fs::remove_file(&path).map_err(|e| NetnsError {
         path: path.clone(),
         step: "remove",
-        reason: e.to_string(),
+        error: e,
     })
 }
 

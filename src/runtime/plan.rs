@@ -295,7 +295,7 @@ fn bridge_plan(input: &PlanInput<'_>) -> Result<BridgePlan, RuntimeError> {
     let vip = config
         .vip
         .ok_or_else(|| bad("has no VIP (set one with -a vip)".to_string()))?;
-    subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+    subnet.check(vip).map_err(super::net_error(name))?;
     if let Some(eth) = &config.host_eth {
         net::check_ifname("--host-eth", eth).map_err(&bad)?;
     }
@@ -321,7 +321,7 @@ fn user_network_plan(
     let bad = bad_network(name);
     let def = user.def;
     let netns = input.netns_name.clone();
-    let subnet = def.subnet().map_err(|e| bad(e.to_string()))?;
+    let subnet = def.subnet().map_err(super::net_error(name))?;
     let vip = match subnet {
         Some(subnet) => {
             let vip = config.vip.ok_or_else(|| {
@@ -330,7 +330,7 @@ fn user_network_plan(
                     def.name
                 ))
             })?;
-            subnet.check(vip).map_err(|e| bad(e.to_string()))?;
+            subnet.check(vip).map_err(super::net_error(name))?;
             Some((subnet, vip))
         }
         None => None,

@@ -84,7 +84,7 @@ impl Runtime {
         }
         attempt(
             crate::session::remove(&self.containers.path(name, crate::session::SOCKET_FILE))
-                .map_err(|e| step(name, "remove session socket")(e.to_string())),
+                .map_err(step(name, "remove session socket")),
         );
         if let Some(e) = failed {
             return Err(e);
@@ -95,7 +95,7 @@ impl Runtime {
                 std::io::ErrorKind::NotFound => Ok(()),
                 _ => Err(e),
             })
-            .map_err(|e| step(name, "remove state")(e.to_string()))?;
+            .map_err(step(name, "remove state"))?;
         // A --rm container stays in the index until it is removed: the
         // release may come from any command, the removal from the next
         // one's release_stale.
@@ -104,7 +104,7 @@ impl Runtime {
             true => index.mark(name, Mark::REMOVAL_PENDING),
             false => index.unmark(name),
         };
-        kept.map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+        kept.map_err(step(name, "remove running entry"))?;
         crate::crashpoint::hit("release.done");
         crate::logging::info(&format!("container {name}: released after stop"));
         // The network's other members forget its name.
@@ -224,7 +224,7 @@ impl Runtime {
         self.containers
             .running()
             .unmark(name)
-            .map_err(|e| step(name, "remove running entry")(e.to_string()))?;
+            .map_err(step(name, "remove running entry"))?;
         if let Some(derived) = self
             .containers
             .config(name)

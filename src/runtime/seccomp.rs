@@ -12,7 +12,17 @@
 //! with a user namespace needs none of it: the kernel locks its mounts and
 //! refuses it those file systems.
 
-use xdockerinit::sys::ErrnoText;
+use xdockerinit::sys::IoText;
+
+/// Errors of loading a filter.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    #[error("seccomp filter of {0} instructions is too long")]
+    TooLong(usize),
+    /// The errno is kept for the parent.
+    #[error("load seccomp filter: {}", IoText(.0))]
+    Load(std::io::Error),
+}
 
 /// The refused system calls and why (the list build.rs compiled).
 pub const DENIED: &[(&str, &str)] = include!("seccomp_denied.in");
@@ -42,15 +52,11 @@ pub fn program(privileged: bool) -> Vec<libc::sock_filter> {
 
 /// Installs the filter on the calling thread (the container's first
 /// process, which still has CAP_SYS_ADMIN, so no `no_new_privs` is needed).
-pub fn load(program: &[libc::sock_filter]) -> Result<(), String> {
+pub fn load(program: &[libc::sock_filter]) -> Result<(), SeccompError> {
     if u16::try_from(program.len()).is_err() {
-        return Err(format!(
-            "seccomp filter of {} instructions is too long",
-            program.len()
-        ));
+        return Err(SeccompError::TooLong(program.len()));
     }
-    xdockerinit::sys::seccomp_set_filter(program)
-        .map_err(|e| format!("load seccomp filter: {}", ErrnoText(e)))
+    xdockerinit::sys::seccomp_set_filter(program).map_err(|e| SeccompError::Load(e.into()))
 }
 
 #[cfg(test)]

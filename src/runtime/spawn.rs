@@ -218,7 +218,7 @@ impl ChildChannel {
 }
 
 #[cfg(test)]
-#[allow(unsafe_code)] // fork(2) of the test process
+#[allow(unsafe_code)] // fork(2) of the (multi-threaded) test process: the one unsafe block of src/
 mod tests {
     use super::*;
     use nix::sys::wait::{waitpid, WaitStatus};
@@ -234,9 +234,8 @@ mod tests {
             ForkResult::Child => {
                 drop(parent_end);
                 child(child_end);
-                // SAFETY: _exit ends the forked test child without running
-                // the test harness's exit handlers.
-                unsafe { libc::_exit(0) }
+                // Without the test harness's exit handlers.
+                xdockerinit::sys::exit_now(0)
             }
             ForkResult::Parent { child: pid } => {
                 drop(child_end);
@@ -285,8 +284,7 @@ mod tests {
     fn a_child_sees_the_parent_go_away() {
         let (parent, pid) = forked(|mut c| {
             let code = if c.wait_for(ParentMessage::Go) { 0 } else { 7 };
-            // SAFETY: as in `forked`.
-            unsafe { libc::_exit(code) }
+            xdockerinit::sys::exit_now(code)
         });
         drop(parent);
         assert!(matches!(waitpid(pid, None), Ok(WaitStatus::Exited(_, 7))));

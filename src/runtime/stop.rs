@@ -67,13 +67,12 @@ impl Runtime {
             ),
             StopMode::Kill => (Signal::SIGKILL, Duration::from_secs(5)),
         };
-        sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))?;
+        sys::pidfd_send_signal(&pidfd, signal).map_err(step(name, "signal"))?;
         // Paused: init takes its signal once thawed, before it runs
         // another instruction of its own.
         self.thaw_if_frozen(name, &state)?;
         if !sys::wait_readable(&pidfd, wait) {
-            sys::pidfd_send_signal(&pidfd, Signal::SIGKILL)
-                .map_err(|e| step(name, "signal")(e.to_string()))?;
+            sys::pidfd_send_signal(&pidfd, Signal::SIGKILL).map_err(step(name, "signal"))?;
             if !sys::wait_readable(&pidfd, Duration::from_secs(5)) {
                 return Err(step(name, "stop")(
                     "init did not exit after SIGKILL".to_string(),
@@ -113,6 +112,6 @@ impl Runtime {
         if process_start_time(Path::new("/proc"), state.pid) != Some(state.start_time) {
             return Err(RuntimeError::NotRunning(name.to_string()));
         }
-        sys::pidfd_send_signal(&pidfd, signal).map_err(|e| step(name, "signal")(e.to_string()))
+        sys::pidfd_send_signal(&pidfd, signal).map_err(step(name, "signal"))
     }
 }

@@ -14,10 +14,27 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Pid, Uid};
 
-use xdockerinit::sys::{self, ErrnoText};
+use xdockerinit::sys::{self, IoText};
 
 use crate::container::config::UsernsIds;
 use crate::container::subids::IDS_PER_CONTAINER;
+
+/// A step of making or entering a user namespace that failed, and its
+/// errno (kept for the parent).
+#[derive(Debug, thiserror::Error)]
+#[error("{what}: {}", IoText(.error))]
+pub struct UsernsError {
+    pub what: String,
+    pub error: std::io::Error,
+}
+
+/// The error of step `what`, from an errno or an I/O error.
+fn failed<E: Into<std::io::Error>>(what: impl Into<String>) -> impl FnOnce(E) -> UsernsError {
+    move |e| UsernsError {
+        what: what.into(),
+        error: e.into(),
+    }
+}
 
 /// A process that holds a new user (and network) namespace while the
 /// container is wired; killed when dropped.
@@ -30,12 +47,12 @@ pub struct NsHolder {
 
 impl NsHolder {
     /// Makes the namespaces and writes the id maps.
-    pub fn create(ids: UsernsIds, with_netns: bool) -> Result<Self, String> {
+    pub fn create(ids: UsernsIds, with_netns: bool) -> Result<Self, UsernsError> {
         let mut flags = CloneFlags::CLONE_NEWUSER;
         if with_netns {
             flags |= CloneFlags::CLONE_NEWNET;
         }
-        let pid = sys::namespace_holder(flags).map_err(|e| format!("clone3: {}", ErrnoText(e)))?;
+        let pid = sys::namespace_holder(flags).map_err(failed("clone3"))?;
         let reap = Reaper(pid);
         let proc = format!("/proc/{pid}");
         for (file, start) in [("uid_map", ids.uid), ("gid_map", ids.gid)] {
@@ -43,12 +60,12 @@ impl NsHolder {
                 format!("{proc}/{file}"),
                 format!("0 {start} {IDS_PER_CONTAINER}\n"),
             )
-            .map_err(|e| format!("write {file}: {e}"))?;
+            .map_err(failed(format!("write {file}")))?;
         }
         let open = |ns: &str| {
             std::fs::File::open(format!("{proc}/ns/{ns}"))
                 .map(OwnedFd::from)
-                .map_err(|e| format!("open {ns} namespace: {e}"))
+                .map_err(failed(format!("open {ns} namespace")))
         };
         let userns = open("user")?;
         let netns = with_netns.then(|| open("net")).transpose()?;
@@ -79,30 +96,28 @@ impl Drop for NsHolder {
 }
 
 /// Joins the network namespace made by the holder (still as host root).
-pub fn join_netns(netns: &OwnedFd) -> Result<(), String> {
+pub fn join_netns(netns: &OwnedFd) -> Result<(), UsernsError> {
     nix::sched::setns(netns.as_fd(), CloneFlags::CLONE_NEWNET)
-        .map_err(|e| format!("join network namespace: {}", ErrnoText(e)))
+        .map_err(failed("join network namespace"))
 }
 
 /// Enters the user namespace as root inside, then makes the mount, UTS,
 /// IPC and cgroup namespaces it owns. The mount namespace is a copy of the
 /// one the mounts were made in: they are locked, root inside cannot
 /// unmount them to see what they cover.
-pub fn enter(userns: &OwnedFd) -> Result<(), String> {
+pub fn enter(userns: &OwnedFd) -> Result<(), UsernsError> {
     nix::sched::setns(userns.as_fd(), CloneFlags::CLONE_NEWUSER)
-        .map_err(|e| format!("join user namespace: {}", ErrnoText(e)))?;
-    nix::unistd::setgroups(&[]).map_err(|e| format!("setgroups: {}", ErrnoText(e)))?;
+        .map_err(failed("join user namespace"))?;
+    nix::unistd::setgroups(&[]).map_err(failed("setgroups"))?;
     let root_gid = Gid::from_raw(0);
     let root_uid = Uid::from_raw(0);
-    nix::unistd::setresgid(root_gid, root_gid, root_gid)
-        .map_err(|e| format!("setresgid: {}", ErrnoText(e)))?;
-    nix::unistd::setresuid(root_uid, root_uid, root_uid)
-        .map_err(|e| format!("setresuid: {}", ErrnoText(e)))?;
+    nix::unistd::setresgid(root_gid, root_gid, root_gid).map_err(failed("setresgid"))?;
+    nix::unistd::setresuid(root_uid, root_uid, root_uid).map_err(failed("setresuid"))?;
     nix::sched::unshare(
         CloneFlags::CLONE_NEWNS
             | CloneFlags::CLONE_NEWUTS
             | CloneFlags::CLONE_NEWIPC
             | CloneFlags::CLONE_NEWCGROUP,
     )
-    .map_err(|e| format!("unshare namespaces: {}", ErrnoText(e)))
+    .map_err(failed("unshare namespaces"))
 }

@@ -6,7 +6,9 @@
 //! `--include-ignored`) fails with one clear line instead of reporting ok.
 //! This file is the only copy: `tests/common` includes it as a module, and
 //! by `#[path]` so do xdockerinit's integration tests and the unit tests of
-//! the library (`src/lib.rs`, under `cfg(test)`).
+//! both libraries (`src/lib.rs` and `xdockerinit/src/sys/mod.rs`, under
+//! `cfg(test)`). `scripts/check_root_gate.py` (run by `scripts/test.sh`)
+//! checks that every test reaching this gate carries the attribute.
 
 /// Fails the calling test unless it runs as root; never skips it.
 #[track_caller]

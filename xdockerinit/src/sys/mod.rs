@@ -20,6 +20,12 @@ mod net;
 mod process;
 mod term;
 
+// The one root gate of the test suite, shared with the integration tests
+// (see that file).
+#[cfg(test)]
+#[path = "../../../tests/common/root_gate.rs"]
+mod root_gate;
+
 use std::fmt;
 
 use nix::errno::Errno;
