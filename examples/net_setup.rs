@@ -39,4 +39,5 @@ fn main() -> Result<(), String> {
         dhcp: false,
     }
     .configure()
+    .map_err(|e| e.to_string())
 }

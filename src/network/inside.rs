@@ -27,47 +27,81 @@ pub struct InsideNet {
 
 impl InsideNet {
     /// Configures the current network namespace; the error says which step.
-    pub fn configure(&self) -> Result<(), String> {
+    pub fn configure(&self) -> Result<(), InsideError> {
         configure(self.eth0, self.dhcp)
     }
 }
 
-fn configure(eth0: Option<Eth0>, dhcp: bool) -> Result<(), String> {
-    let mut rtnl = Rtnl::open().map_err(|e| format!("open rtnetlink: {e}"))?;
-    let lo = link_index("lo").ok_or("the container has no lo")?;
-    rtnl.set_up(lo).map_err(|e| format!("set lo up: {e}"))?;
+/// What failed setting up the network inside.
+#[derive(Debug, thiserror::Error)]
+pub enum InsideError {
+    /// A step's system call (netlink, a /proc/sys write) failed.
+    #[error("{step}: {}", xdockerinit::sys::IoText(.source))]
+    Step {
+        /// What was being done (`set lo up`, `add VIP 10.0.0.2/24 to eth0`).
+        step: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// An interface that must be there is not.
+    #[error("the container has no {0}")]
+    NoInterface(&'static str),
+}
+
+impl InsideError {
+    /// The errno of the failed call, for the start-up channel.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            InsideError::Step { source, .. } => source.raw_os_error(),
+            InsideError::NoInterface(_) => None,
+        }
+    }
+}
+
+/// `map_err` for a step.
+fn step(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> InsideError {
+    let step = what.into();
+    move |source| InsideError::Step { step, source }
+}
+
+fn configure(eth0: Option<Eth0>, dhcp: bool) -> Result<(), InsideError> {
+    let mut rtnl = Rtnl::open().map_err(step("open rtnetlink"))?;
+    let lo = link_index("lo").ok_or(InsideError::NoInterface("lo"))?;
+    rtnl.set_up(lo).map_err(step("set lo up"))?;
     if dhcp {
         // The DHCP server's replies come to an eth0 without address or
         // route: the reverse-path filter (inherited from the host, often
         // loose) would drop them.
         for conf in ["all", CONTAINER_IF] {
             std::fs::write(format!("/proc/sys/net/ipv4/conf/{conf}/rp_filter"), "0")
-                .map_err(|e| format!("turn off rp_filter for DHCP: {e}"))?;
+                .map_err(step("turn off rp_filter for DHCP"))?;
         }
         // The leased address is announced when xdockerinit sets it (a
         // gratuitous ARP as eth0 comes up again).
         std::fs::write("/proc/sys/net/ipv4/conf/eth0/arp_notify", "1")
-            .map_err(|e| format!("turn on arp_notify for DHCP: {e}"))?;
-        let index = link_index(CONTAINER_IF).ok_or("the container has no eth0")?;
-        return rtnl.set_up(index).map_err(|e| format!("set eth0 up: {e}"));
+            .map_err(step("turn on arp_notify for DHCP"))?;
+        let index = link_index(CONTAINER_IF).ok_or(InsideError::NoInterface(CONTAINER_IF))?;
+        return rtnl.set_up(index).map_err(step("set eth0 up"));
     }
     let Some(eth0) = eth0 else {
         return Ok(());
     };
-    let index = link_index(CONTAINER_IF).ok_or("the container has no eth0")?;
+    let index = link_index(CONTAINER_IF).ok_or(InsideError::NoInterface(CONTAINER_IF))?;
     rtnl.add_address(index, eth0.vip, eth0.prefix)
-        .map_err(|e| format!("add VIP {}/{} to eth0: {e}", eth0.vip, eth0.prefix))?;
+        .map_err(step(format!(
+            "add VIP {}/{} to eth0",
+            eth0.vip, eth0.prefix
+        )))?;
     // The host end may be in hairpin mode, which reflects the container's
     // own IPv6 duplicate-address probes back to it: skip that check (the
     // bridge is private; only xdocker hands out addresses on it).
     match std::fs::write("/proc/sys/net/ipv6/conf/eth0/accept_dad", "0") {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            return Err(format!("turn off IPv6 duplicate address detection: {e}"))
+            return Err(step("turn off IPv6 duplicate address detection")(e))
         }
         _ => {}
     }
-    rtnl.set_up(index)
-        .map_err(|e| format!("set eth0 up: {e}"))?;
+    rtnl.set_up(index).map_err(step("set eth0 up"))?;
     rtnl.add_default_route(eth0.gateway, index)
-        .map_err(|e| format!("add default route via {}: {e}", eth0.gateway))
+        .map_err(step(format!("add default route via {}", eth0.gateway)))
 }

@@ -120,6 +120,17 @@ impl StepError for init_binary::InitBinaryError {
     }
 }
 
+impl StepError for crate::network::inside::InsideError {
+    fn errno(&self) -> Option<Errno> {
+        self.raw_os_error().map(Errno::from_raw)
+    }
+}
+
+/// The network step's failure: its errno, and `network: ` before the step.
+fn network_failed(e: crate::network::inside::InsideError) -> ChildFailure {
+    ChildFailure::new(ChildStep::Network, e.errno(), format!("network: {e}"))
+}
+
 fn failed<E: StepError>(step: ChildStep) -> impl FnOnce(E) -> ChildFailure {
     move |e| ChildFailure::new(step, e.errno(), e.to_string())
 }
@@ -146,14 +157,15 @@ fn exit_now() -> ! {
     sys::exit_now(1)
 }
 
-/// The child after clone3. The root filesystem is built while the parent
-/// makes the cgroup, records the state and wires the network (two cores
-/// work at once). Once the cgroup exists the child joins it by itself,
-/// the fast way in (see `Cgroups::join_self`), while the host's tree is
-/// still in reach and before the cgroup namespace is made. The network
-/// inside and the exec wait for `Go`; a failure is reported then, so that
-/// the parent never mistakes a child that died early for a failure of its
-/// own.
+/// The child after clone3, in its order: the root filesystem is built
+/// while the parent makes the cgroup, records the state and wires the
+/// network (two cores work at once); once the parent says the cgroup
+/// exists the child joins it by itself, the fast way in (see
+/// `Cgroups::join_self`), while the host's tree is still in reach, then
+/// enters the root (cgroup namespace, pivot_root, user namespace,
+/// hostname). The network inside and the exec wait for `Go`; a failure of
+/// any step is reported then, so that the parent never mistakes a child
+/// that died early for a failure of its own.
 pub fn run(
     mut channel: ChildChannel,
     cgroups: &dyn Cgroups,
@@ -162,36 +174,31 @@ pub fn run(
     io: ChildIo<'_>,
 ) -> ! {
     die_with_parent();
-    let mut cgroup_joined = false;
-    let root = prepare_root(plan, prepared.userns, &io, &mut || {
-        if !channel.wait_for(ParentMessage::CgroupReady) {
-            exit_now();
-        }
-        cgroup_joined = true;
+    let built = build_root(plan, prepared.userns, &io);
+    if !channel.wait_for(ParentMessage::CgroupReady) {
+        exit_now();
+    }
+    let root = built.and_then(|built| {
         cgroups
             .join_self(&plan.cgroup)
-            .map_err(failed(ChildStep::Cgroup))
+            .map_err(failed(ChildStep::Cgroup))?;
+        enter_root(plan, prepared.userns, built)
     });
     // Entering a user namespace changed the credentials, which clears the
     // parent-death signal: set again.
     die_with_parent();
-    if (!cgroup_joined && !channel.wait_for(ParentMessage::CgroupReady))
-        || !channel.wait_for(ParentMessage::Go)
-    {
+    if !channel.wait_for(ParentMessage::Go) {
         exit_now();
     }
-    let failure = match root.and_then(|init| {
+    let failure = match root.and_then(|(init, console)| {
         if let Some(inside) = plan.network.inside() {
-            inside.configure().map_err(|e| {
-                ChildFailure::new(ChildStep::Network, None, format!("network: {e}"))
-            })?;
+            inside.configure().map_err(network_failed)?;
         }
         caps::restrict(&plan.drop_caps).map_err(failed(ChildStep::Confine))?;
         // Last: from here on every call the container makes is filtered.
         if let Some(program) = &prepared.seccomp {
             seccomp::load(program).map_err(failed(ChildStep::Confine))?;
         }
-        let (init, console) = init;
         Ok(exec_init(&init, &io, &console, plan))
     }) {
         Ok(f) | Err(f) => f,
@@ -200,53 +207,67 @@ pub fn run(
     exit_now()
 }
 
-/// The root filesystem (ending with pivot_root and the limits on /proc),
-/// the cgroup (`join_cgroup`, between the two) and its namespace, and the
-/// hostname; returns xdockerinit as the container will execute it (see
-/// `init_binary::read_only_view`) and the master of /dev/console's pty. A `--userns` container joins its
-/// network namespace first (sysfs shows the one it is mounted in), and its
-/// user namespace last, making the namespaces it owns.
-fn prepare_root(
+/// What [`build_root`] made: xdockerinit as the container will execute it
+/// (see `init_binary::read_only_view`) and the root filesystem, not
+/// entered yet.
+struct BuiltRoot {
+    init: File,
+    root: rootfs::Built,
+}
+
+/// The root filesystem, built in the host's view (mounts made private
+/// first). A `--userns` container joins its network namespace first
+/// (sysfs shows the one it is mounted in), and its layers are mapped to
+/// its user namespace.
+fn build_root(
     plan: &BootPlan,
     holder: Option<&userns::NsHolder>,
     io: &ChildIo<'_>,
-    join_cgroup: &mut dyn FnMut() -> Step<()>,
-) -> Step<(File, OwnedFd)> {
-    let own_network = plan.network.netns().is_some();
+) -> Step<BuiltRoot> {
     rootfs::make_private().map_err(failed(ChildStep::Prepare))?;
     let init =
         init_binary::read_only_view(&io.init, io.init_path).map_err(failed(ChildStep::Prepare))?;
-    let console = match holder {
-        None => {
-            let built = rootfs::build(&plan.rootfs, None).map_err(failed(ChildStep::Rootfs))?;
-            join_cgroup()?;
-            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys_failed(
-                ChildStep::Cgroup,
-                "unshare cgroup namespace".to_string(),
-            ))?;
-            rootfs::switch_root(&built.root).map_err(failed(ChildStep::SwitchRoot))?;
-            rootfs::restrict_proc(own_network).map_err(failed(ChildStep::SwitchRoot))?;
-            built.console
-        }
+    let userns = match holder {
+        None => None,
         Some(h) => {
             if let Some(netns) = &h.netns {
                 userns::join_netns(netns).map_err(failed(ChildStep::Userns))?;
             }
-            let built = rootfs::build(&plan.rootfs, Some(h.userns.as_fd()))
-                .map_err(failed(ChildStep::Rootfs))?;
-            join_cgroup()?;
-            rootfs::switch_root(&built.root).map_err(failed(ChildStep::SwitchRoot))?;
-            rootfs::restrict_proc(own_network).map_err(failed(ChildStep::SwitchRoot))?;
-            userns::enter(&h.userns).map_err(failed(ChildStep::Userns))?;
-            built.console
+            Some(h.userns.as_fd())
         }
     };
+    let root = rootfs::build(&plan.rootfs, userns).map_err(failed(ChildStep::Rootfs))?;
+    Ok(BuiltRoot { init, root })
+}
+
+/// Into the built root, after the cgroup is joined: a privileged container
+/// makes its cgroup namespace first (an unprivileged one makes it on
+/// entering its user namespace, so that it owns it), then pivot_root and
+/// the limits on /proc, the user namespace last, and the hostname.
+/// Returns xdockerinit and the master of /dev/console's pty.
+fn enter_root(
+    plan: &BootPlan,
+    holder: Option<&userns::NsHolder>,
+    built: BuiltRoot,
+) -> Step<(File, OwnedFd)> {
+    let own_network = plan.network.netns().is_some();
+    if holder.is_none() {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(sys_failed(
+            ChildStep::Cgroup,
+            "unshare cgroup namespace".to_string(),
+        ))?;
+    }
+    rootfs::switch_root(&built.root.root).map_err(failed(ChildStep::SwitchRoot))?;
+    rootfs::restrict_proc(own_network).map_err(failed(ChildStep::SwitchRoot))?;
+    if let Some(h) = holder {
+        userns::enter(&h.userns).map_err(failed(ChildStep::Userns))?;
+    }
     let hostname = &plan.rootfs.hostname;
     nix::unistd::sethostname(hostname).map_err(sys_failed(
         ChildStep::Hostname,
         format!("sethostname {hostname}"),
     ))?;
-    Ok((init, console))
+    Ok((built.init, built.root.console))
 }
 
 /// A host container leaves the terminal and the session and process group
@@ -441,6 +462,32 @@ mod tests {
         assert_eq!(
             f.detail,
             "add pid 0 to /sys/fs/cgroup/cpuset/xdocker/web/cgroup.procs: no space left on device"
+        );
+    }
+
+    #[test]
+    fn the_network_steps_failure_crosses_with_its_errno() {
+        use crate::network::inside::InsideError;
+        let f = network_failed(InsideError::Step {
+            step: "add VIP 10.0.0.2/24 to eth0".into(),
+            source: std::io::Error::from_raw_os_error(libc::EEXIST),
+        });
+        assert_eq!(
+            (f.step, f.errno, f.detail.as_str()),
+            (
+                ChildStep::Network,
+                Some(Errno::EEXIST),
+                "network: add VIP 10.0.0.2/24 to eth0: file exists"
+            )
+        );
+        let f = network_failed(InsideError::NoInterface("eth0"));
+        assert_eq!(
+            (f.step, f.errno, f.detail.as_str()),
+            (
+                ChildStep::Network,
+                None,
+                "network: the container has no eth0"
+            )
         );
     }
 
