@@ -979,7 +979,7 @@ impl Capture {
         self.sources
             .iter()
             .all(|source| match (&source.fd, &source.tee) {
-                (Some(fd), Some(tee)) => tee.pending.is_empty() && readable_bytes(fd) == 0,
+                (Some(fd), Some(tee)) => tee.pending.is_empty() && sys::readable(fd.as_fd()) == 0,
                 _ => true,
             })
     }
@@ -1127,18 +1127,6 @@ impl Capture {
             Err(Errno::EAGAIN) => {}
             Err(_) => input.from = None,
         }
-    }
-}
-
-/// Bytes waiting to be read in a pipe or pty master (FIONREAD).
-fn readable_bytes(fd: &OwnedFd) -> libc::c_int {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes an int to a valid pointer.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) };
-    if r < 0 {
-        0
-    } else {
-        n
     }
 }
 

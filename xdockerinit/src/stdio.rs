@@ -106,9 +106,8 @@ fn open_pty(like: RawFd) -> Result<(OwnedFd, OwnedFd), StdioError> {
 /// A pipe for one output stream: (read end, write end), both close-on-exec.
 fn open_pipe() -> Result<(OwnedFd, OwnedFd), StdioError> {
     let (r, w) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| ("create a pipe", e))?;
-    // SAFETY: F_SETPIPE_SZ takes an int by value; a failure keeps the
-    // default size.
-    unsafe { libc::fcntl(w.as_raw_fd(), libc::F_SETPIPE_SZ, PIPE_SIZE) };
+    // A failure keeps the default size.
+    let _ = sys::set_pipe_size(w.as_fd(), PIPE_SIZE);
     Ok((r, w))
 }
 

@@ -152,11 +152,27 @@ pub fn pipe_size(fd: BorrowedFd<'_>) -> nix::Result<usize> {
     Errno::result(r).map(|n| usize::try_from(n).unwrap_or(0))
 }
 
+/// Asks for a pipe's capacity to be `size` bytes (F_SETPIPE_SZ; the
+/// kernel rounds it up to a power of two of pages).
+pub fn set_pipe_size(fd: BorrowedFd<'_>, size: libc::c_int) -> nix::Result<()> {
+    // SAFETY: F_SETPIPE_SZ takes an int by value.
+    let r = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_SETPIPE_SZ, size) };
+    Errno::result(r).map(drop)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use nix::fcntl::OFlag;
     use nix::unistd::pipe2;
+
+    #[test]
+    fn a_pipe_grows_to_the_size_asked() {
+        let (_r, w) = pipe2(OFlag::O_CLOEXEC).expect("pipe");
+        set_pipe_size(w.as_fd(), 1 << 18).expect("set size");
+        assert_eq!(pipe_size(w.as_fd()), Ok(1 << 18));
+        assert_eq!(set_pipe_size(w.as_fd(), -1), Err(Errno::EINVAL));
+    }
 
     #[test]
     fn poll_sees_a_pipe_become_readable() {

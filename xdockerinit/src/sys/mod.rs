@@ -33,8 +33,8 @@ use nix::errno::Errno;
 pub use bpf::{bpf_prog_attach, bpf_prog_count, bpf_prog_load, seccomp_set_filter, BpfInsn};
 pub use fs::{clone_file, open, openat, openat2, start_writeback};
 pub use io::{
-    accept, pipe_size, poll, pollfd, read, readable, set_nonblocking, wait_fd, wait_readable,
-    write, write_all,
+    accept, pipe_size, poll, pollfd, read, readable, set_nonblocking, set_pipe_size, wait_fd,
+    wait_readable, write, write_all,
 };
 pub use mount::{move_mount, open_tree_clone, set_idmap, set_read_only};
 pub use net::{add_default_route, bounce_link, set_ipv4};
