@@ -22,6 +22,32 @@ fn session_and_group(pid: i32) -> (i32, i32) {
     (f[3].parse().expect("sid"), f[2].parse().expect("pgid"))
 }
 
+/// A shell (started through `wrapper`, e.g. `setsid`) that runs `first`,
+/// boots container c1 of `h`, then waits, as a CI job or a login shell
+/// would; returned once the boot is done.
+fn boot_c1_then_wait(h: &RuntimeHome, wrapper: &[&str], first: &str) -> std::process::Child {
+    let script = format!("{first}\"$XD\" -a boot -c c1 >/dev/null && echo booted && exec sleep 60");
+    let (program, args) = match wrapper.split_first() {
+        Some((p, rest)) => (*p, [rest, &["sh", "-c", &script]].concat()),
+        None => ("sh", vec!["-c", &script]),
+    };
+    let mut child = Command::new(program)
+        .args(args)
+        .env("XD", common::bin())
+        .env("XDOCKER_HOME", h.home.path())
+        .env("XDOCKER_INIT", common::static_init())
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("the booting shell");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert_eq!(line.trim(), "booted");
+    child
+}
+
 #[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn a_container_outlives_the_session_and_process_group_that_booted_it() {
@@ -29,24 +55,7 @@ fn a_container_outlives_the_session_and_process_group_that_booted_it() {
     h.run("-a create -m test -c c1").ok();
     // A script in a session of its own boots the container, then waits,
     // as a CI job or a login shell would.
-    let mut script = Command::new("setsid")
-        .args([
-            "sh",
-            "-c",
-            "\"$XD\" -a boot -c c1 >/dev/null && echo booted && exec sleep 60",
-        ])
-        .env("XD", common::bin())
-        .env("XDOCKER_HOME", h.home.path())
-        .env("XDOCKER_INIT", common::static_init())
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("setsid sh");
-    let mut line = String::new();
-    BufReader::new(script.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    assert_eq!(line.trim(), "booted");
+    let mut script = boot_c1_then_wait(&h, &["setsid"], "");
     let script_pid = script.id() as i32;
     let init = h.pid("c1").expect("c1 runs");
     let (init_sid, init_pgid) = session_and_group(init);
@@ -157,23 +166,7 @@ fn a_container_outlives_the_systemd_unit_that_booted_it() {
         .iter()
         .map(|g| format!("echo $$ > '{}/cgroup.procs' && ", g.display()))
         .collect();
-    let mut script = Command::new("sh")
-        .args([
-            "-c",
-            &format!("{joins}\"$XD\" -a boot -c c1 >/dev/null && echo booted && exec sleep 60"),
-        ])
-        .env("XD", common::bin())
-        .env("XDOCKER_HOME", h.home.path())
-        .env("XDOCKER_INIT", common::static_init())
-        .stdout(Stdio::piped())
-        .stdin(Stdio::null())
-        .spawn()
-        .expect("sh");
-    let mut line = String::new();
-    BufReader::new(script.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    assert_eq!(line.trim(), "booted");
+    let mut script = boot_c1_then_wait(&h, &[], &joins);
     let init = h.pid("c1").expect("c1 runs");
     // `systemctl stop` of the unit, logging out with KillUserProcesses:
     // everything in its groups is killed.

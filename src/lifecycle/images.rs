@@ -21,7 +21,7 @@ use super::LifecycleError;
 use crate::container::Status;
 use crate::fsutil::tree::tree_size;
 use crate::home::{LockKind, ObjectLock};
-use crate::image::archive::{self, ArchiveManifest, ExportSummary, ImportSummary, FORMAT};
+use crate::image::archive::{self, ArchiveManifest, ExportSummary, ImportSummary};
 use crate::image::store::{new_meta, parse_stored_name, LAYER_DIR};
 use crate::image::{ImageError, Pick};
 use crate::names::{ImageRef, Name, Version};
@@ -79,11 +79,7 @@ pub fn delete_image(
     image: &ImageRef,
     force: bool,
 ) -> Result<Version, LifecycleError> {
-    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
-        return Err(LifecycleError::BuildCacheLayer {
-            image: image.to_string(),
-        });
-    }
+    refuse_build_cache(image)?;
     let images = &rt.images;
     let _lock = images.lock(&image.name)?;
     let version = match images.resolve(image, Pick::Only) {
@@ -179,11 +175,7 @@ pub fn rename_version(
     image: &ImageRef,
     to: &Version,
 ) -> Result<Version, LifecycleError> {
-    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
-        return Err(LifecycleError::BuildCacheLayer {
-            image: image.to_string(),
-        });
-    }
+    refuse_build_cache(image)?;
     let images = &rt.images;
     let _lock = images.lock(&image.name)?;
     let from = images.resolve(image, Pick::Only)?;
@@ -293,15 +285,7 @@ pub fn export_image(
     let target =
         target.unwrap_or_else(|| PathBuf::from(default_file_name(image.name.as_str(), &version)));
     let out = ImageFile::create(target, force)?;
-    let manifest = ArchiveManifest {
-        format: FORMAT,
-        name: image.name.to_string(),
-        version: version.to_string(),
-        created: entry.meta.created.clone(),
-        base_layers: entry.meta.base_layers.clone(),
-        size: entry.meta.size,
-        config: entry.meta.config.clone(),
-    };
+    let manifest = ArchiveManifest::of(&entry);
     let label = format!("{}:{version}", image.name);
     let bar = progress(&format!("export {label}"), entry.meta.size);
     let summary = archive::export(
@@ -602,4 +586,15 @@ impl ImageFile {
         let _ = crate::fsutil::atomic::sync_dir(&self.dir);
         Ok(self.target.clone())
     }
+}
+
+/// The build cache's layers are not images to rename or delete one by
+/// one (`-a prune_build_cache` removes them).
+fn refuse_build_cache(image: &ImageRef) -> Result<(), LifecycleError> {
+    if image.name.as_str() == crate::image::store::BUILD_CACHE_IMAGE {
+        return Err(LifecycleError::BuildCacheLayer {
+            image: image.to_string(),
+        });
+    }
+    Ok(())
 }

@@ -4,7 +4,7 @@
 
 use super::{LifecycleError, ProgressFor};
 use crate::fsutil::tree::tree_size;
-use crate::image::archive::{ArchiveManifest, FORMAT};
+use crate::image::archive::ArchiveManifest;
 use crate::image::repo::{PushOutcome, Repo, RepoSpec, SshOptions};
 use crate::image::store::{new_meta, LAYER_DIR};
 use crate::image::{ImageError, Pick};
@@ -26,15 +26,7 @@ pub fn push_image(
     let version = images.resolve(image, Pick::Highest)?;
     let entry = images.entry(&image.name, &version)?;
     let repo = Repo::connect(spec, &SshOptions::from_env())?;
-    let manifest = ArchiveManifest {
-        format: FORMAT,
-        name: image.name.to_string(),
-        version: version.to_string(),
-        created: entry.meta.created.clone(),
-        base_layers: entry.meta.base_layers.clone(),
-        size: entry.meta.size,
-        config: entry.meta.config.clone(),
-    };
+    let manifest = ArchiveManifest::of(&entry);
     let bar = progress(&format!("spush {}:{version}", image.name), entry.meta.size);
     let outcome = repo.push(&entry.dir.join(LAYER_DIR), &manifest, force, bar.as_ref())?;
     drop(bar);

@@ -103,6 +103,22 @@ pub struct ArchiveManifest {
     pub config: crate::image::ImageConfig,
 }
 
+impl ArchiveManifest {
+    /// The manifest of a stored image version, as an export file or the
+    /// ssh repository carries it.
+    pub fn of(entry: &crate::image::ImageEntry) -> Self {
+        Self {
+            format: FORMAT,
+            name: entry.name.to_string(),
+            version: entry.version.to_string(),
+            created: entry.meta.created.clone(),
+            base_layers: entry.meta.base_layers.clone(),
+            size: entry.meta.size,
+            config: entry.meta.config.clone(),
+        }
+    }
+}
+
 /// The last entry of an `.xdockerimage`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
