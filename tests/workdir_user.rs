@@ -138,3 +138,33 @@ fn the_main_process_and_sessions_run_as_the_user_in_the_workdir() {
         h.run_in(None, ["-a", "destroy", "-c", name, "-h"]).ok();
     }
 }
+
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn commit_and_to_image_record_the_workdir_and_user_for_the_next_container() {
+    let h = RuntimeHome::with_test_image();
+    let whoami = |c: &str, extra: &[&str]| {
+        let args = [&["-a", "boot", "-c", c][..], extra, &["-e", "id -u; pwd"]].concat();
+        let r = h.run_in(None, args);
+        assert_eq!(r.code, 0, "{r:?}");
+        r.stdout
+    };
+    h.run("-a create -m test -c made --user nobody --workdir /srv/app")
+        .ok();
+    // commit: a container of the new image runs as nobody in /srv/app
+    // without saying so (as after docker commit).
+    h.run("-a commit --from-container made --to-image snap")
+        .ok();
+    h.run("-a create -m snap -c second").ok();
+    assert_eq!(whoami("second", &[]), "65534\n/srv/app\n");
+    let info = h.run("-s info -c second --json").ok().to_string();
+    assert!(info.contains("\"user\": \"nobody\""), "{info}");
+    // to_image and back: the same; options given still win.
+    h.run("-a to_image --from-container second --to-image moved")
+        .ok();
+    h.run("-a to_container --from-image moved --to-container third --workdir /tmp")
+        .ok();
+    assert_eq!(whoami("third", &[]), "65534\n/tmp\n");
+    h.run("-a create -m snap -c fourth --user 0").ok();
+    assert_eq!(whoami("fourth", &[]), "0\n/srv/app\n");
+}

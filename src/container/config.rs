@@ -164,11 +164,15 @@ impl ContainerConfig {
 
     /// What an image made of this container records (`to_image`,
     /// `commit`): `below`'s configuration (the top image's) with the
-    /// container's variables, which came from that image at create with
-    /// `--env` over them, as Docker's commit records the container's Env.
+    /// container's variables, working directory and user, which came from
+    /// that image at create with `--env`, `--workdir` and `--user` over
+    /// them, as Docker's commit records the container's Env, WorkingDir
+    /// and User.
     pub fn image_config(&self, below: ImageConfig) -> ImageConfig {
         ImageConfig {
             env: self.env.iter().map(ToString::to_string).collect(),
+            workdir: self.workdir.clone().or(below.workdir),
+            user: self.user.clone().or(below.user),
             ..below
         }
     }
