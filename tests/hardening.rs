@@ -335,6 +335,11 @@ fn a_fork_bomb_stops_at_the_pids_limit() {
             1,
             "container full is at its process limit (1 of --pids-limit 1)",
         );
+    // attach too (it said "session: receive: connection reset by peer").
+    h.run("-a attach -c full").fails(
+        1,
+        "container full is at its process limit (1 of --pids-limit 1)",
+    );
     h.run("-a kill -c full").ok();
     // The host is fine and the container stops cleanly, sleeps and all.
     h.run("-a kill -c bomb").ok();

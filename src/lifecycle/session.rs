@@ -14,7 +14,7 @@ pub use xdockerinit::protocol::SessionOptions;
 /// Attaches the caller's `io` to root's login shell in running container
 /// `name`, until the shell exits or the caller detaches.
 pub fn attach(rt: &Runtime, name: &Name, io: Stdio<'_>) -> Result<End, LifecycleError> {
-    let client = connect(rt, name)?;
+    let client = connect(rt, name).map_err(|e| at_process_limit(rt, name).unwrap_or(e))?;
     let (rows, cols) = [io.stdin, io.stdout]
         .into_iter()
         .find_map(terminal::window_size)
@@ -27,7 +27,9 @@ pub fn attach(rt: &Runtime, name: &Name, io: Stdio<'_>) -> Result<End, Lifecycle
         options: SessionOptions::default(),
     };
     crate::logging::info(&format!("container {name}: attach"));
-    Ok(client.run(&open, io, Options { escape: true })?)
+    client
+        .run(&open, io, Options { escape: true })
+        .map_err(|e| at_process_limit(rt, name).unwrap_or(e.into()))
 }
 
 /// Attaches the caller's `io` to the terminal of the main process of
