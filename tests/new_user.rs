@@ -313,6 +313,37 @@ fn del_image_never_deletes_the_layer_of_a_running_container() {
     assert!(!h.home.layer("test", "_").exists());
 }
 
+#[test]
+#[cfg_attr(xdocker_not_root, ignore = "needs root")]
+fn del_image_counts_a_paused_user_as_running_and_a_broken_one_as_a_user() {
+    let h = RuntimeHome::with_test_image();
+    h.run("-a copy_image --from-image test --to-image other")
+        .ok();
+    // A paused container's processes still have its layers open.
+    h.run("-a create -m test -c frozen -b").ok();
+    h.run("-a pause -c frozen").ok();
+    h.run("-a del_image -m test -f")
+        .fails(1, "running container frozen (paused): shut it down first");
+    assert!(h.home.layer("test", "_").join("bin").exists());
+    h.run("-a kill -c frozen").ok();
+    // A broken container cannot say which images it has: it may use any
+    // (it used to stop every del_image, -f too, with "manifest ...").
+    h.run("-a create -m test -c broken").ok();
+    fs::write(
+        h.home.path().join("containers/broken/config.toml"),
+        "garbage\n",
+    )
+    .expect("break the config");
+    h.run("-a del_image -m other").fails(
+        1,
+        "image other:_ is used by container broken (broken: its config cannot be read, it may use it) (use -f",
+    );
+    h.run("-a del_image -m other -f").ok();
+    assert!(!h.home.layer("other", "_").exists());
+    h.run("-a destroy -c broken").ok();
+    h.run("-a destroy -c frozen").ok();
+}
+
 /// The repository's file `rel`.
 fn shipped(rel: &str) -> String {
     fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).expect(rel)

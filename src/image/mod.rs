@@ -6,4 +6,4 @@ pub mod repo;
 pub mod store;
 
 pub use config::{default_process, ImageConfig};
-pub use store::{ImageEntry, ImageError, ImageMeta, ImageStore, Pick};
+pub use store::{user_list, ImageEntry, ImageError, ImageMeta, ImageStore, ImageUser, Pick};

@@ -2,6 +2,7 @@
 //! small manifest `image.toml`. New versions are built in a staging directory
 //! and appear with one rename; removals disappear with one rename first.
 
+use std::fmt;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -506,14 +507,16 @@ impl ImageStore {
     }
 
     /// Containers of this home whose config names `name:version` among
-    /// their images (read from `containers/C/config.toml`, key `images`).
-    pub fn users(&self, name: &Name, version: &Version) -> Result<Vec<String>, ImageError> {
+    /// their images (read from `containers/C/config.toml`, key `images`),
+    /// and those whose config cannot be read: they may use it.
+    pub fn users(&self, name: &Name, version: &Version) -> Result<Vec<ImageUser>, ImageError> {
         #[derive(Deserialize)]
         struct Uses {
             #[serde(default)]
             images: Vec<String>,
         }
         let dir = self.home.containers_dir();
+        let wanted = label(name, version);
         let mut users = Vec::new();
         for entry in fs::read_dir(&dir).map_err(io_err("store", &dir))? {
             let entry = entry.map_err(io_err("store", &dir))?;
@@ -521,19 +524,46 @@ impl ImageStore {
             let Ok(text) = fs::read_to_string(&config) else {
                 continue;
             };
-            let uses: Uses = toml::from_str(&text).map_err(|e| ImageError::BadMeta {
-                image: label(name, version),
-                path: config.clone(),
-                reason: e.message().to_string(),
-            })?;
-            let wanted = label(name, version);
-            if uses.images.contains(&wanted) {
-                users.push(entry.file_name().to_string_lossy().into_owned());
+            let user = |unreadable| ImageUser {
+                name: entry.file_name().to_string_lossy().into_owned(),
+                unreadable,
+            };
+            match toml::from_str::<Uses>(&text) {
+                Ok(uses) if uses.images.contains(&wanted) => users.push(user(false)),
+                Ok(_) => {}
+                Err(_) => users.push(user(true)),
             }
         }
-        users.sort();
+        users.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(users)
     }
+}
+
+/// A container that uses an image version, or may: one whose config
+/// cannot be read (a broken container) does not say which images it has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    pub name: String,
+    pub unreadable: bool,
+}
+
+impl fmt::Display for ImageUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)?;
+        if self.unreadable {
+            f.write_str(" (broken: its config cannot be read, it may use it)")?;
+        }
+        Ok(())
+    }
+}
+
+/// `c1, c2 (broken: ...)`: users as error messages name them.
+pub fn user_list(users: &[ImageUser]) -> String {
+    users
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A new manifest for a layer built now.
@@ -648,9 +678,19 @@ mod tests {
         let c = st.home().containers_dir().join("c1");
         fs::create_dir(&c).expect("mkdir");
         fs::write(c.join("config.toml"), "images = [\"a:2.0\"]\n").expect("write");
+        let v2: Version = "2.0".parse().expect("v");
+        let names = |users: Vec<ImageUser>| user_list(&users);
+        assert_eq!(names(st.users(&n, &v2).expect("users")), "c1");
+        // Another image's user is none; a broken config may be one.
+        let other = st.home().containers_dir().join("c0");
+        fs::create_dir(&other).expect("mkdir");
+        fs::write(other.join("config.toml"), "images = [\"b:_\"]\n").expect("write");
+        let broken = st.home().containers_dir().join("c2");
+        fs::create_dir(&broken).expect("mkdir");
+        fs::write(broken.join("config.toml"), "garbage\n").expect("write");
         assert_eq!(
-            st.users(&n, &"2.0".parse().expect("v")).expect("users"),
-            ["c1"]
+            names(st.users(&n, &v2).expect("users")),
+            "c1, c2 (broken: its config cannot be read, it may use it)"
         );
     }
 }

@@ -1076,7 +1076,7 @@ fn refuse_replacing_used(rt: &Runtime, req: &BuildRequest) -> Result<(), BuildEr
     }
     Err(BuildError::ReplaceInUse {
         image: format!("{}:{}", req.image, req.version),
-        containers: users.join(", "),
+        containers: crate::image::user_list(&users),
     })
 }
 

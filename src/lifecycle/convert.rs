@@ -74,7 +74,7 @@ pub fn to_container(rt: &Runtime, req: &ToContainerRequest) -> Result<Converted,
     if !users.is_empty() {
         return Err(LifecycleError::ImageInUse {
             image,
-            containers: users.join(", "),
+            containers: crate::image::user_list(&users),
         });
     }
     let dependents = rt.images.dependents(&from.name, &version)?;

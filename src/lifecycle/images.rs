@@ -23,7 +23,7 @@ use crate::fsutil::tree::tree_size;
 use crate::home::{LockKind, ObjectLock};
 use crate::image::archive::{self, ArchiveManifest, ExportSummary, ImportSummary};
 use crate::image::store::{new_meta, parse_stored_name, LAYER_DIR};
-use crate::image::{ImageError, Pick};
+use crate::image::{ImageError, ImageUser, Pick};
 use crate::names::{ImageRef, Name, Version};
 use crate::progress::Progress;
 use crate::runtime::Runtime;
@@ -123,14 +123,14 @@ pub fn delete_image(
         if !force {
             return Err(ImageError::InUse {
                 image: format!("{}:{version}", image.name),
-                containers: users.join(", "),
+                containers: crate::image::user_list(&users),
             }
             .into());
         }
         crate::logging::warn(&format!(
             "deleting image {}:{version} used by stopped container {} (-f)",
             image.name,
-            users.join(", ")
+            crate::image::user_list(&users)
         ));
     }
     images.delete(&image.name, &version)?;
@@ -142,12 +142,12 @@ pub fn delete_image(
 /// command), and the locks of the others.
 fn running_users(
     rt: &Runtime,
-    users: &[String],
+    users: &[ImageUser],
 ) -> Result<(Vec<String>, Vec<ObjectLock>), LifecycleError> {
     let mut running = Vec::new();
     let mut held = Vec::new();
     for user in users {
-        let name = Name::parse_as("container name", user)?;
+        let name = Name::parse_as("container name", &user.name)?;
         match rt
             .containers
             .home()
@@ -160,8 +160,12 @@ fn running_users(
                 continue;
             }
         }
-        if let Status::Running { .. } = rt.containers.status(&name)? {
-            running.push(user.clone());
+        // Paused counts: its processes still have the layers open.
+        // The runtime's status: the kernel's freezer says paused.
+        match rt.status(&name)? {
+            Status::Running { .. } => running.push(user.to_string()),
+            Status::Paused { .. } => running.push(format!("{user} (paused)")),
+            Status::Stopped => {}
         }
     }
     Ok((running, held))
@@ -189,7 +193,7 @@ pub fn rename_version(
     if !users.is_empty() {
         return Err(ImageError::InUseRename {
             image: format!("{}:{from}", image.name),
-            containers: users.join(", "),
+            containers: crate::image::user_list(&users),
         }
         .into());
     }
