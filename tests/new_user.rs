@@ -532,6 +532,24 @@ fn home_names(h: &RuntimeHome, container: &str) -> serde_json::Value {
 }
 
 #[test]
+fn info_without_a_container_answers_on_a_host_without_cgroups_too() {
+    let h = TestHome::new();
+    fs::write(
+        h.path().join("xdocker.toml"),
+        "[cgroups]\nroot = \"/nonexistent/cgroup\"\n",
+    )
+    .expect("xdocker.toml");
+    let text = h.run("-s info").ok().to_string();
+    assert!(
+        text.contains(
+            "cgroups: none (detect cgroup hierarchy at /nonexistent/cgroup: no such file or directory)"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("containers: 0 (0 running"), "{text}");
+}
+
+#[test]
 #[cfg_attr(xdocker_not_root, ignore = "needs root")]
 fn info_without_a_container_says_the_homes_derived_names_and_what_it_holds() {
     common::needs_root();

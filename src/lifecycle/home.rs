@@ -59,7 +59,7 @@ pub struct HomeSummary {
     /// its default).
     pub config_file: PathBuf,
     pub config_file_exists: bool,
-    /// `v1` (including the hybrid layout) or `v2`.
+    /// `v1` (including the hybrid layout), `v2`, or `none (why)`.
     pub cgroup_version: String,
     pub containers: ContainerCounts,
     /// Image versions (broken ones included).
@@ -90,7 +90,10 @@ pub fn home(rt: &Runtime) -> Result<HomeSummary, LifecycleError> {
         names: HomeNames::of(rt),
         config_file_exists: config_file.is_file(),
         config_file,
-        cgroup_version: rt.cgroup_version()?.to_string(),
+        // A host without a usable hierarchy still gets the rest.
+        cgroup_version: rt
+            .cgroup_version()
+            .map_or_else(|e| format!("none ({e})"), str::to_string),
         containers,
         images: rt.images.list()?.len(),
         networks: rt.network_store().load()?.len(),
