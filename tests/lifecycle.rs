@@ -186,13 +186,10 @@ impl BridgeHome {
             table: format!("xdlife{pid}"),
         };
         let prefix = format!("10.250.{}", pid % 250);
-        let toml = rt.home.path().join("xdocker.toml");
-        let mut text = std::fs::read_to_string(&toml).expect("toml");
-        text.push_str(&format!(
-            "[network]\nbridge = \"{}\"\nsubnet = \"{prefix}.0/24\"\nnft_table = \"{}\"\n",
+        rt.set_network(&format!(
+            "bridge = \"{}\"\nsubnet = \"{prefix}.0/24\"\nnft_table = \"{}\"\n",
             net.bridge, net.table
         ));
-        std::fs::write(&toml, text).expect("write toml");
         rt.install_test();
         Self {
             rt,

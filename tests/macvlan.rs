@@ -132,15 +132,12 @@ impl Home {
         let rt = RuntimeHome::new();
         // A [network] of its own, though no container here is on BRIDGE.
         let pid = std::process::id();
-        let toml = rt.home.path().join("xdocker.toml");
-        let mut text = std::fs::read_to_string(&toml).expect("toml");
-        text.push_str(&format!(
-            "[network]\nbridge = \"xdmb{n}p{}\"\nsubnet = \"10.23{}.{}.0/24\"\nnft_table = \"xdmac{n}p{pid}\"\n",
+        rt.set_network(&format!(
+            "bridge = \"xdmb{n}p{}\"\nsubnet = \"10.23{}.{}.0/24\"\nnft_table = \"xdmac{n}p{pid}\"\n",
             pid % 10_000,
             3 + n,
             pid % 250
         ));
-        std::fs::write(&toml, text).expect("write toml");
         rt.install_test();
         Self {
             rt,

@@ -71,12 +71,9 @@ impl NetHome {
         let table = format!("xdtest{n}p{}", std::process::id());
         let prefix = format!("10.{}.{tag}", 200 + u32::from(n));
         let client_prefix = format!("10.{}.{tag}", 210 + u32::from(n));
-        let toml = rt.home.path().join("xdocker.toml");
-        let mut text = std::fs::read_to_string(&toml).expect("toml");
-        text.push_str(&format!(
-            "[network]\nbridge = \"{bridge}\"\nsubnet = \"{prefix}.0/24\"\nnft_table = \"{table}\"\n"
+        rt.set_network(&format!(
+            "bridge = \"{bridge}\"\nsubnet = \"{prefix}.0/24\"\nnft_table = \"{table}\"\n"
         ));
-        std::fs::write(&toml, text).expect("write toml");
         rt.install_test();
         Self {
             rt,
@@ -819,6 +816,28 @@ fn host_ports_interfaces_and_tables_of_others_are_never_taken_over() {
         .output()
         .expect("nft");
     assert!(!String::from_utf8_lossy(&nat.stdout).contains("q-pre"));
+    // Nor a subnet another interface routes (two homes whose derived
+    // subnets are the same): our first bridge has it from the boots above.
+    let second = format!("xdc{}", std::process::id() % 100_000);
+    let _second = Link(second.clone());
+    std::fs::write(
+        &toml,
+        text.replace(&ours, &format!("bridge = \"{second}\"")),
+    )
+    .expect("w");
+    h.run("-a boot -c q").fails(
+        1,
+        &format!(
+            "bridge {second}: check subnet: subnet {p}.0/24 is already routed through {} ({p}.0/24)",
+            h.net.bridge,
+            p = h.prefix
+        ),
+    );
+    assert!(
+        !Path::new("/sys/class/net").join(&second).exists(),
+        "the bridge made for the boot is gone"
+    );
+    assert!(h.chains().is_empty(), "{:?}", h.chains());
     std::fs::write(&toml, text).expect("w");
     h.run("-a destroy -c q").ok();
 }

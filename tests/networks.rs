@@ -57,12 +57,9 @@ impl Home {
         let tag = (pid % 80) * 3 + n;
         let table = format!("xdnet{n}p{pid}");
         let bridge = format!("xdn0{n}p{}", pid % 10_000);
-        let toml = rt.home.path().join("xdocker.toml");
-        let mut text = std::fs::read_to_string(&toml).expect("toml");
-        text.push_str(&format!(
-            "[network]\nbridge = \"{bridge}\"\nsubnet = \"10.229.{tag}.0/24\"\nnft_table = \"{table}\"\n"
+        rt.set_network(&format!(
+            "bridge = \"{bridge}\"\nsubnet = \"10.229.{tag}.0/24\"\nnft_table = \"{table}\"\n"
         ));
-        std::fs::write(&toml, text).expect("write toml");
         rt.install_test();
         Self {
             rt,

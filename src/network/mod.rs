@@ -141,7 +141,7 @@ pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
         }
     }
     let mut rtnl = Rtnl::open().map_err(net_err(&bridge, "open rtnetlink"))?;
-    let index = match link_index(&plan.bridge) {
+    let (index, created) = match link_index(&plan.bridge) {
         // An interface of the host that is not a bridge is never taken
         // over (no address is added to it).
         Some(_)
@@ -160,7 +160,7 @@ pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
                 ),
             })
         }
-        Some(i) => i,
+        Some(i) => (i, false),
         None => {
             match rtnl.create_bridge(&plan.bridge) {
                 Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
@@ -168,18 +168,41 @@ pub fn prepare_host(plan: &BridgePlan) -> Result<(), NetError> {
                 }
                 _ => crate::logging::info(&format!("created {bridge}")),
             }
-            link_index(&plan.bridge).ok_or_else(|| NetError {
+            let index = link_index(&plan.bridge).ok_or_else(|| NetError {
                 object: bridge.clone(),
                 step: "create",
                 reason: "the new bridge has no index".to_string(),
-            })?
+            })?;
+            (index, true)
         }
     };
-    match rtnl.add_address(index, plan.subnet.gateway(), plan.subnet.prefix_len()) {
+    let (gateway, prefix) = (plan.subnet.gateway(), plan.subnet.prefix_len());
+    match rtnl.add_address(index, gateway, prefix) {
+        // The subnet is new on this bridge (its first boot since the host
+        // booted): no other interface may have it, or the two would split
+        // the traffic (two homes whose derived subnets are the same, a
+        // subnet another program uses).
+        Ok(()) => {
+            if let Some(other) = route_elsewhere(&mut rtnl, index, plan.subnet.net()) {
+                let _ = rtnl.delete_address(index, gateway, prefix);
+                if created {
+                    let _ = rtnl.delete_link(&plan.bridge);
+                }
+                return Err(NetError {
+                    object: bridge,
+                    step: "check subnet",
+                    reason: format!(
+                        "subnet {} is already routed through {other}: give this home \
+                         another [network] subnet in xdocker.toml (or the network another)",
+                        plan.subnet.net()
+                    ),
+                });
+            }
+        }
         Err(e) if e.kind() != io::ErrorKind::AlreadyExists => {
             return Err(net_err(&bridge, "add gateway address")(e))
         }
-        _ => {}
+        Err(_) => {}
     }
     rtnl.set_up(index).map_err(net_err(&bridge, "set up"))?;
     let forward = Path::new("/proc/sys/net/ipv4/ip_forward");
@@ -285,6 +308,31 @@ pub fn remove_bridge(bridge: &str) -> Result<(), NetError> {
     let object = format!("bridge {bridge}");
     let mut rtnl = Rtnl::open().map_err(net_err(&object, "open rtnetlink"))?;
     rtnl.delete_link(bridge).map_err(net_err(&object, "delete"))
+}
+
+/// The interface (and its route) through which the host already reaches
+/// `net` or a part of it, other than link `own`: a route as specific as
+/// the bridge's or more wins over it, so the containers behind the bridge
+/// would not be reached (a broader route, a VPN's 172.16.0.0/12 say, loses
+/// to the bridge's and is no conflict). None when there is none, or the
+/// routes cannot be read (the boot goes on).
+fn route_elsewhere(rtnl: &mut Rtnl, own: u32, net: ipnet::Ipv4Net) -> Option<String> {
+    let routes = rtnl.ipv4_routes_by_link().ok()?;
+    let (route, oif) = routes
+        .into_iter()
+        .find(|(r, oif)| *oif != Some(own) && net.contains(&r.network()))?;
+    let name = oif
+        .and_then(interface_name)
+        .unwrap_or_else(|| "another route".to_string());
+    Some(format!("{name} ({route})"))
+}
+
+/// The name of the host's interface with index `index`.
+fn interface_name(index: u32) -> Option<String> {
+    host_interfaces().into_iter().find(|name| {
+        std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+            .is_ok_and(|i| i.trim() == index.to_string())
+    })
 }
 
 /// The names of the host's interfaces.

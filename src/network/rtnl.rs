@@ -147,6 +147,16 @@ impl Rtnl {
         )
     }
 
+    /// Removes `addr/prefix` from a link.
+    pub fn delete_address(&mut self, index: u32, addr: Ipv4Addr, prefix: u8) -> io::Result<()> {
+        let mut msg = AddressMessage::default();
+        msg.header.family = AddressFamily::Inet;
+        msg.header.prefix_len = prefix;
+        msg.header.index = index;
+        msg.attributes = vec![AddressAttribute::Local(IpAddr::V4(addr))];
+        self.request(RouteNetlinkMessage::DelAddress(msg), 0)
+    }
+
     /// Creates a veth pair: `host` (up, a port of the bridge `master`) in
     /// this namespace and `peer`, with the MAC address `peer_mac`, in the
     /// network namespace `peer_ns`.
@@ -210,6 +220,16 @@ impl Rtnl {
     /// The IPv4 destinations of the main routing table, but the default
     /// route: the networks the host reaches directly or through a router.
     pub fn ipv4_routes(&mut self) -> io::Result<Vec<ipnet::Ipv4Net>> {
+        Ok(self
+            .ipv4_routes_by_link()?
+            .into_iter()
+            .map(|(net, _)| net)
+            .collect())
+    }
+
+    /// [`Rtnl::ipv4_routes`] with the index of the link each leaves by
+    /// (None for a route through a multipath or without one).
+    pub fn ipv4_routes_by_link(&mut self) -> io::Result<Vec<(ipnet::Ipv4Net, Option<u32>)>> {
         let mut msg = RouteMessage::default();
         msg.header.address_family = AddressFamily::Inet;
         let mut found = Vec::new();
@@ -223,10 +243,14 @@ impl Rtnl {
             {
                 return;
             }
+            let oif = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(i) => Some(*i),
+                _ => None,
+            });
             for a in &r.attributes {
                 if let RouteAttribute::Destination(RouteAddress::Inet(dst)) = a {
                     if let Ok(net) = ipnet::Ipv4Net::new(*dst, r.header.destination_prefix_length) {
-                        found.push(net.trunc());
+                        found.push((net.trunc(), oif));
                     }
                 }
             }

@@ -185,6 +185,15 @@ pub struct RuntimeHome {
     pub cgroup_parent: String,
 }
 
+/// The third octet of the next home's subnet: one of its own for each
+/// home of this test process (a process makes fewer than 256), from a
+/// start the process id picks.
+fn next_subnet_octet() -> u32 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    (std::process::id() + NEXT.fetch_add(1, Ordering::Relaxed)) % 256
+}
+
 impl RuntimeHome {
     pub fn new() -> Self {
         let home = TestHome::new();
@@ -194,9 +203,15 @@ impl RuntimeHome {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let cgroup_parent = format!("xdocker-test-{}", tag.trim_start_matches("xdocker-test-"));
+        // A subnet of its own: the derived ones (172.30.X.0/24, X from the
+        // home's path) of two homes of one test run may be the same, and a
+        // bridge's subnet another interface has is refused at boot.
         std::fs::write(
             home.path().join("xdocker.toml"),
-            format!("[cgroups]\nparent = \"{cgroup_parent}\"\n"),
+            format!(
+                "[cgroups]\nparent = \"{cgroup_parent}\"\n[network]\nsubnet = \"172.29.{}.0/24\"\n",
+                next_subnet_octet()
+            ),
         )
         .expect("write xdocker.toml");
         Self {
@@ -219,6 +234,27 @@ impl RuntimeHome {
     /// Runs xdocker; arguments split on whitespace.
     pub fn run(&self, line: &str) -> Run {
         self.run_in(None, line.split_whitespace())
+    }
+
+    /// Replaces the home's `[network]` section by one with `body`
+    /// (`key = value` lines).
+    pub fn set_network(&self, body: &str) {
+        let path = self.home.path().join("xdocker.toml");
+        let text = std::fs::read_to_string(&path).expect("read xdocker.toml");
+        let mut kept = String::new();
+        let mut in_network = false;
+        for line in text.lines() {
+            if line.starts_with('[') {
+                in_network = line.trim() == "[network]";
+            }
+            if !in_network {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+        kept.push_str("[network]\n");
+        kept.push_str(body);
+        std::fs::write(&path, kept).expect("write xdocker.toml");
     }
 
     /// Gives `--userns` containers of this home the host ids `START:COUNT`.
