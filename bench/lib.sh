@@ -147,11 +147,13 @@ bench_remove_containers() {
     return 0
 }
 
-# bench_remove_cgroups NAME...: remove the cgroup trees /sys/fs/cgroup/*/NAME.
+# bench_remove_cgroups NAME...: remove the cgroup trees /sys/fs/cgroup/*/NAME
+# (NAME may be a glob pattern).
 bench_remove_cgroups() {
     local n c
     for n in "$@"; do
-        for c in /sys/fs/cgroup/*/"$n"; do
+        # shellcheck disable=SC2231 # NAME's glob is meant
+        for c in /sys/fs/cgroup/*/$n; do
             [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
         done
     done
@@ -169,12 +171,17 @@ bench_lxc_note_pivot() {
 # bench_lxc_remove NAME PATH: stop LXC container NAME of lxcpath PATH (thawed
 # first) and remove its cgroups, and the lxc.pivot ones this run made.
 bench_lxc_remove() {
-    local c
     if [[ -d $2/$1 ]]; then
         lxc-unfreeze -n "$1" -P "$2" >/dev/null 2>&1
         lxc-stop -k -n "$1" -P "$2" >/dev/null 2>&1
     fi
     bench_remove_cgroups "lxc.payload.$1" "lxc.monitor.$1"
+    bench_lxc_remove_pivot
+}
+
+# bench_lxc_remove_pivot: remove the lxc.pivot cgroups if this run made them.
+bench_lxc_remove_pivot() {
+    local c
     if ((!${lxc_pivot_existed:-1})); then
         for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
     fi
