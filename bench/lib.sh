@@ -147,6 +147,17 @@ bench_remove_containers() {
     return 0
 }
 
+# bench_remove_home_network: remove the bridge and nft table that xdocker
+# names after a private XDOCKER_HOME ("xdocker-" and 6 hex digits of the MD5
+# of its path, src/config.rs) when xdocker.toml names none of its own.
+bench_remove_home_network() {
+    local name
+    name=xdocker-$(printf %s "$(realpath -m "$XDOCKER_HOME")" | md5sum | cut -c1-6)
+    ip link del "$name" 2>/dev/null
+    nft delete table ip "$name" 2>/dev/null
+    return 0
+}
+
 # bench_remove_cgroups NAME...: remove the cgroup trees /sys/fs/cgroup/*/NAME
 # (NAME may be a glob pattern).
 bench_remove_cgroups() {
