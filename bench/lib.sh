@@ -81,9 +81,9 @@ bench_release_xdocker() {
 }
 
 # bench_temp_dir NAME: T = a new world-readable $BENCH_DIR/NAME.XXXXXX;
-# RESULTS_DIR made too.
+# RESULTS_DIR made too (if the script has one).
 bench_temp_dir() {
-    mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
+    mkdir -p "$BENCH_DIR" ${RESULTS_DIR:+"$RESULTS_DIR"}
     T=$(mktemp -d "$BENCH_DIR/$1.XXXXXX")
     chmod 755 "$T"
 }
@@ -139,6 +139,7 @@ bench_kill_container() {
 # bench_remove_containers: kill and destroy every container of XDOCKER_HOME.
 bench_remove_containers() {
     local d
+    [[ -n ${XDOCKER_HOME:-} ]] || return 0
     for d in "$XDOCKER_HOME"/containers/*/; do
         [[ -d $d ]] || continue
         bench_kill_container "$(basename "$d")"
@@ -152,6 +153,7 @@ bench_remove_containers() {
 # of its path, src/config.rs) when xdocker.toml names none of its own.
 bench_remove_home_network() {
     local name
+    [[ -n ${XDOCKER_HOME:-} ]] || return 0
     name=xdocker-$(printf %s "$(realpath -m "$XDOCKER_HOME")" | md5sum | cut -c1-6)
     ip link del "$name" 2>/dev/null
     nft delete table ip "$name" 2>/dev/null
