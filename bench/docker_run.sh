@@ -87,6 +87,7 @@ cleanup() {
     bench_remove_containers
     "${PM[@]}" rm -af >/dev/null 2>&1
     "${PM[@]}" rmi -af >/dev/null 2>&1
+    bench_unmount_under "$T/podman"
     bench_remove_home_network
     bench_remove_cgroups "$CGP"
     bench_remove_temp

@@ -201,6 +201,15 @@ bench_lxc_remove_pivot() {
     return 0
 }
 
+# bench_unmount_under DIR: unmount every mount point below DIR, deepest first
+# (what an interrupted peer tool left mounted there).
+bench_unmount_under() {
+    local m
+    awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+        while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
+    return 0
+}
+
 # bench_remove_temp: rm -rf $T, or keep it and say so with KEEP=1.
 bench_remove_temp() {
     if [[ ${KEEP:-0} == 1 ]]; then
