@@ -95,12 +95,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-v2_ctrls=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)
-if [[ -n $v2_ctrls ]]; then
-    : >"$T/empty"
-    mount --bind "$T/empty" /sys/fs/cgroup/unified/cgroup.controllers
-    log "masked /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) in this mount namespace for crun"
-fi
+bench_mask_v2_controllers
 
 log "xdocker -a install_test"
 "$XD" -a install_test >/dev/null

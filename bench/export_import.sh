@@ -94,20 +94,7 @@ LAYER=$XDOCKER_HOME/images/bench/1/rlayer
 mkdir -p "$LAYER" "$RESULTS_DIR"
 
 # ---------------------------------------------------------------- tree
-log "generating a ${SIZE_MB} MB tree in $LAYER"
-python3 "$here/make_tree.py" "$LAYER" "$SIZE_MB" >&2
-tree_bytes=$(du -sb --apparent-size "$LAYER" | cut -f1)
-tree_files=$(find "$LAYER" -type f | wc -l)
-# The image manifest an xdocker-made image carries (without it every export
-# would first walk the tree once more to compute the size).
-cat >"$XDOCKER_HOME/images/bench/1/image.toml" <<EOF
-name = "bench"
-version = "1"
-created = "2024-01-01T00:00:00+00:00"
-size = $tree_bytes
-base_layers = []
-source = "directory"
-EOF
+bench_make_tree "$XDOCKER_HOME/images/bench/1"
 sync
 
 # Quote a path for the command strings hyperfine hands to sh.

@@ -70,6 +70,7 @@ bench_static_binaries() {
 # bench_release_xdocker [CARGO-ARGS...]: XDOCKER, unless given, built by
 # `cargo build --release --quiet CARGO-ARGS` (a dynamically linked xdocker;
 # xdocker_built=1 then).
+# shellcheck disable=SC2120 # CARGO-ARGS are optional
 bench_release_xdocker() {
     if [[ -z ${XDOCKER:-} ]]; then
         log "cargo build --release${*:+ $*}"
@@ -208,6 +209,84 @@ bench_unmount_under() {
     awk -v d="$1/" 'index($5, d) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
         while read -r m; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null; done
     return 0
+}
+
+# bench_mask_v2_controllers: crun refuses a hybrid cgroup layout whose v2
+# half has controllers; bind an empty file over its cgroup.controllers. Only
+# in the private mount namespace the script runs itself in (unshare -m).
+# Sets v2_ctrls (the controllers masked, or empty).
+bench_mask_v2_controllers() {
+    v2_ctrls=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)
+    if [[ -n $v2_ctrls ]]; then
+        : >"$T/empty"
+        mount --bind "$T/empty" /sys/fs/cgroup/unified/cgroup.controllers
+        log "masked /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) in this mount namespace for crun"
+    fi
+}
+
+# bench_lxc_config NAME [LINE...]: LXC container NAME under $LXCP: a copy of
+# $ROOTFS, busybox init as PID 1, lxc.net.0.type $LXC_NET, no ttys, and any
+# further config LINEs.
+bench_lxc_config() {
+    local name=$1
+    shift
+    mkdir -p "$LXCP/$name"
+    cp -a "$ROOTFS" "$LXCP/$name/rootfs"
+    cat >"$LXCP/$name/config" <<EOF
+lxc.uts.name = $name
+lxc.rootfs.path = dir:$LXCP/$name/rootfs
+lxc.net.0.type = $LXC_NET
+lxc.apparmor.profile = unconfined
+lxc.autodev = 1
+lxc.mount.auto = proc:mixed sys:ro
+lxc.tty.max = 0
+EOF
+    (($#)) && printf '%s\n' "$@" >>"$LXCP/$name/config"
+    echo "lxc.init.cmd = /sbin/init" >>"$LXCP/$name/config"
+}
+
+# bench_lxc_idle_inittab NAME: an /etc/inittab with only a sysinit line, so
+# that busybox init stays idle (instead of respawning "askfirst" shells on
+# ttys that do not exist).
+bench_lxc_idle_inittab() { printf '::sysinit:/bin/true\n' >"$LXCP/$1/rootfs/etc/inittab"; }
+
+# bench_lxc_start NAME: lxc-start -d, then wait until it is RUNNING.
+bench_lxc_start() {
+    lxc-start -d -n "$1" -P "$LXCP" || die "lxc-start failed"
+    lxc-wait -n "$1" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+}
+
+# bench_make_tree IMAGE-DIR: SIZE_MB of an OS-like tree (make_tree.py) as
+# IMAGE-DIR/rlayer, and the image.toml an xdocker-made image carries (without
+# it every export would first walk the tree once more to compute the size);
+# sets tree_bytes and tree_files.
+bench_make_tree() {
+    local layer=$1/rlayer
+    log "generating a ${SIZE_MB} MB tree in $layer"
+    python3 "$here/make_tree.py" "$layer" "$SIZE_MB" >&2
+    tree_bytes=$(du -sb --apparent-size "$layer" | cut -f1)
+    tree_files=$(find "$layer" -type f | wc -l)
+    cat >"$1/image.toml" <<EOF
+name = "bench"
+version = "1"
+created = "2024-01-01T00:00:00+00:00"
+size = $tree_bytes
+base_layers = []
+source = "directory"
+EOF
+}
+
+# bench_boot_times PREFIX N FILE: boot containers PREFIX1..PREFIXN one after
+# another, each boot's wall time in microseconds a line of FILE.
+bench_boot_times() {
+    local i t0 t1
+    : >"$3"
+    for i in $(seq 1 "$2"); do
+        t0=$(date +%s%N)
+        "$XD" -a boot -c "$1$i" >/dev/null
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000)) >>"$3"
+    done
 }
 
 # bench_remove_temp: rm -rf $T, or keep it and say so with KEEP=1.

@@ -140,13 +140,7 @@ if want scale; then
     log "scale: $N BRIDGE containers booted one after another"
     for i in $(seq 1 "$N"); do "$XD" -a create -m test -c "s$i" --net BRIDGE --port-mapping "$((30000 + i)):80" >/dev/null; done
     times=$T/scale-times.txt
-    : >"$times"
-    for i in $(seq 1 "$N"); do
-        t0=$(date +%s%N)
-        "$XD" -a boot -c "s$i" >/dev/null
-        t1=$(date +%s%N)
-        echo $(((t1 - t0) / 1000)) >>"$times"
-    done
+    bench_boot_times s "$N" "$times"
     cp "$times" "$RESULTS_DIR/$pre-scale-us.txt"
     python3 - "$times" "$N" <<'EOF' | tee -a "$summary"
 import statistics, sys

@@ -135,13 +135,7 @@ if want scale; then
     log "scale: $N containers on one user bridge network booted one after another"
     for i in $(seq 1 "$N"); do "$XD" -a create -m test -c "n$i" --net ub >/dev/null; done
     times=$T/scale-times.txt
-    : >"$times"
-    for i in $(seq 1 "$N"); do
-        t0=$(date +%s%N)
-        "$XD" -a boot -c "n$i" >/dev/null
-        t1=$(date +%s%N)
-        echo $(((t1 - t0) / 1000)) >>"$times"
-    done
+    bench_boot_times n "$N" "$times"
     cp "$times" "$RESULTS_DIR/$pre-scale-us.txt"
     python3 - "$times" "$N" <<'EOF' | tee -a "$summary"
 import statistics, sys

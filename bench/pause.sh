@@ -112,21 +112,9 @@ ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
 # LXC: busybox init as PID 1; an /etc/inittab with only a sysinit line keeps
 # it idle (as in bench/runtime.sh).
 log "lxc: an idle busybox container ($LXC, lxc.net.0.type = $LXC_NET)"
-mkdir -p "$LXCP/$LXC"
-cp -a "$ROOTFS" "$LXCP/$LXC/rootfs"
-printf '::sysinit:/bin/true\n' >"$LXCP/$LXC/rootfs/etc/inittab"
-cat >"$LXCP/$LXC/config" <<EOF
-lxc.uts.name = $LXC
-lxc.rootfs.path = dir:$LXCP/$LXC/rootfs
-lxc.net.0.type = $LXC_NET
-lxc.apparmor.profile = unconfined
-lxc.autodev = 1
-lxc.mount.auto = proc:mixed sys:ro
-lxc.tty.max = 0
-lxc.init.cmd = /sbin/init
-EOF
-lxc-start -d -n "$LXC" -P "$LXCP" || die "lxc-start failed"
-lxc-wait -n "$LXC" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+bench_lxc_config "$LXC"
+bench_lxc_idle_inittab "$LXC"
+bench_lxc_start "$LXC"
 
 qXD=$(q "$XD"); qLXCP=$(q "$LXCP")
 x_pause="$qXD -a pause -c $C"

@@ -191,12 +191,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- crun hybrid fix
-v2_ctrls=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)
-if [[ -n $v2_ctrls ]]; then
-    : >"$T/empty"
-    mount --bind "$T/empty" /sys/fs/cgroup/unified/cgroup.controllers
-    log "masked /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) in this mount namespace for crun"
-fi
+bench_mask_v2_controllers
 
 # ---------------------------------------------------------------- image, root file systems
 log "xdocker -a install_test"
@@ -226,23 +221,9 @@ PY
 # LXC: one container for lxc-execute, one for lxc-start -d (busybox init as
 # PID 1; an /etc/inittab with only a sysinit line keeps it idle instead of
 # respawning "askfirst" shells on ttys that do not exist).
-lxc_config() { # NAME
-    mkdir -p "$LXCP/$1"
-    cp -a "$ROOTFS" "$LXCP/$1/rootfs"
-    cat >"$LXCP/$1/config" <<EOF
-lxc.uts.name = $1
-lxc.rootfs.path = dir:$LXCP/$1/rootfs
-lxc.net.0.type = $LXC_NET
-lxc.apparmor.profile = unconfined
-lxc.autodev = 1
-lxc.mount.auto = proc:mixed sys:ro
-lxc.tty.max = 0
-lxc.init.cmd = /sbin/init
-EOF
-}
-lxc_config "$LXCX"
-lxc_config "$LXCS"
-printf '::sysinit:/bin/true\n' >"$LXCP/$LXCS/rootfs/etc/inittab"
+bench_lxc_config "$LXCX"
+bench_lxc_config "$LXCS"
+bench_lxc_idle_inittab "$LXCS"
 
 # systemd-nspawn: a plain directory tree.
 mkdir -p "$T/nspawn"

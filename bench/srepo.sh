@@ -87,18 +87,7 @@ private_sshd_start "$T/sshd" "$T/ssh" || die "sshd did not start"
 PORT=$SSHD_PORT
 
 # ---------------------------------------------------------------- tree
-log "generating a ${SIZE_MB} MB tree in $LAYER"
-python3 "$here/make_tree.py" "$LAYER" "$SIZE_MB" >&2
-tree_bytes=$(du -sb --apparent-size "$LAYER" | cut -f1)
-tree_files=$(find "$LAYER" -type f | wc -l)
-cat >"$HOME1/images/bench/1/image.toml" <<EOF
-name = "bench"
-version = "1"
-created = "2024-01-01T00:00:00+00:00"
-size = $tree_bytes
-base_layers = []
-source = "directory"
-EOF
+bench_make_tree "$HOME1/images/bench/1"
 
 export XDOCKER_SSH_DIR=$T/ssh
 unset SSH_AUTH_SOCK
