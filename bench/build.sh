@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Times recipe builds, xdocker's `-a build` side by side with
 # `buildah bud --layers` (Debian's buildah with runc, its default OCI
 # isolation), on the same recipe and
@@ -19,38 +19,38 @@
 # Root only (containers); never touches /var/xdocker or buildah's own
 # storage (both get homes under a temp dir). Needs hyperfine and buildah
 # (scripts/install_deps.sh installs both).
-set -eu
+set -euo pipefail
 
 RUNS=${RUNS:-3}
 SIZE_MB=${SIZE_MB:-50}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+repo=$HERE
+BENCH_NAME=bench/build.sh
+# shellcheck source=lib.sh
+. "$HERE/bench/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-for tool in hyperfine buildah runc jq bc; do
-    command -v $tool >/dev/null || { echo "bench/build.sh: $tool is missing (scripts/install_deps.sh)" >&2; exit 1; }
-done
-T=$(mktemp -d "$BENCH_DIR/xdocker-build-bench.XXXXXX")
+bench_install_missing hyperfine:hyperfine buildah:buildah runc:runc jq:jq bc:bc
+bench_temp_dir xdocker-build-bench
 cleanup() {
-    buildah --root "$T/buildah" --runroot "$T/buildah-run" rm --all >/dev/null 2>&1 || true
-    buildah --root "$T/buildah" --runroot "$T/buildah-run" rmi --all --force >/dev/null 2>&1 || true
-    umount -R "$T/buildah" 2>/dev/null || true
-    umount "$T/buildah/overlay" 2>/dev/null || true
-    rmdir /sys/fs/cgroup/*/xdocker-build-bench 2>/dev/null || true
-    rm -rf "$T"
+    set +e
+    trap - EXIT INT TERM
+    buildah --root "$T/buildah" --runroot "$T/buildah-run" rm --all >/dev/null 2>&1
+    buildah --root "$T/buildah" --runroot "$T/buildah-run" rmi --all --force >/dev/null 2>&1
+    umount -R "$T/buildah" 2>/dev/null
+    umount "$T/buildah/overlay" 2>/dev/null
+    bench_remove_home_network
+    bench_remove_cgroups xdocker-build-bench
+    bench_remove_temp
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-if [ -z "${XDOCKER:-}" ]; then
-    (cd "$HERE" && cargo build --release -q)
-    XDOCKER=$HERE/target/release/xdocker
-fi
-X=$T/xdocker
-cp "$XDOCKER" "$X"
-export XDOCKER_INIT=${XDOCKER_INIT:-$("$HERE"/scripts/build_static_init.sh release)}
+bench_release_xdocker
+bench_static_init
 export XDOCKER_SHARE_DIR=$HERE
-export XDOCKER_HOME=$T/home
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "xdocker-build-bench"\n' >"$XDOCKER_HOME/xdocker.toml"
+bench_private_home xdocker-build-bench
+X=$XD
 B="buildah --root $T/buildah --runroot $T/buildah-run --storage-driver overlay"
 
 # The context: a busybox rootfs tarball (the test image's layer), the

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/usr/bin/env bash
 # Times `xdocker -a commit` of a running container whose writable layer
 # holds SIZE_MB of data (default 500), side by side with `cp -a` of the
 # same layer (the plain tool doing the same copy), on the file system of
@@ -11,39 +11,51 @@
 #   RUNS=5 bench/commit.sh
 #
 # Root only (containers); never touches /var/xdocker. Needs hyperfine.
-set -eu
+set -euo pipefail
 
 SIZE_MB=${1:-500}
 RUNS=${RUNS:-3}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 HERE=$(cd "$(dirname "$0")/.." && pwd)
+repo=$HERE
+BENCH_NAME=bench/commit.sh
+# shellcheck source=lib.sh
+. "$HERE/bench/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "run as root" >&2; exit 1; }
-command -v hyperfine >/dev/null || apt-get install -y hyperfine
-T=$(mktemp -d "$BENCH_DIR/xdocker-commit-bench.XXXXXX")
+bench_install_missing hyperfine:hyperfine
+bench_temp_dir xdocker-commit-bench
 MNT=
+X=$T/xdocker
 cleanup() {
+    set +e
+    trap - EXIT INT TERM
+    local h
     for h in "$T"/home "$T"/xfs/home-xfs; do
-        [ -d "$h" ] && XDOCKER_HOME=$h "$X" -a destroy -c src -h >/dev/null 2>&1 || true
+        [[ -d $h ]] || continue
+        XDOCKER_HOME=$h bench_kill_container src
+        XDOCKER_HOME=$h "$X" -a destroy -c src -h >/dev/null 2>&1
+        XDOCKER_HOME=$h bench_remove_home_network
     done
-    [ -n "$MNT" ] && umount "$MNT" 2>/dev/null || true
-    rmdir /sys/fs/cgroup/*/xdocker-commit-bench 2>/dev/null || true
-    rm -rf "$T"
+    [ -n "$MNT" ] && umount "$MNT" 2>/dev/null
+    bench_remove_cgroups xdocker-commit-bench
+    bench_remove_temp
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-if [ -z "${XDOCKER:-}" ]; then
-    (cd "$HERE" && cargo build --release -q)
-    XDOCKER=$HERE/target/release/xdocker
-fi
-X=$T/xdocker
+bench_release_xdocker
+bench_static_init
+XD=$X
 cp "$XDOCKER" "$X"
-export XDOCKER_INIT=${XDOCKER_INIT:-$("$HERE"/scripts/build_static_init.sh release)}
+cp "$XDOCKER_INIT" "$T/xdockerinit"
+export XDOCKER_INIT=$T/xdockerinit
 export XDOCKER_SHARE_DIR=$HERE
 
 # bench HOME LABEL CP_FLAGS: a running container with SIZE_MB in its layer,
 # then commit against cp.
 bench() {
     home=$1 label=$2 cpflags=$3
+    bench_refuse_var_xdocker "$home"
     mkdir -p "$home"
     printf '[cgroups]\nparent = "xdocker-commit-bench"\n' >"$home/xdocker.toml"
     export XDOCKER_HOME=$home

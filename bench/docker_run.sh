@@ -49,39 +49,26 @@ PASSES=${PASSES:-6}
 WARMUP=${WARMUP:-2}
 BENCH_DIR=${BENCH_DIR:-/tmp}
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
-die() { echo "docker_run: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME=docker_run
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 [[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ && $PASSES =~ ^[0-9]+$ ]] && ((PASSES >= 1 && RUNS >= 2 * PASSES)) ||
     die "RUNS, WARMUP and PASSES must be integers (PASSES >= 1, RUNS >= 2 * PASSES)"
-for tool in hyperfine podman python3; do
-    command -v "$tool" >/dev/null || die "$tool is needed (scripts/install_deps.sh installs it)"
-done
+bench_install_missing hyperfine:hyperfine podman:podman
+bench_need python3
 
-if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-    XDOCKER=$repo/target/release/xdocker
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static_init.sh release"
-    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
-fi
-[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
+# xdocker as `cargo build --release` makes it (not the static one), the
+# static xdockerinit.
+bench_release_xdocker
+bench_static_init
+[[ -x $XDOCKER_INIT ]] || die "no xdockerinit ($XDOCKER_INIT)"
 export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
 
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-dr.XXXXXX")
-chmod 755 "$T"
-RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+bench_temp_dir xdocker-dr
+bench_random_id
 CGP=xdocker-bench-$RID
 IMG=localhost/xdb-test-$RID
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+bench_private_home "$CGP"
 
 # podman with storage, run state and configuration of its own.
 export CONTAINERS_CONF=$T/containers.conf
@@ -97,32 +84,18 @@ PM=(podman --root "$T/podman/root" --runroot "$T/podman/run" --tmpdir "$T/podman
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    local d name
-    if [[ -d $XDOCKER_HOME/containers ]]; then
-        for d in "$XDOCKER_HOME"/containers/*/; do
-            [[ -d $d ]] || continue
-            name=$(basename "$d")
-            "$XD" -a kill -c "$name" >/dev/null 2>&1
-            "$XD" -a destroy -c "$name" >/dev/null 2>&1
-        done
-    fi
+    bench_remove_containers
     "${PM[@]}" rm -af >/dev/null 2>&1
     "${PM[@]}" rmi -af >/dev/null 2>&1
-    local c
-    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/libpod_parent; do
-        [[ -d $c && $c == *"$CGP"* ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    rm -rf -- "$T"
+    bench_unmount_under "$T/podman"
+    bench_remove_home_network
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-v2_ctrls=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)
-if [[ -n $v2_ctrls ]]; then
-    : >"$T/empty"
-    mount --bind "$T/empty" /sys/fs/cgroup/unified/cgroup.controllers
-    log "masked /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) in this mount namespace for crun"
-fi
+bench_mask_v2_controllers
 
 log "xdocker -a install_test"
 "$XD" -a install_test >/dev/null
@@ -133,7 +106,6 @@ tar -C "$ROOTFS" -c . | "${PM[@]}" import - "$IMG" >/dev/null
 "${PM[@]}" run --rm --network host "$IMG" /bin/true || die "podman run does not work here"
 "$XD" run --rm --network host test /bin/true || die "xdocker run does not work here"
 
-q() { printf '%q' "$1"; }
 qXD=$(q "$XD")
 pm=$(printf '%q ' "${PM[@]}")
 # PASSES rounds of every row (RUNS/PASSES runs each), so that a busy spell

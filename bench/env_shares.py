@@ -33,22 +33,9 @@ import subprocess
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import REPO, PrivateHome, wait_quiet
+
 TARGET_MS = 0.3
-
-
-def psi():
-    try:
-        with open("/proc/pressure/cpu") as f:
-            return float(f.readline().split()[1].split("=")[1])
-    except OSError:
-        return 0.0
-
-
-def wait_quiet(limit, max_wait=30.0):
-    deadline = time.monotonic() + max_wait
-    while psi() > limit and time.monotonic() < deadline:
-        time.sleep(0.2)
 
 
 def variables():
@@ -56,21 +43,10 @@ def variables():
     return [f"K{i:02}={awkward[i % len(awkward)]} {i}" for i in range(20)]
 
 
-class Home:
+class Home(PrivateHome):
     def __init__(self, xdocker, init, top):
-        self.home = os.path.join(top, "home")
-        os.makedirs(self.home)
-        self.parent = f"xdocker-envbench-{os.getpid()}"
-        with open(os.path.join(self.home, "xdocker.toml"), "w") as f:
-            f.write(f'[cgroups]\nparent = "{self.parent}"\n')
-        self.xdocker = os.path.join(top, "xdocker")
-        shutil.copy(xdocker, self.xdocker)
-        self.env = dict(os.environ, XDOCKER_HOME=self.home, XDOCKER_INIT=init,
-                        XDOCKER_SHARE_DIR=REPO)
-
-    def run(self, *args, check=True):
-        return subprocess.run([self.xdocker, *args], env=self.env, check=check,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        super().__init__(os.path.join(top, "home"), f"xdocker-envbench-{os.getpid()}",
+                         xdocker, os.path.join(top, "xdocker"), init)
 
     def timed(self, *args):
         start = time.perf_counter()
@@ -80,20 +56,7 @@ class Home:
     def cleanup(self, names):
         for c in names:
             self.run("-a", "kill", "-c", c, "-f", check=False)
-        for c in os.listdir("/sys/fs/cgroup"):
-            d = os.path.join("/sys/fs/cgroup", c, self.parent)
-            if os.path.isdir(d):
-                for sub in os.listdir(d):
-                    p = os.path.join(d, sub)
-                    if os.path.isdir(p):
-                        try:
-                            os.rmdir(p)
-                        except OSError:
-                            pass
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        self.remove_cgroups()
 
 
 def summary(name, results):

@@ -47,18 +47,16 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 
-die() { echo "export_import: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME="export_import"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 [[ $SIZE_MB =~ ^[0-9]+$ ]] && (( SIZE_MB >= 8 )) || die "SIZE_MB must be an integer >= 8"
 [[ $RUNS =~ ^[0-9]+$ && $WARMUP =~ ^[0-9]+$ ]] && (( RUNS >= 1 )) || die "RUNS/WARMUP must be integers, RUNS >= 1"
 case $IMPORT_MODE in fresh | delete) ;; *) die "IMPORT_MODE must be fresh or delete" ;; esac
 
 # ---------------------------------------------------------------- tools
-if ! command -v hyperfine >/dev/null; then
-    log "installing hyperfine"
-    apt-get install -y hyperfine >/dev/null || die "hyperfine is missing and could not be installed"
-fi
+bench_install_missing hyperfine:hyperfine
 for t in tar zstd gzip python3; do
     command -v "$t" >/dev/null || die "$t is required"
 done
@@ -78,55 +76,28 @@ avail_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
     die "need ~$(( need_kb / 1024 )) MiB free in $BENCH_DIR, have $(( avail_kb / 1024 )) MiB"
 
 # ---------------------------------------------------------------- xdocker
-if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-    src_bin=$repo/target/release/xdocker
-else
-    src_bin=$XDOCKER
-fi
-[[ -x $src_bin ]] || die "no xdocker binary at $src_bin"
+bench_release_xdocker
 
-T=$(mktemp -d "$BENCH_DIR/xdocker-bench.XXXXXX")
+bench_temp_dir xdocker-bench
 cleanup() {
-    if [[ $KEEP == 1 ]]; then
-        echo "export_import: kept $T" >&2
-    else
-        rm -rf -- "$T"
-    fi
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A private copy: other people rebuilding target/ mid-benchmark cannot change it.
 XD=$T/xdocker
-cp "$src_bin" "$XD"
+cp "$XDOCKER" "$XD"
 export XDOCKER_HOME=$T/home
-case $(realpath -m "$XDOCKER_HOME") in
-    /var/xdocker | /var/xdocker/*) die "refusing XDOCKER_HOME=$XDOCKER_HOME" ;;
-esac
+bench_refuse_var_xdocker "$XDOCKER_HOME"
 LAYER=$XDOCKER_HOME/images/bench/1/rlayer
 mkdir -p "$LAYER" "$RESULTS_DIR"
 
 # ---------------------------------------------------------------- tree
-log "generating a ${SIZE_MB} MB tree in $LAYER"
-python3 "$here/make_tree.py" "$LAYER" "$SIZE_MB" >&2
-tree_bytes=$(du -sb --apparent-size "$LAYER" | cut -f1)
-tree_files=$(find "$LAYER" -type f | wc -l)
-# The image manifest an xdocker-made image carries (without it every export
-# would first walk the tree once more to compute the size).
-cat >"$XDOCKER_HOME/images/bench/1/image.toml" <<EOF
-name = "bench"
-version = "1"
-created = "2024-01-01T00:00:00+00:00"
-size = $tree_bytes
-base_layers = []
-source = "directory"
-EOF
+bench_make_tree "$XDOCKER_HOME/images/bench/1"
 sync
 
 # Quote a path for the command strings hyperfine hands to sh.
-q() { printf '%q' "$1"; }
 qXD=$(q "$XD"); qT=$(q "$T"); qL=$(q "$LAYER")
 
 tag=${SIZE_MB}mb
@@ -276,11 +247,7 @@ cat "$summary"
     echo "  import zstd|tar: prepare: $prep_tz_import"
     echo "                   $cmd_tz_import"
     echo
-    if [[ -n ${XDOCKER:-} ]]; then
-        echo "xdocker: binary given as XDOCKER=$XDOCKER${XDOCKER_REV:+ (built from $XDOCKER_REV)}"
-    else
-        echo "xdocker: built from $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
-    fi
+    bench_built_from
     printf '%s\n' "${loads[@]}"
     echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "tools: $(hyperfine --version), $(zstd --version | sed 's/^\*\*\* //; s/ \*\*\*$//'), $(tar --version | head -1), $(gzip --version | head -1)"

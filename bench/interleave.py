@@ -28,13 +28,7 @@ import statistics as st
 import subprocess
 import time
 
-
-def psi():
-    try:
-        with open("/proc/pressure/cpu") as f:
-            return float(f.readline().split()[1].split("=")[1])
-    except OSError:
-        return 0.0
+from benchlib import psi
 
 
 def main():

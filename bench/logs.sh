@@ -49,37 +49,23 @@ KEEP=${KEEP:-0}
 sections=("$@")
 ((${#sections[@]})) || sections=(write tail)
 
-die() { echo "logs bench: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+BENCH_NAME="logs bench"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 for s in "${sections[@]}"; do
     case $s in write | tail) ;; *) die "unknown section $s" ;; esac
 done
 [[ $(id -u) == 0 ]] || die "run as root"
 [[ $SIZE_MB =~ ^[0-9]+$ && $LOG_MB =~ ^[0-9]+$ ]] || die "SIZE_MB and LOG_MB must be integers"
-command -v hyperfine >/dev/null || die "hyperfine is required (apt-get install hyperfine)"
-command -v python3 >/dev/null || die "python3 is required"
+bench_install_missing hyperfine:hyperfine
+bench_need python3
 
-if [[ -z ${XDOCKER:-} ]]; then
-    log "scripts/build_static.sh xdocker release"
-    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build of xdocker failed"
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static.sh xdockerinit release"
-    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build of xdockerinit failed"
-fi
-export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+bench_static_binaries
 
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-logs.XXXXXX")
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
-mkdir -p "$XDOCKER_HOME"
-CGP=xdocker-bench-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
-printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+bench_temp_dir xdocker-logs
+bench_random_id
+CGP=xdocker-bench-$RID
+bench_private_home "$CGP"
 pre=logs${TAG:+-$TAG}
 
 cleanup() {
@@ -89,10 +75,8 @@ cleanup() {
     for c in w t; do
         [[ -d $XDOCKER_HOME/containers/$c ]] && "$XD" -a destroy -c "$c" -h -f >/dev/null 2>&1
     done
-    for c in /sys/fs/cgroup/*/"$CGP"; do
-        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    if [[ $KEEP == 1 ]]; then echo "logs bench: kept $T" >&2; else rm -rf -- "$T"; fi
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

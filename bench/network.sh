@@ -35,30 +35,22 @@ RESULTS_DIR=${RESULTS_DIR:-$here/results}
 sections=("$@")
 ((${#sections[@]})) || sections=(boot setup scale)
 
-die() { echo "network: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+BENCH_NAME=network
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 [[ $(id -u) == 0 ]] || die "must run as root"
 for s in "${sections[@]}"; do
     case $s in boot | setup | scale) ;; *) die "unknown section $s" ;; esac
 done
-command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine >/dev/null
-command -v python3 >/dev/null || die "python3 is required"
+bench_install_missing hyperfine:hyperfine
+bench_need python3
 
-if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release (with examples/net_setup)"
-    (cd "$repo" && cargo build --release --quiet --bin xdocker --example net_setup) || die "build failed"
-    XDOCKER=$repo/target/release/xdocker
-fi
+bench_release_xdocker --bin xdocker --example net_setup
 NET_SETUP=${NET_SETUP:-$(dirname "$XDOCKER")/examples/net_setup}
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
-fi
+bench_static_init
 export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
 
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-net.XXXXXX")
-chmod 755 "$T"
+bench_temp_dir xdocker-net
 RID=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 BR=xdbn$RID
 SUBNET_C=$((RID % 200 + 20))
@@ -67,35 +59,19 @@ TABLE=xdbench$RID
 CGP=xdocker-bench-net-$RID
 NS=xdbns$RID          # the netns of the `setup` section
 pre=network${TAG:+-$TAG}
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
+bench_private_home "$CGP" "[network]" "bridge = \"$BR\"" "subnet = \"$NET.0/24\"" "nft_table = \"$TABLE\""
 [[ -x $NET_SETUP ]] && cp "$NET_SETUP" "$T/net_setup"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "%s"\n[network]\nbridge = "%s"\nsubnet = "%s.0/24"\nnft_table = "%s"\n' \
-    "$CGP" "$BR" "$NET" "$TABLE" >"$XDOCKER_HOME/xdocker.toml"
 
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    local d name pid
-    for d in "$XDOCKER_HOME"/containers/*/; do
-        [[ -d $d ]] || continue
-        name=$(basename "$d")
-        if [[ -f $d/state.toml ]]; then
-            pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$d/state.toml")
-            "$XD" -a kill -c "$name" >/dev/null 2>&1
-            [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]] && kill -KILL "$pid" 2>/dev/null
-        fi
-        "$XD" -a destroy -c "$name" >/dev/null 2>&1
-    done
+    bench_remove_containers
     ip netns del "$NS" 2>/dev/null
     ip link del "vxb$RID" 2>/dev/null
     ip link del "$BR" 2>/dev/null
     nft delete table ip "$TABLE" 2>/dev/null
-    for c in /sys/fs/cgroup/*/"$CGP"; do [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
-    if [[ $KEEP == 1 ]]; then echo "network: kept $T" >&2; else rm -rf -- "$T"; fi
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -109,9 +85,6 @@ summary=$RESULTS_DIR/$pre-summary.txt
     echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg); br_netfilter: $(cat /proc/sys/net/bridge/bridge-nf-call-iptables 2>/dev/null || echo not loaded)"
 } >"$summary"
 
-median_ms() { # hyperfine json, command index -> median in ms
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
-}
 
 if want boot; then
     log "boot: HOST vs CUSTOM vs BRIDGE"
@@ -167,13 +140,7 @@ if want scale; then
     log "scale: $N BRIDGE containers booted one after another"
     for i in $(seq 1 "$N"); do "$XD" -a create -m test -c "s$i" --net BRIDGE --port-mapping "$((30000 + i)):80" >/dev/null; done
     times=$T/scale-times.txt
-    : >"$times"
-    for i in $(seq 1 "$N"); do
-        t0=$(date +%s%N)
-        "$XD" -a boot -c "s$i" >/dev/null
-        t1=$(date +%s%N)
-        echo $(((t1 - t0) / 1000)) >>"$times"
-    done
+    bench_boot_times s "$N" "$times"
     cp "$times" "$RESULTS_DIR/$pre-scale-us.txt"
     python3 - "$times" "$N" <<'EOF' | tee -a "$summary"
 import statistics, sys

@@ -34,29 +34,20 @@ RESULTS_DIR=${RESULTS_DIR:-$here/results}
 sections=("$@")
 ((${#sections[@]})) || sections=(boot scale)
 
-die() { echo "networks: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+BENCH_NAME=networks
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 [[ $(id -u) == 0 ]] || die "must run as root"
 for s in "${sections[@]}"; do
     case $s in boot | scale) ;; *) die "unknown section $s" ;; esac
 done
-command -v hyperfine >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q hyperfine >/dev/null
-command -v dnsmasq >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q dnsmasq-base >/dev/null
-command -v python3 >/dev/null || die "python3 is required"
+bench_install_missing hyperfine:hyperfine dnsmasq:dnsmasq-base
+bench_need python3
 
-if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet --bin xdocker) || die "build failed"
-    XDOCKER=$repo/target/release/xdocker
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    XDOCKER_INIT=$("$repo/scripts/build_static_init.sh" release) || die "build_static_init.sh failed"
-fi
+bench_release_xdocker --bin xdocker
+bench_static_init
 
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-nets.XXXXXX")
-chmod 755 "$T"
+bench_temp_dir xdocker-nets
 RID=$(od -An -N2 -tu2 /dev/urandom | tr -d ' ')
 C=$((RID % 200 + 20))
 BR=xdbb$RID          # BRIDGE
@@ -67,37 +58,21 @@ LAN=xdlanb$RID       # the LAN namespace
 PARENT=xdmb$RID      # its veth on the host: the macvlan parent
 LANNET=10.242.$C
 pre=networks${TAG:+-$TAG}
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
 export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "%s"\n[network]\nbridge = "%s"\nsubnet = "10.240.%s.0/24"\nnft_table = "%s"\n' \
-    "$CGP" "$BR" "$C" "$TABLE" >"$XDOCKER_HOME/xdocker.toml"
+bench_private_home "$CGP" "[network]" "bridge = \"$BR\"" "subnet = \"10.240.$C.0/24\"" "nft_table = \"$TABLE\""
 
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    local d name pid
-    for d in "$XDOCKER_HOME"/containers/*/; do
-        [[ -d $d ]] || continue
-        name=$(basename "$d")
-        if [[ -f $d/state.toml ]]; then
-            pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$d/state.toml")
-            "$XD" -a kill -c "$name" >/dev/null 2>&1
-            [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]] && kill -KILL "$pid" 2>/dev/null
-        fi
-        "$XD" -a destroy -c "$name" >/dev/null 2>&1
-    done
+    bench_remove_containers
     [[ -f $T/dnsmasq.pid ]] && kill "$(cat "$T/dnsmasq.pid")" 2>/dev/null
     ip netns del "$LAN" 2>/dev/null
     ip link del "$PARENT" 2>/dev/null
     ip link del "$BR" 2>/dev/null
     ip link del "$UBR" 2>/dev/null
     nft delete table ip "$TABLE" 2>/dev/null
-    for c in /sys/fs/cgroup/*/"$CGP"; do [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null; done
-    if [[ $KEEP == 1 ]]; then echo "networks: kept $T" >&2; else rm -rf -- "$T"; fi
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -112,9 +87,6 @@ summary=$RESULTS_DIR/$pre-summary.txt
     echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } >"$summary"
 
-median_ms() { # hyperfine json, command index -> median in ms
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
-}
 
 if want boot; then
     log "the LAN: namespace $LAN, parent $PARENT, dnsmasq"
@@ -163,13 +135,7 @@ if want scale; then
     log "scale: $N containers on one user bridge network booted one after another"
     for i in $(seq 1 "$N"); do "$XD" -a create -m test -c "n$i" --net ub >/dev/null; done
     times=$T/scale-times.txt
-    : >"$times"
-    for i in $(seq 1 "$N"); do
-        t0=$(date +%s%N)
-        "$XD" -a boot -c "n$i" >/dev/null
-        t1=$(date +%s%N)
-        echo $(((t1 - t0) / 1000)) >>"$times"
-    done
+    bench_boot_times n "$N" "$times"
     cp "$times" "$RESULTS_DIR/$pre-scale-us.txt"
     python3 - "$times" "$N" <<'EOF' | tee -a "$summary"
 import statistics, sys

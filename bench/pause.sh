@@ -52,8 +52,9 @@ WAIT_IDLE=${WAIT_IDLE:-0}
 sections=("$@")
 ((${#sections[@]})) || sections=(idle ticking)
 
-die() { echo "pause bench: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME="pause bench"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 for s in "${sections[@]}"; do
     case $s in idle | ticking) ;; *) die "unknown section $s" ;; esac
 done
@@ -62,79 +63,32 @@ done
 case $LXC_NET in empty | none) ;; *) die "LXC_NET must be empty or none" ;; esac
 
 # ---------------------------------------------------------------- tools
-need_pkgs=()
-command -v hyperfine >/dev/null || need_pkgs+=(hyperfine)
-command -v lxc-freeze >/dev/null || need_pkgs+=(lxc)
-if ((${#need_pkgs[@]})); then
-    log "installing ${need_pkgs[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null 2>&1 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1; } ||
-        die "could not install ${need_pkgs[*]}"
-fi
-command -v python3 >/dev/null || die "python3 is required"
+bench_install_missing hyperfine:hyperfine lxc-freeze:lxc
+bench_need python3
 
 # ---------------------------------------------------------------- build
-if [[ -z ${XDOCKER:-} ]]; then
-    log "scripts/build_static.sh xdocker release"
-    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static.sh xdockerinit release"
-    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
-fi
-[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
-export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+bench_static_binaries
 
 # ---------------------------------------------------------------- temp dir
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-pause.XXXXXX")
-chmod 755 "$T"
-RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+bench_temp_dir xdocker-pause
+bench_random_id
 CGP=xdocker-bench-$RID
 LXCP=$T/lxc
 LXC=xdb$RID-p
 C=frost
 pre=pause${TAG:+-$TAG}
-lxc_pivot_existed=0; compgen -G "/sys/fs/cgroup/*/lxc.pivot" >/dev/null && lxc_pivot_existed=1
-
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+bench_lxc_note_pivot
+bench_private_home "$CGP"
 
 # Kill first (a paused container is thawed for it), then remove.
 cleanup() {
     set +e
     trap - EXIT INT TERM
-    local pid c
-    if [[ -f $XDOCKER_HOME/containers/$C/state.toml ]]; then
-        "$XD" -a kill -c "$C" >/dev/null 2>&1
-        pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml" 2>/dev/null)
-        if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]]; then
-            for c in /sys/fs/cgroup/freezer/"$CGP"/"$C"/freezer.state; do [[ -f $c ]] && echo THAWED >"$c"; done
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    fi
+    bench_kill_container "$C"
     [[ -d $XDOCKER_HOME/containers/$C ]] && "$XD" -a destroy -c "$C" -f >/dev/null 2>&1
-    if [[ -d $LXCP/$LXC ]]; then
-        lxc-unfreeze -n "$LXC" -P "$LXCP" >/dev/null 2>&1
-        lxc-stop -k -n "$LXC" -P "$LXCP" >/dev/null 2>&1
-    fi
-    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/lxc.payload."$LXC" /sys/fs/cgroup/*/lxc.monitor."$LXC"; do
-        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    if ((!lxc_pivot_existed)); then
-        for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
-    fi
-    if [[ $KEEP == 1 ]]; then
-        echo "pause bench: kept $T" >&2
-    else
-        rm -rf -- "$T"
-    fi
+    bench_lxc_remove "$LXC" "$LXCP"
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
     if compgen -G "/sys/fs/cgroup/*/$CGP" >/dev/null; then
         echo "pause bench: WARNING: cgroups left: $(echo /sys/fs/cgroup/*/"$CGP")" >&2
     fi
@@ -142,18 +96,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-quiet() {
-    local waited=0 l
-    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
-        ((waited < WAIT_IDLE)); do
-        ((waited == 0)) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
-        sleep 10
-        waited=$((waited + 10))
-    done
-    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
-}
 loads=()
-q() { printf '%q' "$1"; }
 cmds_file=$RESULTS_DIR/$pre-commands.txt
 : >"$cmds_file"
 note() { printf '%s\n' "$@" >>"$cmds_file"; }
@@ -169,21 +112,9 @@ ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
 # LXC: busybox init as PID 1; an /etc/inittab with only a sysinit line keeps
 # it idle (as in bench/runtime.sh).
 log "lxc: an idle busybox container ($LXC, lxc.net.0.type = $LXC_NET)"
-mkdir -p "$LXCP/$LXC"
-cp -a "$ROOTFS" "$LXCP/$LXC/rootfs"
-printf '::sysinit:/bin/true\n' >"$LXCP/$LXC/rootfs/etc/inittab"
-cat >"$LXCP/$LXC/config" <<EOF
-lxc.uts.name = $LXC
-lxc.rootfs.path = dir:$LXCP/$LXC/rootfs
-lxc.net.0.type = $LXC_NET
-lxc.apparmor.profile = unconfined
-lxc.autodev = 1
-lxc.mount.auto = proc:mixed sys:ro
-lxc.tty.max = 0
-lxc.init.cmd = /sbin/init
-EOF
-lxc-start -d -n "$LXC" -P "$LXCP" || die "lxc-start failed"
-lxc-wait -n "$LXC" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+bench_lxc_config "$LXC"
+bench_lxc_idle_inittab "$LXC"
+bench_lxc_start "$LXC"
 
 qXD=$(q "$XD"); qLXCP=$(q "$LXCP")
 x_pause="$qXD -a pause -c $C"
@@ -203,10 +134,6 @@ lxc-freeze -n "$LXC" -P "$LXCP" || die "lxc-freeze failed"
 lxc-unfreeze -n "$LXC" -P "$LXCP" || die "lxc-unfreeze failed"
 [[ $(l_status) == RUNNING ]] || die "lxc: not RUNNING after lxc-unfreeze: $(l_status)"
 
-median_ms() { # JSON COMMAND-INDEX
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 summary=()
 missed=0
 
@@ -217,7 +144,7 @@ measure() { # SECTION
         "lxc round trip    : sh -c '$l_pause && $l_cont'" \
         "xdocker pause: $x_pause (prepare: $x_cont)" "lxc pause: $l_pause (prepare: $l_cont)" \
         "xdocker continue: $x_cont (prepare: $x_pause)" "lxc continue: $l_cont (prepare: $l_pause)"
-    quiet "$s"
+    wait_idle "$s"
     log "$s: round trip, hyperfine --runs $RUNS --warmup $WARMUP"
     j=$RESULTS_DIR/$pre-$s-roundtrip
     hyperfine --style basic -N --warmup "$WARMUP" --runs "$RUNS" \

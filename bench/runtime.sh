@@ -108,9 +108,9 @@ RESULTS_DIR=${RESULTS_DIR:-$here/results}
 sections=("$@")
 ((${#sections[@]})) || sections=(cycle isolated breakdown boot rss scale diag)
 
-die() { echo "runtime: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+BENCH_NAME=runtime
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 for s in "${sections[@]}"; do
     case $s in cycle | isolated | breakdown | boot | rss | scale | diag | hardening) ;; *) die "unknown section $s" ;; esac
@@ -120,44 +120,21 @@ done
 case $LXC_NET in empty | none) ;; *) die "LXC_NET must be empty or none" ;; esac
 
 # ---------------------------------------------------------------- tools
-need_pkgs=()
-command -v hyperfine >/dev/null || need_pkgs+=(hyperfine)
-command -v crun >/dev/null || need_pkgs+=(crun)
-command -v lxc-execute >/dev/null || need_pkgs+=(lxc)
-command -v systemd-nspawn >/dev/null || need_pkgs+=(systemd-container)
-command -v strace >/dev/null || need_pkgs+=(strace)
-command -v perf >/dev/null || need_pkgs+=(linux-perf)
-if ((${#need_pkgs[@]})); then
-    log "installing ${need_pkgs[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null 2>&1 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1; } ||
-        die "could not install ${need_pkgs[*]}"
-fi
-command -v python3 >/dev/null || die "python3 is required"
+bench_install_missing hyperfine:hyperfine crun:crun lxc-execute:lxc systemd-nspawn:systemd-container \
+    strace:strace perf:linux-perf
+bench_need python3
 
 # ---------------------------------------------------------------- build
 xdocker_src="built from the work tree: $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src xdockerinit Cargo.toml 2>/dev/null || echo ' + uncommitted changes')"
 [[ -n ${XDOCKER:-} ]] && xdocker_src="given: XDOCKER=$XDOCKER${XDOCKER_REV:+ (${XDOCKER_REV})}"
-if [[ -z ${XDOCKER:-} ]]; then
-    log "scripts/build_static.sh xdocker release"
-    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static.sh xdockerinit release"
-    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
-fi
-XDOCKER_INIT_SRC=$XDOCKER_INIT
-[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
 # xdocker is copied (so that a rebuild of target/ mid-run changes nothing);
 # the copy finds install_test's shipped files through XDOCKER_SHARE_DIR.
-export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+bench_static_binaries
+XDOCKER_INIT_SRC=$XDOCKER_INIT
 
 # ---------------------------------------------------------------- temp dir, names
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-rt.XXXXXX")
-chmod 755 "$T"
-RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+bench_temp_dir xdocker-rt
+bench_random_id
 CGP=xdocker-bench-$RID           # xdocker's cgroup parent (and crun's cgroupsPath)
 LXCP=$T/lxc                      # LXC path
 LXCX=xdb$RID-x                   # lxc-execute container
@@ -166,15 +143,8 @@ NSM=xdb$RID                      # systemd-nspawn machine name
 CRUNID=xdb$RID
 pre=runtime${TAG:+-$TAG}
 nspawn_run_existed=0; [[ -e /run/systemd/nspawn ]] && nspawn_run_existed=1
-lxc_pivot_existed=0; compgen -G "/sys/fs/cgroup/*/lxc.pivot" >/dev/null && lxc_pivot_existed=1
-
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
-mkdir -p "$XDOCKER_HOME"
-printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+bench_lxc_note_pivot
+bench_private_home "$CGP"
 
 # ---------------------------------------------------------------- cleanup
 # Ends only what this script started: xdockerinit pids read from our own
@@ -209,19 +179,10 @@ cleanup() {
             crun --root "$T/crun" delete -f "$name" >/dev/null 2>&1
         done
     fi
-    local c
-    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/lxc.payload."xdb$RID"-* /sys/fs/cgroup/*/lxc.monitor."xdb$RID"-*; do
-        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    if ((!lxc_pivot_existed)); then
-        for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
-    fi
+    bench_remove_cgroups "$CGP" "lxc.payload.xdb$RID-*" "lxc.monitor.xdb$RID-*"
+    bench_lxc_remove_pivot
     ((nspawn_run_existed)) || rm -rf /run/systemd/nspawn
-    if [[ $KEEP == 1 ]]; then
-        echo "runtime: kept $T" >&2
-    else
-        rm -rf -- "$T"
-    fi
+    bench_remove_temp
     if compgen -G "/sys/fs/cgroup/*/$CGP" >/dev/null; then
         echo "runtime: WARNING: cgroups left: $(echo /sys/fs/cgroup/*/"$CGP")" >&2
     fi
@@ -230,12 +191,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------- crun hybrid fix
-v2_ctrls=$(cat /sys/fs/cgroup/unified/cgroup.controllers 2>/dev/null || true)
-if [[ -n $v2_ctrls ]]; then
-    : >"$T/empty"
-    mount --bind "$T/empty" /sys/fs/cgroup/unified/cgroup.controllers
-    log "masked /sys/fs/cgroup/unified/cgroup.controllers ($v2_ctrls) in this mount namespace for crun"
-fi
+bench_mask_v2_controllers
 
 # ---------------------------------------------------------------- image, root file systems
 log "xdocker -a install_test"
@@ -243,7 +199,6 @@ log "xdocker -a install_test"
 ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
 [[ -x $ROOTFS/bin/busybox ]] || die "no busybox root file system at $ROOTFS"
 
-q() { printf '%q' "$1"; }
 qXD=$(q "$XD"); qT=$(q "$T"); qLXCP=$(q "$LXCP")
 
 # crun: OCI bundle from `crun spec`, /bin/true, no terminal, writable root.
@@ -266,23 +221,9 @@ PY
 # LXC: one container for lxc-execute, one for lxc-start -d (busybox init as
 # PID 1; an /etc/inittab with only a sysinit line keeps it idle instead of
 # respawning "askfirst" shells on ttys that do not exist).
-lxc_config() { # NAME
-    mkdir -p "$LXCP/$1"
-    cp -a "$ROOTFS" "$LXCP/$1/rootfs"
-    cat >"$LXCP/$1/config" <<EOF
-lxc.uts.name = $1
-lxc.rootfs.path = dir:$LXCP/$1/rootfs
-lxc.net.0.type = $LXC_NET
-lxc.apparmor.profile = unconfined
-lxc.autodev = 1
-lxc.mount.auto = proc:mixed sys:ro
-lxc.tty.max = 0
-lxc.init.cmd = /sbin/init
-EOF
-}
-lxc_config "$LXCX"
-lxc_config "$LXCS"
-printf '::sysinit:/bin/true\n' >"$LXCP/$LXCS/rootfs/etc/inittab"
+bench_lxc_config "$LXCX"
+bench_lxc_config "$LXCS"
+bench_lxc_idle_inittab "$LXCS"
 
 # systemd-nspawn: a plain directory tree.
 mkdir -p "$T/nspawn"
@@ -290,15 +231,9 @@ cp -a "$ROOTFS" "$T/nspawn/$NSM"
 
 # ---------------------------------------------------------------- helpers
 loads=()
+# wait_idle, then a warning when the machine is busy anyway.
 quiet() {
-    local waited=0 l
-    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
-        ((waited < WAIT_IDLE)); do
-        ((waited == 0)) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
-        sleep 10
-        waited=$((waited + 10))
-    done
-    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
+    wait_idle "$1"
     awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }' &&
         log "WARNING: load average $(cut -d' ' -f1 /proc/loadavg) on $(nproc) CPUs: other work will skew the numbers"
     return 0
@@ -327,7 +262,7 @@ cmds_file=$RESULTS_DIR/$pre-commands.txt
 note() { printf '%s\n' "$@" >>"$cmds_file"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status" 2>/dev/null; }
 pss_kb() { awk '$1 == "Pss:" { print $2 }' "/proc/$1/smaps_rollup" 2>/dev/null; }
-state_pid() { sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$1/state.toml" 2>/dev/null; }
+state_pid() { bench_container_pid "$1"; }
 
 # Smoke test: every command of the cycle works once, untimed.
 log "smoke test"

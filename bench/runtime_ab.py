@@ -24,43 +24,17 @@ import resource
 import shutil
 import signal
 import statistics as st
-import subprocess
 import tempfile
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchlib import PrivateHome, wait_quiet
 
 
-def psi():
-    try:
-        with open("/proc/pressure/cpu") as f:
-            return float(f.readline().split()[1].split("=")[1])
-    except OSError:
-        return 0.0
-
-
-def wait_quiet(limit, max_wait=30.0):
-    deadline = time.monotonic() + max_wait
-    while psi() > limit and time.monotonic() < deadline:
-        time.sleep(0.2)
-
-
-class Build:
+class Build(PrivateHome):
     def __init__(self, label, xdocker, init, top):
         self.label = label
-        self.home = os.path.join(top, label)
-        os.makedirs(self.home)
-        self.parent = f"xdocker-ab-{os.getpid()}-{label}"
-        with open(os.path.join(self.home, "xdocker.toml"), "w") as f:
-            f.write(f'[cgroups]\nparent = "{self.parent}"\n')
-        self.xdocker = os.path.join(top, f"xdocker-{label}")
-        shutil.copy(xdocker, self.xdocker)
-        self.env = dict(os.environ, XDOCKER_HOME=self.home, XDOCKER_INIT=init,
-                        XDOCKER_SHARE_DIR=REPO)
-
-    def run(self, *args, check=True):
-        return subprocess.run([self.xdocker, *args], env=self.env, check=check,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        super().__init__(os.path.join(top, label), f"xdocker-ab-{os.getpid()}-{label}",
+                         xdocker, os.path.join(top, f"xdocker-{label}"), init)
 
     def timed(self, *commands):
         """Wall time and CPU time (user + sys of xdocker and what it
@@ -79,20 +53,7 @@ class Build:
         self.run("-a", "kill", "-c", "idle", "-f", check=False)
         self.run("-a", "destroy", "-c", "idle", "-f", check=False)
         self.run("-a", "destroy", "-c", "cyc", "-h", "-f", check=False)
-        for c in os.listdir("/sys/fs/cgroup"):
-            d = os.path.join("/sys/fs/cgroup", c, self.parent)
-            if os.path.isdir(d):
-                for sub in os.listdir(d):
-                    p = os.path.join(d, sub)
-                    if os.path.isdir(p):
-                        try:
-                            os.rmdir(p)
-                        except OSError:
-                            pass
-                try:
-                    os.rmdir(d)
-                except OSError:
-                    pass
+        self.remove_cgroups()
 
 
 def summary(name, results, labels):

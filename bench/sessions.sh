@@ -64,9 +64,9 @@ WAIT_IDLE=${WAIT_IDLE:-0}
 sections=("$@")
 ((${#sections[@]})) || sections=(latency throughput)
 
-die() { echo "sessions bench: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
-want() { local s; for s in "${sections[@]}"; do [[ $s == "$1" ]] && return 0; done; return 1; }
+BENCH_NAME="sessions bench"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 for s in "${sections[@]}"; do
     case $s in latency | throughput) ;; *) die "unknown section $s" ;; esac
 done
@@ -75,53 +75,23 @@ done
 case $LXC_NET in empty | none) ;; *) die "LXC_NET must be empty or none" ;; esac
 
 # ---------------------------------------------------------------- tools
-need_pkgs=()
-command -v hyperfine >/dev/null || need_pkgs+=(hyperfine)
-command -v lxc-attach >/dev/null || need_pkgs+=(lxc)
-command -v script >/dev/null || need_pkgs+=(bsdutils)
-command -v nsenter >/dev/null || need_pkgs+=(util-linux)
-if ((${#need_pkgs[@]})); then
-    log "installing ${need_pkgs[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 ||
-        { apt-get update -q >/dev/null 2>&1 &&
-            DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1; } ||
-        die "could not install ${need_pkgs[*]}"
-fi
-for t in python3 ssh ssh-keygen /usr/sbin/sshd; do
-    command -v "$t" >/dev/null || die "$t is required"
-done
+bench_install_missing hyperfine:hyperfine lxc-attach:lxc script:bsdutils nsenter:util-linux
+bench_need python3 ssh ssh-keygen /usr/sbin/sshd
 
 # ---------------------------------------------------------------- build
-if [[ -z ${XDOCKER:-} ]]; then
-    log "scripts/build_static.sh xdocker release"
-    XDOCKER=$("$repo/scripts/build_static.sh" xdocker release) || die "build_static.sh xdocker failed"
-fi
-if [[ -z ${XDOCKER_INIT:-} ]]; then
-    log "scripts/build_static.sh xdockerinit release"
-    XDOCKER_INIT=$("$repo/scripts/build_static.sh" xdockerinit release) || die "build_static.sh xdockerinit failed"
-fi
-[[ -x $XDOCKER && -x $XDOCKER_INIT ]] || die "no xdocker ($XDOCKER) or xdockerinit ($XDOCKER_INIT)"
-export XDOCKER_SHARE_DIR=${XDOCKER_SHARE_DIR:-$repo}
+bench_static_binaries
 
 # ---------------------------------------------------------------- temp dir
-mkdir -p "$BENCH_DIR" "$RESULTS_DIR"
-T=$(mktemp -d "$BENCH_DIR/xdocker-sess.XXXXXX")
-chmod 755 "$T"
-RID=$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')
+bench_temp_dir xdocker-sess
+bench_random_id
 CGP=xdocker-bench-$RID
 LXCP=$T/lxc
 LXC=xdb$RID-a
 C=sess
 pre=sessions${TAG:+-$TAG}
-lxc_pivot_existed=0; compgen -G "/sys/fs/cgroup/*/lxc.pivot" >/dev/null && lxc_pivot_existed=1
-
-XD=$T/xdocker
-cp "$XDOCKER" "$XD"
-cp "$XDOCKER_INIT" "$T/xdockerinit"
-export XDOCKER_HOME=$T/home XDOCKER_INIT=$T/xdockerinit
-case $(realpath -m "$XDOCKER_HOME") in /var/xdocker | /var/xdocker/*) die "refusing $XDOCKER_HOME" ;; esac
-mkdir -p "$XDOCKER_HOME" "$T/ssh"
-printf '[cgroups]\nparent = "%s"\n' "$CGP" >"$XDOCKER_HOME/xdocker.toml"
+bench_lxc_note_pivot
+bench_private_home "$CGP"
+mkdir -p "$T/ssh"
 
 # shellcheck source=../scripts/tests/private_sshd.sh
 . "$repo/scripts/tests/private_sshd.sh"
@@ -130,43 +100,16 @@ cleanup() {
     set +e
     trap - EXIT INT TERM
     private_sshd_stop
-    local pid c
-    if [[ -f $XDOCKER_HOME/containers/$C/state.toml ]]; then
-        "$XD" -a kill -c "$C" >/dev/null 2>&1
-        pid=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml" 2>/dev/null)
-        if [[ -n $pid && $(readlink "/proc/$pid/exe" 2>/dev/null) == "$T/xdockerinit"* ]]; then
-            kill -KILL "$pid" 2>/dev/null
-        fi
-    fi
+    bench_kill_container "$C"
     [[ -d $XDOCKER_HOME/containers/$C ]] && "$XD" -a destroy -c "$C" -f >/dev/null 2>&1
-    [[ -d $LXCP/$LXC ]] && lxc-stop -k -n "$LXC" -P "$LXCP" >/dev/null 2>&1
-    for c in /sys/fs/cgroup/*/"$CGP" /sys/fs/cgroup/*/lxc.payload."$LXC" /sys/fs/cgroup/*/lxc.monitor."$LXC"; do
-        [[ -d $c ]] && find "$c" -depth -type d -exec rmdir {} + 2>/dev/null
-    done
-    if ((!lxc_pivot_existed)); then
-        for c in /sys/fs/cgroup/*/lxc.pivot; do [[ -d $c ]] && rmdir "$c" 2>/dev/null; done
-    fi
-    if [[ $KEEP == 1 ]]; then
-        echo "sessions bench: kept $T" >&2
-    else
-        rm -rf -- "$T"
-    fi
+    bench_lxc_remove "$LXC" "$LXCP"
+    bench_remove_cgroups "$CGP"
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-quiet() {
-    local waited=0 l
-    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
-        ((waited < WAIT_IDLE)); do
-        ((waited == 0)) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
-        sleep 10
-        waited=$((waited + 10))
-    done
-    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
-}
 loads=()
-q() { printf '%q' "$1"; }
 cmds_file=$RESULTS_DIR/$pre-commands.txt
 : >"$cmds_file"
 note() { printf '%s\n' "$@" >>"$cmds_file"; }
@@ -178,26 +121,13 @@ ROOTFS=$XDOCKER_HOME/images/test/_/rlayer
 [[ -x $ROOTFS/bin/busybox ]] || die "no busybox root file system at $ROOTFS"
 "$XD" -a create -m test -c "$C" >/dev/null
 "$XD" -a boot -c "$C" >/dev/null
-XPID=$(sed -n 's/^pid = \([0-9]*\)$/\1/p' "$XDOCKER_HOME/containers/$C/state.toml")
+XPID=$(bench_container_pid "$C")
 [[ -n $XPID ]] || die "no pid for container $C"
 
 log "lxc: an idle busybox container ($LXC, lxc.net.0.type = $LXC_NET)"
-mkdir -p "$LXCP/$LXC"
-cp -a "$ROOTFS" "$LXCP/$LXC/rootfs"
-printf '::sysinit:/bin/true\n' >"$LXCP/$LXC/rootfs/etc/inittab"
-cat >"$LXCP/$LXC/config" <<EOF
-lxc.uts.name = $LXC
-lxc.rootfs.path = dir:$LXCP/$LXC/rootfs
-lxc.net.0.type = $LXC_NET
-lxc.apparmor.profile = unconfined
-lxc.autodev = 1
-lxc.mount.auto = proc:mixed sys:ro
-lxc.tty.max = 0
-lxc.pty.max = 16
-lxc.init.cmd = /sbin/init
-EOF
-lxc-start -d -n "$LXC" -P "$LXCP" || die "lxc-start failed"
-lxc-wait -n "$LXC" -P "$LXCP" -s RUNNING -t 10 || die "lxc container did not start"
+bench_lxc_config "$LXC" "lxc.pty.max = 16"
+bench_lxc_idle_inittab "$LXC"
+bench_lxc_start "$LXC"
 
 qXD=$(q "$XD"); qLXCP=$(q "$LXCP")
 c_xd="$qXD -a run -c $C --cmd true"
@@ -211,9 +141,6 @@ nsenter -t "$XPID" -a true </dev/null || die "nsenter failed"
 hf=(hyperfine --style basic -N)
 summary=()
 
-median_ms() { # JSON COMMAND-INDEX
-    python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.2f" % (r["median"]*1000))' "$1" "$2"
-}
 mean_s() {
     python3 -c 'import json,sys; r=json.load(open(sys.argv[1]))["results"][int(sys.argv[2])]; print("%.3f" % r["mean"])' "$1" "$2"
 }
@@ -222,7 +149,7 @@ missed=0
 # ---------------------------------------------------------------- latency
 if want latency; then
     note "# latency" "xdocker : $c_xd" "lxc     : $c_lxc" "nsenter : $c_ns" "floor   : $qXD -v"
-    quiet latency
+    wait_idle latency
     log "latency: hyperfine --runs $RUNS --warmup $WARMUP"
     "${hf[@]}" --warmup "$WARMUP" --runs "$RUNS" \
         --export-json "$RESULTS_DIR/$pre-latency.json" --export-markdown "$RESULTS_DIR/$pre-latency.md" \
@@ -315,12 +242,12 @@ if want throughput; then
     got=$(bash -c "${b_xd%>/dev/null}" | wc -c)
     ((got >= bytes)) || die "short output ($got < $bytes bytes) from: $b_xd"
 
-    quiet throughput-a
+    wait_idle throughput-a
     log "throughput (a): hyperfine --runs $TRUNS --warmup $TWARMUP"
     hyperfine --style basic --warmup "$TWARMUP" --runs "$TRUNS" \
         --export-json "$RESULTS_DIR/$pre-pty-both.json" --export-markdown "$RESULTS_DIR/$pre-pty-both.md" \
         -n "xdocker -a run (pty)" "$t_xd" -n "lxc-attach (pty)" "$t_lxc" -n "ssh -tt" "$t_ssh" >&2
-    quiet throughput-b
+    wait_idle throughput-b
     log "throughput (b): hyperfine --runs $TRUNS --warmup $TWARMUP"
     hyperfine --style basic --warmup "$TWARMUP" --runs "$TRUNS" \
         --export-json "$RESULTS_DIR/$pre-pty-remote.json" --export-markdown "$RESULTS_DIR/$pre-pty-remote.md" \

@@ -41,15 +41,13 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 RESULTS_DIR=${RESULTS_DIR:-$here/results}
 
-die() { echo "srepo bench: $*" >&2; exit 1; }
-log() { echo "== $*" >&2; }
+BENCH_NAME="srepo bench"
+# shellcheck source=lib.sh
+. "$here/lib.sh"
 
 [[ $SIZE_MB =~ ^[0-9]+$ ]] && (( SIZE_MB >= 8 )) || die "SIZE_MB must be an integer >= 8"
 [[ $(id -u) == 0 ]] || die "run as root (sshd, owners in the tree)"
-if ! command -v hyperfine >/dev/null; then
-    log "installing hyperfine"
-    apt-get install -y hyperfine >/dev/null || die "hyperfine is missing and could not be installed"
-fi
+bench_install_missing hyperfine:hyperfine
 for t in python3 scp ssh-keygen /usr/sbin/sshd; do
     command -v "$t" >/dev/null || die "$t is required"
 done
@@ -60,40 +58,27 @@ mkdir -p "$BENCH_DIR"
 avail_kb=$(df -Pk "$BENCH_DIR" | awk 'NR == 2 { print $4 }')
 (( avail_kb >= need_kb )) || die "need ~$(( need_kb / 1024 )) MiB free in $BENCH_DIR"
 
-if [[ -z ${XDOCKER:-} ]]; then
-    log "cargo build --release"
-    (cd "$repo" && cargo build --release --quiet) || die "cargo build --release failed"
-    src_bin=$repo/target/release/xdocker
-else
-    src_bin=$XDOCKER
-fi
-[[ -x $src_bin ]] || die "no xdocker binary at $src_bin"
+bench_release_xdocker
 
-T=$(mktemp -d "$BENCH_DIR/xdocker-srepo-bench.XXXXXX")
+bench_temp_dir xdocker-srepo-bench
 # shellcheck source=../scripts/tests/private_sshd.sh
 . "$repo/scripts/tests/private_sshd.sh"
 SSHD_PID=
 cleanup() {
     private_sshd_stop
-    if [[ $KEEP == 1 ]]; then
-        echo "srepo bench: kept $T" >&2
-    else
-        rm -rf -- "$T"
-    fi
+    bench_remove_temp
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 XD=$T/xdocker
-cp "$src_bin" "$XD"
+cp "$XDOCKER" "$XD"
 # The ssh repository commands run in xdocker-srepo, found beside xdocker.
-[[ -x $(dirname "$src_bin")/xdocker-srepo ]] || die "no xdocker-srepo beside $src_bin"
-cp "$(dirname "$src_bin")/xdocker-srepo" "$T/xdocker-srepo"
+[[ -x $(dirname "$XDOCKER")/xdocker-srepo ]] || die "no xdocker-srepo beside $XDOCKER"
+cp "$(dirname "$XDOCKER")/xdocker-srepo" "$T/xdocker-srepo"
 HOME1=$T/home
 HOME2=$T/pulled
-case $(realpath -m "$HOME1") in
-    /var/xdocker | /var/xdocker/*) die "refusing XDOCKER_HOME=$HOME1" ;;
-esac
+bench_refuse_var_xdocker "$HOME1"
 LAYER=$HOME1/images/bench/1/rlayer
 mkdir -p "$LAYER" "$HOME2" "$RESULTS_DIR" "$T/repo" "$T/scp-up" "$T/scp-down" "$T/grave" "$T/ssh"
 
@@ -102,18 +87,7 @@ private_sshd_start "$T/sshd" "$T/ssh" || die "sshd did not start"
 PORT=$SSHD_PORT
 
 # ---------------------------------------------------------------- tree
-log "generating a ${SIZE_MB} MB tree in $LAYER"
-python3 "$here/make_tree.py" "$LAYER" "$SIZE_MB" >&2
-tree_bytes=$(du -sb --apparent-size "$LAYER" | cut -f1)
-tree_files=$(find "$LAYER" -type f | wc -l)
-cat >"$HOME1/images/bench/1/image.toml" <<EOF
-name = "bench"
-version = "1"
-created = "2024-01-01T00:00:00+00:00"
-size = $tree_bytes
-base_layers = []
-source = "directory"
-EOF
+bench_make_tree "$HOME1/images/bench/1"
 
 export XDOCKER_SSH_DIR=$T/ssh
 unset SSH_AUTH_SOCK
@@ -124,22 +98,11 @@ XDOCKER_HOME=$HOME1 "$XD" -a spush -m bench:1 --srepo "$SREPO" >/dev/null
 XDOCKER_HOME=$HOME2 "$XD" -s ssearch --srepo "$SREPO" >&2
 sync
 
-q() { printf '%q' "$1"; }
 qXD=$(q "$XD"); qT=$(q "$T"); qH1=$(q "$HOME1"); qH2=$(q "$HOME2")
 scp_opts="-q -P $PORT -i $qT/ssh/id_ed25519 -o UserKnownHostsFile=$qT/ssh/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 repo_file="$T/repo/bench:1.xdockerimage"
 qRF=$(q "$repo_file")
 
-quiet() {
-    local waited=0 l
-    while l=$(cut -d' ' -f1 /proc/loadavg); awk -v l="$l" 'BEGIN { exit !(l >= 0.5) }' &&
-        (( waited < WAIT_IDLE )); do
-        (( waited == 0 )) && log "waiting up to ${WAIT_IDLE}s for load $l to drop below 0.5"
-        sleep 10
-        waited=$(( waited + 10 ))
-    done
-    loads+=("$1: load $(cut -d' ' -f1-3 /proc/loadavg)")
-}
 loads=()
 tag=${SIZE_MB}mb
 hf=(hyperfine --warmup "$WARMUP" --runs "$RUNS" --style basic)
@@ -153,7 +116,7 @@ cmd_scp_push="scp $scp_opts $qT/x.xdockerimage root@127.0.0.1:$qT/scp-up/x.xdock
 prep_scp_push="rm -f $qT/scp-up/x.xdockerimage; sync"
 cmd_es_push="XDOCKER_HOME=$qH1 $qXD -a export -m bench:1 --image-file $qT/e.xdockerimage -f >/dev/null && scp $scp_opts $qT/e.xdockerimage root@127.0.0.1:$qT/scp-up/e.xdockerimage"
 prep_es_push="rm -f $qT/scp-up/e.xdockerimage; sync"
-quiet "before push"
+wait_idle "before push"
 log "push benchmark"
 "${hf[@]}" \
     --export-json "$RESULTS_DIR/srepo-push-$tag.json" \
@@ -173,7 +136,7 @@ cmd_scp_pull="scp $scp_opts root@127.0.0.1:$qRF $qT/scp-down/x.xdockerimage"
 prep_scp_pull="rm -f $qT/scp-down/x.xdockerimage; sync"
 prep_si_pull="rm -f $qT/scp-down/y.xdockerimage; if [ -d $qH2/images/imp/1 ]; then mv $qH2/images/imp/1 $qT/grave/imp.\$(date +%s%N); fi; sync"
 cmd_si_pull="scp $scp_opts root@127.0.0.1:$qRF $qT/scp-down/y.xdockerimage && XDOCKER_HOME=$qH2 $qXD -a import --image-file $qT/scp-down/y.xdockerimage -m imp:1 >/dev/null"
-quiet "before pull"
+wait_idle "before pull"
 log "pull benchmark"
 "${hf[@]}" \
     --export-json "$RESULTS_DIR/srepo-pull-$tag.json" \
@@ -244,11 +207,7 @@ cat "$summary"
     echo "  pull scp+imp : prepare: $prep_si_pull"
     echo "                 $cmd_si_pull"
     echo
-    if [[ -n ${XDOCKER:-} ]]; then
-        echo "xdocker: binary given as XDOCKER=$XDOCKER"
-    else
-        echo "xdocker: built from $(cd "$repo" && git rev-parse --short HEAD 2>/dev/null || echo ?)$(cd "$repo" && git diff --quiet HEAD -- src 2>/dev/null || echo ' (+ uncommitted changes in src/)')"
-    fi
+    bench_built_from
     printf '%s\n' "${loads[@]}"
     echo "host: $(uname -r), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
     echo "tools: $(hyperfine --version), $(ssh -V 2>&1), scp cipher: OpenSSH default (chacha20-poly1305); xdocker: libssh2 1.11 bundled by the ssh2 crate, aes128-gcm preferred"
