@@ -75,7 +75,7 @@ pub fn show(ctx: &Ctx, json: bool) -> Result<Output> {
         })
         .collect();
     if json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+        return Output::json(&rows);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()

@@ -33,7 +33,7 @@ pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
         .map(|s| with_lease(ctx, row(s)))
         .collect();
     if json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+        return Output::json(&rows);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
@@ -129,12 +129,10 @@ pub fn root(ctx: &Ctx, args: &Args) -> Result<Output> {
     // The running container's own view of its root, through its init.
     let pid = lifecycle::running_pid(&ctx.runtime, name)?;
     if args.json {
-        return Ok(Output::Text(
-            serde_json::to_string_pretty(&serde_json::json!({
-                "container_id": name.as_str(),
-                "root": format!("/proc/{pid}/root"),
-            }))? + "\n",
-        ));
+        return Output::json(&serde_json::json!({
+            "container_id": name.as_str(),
+            "root": format!("/proc/{pid}/root"),
+        }));
     }
     Ok(Output::Text(format!("/proc/{pid}/root\n")))
 }

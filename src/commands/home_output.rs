@@ -9,7 +9,7 @@ use crate::lifecycle::{self, HomeSummary};
 pub fn write(ctx: &Ctx, json: bool) -> Result<Output> {
     let summary = lifecycle::home(&ctx.runtime)?;
     if json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&summary)? + "\n"));
+        return Output::json(&summary);
     }
     Ok(Output::Text(text(&summary)))
 }

@@ -275,7 +275,7 @@ pub fn run(ctx: &Ctx, args: &Args) -> Result<Output> {
         home: HomeNames::of(&ctx.runtime),
     };
     if args.json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&info)? + "\n"));
+        return Output::json(&info);
     }
     Ok(Output::Text(text(&info)))
 }

@@ -66,6 +66,13 @@ pub enum Output {
     Fail(i32, String),
 }
 
+impl Output {
+    /// A show's `--json`: `value` pretty-printed, one newline after it.
+    pub fn json<T: serde::Serialize + ?Sized>(value: &T) -> Result<Output> {
+        Ok(Output::Text(serde_json::to_string_pretty(value)? + "\n"))
+    }
+}
+
 /// Everything a command works with.
 #[derive(Debug)]
 pub struct Ctx {

@@ -49,7 +49,7 @@ pub fn remove(ctx: &Ctx, args: &Args) -> Result<Output> {
 pub fn list(ctx: &Ctx, json: bool) -> Result<Output> {
     let all = lifecycle::networks(&ctx.runtime)?;
     if json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&all)? + "\n"));
+        return Output::json(&all);
     }
     let dash = || "-".to_string();
     let cells: Vec<Vec<String>> = all

@@ -81,7 +81,7 @@ pub fn search(ctx: &Ctx, args: &Args) -> Result<Output> {
         })
         .collect();
     if args.json {
-        return Ok(Output::Text(serde_json::to_string_pretty(&rows)? + "\n"));
+        return Output::json(&rows);
     }
     let cells: Vec<Vec<String>> = rows
         .iter()

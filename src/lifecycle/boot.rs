@@ -46,6 +46,22 @@ pub struct BootRequest<'a> {
     pub start: Start<'a>,
 }
 
+impl<'a> BootRequest<'a> {
+    /// A boot of `name` with the options it has stored (nothing changed
+    /// before the boot).
+    pub fn stored(name: Name, start: Start<'a>) -> Self {
+        Self {
+            name,
+            limits: LimitsConfig::default(),
+            restart: None,
+            env: Vec::new(),
+            workdir: None,
+            user: None,
+            start,
+        }
+    }
+}
+
 /// The main process a start asks for: `-e CMD` waited for, the stored
 /// command in the background (its terminal attached to at once), or none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

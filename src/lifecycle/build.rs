@@ -38,7 +38,6 @@ use crate::build::ignore::Ignore;
 use crate::build::key::{sources_digest, Chain};
 use crate::build::recipe::{self, Command, CopySpec, Instruction, Recipe, Step};
 use crate::build::{cache, layers, BuildError};
-use crate::container::config::LimitsConfig;
 use crate::container::EnvVar;
 use crate::fsutil::tree::tree_size;
 use crate::home::LockKind;
@@ -972,15 +971,7 @@ impl Build<'_, '_> {
         });
         let booted = super::boot(
             rt,
-            BootRequest {
-                name: name.clone(),
-                limits: LimitsConfig::default(),
-                restart: None,
-                env: Vec::new(),
-                workdir: None,
-                user: None,
-                start: Start::Exec(script.to_string()),
-            },
+            BootRequest::stored(name.clone(), Start::Exec(script.to_string())),
         )?;
         crate::crashpoint::hit("build.ran");
         self.interrupted()?;
@@ -1113,34 +1104,17 @@ fn sh_quote(word: &str) -> String {
 /// process (in the WORKDIR, as the USER): shell form as it is or through
 /// the SHELL, exec form as it is.
 fn run_script(state: &StageState, c: &Command) -> String {
-    let mut script = String::new();
-    let default_shell = state.config.shell.is_none();
-    match c {
-        Command::Shell(text) if default_shell => script.push_str(text),
+    let argv = match c {
+        Command::Shell(text) if state.config.shell.is_none() => return text.clone(),
         Command::Shell(text) => {
             let mut argv = state.config.shell_or_default();
             argv.push(text.clone());
-            script.push_str("exec ");
-            script.push_str(
-                &argv
-                    .iter()
-                    .map(|a| sh_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
+            argv
         }
-        Command::Exec(argv) => {
-            script.push_str("exec ");
-            script.push_str(
-                &argv
-                    .iter()
-                    .map(|a| sh_quote(a))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-            );
-        }
-    }
-    script
+        Command::Exec(argv) => argv.clone(),
+    };
+    let quoted: Vec<String> = argv.iter().map(|a| sh_quote(a)).collect();
+    format!("exec {}", quoted.join(" "))
 }
 
 /// `-a prune_build_cache [--all]`: under the cache's lock (no build runs

@@ -46,7 +46,10 @@ pub fn list(rt: &Runtime) -> Result<Vec<Summary>, LifecycleError> {
             _ => None,
         };
         let (exit_code, exited_at) = match (&config, status) {
-            (Ok(_), Status::Stopped) => (rt.exit_code(&name), rt.exit_time(&name)),
+            (Ok(_), Status::Stopped) => match rt.last_exit(&name) {
+                Some(e) => (Some(e.record.code), e.at),
+                None => (None, None),
+            },
             _ => (None, None),
         };
         let state = match status {
@@ -215,9 +218,12 @@ pub fn inspect(rt: &Runtime, name: &Name) -> Result<Inspection, LifecycleError> 
     };
     match status {
         Status::Stopped => {
-            info.exit_code = rt.exit_code(name);
-            info.services = stopped_services(&info.config, &rt.last_services(name));
-            info.main_process = rt.main_restarts(name).map(|restarts| Supervised {
+            let last = rt.last_exit(name).map(|e| e.record);
+            info.exit_code = last.as_ref().map(|r| r.code);
+            let services = last.as_ref().map_or(&[][..], |r| &r.services[..]);
+            info.services = stopped_services(&info.config, services);
+            let restarts = last.as_ref().and_then(|r| r.restarts);
+            info.main_process = restarts.map(|restarts| Supervised {
                 name: "main".into(),
                 command: None,
                 policy: info.main_restart.clone(),

@@ -59,13 +59,8 @@ pub fn restart(rt: &Runtime, req: RestartRequest) -> Result<Restarted, Lifecycle
     let booted = boot(
         rt,
         BootRequest {
-            name: name.clone(),
             limits: req.limits,
-            restart: None,
-            env: Vec::new(),
-            workdir: None,
-            user: None,
-            start,
+            ..BootRequest::stored(name.clone(), start)
         },
     )?;
     crate::logging::info(&format!("container {name}: restarted"));

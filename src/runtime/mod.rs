@@ -198,39 +198,31 @@ impl Runtime {
         Ok(self.cgroups()?.pids(&group)?)
     }
 
-    /// How many times the `-e` main process was restarted in the last run
-    /// (None: the last run was not a `-e` one, or its record predates
-    /// supervision).
-    pub fn main_restarts(&self, name: &Name) -> Option<u32> {
-        let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;
-        xdockerinit::exit_record::parse_restarts(&text)
+    /// What xdockerinit's exit record says of the last run, and when it
+    /// was written; None without one (never run, or killed). One read.
+    pub fn last_exit(&self, name: &Name) -> Option<LastExit> {
+        use std::io::Read;
+        let mut file = std::fs::File::open(self.containers.path(name, EXIT_FILE)).ok()?;
+        let mut text = String::new();
+        file.read_to_string(&mut text).ok()?;
+        Some(LastExit {
+            record: xdockerinit::exit_record::parse_record(&text)?,
+            at: file.metadata().and_then(|m| m.modified()).ok(),
+        })
     }
 
-    /// How each boot service of the last run ended (restarts, last exit),
-    /// from xdockerinit's exit record: empty without one (never run, or
-    /// killed).
-    pub fn last_services(&self, name: &Name) -> Vec<xdockerinit::exit_record::ServiceRecord> {
-        std::fs::read_to_string(self.containers.path(name, EXIT_FILE))
-            .map(|text| xdockerinit::exit_record::parse_services(&text))
-            .unwrap_or_default()
-    }
-
-    /// When the last run ended: when xdockerinit wrote its exit record
-    /// (None without one: never run, or killed).
-    pub fn exit_time(&self, name: &Name) -> Option<std::time::SystemTime> {
-        self.exit_code(name)?;
-        std::fs::metadata(self.containers.path(name, EXIT_FILE))
-            .and_then(|m| m.modified())
-            .ok()
-    }
-
-    /// The exit record xdockerinit wrote at its last stop.
+    /// The exit code xdockerinit recorded at its last stop.
     pub fn exit_code(&self, name: &Name) -> Option<i32> {
-        let text = std::fs::read_to_string(self.containers.path(name, EXIT_FILE)).ok()?;
-        text.lines()
-            .find_map(|l| l.strip_prefix("exit_code="))
-            .and_then(|v| v.trim().parse().ok())
+        self.last_exit(name).map(|e| e.record.code)
     }
+}
+
+/// A stopped container's last run, from its exit record.
+#[derive(Debug, Clone)]
+pub struct LastExit {
+    pub record: xdockerinit::exit_record::Record,
+    /// When the record was written: when the run ended.
+    pub at: Option<std::time::SystemTime>,
 }
 
 #[cfg(test)]

@@ -93,6 +93,24 @@ pub fn parse_services(text: &str) -> Vec<ServiceRecord> {
         .collect()
 }
 
+/// A record read back whole (the host side's view).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub code: i32,
+    /// The `-e` main process's restarts (None: a host container).
+    pub restarts: Option<u32>,
+    pub services: Vec<ServiceRecord>,
+}
+
+/// Reads a whole record: `None` when the text holds no complete one.
+pub fn parse_record(text: &str) -> Option<Record> {
+    Some(Record {
+        code: parse(text)?,
+        restarts: parse_restarts(text),
+        services: parse_services(text),
+    })
+}
+
 /// What went wrong with the exit descriptor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExitRecordError {
@@ -254,7 +272,9 @@ mod tests {
             text,
             "exit_code=0\nrestarts=1\nservice=2 143 sshd\nservice=0 - boot.d/odd name?here\n"
         );
-        let back = parse_services(&text);
+        let record = parse_record(&text).expect("record");
+        assert_eq!((record.code, record.restarts), (0, Some(1)));
+        let back = record.services;
         assert_eq!(back[0], services[0]);
         assert_eq!(back[1].name, "boot.d/odd name?here");
         assert_eq!(back[1].last_exit, None);

@@ -41,5 +41,5 @@ pub fn run(ctx: &Ctx, a: &InspectArgs) -> Result<Output> {
         .iter()
         .map(|n| one(ctx, n))
         .collect::<Result<Vec<_>>>()?;
-    Ok(Output::Text(serde_json::to_string_pretty(&all)? + "\n"))
+    Output::json(&all)
 }

@@ -64,7 +64,7 @@ pub fn run(ctx: &Ctx, verb: &NetworkVerb) -> Result<Output> {
                 .iter()
                 .map(|n| lifecycle::network_inspect(&ctx.runtime, n))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Output::Text(serde_json::to_string_pretty(&found)? + "\n"))
+            Output::json(&found)
         }
     }
 }

@@ -8,21 +8,12 @@ use anyhow::{bail, Result};
 
 use super::{each, stdin_from_null};
 use crate::commands::{booted, with_stdio, Ctx, Output};
-use crate::container::config::LimitsConfig;
 use crate::docker_cli::StartArgs;
 use crate::lifecycle::{self, BootRequest, Start};
 use crate::names::Name;
 
 fn request<'a>(name: &Name, start: Start<'a>) -> BootRequest<'a> {
-    BootRequest {
-        name: name.clone(),
-        limits: LimitsConfig::default(),
-        restart: None,
-        env: Vec::new(),
-        workdir: None,
-        user: None,
-        start,
-    }
+    BootRequest::stored(name.clone(), start)
 }
 
 pub fn run(ctx: &Ctx, a: &StartArgs) -> Result<Output> {
